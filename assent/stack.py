@@ -1,0 +1,227 @@
+"""Every process of the marketplace, how each is configured, migrated and started.
+
+`assent up` and the whole-stack tests both start the stack through `Stack`, so the
+tests exercise exactly what an operator runs.
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    factory: str
+    port_offset: int
+    migrations: Path | None
+
+    @property
+    def env_prefix(self) -> str:
+        return f"ASSENT_{self.name.upper()}_"
+
+
+GATEWAY = Component("gateway", "gateway.app:create_app", 0, ROOT / "gateway/accounts/migrations")
+SERVICES = (
+    Component(
+        "catalogue", "services.catalogue.app:create_app", 1, ROOT / "services/catalogue/migrations"
+    ),
+    Component(
+        "licensing", "services.licensing.app:create_app", 2, ROOT / "services/licensing/migrations"
+    ),
+    Component(
+        "delivery", "services.delivery.app:create_app", 3, ROOT / "services/delivery/migrations"
+    ),
+    Component("audit", "services.audit.app:create_app", 4, ROOT / "services/audit/migrations"),
+)
+OBJECT_SERVER = Component("objects", "storage.local_server:create_app", 5, None)
+DATABASE_COMPONENTS = (GATEWAY, *SERVICES)
+
+
+class StackError(Exception):
+    """The stack cannot start; the message says why in an operator's words."""
+
+
+def _load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets of the embedded run mode, kept so that data and URLs survive a restart."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+    created = {
+        "internal_token_secret": secrets.token_urlsafe(48),
+        "storage_signing_secret": secrets.token_urlsafe(48),
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(created))
+    return created
+
+
+def stack_environment(
+    *, data_dir: Path, port: int, host: str = "127.0.0.1", base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment every process of the stack gets.
+
+    Settings already present in `base` win; what is missing gets the embedded default
+    (SQLite files and the local object store under `data_dir`). `ASSENT_DATABASE_URL`
+    puts every component on one PostgreSQL database, each in its own schema.
+    """
+    env = dict(os.environ if base is None else base)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stored = _load_or_create_secrets(data_dir)
+    env.setdefault("ASSENT_INTERNAL_TOKEN_SECRET", stored["internal_token_secret"])
+    for component in SERVICES:
+        env.setdefault(
+            f"ASSENT_{component.name.upper()}_URL", f"http://{host}:{port + component.port_offset}"
+        )
+    shared_database = env.get("ASSENT_DATABASE_URL")
+    for component in DATABASE_COMPONENTS:
+        url_key = component.env_prefix + "DATABASE_URL"
+        if shared_database:
+            env.setdefault(url_key, shared_database)
+            env.setdefault(component.env_prefix + "DATABASE_SCHEMA", component.name)
+        else:
+            env.setdefault(url_key, f"sqlite+aiosqlite:///{data_dir.resolve()}/{component.name}.db")
+    if env.setdefault("ASSENT_STORAGE_BACKEND", "local") == "local":
+        env.setdefault("ASSENT_STORAGE_LOCAL_ROOT", str((data_dir / "objects").resolve()))
+        env.setdefault(
+            "ASSENT_STORAGE_PUBLIC_URL", f"http://{host}:{port + OBJECT_SERVER.port_offset}"
+        )
+        env.setdefault("ASSENT_STORAGE_SIGNING_SECRET", stored["storage_signing_secret"])
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def components_for(env: Mapping[str, str]) -> list[Component]:
+    """The processes to run: the local object server only when objects stay on disk."""
+    extra = [OBJECT_SERVER] if env.get("ASSENT_STORAGE_BACKEND", "local") == "local" else []
+    return [*SERVICES, *extra, GATEWAY]
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    """Bring every component's schema to its newest revision."""
+    from services.kit.migrations import upgrade
+
+    for component in DATABASE_COMPONENTS:
+        assert component.migrations is not None
+        url = env[component.env_prefix + "DATABASE_URL"]
+        schema = env.get(component.env_prefix + "DATABASE_SCHEMA") or None
+        upgrade(component.migrations, url, schema)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    port: int
+    host: str = "127.0.0.1"
+    log_dir: Path | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _log_files: list[IO[bytes]] = field(default_factory=list)
+
+    def url(self, component: Component) -> str:
+        return f"http://{self.host}:{self.port + component.port_offset}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url(GATEWAY)
+
+    def start(self, *, ready_timeout: float = 60.0) -> None:
+        components = components_for(self.env)
+        taken = [c for c in components if not _port_is_free(self.host, self.port + c.port_offset)]
+        if taken:
+            described = ", ".join(f"{self.port + c.port_offset} ({c.name})" for c in taken)
+            raise StackError(
+                f"port already in use: {described}; stop what holds it or pick another "
+                "base port with --port"
+            )
+        for component in components:
+            self.start_component(component)
+        self.wait_ready(components, timeout=ready_timeout)
+
+    def start_component(self, component: Component) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            component.factory,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port + component.port_offset),
+            "--no-access-log",
+        ]
+        output: IO[bytes] | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{component.name}.log").open("ab")
+            self._log_files.append(output)
+        self.processes[component.name] = subprocess.Popen(
+            command,
+            env=self.env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+
+    def wait_ready(self, components: list[Component], *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(components)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                component = pending[0]
+                process = self.processes[component.name]
+                if process.poll() is not None:
+                    raise StackError(
+                        f"{component.name} exited with code {process.returncode} while starting"
+                    )
+                try:
+                    if client.get(self.url(component) + "/readyz").status_code == 200:
+                        pending.pop(0)
+                        continue
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise StackError(f"{component.name} was not ready within {timeout:.0f} s")
+                time.sleep(0.1)
+
+    def stop_component(self, name: str, *, sig: signal.Signals = signal.SIGTERM) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        # The gateway first, so no new request reaches a service that is going away.
+        for name in reversed(list(self.processes)):
+            self.stop_component(name)
+        for log_file in self._log_files:
+            log_file.close()
+        self._log_files.clear()

@@ -1,0 +1,48 @@
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from gateway.accounts.models import Account, AccountRole, ApiKey
+from services.contracts.roles import Role
+from services.kit.repository import Page, Repository
+
+
+class AccountRepository(Repository[Account]):
+    model = Account
+
+    async def get_with_roles(self, account_id: uuid.UUID) -> Account | None:
+        statement = (
+            select(Account).where(Account.id == account_id).options(selectinload(Account.roles))
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def get_by_email(self, email: str) -> Account | None:
+        statement = select(Account).where(Account.email == email)
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def any_with_role(self, role: Role) -> bool:
+        statement = select(AccountRole.account_id).where(AccountRole.role == role).limit(1)
+        return (await self.session.scalars(statement)).first() is not None
+
+
+class ApiKeyRepository(Repository[ApiKey]):
+    model = ApiKey
+
+    async def get_by_hash(self, secret_hash: str) -> ApiKey | None:
+        statement = select(ApiKey).where(ApiKey.secret_hash == secret_hash)
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def get_owned(self, key_id: uuid.UUID, account_id: uuid.UUID) -> ApiKey | None:
+        statement = select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == account_id)
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def page_for_account(
+        self, account_id: uuid.UUID, *, after: str | None, limit: int
+    ) -> Page[ApiKey]:
+        return await self.paginate(
+            select(ApiKey).where(ApiKey.account_id == account_id),
+            order_by=[ApiKey.created_at, ApiKey.id],
+            after=after,
+            limit=limit,
+        )

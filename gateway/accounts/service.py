@@ -1,0 +1,194 @@
+"""Accounts, roles and API keys. They live in the gateway's own database: the gateway
+authenticates every request, so the lookup stays local and costs no service call."""
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.accounts.keys import NewKey, generate_key, hash_key, key_from_secret
+from gateway.accounts.models import Account, AccountRole, ApiKey
+from gateway.accounts.repository import AccountRepository, ApiKeyRepository
+from services.contracts.events import AccountRegistered, Topic
+from services.contracts.roles import SELF_SERVICE_ROLES, Role
+from services.kit.db import utcnow
+from services.kit.errors import FieldError, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from services.kit.outbox import emit
+
+_EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+BOOTSTRAP_ADMIN_EMAIL = "admin@assent.local"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    account_id: uuid.UUID
+    key_id: uuid.UUID
+    roles: frozenset[Role]
+
+    def has(self, *roles: Role) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str
+
+
+def _require_admin(principal: Principal | None) -> None:
+    if principal is None or not principal.has(Role.ADMIN):
+        raise Forbidden("only an admin may do this")
+
+
+class AccountService:
+    async def register(
+        self,
+        session: AsyncSession,
+        caller: Principal | None,
+        *,
+        name: str,
+        email: str,
+        role: Role,
+    ) -> tuple[Account, IssuedKey]:
+        if role not in SELF_SERVICE_ROLES:
+            _require_admin(caller)
+        name = name.strip()
+        email = email.strip().lower()
+        problems = []
+        if not 1 <= len(name) <= 200:
+            problems.append(FieldError("name", "give a name of 1 to 200 characters", "length"))
+        if len(email) > 320 or not _EMAIL_SHAPE.match(email):
+            problems.append(FieldError("email", "give a valid email address", "invalid"))
+        if problems:
+            raise InvalidRequest("the registration is not valid", fields=problems)
+        accounts = AccountRepository(session)
+        if await accounts.get_by_email(email) is not None:
+            raise _email_taken()
+        account = Account(name=name, email=email)
+        account.roles = [AccountRole(role=role, granted_by=caller.account_id if caller else None)]
+        try:
+            # A savepoint, so a registration racing this one for the same email ends in
+            # a typed error rather than a broken transaction.
+            async with session.begin_nested():
+                session.add(account)
+                await session.flush()
+        except IntegrityError as exc:
+            raise _email_taken() from exc
+        issued = await self._issue_key(session, account.id, name="default")
+        emit(
+            session,
+            Topic.ACCOUNT_REGISTERED,
+            AccountRegistered(account_id=account.id, name=account.name, roles=[role]),
+        )
+        return account, issued
+
+    async def create_key(
+        self, session: AsyncSession, principal: Principal, *, name: str
+    ) -> IssuedKey:
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            raise InvalidRequest(
+                "the key name is not valid",
+                fields=[FieldError("name", "give a name of 1 to 100 characters", "length")],
+            )
+        return await self._issue_key(session, principal.account_id, name=name)
+
+    async def revoke_key(
+        self, session: AsyncSession, principal: Principal, key_id: uuid.UUID
+    ) -> ApiKey:
+        key = await ApiKeyRepository(session).get_owned(key_id, principal.account_id)
+        if key is None:
+            raise NotFound("no such API key on this account")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            await session.flush()
+        return key
+
+    async def authenticate(
+        self, session: AsyncSession, secret: str, *, last_used_resolution: timedelta
+    ) -> Principal:
+        key = await ApiKeyRepository(session).get_by_hash(hash_key(secret))
+        if key is None or key.revoked_at is not None:
+            raise Unauthenticated("the API key is not valid or has been revoked")
+        account = await AccountRepository(session).get_with_roles(key.account_id)
+        if account is None:
+            raise Unauthenticated("the API key is not valid or has been revoked")
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at >= last_used_resolution:
+            key.last_used_at = now
+            await session.flush()
+        return Principal(account_id=account.id, key_id=key.id, roles=account.role_set)
+
+    async def get_account(self, session: AsyncSession, account_id: uuid.UUID) -> Account:
+        account = await AccountRepository(session).get_with_roles(account_id)
+        if account is None:
+            raise NotFound("no such account")
+        return account
+
+    async def grant_role(
+        self, session: AsyncSession, principal: Principal, account_id: uuid.UUID, role: Role
+    ) -> Account:
+        _require_admin(principal)
+        account = await self.get_account(session, account_id)
+        if role not in account.role_set:
+            account.roles.append(AccountRole(role=role, granted_by=principal.account_id))
+            await session.flush()
+        return account
+
+    async def ensure_bootstrap_admin(
+        self, session: AsyncSession, admin_key: str | None
+    ) -> str | None:
+        """Make sure an admin can sign in; returns a newly generated key to show once."""
+        accounts = AccountRepository(session)
+        keys = ApiKeyRepository(session)
+        if admin_key is not None:
+            wanted = key_from_secret(admin_key)
+            if await keys.get_by_hash(wanted.secret_hash) is not None:
+                return None
+            admin = await accounts.get_by_email(BOOTSTRAP_ADMIN_EMAIL)
+            if admin is None:
+                admin = await self._create_bootstrap_admin(session)
+            await self._store_key(session, admin.id, "bootstrap", wanted)
+            return None
+        if await accounts.any_with_role(Role.ADMIN):
+            return None
+        admin = await self._create_bootstrap_admin(session)
+        issued = await self._issue_key(session, admin.id, name="bootstrap")
+        return issued.secret
+
+    async def _create_bootstrap_admin(self, session: AsyncSession) -> Account:
+        admin = Account(name="Administrator", email=BOOTSTRAP_ADMIN_EMAIL)
+        admin.roles = [AccountRole(role=Role.ADMIN, granted_by=None)]
+        session.add(admin)
+        await session.flush()
+        return admin
+
+    async def _issue_key(
+        self, session: AsyncSession, account_id: uuid.UUID, *, name: str
+    ) -> IssuedKey:
+        new_key = generate_key()
+        key = await self._store_key(session, account_id, name, new_key)
+        return IssuedKey(key=key, secret=new_key.secret)
+
+    async def _store_key(
+        self, session: AsyncSession, account_id: uuid.UUID, name: str, new_key: NewKey
+    ) -> ApiKey:
+        key = ApiKey(
+            account_id=account_id, name=name, prefix=new_key.prefix, secret_hash=new_key.secret_hash
+        )
+        return await ApiKeyRepository(session).create(key)
+
+
+def _email_taken() -> InvalidRequest:
+    return InvalidRequest(
+        "the registration is not valid",
+        fields=[FieldError("email", "an account with this email exists", "taken")],
+    )
+
+
+account_service = AccountService()

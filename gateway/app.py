@@ -1,0 +1,72 @@
+"""The public entry point: GraphQL over HTTP, API-key authentication, and calls to the
+services with a short-lived internal token."""
+
+import sys
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+
+from gateway.accounts.service import account_service
+from gateway.clients.services import ServiceClients
+from gateway.config import Settings
+from gateway.context import Context
+from gateway.schema import build_schema
+from services.kit import errors
+from services.kit.app import create_service_app
+
+API_KEY_HEADER = "x-api-key"
+
+
+def _presented_key(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return credentials.strip()
+    return request.headers.get(API_KEY_HEADER) or None
+
+
+async def _unauthenticated(_request: Request, exc: Exception) -> JSONResponse:
+    """A key that was presented but is unknown or revoked fails the whole request."""
+    assert isinstance(exc, errors.Unauthenticated)
+    body = {"errors": [{"message": exc.detail, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return JSONResponse(body, status_code=401, headers={"www-authenticate": "Bearer"})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    last_used_resolution = timedelta(seconds=settings.last_used_resolution_seconds)
+
+    async def bootstrap_admin(app: FastAPI) -> None:
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+        async with app.state.sessionmaker() as session:
+            generated = await account_service.ensure_bootstrap_admin(session, admin_key)
+            await session.commit()
+        if generated is not None:
+            # Printed, never logged: this is the one time the key is shown.
+            print(f"\nAdmin API key (shown once, keep it safe): {generated}\n", flush=True)
+            sys.stdout.flush()
+
+    app = create_service_app("gateway", settings, on_startup=bootstrap_admin)
+    services = ServiceClients(
+        settings.service_urls(), signer=app.state.token_signer, http=app.state.http
+    )
+
+    async def get_context(request: Request) -> Context:
+        principal = None
+        if (secret := _presented_key(request)) is not None:
+            async with app.state.sessionmaker() as session:
+                principal = await account_service.authenticate(
+                    session, secret, last_used_resolution=last_used_resolution
+                )
+                await session.commit()
+        return Context(sessionmaker=app.state.sessionmaker, principal=principal, services=services)
+
+    graphql = GraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
+    app.include_router(graphql, prefix="/graphql")
+    app.add_exception_handler(errors.Unauthenticated, _unauthenticated)
+    return app

@@ -1,0 +1,22 @@
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSENT_GATEWAY_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/gateway.db"
+    # The bootstrap admin key; when unset and no admin exists, one is generated and
+    # printed once at start.
+    admin_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ASSENT_ADMIN_KEY")
+    )
+    graphiql: bool = True
+    introspection: bool = True
+    max_query_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    # How stale an API key's last-used time may be: saves a write on every request.
+    last_used_resolution_seconds: int = 60

@@ -1,0 +1,130 @@
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.accounts.models import Account, ApiKey
+from gateway.accounts.repository import ApiKeyRepository
+from gateway.context import Context
+from gateway.types.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from services.contracts.roles import Role
+
+
+@strawberry.enum
+class AccountRole(Enum):
+    CREATOR = Role.CREATOR.value
+    BUYER = Role.BUYER.value
+    AUDITOR = Role.AUDITOR.value
+    ADMIN = Role.ADMIN.value
+
+
+@strawberry.type(name="ApiKey")
+class ApiKeyType:
+    id: strawberry.ID
+    name: str
+    prefix: str = strawberry.field(description="The key's visible start, to tell keys apart.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> "ApiKeyType":
+        return cls(
+            id=strawberry.ID(str(key.id)),
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+@strawberry.type
+class ApiKeyPage:
+    items: list[ApiKeyType]
+    next_cursor: str | None
+
+
+@strawberry.type(name="Account")
+class AccountType:
+    id: strawberry.ID
+    name: str
+    email: str
+    roles: list[AccountRole]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> "AccountType":
+        return cls(
+            id=strawberry.ID(str(account.id)),
+            name=account.name,
+            email=account.email,
+            roles=[AccountRole(role) for role in sorted(account.role_set) if role != Role.SERVICE],
+            created_at=account.created_at,
+        )
+
+    @strawberry.field
+    async def api_keys(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> ApiKeyPage:
+        """This account's keys, oldest first; a key's secret is never shown again."""
+        page = await ApiKeyRepository(info.context.session).page_for_account(
+            uuid.UUID(self.id), after=after, limit=first
+        )
+        return ApiKeyPage(
+            items=[ApiKeyType.of(key) for key in page.items], next_cursor=page.next_cursor
+        )
+
+
+@strawberry.type
+class CreatedApiKey:
+    key: ApiKeyType
+    secret: str = strawberry.field(description="The key itself. Shown this once only.")
+
+
+@strawberry.type
+class Registered:
+    account: AccountType
+    api_key: CreatedApiKey
+
+
+@strawberry.type
+class ApiKeyCreated:
+    api_key: CreatedApiKey
+
+
+@strawberry.type
+class ApiKeyRevoked:
+    key: ApiKeyType
+
+
+@strawberry.type
+class RoleGranted:
+    account: AccountType
+
+
+@strawberry.input
+class RegisterInput:
+    name: str
+    email: str
+    role: AccountRole = strawberry.field(
+        description="creator or buyer; only an admin registers an auditor or an admin."
+    )
+
+
+MeResult = Annotated[AccountType | Unauthenticated, strawberry.union("MeResult")]
+RegisterResult = Annotated[
+    Registered | ValidationFailed | Forbidden, strawberry.union("RegisterResult")
+]
+CreateApiKeyResult = Annotated[
+    ApiKeyCreated | ValidationFailed | Unauthenticated, strawberry.union("CreateApiKeyResult")
+]
+RevokeApiKeyResult = Annotated[
+    ApiKeyRevoked | NotFound | Unauthenticated, strawberry.union("RevokeApiKeyResult")
+]
+GrantRoleResult = Annotated[
+    RoleGranted | NotFound | Forbidden | Unauthenticated, strawberry.union("GrantRoleResult")
+]

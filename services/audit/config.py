@@ -1,0 +1,9 @@
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSENT_AUDIT_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/audit.db"

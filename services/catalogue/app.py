@@ -1,0 +1,16 @@
+from fastapi import FastAPI
+
+from services.catalogue.config import Settings
+from services.kit.app import create_service_app
+from storage.object_store import StorageSettings, create_object_store
+
+
+def create_app(
+    settings: Settings | None = None, storage_settings: StorageSettings | None = None
+) -> FastAPI:
+    store = create_object_store(storage_settings or StorageSettings())
+    app = create_service_app(
+        "catalogue", settings or Settings(), readiness_checks={"object_store": store.check}
+    )
+    app.state.object_store = store
+    return app

@@ -1,0 +1,142 @@
+"""The FastAPI application every service is built on: logging, errors, the database, the
+internal token, the outbox relay, health and readiness, and an operator status."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts.events import Topic
+from services.contracts.health import ServiceStatus
+from services.contracts.roles import Role
+from services.kit.client import new_http_client
+from services.kit.db import create_engine, create_sessionmaker, get_session, utcnow
+from services.kit.errors import Forbidden, Unauthenticated, error_responses, install_error_handlers
+from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier, require_role
+from services.kit.logging import RequestContextMiddleware, configure_logging
+from services.kit.outbox import EventHandler, OutboxRelay, event_router, pending_count
+from services.kit.settings import ServiceSettings
+
+log = structlog.get_logger()
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+StartupHook = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_service_app(
+    name: str,
+    settings: ServiceSettings,
+    *,
+    routers: Sequence[APIRouter] = (),
+    event_handlers: Mapping[Topic, EventHandler] | None = None,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    on_startup: StartupHook | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    configure_logging(name, settings.log_level)
+    secret = settings.internal_token_secret.get_secret_value()
+    verifier = TokenVerifier(secret, audience=name)
+    signer = TokenSigner(secret, issuer=name)
+    engine = create_engine(
+        settings.database_url,
+        schema=settings.database_schema,
+        pool_size=settings.database_pool_size,
+    )
+    sessionmaker = create_sessionmaker(engine)
+    http = new_http_client()
+    relay = OutboxRelay(
+        sessionmaker,
+        source=name,
+        destinations=settings.service_urls(),
+        signer=signer,
+        http=http,
+        poll_seconds=settings.outbox_poll_seconds,
+        max_backoff_seconds=settings.outbox_max_backoff_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup(app)
+        relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
+        log.info("service.started", service=name)
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            await asyncio.gather(relay_task, return_exceptions=True)
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title=f"Assent {name}", version=version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker
+    app.state.token_verifier = verifier
+    app.state.token_signer = signer
+    app.state.http = http
+    app.state.relay = relay
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+
+    checks: dict[str, ReadinessCheck] = {"database": _database_check(app)}
+    checks.update(readiness_checks or {})
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up (no dependency is checked)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Every dependency answers (database, and the object store where used)."""
+        results: dict[str, str] = {}
+        for check_name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=5)
+                results[check_name] = "ok"
+            except Exception as exc:
+                results[check_name] = f"unavailable: {type(exc).__name__}"
+        ready = all(result == "ok" for result in results.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": results}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get(
+        "/v1/status",
+        response_model=ServiceStatus,
+        tags=["health"],
+        responses=error_responses(Unauthenticated, Forbidden),
+    )
+    async def status(
+        caller: CurrentCaller, session: AsyncSession = Depends(get_session, scope="function")
+    ) -> ServiceStatus:
+        """Schema revision and outbox backlog, for operators."""
+        require_role(caller, Role.ADMIN)
+        revision = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        pending, oldest = await pending_count(session)
+        return ServiceStatus(
+            service=name,
+            schema_revision=revision,
+            outbox_pending=pending,
+            outbox_oldest_pending_at=oldest,
+            checked_at=utcnow(),
+        )
+
+    if event_handlers:
+        app.include_router(event_router(event_handlers))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _database_check(app: FastAPI) -> ReadinessCheck:
+    async def check() -> None:
+        async with app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    return check

@@ -1,0 +1,44 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def shared(name: str) -> AliasChoices:
+    """Read a setting common to every process from `ASSENT_<NAME>`."""
+    return AliasChoices(f"ASSENT_{name.upper()}")
+
+
+class ServiceSettings(BaseSettings):
+    """Subclasses set `env_prefix` (e.g. `ASSENT_CATALOGUE_`) and a default database file."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/service.db"
+    # On PostgreSQL each service owns one schema in the shared database.
+    database_schema: str | None = None
+    database_pool_size: int = 10
+    internal_token_secret: SecretStr = Field(
+        default=SecretStr(""), validation_alias=shared("internal_token_secret")
+    )
+    catalogue_url: str = Field(
+        default="http://127.0.0.1:8001", validation_alias=shared("catalogue_url")
+    )
+    licensing_url: str = Field(
+        default="http://127.0.0.1:8002", validation_alias=shared("licensing_url")
+    )
+    delivery_url: str = Field(
+        default="http://127.0.0.1:8003", validation_alias=shared("delivery_url")
+    )
+    audit_url: str = Field(default="http://127.0.0.1:8004", validation_alias=shared("audit_url"))
+    log_level: str = Field(default="INFO", validation_alias=shared("log_level"))
+    outbox_poll_seconds: float = 0.5
+    outbox_max_backoff_seconds: float = 300.0
+
+    def service_urls(self) -> dict[str, str]:
+        return {
+            "catalogue": self.catalogue_url,
+            "licensing": self.licensing_url,
+            "delivery": self.delivery_url,
+            "audit": self.audit_url,
+        }
