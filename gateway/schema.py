@@ -177,8 +177,9 @@ class DatabaseTransaction(SchemaExtension):
         yield
         context = self.execution_context.context
         result = self.execution_context.result
-        failed = result is None or bool(getattr(result, "errors", None))
-        await context.finish(commit=not failed)
+        if isinstance(context, Context):
+            failed = result is None or bool(getattr(result, "errors", None))
+            await context.finish(commit=not failed)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

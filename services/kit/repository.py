@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 
@@ -26,20 +26,25 @@ class Page(Generic[ModelT]):
 
 
 def _encode_value(value: Any) -> Any:
-    if isinstance(value, uuid.UUID | datetime):
-        return str(value) if isinstance(value, uuid.UUID) else value.isoformat()
+    # Tagged, so a cursor decodes to the same Python types it was made from.
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return {"uuid": str(value)}
     return value
 
 
-def _decode_value(column: InstrumentedAttribute[Any], value: Any) -> Any:
-    python_type = column.type.python_type
-    if python_type is uuid.UUID:
-        return uuid.UUID(value)
-    if python_type is datetime:
-        return datetime.fromisoformat(value)
-    if not isinstance(value, python_type):
-        raise ValueError(f"{value!r} is not a {python_type.__name__}")
-    return value
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, raw),) = value.items()
+        if tag == "dt":
+            return datetime.fromisoformat(raw)
+        if tag == "uuid":
+            return uuid.UUID(raw)
+        raise ValueError(f"unknown cursor value tag {tag!r}")
+    if isinstance(value, str | int | float):
+        return value
+    raise ValueError(f"unexpected cursor value {value!r}")
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -53,7 +58,7 @@ def decode_cursor(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) ->
         values = json.loads(raw)
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError("wrong number of values")
-        return [_decode_value(column, value) for column, value in zip(columns, values, strict=True)]
+        return [_decode_value(value) for value in values]
     except (ValueError, TypeError) as exc:
         raise InvalidRequest("the cursor is not valid") from exc
 
@@ -95,7 +100,12 @@ class Repository(Generic[ModelT]):
         key = tuple_(*order_by)
         if after is not None:
             values = decode_cursor(after, order_by)
-            bound = tuple_(*values)
+            bound = tuple_(
+                *(
+                    literal(value, column.type)
+                    for column, value in zip(order_by, values, strict=True)
+                )
+            )
             statement = statement.where(key < bound if descending else key > bound)
         ordering = [column.desc() if descending else column.asc() for column in order_by]
         rows = list(

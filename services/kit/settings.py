@@ -32,7 +32,7 @@ class ServiceSettings(BaseSettings):
     )
     audit_url: str = Field(default="http://127.0.0.1:8004", validation_alias=shared("audit_url"))
     log_level: str = Field(default="INFO", validation_alias=shared("log_level"))
-    outbox_poll_seconds: float = 0.5
+    outbox_poll_seconds: float = Field(default=0.5, validation_alias=shared("outbox_poll_seconds"))
     outbox_max_backoff_seconds: float = 300.0
 
     def service_urls(self) -> dict[str, str]:

@@ -1,0 +1,46 @@
+from pathlib import Path
+
+from gateway.config import Settings
+from gateway.schema import build_schema
+from tests.gateway.conftest import Client
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "gateway" / "schema.graphql"
+
+
+async def test_malformed_graphql_is_a_clear_error(client: Client) -> None:
+    response = await client.post("{ me { ")
+
+    assert "Syntax Error" in response.json()["errors"][0]["message"]
+    assert response.json()["data"] is None
+
+
+async def test_deep_queries_are_refused() -> None:
+    schema = build_schema(Settings(max_query_depth=2))
+
+    result = await schema.execute("{ me { ... on Account { apiKeys { items { name } } } } }")
+
+    assert result.errors is not None
+    assert "exceeds maximum operation depth of 2" in result.errors[0].message
+
+
+async def test_many_aliases_are_refused(client: Client) -> None:
+    aliases = " ".join(f"a{index}: me {{ __typename }}" for index in range(16))
+
+    response = await client.post(f"{{ {aliases} }}")
+
+    assert "aliases found" in response.json()["errors"][0]["message"]
+
+
+async def test_huge_documents_are_refused(client: Client) -> None:
+    fields = " ".join("__typename" for _ in range(3000))
+
+    response = await client.post(f"{{ {fields} }}")
+
+    assert "more than 2000 tokens" in response.json()["errors"][0]["message"]
+
+
+def test_the_exported_sdl_matches_the_schema() -> None:
+    """Run `make schema` after changing the API to refresh gateway/schema.graphql."""
+    sdl = build_schema(Settings()).as_str()
+
+    assert SCHEMA_FILE.read_text() == sdl + "\n"
