@@ -5,7 +5,8 @@ from services.audit.config import Settings
 from services.audit.service import log_service
 from services.contracts.events import SUBSCRIBERS, EventEnvelope
 from services.kit.app import create_service_app
-from storage.object_store import StorageSettings, create_object_store
+from storage import create_object_store
+from storage.object_store import StorageSettings
 
 
 async def _append(session: AsyncSession, envelope: EventEnvelope) -> None:

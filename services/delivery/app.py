@@ -2,7 +2,8 @@ from fastapi import FastAPI
 
 from services.delivery.config import Settings
 from services.kit.app import create_service_app
-from storage.object_store import StorageSettings, create_object_store
+from storage import create_object_store
+from storage.object_store import StorageSettings
 
 
 def create_app(

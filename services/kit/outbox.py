@@ -273,3 +273,7 @@ async def pending_count(session: AsyncSession) -> tuple[int, datetime | None]:
         )
     ).one()
     return int(row[0]), row[1]
+
+
+KIT_METADATA = KitBase.metadata
+"""The outbox and inbox tables, which every service's migrations create in its schema."""

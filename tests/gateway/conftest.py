@@ -74,7 +74,8 @@ class Client:
     ) -> dict[str, Any]:
         response = await self.post(query, variables, key=key)
         body: dict[str, Any] = response.json()
-        assert response.status_code == 200 and not body.get("errors"), body
+        assert response.status_code == 200, body
+        assert not body.get("errors"), body
         result: dict[str, Any] = body["data"]
         return result
 

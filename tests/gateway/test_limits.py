@@ -1,10 +1,7 @@
-from pathlib import Path
-
 from gateway.config import Settings
+from gateway.export_schema import SCHEMA_FILE
 from gateway.schema import build_schema
 from tests.gateway.conftest import Client
-
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "gateway" / "schema.graphql"
 
 
 async def test_malformed_graphql_is_a_clear_error(client: Client) -> None:
