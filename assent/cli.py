@@ -15,9 +15,14 @@ def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     data_dir = Path(args.data_dir)
     env = stack_environment(data_dir=data_dir, port=args.port, host=args.host)
+    stack = Stack(env=env, port=args.port, host=args.host)
+    try:
+        stack.check_ports()
+    except StackError as error:
+        print(f"assent up: {error}", file=sys.stderr, flush=True)
+        return 2
     print(f"Assent: data in {data_dir.resolve()}; applying migrations…", flush=True)
     migrate(env)
-    stack = Stack(env=env, port=args.port, host=args.host)
     stopping = False
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:

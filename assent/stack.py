@@ -28,6 +28,7 @@ class Component:
     factory: str
     port_offset: int
     migrations: Path | None
+    ready_path: str = "/readyz"
 
     @property
     def env_prefix(self) -> str:
@@ -47,7 +48,7 @@ SERVICES = (
     ),
     Component("audit", "services.audit.app:create_app", 4, ROOT / "services/audit/migrations"),
 )
-OBJECT_SERVER = Component("objects", "storage.local_server:create_app", 5, None)
+OBJECT_SERVER = Component("objects", "storage.local_server:create_app", 5, None, "/healthz")
 DATABASE_COMPONENTS = (GATEWAY, *SERVICES)
 
 
@@ -147,7 +148,7 @@ class Stack:
     def gateway_url(self) -> str:
         return self.url(GATEWAY)
 
-    def start(self, *, ready_timeout: float = 60.0) -> None:
+    def check_ports(self) -> None:
         components = components_for(self.env)
         taken = [c for c in components if not _port_is_free(self.host, self.port + c.port_offset)]
         if taken:
@@ -156,6 +157,10 @@ class Stack:
                 f"port already in use: {described}; stop what holds it or pick another "
                 "base port with --port"
             )
+
+    def start(self, *, ready_timeout: float = 60.0) -> None:
+        self.check_ports()
+        components = components_for(self.env)
         for component in components:
             self.start_component(component)
         self.wait_ready(components, timeout=ready_timeout)
@@ -198,7 +203,7 @@ class Stack:
                         f"{component.name} exited with code {process.returncode} while starting"
                     )
                 try:
-                    if client.get(self.url(component) + "/readyz").status_code == 200:
+                    if client.get(self.url(component) + component.ready_path).status_code == 200:
                         pending.pop(0)
                         continue
                 except httpx.TransportError:

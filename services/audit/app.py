@@ -16,14 +16,11 @@ async def _append(session: AsyncSession, envelope: EventEnvelope) -> None:
 def create_app(
     settings: Settings | None = None, storage_settings: StorageSettings | None = None
 ) -> FastAPI:
-    store = create_object_store(storage_settings or StorageSettings())
     # Every chain event whose subscribers include the audit log is appended to it.
     handlers = {topic: _append for topic, receivers in SUBSCRIBERS.items() if "audit" in receivers}
-    app = create_service_app(
+    return create_service_app(
         "audit",
         settings or Settings(),
         event_handlers=handlers,
-        readiness_checks={"object_store": store.check},
+        object_store=create_object_store(storage_settings or StorageSettings()),
     )
-    app.state.object_store = store
-    return app

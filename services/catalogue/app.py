@@ -9,9 +9,8 @@ from storage.object_store import StorageSettings
 def create_app(
     settings: Settings | None = None, storage_settings: StorageSettings | None = None
 ) -> FastAPI:
-    store = create_object_store(storage_settings or StorageSettings())
-    app = create_service_app(
-        "catalogue", settings or Settings(), readiness_checks={"object_store": store.check}
+    return create_service_app(
+        "catalogue",
+        settings or Settings(),
+        object_store=create_object_store(storage_settings or StorageSettings()),
     )
-    app.state.object_store = store
-    return app

@@ -21,6 +21,7 @@ from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifie
 from services.kit.logging import RequestContextMiddleware, configure_logging
 from services.kit.outbox import EventHandler, OutboxRelay, event_router, pending_count
 from services.kit.settings import ServiceSettings
+from storage.object_store import ObjectStore
 
 log = structlog.get_logger()
 
@@ -34,7 +35,7 @@ def create_service_app(
     *,
     routers: Sequence[APIRouter] = (),
     event_handlers: Mapping[Topic, EventHandler] | None = None,
-    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    object_store: ObjectStore | None = None,
     on_startup: StartupHook | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
@@ -85,7 +86,9 @@ def create_service_app(
     install_error_handlers(app)
 
     checks: dict[str, ReadinessCheck] = {"database": _database_check(app)}
-    checks.update(readiness_checks or {})
+    if object_store is not None:
+        app.state.object_store = object_store
+        checks["object_store"] = _object_store_check(object_store)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -138,5 +141,20 @@ def _database_check(app: FastAPI) -> ReadinessCheck:
     async def check() -> None:
         async with app.state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    return check
+
+
+def _object_store_check(store: ObjectStore) -> ReadinessCheck:
+    bucket_ready = False
+
+    async def check() -> None:
+        # The first successful check creates the bucket if it is missing, so a store
+        # that comes up after the service still ends up usable.
+        nonlocal bucket_ready
+        if not bucket_ready:
+            await store.ensure_bucket()
+            bucket_ready = True
+        await store.check()
 
     return check

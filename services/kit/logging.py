@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SENSITIVE_NAMES = re.compile(
-    r"authori[sz]ation|api_?key|secret|password|token|signature|cookie", re.IGNORECASE
+    r"authori[sz]ation|api[_-]?key|secret|password|token|signature|cookie", re.IGNORECASE
 )
 _SECRET_SHAPES = [
     (re.compile(r"(assent_[A-Za-z0-9]{8})_[A-Za-z0-9]+"), r"\1_[redacted]"),

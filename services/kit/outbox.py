@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,8 +53,8 @@ class OutboxDelivery(KitBase):
         Index(
             "ix_outbox_delivery_pending",
             "next_attempt_at",
-            postgresql_where="delivered_at IS NULL",
-            sqlite_where="delivered_at IS NULL",
+            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL"),
         ),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:24:05.804750
+Create Date: 2026-11-22 03:28:23.251195
 """
 
 from collections.abc import Sequence
@@ -55,8 +55,8 @@ def upgrade() -> None:
             "ix_outbox_delivery_pending",
             ["next_attempt_at"],
             unique=False,
-            postgresql_where="delivered_at IS NULL",
-            sqlite_where="delivered_at IS NULL",
+            postgresql_where=sa.text("delivered_at IS NULL"),
+            sqlite_where=sa.text("delivered_at IS NULL"),
         )
 
     # ### end Alembic commands ###
@@ -67,8 +67,8 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox_delivery", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_outbox_delivery_pending",
-            postgresql_where="delivered_at IS NULL",
-            sqlite_where="delivered_at IS NULL",
+            postgresql_where=sa.text("delivered_at IS NULL"),
+            sqlite_where=sa.text("delivered_at IS NULL"),
         )
 
     op.drop_table("outbox_delivery")

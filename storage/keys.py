@@ -1,0 +1,30 @@
+"""Object keys: the one module that builds and checks them.
+
+Every backend validates with ``validate_key`` so that a key accepted by S3 in production
+is also safe as a path under the local backend's root, and the other way round.
+"""
+
+from storage.object_store import InvalidKey
+
+MAX_KEY_BYTES = 1024
+
+
+def validate_key(key: str) -> str:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKey("object key is not valid UTF-8") from None
+    if not key:
+        raise InvalidKey("object key is empty")
+    if len(encoded) > MAX_KEY_BYTES:
+        raise InvalidKey(f"object key is longer than {MAX_KEY_BYTES} bytes")
+    if key.startswith("/"):
+        raise InvalidKey("object key starts with '/'")
+    if "\\" in key:
+        raise InvalidKey("object key contains a backslash")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in key):
+        raise InvalidKey("object key contains a control character")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidKey(f"object key has an empty, '.' or '..' segment: {key!r}")
+    return key

@@ -1,0 +1,288 @@
+import base64
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from services.contracts.roles import Role
+from services.kit.errors import Unauthenticated, install_error_handlers
+from services.kit.internal_token import (
+    CurrentCaller,
+    TokenSigner,
+    TokenVerifier,
+    require_role,
+)
+
+SECRET = "kit-tests-internal-token-secret-0123456789"
+OTHER_SECRET = "another-deployment-secret-9876543210-abcdef"
+
+
+def _signer(secret: str = SECRET) -> TokenSigner:
+    return TokenSigner(secret, issuer="gateway")
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "iss": "gateway",
+        "sub": "account:1",
+        "aud": "catalogue",
+        "roles": ["buyer"],
+        "iat": now,
+        "exp": now + timedelta(seconds=60),
+    }
+    claims.update(overrides)
+    return claims
+
+
+def _refusal(verifier: TokenVerifier, token: str) -> str:
+    with pytest.raises(Unauthenticated) as refused:
+        verifier.verify(token)
+    return refused.value.detail
+
+
+def test_signed_token_verifies_for_its_audience() -> None:
+    token = _signer().sign(
+        subject="account:42", roles=frozenset({Role.CREATOR, Role.BUYER}), audience="catalogue"
+    )
+
+    caller = TokenVerifier(SECRET, audience="catalogue").verify(token)
+
+    assert caller.subject == "account:42"
+    assert caller.roles == {Role.CREATOR, Role.BUYER}
+    assert caller.issuer == "gateway"
+    assert caller.has(Role.BUYER)
+    assert not caller.has(Role.ADMIN)
+
+
+def test_token_lives_one_minute_and_names_one_audience() -> None:
+    token = _signer().sign(subject="account:42", roles=frozenset(), audience="licensing")
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+
+    assert claims["aud"] == "licensing"
+    assert 55 <= claims["exp"] - claims["iat"] <= 65
+    assert claims["jti"]
+
+
+def test_token_for_another_service_is_refused() -> None:
+    token = _signer().sign(subject="account:42", roles=frozenset(), audience="licensing")
+
+    detail = _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+
+    assert detail == "the internal token is for another service"
+
+
+def test_expired_token_is_refused() -> None:
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    token = jwt.encode(
+        _claims(iat=past, exp=past + timedelta(seconds=60)), SECRET, algorithm="HS256"
+    )
+
+    detail = _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+
+    assert detail == "the internal token has expired"
+
+
+def test_token_just_past_expiry_is_accepted_within_the_clock_leeway() -> None:
+    now = datetime.now(UTC)
+    token = jwt.encode(
+        _claims(iat=now - timedelta(seconds=62), exp=now - timedelta(seconds=2)),
+        SECRET,
+        algorithm="HS256",
+    )
+
+    assert TokenVerifier(SECRET, audience="catalogue").verify(token).subject == "account:1"
+
+
+def test_token_expired_beyond_the_leeway_is_refused() -> None:
+    now = datetime.now(UTC)
+    token = jwt.encode(
+        _claims(iat=now - timedelta(seconds=70), exp=now - timedelta(seconds=10)),
+        SECRET,
+        algorithm="HS256",
+    )
+
+    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), token) == (
+        "the internal token has expired"
+    )
+
+
+def test_token_signed_with_another_secret_is_refused() -> None:
+    token = _signer(OTHER_SECRET).sign(
+        subject="account:42", roles=frozenset({Role.ADMIN}), audience="catalogue"
+    )
+
+    detail = _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+
+    assert detail == "the internal token is not valid"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def test_token_with_escalated_roles_is_refused() -> None:
+    token = _signer().sign(subject="account:42", roles=frozenset({Role.BUYER}), audience="audit")
+    header, payload, signature = token.split(".")
+    claims = json.loads(_unb64(payload))
+    claims["roles"] = ["admin"]
+    tampered = ".".join([header, _b64(json.dumps(claims).encode()), signature])
+
+    detail = _refusal(TokenVerifier(SECRET, audience="audit"), tampered)
+
+    assert detail == "the internal token is not valid"
+
+
+def test_unsigned_token_is_refused() -> None:
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    claims = _claims(roles=["admin"])
+    claims["iat"] = int(claims["iat"].timestamp())
+    claims["exp"] = int(claims["exp"].timestamp())
+    unsigned = f"{header}.{_b64(json.dumps(claims).encode())}."
+
+    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), unsigned) == (
+        "the internal token is not valid"
+    )
+
+
+@pytest.mark.parametrize("missing", ["exp", "sub", "iss", "aud", "iat"])
+def test_token_without_a_required_claim_is_refused(missing: str) -> None:
+    claims = _claims()
+    del claims[missing]
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+
+    _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+
+
+def test_token_with_an_unknown_role_is_refused() -> None:
+    token = jwt.encode(_claims(roles=["superuser"]), SECRET, algorithm="HS256")
+
+    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), token) == (
+        "the internal token is not valid"
+    )
+
+
+def test_garbage_is_refused() -> None:
+    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), "not-a-token") == (
+        "the internal token is not valid"
+    )
+
+
+@pytest.mark.parametrize("secret", ["", "short", "x" * 31, "é" * 15])
+def test_secret_shorter_than_32_bytes_is_refused(secret: str) -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        TokenSigner(secret, issuer="gateway")
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        TokenVerifier(secret, audience="catalogue")
+
+
+def test_secret_of_32_bytes_is_accepted() -> None:
+    # 16 two-byte characters: the limit is on bytes, not characters.
+    secret = "é" * 16
+
+    token = TokenSigner(secret, issuer="gateway").sign(
+        subject="s", roles=frozenset(), audience="audit"
+    )
+
+    assert TokenVerifier(secret, audience="audit").verify(token).subject == "s"
+
+
+def _guarded_app() -> FastAPI:
+    app = FastAPI()
+    app.state.token_verifier = TokenVerifier(SECRET, audience="catalogue")
+    install_error_handlers(app)
+
+    @app.get("/whoami")
+    async def whoami(caller: CurrentCaller) -> dict[str, Any]:
+        return {"subject": caller.subject, "roles": sorted(caller.roles)}
+
+    @app.get("/admin")
+    async def admin(caller: CurrentCaller) -> dict[str, str]:
+        require_role(caller, Role.ADMIN)
+        return {"subject": caller.subject}
+
+    return app
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=_guarded_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://catalogue") as client:
+        yield client
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def test_endpoint_answers_401_without_a_token(guarded: httpx.AsyncClient) -> None:
+    response = await guarded.get("/whoami")
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "Unauthenticated",
+        "detail": "an internal token is required",
+    }
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "token-without-scheme"]
+)
+async def test_endpoint_answers_401_without_a_bearer_token(
+    guarded: httpx.AsyncClient, authorization: str
+) -> None:
+    response = await guarded.get("/whoami", headers={"authorization": authorization})
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "Unauthenticated"
+
+
+async def test_endpoint_answers_401_for_a_token_meant_for_another_service(
+    guarded: httpx.AsyncClient,
+) -> None:
+    token = _signer().sign(subject="account:42", roles=frozenset({Role.ADMIN}), audience="audit")
+
+    response = await guarded.get("/whoami", headers=_bearer(token))
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "Unauthenticated",
+        "detail": "the internal token is for another service",
+    }
+
+
+async def test_endpoint_sees_the_verified_caller(guarded: httpx.AsyncClient) -> None:
+    token = _signer().sign(
+        subject="account:42", roles=frozenset({Role.BUYER}), audience="catalogue"
+    )
+
+    response = await guarded.get("/whoami", headers=_bearer(token))
+
+    assert response.status_code == 200
+    assert response.json() == {"subject": "account:42", "roles": ["buyer"]}
+
+
+async def test_endpoint_answers_403_when_the_caller_lacks_the_role(
+    guarded: httpx.AsyncClient,
+) -> None:
+    buyer = _signer().sign(
+        subject="account:42", roles=frozenset({Role.BUYER}), audience="catalogue"
+    )
+    admin = _signer().sign(subject="account:1", roles=frozenset({Role.ADMIN}), audience="catalogue")
+
+    refused = await guarded.get("/admin", headers=_bearer(buyer))
+    allowed = await guarded.get("/admin", headers=_bearer(admin))
+
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "Forbidden", "detail": "this needs one of the roles: admin"}
+    assert allowed.status_code == 200
