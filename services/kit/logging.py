@@ -10,14 +10,12 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -108,32 +106,42 @@ def current_request_id() -> str | None:
     return value if isinstance(value, str) else None
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
-    """Binds the caller's request id (or a new one) to every log line of the request."""
+class RequestContextMiddleware:
+    """Binds the caller's request id (or a new one) to every log line of the request,
+    echoes it in the response, and logs each request without its query string."""
 
     def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app)
+        self.app = app
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = incoming if _REQUEST_ID_SHAPE.match(incoming) else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
+        status = 500
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        path = scope["path"]
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_request_id)
         except Exception:
-            log.exception("request.failed", method=request.method, path=request.url.path)
+            log.exception("request.failed", method=scope["method"], path=path)
             raise
-        response.headers[REQUEST_ID_HEADER] = request_id
-        if request.url.path not in ("/healthz", "/readyz"):
+        if path not in ("/healthz", "/readyz"):
             log.info(
                 "request.completed",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
+                method=scope["method"],
+                path=path,
+                status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
-        return response

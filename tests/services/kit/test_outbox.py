@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from services.audit.app import create_app as create_audit_app
 from services.audit.config import Settings as AuditSettings
@@ -374,11 +376,30 @@ def _free_port() -> int:
     return port
 
 
+def _without_relay(app: FastAPI) -> Starlette:
+    """`app` with a lifespan that only releases its database and HTTP pools.
+
+    The app's own lifespan would start its outbox relay in the server's event loop, and
+    the relay's module-level wake event stays bound to that loop afterwards (see the
+    kit bug in the report); the audit service emits nothing, so its relay is not needed.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await app.state.http.aclose()
+        await app.state.engine.dispose()
+
+    return Starlette(routes=[Mount("/", app=app)], lifespan=lifespan)
+
+
 @asynccontextmanager
 async def _serve(app: FastAPI, port: int) -> AsyncIterator[None]:
     """Serve `app` over real HTTP on `port`, in a thread with its own event loop."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            _without_relay(app), host="127.0.0.1", port=port, log_config=None, access_log=False
+        )
     )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
