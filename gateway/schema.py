@@ -3,17 +3,19 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import strawberry
+from graphql import ASTValidationRule
 from graphql.error import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.types import Info
 
 from gateway.accounts.service import account_service
@@ -69,8 +71,7 @@ class Query:
             principal = ctx.require_principal()
         except errors.Unauthenticated as error:
             return Unauthenticated.of(error)
-        account = await account_service.get_account(ctx.session, principal.account_id)
-        return AccountType.of(account)
+        return AccountType.of(principal.account)
 
     @strawberry.field(description="Each service's schema revision and outbox backlog (admin).")
     async def system_status(self, info: Info[Context, None]) -> SystemStatusResult:
@@ -188,14 +189,19 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # Factories: a fresh extension per operation; the parser and validation caches are
-    # module-level inside strawberry, so they are still shared across requests.
+    # The limit rules are built once: the validation cache keys on the rule classes, and
+    # QueryDepthLimiter/MaxAliasesLimiter would make new classes for every operation (a
+    # miss every time). Extensions are factories, a fresh one per operation; the parser
+    # and validation caches are module-level inside strawberry, so they are shared.
+    limit_rules: list[type[ASTValidationRule]] = [
+        depth_limit_rule(settings.max_query_depth, None),
+        alias_limit_rule(settings.max_aliases),
+    ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=1000),
+        lambda: AddValidationRules(limit_rules),
+        lambda: ValidationCache(maxsize=1000),
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Unexpected error."),
         DatabaseTransaction,
     ]

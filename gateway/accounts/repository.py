@@ -1,7 +1,7 @@
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from gateway.accounts.models import Account, AccountRole, ApiKey
 from services.contracts.roles import Role
@@ -28,6 +28,17 @@ class AccountRepository(Repository[Account]):
 
 class ApiKeyRepository(Repository[ApiKey]):
     model = ApiKey
+
+    async def get_with_account(self, secret_hash: str) -> tuple[ApiKey, Account] | None:
+        """The key and its account with roles, in one round trip (every request does this)."""
+        statement = (
+            select(ApiKey, Account)
+            .join(Account, Account.id == ApiKey.account_id)
+            .where(ApiKey.secret_hash == secret_hash)
+            .options(joinedload(Account.roles))
+        )
+        row = (await self.session.execute(statement)).unique().one_or_none()
+        return None if row is None else (row[0], row[1])
 
     async def get_by_hash(self, secret_hash: str) -> ApiKey | None:
         statement = select(ApiKey).where(ApiKey.secret_hash == secret_hash)

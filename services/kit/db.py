@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.requests import Request
 
@@ -97,6 +97,13 @@ def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
 def _run_after_commit(session: Session) -> None:
     for callback in session.info.pop("after_commit", []):
         callback()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    # Only the outermost transaction: a failed savepoint leaves the rest to commit.
+    if previous_transaction.parent is None:
+        session.info.pop("after_commit", None)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -96,6 +96,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # Our middleware logs each request without its query string (which may carry a
     # signature); uvicorn's access log would print it whole.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request with its full URL at INFO: noise, and a presigned URL's
+    # signature would be one careless level away from a log line.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -41,7 +41,15 @@ from services.kit.internal_token import CurrentCaller, TokenSigner, require_role
 
 log = structlog.get_logger()
 
-_wake = asyncio.Event()
+# Each running relay's event, with its loop: a commit wakes them all, thread-safely, so
+# events go out at once instead of at the next poll.
+_relays_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+
+def _wake_relays() -> None:
+    for loop, wake in list(_relays_waiting):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
 
 
 class OutboxDelivery(KitBase):
@@ -97,7 +105,7 @@ def emit(session: AsyncSession, topic: Topic, payload: BaseModel) -> uuid.UUID:
                 next_attempt_at=now,
             )
         )
-    on_commit(session, _wake.set)
+    on_commit(session, _wake_relays)
     return event_id
 
 
@@ -130,16 +138,22 @@ class OutboxRelay:
         self._batch_size = batch_size
 
     async def run(self) -> None:
-        while True:
-            try:
-                delivered = await self.relay_once()
-            except Exception:
-                log.exception("outbox.relay.failed", source=self._source)
-                delivered = 0
-            if delivered < self._batch_size:
-                _wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_wake.wait(), timeout=self._poll_seconds)
+        waiting = (asyncio.get_running_loop(), asyncio.Event())
+        _relays_waiting.add(waiting)
+        try:
+            while True:
+                # Cleared before relaying, so a commit during the batch still wakes us.
+                waiting[1].clear()
+                try:
+                    delivered = await self.relay_once()
+                except Exception:
+                    log.exception("outbox.relay.failed", source=self._source)
+                    delivered = 0
+                if delivered < self._batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiting[1].wait(), timeout=self._poll_seconds)
+        finally:
+            _relays_waiting.discard(waiting)
 
     async def relay_once(self) -> int:
         """Deliver one batch of due events; returns how many were delivered."""

@@ -47,6 +47,16 @@ def _decode_value(value: Any) -> Any:
     raise ValueError(f"unexpected cursor value {value!r}")
 
 
+def _check_fits(column: InstrumentedAttribute[Any], value: Any) -> None:
+    """A tampered cursor must fail here, as bad input, not later when bound to SQL."""
+    column_type = getattr(column.type, "impl_instance", column.type)
+    expected = column_type.python_type
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise ValueError(f"{value!r} does not fit {column.key}")
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError(f"{column.key} needs a timezone")
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     raw = json.dumps([_encode_value(value) for value in values]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -58,7 +68,10 @@ def decode_cursor(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) ->
         values = json.loads(raw)
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError("wrong number of values")
-        return [_decode_value(value) for value in values]
+        decoded = [_decode_value(value) for value in values]
+        for column, value in zip(columns, decoded, strict=True):
+            _check_fits(column, value)
+        return decoded
     except (ValueError, TypeError) as exc:
         raise InvalidRequest("the cursor is not valid") from exc
 

@@ -12,7 +12,7 @@ def shared(name: str) -> AliasChoices:
 class ServiceSettings(BaseSettings):
     """Subclasses set `env_prefix` (e.g. `ASSENT_CATALOGUE_`) and a default database file."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = "sqlite+aiosqlite:///var/service.db"
     # On PostgreSQL each service owns one schema in the shared database.

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def first_run(tmp_path: Path, port: int) -> Iterator[Running]:
         running.process.kill()
 
 
-def graphql(port: int, body: dict[str, object], key: str) -> httpx.Response:
+def graphql(port: int, body: Mapping[str, object], key: str) -> httpx.Response:
     return httpx.post(
         f"http://127.0.0.1:{port}/graphql",
         json=body,

@@ -263,11 +263,6 @@ async def test_on_commit_runs_after_commit_only(
     assert calls == ["committed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit bug: a rolled-back transaction's on_commit callbacks stay in session.info "
-    "and run when the session's next transaction commits",
-)
 async def test_on_commit_does_not_run_when_the_transaction_rolls_back(
     gateway_db: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -134,13 +134,23 @@ def test_secrets_nested_in_structures_are_masked(logs: Logs) -> None:
 def test_standard_library_log_lines_are_masked_too(logs: Logs) -> None:
     logs.configure()
 
-    logging.getLogger("httpx").info('HTTP Request: GET %s "HTTP/1.1 200 OK"', PRESIGNED_URL)
+    logging.getLogger("uvicorn.error").warning("Invalid HTTP request for %s", PRESIGNED_URL)
 
     output, (line,) = logs.read()
-
     _assert_no_secret(output)
-    assert line["event"].startswith("HTTP Request: GET https://objects.example.org/")
+    assert line["event"].startswith("Invalid HTTP request for https://objects.example.org/")
+    assert line["level"] == "warning"
     assert line["service"] == "kit-test"
+
+
+def test_http_client_request_lines_are_not_logged(logs: Logs) -> None:
+    logs.configure()
+
+    logging.getLogger("httpx").info('HTTP Request: GET %s "HTTP/1.1 200 OK"', PRESIGNED_URL)
+
+    output, lines = logs.read()
+    assert lines == []
+    assert "objects.example.org" not in output
 
 
 def test_exception_tracebacks_are_masked(logs: Logs) -> None:

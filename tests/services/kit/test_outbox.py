@@ -1,4 +1,5 @@
 import asyncio
+import json
 import socket
 import threading
 import uuid
@@ -22,7 +23,7 @@ from services.audit.config import Settings as AuditSettings
 from services.audit.models import LogEntry
 from services.contracts.events import SUBSCRIBERS, AccountRegistered, EventEnvelope, Topic
 from services.contracts.roles import Role
-from services.kit.db import utcnow
+from services.kit.db import create_engine, create_sessionmaker, utcnow
 from services.kit.internal_token import TokenSigner
 from services.kit.outbox import (
     InboxEvent,
@@ -482,3 +483,86 @@ def test_backoff_is_capped(attempts: int) -> None:
     delays = [backoff(attempts, max_seconds=300).total_seconds() for _ in range(200)]
 
     assert all(150 <= delay <= 300 for delay in delays)
+
+
+async def test_running_relay_delivers_as_soon_as_the_event_commits(
+    catalogue_db: async_sessionmaker[AsyncSession],
+    audit_db: async_sessionmaker[AsyncSession],
+    audit_http: httpx.AsyncClient,
+    event_ids: list[uuid.UUID],
+) -> None:
+    # A poll far longer than the test: only the commit's wake-up can deliver in time.
+    relay = OutboxRelay(
+        catalogue_db,
+        source="catalogue",
+        destinations={"audit": AUDIT_URL},
+        signer=TokenSigner(SECRET, issuer="catalogue"),
+        http=audit_http,
+        poll_seconds=60,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.2)
+        event_id = await _emit_committed(catalogue_db, event_ids)
+
+        deadline = asyncio.get_running_loop().time() + 5
+        while (await _delivery(catalogue_db, event_id)).delivered_at is None:
+            assert not task.done(), "the relay stopped"
+            assert asyncio.get_running_loop().time() < deadline, "not delivered within 5 s"
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert len(await _log(audit_db, [event_id])) == 1
+
+
+async def test_running_relay_survives_a_database_outage(audit_http: httpx.AsyncClient) -> None:
+    engine = create_engine(
+        f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/nothing", pool_size=1
+    )
+    relay = OutboxRelay(
+        create_sessionmaker(engine),
+        source="catalogue",
+        destinations={"audit": AUDIT_URL},
+        signer=TokenSigner(SECRET, issuer="catalogue"),
+        http=audit_http,
+        poll_seconds=0.05,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.3)
+
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+
+
+async def test_replicas_relaying_at_once_post_each_event_once(
+    catalogue_db: async_sessionmaker[AsyncSession],
+    audit_db: async_sessionmaker[AsyncSession],
+    migrated_postgres: str,
+    tmp_path: Path,
+    event_ids: list[uuid.UUID],
+) -> None:
+    emitted = [await _emit_committed(catalogue_db, event_ids) for _ in range(6)]
+    posted: list[uuid.UUID] = []
+
+    async def count_post(request: httpx.Request) -> None:
+        posted.append(uuid.UUID(json.loads(request.content)["id"]))
+
+    app = _audit_app(migrated_postgres, tmp_path)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), event_hooks={"request": [count_post]}
+        ) as http:
+            replicas = [_relay(catalogue_db, http) for _ in range(3)]
+            await asyncio.gather(*(replica.relay_once() for replica in replicas))
+    finally:
+        await app.state.http.aclose()
+        await app.state.engine.dispose()
+
+    assert sorted(event for event in posted if event in emitted) == sorted(emitted)
+    assert [entry.event_id for entry in await _log(audit_db, emitted)] == emitted
