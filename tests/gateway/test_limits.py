@@ -41,3 +41,14 @@ def test_the_exported_sdl_matches_the_schema() -> None:
     sdl = build_schema(Settings()).as_str()
 
     assert SCHEMA_FILE.read_text() == sdl + "\n"
+
+
+async def test_unexpected_errors_are_masked() -> None:
+    schema = build_schema(Settings())
+
+    # Without a request context the resolver fails by accident: the caller must see
+    # that something went wrong, never the exception's internals.
+    result = await schema.execute("{ me { __typename } }", context_value=None)
+
+    assert result.errors is not None
+    assert [error.message for error in result.errors] == ["Unexpected error."]
