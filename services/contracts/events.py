@@ -10,10 +10,21 @@ from pydantic import BaseModel
 
 class Topic(StrEnum):
     ACCOUNT_REGISTERED = "account.registered"
+    CONSENT_GIVEN = "consent.given"
+    CONSENT_REVISED = "consent.revised"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    OFFER_PUBLISHED = "offer.published"
+    WORK_WITHDRAWN = "work.withdrawn"
 
 
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
-    Topic.ACCOUNT_REGISTERED: ("audit",),
+    # The catalogue keeps a directory of creators, so co-creators can be checked.
+    Topic.ACCOUNT_REGISTERED: ("catalogue", "audit"),
+    Topic.CONSENT_GIVEN: ("audit",),
+    Topic.CONSENT_REVISED: ("audit",),
+    Topic.CONSENT_WITHDRAWN: ("audit",),
+    Topic.OFFER_PUBLISHED: ("audit",),
+    Topic.WORK_WITHDRAWN: ("audit",),
 }
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 

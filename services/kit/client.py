@@ -33,10 +33,11 @@ class ServiceClient:
         *,
         subject: str,
         roles: frozenset[Role],
+        name: str | None = None,
         json: Any = None,
         params: Any = None,
     ) -> httpx.Response:
-        token = self._signer.sign(subject=subject, roles=roles, audience=self.name)
+        token = self._signer.sign(subject=subject, roles=roles, audience=self.name, name=name)
         headers = {"authorization": f"Bearer {token}"}
         if request_id := current_request_id():
             headers[REQUEST_ID_HEADER] = request_id

@@ -1,0 +1,334 @@
+"""What crosses HTTP between the catalogue and its callers (the gateway, later licensing)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+BASIS_POINTS_WHOLE = 10_000
+MAX_PAGE_SIZE = 100
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+# ISO 4217 currencies accepted for offers, with their number of minor-unit digits.
+CURRENCY_MINOR_DIGITS: dict[str, int] = {
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "JPY": 0,
+}
+MAX_PRICE_MINOR = 10**12
+"""Above this a price is a typo (ten billion euros), not an offer."""
+
+
+class MediaType(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    OTHER = "other"
+
+
+class Use(StrEnum):
+    """What a licensee may do with a work; consent and offers are sets of these."""
+
+    TRAINING = "training"
+    FINE_TUNING = "fine_tuning"
+    RETRIEVAL = "retrieval"
+    EVALUATION = "evaluation"
+    SYNTHETIC_DATA = "synthetic_data"
+
+
+class WorkStatus(StrEnum):
+    PENDING_UPLOAD = "pending_upload"
+    """No version of the file has been verified yet."""
+    READY = "ready"
+    WITHDRAWN = "withdrawn"
+
+
+class ReviewStatus(StrEnum):
+    CLEAR = "clear"
+    FLAGGED = "flagged"
+    """The same sha256 is listed by another creator; hidden from buyers until reviewed."""
+
+
+class ConsentKind(StrEnum):
+    GIVEN = "given"
+    REVISED = "revised"
+    WITHDRAWN = "withdrawn"
+
+
+class UploadMethod(StrEnum):
+    SINGLE = "single"
+    MULTIPART = "multipart"
+
+
+class VersionStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class SearchSort(StrEnum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)
+]
+Sha256 = Annotated[str, StringConstraints(to_lower=True, pattern=SHA256_HEX)]
+
+
+# --- works and uploads ---
+
+
+class ShareIn(Schema):
+    creator_id: UUID
+    basis_points: int = Field(ge=1, le=BASIS_POINTS_WHOLE)
+
+
+class ShareRead(Schema):
+    creator_id: UUID
+    creator_name: str
+    basis_points: int
+
+
+class FileIn(Schema):
+    file_name: str = Field(min_length=1, max_length=255)
+    size: int = Field(gt=0, le=5 * 1024**4)
+    sha256: Sha256
+
+
+class WorkCreate(FileIn):
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=10_000)
+    media_type: MediaType
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    language: str = Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)
+    shares: list[ShareIn] = Field(
+        default_factory=list,
+        description="Co-creator splits summing to 10000 basis points; empty: all to the owner.",
+    )
+
+
+class VersionRead(Schema):
+    id: UUID
+    number: int
+    file_name: str
+    size: int
+    sha256: str
+    status: VersionStatus
+    failure_reason: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class Terms(Schema):
+    """Structured licence terms; canonicalised and hashed, so equal terms share one id."""
+
+    uses: list[Use] = Field(min_length=1)
+    commercial_use: bool
+    attribution_required: bool
+    territory: list[Annotated[str, StringConstraints(pattern=r"^([A-Z]{2}|WORLD)$")]] = Field(
+        default_factory=lambda: ["WORLD"], min_length=1
+    )
+    duration_days: int = Field(ge=1, le=36_500)
+    exclusivity_days: int = Field(default=0, ge=0, le=36_500)
+    max_models: int | None = Field(default=None, ge=1)
+
+
+class ConsentIn(Schema):
+    uses: list[Use] = Field(min_length=1)
+    statement_text: str = Field(min_length=1, max_length=20_000)
+    statement_version: str = Field(min_length=1, max_length=50)
+
+
+class ConsentWithdrawIn(Schema):
+    statement_text: str = Field(default="", max_length=20_000)
+
+
+class ConsentRead(Schema):
+    id: UUID
+    work_id: UUID
+    sequence: int
+    kind: ConsentKind
+    uses: list[Use]
+    statement_text: str
+    statement_version: str
+    given_by: UUID
+    given_at: datetime
+
+
+class OfferIn(Schema):
+    price_minor: int = Field(gt=0, le=MAX_PRICE_MINOR)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    terms: Terms
+
+
+class OfferRead(Schema):
+    id: UUID
+    work_id: UUID
+    price_minor: int
+    currency: str
+    terms_id: str = Field(description="sha256 of the canonical terms")
+    terms: Terms
+    published_at: datetime
+
+
+class WorkRead(Schema):
+    id: UUID
+    owner_id: UUID
+    title: str
+    description: str
+    media_type: MediaType
+    tags: list[str]
+    language: str
+    status: WorkStatus
+    review_status: ReviewStatus
+    listed: bool = Field(description="Offered to buyers right now")
+    created_at: datetime
+    withdrawn_at: datetime | None
+    current_version: VersionRead | None
+    pending_version: VersionRead | None
+    shares: list[ShareRead]
+    consent: ConsentRead | None = Field(description="The newest consent record")
+    offer: OfferRead | None = Field(description="The current offer")
+
+
+class PresignedPut(Schema):
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class PresignedPart(PresignedPut):
+    part_number: int
+
+
+class UploadedPartRead(Schema):
+    part_number: int
+    size: int
+    sha256: str | None
+
+
+class UploadTarget(Schema):
+    """Where the client sends the bytes of a pending version."""
+
+    work_id: UUID
+    version_id: UUID
+    method: UploadMethod
+    put: PresignedPut | None = Field(description="single: one presigned PUT")
+    part_size: int | None = Field(description="multipart: every part but the last has this size")
+    part_count: int | None
+    uploaded_parts: list[UploadedPartRead] = Field(
+        description="multipart: parts already stored, so an interrupted upload resumes"
+    )
+
+
+class WorkCreated(Schema):
+    work: WorkRead
+    upload: UploadTarget
+
+
+class PartIn(Schema):
+    part_number: int = Field(ge=1, le=10_000)
+    sha256: Sha256
+
+
+class PartsIn(Schema):
+    parts: list[PartIn] = Field(min_length=1, max_length=100)
+
+
+class UploadCompleted(Schema):
+    work: WorkRead
+    completed: bool
+    reason: str | None = Field(description="Why the upload was refused (size or sha256 mismatch)")
+
+
+# --- reads ---
+
+
+class CreatorRead(Schema):
+    id: UUID
+    name: str
+
+
+class WorkPage(Schema):
+    items: list[WorkRead]
+    next_cursor: str | None
+
+
+class WorkSearch(Schema):
+    """Query parameters of `GET /v1/works/search`."""
+
+    query: str | None = Field(default=None, max_length=500)
+    media_types: list[MediaType] = Field(default_factory=list)
+    uses: list[Use] = Field(default_factory=list, description="every one must be offered")
+    max_price_minor: int | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    creator_id: UUID | None = None
+    language: str | None = Field(default=None, max_length=35)
+    tags: list[Tag] = Field(default_factory=list, description="every one must be present")
+    mine: bool = Field(default=False, description="creators: their own works in every state")
+    sort: SearchSort | None = Field(
+        default=None, description="default: relevance with a query, newest without"
+    )
+    first: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    after: str | None = None
+
+
+class TermsSignals(Schema):
+    """The same terms in machine-readable vocabularies a creator can publish on their site."""
+
+    tdmrep: dict[str, object]
+    odrl: dict[str, object]
+    c2pa: dict[str, object]
+
+
+class ReviewDecision(Schema):
+    accept: bool
+    note: str = Field(default="", max_length=2_000)
+
+
+# --- events ---
+
+
+class ConsentRecorded(Schema):
+    consent_id: UUID
+    work_id: UUID
+    kind: ConsentKind
+    uses: list[Use]
+    statement_version: str
+    statement_sha256: str
+    given_by: UUID
+    given_at: datetime
+
+
+class OfferPublished(Schema):
+    offer_id: UUID
+    work_id: UUID
+    price_minor: int
+    currency: str
+    terms_id: str
+    terms: Terms
+    published_at: datetime
+
+
+class WorkWithdrawn(Schema):
+    work_id: UUID
+    withdrawn_by: UUID
+    withdrawn_at: datetime
