@@ -5,7 +5,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
 from gateway.accounts.service import Principal
+from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.services import ServiceClients
+from gateway.loaders import Loaders
 from services.kit.errors import Unauthenticated
 
 
@@ -22,6 +24,8 @@ class Context(BaseContext):
         self._session: AsyncSession | None = None
         self.principal = principal
         self.services = services
+        self.catalogue = CatalogueClient(services.by_name["catalogue"])
+        self.loaders = Loaders(self.catalogue, principal)
 
     @property
     def session(self) -> AsyncSession:

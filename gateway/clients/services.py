@@ -25,5 +25,7 @@ class ServiceClients:
             "GET", "/v1/status", subject=str(principal.account_id), roles=principal.roles
         )
         if response.status_code != 200:
-            raise ServiceUnavailable(f"the {name} service answered {response.status_code}")
+            raise ServiceUnavailable(
+                f"the {name} service answered {response.status_code}", service=name
+            )
         return ServiceStatus.model_validate_json(response.content)

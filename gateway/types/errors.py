@@ -1,5 +1,8 @@
 """Expected failures as GraphQL types: union members of each payload, never bare errors."""
 
+from typing import Any
+
+import pydantic
 import strawberry
 
 from services.kit import errors
@@ -55,3 +58,56 @@ class NotFound(Error):
 @strawberry.type
 class ServiceUnavailable(Error):
     service: str
+
+
+@strawberry.type
+class Conflict(Error):
+    """The request clashes with the object's state; `code` names the rule."""
+
+    code: str
+
+
+@strawberry.type
+class ConsentRequired(Error):
+    """An offer needs the creator's current opt-in consent first."""
+
+
+def _validation_failed(error: pydantic.ValidationError) -> ValidationFailed:
+    return ValidationFailed(
+        message="the input is not valid",
+        fields=[
+            FieldError(
+                field=".".join(str(part) for part in detail["loc"]),
+                message=detail["msg"],
+                code=detail["type"],
+            )
+            for detail in error.errors()
+        ],
+    )
+
+
+def failure(error: Exception, *allowed: type) -> Any:
+    """The GraphQL union member for an expected failure; anything else is re-raised, so
+    it reaches the error mask as the unexpected error it is."""
+    member: Any
+    if isinstance(error, pydantic.ValidationError):
+        member = _validation_failed(error)
+    elif isinstance(error, errors.InvalidRequest):
+        member = ValidationFailed.of(error)
+    elif isinstance(error, errors.Unauthenticated):
+        member = Unauthenticated.of(error)
+    elif isinstance(error, errors.Forbidden):
+        member = Forbidden.of(error)
+    elif isinstance(error, errors.NotFound):
+        member = NotFound.of(error)
+    elif isinstance(error, errors.ServiceUnavailable):
+        member = ServiceUnavailable(message=error.detail, service=error.service)
+    elif isinstance(error, errors.Conflict) and error.code == "ConsentRequired":
+        member = ConsentRequired(message=error.detail)
+    elif isinstance(error, errors.Conflict):
+        member = Conflict(message=error.detail, code=error.code)
+    else:
+        raise error
+    if type(member) not in allowed:
+        raise error
+    return member

@@ -46,7 +46,9 @@ class ServiceClient:
                 method, self._base_url + path, json=json, params=params, headers=headers
             )
         except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"the {self.name} service did not answer") from exc
+            raise ServiceUnavailable(
+                f"the {self.name} service did not answer", service=self.name
+            ) from exc
         if response.status_code in (502, 503, 504):
-            raise ServiceUnavailable(f"the {self.name} service is unavailable")
+            raise ServiceUnavailable(f"the {self.name} service is unavailable", service=self.name)
         return response

@@ -22,6 +22,9 @@ class AssentError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        # The specific name a remote service gave this error (e.g. `ConsentRequired` for
+        # a Conflict), kept when the error crosses HTTP.
+        self.code = type(self).__name__
 
     @property
     def name(self) -> str:
@@ -46,6 +49,10 @@ class Conflict(AssentError):
 
 class ServiceUnavailable(AssentError):
     status_code = 503
+
+    def __init__(self, detail: str, *, service: str = "unknown") -> None:
+        super().__init__(detail)
+        self.service = service
 
 
 def error_responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:

@@ -1,0 +1,160 @@
+"""The catalogue service, as the gateway calls it: typed in, typed out, errors mapped."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from gateway.accounts.service import Principal
+from gateway.clients.errors import raise_for_error
+from services.contracts.catalogue import (
+    ConsentIn,
+    ConsentRead,
+    ConsentWithdrawIn,
+    CreatorRead,
+    FileIn,
+    OfferIn,
+    OfferRead,
+    PartsIn,
+    PresignedPart,
+    ReviewDecision,
+    TermsSignals,
+    UploadCompleted,
+    UploadTarget,
+    WorkCreate,
+    WorkCreated,
+    WorkPage,
+    WorkRead,
+    WorkSearch,
+)
+from services.kit.client import ServiceClient
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_WORKS = TypeAdapter(list[WorkRead])
+_CREATORS = TypeAdapter(list[CreatorRead])
+_PARTS = TypeAdapter(list[PresignedPart])
+
+
+class CatalogueClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self._client = client
+
+    async def _call(
+        self,
+        principal: Principal | None,
+        method: str,
+        path: str,
+        *,
+        body: BaseModel | None = None,
+        params: Any = None,
+    ) -> bytes:
+        response = await self._client.request(
+            method,
+            path,
+            subject=str(principal.account_id) if principal else "anonymous",
+            roles=principal.roles if principal else frozenset(),
+            name=principal.account.name if principal else None,
+            json=body.model_dump(mode="json") if body is not None else None,
+            params=params,
+        )
+        raise_for_error("catalogue", response)
+        return response.content
+
+    async def _model(
+        self,
+        model: type[ModelT],
+        principal: Principal | None,
+        method: str,
+        path: str,
+        **kwargs: Any,
+    ) -> ModelT:
+        return model.model_validate_json(await self._call(principal, method, path, **kwargs))
+
+    async def create_work(self, principal: Principal, work: WorkCreate) -> WorkCreated:
+        return await self._model(WorkCreated, principal, "POST", "/v1/works", body=work)
+
+    async def upload_target(self, principal: Principal, work_id: uuid.UUID) -> UploadTarget:
+        return await self._model(UploadTarget, principal, "GET", f"/v1/works/{work_id}/upload")
+
+    async def presign_parts(
+        self, principal: Principal, work_id: uuid.UUID, parts: PartsIn
+    ) -> list[PresignedPart]:
+        content = await self._call(
+            principal, "POST", f"/v1/works/{work_id}/upload/parts", body=parts
+        )
+        return _PARTS.validate_json(content)
+
+    async def complete_upload(self, principal: Principal, work_id: uuid.UUID) -> UploadCompleted:
+        return await self._model(
+            UploadCompleted, principal, "POST", f"/v1/works/{work_id}/upload/complete"
+        )
+
+    async def new_version(
+        self, principal: Principal, work_id: uuid.UUID, file: FileIn
+    ) -> UploadTarget:
+        return await self._model(
+            UploadTarget, principal, "POST", f"/v1/works/{work_id}/versions", body=file
+        )
+
+    async def give_consent(
+        self, principal: Principal, work_id: uuid.UUID, consent: ConsentIn
+    ) -> ConsentRead:
+        return await self._model(
+            ConsentRead, principal, "POST", f"/v1/works/{work_id}/consents", body=consent
+        )
+
+    async def withdraw_consent(
+        self, principal: Principal, work_id: uuid.UUID, withdrawal: ConsentWithdrawIn
+    ) -> ConsentRead:
+        return await self._model(
+            ConsentRead,
+            principal,
+            "POST",
+            f"/v1/works/{work_id}/consents/withdraw",
+            body=withdrawal,
+        )
+
+    async def set_offer(
+        self, principal: Principal, work_id: uuid.UUID, offer: OfferIn
+    ) -> OfferRead:
+        return await self._model(
+            OfferRead, principal, "PUT", f"/v1/works/{work_id}/offer", body=offer
+        )
+
+    async def withdraw_work(self, principal: Principal, work_id: uuid.UUID) -> WorkRead:
+        return await self._model(WorkRead, principal, "POST", f"/v1/works/{work_id}/withdraw")
+
+    async def review_work(
+        self, principal: Principal, work_id: uuid.UUID, decision: ReviewDecision
+    ) -> WorkRead:
+        return await self._model(
+            WorkRead, principal, "POST", f"/v1/works/{work_id}/review", body=decision
+        )
+
+    async def signals(self, principal: Principal | None, work_id: uuid.UUID) -> TermsSignals:
+        return await self._model(TermsSignals, principal, "GET", f"/v1/works/{work_id}/signals")
+
+    async def works(self, principal: Principal | None, ids: Sequence[uuid.UUID]) -> list[WorkRead]:
+        content = await self._call(
+            principal, "GET", "/v1/works", params=[("id", str(work_id)) for work_id in ids]
+        )
+        return _WORKS.validate_json(content)
+
+    async def creators(
+        self, principal: Principal | None, ids: Sequence[uuid.UUID]
+    ) -> list[CreatorRead]:
+        content = await self._call(
+            principal, "GET", "/v1/creators", params=[("id", str(creator_id)) for creator_id in ids]
+        )
+        return _CREATORS.validate_json(content)
+
+    async def search(self, principal: Principal | None, search: WorkSearch) -> WorkPage:
+        params: list[tuple[str, str]] = []
+        for name, value in search.model_dump(mode="json", exclude_none=True).items():
+            if isinstance(value, list):
+                params.extend((name, str(item)) for item in value)
+            else:
+                params.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
+        return await self._model(WorkPage, principal, "GET", "/v1/works/search", params=params)

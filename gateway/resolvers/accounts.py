@@ -1,0 +1,156 @@
+import asyncio
+import uuid
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.accounts.service import account_service
+from gateway.clients.services import SERVICE_NAMES
+from gateway.context import Context
+from gateway.types.accounts import (
+    AccountRole,
+    AccountType,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    ApiKeyType,
+    CreateApiKeyResult,
+    CreatedApiKey,
+    GrantRoleResult,
+    MeResult,
+    Registered,
+    RegisterInput,
+    RegisterResult,
+    RevokeApiKeyResult,
+    RoleGranted,
+)
+from gateway.types.errors import (
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+)
+from gateway.types.status import (
+    ServiceHealth,
+    ServiceHealthResult,
+    SystemStatus,
+    SystemStatusResult,
+)
+from services.contracts.roles import Role
+from services.kit import errors
+
+
+def _parse_id(value: strawberry.ID) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="The account the API key belongs to.")
+    async def me(self, info: Info[Context, None]) -> MeResult:
+        ctx = info.context
+        try:
+            principal = ctx.require_principal()
+        except errors.Unauthenticated as error:
+            return Unauthenticated.of(error)
+        return AccountType.of(principal.account)
+
+    @strawberry.field(description="Each service's schema revision and outbox backlog (admin).")
+    async def system_status(self, info: Info[Context, None]) -> SystemStatusResult:
+        ctx = info.context
+        try:
+            principal = ctx.require_principal()
+        except errors.Unauthenticated as error:
+            return Unauthenticated.of(error)
+        if not principal.has(Role.ADMIN):
+            return Forbidden(message="only an admin may see the system status")
+
+        async def one(name: str) -> ServiceHealthResult:
+            try:
+                return ServiceHealth.of(await ctx.services.status(name, principal))
+            except errors.ServiceUnavailable as error:
+                return ServiceUnavailable(message=error.detail, service=name)
+
+        return SystemStatus(services=list(await asyncio.gather(*map(one, SERVICE_NAMES))))
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(description="Open an account; answers with its first API key, once.")
+    async def register(self, info: Info[Context, None], input: RegisterInput) -> RegisterResult:
+        ctx = info.context
+        try:
+            account, issued = await account_service.register(
+                ctx.session,
+                ctx.principal,
+                name=input.name,
+                email=input.email,
+                role=Role(input.role.value),
+            )
+        except errors.InvalidRequest as error:
+            await ctx.rollback()
+            return ValidationFailed.of(error)
+        except errors.Forbidden as error:
+            await ctx.rollback()
+            return Forbidden.of(error)
+        return Registered(
+            account=AccountType.of(account),
+            api_key=CreatedApiKey(key=ApiKeyType.of(issued.key), secret=issued.secret),
+        )
+
+    @strawberry.mutation(description="A new API key for the caller's account, shown once.")
+    async def create_api_key(self, info: Info[Context, None], name: str) -> CreateApiKeyResult:
+        ctx = info.context
+        try:
+            issued = await account_service.create_key(
+                ctx.session, ctx.require_principal(), name=name
+            )
+        except errors.Unauthenticated as error:
+            return Unauthenticated.of(error)
+        except errors.InvalidRequest as error:
+            await ctx.rollback()
+            return ValidationFailed.of(error)
+        return ApiKeyCreated(
+            api_key=CreatedApiKey(key=ApiKeyType.of(issued.key), secret=issued.secret)
+        )
+
+    @strawberry.mutation(description="Revoke one of the caller's API keys at once.")
+    async def revoke_api_key(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> RevokeApiKeyResult:
+        ctx = info.context
+        key_id = _parse_id(id)
+        try:
+            principal = ctx.require_principal()
+            if key_id is None:
+                raise errors.NotFound("no such API key on this account")
+            key = await account_service.revoke_key(ctx.session, principal, key_id)
+        except errors.Unauthenticated as error:
+            return Unauthenticated.of(error)
+        except errors.NotFound as error:
+            return NotFound.of(error)
+        return ApiKeyRevoked(key=ApiKeyType.of(key))
+
+    @strawberry.mutation(description="Give an account another role (admin).")
+    async def grant_role(
+        self, info: Info[Context, None], account_id: strawberry.ID, role: AccountRole
+    ) -> GrantRoleResult:
+        ctx = info.context
+        target = _parse_id(account_id)
+        try:
+            principal = ctx.require_principal()
+            if target is None:
+                raise errors.NotFound("no such account")
+            account = await account_service.grant_role(
+                ctx.session, principal, target, Role(role.value)
+            )
+        except errors.Unauthenticated as error:
+            return Unauthenticated.of(error)
+        except errors.Forbidden as error:
+            return Forbidden.of(error)
+        except errors.NotFound as error:
+            return NotFound.of(error)
+        return RoleGranted(account=AccountType.of(account))
