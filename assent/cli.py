@@ -21,8 +21,6 @@ def _up(args: argparse.Namespace) -> int:
     except StackError as error:
         print(f"assent up: {error}", file=sys.stderr, flush=True)
         return 2
-    print(f"Assent: data in {data_dir.resolve()}; applying migrations…", flush=True)
-    migrate(env)
     stopping = False
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
@@ -31,6 +29,11 @@ def _up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    print(f"Assent: data in {data_dir.resolve()}; applying migrations…", flush=True)
+    migrate(env)
+    if stopping:
+        print("Assent stopped.", flush=True)
+        return 0
     try:
         stack.start()
         elapsed = time.monotonic() - started
@@ -48,6 +51,10 @@ def _up(args: argparse.Namespace) -> int:
                     return 1
             time.sleep(0.5)
     except StackError as error:
+        if stopping:
+            # Ctrl-C reached the children too while they were starting: a clean stop.
+            print("Assent stopped.", flush=True)
+            return 0
         print(f"assent up: {error}", file=sys.stderr, flush=True)
         return 2
     finally:

@@ -66,8 +66,14 @@ def _load_or_create_secrets(data_dir: Path) -> dict[str, str]:
         "internal_token_secret": secrets.token_urlsafe(48),
         "storage_signing_secret": secrets.token_urlsafe(48),
     }
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(created))
+    # Written whole or not at all: a crash must not leave an empty secrets file behind.
+    partial = path.with_suffix(".tmp")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(created))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
     return created
 
 
@@ -81,7 +87,8 @@ def stack_environment(
     puts every component on one PostgreSQL database, each in its own schema.
     """
     env = dict(os.environ if base is None else base)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Only the operator reads the data: it holds key hashes, emails and the secrets.
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stored = _load_or_create_secrets(data_dir)
     env.setdefault("ASSENT_INTERNAL_TOKEN_SECRET", stored["internal_token_secret"])
     for component in SERVICES:

@@ -4,8 +4,10 @@ services with a short-lived internal token."""
 import sys
 from datetime import timedelta
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from strawberry.fastapi import GraphQLRouter
 
 from gateway.accounts.service import account_service
@@ -17,6 +19,8 @@ from services.kit import errors
 from services.kit.app import create_service_app
 
 API_KEY_HEADER = "x-api-key"
+
+log = structlog.get_logger()
 
 
 def _presented_key(request: Request) -> str | None:
@@ -39,9 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def bootstrap_admin(app: FastAPI) -> None:
         admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
-        async with app.state.sessionmaker() as session:
-            generated = await account_service.ensure_bootstrap_admin(session, admin_key)
-            await session.commit()
+        try:
+            async with app.state.sessionmaker() as session:
+                generated = await account_service.ensure_bootstrap_admin(session, admin_key)
+                await session.commit()
+        except IntegrityError:
+            # Another gateway replica bootstrapped at the same moment; its admin stands.
+            log.info("admin.bootstrap_raced")
+            return
         if generated is not None:
             # Printed, never logged: this is the one time the key is shown.
             print(f"\nAdmin API key (shown once, keep it safe): {generated}\n", flush=True)

@@ -1,6 +1,10 @@
 """What every resolver of one request shares: the caller, a database session opened on
 first use, and the service clients."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
@@ -22,35 +26,47 @@ class Context(BaseContext):
         super().__init__()
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
         self.principal = principal
         self.services = services
         self.catalogue = CatalogueClient(services.by_name["catalogue"])
         self.loaders = Loaders(self.catalogue, principal)
 
-    @property
-    def session(self) -> AsyncSession:
+    def _opened(self) -> AsyncSession:
         if self._session is None:
             self._session = self._sessionmaker()
         return self._session
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """The operation's session, for one resolver at a time: sibling fields resolve
+        concurrently, and a session must not be used by two at once."""
+        async with self._lock:
+            yield self._opened()
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[AsyncSession]:
+        """A mutation's writes inside a savepoint: an expected failure undoes them alone,
+        never a mutation before it in the same operation that already answered."""
+        async with self._lock:
+            session = self._opened()
+            async with session.begin_nested():
+                yield session
 
     def require_principal(self) -> Principal:
         if self.principal is None:
             raise Unauthenticated("sign in with an API key (Authorization: Bearer <key>)")
         return self.principal
 
-    async def rollback(self) -> None:
-        """Undo this operation's writes before answering with an expected failure."""
-        if self._session is not None:
-            await self._session.rollback()
-
     async def finish(self, *, commit: bool) -> None:
-        if self._session is None:
+        """End the operation's transaction; the session is closed whatever happens."""
+        session, self._session = self._session, None
+        if session is None:
             return
         try:
             if commit:
-                await self._session.commit()
+                await session.commit()
             else:
-                await self._session.rollback()
+                await session.rollback()
         finally:
-            await self._session.close()
-            self._session = None
+            await session.close()

@@ -1,6 +1,7 @@
 from collections.abc import AsyncIterator, Callable
 
 import strawberry
+import structlog
 from graphql import ASTValidationRule
 from graphql.error import GraphQLError
 from strawberry.extensions import (
@@ -15,12 +16,15 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.execution import ExecutionResult
 
 from gateway.config import Settings
 from gateway.context import Context
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.types.scalars import SCALARS
+
+log = structlog.get_logger()
 
 
 @strawberry.type
@@ -34,15 +38,29 @@ class Mutation(AccountMutation, CatalogueMutation):
 
 
 class DatabaseTransaction(SchemaExtension):
-    """Commits the operation's session once it has run; any unexpected error rolls it back."""
+    """Commits the operation's session once it has run; any unexpected error rolls it
+    back. A commit that fails turns the whole answer into the masked error: the client
+    must never see success, nor SQL, for writes that were not kept."""
 
     async def on_operation(self) -> AsyncIterator[None]:
-        yield
         context = self.execution_context.context
-        result = self.execution_context.result
-        if isinstance(context, Context):
-            failed = result is None or bool(getattr(result, "errors", None))
-            await context.finish(commit=not failed)
+        committed = False
+        try:
+            yield
+            result = self.execution_context.result
+            if isinstance(context, Context):
+                failed = result is None or bool(getattr(result, "errors", None))
+                try:
+                    await context.finish(commit=not failed)
+                    committed = True
+                except Exception:
+                    log.exception("graphql.commit.failed")
+                    if isinstance(result, ExecutionResult):
+                        result.data = None
+                        result.errors = [GraphQLError("Unexpected error.")]
+        finally:
+            if isinstance(context, Context) and not committed:
+                await context.finish(commit=False)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

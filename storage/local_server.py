@@ -2,9 +2,10 @@
 
 Run it as its own process, with the same ``ASSENT_STORAGE_*`` settings as the services::
 
-    uvicorn --factory storage.local_server:create_app --host 127.0.0.1 --port 8005
+    uvicorn --factory storage.local_server:create_app --host 127.0.0.1 --port 8005 --no-access-log
 """
 
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
+from services.kit.logging import RequestContextMiddleware, configure_logging
 from storage.local import LocalObjectStore, SignatureInvalid, SizeMismatch, UrlExpired
 from storage.object_store import (
     DEFAULT_CONTENT_TYPE,
@@ -136,6 +138,9 @@ async def read_object(key: str, request: Request, store: Store) -> Response:
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start),
         "Content-Type": info.content_type or DEFAULT_CONTENT_TYPE,
+        # Uploaded bytes are data to save, never a page to render on this origin.
+        "Content-Disposition": "attachment",
+        "X-Content-Type-Options": "nosniff",
     }
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
@@ -183,6 +188,8 @@ async def write_object(
 
 def create_app(settings: StorageSettings | None = None) -> FastAPI:
     settings = settings or StorageSettings()
+    # JSON logs without query strings: a signed URL's signature is a credential.
+    configure_logging("objects", os.environ.get("ASSENT_LOG_LEVEL", "INFO"))
     if not settings.signing_secret.get_secret_value():
         raise ValueError("ASSENT_STORAGE_SIGNING_SECRET must be set to serve signed URLs")
     store = LocalObjectStore(settings)
@@ -194,6 +201,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Assent local object server", lifespan=lifespan)
     app.state.store = store
+    app.add_middleware(RequestContextMiddleware)
     app.add_exception_handler(StorageError, _render_storage_error)
     app.include_router(router)
     return app

@@ -9,12 +9,18 @@ SERVICES = ("catalogue", "licensing", "delivery", "audit")
 
 
 def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, relative imports resolved, and `from a import b`
+    counted as both `a` and `a.b` (b may be a module)."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
     modules: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            modules.add(module)
+            modules.update(f"{module}.{alias.name}" for alias in node.names)
     return modules
 
 

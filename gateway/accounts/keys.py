@@ -11,6 +11,8 @@ import string
 from dataclasses import dataclass
 
 _ALPHABET = string.ascii_letters + string.digits
+BOOTSTRAP_KEY_NAME = "bootstrap"
+"""The name of the key `ASSENT_ADMIN_KEY` (or the first start) gives the admin."""
 KEY_SHAPE = re.compile(r"^(assent_[A-Za-z0-9]{8})_[A-Za-z0-9]{40}$")
 
 

@@ -3,6 +3,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from gateway.accounts.keys import BOOTSTRAP_KEY_NAME
 from gateway.accounts.models import Account, AccountRole, ApiKey
 from services.contracts.roles import Role
 from services.kit.repository import Page, Repository
@@ -43,6 +44,15 @@ class ApiKeyRepository(Repository[ApiKey]):
     async def get_by_hash(self, secret_hash: str) -> ApiKey | None:
         statement = select(ApiKey).where(ApiKey.secret_hash == secret_hash)
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def bootstrap_keys(self, account_id: uuid.UUID, *, other_than: str) -> list[ApiKey]:
+        statement = select(ApiKey).where(
+            ApiKey.account_id == account_id,
+            ApiKey.name == BOOTSTRAP_KEY_NAME,
+            ApiKey.secret_hash != other_than,
+            ApiKey.revoked_at.is_(None),
+        )
+        return await self.list(statement)
 
     async def get_owned(self, key_id: uuid.UUID, account_id: uuid.UUID) -> ApiKey | None:
         statement = select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == account_id)

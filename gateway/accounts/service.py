@@ -6,10 +6,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.accounts.keys import NewKey, generate_key, hash_key, key_from_secret
+from gateway.accounts.keys import (
+    BOOTSTRAP_KEY_NAME,
+    NewKey,
+    generate_key,
+    hash_key,
+    key_from_secret,
+)
 from gateway.accounts.models import Account, AccountRole, ApiKey
 from gateway.accounts.repository import AccountRepository, ApiKeyRepository
 from services.contracts.events import AccountRegistered, Topic
@@ -17,9 +24,12 @@ from services.contracts.roles import SELF_SERVICE_ROLES, Role
 from services.kit.db import utcnow
 from services.kit.errors import FieldError, Forbidden, InvalidRequest, NotFound, Unauthenticated
 from services.kit.outbox import emit
+from services.kit.repository import Page
 
 _EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 BOOTSTRAP_ADMIN_EMAIL = "admin@assent.local"
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,23 @@ class AccountService:
             account_id=account.id, key_id=key.id, roles=account.role_set, account=account
         )
 
+    async def list_keys(
+        self,
+        session: AsyncSession,
+        principal: Principal | None,
+        account_id: uuid.UUID,
+        *,
+        after: str | None,
+        limit: int,
+    ) -> Page[ApiKey]:
+        if principal is None or (
+            principal.account_id != account_id and not principal.has(Role.ADMIN)
+        ):
+            raise Forbidden("only the account itself or an admin lists its keys")
+        return await ApiKeyRepository(session).page_for_account(
+            account_id, after=after, limit=limit
+        )
+
     async def get_account(self, session: AsyncSession, account_id: uuid.UUID) -> Account:
         account = await AccountRepository(session).get_with_roles(account_id)
         if account is None:
@@ -145,23 +172,34 @@ class AccountService:
     async def ensure_bootstrap_admin(
         self, session: AsyncSession, admin_key: str | None
     ) -> str | None:
-        """Make sure an admin can sign in; returns a newly generated key to show once."""
+        """Make sure an admin can sign in; returns a newly generated key to show once.
+
+        With `ASSENT_ADMIN_KEY` set, that key is the bootstrap key: any earlier bootstrap
+        key is revoked, so replacing a leaked key is a change of one variable.
+        """
         accounts = AccountRepository(session)
         keys = ApiKeyRepository(session)
-        if admin_key is not None:
-            wanted = key_from_secret(admin_key)
-            if await keys.get_by_hash(wanted.secret_hash) is not None:
+        if admin_key is None:
+            if await accounts.any_with_role(Role.ADMIN):
                 return None
-            admin = await accounts.get_by_email(BOOTSTRAP_ADMIN_EMAIL)
-            if admin is None:
-                admin = await self._create_bootstrap_admin(session)
-            await self._store_key(session, admin.id, "bootstrap", wanted)
+            first_admin = await self._create_bootstrap_admin(session)
+            issued = await self._issue_key(session, first_admin.id, name=BOOTSTRAP_KEY_NAME)
+            return issued.secret
+        wanted = key_from_secret(admin_key)
+        existing = await keys.get_by_hash(wanted.secret_hash)
+        if existing is not None and existing.revoked_at is not None:
+            log.warning("admin.bootstrap_key_revoked", prefix=existing.prefix)
             return None
-        if await accounts.any_with_role(Role.ADMIN):
-            return None
-        admin = await self._create_bootstrap_admin(session)
-        issued = await self._issue_key(session, admin.id, name="bootstrap")
-        return issued.secret
+        admin = await accounts.get_by_email(BOOTSTRAP_ADMIN_EMAIL)
+        if admin is None:
+            admin = await self._create_bootstrap_admin(session)
+        if existing is None:
+            await self._store_key(session, admin.id, BOOTSTRAP_KEY_NAME, wanted)
+        for stale in await keys.bootstrap_keys(admin.id, other_than=wanted.secret_hash):
+            stale.revoked_at = utcnow()
+            log.info("admin.bootstrap_key_replaced", prefix=stale.prefix)
+        await session.flush()
+        return None
 
     async def _create_bootstrap_admin(self, session: AsyncSession) -> Account:
         admin = Account(name="Administrator", email=BOOTSTRAP_ADMIN_EMAIL)

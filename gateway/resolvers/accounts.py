@@ -83,18 +83,17 @@ class AccountMutation:
     async def register(self, info: Info[Context, None], input: RegisterInput) -> RegisterResult:
         ctx = info.context
         try:
-            account, issued = await account_service.register(
-                ctx.session,
-                ctx.principal,
-                name=input.name,
-                email=input.email,
-                role=Role(input.role.value),
-            )
+            async with ctx.atomic() as session:
+                account, issued = await account_service.register(
+                    session,
+                    ctx.principal,
+                    name=input.name,
+                    email=input.email,
+                    role=Role(input.role.value),
+                )
         except errors.InvalidRequest as error:
-            await ctx.rollback()
             return ValidationFailed.of(error)
         except errors.Forbidden as error:
-            await ctx.rollback()
             return Forbidden.of(error)
         return Registered(
             account=AccountType.of(account),
@@ -105,13 +104,12 @@ class AccountMutation:
     async def create_api_key(self, info: Info[Context, None], name: str) -> CreateApiKeyResult:
         ctx = info.context
         try:
-            issued = await account_service.create_key(
-                ctx.session, ctx.require_principal(), name=name
-            )
+            principal = ctx.require_principal()
+            async with ctx.atomic() as session:
+                issued = await account_service.create_key(session, principal, name=name)
         except errors.Unauthenticated as error:
             return Unauthenticated.of(error)
         except errors.InvalidRequest as error:
-            await ctx.rollback()
             return ValidationFailed.of(error)
         return ApiKeyCreated(
             api_key=CreatedApiKey(key=ApiKeyType.of(issued.key), secret=issued.secret)
@@ -127,7 +125,8 @@ class AccountMutation:
             principal = ctx.require_principal()
             if key_id is None:
                 raise errors.NotFound("no such API key on this account")
-            key = await account_service.revoke_key(ctx.session, principal, key_id)
+            async with ctx.atomic() as session:
+                key = await account_service.revoke_key(session, principal, key_id)
         except errors.Unauthenticated as error:
             return Unauthenticated.of(error)
         except errors.NotFound as error:
@@ -144,9 +143,10 @@ class AccountMutation:
             principal = ctx.require_principal()
             if target is None:
                 raise errors.NotFound("no such account")
-            account = await account_service.grant_role(
-                ctx.session, principal, target, Role(role.value)
-            )
+            async with ctx.atomic() as session:
+                account = await account_service.grant_role(
+                    session, principal, target, Role(role.value)
+                )
         except errors.Unauthenticated as error:
             return Unauthenticated.of(error)
         except errors.Forbidden as error:

@@ -7,10 +7,11 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.accounts.models import Account, ApiKey
-from gateway.accounts.repository import ApiKeyRepository
+from gateway.accounts.service import account_service
 from gateway.context import Context
 from gateway.types.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from services.contracts.roles import Role
+from services.kit import errors
 
 
 @strawberry.enum
@@ -48,6 +49,11 @@ class ApiKeyPage:
     next_cursor: str | None
 
 
+ApiKeyPageResult = Annotated[
+    ApiKeyPage | ValidationFailed | Forbidden, strawberry.union("ApiKeyPageResult")
+]
+
+
 @strawberry.type(name="Account")
 class AccountType:
     id: strawberry.ID
@@ -66,14 +72,22 @@ class AccountType:
             created_at=account.created_at,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="This account's keys, oldest first; a key's secret is never shown again."
+    )
     async def api_keys(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
-    ) -> ApiKeyPage:
-        """This account's keys, oldest first; a key's secret is never shown again."""
-        page = await ApiKeyRepository(info.context.session).page_for_account(
-            uuid.UUID(self.id), after=after, limit=first
-        )
+    ) -> ApiKeyPageResult:
+        ctx = info.context
+        try:
+            async with ctx.db() as session:
+                page = await account_service.list_keys(
+                    session, ctx.principal, uuid.UUID(self.id), after=after, limit=first
+                )
+        except errors.InvalidRequest as error:
+            return ValidationFailed.of(error)
+        except errors.Forbidden as error:
+            return Forbidden.of(error)
         return ApiKeyPage(
             items=[ApiKeyType.of(key) for key in page.items], next_cursor=page.next_cursor
         )

@@ -1,16 +1,32 @@
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalogue.api import router
 from services.catalogue.config import Settings
+from services.catalogue.service import Storage, creator_service
+from services.contracts.events import AccountRegistered, EventEnvelope, Topic
 from services.kit.app import create_service_app
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
 
+async def _account_registered(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await creator_service.record_registration(
+        session, AccountRegistered.model_validate(envelope.payload)
+    )
+
+
 def create_app(
     settings: Settings | None = None, storage_settings: StorageSettings | None = None
 ) -> FastAPI:
-    return create_service_app(
+    storage_settings = storage_settings or StorageSettings()
+    store = create_object_store(storage_settings)
+    app = create_service_app(
         "catalogue",
         settings or Settings(),
-        object_store=create_object_store(storage_settings or StorageSettings()),
+        routers=[router],
+        event_handlers={Topic.ACCOUNT_REGISTERED: _account_registered},
+        object_store=store,
     )
+    app.state.catalogue_storage = Storage(store, storage_settings)
+    return app

@@ -1,11 +1,10 @@
 """Events that cross services through the outbox, and who receives each topic."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 
 class Topic(StrEnum):
@@ -33,7 +32,7 @@ class EventEnvelope(BaseModel):
     id: UUID
     topic: Topic
     source: str
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     payload: dict[str, Any]
 
 

@@ -18,6 +18,7 @@ from services.kit.client import new_http_client
 from services.kit.db import create_engine, create_sessionmaker, get_session, utcnow
 from services.kit.errors import Forbidden, Unauthenticated, error_responses, install_error_handlers
 from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier, require_role
+from services.kit.limits import BodySizeLimitMiddleware
 from services.kit.logging import RequestContextMiddleware, configure_logging
 from services.kit.outbox import EventHandler, OutboxRelay, event_router, pending_count
 from services.kit.settings import ServiceSettings
@@ -43,11 +44,8 @@ def create_service_app(
     secret = settings.internal_token_secret.get_secret_value()
     verifier = TokenVerifier(secret, audience=name)
     signer = TokenSigner(secret, issuer=name)
-    engine = create_engine(
-        settings.database_url,
-        schema=settings.database_schema,
-        pool_size=settings.database_pool_size,
-    )
+    database_url, schema = settings.database(name)
+    engine = create_engine(database_url, schema=schema, pool_size=settings.database_pool_size)
     sessionmaker = create_sessionmaker(engine)
     http = new_http_client()
     relay = OutboxRelay(
@@ -82,6 +80,7 @@ def create_service_app(
     app.state.token_signer = signer
     app.state.http = http
     app.state.relay = relay
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
 
@@ -139,8 +138,10 @@ def create_service_app(
 
 def _database_check(app: FastAPI) -> ReadinessCheck:
     async def check() -> None:
+        # Reading the migration table proves both the connection and that the schema has
+        # been migrated: a fresh, empty database is not ready.
         async with app.state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            await connection.execute(text("SELECT version_num FROM alembic_version"))
 
     return check
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,6 +53,16 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # Take transactions out of the driver's hands (it would open them late and
+            # break savepoints); `_begin_immediately` opens each one instead.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediately(connection: Connection) -> None:
+            # IMMEDIATE takes the write lock up front: a transaction that read first and
+            # wrote later would otherwise fail with SQLITE_BUSY when another process
+            # committed in between, which waiting cannot resolve.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     connect_args: dict[str, Any] = {}

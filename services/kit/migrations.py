@@ -1,7 +1,9 @@
 """Alembic, driven from code: each service keeps its own migrations folder and schema."""
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -27,8 +29,17 @@ def upgrade(migrations_dir: Path, url: str, schema: str | None, revision: str = 
     command.upgrade(alembic_config(migrations_dir, url, schema), revision)
 
 
-def run_env(target_metadata: list[MetaData]) -> None:
-    """The body of every service's `migrations/env.py`."""
+IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
+
+
+def run_env(
+    target_metadata: list[MetaData], *, include_object: IncludeObject | None = None
+) -> None:
+    """The body of every service's `migrations/env.py`.
+
+    `include_object` hides from autogenerate what a service's migrations create by hand
+    for one dialect only (full-text tables, generated columns), as Alembic's hook does.
+    """
     url: str = context.config.attributes["url"]
     schema: str | None = context.config.attributes.get("schema")
 
@@ -38,6 +49,7 @@ def run_env(target_metadata: list[MetaData]) -> None:
             target_metadata=target_metadata,
             render_as_batch=is_sqlite(url),
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

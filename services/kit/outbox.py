@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from services.contracts.events import SUBSCRIBERS, EventEnvelope, EventReceipt, Topic
 from services.contracts.roles import Role
@@ -156,18 +156,40 @@ class OutboxRelay:
             _relays_waiting.discard(waiting)
 
     async def relay_once(self) -> int:
-        """Deliver one batch of due events; returns how many were delivered."""
+        """Deliver one batch of due events; returns how many were delivered.
+
+        Each receiver gets its events in the order they were written: an event waits
+        while an earlier one to the same receiver waits for a retry, and on PostgreSQL
+        one relay per schema works at a time (an advisory lock), so replicas never
+        deliver one receiver's events side by side.
+        """
         async with self._sessionmaker() as session, session.begin():
-            # SKIP LOCKED lets several replicas relay the same outbox without
-            # delivering one row twice at the same moment (SQLite ignores it).
+            if session.get_bind().dialect.name == "postgresql":
+                acquired = await session.scalar(
+                    text(
+                        "SELECT pg_try_advisory_xact_lock("
+                        "hashtext('assent.outbox.' || current_schema()))"
+                    )
+                )
+                if not acquired:
+                    return 0
+            now = utcnow()
+            earlier = aliased(OutboxDelivery)
+            waiting_before = (
+                select(earlier.id)
+                .where(earlier.destination == OutboxDelivery.destination)
+                .where(earlier.id < OutboxDelivery.id)
+                .where(earlier.delivered_at.is_(None))
+                .where(earlier.next_attempt_at > now)
+            )
             due = (
                 await session.scalars(
                     select(OutboxDelivery)
                     .where(OutboxDelivery.delivered_at.is_(None))
-                    .where(OutboxDelivery.next_attempt_at <= utcnow())
+                    .where(OutboxDelivery.next_attempt_at <= now)
+                    .where(~waiting_before.exists())
                     .order_by(OutboxDelivery.id)
                     .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             by_destination: dict[str, list[OutboxDelivery]] = {}
@@ -208,13 +230,19 @@ class OutboxRelay:
         base_url = self._destinations.get(row.destination)
         if base_url is None:
             return f"no address configured for {row.destination}"
-        envelope = EventEnvelope(
-            id=row.event_id,
-            topic=Topic(row.topic),
-            source=self._source,
-            occurred_at=row.occurred_at,
-            payload=row.payload,
-        )
+        try:
+            envelope = EventEnvelope(
+                id=row.event_id,
+                topic=Topic(row.topic),
+                source=self._source,
+                occurred_at=row.occurred_at,
+                payload=row.payload,
+            )
+        except ValueError as exc:
+            # A row this version cannot read (e.g. a topic since removed) must not stop
+            # the relay for everyone else.
+            log.error("outbox.delivery.unreadable", event_id=str(row.event_id), error=str(exc))
+            return f"unreadable: {exc}"
         token = self._signer.sign(
             subject=f"service:{self._source}",
             roles=frozenset({Role.SERVICE}),
@@ -228,9 +256,21 @@ class OutboxRelay:
             )
         except httpx.TransportError as exc:
             return f"{type(exc).__name__}: {exc}"
-        if response.status_code != 200:
-            return f"HTTP {response.status_code}: {response.text[:500]}"
-        return None
+        if response.status_code == 200:
+            return None
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 425, 429):
+            # The receiver refuses this event: retrying will not help until someone
+            # deploys a fix, but skipping it would break the receiver's order (the audit
+            # chain). It stays at the head of the queue, retried with backoff, loud in
+            # the logs and in the outbox backlog of /v1/status.
+            log.error(
+                "outbox.delivery.rejected",
+                destination=row.destination,
+                topic=row.topic,
+                event_id=str(row.event_id),
+                status=response.status_code,
+            )
+        return f"HTTP {response.status_code}: {response.text[:500]}"
 
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]

@@ -18,6 +18,9 @@ class ServiceSettings(BaseSettings):
     # On PostgreSQL each service owns one schema in the shared database.
     database_schema: str | None = None
     database_pool_size: int = 10
+    # One PostgreSQL database for every component (`ASSENT_DATABASE_URL`): used when the
+    # component's own URL is not set, in a schema named after the component.
+    shared_database_url: str | None = Field(default=None, validation_alias=shared("database_url"))
     internal_token_secret: SecretStr = Field(
         default=SecretStr(""), validation_alias=shared("internal_token_secret")
     )
@@ -32,8 +35,15 @@ class ServiceSettings(BaseSettings):
     )
     audit_url: str = Field(default="http://127.0.0.1:8004", validation_alias=shared("audit_url"))
     log_level: str = Field(default="INFO", validation_alias=shared("log_level"))
+    max_request_bytes: int = 1024 * 1024
     outbox_poll_seconds: float = Field(default=0.5, validation_alias=shared("outbox_poll_seconds"))
     outbox_max_backoff_seconds: float = 300.0
+
+    def database(self, component: str) -> tuple[str, str | None]:
+        """The URL and schema this component's process uses."""
+        if "database_url" not in self.model_fields_set and self.shared_database_url:
+            return self.shared_database_url, self.database_schema or component
+        return self.database_url, self.database_schema
 
     def service_urls(self) -> dict[str, str]:
         return {

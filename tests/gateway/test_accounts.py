@@ -1,10 +1,12 @@
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.accounts.keys import hash_key
+from gateway.accounts.keys import generate_key, hash_key
 from gateway.accounts.models import Account, ApiKey
+from gateway.accounts.service import account_service
 from services.kit.outbox import OutboxDelivery
 from tests.gateway.conftest import Client
 
@@ -19,7 +21,7 @@ mutation Register($input: RegisterInput!) {
 }
 """
 ME = """
-query { me { __typename ... on Account { id name roles apiKeys { items { id name prefix revokedAt lastUsedAt } } }
+query { me { __typename ... on Account { id name roles apiKeys { ... on ApiKeyPage { items { id name prefix revokedAt lastUsedAt } } } }
              ... on Unauthenticated { message } } }
 """
 CREATE_KEY = """
@@ -178,7 +180,7 @@ async def test_api_keys_page_by_cursor(client: Client) -> None:
     for index in range(4):
         await client.data(CREATE_KEY, {"name": f"key {index}"}, key=secret)
     page = """query($after: String) { me { ... on Account {
-      apiKeys(first: 2, after: $after) { items { name } nextCursor } } } }"""
+      apiKeys(first: 2, after: $after) { ... on ApiKeyPage { items { name } nextCursor } } } } }"""
 
     names: list[str] = []
     after = None
@@ -213,3 +215,52 @@ async def test_system_status_is_for_admins(client: Client) -> None:
     result = await client.data("{ systemStatus { __typename } }", key=secret)
 
     assert result["systemStatus"]["__typename"] == "Forbidden"
+
+
+async def test_a_failing_mutation_keeps_the_earlier_ones_of_the_operation(client: Client) -> None:
+    secret = (await register(client, "Two at once", "two@example.org"))["apiKey"]["secret"]
+    both = """mutation {
+      good: createApiKey(name: "ci") { ... on ApiKeyCreated { apiKey { secret } } }
+      bad: createApiKey(name: "") { __typename } }"""
+
+    data = await client.data(both, key=secret)
+
+    assert data["bad"]["__typename"] == "ValidationFailed"
+    created = data["good"]["apiKey"]["secret"]
+    assert (await client.data(ME, key=created))["me"]["__typename"] == "Account"
+
+
+async def test_sibling_fields_share_the_session_safely(client: Client) -> None:
+    secret = (await register(client, "Siblings", "siblings@example.org"))["apiKey"]["secret"]
+    query = """{ a: me { ... on Account { apiKeys { ... on ApiKeyPage { items { name } } } } }
+                 b: me { ... on Account { apiKeys { ... on ApiKeyPage { items { name } } } } } }"""
+
+    data = await client.data(query, key=secret)
+
+    assert data["a"] == data["b"]
+    assert data["a"]["apiKeys"]["items"] == [{"name": "default"}]
+
+
+async def test_bad_page_arguments_are_a_typed_failure(client: Client) -> None:
+    secret = (await register(client, "Pager", "pager@example.org"))["apiKey"]["secret"]
+    query = """query($first: Int!, $after: String) { me { ... on Account {
+      apiKeys(first: $first, after: $after) { __typename ... on ValidationFailed { message } } } } }"""
+
+    too_many = await client.data(query, {"first": 1000}, key=secret)
+    garbage = await client.data(query, {"first": 5, "after": "zzz"}, key=secret)
+
+    assert too_many["me"]["apiKeys"]["__typename"] == "ValidationFailed"
+    assert garbage["me"]["apiKeys"]["__typename"] == "ValidationFailed"
+
+
+async def test_a_new_admin_key_in_the_environment_replaces_the_old_one(
+    gateway_app: FastAPI, client: Client
+) -> None:
+    old, new = generate_key().secret, generate_key().secret
+    for configured in (old, new):
+        async with gateway_app.state.sessionmaker() as session:
+            await account_service.ensure_bootstrap_admin(session, configured)
+            await session.commit()
+
+    assert (await client.post(ME, key=old)).status_code == 401
+    assert (await client.data(ME, key=new))["me"]["roles"] == ["ADMIN"]

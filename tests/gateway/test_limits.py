@@ -52,3 +52,12 @@ async def test_unexpected_errors_are_masked() -> None:
 
     assert result.errors is not None
     assert [error.message for error in result.errors] == ["Unexpected error."]
+
+
+async def test_oversized_requests_are_refused_unread(client: Client) -> None:
+    padding = "x" * (2 * 1024 * 1024)
+
+    response = await client.post("{ me { __typename } }", {"padding": padding})
+
+    assert response.status_code == 413
+    assert response.json()["error"] == "PayloadTooLarge"

@@ -1,5 +1,12 @@
-from services.catalogue.models import Base
+from typing import Any
+
+from services.catalogue.models import HAND_MADE_SEARCH_OBJECTS, Base
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA
 
-run_env([KIT_METADATA, Base.metadata])
+
+def _include(_object: Any, name: str | None, _type: str, _reflected: bool, _other: Any) -> bool:
+    return name not in HAND_MADE_SEARCH_OBJECTS
+
+
+run_env([KIT_METADATA, Base.metadata], include_object=_include)

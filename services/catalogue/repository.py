@@ -1,0 +1,379 @@
+"""Every query of the catalogue, the search among them.
+
+The search runs on both backends: PostgreSQL full text (a generated `tsvector` with a
+GIN index over listed works, user input through `websearch_to_tsquery`) and SQLite FTS5
+(each user term quoted, so no operator in the input reaches the FTS5 parser).
+"""
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    tuple_,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from services.catalogue.models import (
+    Consent,
+    Creator,
+    Offer,
+    Share,
+    TermsRecord,
+    Work,
+    WorkVersion,
+)
+from services.contracts.catalogue import MediaType, SearchSort, VersionStatus
+from services.kit.db import utcnow
+from services.kit.errors import InvalidRequest
+from services.kit.repository import Repository
+
+# Relevance ranks only this many matches: ranking costs per match, and a common term
+# matches hundreds of thousands of works (see DESIGN.md, performance notes).
+RELEVANCE_CANDIDATES = 1000
+TEXT_SEARCH_CONFIG: ColumnClause[Any] = literal_column("'english'::regconfig")
+SEARCH_VECTOR: ColumnClause[Any] = literal_column("work.search_vector", postgresql.TSVECTOR)
+WORK_FTS = table("work_fts")
+# Title counts most, then tags, then the description (work_id is not indexed).
+FTS_WEIGHTS = (0.0, 10.0, 5.0, 1.0)
+_FTS_TERM = re.compile(r"\w+")
+
+# A page of works is two round trips whatever its size: the works with their current
+# version, pending version, newest consent and offer (joined, each one row), then the
+# shares with their creators.
+READ_OPTIONS: tuple[LoaderOption, ...] = (
+    joinedload(Work.current_version),
+    joinedload(Work.pending_version),
+    joinedload(Work.consent),
+    joinedload(Work.offer).joinedload(Offer.terms_record),
+    selectinload(Work.shares).joinedload(Share.creator),
+)
+
+
+def _insert_for(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class CreatorRepository(Repository[Creator]):
+    model = Creator
+
+    async def upsert(self, creator_id: uuid.UUID, name: str | None) -> None:
+        """Insert, or rename when the name changed; a missing name never erases one."""
+        insert = _insert_for(self.session.get_bind().dialect.name)
+        statement = insert(Creator).values(
+            id=creator_id, name=name or "Unnamed creator", created_at=utcnow()
+        )
+        if name is None:
+            statement = statement.on_conflict_do_nothing(index_elements=[Creator.id])
+        else:
+            # Only a changed name writes, so repeating the upsert on every call is cheap.
+            statement = statement.on_conflict_do_update(
+                index_elements=[Creator.id],
+                set_={"name": statement.excluded.name},
+                where=Creator.name != statement.excluded.name,
+            )
+        await self.session.execute(statement)
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Creator]:
+        return await self.list(select(Creator).where(Creator.id.in_(ids)))
+
+
+class TermsRepository(Repository[TermsRecord]):
+    model = TermsRecord
+
+    async def ensure(self, terms_id: str, canonical: str) -> TermsRecord:
+        """The one row for these terms, created by whichever offer names them first."""
+        insert = _insert_for(self.session.get_bind().dialect.name)
+        await self.session.execute(
+            insert(TermsRecord)
+            .values(id=terms_id, canonical_json=canonical, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[TermsRecord.id])
+        )
+        record = await self.get(terms_id)
+        assert record is not None
+        return record
+
+
+class VersionRepository(Repository[WorkVersion]):
+    model = WorkVersion
+
+    async def next_number(self, work_id: uuid.UUID) -> int:
+        highest = await self.session.scalar(
+            select(func.max(WorkVersion.number)).where(WorkVersion.work_id == work_id)
+        )
+        return (highest or 0) + 1
+
+    async def held_by_another_creator(self, sha256: str, owner_id: uuid.UUID) -> bool:
+        """True when a complete file with this sha256 belongs to a work of another owner."""
+        statement = (
+            select(WorkVersion.id)
+            .join(Work, Work.id == WorkVersion.work_id)
+            .where(
+                WorkVersion.sha256 == sha256,
+                WorkVersion.status == VersionStatus.COMPLETE,
+                Work.owner_id != owner_id,
+            )
+            .limit(1)
+        )
+        return (await self.session.scalar(statement)) is not None
+
+
+class ConsentRepository(Repository[Consent]):
+    model = Consent
+
+
+class OfferRepository(Repository[Offer]):
+    model = Offer
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    query: str | None = None
+    # Works the member owns or co-created, in every state; None: listed works only.
+    member_id: uuid.UUID | None = None
+    media_types: frozenset[MediaType] = field(default_factory=frozenset)
+    uses_mask: int = 0
+    max_price_minor: int | None = None
+    currency: str | None = None
+    creator_id: uuid.UUID | None = None
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    ids: list[uuid.UUID]
+    next_cursor: str | None
+
+
+def fts5_query(query: str) -> str:
+    """Each word of the input as a quoted FTS5 string, all required.
+
+    Quoting makes every operator, column filter or stray quote plain text. Input without
+    a word gives an empty string, which FTS5 refuses: the search answers none itself.
+    """
+    terms = _FTS_TERM.findall(query.lower())
+    return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def _encode_cursor(sort: SearchSort, key: Sequence[Any]) -> str:
+    values = [value.isoformat() if isinstance(value, datetime) else value for value in key]
+    raw = json.dumps([sort.value, *(str(v) if isinstance(v, uuid.UUID) else v for v in values)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: SearchSort) -> tuple[Any, uuid.UUID]:
+    """The sort key a cursor carries; it must come from a search with the same sort."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        decoded = json.loads(raw)
+        if not isinstance(decoded, list) or len(decoded) != 3 or decoded[0] != sort.value:
+            raise ValueError("the cursor belongs to another sort")
+        _sort, value, last_id = decoded
+        work_id = uuid.UUID(last_id)
+        if sort == SearchSort.NEWEST:
+            created_at = datetime.fromisoformat(value)
+            if created_at.tzinfo is None:
+                raise ValueError("the cursor time has no zone")
+            return created_at, work_id
+        if sort == SearchSort.RELEVANCE:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError("the cursor rank is not a number")
+            return float(value), work_id
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("the cursor price is not an integer")
+        return value, work_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequest("the cursor is not valid for this search") from exc
+
+
+class WorkRepository(Repository[Work]):
+    model = Work
+
+    async def get_for_read(self, work_id: uuid.UUID) -> Work | None:
+        statement = (
+            select(Work)
+            .where(Work.id == work_id)
+            .options(*READ_OPTIONS)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).unique().one_or_none()
+
+    async def get_many_for_read(self, ids: Sequence[uuid.UUID]) -> list[Work]:
+        """The works found, in the order of `ids`."""
+        statement = select(Work).where(Work.id.in_(ids)).options(*READ_OPTIONS)
+        found = {work.id: work for work in (await self.session.scalars(statement)).unique()}
+        return [found[work_id] for work_id in ids if work_id in found]
+
+    async def lock(self, work_id: uuid.UUID) -> Work | None:
+        """The work, locked until the transaction ends: its changes are read-then-write."""
+        statement = (
+            select(Work)
+            .where(Work.id == work_id)
+            .options(*READ_OPTIONS)
+            .with_for_update(of=Work)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).unique().one_or_none()
+
+    async def search(
+        self, filters: SearchFilters, *, sort: SearchSort, after: str | None, limit: int
+    ) -> SearchPage:
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # A generic plan cannot see how rare a term or a tag is, and would then walk
+            # an index for a term that matches almost nothing (seconds at 1 M works).
+            await self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        key = _decode_cursor(after, sort) if after is not None else None
+        if filters.query is not None and dialect != "postgresql" and not fts5_query(filters.query):
+            # Only punctuation or operators: nothing to match, as PostgreSQL's empty query.
+            return SearchPage(ids=[], next_cursor=None)
+        conditions = self._conditions(filters)
+        if filters.query is not None and sort == SearchSort.RELEVANCE:
+            statement = self._by_relevance(filters.query, conditions, dialect, key, limit)
+        else:
+            if filters.query is not None:
+                conditions.append(self._text_match(filters.query, dialect))
+            statement = self._by_column(sort, conditions, key, limit)
+        rows = (await self.session.execute(statement)).all()
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last_id, last_key = rows[-1]
+            next_cursor = _encode_cursor(sort, (last_key, last_id))
+        return SearchPage(ids=[row[0] for row in rows], next_cursor=next_cursor)
+
+    def _conditions(self, filters: SearchFilters) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if filters.member_id is None:
+            # SQLite renders `listed = 1`, which its partial indexes are declared with.
+            conditions.append(Work.listed.expression)
+        else:
+            conditions.append(self._involves(filters.member_id))
+        if filters.media_types:
+            conditions.append(Work.media_type.in_(sorted(filters.media_types)))
+        if filters.uses_mask:
+            conditions.append(Work.offer_uses.op("&")(filters.uses_mask) == filters.uses_mask)
+        if filters.max_price_minor is not None:
+            conditions.append(Work.price_minor <= filters.max_price_minor)
+        if filters.currency is not None:
+            conditions.append(Work.currency == filters.currency)
+        if filters.creator_id is not None:
+            conditions.append(self._involves(filters.creator_id))
+        if filters.language is not None:
+            # "en" also finds "en-GB": a buyer asking for a language takes its variants.
+            conditions.append(
+                or_(
+                    Work.language == filters.language,
+                    Work.language.startswith(filters.language + "-"),
+                )
+            )
+        if filters.tags:
+            conditions.append(self._has_tags(filters.tags))
+        return conditions
+
+    def _involves(self, creator_id: uuid.UUID) -> ColumnElement[bool]:
+        co_created = select(Share.work_id).where(Share.creator_id == creator_id)
+        return or_(Work.owner_id == creator_id, Work.id.in_(co_created))
+
+    def _has_tags(self, tags: tuple[str, ...]) -> ColumnElement[bool]:
+        if self.session.get_bind().dialect.name == "postgresql":
+            # JSONB containment, which the GIN index over listed works answers.
+            return type_coerce(Work.tags, postgresql.JSONB).contains(list(tags))
+        each = func.json_each(Work.tags).table_valued("value")
+        return and_(
+            *(
+                exists(select(literal(1)).select_from(each).where(each.c.value == tag))
+                for tag in tags
+            )
+        )
+
+    def _text_match(self, query: str, dialect: str) -> ColumnElement[bool]:
+        if dialect == "postgresql":
+            return SEARCH_VECTOR.bool_op("@@")(self._tsquery(query))
+        matching: Select[Any] = (
+            select(literal_column("work_fts.work_id"))
+            .select_from(WORK_FTS)
+            .where(literal_column("work_fts").op("MATCH")(fts5_query(query)))
+        )
+        return Work.id.in_(matching)
+
+    def _tsquery(self, query: str) -> ColumnElement[Any]:
+        return func.websearch_to_tsquery(TEXT_SEARCH_CONFIG, query)
+
+    def _by_column(
+        self,
+        sort: SearchSort,
+        conditions: list[ColumnElement[bool]],
+        key: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> Select[uuid.UUID, Any]:
+        column = Work.created_at if sort == SearchSort.NEWEST else Work.price_minor
+        descending = sort != SearchSort.PRICE_ASC
+        if sort != SearchSort.NEWEST:
+            # Works without an offer have no price to sort by.
+            conditions.append(Work.price_minor.is_not(None))
+        if key is not None:
+            bound = tuple_(literal(key[0], column.type), literal(key[1], Work.id.type))
+            position = tuple_(column, Work.id)
+            conditions.append(position < bound if descending else position > bound)
+        order = (column.desc(), Work.id.desc()) if descending else (column.asc(), Work.id.asc())
+        return select(Work.id, column).where(*conditions).order_by(*order).limit(limit + 1)
+
+    def _by_relevance(
+        self,
+        query: str,
+        conditions: list[ColumnElement[bool]],
+        dialect: str,
+        key: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> Select[uuid.UUID, Any]:
+        if dialect == "postgresql":
+            tsquery = self._tsquery(query)
+            candidates = (
+                select(Work.id.label("id"), func.ts_rank(SEARCH_VECTOR, tsquery).label("rank"))
+                .where(*conditions, SEARCH_VECTOR.bool_op("@@")(tsquery))
+                .limit(RELEVANCE_CANDIDATES)
+                .subquery("candidates")
+            )
+        else:
+            # bm25 is lower for better matches; negated so that higher ranks first on both.
+            candidates = (
+                select(
+                    Work.id.label("id"),
+                    (-func.bm25(literal_column("work_fts"), *FTS_WEIGHTS)).label("rank"),
+                )
+                .select_from(WORK_FTS)
+                .join(Work, Work.id == literal_column("work_fts.work_id"))
+                .where(*conditions, literal_column("work_fts").op("MATCH")(fts5_query(query)))
+                .limit(RELEVANCE_CANDIDATES)
+                .subquery("candidates")
+            )
+        statement = select(candidates.c.id, candidates.c.rank)
+        if key is not None:
+            statement = statement.where(
+                tuple_(candidates.c.rank, candidates.c.id)
+                < tuple_(literal(key[0]), literal(key[1], Work.id.type))
+            )
+        return statement.order_by(candidates.c.rank.desc(), candidates.c.id.desc()).limit(limit + 1)

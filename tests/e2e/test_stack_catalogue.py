@@ -1,0 +1,312 @@
+"""A creator lists works and a lab finds them, every component in its own process."""
+
+import hashlib
+import os
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.stack import GraphQLClient
+
+pytestmark = pytest.mark.stack
+
+MiB = 1024 * 1024
+
+REGISTER = """mutation($input: RegisterInput!) { register(input: $input) {
+  ... on Registered { account { id } apiKey { secret } } } }"""
+CREATE_WORK = """mutation($input: CreateWorkInput!) { createWork(input: $input) {
+  __typename
+  ... on WorkCreated { work { id status listed } upload {
+      method partSize partCount put { url headers { name value } } uploadedParts { partNumber } } }
+  ... on ValidationFailed { fields { field code } } } }"""
+UPLOAD_TARGET = """query($id: ID!) { uploadTarget(workId: $id) { __typename
+  ... on UploadTarget { method partSize partCount uploadedParts { partNumber } } } }"""
+PRESIGN_PARTS = """mutation($id: ID!, $parts: [PartInput!]!) { presignUploadParts(workId: $id, parts: $parts) {
+  __typename ... on PartsPresigned { parts { partNumber url headers { name value } } } } }"""
+COMPLETE = """mutation($id: ID!) { completeUpload(workId: $id) { __typename
+  ... on UploadCompleted { work { status currentVersion { sha256 size } } }
+  ... on UploadRejected { reason work { status } } } }"""
+CONSENT = """mutation($id: ID!, $input: ConsentInput!) { giveConsent(workId: $id, input: $input) {
+  __typename ... on ConsentRecorded { consent { kind uses } } } }"""
+OFFER = """mutation($id: ID!, $input: OfferInput!) { setOffer(workId: $id, input: $input) {
+  __typename ... on OfferSet { offer { termsId price { amountMinor currency } } }
+  ... on ValidationFailed { fields { field code } } ... on ConsentRequired { message } } }"""
+WITHDRAW = """mutation($id: ID!) { withdrawWork(workId: $id) { __typename } }"""
+SEARCH = """query($filter: WorkFilter, $sort: SearchSort, $first: Int!, $after: String) {
+  works(filter: $filter, sort: $sort, first: $first, after: $after) { __typename
+    ... on WorkConnection { nextCursor items { id title listed owner { name }
+        offer { price { amountMinor } } shares { creator { id } basisPoints } } } } }"""
+WORK = """query($id: ID!) { work(id: $id) { __typename ... on Work { id title listed } } }"""
+
+CONSENT_TEXT = "I opt in to my work being used to train and evaluate AI models."
+
+
+async def register(gateway: GraphQLClient, role: str, name: str) -> tuple[str, str]:
+    email = f"{name.lower().replace(' ', '.')}-{uuid.uuid4().hex[:6]}@example.org"
+    data = await gateway.execute(REGISTER, {"input": {"name": name, "email": email, "role": role}})
+    return data["register"]["account"]["id"], data["register"]["apiKey"]["secret"]
+
+
+def headers_of(pairs: list[dict[str, str]]) -> dict[str, str]:
+    return {pair["name"]: pair["value"] for pair in pairs}
+
+
+async def create_work(
+    gateway: GraphQLClient, key: str, content: bytes, **overrides: Any
+) -> dict[str, Any]:
+    work = {
+        "title": "Harbour at dawn",
+        "description": "Oil on canvas, photographed in raw.",
+        "mediaType": "IMAGE",
+        "tags": ["painting", "harbour"],
+        "language": "en",
+        "file": {
+            "fileName": "harbour.raw",
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
+    }
+    work.update(overrides)
+    created: dict[str, Any] = (await gateway.execute(CREATE_WORK, {"input": work}, key=key))[
+        "createWork"
+    ]
+    return created
+
+
+async def upload_single(created: dict[str, Any], content: bytes) -> None:
+    put = created["upload"]["put"]
+    async with httpx.AsyncClient() as http:
+        response = await http.put(put["url"], content=content, headers=headers_of(put["headers"]))
+    assert response.status_code == 200, response.text
+
+
+async def list_for_sale(
+    gateway: GraphQLClient, key: str, work_id: str, *, price: int, uses: list[str]
+) -> None:
+    consent = {"uses": uses, "statementText": CONSENT_TEXT, "statementVersion": "2026-11"}
+    recorded = await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=key)
+    assert recorded["giveConsent"]["consent"]["kind"] == "GIVEN"
+    offer = {
+        "priceMinor": price,
+        "currency": "EUR",
+        "terms": {
+            "uses": uses,
+            "commercialUse": True,
+            "attributionRequired": True,
+            "durationDays": 365,
+        },
+    }
+    offered = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=key)
+    assert offered["setOffer"]["__typename"] == "OfferSet", offered
+
+
+async def search(gateway: GraphQLClient, key: str, **variables: Any) -> list[dict[str, Any]]:
+    variables.setdefault("first", 20)
+    result = (await gateway.execute(SEARCH, variables, key=key))["works"]
+    assert result["__typename"] == "WorkConnection", result
+    items: list[dict[str, Any]] = result["items"]
+    return items
+
+
+async def test_a_creator_lists_a_work_and_a_lab_finds_it(gateway: GraphQLClient) -> None:
+    creator_id, creator = await register(gateway, "CREATOR", "Mira Okafor")
+    _, lab = await register(gateway, "BUYER", "Northwind Lab")
+    word = f"lighthouse{uuid.uuid4().hex[:8]}"
+    content = os.urandom(200_000)
+
+    created = await create_work(gateway, creator, content, title=f"The {word} at dawn")
+    work_id = created["work"]["id"]
+    assert created["upload"]["method"] == "SINGLE"
+    assert await search(gateway, lab, filter={"query": word}) == []
+
+    await upload_single(created, content)
+    completed = await gateway.execute(COMPLETE, {"id": work_id}, key=creator)
+    assert completed["completeUpload"]["work"]["currentVersion"] == {
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "size": len(content),
+    }
+    # Uploaded but not consented: still invisible to a buyer.
+    assert await search(gateway, lab, filter={"query": word}) == []
+    assert (await gateway.execute(WORK, {"id": work_id}, key=lab))["work"][
+        "__typename"
+    ] == "NotFound"
+
+    await list_for_sale(gateway, creator, work_id, price=12_50, uses=["TRAINING", "EVALUATION"])
+
+    found = await search(gateway, lab, filter={"query": word})
+    assert [(w["id"], w["listed"], w["owner"]["name"]) for w in found] == [
+        (work_id, True, "Mira Okafor")
+    ]
+    assert found[0]["shares"] == [{"creator": {"id": creator_id}, "basisPoints": 10_000}]
+    filtered = {
+        "query": word,
+        "mediaTypes": ["IMAGE"],
+        "uses": ["TRAINING"],
+        "maxPriceMinor": 12_50,
+        "currency": "EUR",
+        "tags": ["harbour"],
+        "language": "en",
+    }
+    assert [w["id"] for w in await search(gateway, lab, filter=filtered)] == [work_id]
+    for excluding in (
+        {"mediaTypes": ["AUDIO"]},
+        {"uses": ["RETRIEVAL"]},
+        {"maxPriceMinor": 12_49, "currency": "EUR"},
+        {"tags": ["sculpture"]},
+    ):
+        assert await search(gateway, lab, filter={"query": word, **excluding}) == [], excluding
+
+    withdrawn = await gateway.execute(WITHDRAW, {"id": work_id}, key=creator)
+    assert withdrawn["withdrawWork"]["__typename"] == "WorkWithdrawn"
+    assert await search(gateway, lab, filter={"query": word}) == []
+    assert (await gateway.execute(WORK, {"id": work_id}, key=lab))["work"][
+        "__typename"
+    ] == "NotFound"
+
+
+async def test_a_large_file_uploads_in_parts_and_resumes(gateway: GraphQLClient) -> None:
+    _, creator = await register(gateway, "CREATOR", "Tomas Reyes")
+    content = os.urandom(11 * MiB)  # above the stack's 6 MiB multipart threshold
+
+    created = await create_work(
+        gateway, creator, content, title="Field recordings", mediaType="AUDIO"
+    )
+    work_id = created["work"]["id"]
+    upload = created["upload"]
+    assert upload["method"] == "MULTIPART"
+    part_size = upload["partSize"]
+    chunks = [content[i : i + part_size] for i in range(0, len(content), part_size)]
+    assert upload["partCount"] == len(chunks) >= 2
+
+    async def send(part_numbers: list[int]) -> None:
+        parts = [
+            {"partNumber": n, "sha256": hashlib.sha256(chunks[n - 1]).hexdigest()}
+            for n in part_numbers
+        ]
+        presigned = await gateway.execute(
+            PRESIGN_PARTS, {"id": work_id, "parts": parts}, key=creator
+        )
+        async with httpx.AsyncClient(timeout=60) as http:
+            for part in presigned["presignUploadParts"]["parts"]:
+                body = chunks[part["partNumber"] - 1]
+                response = await http.put(
+                    part["url"], content=body, headers=headers_of(part["headers"])
+                )
+                assert response.status_code == 200, response.text
+
+    await send([1])
+    # The connection drops; the client asks what is already there and sends the rest.
+    target = (await gateway.execute(UPLOAD_TARGET, {"id": work_id}, key=creator))["uploadTarget"]
+    assert [p["partNumber"] for p in target["uploadedParts"]] == [1]
+    await send([n for n in range(1, len(chunks) + 1) if n != 1])
+
+    completed = (await gateway.execute(COMPLETE, {"id": work_id}, key=creator))["completeUpload"]
+    assert completed["__typename"] == "UploadCompleted", completed
+    assert completed["work"]["currentVersion"]["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+async def test_a_wrong_checksum_is_refused_and_the_work_stays_pending(
+    gateway: GraphQLClient,
+) -> None:
+    _, creator = await register(gateway, "CREATOR", "Ana Lind")
+    declared = os.urandom(50_000)
+
+    created = await create_work(gateway, creator, declared)
+    await upload_single(
+        created, declared[:-1] + b"\x00" if declared[-1] else declared[:-1] + b"\x01"
+    )
+    result = (await gateway.execute(COMPLETE, {"id": created["work"]["id"]}, key=creator))[
+        "completeUpload"
+    ]
+
+    assert result["__typename"] == "UploadRejected"
+    assert "sha256" in result["reason"]
+    assert result["work"]["status"] == "PENDING_UPLOAD"
+
+
+async def test_offers_stay_within_consent_and_co_creators_split(gateway: GraphQLClient) -> None:
+    creator_id, creator = await register(gateway, "CREATOR", "Lea Moreau")
+    partner_id, _ = await register(gateway, "CREATOR", "Sam Idowu")
+    content = os.urandom(10_000)
+    shares = [
+        {"creatorId": creator_id, "basisPoints": 6_000},
+        {"creatorId": partner_id, "basisPoints": 3_000},
+    ]
+
+    uneven = await create_work(gateway, creator, content, shares=shares)
+    shares[1]["basisPoints"] = 4_000
+    created = await create_work(gateway, creator, content, shares=shares, title="Duet")
+    work_id = created["work"]["id"]
+    await upload_single(created, content)
+    await gateway.execute(COMPLETE, {"id": work_id}, key=creator)
+    offer = {
+        "priceMinor": 500,
+        "currency": "EUR",
+        "terms": {
+            "uses": ["TRAINING"],
+            "commercialUse": False,
+            "attributionRequired": True,
+            "durationDays": 30,
+        },
+    }
+    before_consent = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=creator)
+    consent = {"uses": ["EVALUATION"], "statementText": CONSENT_TEXT, "statementVersion": "2026-11"}
+    await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=creator)
+    outside_consent = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=creator)
+
+    assert uneven["__typename"] == "ValidationFailed"
+    assert created["__typename"] == "WorkCreated"
+    assert before_consent["setOffer"]["__typename"] == "ConsentRequired"
+    assert outside_consent["setOffer"]["__typename"] == "ValidationFailed"
+    assert {"field": "terms.uses", "code": "not_consented"} in outside_consent["setOffer"]["fields"]
+
+
+async def test_another_creator_cannot_touch_a_work(gateway: GraphQLClient) -> None:
+    _, owner = await register(gateway, "CREATOR", "Owner")
+    _, stranger = await register(gateway, "CREATOR", "Stranger")
+    created = await create_work(gateway, owner, b"draft bytes")
+    work_id = created["work"]["id"]
+
+    seen = await gateway.execute(WORK, {"id": work_id}, key=stranger)
+    withdrawn = await gateway.execute(WITHDRAW, {"id": work_id}, key=stranger)
+    consent = {"uses": ["TRAINING"], "statementText": CONSENT_TEXT, "statementVersion": "1"}
+    consented = await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=stranger)
+
+    assert seen["work"]["__typename"] == "NotFound"
+    assert withdrawn["withdrawWork"]["__typename"] == "NotFound"
+    assert consented["giveConsent"]["__typename"] == "NotFound"
+    assert (await gateway.execute(WORK, {"id": work_id}, key=owner))["work"]["__typename"] == "Work"
+
+
+async def test_search_pages_do_not_overlap(gateway: GraphQLClient) -> None:
+    _, creator = await register(gateway, "CREATOR", "Prolific")
+    _, lab = await register(gateway, "BUYER", "Pager Lab")
+    word = f"pagetest{uuid.uuid4().hex[:8]}"
+    listed = []
+    for index in range(5):
+        content = os.urandom(1000)
+        created = await create_work(gateway, creator, content, title=f"{word} study {index}")
+        await upload_single(created, content)
+        await gateway.execute(COMPLETE, {"id": created["work"]["id"]}, key=creator)
+        await list_for_sale(
+            gateway, creator, created["work"]["id"], price=100 + index, uses=["TRAINING"]
+        )
+        listed.append(created["work"]["id"])
+
+    seen: list[str] = []
+    after = None
+    while True:
+        result = (
+            await gateway.execute(
+                SEARCH,
+                {"filter": {"query": word}, "sort": "PRICE_ASC", "first": 2, "after": after},
+                key=lab,
+            )
+        )["works"]
+        seen += [item["id"] for item in result["items"]]
+        if (after := result["nextCursor"]) is None:
+            break
+
+    assert seen == listed
