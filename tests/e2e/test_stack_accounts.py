@@ -10,8 +10,11 @@ import asyncpg
 import httpx
 import jwt
 import pytest
+from alembic.script import ScriptDirectory
 
 from assent.stack import SERVICES
+from services.contracts.events import SUBSCRIBERS, Topic
+from services.kit.migrations import alembic_config
 from tests.fixtures.stack import GraphQLClient, RunningStack
 
 pytestmark = pytest.mark.stack
@@ -63,8 +66,14 @@ async def test_every_service_reports_its_schema_and_outbox(
         "services"
     ]
 
-    assert {s["service"] for s in services} == {"catalogue", "licensing", "delivery", "audit"}
-    assert {s["schemaRevision"] for s in services} == {"0001"}
+    heads = {
+        component.name: ScriptDirectory.from_config(
+            alembic_config(component.migrations, "", None)
+        ).get_current_head()
+        for component in SERVICES
+        if component.migrations is not None
+    }
+    assert {s["service"]: s["schemaRevision"] for s in services} == heads
 
 
 async def test_registration_reaches_the_audit_log_once(
@@ -81,19 +90,20 @@ async def test_registration_reaches_the_audit_log_once(
                 "SELECT topic, source FROM audit.log_entry WHERE payload->>'account_id' = $1",
                 account_id,
             )
-            if rows:
+            delivered = await connection.fetchval(
+                "SELECT count(*) FROM gateway.outbox_delivery WHERE payload->>'account_id' = $1 "
+                "AND delivered_at IS NOT NULL",
+                account_id,
+            )
+            if rows and delivered == len(SUBSCRIBERS[Topic.ACCOUNT_REGISTERED]):
                 break
             await asyncio.sleep(0.1)
-        delivered = await connection.fetchval(
-            "SELECT count(*) FROM gateway.outbox_delivery WHERE payload->>'account_id' = $1 "
-            "AND delivered_at IS NOT NULL",
-            account_id,
-        )
     finally:
         await connection.close()
 
     assert [(row["topic"], row["source"]) for row in rows] == [("account.registered", "gateway")]
-    assert delivered == 1
+    # Delivered to every subscriber (the catalogue's creator directory and the audit log).
+    assert delivered == len(SUBSCRIBERS[Topic.ACCOUNT_REGISTERED])
 
 
 def _token(secret: str, *, audience: str, expires_in: timedelta) -> str:
