@@ -1,7 +1,7 @@
 """The catalogue's REST API (the contract is `services.contracts.catalogue`)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,7 @@ from services.contracts.catalogue import (
 )
 from services.kit.db import get_session
 from services.kit.errors import (
+    AssentError,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -61,14 +62,24 @@ def _storage(request: Request) -> Storage:
 
 CatalogueStorage = Annotated[Storage, Depends(_storage)]
 
-_READ_ERRORS = error_responses(Unauthenticated, NotFound)
-_CHANGE_ERRORS = error_responses(Unauthenticated, Forbidden, NotFound, InvalidRequest)
+
+def _responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
+    """`error_responses`, naming every error a status stands for (409 has several)."""
+    merged = error_responses(*errors)
+    for status_code, response in merged.items():
+        names = [error.__name__ for error in errors if error.status_code == status_code]
+        response["description"] = " | ".join(names)
+    return merged
+
+
+_READ = (Unauthenticated, NotFound)
+_CHANGE = (Unauthenticated, Forbidden, NotFound, InvalidRequest)
 
 
 @router.post(
     "/works",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(Unauthenticated, Forbidden, InvalidRequest, ServiceUnavailable),
+    responses=_responses(Unauthenticated, Forbidden, InvalidRequest, ServiceUnavailable),
 )
 async def create_work(
     work: WorkCreate, caller: CurrentCaller, session: Session, storage: CatalogueStorage
@@ -77,7 +88,7 @@ async def create_work(
     return await work_service.create(session, caller, work, storage=storage)
 
 
-@router.get("/works/search", responses=error_responses(Unauthenticated, InvalidRequest))
+@router.get("/works/search", responses=_responses(Unauthenticated, InvalidRequest))
 async def search_works(
     search: Annotated[WorkSearch, Query()], caller: CurrentCaller, session: Session
 ) -> WorkPage:
@@ -85,13 +96,13 @@ async def search_works(
     return await work_service.search(session, caller, search)
 
 
-@router.get("/works", responses=_READ_ERRORS)
+@router.get("/works", responses=_responses(Unauthenticated))
 async def get_works(ids: Ids, caller: CurrentCaller, session: Session) -> list[WorkRead]:
     """Batch read in the order asked; works that are missing or hidden are left out."""
     return await work_service.get_many(session, caller, ids)
 
 
-@router.get("/works/{work_id}", responses=_READ_ERRORS)
+@router.get("/works/{work_id}", responses=_responses(*_READ))
 async def get_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> WorkRead:
     """One work, if the caller may see it."""
     return await work_service.get(session, caller, work_id)
@@ -99,10 +110,7 @@ async def get_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) 
 
 @router.get(
     "/works/{work_id}/upload",
-    responses={
-        **_CHANGE_ERRORS,
-        **error_responses(NoPendingUpload, UploadClosed, ServiceUnavailable),
-    },
+    responses=_responses(*_CHANGE, NoPendingUpload, UploadClosed, ServiceUnavailable),
 )
 async def get_upload(
     work_id: uuid.UUID, caller: CurrentCaller, session: Session, storage: CatalogueStorage
@@ -113,10 +121,7 @@ async def get_upload(
 
 @router.post(
     "/works/{work_id}/upload/parts",
-    responses={
-        **_CHANGE_ERRORS,
-        **error_responses(NoPendingUpload, SingleUpload, ServiceUnavailable),
-    },
+    responses=_responses(*_CHANGE, NoPendingUpload, UploadClosed, SingleUpload, ServiceUnavailable),
 )
 async def presign_parts(
     work_id: uuid.UUID,
@@ -131,10 +136,9 @@ async def presign_parts(
 
 @router.post(
     "/works/{work_id}/upload/complete",
-    responses={
-        **_CHANGE_ERRORS,
-        **error_responses(NoPendingUpload, WorkWithdrawn, ServiceUnavailable),
-    },
+    responses=_responses(
+        *_CHANGE, NoPendingUpload, UploadClosed, WorkWithdrawn, ServiceUnavailable
+    ),
 )
 async def complete_upload(
     work_id: uuid.UUID, caller: CurrentCaller, session: Session, storage: CatalogueStorage
@@ -145,7 +149,7 @@ async def complete_upload(
 
 @router.post(
     "/works/{work_id}/versions",
-    responses={**_CHANGE_ERRORS, **error_responses(WorkWithdrawn, ServiceUnavailable)},
+    responses=_responses(*_CHANGE, WorkWithdrawn, ServiceUnavailable),
 )
 async def new_version(
     work_id: uuid.UUID,
@@ -161,7 +165,7 @@ async def new_version(
 @router.post(
     "/works/{work_id}/consents",
     status_code=status.HTTP_201_CREATED,
-    responses={**_CHANGE_ERRORS, **error_responses(WorkWithdrawn)},
+    responses=_responses(*_CHANGE, WorkWithdrawn),
 )
 async def give_consent(
     work_id: uuid.UUID, consent: ConsentIn, caller: CurrentCaller, session: Session
@@ -172,7 +176,7 @@ async def give_consent(
 
 @router.post(
     "/works/{work_id}/consents/withdraw",
-    responses={**_CHANGE_ERRORS, **error_responses(ConsentNotInForce)},
+    responses=_responses(*_CHANGE, ConsentNotInForce),
 )
 async def withdraw_consent(
     work_id: uuid.UUID, withdrawal: ConsentWithdrawIn, caller: CurrentCaller, session: Session
@@ -183,7 +187,7 @@ async def withdraw_consent(
 
 @router.put(
     "/works/{work_id}/offer",
-    responses={**_CHANGE_ERRORS, **error_responses(ConsentRequired, WorkWithdrawn)},
+    responses=_responses(*_CHANGE, ConsentRequired, WorkWithdrawn),
 )
 async def set_offer(
     work_id: uuid.UUID, offer: OfferIn, caller: CurrentCaller, session: Session
@@ -192,7 +196,7 @@ async def set_offer(
     return await work_service.set_offer(session, caller, work_id, offer)
 
 
-@router.post("/works/{work_id}/withdraw", responses=_CHANGE_ERRORS)
+@router.post("/works/{work_id}/withdraw", responses=_responses(*_CHANGE))
 async def withdraw_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> WorkRead:
     """Take the work out of future sales (owner or admin); licences sold stay valid."""
     return await work_service.withdraw(session, caller, work_id)
@@ -200,7 +204,7 @@ async def withdraw_work(work_id: uuid.UUID, caller: CurrentCaller, session: Sess
 
 @router.post(
     "/works/{work_id}/review",
-    responses={**_CHANGE_ERRORS, **error_responses(NotUnderReview)},
+    responses=_responses(*_CHANGE, NotUnderReview),
 )
 async def review_work(
     work_id: uuid.UUID, decision: ReviewDecision, caller: CurrentCaller, session: Session
@@ -209,13 +213,13 @@ async def review_work(
     return await work_service.review(session, caller, work_id, decision)
 
 
-@router.get("/works/{work_id}/signals", responses=_READ_ERRORS)
+@router.get("/works/{work_id}/signals", responses=_responses(*_READ))
 async def get_signals(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> TermsSignals:
     """The work's terms as TDMRep, ODRL and C2PA training-and-mining values."""
     return await work_service.signals(session, caller, work_id)
 
 
-@router.get("/creators", responses=_READ_ERRORS)
+@router.get("/creators", responses=_responses(Unauthenticated))
 async def get_creators(ids: Ids, _caller: CurrentCaller, session: Session) -> list[CreatorRead]:
     """Batch read of creators in the order asked; unknown ids are left out."""
     return await creator_service.get_many(session, ids)

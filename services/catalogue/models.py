@@ -77,8 +77,8 @@ class Base(DeclarativeBase):
 HAND_MADE_SEARCH_OBJECTS = frozenset(
     {
         "search_vector",
-        "ix_work_listed_search_vector",
-        "ix_work_listed_tags",
+        "facets",
+        "ix_work_listed_search",
         "work_fts",
         "work_fts_config",
         "work_fts_content",
@@ -87,11 +87,11 @@ HAND_MADE_SEARCH_OBJECTS = frozenset(
         "work_fts_idx",
     }
 )
-"""Full-text objects the migrations make by hand, one backend each (the tsvector column
-and GIN indexes on PostgreSQL, the FTS5 table on SQLite): not mapped, so the ORM never
+"""Search objects the migrations make by hand, one backend each (the tsvector columns and
+their GIN index on PostgreSQL, the FTS5 table on SQLite): not mapped, so the ORM never
 selects them, and hidden from autogenerate."""
 
-# JSONB on PostgreSQL so that tags can be matched by containment through a GIN index.
+# JSONB on PostgreSQL, which the generated search columns read the tags from.
 JSON_DOCUMENT = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 

@@ -8,6 +8,7 @@ and stored on the work row, so the search never joins the consent or offer histo
 
 import hashlib
 import math
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -174,6 +175,25 @@ def object_key(work_id: uuid.UUID, version_id: uuid.UUID) -> str:
     return f"works/{work_id}/versions/{version_id}"
 
 
+def refuse_nul(**texts: str | Sequence[str]) -> None:
+    """PostgreSQL text cannot hold a NUL: refuse it as bad input rather than fail later."""
+    problems = []
+    for name, value in texts.items():
+        values = [value] if isinstance(value, str) else list(value)
+        for index, text in enumerate(values):
+            if "\x00" in text:
+                field = name if isinstance(value, str) else f"{name}.{index}"
+                problems.append(FieldError(field, "contains a NUL character", "nul_character"))
+    if problems:
+        raise InvalidRequest("the text is not valid", fields=problems)
+
+
+def _searchable(query: str | None) -> str | None:
+    """The query without control characters (which mean nothing to a search), or None."""
+    cleaned = "".join(" " if unicodedata.category(c) == "Cc" else c for c in query or "")
+    return cleaned.strip() or None
+
+
 def _sorted_uses(uses: Sequence[Use]) -> list[Use]:
     return sorted(set(uses))
 
@@ -238,6 +258,12 @@ class WorkService:
         owner_id = self._require_account(caller)
         if not caller.has(Role.CREATOR):
             raise Forbidden("only a creator may list a work")
+        refuse_nul(
+            title=work_in.title,
+            description=work_in.description,
+            tags=work_in.tags,
+            file_name=work_in.file_name,
+        )
         await creator_service.ensure_caller(session, caller)
         shares = await self._checked_shares(session, owner_id, work_in.shares)
         work = Work(
@@ -272,6 +298,7 @@ class WorkService:
         *,
         storage: Storage,
     ) -> UploadTarget:
+        refuse_nul(file_name=file.file_name)
         work = await self._owned_for_change(session, caller, work_id)
         self._require_not_withdrawn(work)
         replaced = work.pending_version
@@ -291,7 +318,7 @@ class WorkService:
     ) -> UploadTarget:
         work = await self._owned(session, caller, work_id, lock=False)
         version = self._open_upload(work)
-        uploaded = None
+        uploaded: list[UploadedPartRead] = []
         if version.upload_id is not None:
             async with _storage_calls():
                 try:
@@ -302,7 +329,7 @@ class WorkService:
                 UploadedPartRead(part_number=p.part_number, size=p.size, sha256=p.sha256)
                 for p in parts
             ]
-        return await self._target(work, version, storage=storage, uploaded=uploaded or [])
+        return await self._target(work, version, storage=storage, uploaded=uploaded)
 
     async def presign_parts(
         self,
@@ -383,6 +410,10 @@ class WorkService:
     async def give_consent(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID, consent_in: ConsentIn
     ) -> ConsentRead:
+        refuse_nul(
+            statement_text=consent_in.statement_text,
+            statement_version=consent_in.statement_version,
+        )
         work = await self._owned_for_change(session, caller, work_id)
         self._require_not_withdrawn(work)
         previous = work.consent
@@ -406,6 +437,7 @@ class WorkService:
         work_id: uuid.UUID,
         withdrawal: ConsentWithdrawIn,
     ) -> ConsentRead:
+        refuse_nul(statement_text=withdrawal.statement_text)
         # Allowed on a withdrawn work too: a creator may always put the withdrawal on record.
         work = await self._owned_for_change(session, caller, work_id)
         previous = work.consent
@@ -505,6 +537,7 @@ class WorkService:
         work = await self._visible(session, caller, work_id, lock=True)
         if not caller.has(Role.ADMIN):
             raise Forbidden("only an admin reviews flagged works")
+        refuse_nul(note=decision.note)
         if work.review_status != ReviewStatus.FLAGGED or work.status == WorkStatus.WITHDRAWN:
             raise NotUnderReview("this work is not awaiting a review")
         work.review_note = decision.note
@@ -536,7 +569,8 @@ class WorkService:
         return terms_signals(await self._visible(session, caller, work_id, lock=False))
 
     async def search(self, session: AsyncSession, caller: Caller, search: WorkSearch) -> WorkPage:
-        query = (search.query or "").strip() or None
+        query = _searchable(search.query)
+        refuse_nul(language=search.language or "", tags=search.tags)
         sort = search.sort or (SearchSort.RELEVANCE if query else SearchSort.NEWEST)
         problems = []
         if sort == SearchSort.RELEVANCE and query is None:

@@ -1,5 +1,6 @@
 """Only a listed work reaches a buyer: complete, clear, consented, offered within the consent."""
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.service import work_service
@@ -171,3 +172,36 @@ async def test_a_batch_read_takes_at_most_one_hundred_ids(api: Api, lab: Actor) 
     response = await api.call(lab, "GET", "/v1/works", params=ids)
 
     assert response.status_code == 422
+
+
+async def _statements(api: Api, session: AsyncSession, actor: Actor, ids: list[str]) -> int:
+    """How many queries one batch read of `ids` costs (the test's savepoints aside)."""
+    executed: list[str] = []
+
+    def record(*args: object) -> None:
+        executed.append(str(args[2]))
+
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        found = await api.ok(actor, "GET", "/v1/works", params=[("id", i) for i in ids])
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    assert len(found) == len(ids)
+    return sum(statement.startswith("SELECT") for statement in executed)
+
+
+async def test_a_batch_read_costs_the_same_few_queries_for_one_work_or_many(
+    api: Api, session: AsyncSession, ines: Actor, omar: Actor, lab: Actor
+) -> None:
+    works = [await create_work(session, owner=ines, co_creators=[omar]) for _ in range(12)]
+    for work in works:
+        await list_work(session, work, owner=ines)
+    ids = [str(work.id) for work in works]
+
+    one = await _statements(api, session, lab, ids[:1])
+    many = await _statements(api, session, lab, ids)
+
+    # The works with their versions, consent and offer; then the shares with creators.
+    assert one == many == 2

@@ -10,7 +10,14 @@ from services.catalogue.models import WorkVersion
 from services.catalogue.service import object_key
 from storage import ObjectNotFound, ObjectStore
 from storage.object_store import MiB
-from tests.services.catalogue.helpers import Actor, Api, count, put_single, sha256
+from tests.services.catalogue.helpers import (
+    Actor,
+    Api,
+    count,
+    put_single,
+    sha256,
+    work_payload,
+)
 
 SMALL = b"a small poem about the sea, licensed for training"
 PART = 5 * MiB
@@ -325,3 +332,18 @@ async def test_uploaded_bytes_go_where_the_presigned_url_says(api: Api, ines: Ac
     async with httpx.AsyncClient() as client:
         response = await client.put(put["url"], headers=put["headers"], content=SMALL)
     assert response.status_code == 200
+
+
+async def test_text_with_a_nul_is_refused_not_stored(
+    api: Api, session: AsyncSession, ines: Actor
+) -> None:
+    response = await api.call(
+        ines,
+        "POST",
+        "/v1/works",
+        json=work_payload(b"x", title="bad\x00title", tags=["ok", "b\x00d"]),
+    )
+
+    assert response.status_code == 400
+    assert {f["field"] for f in response.json()["fields"]} == {"title", "tags.1"}
+    assert await count(session, WorkVersion) == 0
