@@ -286,6 +286,10 @@ class WorkRepository(Repository[Work]):
                 conditions.append(self._text_match(filters.query, dialect))
             statement = self._by_column(sort, conditions, key, limit)
         rows = (await self.session.execute(statement)).all()
+        if dialect == "postgresql":
+            # Only the search needs a fresh plan: the read of the page that follows keeps
+            # its cached one (planning its six-table join cost 2 to 3 ms a time).
+            await self.session.execute(text("SET LOCAL plan_cache_mode = auto"))
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
