@@ -19,7 +19,7 @@ from gateway.accounts.keys import (
 )
 from gateway.accounts.models import Account, AccountRole, ApiKey
 from gateway.accounts.repository import AccountRepository, ApiKeyRepository
-from services.contracts.events import AccountRegistered, Topic
+from services.contracts.events import AccountRegistered, AccountRoleGranted, Topic
 from services.contracts.roles import SELF_SERVICE_ROLES, Role
 from services.kit.db import utcnow
 from services.kit.errors import FieldError, Forbidden, InvalidRequest, NotFound, Unauthenticated
@@ -167,6 +167,16 @@ class AccountService:
         if role not in account.role_set:
             account.roles.append(AccountRole(role=role, granted_by=principal.account_id))
             await session.flush()
+            emit(
+                session,
+                Topic.ACCOUNT_ROLE_GRANTED,
+                AccountRoleGranted(
+                    account_id=account.id,
+                    name=account.name,
+                    role=role,
+                    granted_by=principal.account_id,
+                ),
+            )
         return account
 
     async def ensure_bootstrap_admin(

@@ -4,7 +4,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalogue.api import router
 from services.catalogue.config import Settings
 from services.catalogue.service import Storage, creator_service
-from services.contracts.events import AccountRegistered, EventEnvelope, Topic
+from services.contracts.events import (
+    AccountRegistered,
+    AccountRoleGranted,
+    EventEnvelope,
+    Topic,
+)
 from services.kit.app import create_service_app
 from storage import create_object_store
 from storage.object_store import StorageSettings
@@ -13,6 +18,12 @@ from storage.object_store import StorageSettings
 async def _account_registered(session: AsyncSession, envelope: EventEnvelope) -> None:
     await creator_service.record_registration(
         session, AccountRegistered.model_validate(envelope.payload)
+    )
+
+
+async def _account_role_granted(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await creator_service.record_role_grant(
+        session, AccountRoleGranted.model_validate(envelope.payload)
     )
 
 
@@ -25,7 +36,10 @@ def create_app(
         "catalogue",
         settings or Settings(),
         routers=[router],
-        event_handlers={Topic.ACCOUNT_REGISTERED: _account_registered},
+        event_handlers={
+            Topic.ACCOUNT_REGISTERED: _account_registered,
+            Topic.ACCOUNT_ROLE_GRANTED: _account_role_granted,
+        },
         object_store=store,
     )
     app.state.catalogue_storage = Storage(store, storage_settings)

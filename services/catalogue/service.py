@@ -82,7 +82,7 @@ from services.contracts.catalogue import (
 from services.contracts.catalogue import (
     WorkWithdrawn as WorkWithdrawnEvent,
 )
-from services.contracts.events import AccountRegistered, Topic
+from services.contracts.events import AccountRegistered, AccountRoleGranted, Topic
 from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.errors import (
@@ -238,6 +238,11 @@ class CreatorService:
     ) -> None:
         if Role.CREATOR in registered.roles:
             await CreatorRepository(session).upsert(registered.account_id, registered.name)
+
+    async def record_role_grant(self, session: AsyncSession, granted: AccountRoleGranted) -> None:
+        """An account that becomes a creator later joins the directory then."""
+        if granted.role == Role.CREATOR:
+            await CreatorRepository(session).upsert(granted.account_id, granted.name)
 
     async def get_many(self, session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[CreatorRead]:
         """Creator names are public to every caller: they are the works' attribution."""

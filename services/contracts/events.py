@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel
 
 class Topic(StrEnum):
     ACCOUNT_REGISTERED = "account.registered"
+    ACCOUNT_ROLE_GRANTED = "account.role_granted"
     CONSENT_GIVEN = "consent.given"
     CONSENT_REVISED = "consent.revised"
     CONSENT_WITHDRAWN = "consent.withdrawn"
@@ -19,6 +20,7 @@ class Topic(StrEnum):
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     # The catalogue keeps a directory of creators, so co-creators can be checked.
     Topic.ACCOUNT_REGISTERED: ("catalogue", "audit"),
+    Topic.ACCOUNT_ROLE_GRANTED: ("catalogue", "audit"),
     Topic.CONSENT_GIVEN: ("audit",),
     Topic.CONSENT_REVISED: ("audit",),
     Topic.CONSENT_WITHDRAWN: ("audit",),
@@ -45,3 +47,10 @@ class AccountRegistered(BaseModel):
     account_id: UUID
     name: str
     roles: list[str]
+
+
+class AccountRoleGranted(BaseModel):
+    account_id: UUID
+    name: str
+    role: str
+    granted_by: UUID

@@ -1,5 +1,6 @@
 """A creator lists works and a lab finds them, every component in its own process."""
 
+import asyncio
 import hashlib
 import os
 import uuid
@@ -8,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.stack import GraphQLClient
+from tests.fixtures.stack import GraphQLClient, RunningStack
 
 pytestmark = pytest.mark.stack
 
@@ -310,3 +311,28 @@ async def test_search_pages_do_not_overlap(gateway: GraphQLClient) -> None:
             break
 
     assert seen == listed
+
+
+async def test_an_account_made_a_creator_later_can_be_a_co_creator(
+    gateway: GraphQLClient, running_stack: RunningStack
+) -> None:
+    owner_id, owner = await register(gateway, "CREATOR", "Ines Owner")
+    later_id, _ = await register(gateway, "BUYER", "Later Creator")
+    grant = """mutation($id: ID!) { grantRole(accountId: $id, role: CREATOR) { __typename } }"""
+    shares = [
+        {"creatorId": owner_id, "basisPoints": 5_000},
+        {"creatorId": later_id, "basisPoints": 5_000},
+    ]
+
+    before = await create_work(gateway, owner, b"joint work", shares=shares)
+    granted = await gateway.execute(grant, {"id": later_id}, key=running_stack.admin_key)
+    # The grant reaches the catalogue's creator directory through the outbox.
+    for _ in range(50):
+        after = await create_work(gateway, owner, b"joint work", shares=shares)
+        if after["__typename"] == "WorkCreated":
+            break
+        await asyncio.sleep(0.1)
+
+    assert before["__typename"] == "ValidationFailed"
+    assert granted["grantRole"]["__typename"] == "RoleGranted"
+    assert after["__typename"] == "WorkCreated"
