@@ -173,3 +173,15 @@ async def test_the_request_id_travels_and_no_key_reaches_the_logs(
     assert key not in logs
     assert running_stack.admin_key not in logs
     assert running_stack.stack.env["ASSENT_INTERNAL_TOKEN_SECRET"] not in logs
+
+
+async def test_sibling_fields_read_the_database_side_by_side(gateway: GraphQLClient) -> None:
+    registered = await register_creator(gateway, f"siblings-{uuid.uuid4().hex[:6]}@example.org")
+    key = registered["apiKey"]["secret"]
+    keys = "apiKeys { ... on ApiKeyPage { items { name } } }"
+    query = f"{{ a: me {{ ... on Account {{ {keys} }} }} b: me {{ ... on Account {{ {keys} }} }} }}"
+
+    # On a pooled PostgreSQL engine, two resolvers sharing one session at once would fail.
+    data = await gateway.execute(query, key=key)
+
+    assert data["a"] == data["b"] == {"apiKeys": {"items": [{"name": "default"}]}}
