@@ -15,7 +15,8 @@ from alembic.script import ScriptDirectory
 from assent.stack import SERVICES
 from services.contracts.events import SUBSCRIBERS, Topic
 from services.kit.migrations import alembic_config
-from tests.fixtures.stack import GraphQLClient, RunningStack
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.stack import GraphQLClient, RunningStack
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 

@@ -1,6 +1,5 @@
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +10,7 @@ from gateway.accounts.service import account_service
 from gateway.app import create_app
 from gateway.config import Settings
 from tests.fixtures.database import connect_rolled_back
+from tests.fixtures.graphql import GraphQLClient
 
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -55,33 +55,11 @@ async def admin_key(gateway_app: FastAPI) -> str:
     return key
 
 
-class Client:
-    def __init__(self, app: FastAPI) -> None:
-        self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-        )
-
-    async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
-    ) -> httpx.Response:
-        headers = {"authorization": f"Bearer {key}"} if key else {}
-        return await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-
-    async def data(
-        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
-    ) -> dict[str, Any]:
-        response = await self.post(query, variables, key=key)
-        body: dict[str, Any] = response.json()
-        assert response.status_code == 200, body
-        assert not body.get("errors"), body
-        result: dict[str, Any] = body["data"]
-        return result
-
-
 @pytest.fixture
-async def client(gateway_app: FastAPI) -> AsyncIterator[Client]:
-    client = Client(gateway_app)
+async def client(gateway_app: FastAPI) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=gateway_app)
+    client = GraphQLClient(
+        "/graphql", httpx.AsyncClient(transport=transport, base_url="http://gateway")
+    )
     yield client
     await client.http.aclose()

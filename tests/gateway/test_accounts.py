@@ -8,7 +8,7 @@ from gateway.accounts.keys import generate_key, hash_key
 from gateway.accounts.models import Account, ApiKey
 from gateway.accounts.service import account_service
 from services.kit.outbox import OutboxDelivery
-from tests.gateway.conftest import Client
+from tests.fixtures.graphql import GraphQLClient
 
 REGISTER = """
 mutation Register($input: RegisterInput!) {
@@ -36,9 +36,9 @@ mutation($id: ID!) { revokeApiKey(id: $id) {
 
 
 async def register(
-    client: Client, name: str, email: str, role: str = "CREATOR", *, key: str | None = None
+    client: GraphQLClient, name: str, email: str, role: str = "CREATOR", *, key: str | None = None
 ) -> dict[str, Any]:
-    data = await client.data(
+    data = await client.execute(
         REGISTER, {"input": {"name": name, "email": email, "role": role}}, key=key
     )
     result: dict[str, Any] = data["register"]
@@ -49,7 +49,9 @@ async def count(session: AsyncSession, model: type[Any]) -> int:
     return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def test_a_creator_registers_and_signs_in_with_the_key_shown_once(client: Client) -> None:
+async def test_a_creator_registers_and_signs_in_with_the_key_shown_once(
+    client: GraphQLClient,
+) -> None:
     registered = await register(client, "Ada Lovelace", "Ada@Example.org")
 
     assert registered["__typename"] == "Registered"
@@ -57,7 +59,7 @@ async def test_a_creator_registers_and_signs_in_with_the_key_shown_once(client: 
     assert registered["account"]["email"] == "ada@example.org"
     secret = registered["apiKey"]["secret"]
     assert secret.startswith(registered["apiKey"]["key"]["prefix"] + "_")
-    me = (await client.data(ME, key=secret))["me"]
+    me = (await client.execute(ME, key=secret))["me"]
     assert me["__typename"] == "Account"
     assert me["id"] == registered["account"]["id"]
     assert [key["prefix"] for key in me["apiKeys"]["items"]] == [
@@ -69,7 +71,7 @@ async def test_a_creator_registers_and_signs_in_with_the_key_shown_once(client: 
 
 
 async def test_keys_are_stored_only_as_hashes(
-    client: Client, gateway_session: AsyncSession
+    client: GraphQLClient, gateway_session: AsyncSession
 ) -> None:
     secret = (await register(client, "Grace", "grace@example.org"))["apiKey"]["secret"]
 
@@ -78,12 +80,14 @@ async def test_keys_are_stored_only_as_hashes(
     assert all(secret not in str(value) for key in stored for value in vars(key).values())
 
 
-async def test_a_revoked_key_is_refused_and_a_new_key_works(client: Client) -> None:
+async def test_a_revoked_key_is_refused_and_a_new_key_works(client: GraphQLClient) -> None:
     first = (await register(client, "Lab One", "ml@lab.example", "BUYER"))["apiKey"]
-    created = (await client.data(CREATE_KEY, {"name": "ci"}, key=first["secret"]))["createApiKey"]
+    created = (await client.execute(CREATE_KEY, {"name": "ci"}, key=first["secret"]))[
+        "createApiKey"
+    ]
     second = created["apiKey"]["secret"]
 
-    revoked = (await client.data(REVOKE_KEY, {"id": first["key"]["id"]}, key=second))[
+    revoked = (await client.execute(REVOKE_KEY, {"id": first["key"]["id"]}, key=second))[
         "revokeApiKey"
     ]
 
@@ -91,34 +95,34 @@ async def test_a_revoked_key_is_refused_and_a_new_key_works(client: Client) -> N
     refused = await client.post(ME, key=first["secret"])
     assert refused.status_code == 401
     assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    assert (await client.data(ME, key=second))["me"]["__typename"] == "Account"
+    assert (await client.execute(ME, key=second))["me"]["__typename"] == "Account"
 
 
-async def test_an_unknown_key_is_refused(client: Client) -> None:
+async def test_an_unknown_key_is_refused(client: GraphQLClient) -> None:
     response = await client.post(ME, key="assent_AAAAAAAA_" + "A" * 40)
 
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_without_a_key_me_says_unauthenticated(client: Client) -> None:
-    assert (await client.data(ME))["me"]["__typename"] == "Unauthenticated"
+async def test_without_a_key_me_says_unauthenticated(client: GraphQLClient) -> None:
+    assert (await client.execute(ME))["me"]["__typename"] == "Unauthenticated"
 
 
-async def test_nobody_revokes_another_accounts_key(client: Client) -> None:
+async def test_nobody_revokes_another_accounts_key(client: GraphQLClient) -> None:
     victim = (await register(client, "Victim", "victim@example.org"))["apiKey"]
     attacker = (await register(client, "Attacker", "attacker@example.org"))["apiKey"]
 
-    result = (await client.data(REVOKE_KEY, {"id": victim["key"]["id"]}, key=attacker["secret"]))[
-        "revokeApiKey"
-    ]
+    result = (
+        await client.execute(REVOKE_KEY, {"id": victim["key"]["id"]}, key=attacker["secret"])
+    )["revokeApiKey"]
 
     assert result["__typename"] == "NotFound"
-    assert (await client.data(ME, key=victim["secret"]))["me"]["__typename"] == "Account"
+    assert (await client.execute(ME, key=victim["secret"]))["me"]["__typename"] == "Account"
 
 
 async def test_bad_registrations_are_refused_and_write_nothing(
-    client: Client, gateway_session: AsyncSession
+    client: GraphQLClient, gateway_session: AsyncSession
 ) -> None:
     accounts_before = await count(gateway_session, Account)
 
@@ -135,7 +139,9 @@ async def test_bad_registrations_are_refused_and_write_nothing(
     assert await count(gateway_session, Account) == accounts_before + 1
 
 
-async def test_only_an_admin_creates_auditors_and_admins(client: Client, admin_key: str) -> None:
+async def test_only_an_admin_creates_auditors_and_admins(
+    client: GraphQLClient, admin_key: str
+) -> None:
     creator = (await register(client, "Creator", "creator@example.org"))["apiKey"]["secret"]
 
     anonymous = await register(client, "Self-made auditor", "aud1@example.org", "AUDITOR")
@@ -150,20 +156,22 @@ async def test_only_an_admin_creates_auditors_and_admins(client: Client, admin_k
     assert by_admin["account"]["roles"] == ["AUDITOR"]
 
 
-async def test_grant_role_is_for_admins(client: Client, admin_key: str) -> None:
+async def test_grant_role_is_for_admins(client: GraphQLClient, admin_key: str) -> None:
     buyer = await register(client, "Lab", "lab@example.org", "BUYER")
     grant = """mutation($id: ID!) { grantRole(accountId: $id, role: ADMIN) {
       __typename ... on RoleGranted { account { roles } } } }"""
 
-    denied = await client.data(grant, {"id": buyer["account"]["id"]}, key=buyer["apiKey"]["secret"])
-    granted = await client.data(grant, {"id": buyer["account"]["id"]}, key=admin_key)
+    denied = await client.execute(
+        grant, {"id": buyer["account"]["id"]}, key=buyer["apiKey"]["secret"]
+    )
+    granted = await client.execute(grant, {"id": buyer["account"]["id"]}, key=admin_key)
 
     assert denied["grantRole"]["__typename"] == "Forbidden"
     assert granted["grantRole"]["account"]["roles"] == ["ADMIN", "BUYER"]
 
 
 async def test_registration_is_announced_through_the_outbox(
-    client: Client, gateway_session: AsyncSession
+    client: GraphQLClient, gateway_session: AsyncSession
 ) -> None:
     account_id = (await register(client, "Noor", "noor@example.org"))["account"]["id"]
 
@@ -175,17 +183,17 @@ async def test_registration_is_announced_through_the_outbox(
     ]
 
 
-async def test_api_keys_page_by_cursor(client: Client) -> None:
+async def test_api_keys_page_by_cursor(client: GraphQLClient) -> None:
     secret = (await register(client, "Many keys", "keys@example.org"))["apiKey"]["secret"]
     for index in range(4):
-        await client.data(CREATE_KEY, {"name": f"key {index}"}, key=secret)
+        await client.execute(CREATE_KEY, {"name": f"key {index}"}, key=secret)
     page = """query($after: String) { me { ... on Account {
       apiKeys(first: 2, after: $after) { ... on ApiKeyPage { items { name } nextCursor } } } } }"""
 
     names: list[str] = []
     after = None
     while True:
-        keys = (await client.data(page, {"after": after}, key=secret))["me"]["apiKeys"]
+        keys = (await client.execute(page, {"after": after}, key=secret))["me"]["apiKeys"]
         names += [item["name"] for item in keys["items"]]
         if (after := keys["nextCursor"]) is None:
             break
@@ -193,11 +201,13 @@ async def test_api_keys_page_by_cursor(client: Client) -> None:
     assert names == ["default", "key 0", "key 1", "key 2", "key 3"]
 
 
-async def test_an_unreachable_service_is_a_typed_failure(client: Client, admin_key: str) -> None:
+async def test_an_unreachable_service_is_a_typed_failure(
+    client: GraphQLClient, admin_key: str
+) -> None:
     query = """{ systemStatus { __typename ... on SystemStatus { services {
       __typename ... on ServiceUnavailable { service message } } } } }"""
 
-    status = (await client.data(query, key=admin_key))["systemStatus"]
+    status = (await client.execute(query, key=admin_key))["systemStatus"]
 
     assert status["__typename"] == "SystemStatus"
     assert {s["service"] for s in status["services"]} == {
@@ -209,52 +219,54 @@ async def test_an_unreachable_service_is_a_typed_failure(client: Client, admin_k
     assert {s["__typename"] for s in status["services"]} == {"ServiceUnavailable"}
 
 
-async def test_system_status_is_for_admins(client: Client) -> None:
+async def test_system_status_is_for_admins(client: GraphQLClient) -> None:
     secret = (await register(client, "Curious", "curious@example.org"))["apiKey"]["secret"]
 
-    result = await client.data("{ systemStatus { __typename } }", key=secret)
+    result = await client.execute("{ systemStatus { __typename } }", key=secret)
 
     assert result["systemStatus"]["__typename"] == "Forbidden"
 
 
-async def test_a_failing_mutation_keeps_the_earlier_ones_of_the_operation(client: Client) -> None:
+async def test_a_failing_mutation_keeps_the_earlier_ones_of_the_operation(
+    client: GraphQLClient,
+) -> None:
     secret = (await register(client, "Two at once", "two@example.org"))["apiKey"]["secret"]
     both = """mutation {
       good: createApiKey(name: "ci") { ... on ApiKeyCreated { apiKey { secret } } }
       bad: createApiKey(name: "") { __typename } }"""
 
-    data = await client.data(both, key=secret)
+    data = await client.execute(both, key=secret)
 
     assert data["bad"]["__typename"] == "ValidationFailed"
     created = data["good"]["apiKey"]["secret"]
-    assert (await client.data(ME, key=created))["me"]["__typename"] == "Account"
+    assert (await client.execute(ME, key=created))["me"]["__typename"] == "Account"
 
 
-async def test_sibling_fields_share_the_session_safely(client: Client) -> None:
+async def test_sibling_fields_share_the_session_safely(client: GraphQLClient) -> None:
     secret = (await register(client, "Siblings", "siblings@example.org"))["apiKey"]["secret"]
     query = """{ a: me { ... on Account { apiKeys { ... on ApiKeyPage { items { name } } } } }
                  b: me { ... on Account { apiKeys { ... on ApiKeyPage { items { name } } } } } }"""
 
-    data = await client.data(query, key=secret)
+    data = await client.execute(query, key=secret)
 
     assert data["a"] == data["b"]
     assert data["a"]["apiKeys"]["items"] == [{"name": "default"}]
 
 
-async def test_bad_page_arguments_are_a_typed_failure(client: Client) -> None:
+async def test_bad_page_arguments_are_a_typed_failure(client: GraphQLClient) -> None:
     secret = (await register(client, "Pager", "pager@example.org"))["apiKey"]["secret"]
     query = """query($first: Int!, $after: String) { me { ... on Account {
       apiKeys(first: $first, after: $after) { __typename ... on ValidationFailed { message } } } } }"""
 
-    too_many = await client.data(query, {"first": 1000}, key=secret)
-    garbage = await client.data(query, {"first": 5, "after": "zzz"}, key=secret)
+    too_many = await client.execute(query, {"first": 1000}, key=secret)
+    garbage = await client.execute(query, {"first": 5, "after": "zzz"}, key=secret)
 
     assert too_many["me"]["apiKeys"]["__typename"] == "ValidationFailed"
     assert garbage["me"]["apiKeys"]["__typename"] == "ValidationFailed"
 
 
 async def test_a_new_admin_key_in_the_environment_replaces_the_old_one(
-    gateway_app: FastAPI, client: Client
+    gateway_app: FastAPI, client: GraphQLClient
 ) -> None:
     old, new = generate_key().secret, generate_key().secret
     for configured in (old, new):
@@ -263,4 +275,4 @@ async def test_a_new_admin_key_in_the_environment_replaces_the_old_one(
             await session.commit()
 
     assert (await client.post(ME, key=old)).status_code == 401
-    assert (await client.data(ME, key=new))["me"]["roles"] == ["ADMIN"]
+    assert (await client.execute(ME, key=new))["me"]["roles"] == ["ADMIN"]

@@ -1,10 +1,10 @@
 from gateway.config import Settings
 from gateway.export_schema import SCHEMA_FILE
 from gateway.schema import build_schema
-from tests.gateway.conftest import Client
+from tests.fixtures.graphql import GraphQLClient
 
 
-async def test_malformed_graphql_is_a_clear_error(client: Client) -> None:
+async def test_malformed_graphql_is_a_clear_error(client: GraphQLClient) -> None:
     response = await client.post("{ me { ")
 
     assert "Syntax Error" in response.json()["errors"][0]["message"]
@@ -20,7 +20,7 @@ async def test_deep_queries_are_refused() -> None:
     assert "exceeds maximum operation depth of 2" in result.errors[0].message
 
 
-async def test_many_aliases_are_refused(client: Client) -> None:
+async def test_many_aliases_are_refused(client: GraphQLClient) -> None:
     aliases = " ".join(f"a{index}: me {{ __typename }}" for index in range(16))
 
     response = await client.post(f"{{ {aliases} }}")
@@ -28,7 +28,7 @@ async def test_many_aliases_are_refused(client: Client) -> None:
     assert "aliases found" in response.json()["errors"][0]["message"]
 
 
-async def test_huge_documents_are_refused(client: Client) -> None:
+async def test_huge_documents_are_refused(client: GraphQLClient) -> None:
     fields = " ".join("__typename" for _ in range(3000))
 
     response = await client.post(f"{{ {fields} }}")
@@ -54,7 +54,7 @@ async def test_unexpected_errors_are_masked() -> None:
     assert [error.message for error in result.errors] == ["Unexpected error."]
 
 
-async def test_oversized_requests_are_refused_unread(client: Client) -> None:
+async def test_oversized_requests_are_refused_unread(client: GraphQLClient) -> None:
     padding = "x" * (2 * 1024 * 1024)
 
     response = await client.post("{ me { __typename } }", {"padding": padding})
