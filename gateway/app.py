@@ -1,7 +1,6 @@
 """The public entry point: GraphQL over HTTP, API-key authentication, and calls to the
 services with a short-lived internal token."""
 
-import sys
 from datetime import timedelta
 
 import structlog
@@ -54,7 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if generated is not None:
             # Printed, never logged: this is the one time the key is shown.
             print(f"\nAdmin API key (shown once, keep it safe): {generated}\n", flush=True)
-            sys.stdout.flush()
 
     app = create_service_app("gateway", settings, on_startup=bootstrap_admin)
     services = ServiceClients(
