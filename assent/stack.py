@@ -56,25 +56,37 @@ class StackError(Exception):
     """The stack cannot start; the message says why in an operator's words."""
 
 
-def _load_or_create_secrets(data_dir: Path) -> dict[str, str]:
-    """Secrets of the embedded run mode, kept so that data and URLs survive a restart."""
-    path = data_dir / "secrets.json"
-    if path.exists():
-        loaded: dict[str, str] = json.loads(path.read_text())
-        return loaded
-    created = {
+def _new_secrets() -> dict[str, str]:
+    from services.kit.signing import generate_seed
+
+    return {
         "internal_token_secret": secrets.token_urlsafe(48),
         "storage_signing_secret": secrets.token_urlsafe(48),
+        "licensing_signing_key": generate_seed(),
+        "delivery_signing_key": generate_seed(),
+        "delivery_watermark_secret": secrets.token_urlsafe(48),
+        "audit_signing_key": generate_seed(),
     }
+
+
+def _load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets of the embedded run mode, kept so that data, URLs and signatures survive a
+    restart; a secret added by a newer version is generated once and kept with the rest."""
+    path = data_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: value for name, value in _new_secrets().items() if name not in stored}
+    if not missing:
+        return stored
+    stored.update(missing)
     # Written whole or not at all: a crash must not leave an empty secrets file behind.
     partial = path.with_suffix(".tmp")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(created))
+        handle.write(json.dumps(stored))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, path)
-    return created
+    return stored
 
 
 def stack_environment(
@@ -91,6 +103,10 @@ def stack_environment(
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stored = _load_or_create_secrets(data_dir)
     env.setdefault("ASSENT_INTERNAL_TOKEN_SECRET", stored["internal_token_secret"])
+    env.setdefault("ASSENT_LICENSING_SIGNING_KEY", stored["licensing_signing_key"])
+    env.setdefault("ASSENT_DELIVERY_SIGNING_KEY", stored["delivery_signing_key"])
+    env.setdefault("ASSENT_DELIVERY_WATERMARK_SECRET", stored["delivery_watermark_secret"])
+    env.setdefault("ASSENT_AUDIT_SIGNING_KEY", stored["audit_signing_key"])
     for component in SERVICES:
         env.setdefault(
             f"ASSENT_{component.name.upper()}_URL", f"http://{host}:{port + component.port_offset}"

@@ -4,6 +4,8 @@ Every backend validates with ``validate_key`` so that a key accepted by S3 in pr
 is also safe as a path under the local backend's root, and the other way round.
 """
 
+import uuid
+
 from storage.object_store import InvalidKey
 
 MAX_KEY_BYTES = 1024
@@ -28,3 +30,18 @@ def validate_key(key: str) -> str:
         if segment in ("", ".", ".."):
             raise InvalidKey(f"object key has an empty, '.' or '..' segment: {key!r}")
     return key
+
+
+def work_version_key(work_id: uuid.UUID, version_id: uuid.UUID) -> str:
+    """Where the bytes of one version of a work live; versions are never overwritten."""
+    return f"works/{work_id}/versions/{version_id}"
+
+
+def manifest_key(delivery_id: uuid.UUID) -> str:
+    """The signed manifest (DSSE envelope) of one delivery."""
+    return f"deliveries/{delivery_id}/manifest.dsse.json"
+
+
+def checkpoint_key(tree_size: int) -> str:
+    """A published audit-log checkpoint, named by the tree size it commits to."""
+    return f"audit/checkpoints/{tree_size:020d}.json"

@@ -94,6 +94,7 @@ from services.kit.errors import (
 )
 from services.kit.internal_token import Caller
 from services.kit.outbox import emit
+from storage.keys import work_version_key
 from storage.object_store import (
     MAX_PART_NUMBER,
     ChecksumMismatch,
@@ -169,10 +170,6 @@ def canonical_language(tag: str) -> str:
         else:
             subtags.append(subtag.lower())
     return "-".join(subtags)
-
-
-def object_key(work_id: uuid.UUID, version_id: uuid.UUID) -> str:
-    return f"works/{work_id}/versions/{version_id}"
 
 
 def refuse_nul(**texts: str | Sequence[str]) -> None:
@@ -683,7 +680,7 @@ class WorkService:
         self, session: AsyncSession, work: Work, file: FileIn, *, storage: Storage
     ) -> WorkVersion:
         version_id = uuid.uuid4()
-        key = object_key(work.id, version_id)
+        key = work_version_key(work.id, version_id)
         settings = storage.settings
         method, upload_id, part_size, part_count = UploadMethod.SINGLE, None, None, None
         if file.size > settings.multipart_threshold:

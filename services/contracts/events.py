@@ -15,6 +15,11 @@ class Topic(StrEnum):
     CONSENT_WITHDRAWN = "consent.withdrawn"
     OFFER_PUBLISHED = "offer.published"
     WORK_WITHDRAWN = "work.withdrawn"
+    LICENCE_GRANTED = "licence.granted"
+    LICENCE_REFUNDED = "licence.refunded"
+    LEDGER_RECORDED = "ledger.recorded"
+    DELIVERY_ISSUED = "delivery.issued"
+    FILE_DOWNLOADED = "file.downloaded"
 
 
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
@@ -26,6 +31,13 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.CONSENT_WITHDRAWN: ("audit",),
     Topic.OFFER_PUBLISHED: ("audit",),
     Topic.WORK_WITHDRAWN: ("audit",),
+    Topic.LICENCE_GRANTED: ("delivery", "audit"),
+    # Delivery refuses every download of a refunded licence from then on.
+    Topic.LICENCE_REFUNDED: ("delivery", "audit"),
+    Topic.LEDGER_RECORDED: ("audit",),
+    # Licensing refunds the lines a delivery had to leave out.
+    Topic.DELIVERY_ISSUED: ("licensing", "audit"),
+    Topic.FILE_DOWNLOADED: ("audit",),
 }
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 

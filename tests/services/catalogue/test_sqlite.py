@@ -14,11 +14,11 @@ from sqlalchemy import text
 from assent.stack import SERVICES
 from services.catalogue.app import create_app
 from services.catalogue.config import Settings
-from services.catalogue.service import object_key
 from services.contracts.catalogue import MediaType, Use
 from services.contracts.roles import Role
 from services.kit.migrations import upgrade
 from storage import StorageSettings
+from storage.keys import work_version_key
 from tests.services.catalogue.helpers import SECRET, Actor, Api, create_work, list_work
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "catalogue").migrations
@@ -108,7 +108,7 @@ async def test_a_work_is_created_uploaded_and_listed_on_sqlite(
     created = await sqlite_api.create_work(INES, data, title="Embedded poem")
     work_id = created["work"]["id"]
     await sqlite_app.state.object_store.put(
-        object_key(work_id, created["upload"]["version_id"]), data
+        work_version_key(work_id, created["upload"]["version_id"]), data
     )
 
     completed = await sqlite_api.complete(INES, work_id)

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.models import WorkVersion
-from services.catalogue.service import object_key
 from storage import ObjectNotFound, ObjectStore
+from storage.keys import work_version_key
 from storage.object_store import MiB
 from tests.services.catalogue.helpers import (
     Actor,
@@ -52,7 +52,7 @@ async def test_a_small_file_goes_up_in_one_put_and_becomes_the_current_version(
     assert done["current_version"]["status"] == "complete"
     assert done["current_version"]["sha256"] == sha256(SMALL)
     assert done["current_version"]["completed_at"] is not None
-    key = object_key(work["id"], upload["version_id"])
+    key = work_version_key(work["id"], upload["version_id"])
     assert await object_store.get(key) == SMALL
 
 
@@ -85,7 +85,7 @@ async def test_a_large_file_is_uploaded_in_parts_and_resumed_from_the_listed_one
 
     assert completed["completed"] is True
     assert completed["work"]["current_version"]["size"] == len(data)
-    stored = await object_store.head(object_key(work_id, upload["version_id"]))
+    stored = await object_store.head(work_version_key(work_id, upload["version_id"]))
     assert (stored.size, stored.sha256) == (len(data), sha256(data))
 
 
@@ -120,7 +120,7 @@ async def test_other_bytes_than_declared_are_removed_and_the_version_fails(
 ) -> None:
     created = await api.create_work(ines, SMALL)
     work_id, version_id = created["work"]["id"], created["upload"]["version_id"]
-    key = object_key(work_id, version_id)
+    key = work_version_key(work_id, version_id)
     # Same size, other bytes: written to the store directly, as a store that does not
     # verify presigned checksums (moto) would accept them.
     await object_store.put(key, SMALL.upper())
@@ -144,7 +144,7 @@ async def test_a_file_of_another_size_is_refused(
     api: Api, ines: Actor, object_store: ObjectStore
 ) -> None:
     created = await api.create_work(ines, SMALL)
-    key = object_key(created["work"]["id"], created["upload"]["version_id"])
+    key = work_version_key(created["work"]["id"], created["upload"]["version_id"])
     await object_store.put(key, SMALL + b"!")
 
     completed = await api.complete(ines, created["work"]["id"])
@@ -169,7 +169,7 @@ async def test_parts_that_do_not_hash_to_the_declared_file_fail_the_version(
     assert "sha256" in completed["reason"]
     assert completed["work"]["pending_version"]["status"] == "failed"
     with pytest.raises(ObjectNotFound):
-        await object_store.head(object_key(work_id, created["upload"]["version_id"]))
+        await object_store.head(work_version_key(work_id, created["upload"]["version_id"]))
 
 
 async def test_parts_beyond_the_upload_are_refused(api: Api, ines: Actor) -> None:

@@ -1,0 +1,111 @@
+"""Ed25519 signatures over DSSE envelopes, and canonical JSON to sign.
+
+Licence certificates, delivery manifests and audit checkpoints are all signed the same
+way, so one offline verifier (`assent verify`) checks them all with the published keys.
+DSSE (the envelope in-toto uses) signs the pre-authentication encoding of a payload type
+and the payload bytes, so a signature can never be replayed under another payload type.
+"""
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import SecretStr
+
+from services.contracts.signing import Envelope, EnvelopeSignature, PublicKeyRead
+
+
+class SignatureInvalid(Exception):
+    """The envelope is malformed, or no signature on it verifies with the given keys."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the same document always gives the same bytes."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def b64decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise SignatureInvalid("not valid base64") from exc
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The first 16 hex digits of the sha256 of the raw public key."""
+    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def generate_seed() -> str:
+    """A new private key as the base64 text the settings take."""
+    return b64encode(Ed25519PrivateKey.generate().private_bytes_raw())
+
+
+class Signer:
+    def __init__(self, seed: SecretStr, *, purpose: str) -> None:
+        raw = b64decode(seed.get_secret_value()) if seed.get_secret_value() else b""
+        if len(raw) != 32:
+            raise ValueError(f"the {purpose} signing key must be 32 bytes of base64 (Ed25519 seed)")
+        self._private = Ed25519PrivateKey.from_private_bytes(raw)
+        self.public_key = self._private.public_key()
+        self.key_id = key_id(self.public_key)
+        self.purpose = purpose
+
+    def sign(self, payload_type: str, payload: bytes) -> Envelope:
+        signature = self._private.sign(pae(payload_type, payload))
+        return Envelope(
+            payload_type=payload_type,
+            payload=b64encode(payload),
+            signatures=[EnvelopeSignature(keyid=self.key_id, sig=b64encode(signature))],
+        )
+
+    def published(self) -> PublicKeyRead:
+        raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return PublicKeyRead(key_id=self.key_id, purpose=self.purpose, public_key=b64encode(raw))
+
+
+def public_key_from(published: PublicKeyRead) -> Ed25519PublicKey:
+    raw = b64decode(published.public_key)
+    if len(raw) != 32:
+        raise SignatureInvalid(f"public key {published.key_id} is not 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def verify_envelope(
+    envelope: Envelope, keys: list[PublicKeyRead], *, payload_type: str
+) -> tuple[bytes, PublicKeyRead]:
+    """The payload, once one signature verifies with a key of the given set; else raises."""
+    if envelope.payload_type != payload_type:
+        raise SignatureInvalid(
+            f"payload type is {envelope.payload_type!r}, expected {payload_type!r}"
+        )
+    payload = b64decode(envelope.payload)
+    by_id = {key.key_id: key for key in keys}
+    message = pae(envelope.payload_type, payload)
+    for signature in envelope.signatures:
+        key = by_id.get(signature.keyid)
+        if key is None:
+            continue
+        try:
+            public_key_from(key).verify(b64decode(signature.sig), message)
+        except InvalidSignature:
+            continue
+        return payload, key
+    raise SignatureInvalid("no signature verifies with the published keys")
