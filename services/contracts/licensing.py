@@ -413,3 +413,16 @@ class LicenceRefunded(Schema):
     refunded_at: datetime
     amount_minor: int
     currency: str
+
+
+class LedgerCheck(Schema):
+    """The ledger's invariants, for operators and auditors: all lists empty when sound."""
+
+    transactions: int
+    unbalanced_transactions: list[UUID] = Field(description="postings not summing to zero")
+    mixed_currency_transactions: list[UUID]
+    balance_mismatches: list[str] = Field(
+        description="accounts whose stored balance differs from the sum of their postings"
+    )
+    negative_buyer_balances: list[UUID]
+    totals: dict[str, int] = Field(description="sum of every posting per currency (zero)")
