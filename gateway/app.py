@@ -9,10 +9,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from strawberry.fastapi import GraphQLRouter
 
-from gateway.accounts.service import account_service
+from gateway.accounts.service import Principal, account_service
+from gateway.clients.delivery import DeliveryClient
+from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
 from gateway.config import Settings
 from gateway.context import Context
+from gateway.downloads import downloads_router
 from gateway.schema import build_schema
 from services.kit import errors
 from services.kit.app import create_service_app
@@ -59,15 +62,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.service_urls(), signer=app.state.token_signer, http=app.state.http
     )
 
+    async def authenticate(request: Request) -> Principal | None:
+        if (secret := _presented_key(request)) is None:
+            return None
+        async with app.state.sessionmaker() as session:
+            principal = await account_service.authenticate(
+                session, secret, last_used_resolution=last_used_resolution
+            )
+            await session.commit()
+        return principal
+
     async def get_context(request: Request) -> Context:
-        principal = None
-        if (secret := _presented_key(request)) is not None:
-            async with app.state.sessionmaker() as session:
-                principal = await account_service.authenticate(
-                    session, secret, last_used_resolution=last_used_resolution
-                )
-                await session.commit()
-        return Context(sessionmaker=app.state.sessionmaker, principal=principal, services=services)
+        return Context(
+            sessionmaker=app.state.sessionmaker,
+            principal=await authenticate(request),
+            services=services,
+            public_url=settings.public_url or str(request.base_url),
+        )
 
     graphql = GraphQLRouter(
         build_schema(settings),
@@ -75,5 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphql_ide="graphiql" if settings.graphiql else None,
     )
     app.include_router(graphql, prefix="/graphql")
+    app.include_router(
+        downloads_router(
+            authenticate,
+            delivery=DeliveryClient(services.by_name["delivery"]),
+            licensing=LicensingClient(services.by_name["licensing"]),
+        )
+    )
     app.add_exception_handler(errors.Unauthenticated, _unauthenticated)
     return app

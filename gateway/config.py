@@ -20,3 +20,6 @@ class Settings(ServiceSettings):
     max_tokens: int = 2000
     # How stale an API key's last-used time may be: saves a write on every request.
     last_used_resolution_seconds: int = 60
+    # The address clients reach the gateway by, for download links; unset: the address
+    # of each request (right unless a proxy rewrites the host).
+    public_url: str | None = None

@@ -10,6 +10,8 @@ from strawberry.fastapi import BaseContext
 
 from gateway.accounts.service import Principal
 from gateway.clients.catalogue import CatalogueClient
+from gateway.clients.delivery import DeliveryClient
+from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
 from gateway.loaders import Loaders
 from services.kit.errors import Unauthenticated
@@ -22,6 +24,7 @@ class Context(BaseContext):
         sessionmaker: async_sessionmaker[AsyncSession],
         principal: Principal | None,
         services: ServiceClients,
+        public_url: str,
     ) -> None:
         super().__init__()
         self._sessionmaker = sessionmaker
@@ -29,8 +32,14 @@ class Context(BaseContext):
         self._lock = asyncio.Lock()
         self.principal = principal
         self.services = services
+        # Download links are absolute, on the address the client reached the gateway by.
+        self.public_url = public_url.rstrip("/")
         self.catalogue = CatalogueClient(services.by_name["catalogue"])
-        self.loaders = Loaders(self.catalogue, principal)
+        self.licensing = LicensingClient(services.by_name["licensing"])
+        self.delivery = DeliveryClient(services.by_name["delivery"])
+        self.loaders = Loaders(
+            principal, catalogue=self.catalogue, licensing=self.licensing, delivery=self.delivery
+        )
 
     def _opened(self) -> AsyncSession:
         if self._session is None:

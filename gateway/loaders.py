@@ -1,4 +1,5 @@
-"""Per-request DataLoaders: a page of works and their creators costs one batch call each."""
+"""Per-request DataLoaders: a page of objects and what they point to costs one batch call
+per kind, whatever the page's size."""
 
 import uuid
 from collections.abc import Sequence
@@ -7,11 +8,25 @@ from strawberry.dataloader import DataLoader
 
 from gateway.accounts.service import Principal
 from gateway.clients.catalogue import CatalogueClient
+from gateway.clients.delivery import DeliveryClient
+from gateway.clients.licensing import LicensingClient
 from services.contracts.catalogue import CreatorRead, WorkRead
+from services.contracts.delivery import DeliveryRead
+from services.contracts.licensing import LicenceRead
+
+# The services' batch reads take at most 100 ids.
+MAX_BATCH = 100
 
 
 class Loaders:
-    def __init__(self, catalogue: CatalogueClient, principal: Principal | None) -> None:
+    def __init__(
+        self,
+        principal: Principal | None,
+        *,
+        catalogue: CatalogueClient,
+        licensing: LicensingClient,
+        delivery: DeliveryClient,
+    ) -> None:
         async def load_works(ids: Sequence[uuid.UUID]) -> list[WorkRead | None]:
             found = {work.id: work for work in await catalogue.works(principal, ids)}
             return [found.get(work_id) for work_id in ids]
@@ -20,10 +35,27 @@ class Loaders:
             found = {creator.id: creator for creator in await catalogue.creators(principal, ids)}
             return [found.get(creator_id) for creator_id in ids]
 
-        # The catalogue's batch reads take at most 100 ids.
+        async def load_licences(ids: Sequence[uuid.UUID]) -> list[LicenceRead | None]:
+            if principal is None:
+                return [None for _ in ids]
+            found = {lic.id: lic for lic in await licensing.licences_by_id(principal, ids)}
+            return [found.get(licence_id) for licence_id in ids]
+
+        async def load_deliveries(ids: Sequence[uuid.UUID]) -> list[DeliveryRead | None]:
+            if principal is None:
+                return [None for _ in ids]
+            found = {d.licence_id: d for d in await delivery.deliveries_of(principal, ids)}
+            return [found.get(licence_id) for licence_id in ids]
+
         self.works: DataLoader[uuid.UUID, WorkRead | None] = DataLoader(
-            load_works, max_batch_size=100
+            load_works, max_batch_size=MAX_BATCH
         )
         self.creators: DataLoader[uuid.UUID, CreatorRead | None] = DataLoader(
-            load_creators, max_batch_size=100
+            load_creators, max_batch_size=MAX_BATCH
+        )
+        self.licences: DataLoader[uuid.UUID, LicenceRead | None] = DataLoader(
+            load_licences, max_batch_size=MAX_BATCH
+        )
+        self.delivery_of_licence: DataLoader[uuid.UUID, DeliveryRead | None] = DataLoader(
+            load_deliveries, max_batch_size=MAX_BATCH
         )

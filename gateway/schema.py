@@ -22,18 +22,20 @@ from gateway.config import Settings
 from gateway.context import Context
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
+from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
+from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
 from gateway.types.scalars import SCALARS
 
 log = structlog.get_logger()
 
 
 @strawberry.type
-class Query(AccountQuery, CatalogueQuery):
+class Query(AccountQuery, CatalogueQuery, LicensingQuery, DeliveryQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AccountMutation, CatalogueMutation):
+class Mutation(AccountMutation, CatalogueMutation, LicensingMutation, DeliveryMutation):
     pass
 
 

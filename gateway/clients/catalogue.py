@@ -2,12 +2,11 @@
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from gateway.accounts.service import Principal
-from gateway.clients.errors import raise_for_error
+from gateway.clients.base import ServiceApi, query_params
 from services.contracts.catalogue import (
     ConsentIn,
     ConsentRead,
@@ -28,50 +27,13 @@ from services.contracts.catalogue import (
     WorkRead,
     WorkSearch,
 )
-from services.kit.client import ServiceClient
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _WORKS = TypeAdapter(list[WorkRead])
 _CREATORS = TypeAdapter(list[CreatorRead])
 _PARTS = TypeAdapter(list[PresignedPart])
 
 
-class CatalogueClient:
-    def __init__(self, client: ServiceClient) -> None:
-        self._client = client
-
-    async def _call(
-        self,
-        principal: Principal | None,
-        method: str,
-        path: str,
-        *,
-        body: BaseModel | None = None,
-        params: Any = None,
-    ) -> bytes:
-        response = await self._client.request(
-            method,
-            path,
-            subject=str(principal.account_id) if principal else "anonymous",
-            roles=principal.roles if principal else frozenset(),
-            name=principal.account.name if principal else None,
-            json=body.model_dump(mode="json") if body is not None else None,
-            params=params,
-        )
-        raise_for_error("catalogue", response)
-        return response.content
-
-    async def _model(
-        self,
-        model: type[ModelT],
-        principal: Principal | None,
-        method: str,
-        path: str,
-        **kwargs: Any,
-    ) -> ModelT:
-        return model.model_validate_json(await self._call(principal, method, path, **kwargs))
-
+class CatalogueClient(ServiceApi):
     async def create_work(self, principal: Principal, work: WorkCreate) -> WorkCreated:
         return await self._model(WorkCreated, principal, "POST", "/v1/works", body=work)
 
@@ -151,10 +113,6 @@ class CatalogueClient:
         return _CREATORS.validate_json(content)
 
     async def search(self, principal: Principal | None, search: WorkSearch) -> WorkPage:
-        params: list[tuple[str, str]] = []
-        for name, value in search.model_dump(mode="json", exclude_none=True).items():
-            if isinstance(value, list):
-                params.extend((name, str(item)) for item in value)
-            else:
-                params.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
-        return await self._model(WorkPage, principal, "GET", "/v1/works/search", params=params)
+        return await self._model(
+            WorkPage, principal, "GET", "/v1/works/search", params=query_params(search)
+        )

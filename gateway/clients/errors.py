@@ -39,6 +39,7 @@ def raise_for_error(service: str, response: httpx.Response) -> None:
         403: errors.Forbidden,
         404: errors.NotFound,
         409: errors.Conflict,
+        410: errors.Gone,
     }
     if status in known:
         error = known[status](detail)

@@ -64,6 +64,33 @@ def _work_id(value: strawberry.ID) -> uuid.UUID:
         raise errors.NotFound("no such work") from None
 
 
+def work_search(
+    wanted: WorkFilter | None, sort: SearchSort | None, first: int, after: str | None
+) -> contract.WorkSearch:
+    wanted = wanted or WorkFilter()
+    try:
+        creator_id = uuid.UUID(str(wanted.creator_id)) if wanted.creator_id else None
+    except ValueError:
+        raise errors.InvalidRequest(
+            "the filter is not valid",
+            fields=[errors.FieldError("filter.creatorId", "not a valid id", "invalid")],
+        ) from None
+    return contract.WorkSearch(
+        query=wanted.query,
+        media_types=list(wanted.media_types),
+        uses=list(wanted.uses),
+        max_price_minor=wanted.max_price_minor,
+        currency=wanted.currency,
+        creator_id=creator_id,
+        language=wanted.language,
+        tags=list(wanted.tags),
+        mine=wanted.mine,
+        sort=sort,
+        first=first,
+        after=after,
+    )
+
+
 def _file(file: FileInput) -> contract.FileIn:
     return contract.FileIn(file_name=file.file_name, size=file.size, sha256=file.sha256)
 
@@ -95,32 +122,11 @@ class CatalogueQuery:
         after: str | None = None,
     ) -> WorksResult:
         ctx = info.context
-        wanted = filter or WorkFilter()
         try:
             principal = ctx.require_principal()
-            search = contract.WorkSearch(
-                query=wanted.query,
-                media_types=list(wanted.media_types),
-                uses=list(wanted.uses),
-                max_price_minor=wanted.max_price_minor,
-                currency=wanted.currency,
-                creator_id=uuid.UUID(str(wanted.creator_id)) if wanted.creator_id else None,
-                language=wanted.language,
-                tags=list(wanted.tags),
-                mine=wanted.mine,
-                sort=sort,
-                first=first,
-                after=after,
-            )
-            page = await ctx.catalogue.search(principal, search)
+            page = await ctx.catalogue.search(principal, work_search(filter, sort, first, after))
         except (errors.AssentError, pydantic.ValidationError) as error:
             return failure(error, ValidationFailed, *REFUSALS)
-        except ValueError:
-            invalid = errors.InvalidRequest(
-                "the filter is not valid",
-                fields=[errors.FieldError("filter.creatorId", "not a valid id", "invalid")],
-            )
-            return failure(invalid, ValidationFailed)
         for work in page.items:
             ctx.loaders.works.prime(work.id, work)
         return WorkConnection(items=[Work.of(w) for w in page.items], next_cursor=page.next_cursor)

@@ -72,6 +72,24 @@ class ConsentRequired(Error):
     """An offer needs the creator's current opt-in consent first."""
 
 
+@strawberry.type
+class QuoteExpired(Error):
+    """The quote's price lock has run out: ask for a new quote."""
+
+
+@strawberry.type
+class InsufficientFunds(Error):
+    """The prepaid balance does not cover the total; nothing was charged."""
+
+
+# Conflicts that callers handle on their own get their own union member.
+_CONFLICT_MEMBERS: dict[str, type] = {
+    "ConsentRequired": ConsentRequired,
+    "QuoteExpired": QuoteExpired,
+    "InsufficientFunds": InsufficientFunds,
+}
+
+
 def _validation_failed(error: pydantic.ValidationError) -> ValidationFailed:
     return ValidationFailed(
         message="the input is not valid",
@@ -102,8 +120,8 @@ def failure(error: Exception, *allowed: type) -> Any:
         member = NotFound.of(error)
     elif isinstance(error, errors.ServiceUnavailable):
         member = ServiceUnavailable(message=error.detail, service=error.service)
-    elif isinstance(error, errors.Conflict) and error.code == "ConsentRequired":
-        member = ConsentRequired(message=error.detail)
+    elif isinstance(error, errors.Conflict) and error.code in _CONFLICT_MEMBERS:
+        member = _CONFLICT_MEMBERS[error.code](message=error.detail)
     elif isinstance(error, errors.Conflict):
         member = Conflict(message=error.detail, code=error.code)
     else:

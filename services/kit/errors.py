@@ -47,6 +47,12 @@ class Conflict(AssentError):
     status_code = 409
 
 
+class Gone(Conflict):
+    """The object was valid once and is no longer (a refunded or expired licence)."""
+
+    status_code = 410
+
+
 class ServiceUnavailable(AssentError):
     status_code = 503
 

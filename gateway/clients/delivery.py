@@ -1,0 +1,66 @@
+"""The delivery service, as the gateway calls it."""
+
+import uuid
+from collections.abc import Sequence
+
+from pydantic import TypeAdapter
+
+from gateway.accounts.service import Principal
+from gateway.clients.base import ServiceApi
+from services.contracts.delivery import (
+    DeliveryFilePage,
+    DeliveryRead,
+    DownloadLink,
+    ManifestRead,
+    TraceIn,
+    TraceResult,
+)
+from services.contracts.signing import PublicKeyRead
+
+_DELIVERIES = TypeAdapter(list[DeliveryRead])
+_KEYS = TypeAdapter(list[PublicKeyRead])
+
+
+class DeliveryClient(ServiceApi):
+    async def delivery(self, principal: Principal, delivery_id: uuid.UUID) -> DeliveryRead:
+        return await self._model(DeliveryRead, principal, "GET", f"/v1/deliveries/{delivery_id}")
+
+    async def deliveries_of(
+        self, principal: Principal, licence_ids: Sequence[uuid.UUID]
+    ) -> list[DeliveryRead]:
+        content = await self._call(
+            principal,
+            "GET",
+            "/v1/deliveries",
+            params=[("licence_id", str(licence_id)) for licence_id in licence_ids],
+        )
+        return _DELIVERIES.validate_json(content)
+
+    async def manifest(self, principal: Principal, delivery_id: uuid.UUID) -> ManifestRead:
+        return await self._model(
+            ManifestRead, principal, "GET", f"/v1/deliveries/{delivery_id}/manifest"
+        )
+
+    async def files(
+        self, principal: Principal, delivery_id: uuid.UUID, first: int, after: str | None
+    ) -> DeliveryFilePage:
+        params: dict[str, str | int] = {"first": first, **({"after": after} if after else {})}
+        return await self._model(
+            DeliveryFilePage, principal, "GET", f"/v1/deliveries/{delivery_id}/files", params=params
+        )
+
+    async def link(
+        self, principal: Principal, delivery_id: uuid.UUID, fingerprint: str
+    ) -> DownloadLink:
+        return await self._model(
+            DownloadLink,
+            principal,
+            "POST",
+            f"/v1/deliveries/{delivery_id}/files/{fingerprint}/link",
+        )
+
+    async def trace(self, principal: Principal, leaked: TraceIn) -> TraceResult:
+        return await self._model(TraceResult, principal, "POST", "/v1/trace", body=leaked)
+
+    async def keys(self, principal: Principal | None) -> list[PublicKeyRead]:
+        return _KEYS.validate_json(await self._call(principal, "GET", "/v1/keys"))

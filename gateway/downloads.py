@@ -1,0 +1,77 @@
+"""The gateway's plain HTTP routes beside GraphQL: download links, and the published keys.
+
+A download link is checked by the delivery service on every request (owner, licence
+valid, not refunded or expired) and answered with a redirect to a short-lived URL of the
+object store: the bytes never pass through the gateway.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from gateway.accounts.service import Principal
+from gateway.clients.delivery import DeliveryClient
+from gateway.clients.licensing import LicensingClient
+from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead, PublishedKeys
+from services.kit import errors
+
+log = structlog.get_logger()
+
+Authenticate = Callable[[Request], Awaitable[Principal | None]]
+KEYS_CACHE_SECONDS = 60.0
+
+
+def _error(error: errors.AssentError) -> JSONResponse:
+    return JSONResponse(
+        {"error": error.code, "detail": error.detail}, status_code=error.status_code
+    )
+
+
+def downloads_router(
+    authenticate: Authenticate, *, delivery: DeliveryClient, licensing: LicensingClient
+) -> APIRouter:
+    router = APIRouter(tags=["downloads"])
+    cached: tuple[float, PublishedKeys] | None = None
+    lock = asyncio.Lock()
+
+    @router.get("/downloads/{delivery_id}/{fingerprint}", response_model=None)
+    async def download(delivery_id: str, fingerprint: str, request: Request) -> Response:
+        """Redirect to the file's bytes once the caller's licence is checked."""
+        try:
+            principal = await authenticate(request)
+            if principal is None:
+                raise errors.Unauthenticated("sign in with an API key (Authorization: Bearer)")
+            try:
+                parsed = uuid.UUID(delivery_id)
+            except ValueError:
+                raise errors.NotFound("no such file") from None
+            if not fingerprint.isalnum() or len(fingerprint) > 64:
+                raise errors.NotFound("no such file")
+            link = await delivery.link(principal, parsed, fingerprint)
+        except errors.AssentError as error:
+            return _error(error)
+        # 307 keeps the method (GET, or HEAD for a client sizing the file) on the redirect.
+        return RedirectResponse(link.url, status_code=307, headers={"cache-control": "no-store"})
+
+    @router.get(WELL_KNOWN_KEYS_PATH, response_model=PublishedKeys)
+    async def published_keys() -> PublishedKeys | JSONResponse:
+        """Every key the marketplace signs with: licence certificates and manifests."""
+        nonlocal cached
+        async with lock:
+            if cached is None or time.monotonic() - cached[0] > KEYS_CACHE_SECONDS:
+                try:
+                    found: list[PublicKeyRead] = [
+                        *await licensing.keys(None),
+                        *await delivery.keys(None),
+                    ]
+                except errors.AssentError as error:
+                    return _error(error)
+                cached = (time.monotonic(), PublishedKeys(keys=found))
+            return cached[1]
+
+    return router
