@@ -4,112 +4,32 @@ import asyncio
 import hashlib
 import os
 import uuid
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.marketplace import (
+    COMPLETE,
+    CONSENT,
+    CONSENT_TEXT,
+    OFFER,
+    PRESIGN_PARTS,
+    SEARCH,
+    UPLOAD_TARGET,
+    WITHDRAW,
+    WORK,
+    MiB,
+    create_work,
+    headers_of,
+    list_for_sale,
+    register,
+    search,
+    upload_single,
+)
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
-
-MiB = 1024 * 1024
-
-REGISTER = """mutation($input: RegisterInput!) { register(input: $input) {
-  ... on Registered { account { id } apiKey { secret } } } }"""
-CREATE_WORK = """mutation($input: CreateWorkInput!) { createWork(input: $input) {
-  __typename
-  ... on WorkCreated { work { id status listed } upload {
-      method partSize partCount put { url headers { name value } } uploadedParts { partNumber } } }
-  ... on ValidationFailed { fields { field code } } } }"""
-UPLOAD_TARGET = """query($id: ID!) { uploadTarget(workId: $id) { __typename
-  ... on UploadTarget { method partSize partCount uploadedParts { partNumber } } } }"""
-PRESIGN_PARTS = """mutation($id: ID!, $parts: [PartInput!]!) { presignUploadParts(workId: $id, parts: $parts) {
-  __typename ... on PartsPresigned { parts { partNumber url headers { name value } } } } }"""
-COMPLETE = """mutation($id: ID!) { completeUpload(workId: $id) { __typename
-  ... on UploadCompleted { work { status currentVersion { sha256 size } } }
-  ... on UploadRejected { reason work { status } } } }"""
-CONSENT = """mutation($id: ID!, $input: ConsentInput!) { giveConsent(workId: $id, input: $input) {
-  __typename ... on ConsentRecorded { consent { kind uses } } } }"""
-OFFER = """mutation($id: ID!, $input: OfferInput!) { setOffer(workId: $id, input: $input) {
-  __typename ... on OfferSet { offer { termsId price { amountMinor currency } } }
-  ... on ValidationFailed { fields { field code } } ... on ConsentRequired { message } } }"""
-WITHDRAW = """mutation($id: ID!) { withdrawWork(workId: $id) { __typename } }"""
-SEARCH = """query($filter: WorkFilter, $sort: SearchSort, $first: Int!, $after: String) {
-  works(filter: $filter, sort: $sort, first: $first, after: $after) { __typename
-    ... on WorkConnection { nextCursor items { id title listed owner { name }
-        offer { price { amountMinor } } shares { creator { id } basisPoints } } } } }"""
-WORK = """query($id: ID!) { work(id: $id) { __typename ... on Work { id title listed } } }"""
-
-CONSENT_TEXT = "I opt in to my work being used to train and evaluate AI models."
-
-
-async def register(gateway: GraphQLClient, role: str, name: str) -> tuple[str, str]:
-    email = f"{name.lower().replace(' ', '.')}-{uuid.uuid4().hex[:6]}@example.org"
-    data = await gateway.execute(REGISTER, {"input": {"name": name, "email": email, "role": role}})
-    return data["register"]["account"]["id"], data["register"]["apiKey"]["secret"]
-
-
-def headers_of(pairs: list[dict[str, str]]) -> dict[str, str]:
-    return {pair["name"]: pair["value"] for pair in pairs}
-
-
-async def create_work(
-    gateway: GraphQLClient, key: str, content: bytes, **overrides: Any
-) -> dict[str, Any]:
-    work = {
-        "title": "Harbour at dawn",
-        "description": "Oil on canvas, photographed in raw.",
-        "mediaType": "IMAGE",
-        "tags": ["painting", "harbour"],
-        "language": "en",
-        "file": {
-            "fileName": "harbour.raw",
-            "size": len(content),
-            "sha256": hashlib.sha256(content).hexdigest(),
-        },
-    }
-    work.update(overrides)
-    created: dict[str, Any] = (await gateway.execute(CREATE_WORK, {"input": work}, key=key))[
-        "createWork"
-    ]
-    return created
-
-
-async def upload_single(created: dict[str, Any], content: bytes) -> None:
-    put = created["upload"]["put"]
-    async with httpx.AsyncClient() as http:
-        response = await http.put(put["url"], content=content, headers=headers_of(put["headers"]))
-    assert response.status_code == 200, response.text
-
-
-async def list_for_sale(
-    gateway: GraphQLClient, key: str, work_id: str, *, price: int, uses: list[str]
-) -> None:
-    consent = {"uses": uses, "statementText": CONSENT_TEXT, "statementVersion": "2026-11"}
-    recorded = await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=key)
-    assert recorded["giveConsent"]["consent"]["kind"] == "GIVEN"
-    offer = {
-        "priceMinor": price,
-        "currency": "EUR",
-        "terms": {
-            "uses": uses,
-            "commercialUse": True,
-            "attributionRequired": True,
-            "durationDays": 365,
-        },
-    }
-    offered = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=key)
-    assert offered["setOffer"]["__typename"] == "OfferSet", offered
-
-
-async def search(gateway: GraphQLClient, key: str, **variables: Any) -> list[dict[str, Any]]:
-    variables.setdefault("first", 20)
-    result = (await gateway.execute(SEARCH, variables, key=key))["works"]
-    assert result["__typename"] == "WorkConnection", result
-    items: list[dict[str, Any]] = result["items"]
-    return items
 
 
 async def test_a_creator_lists_a_work_and_a_lab_finds_it(gateway: GraphQLClient) -> None:
