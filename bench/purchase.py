@@ -150,9 +150,8 @@ async def measure(stack: Stack, admin: str, args: argparse.Namespace) -> float:
         )
         for buyer_id, _ in buyers:
             await gateway.run(TOP_UP, {"buyer": buyer_id}, admin)
-        print(
-            f"listed {len(works)} works, {len(buyers)} buyers in {time.perf_counter() - started:.1f} s"
-        )
+        setup = time.perf_counter() - started
+        print(f"listed {len(works)} works, {len(buyers)} buyers in {setup:.1f} s")
 
         rng = random.Random(7)
 
