@@ -1,8 +1,38 @@
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts.delivery import DeliveryIssued
+from services.contracts.events import EventEnvelope, Topic
 from services.kit.app import create_service_app
+from services.kit.signing import Signer
+from services.licensing.api import router
 from services.licensing.config import Settings
+from services.licensing.service import licence_service
+
+CERTIFICATE_PURPOSE = "licence-certificate"
+
+
+async def _delivery_issued(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await licence_service.refund_undelivered(
+        session, DeliveryIssued.model_validate(envelope.payload)
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app("licensing", settings or Settings())
+    settings = settings or Settings()
+    if not settings.signing_key.get_secret_value():
+        # A licence certificate nobody can verify is worse than no service: refuse to start.
+        raise ValueError(
+            "ASSENT_LICENSING_SIGNING_KEY is not set: give the base64 Ed25519 seed that signs "
+            "licence certificates (python -c 'from services.kit.signing import generate_seed; "
+            "print(generate_seed())' makes one)"
+        )
+    signer = Signer(settings.signing_key, purpose=CERTIFICATE_PURPOSE)
+    app = create_service_app(
+        "licensing",
+        settings,
+        routers=[router],
+        event_handlers={Topic.DELIVERY_ISSUED: _delivery_issued},
+    )
+    app.state.certificate_signer = signer
+    return app

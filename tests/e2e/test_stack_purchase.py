@@ -55,7 +55,8 @@ EARNINGS = """{ earnings { __typename ... on Earnings {
   lines { licenceId workId buyerName amount { amountMinor } uses }
   owed { amountMinor currency } } } }"""
 REFUND = """mutation($id: ID!) { refundLicence(licenceId: $id, reason: "invoice disputed") {
-  __typename ... on LicenceRefunded { licence { status refunded { amountMinor } } } } }"""
+  __typename ... on LicenceRefunded { licence { status refunded { amountMinor } } }
+  ... on Conflict { code } } }"""
 FILES = """query($id: ID!) { delivery(id: $id) { __typename ... on Delivery {
   files { items { workId sha256 downloadUrl } } } } }"""
 CERTIFICATE = """query($id: ID!) { licence(id: $id) { ... on Licence { certificate } } }"""

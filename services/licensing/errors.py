@@ -1,0 +1,30 @@
+"""Licensing's business outcomes, each rendered with its own name by the kit's handler.
+
+The gateway maps these names to its typed GraphQL errors, so they are part of the contract.
+"""
+
+from services.kit.errors import Conflict
+
+
+class QuoteExpired(Conflict):
+    """The quote's price lock has run out; quote the bundle again."""
+
+
+class QuotePurchased(Conflict):
+    """The quote was already bought under another idempotency key."""
+
+
+class NothingToPurchase(Conflict):
+    """Every work of the quote was excluded: there is nothing to license."""
+
+
+class InsufficientFunds(Conflict):
+    """The balance does not cover the amount; nothing was charged."""
+
+
+class IdempotencyKeyReused(Conflict):
+    """The idempotency key already bought another quote."""
+
+
+class LicenceRefunded(Conflict):
+    """The licence has already been refunded."""

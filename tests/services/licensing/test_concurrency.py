@@ -1,0 +1,131 @@
+"""Racing purchases on PostgreSQL, each request in its own committing transaction."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from assent.stack import SERVICES
+from services.contracts.roles import Role
+from services.kit.migrations import upgrade
+from services.licensing.app import create_app
+from services.licensing.models import LedgerTransaction, Licence, Purchase
+from tests.fixtures.database import fresh_database
+from tests.services.catalogue.helpers import Actor
+from tests.services.licensing.helpers import (
+    headers,
+    licensing_settings,
+    make_quote,
+    quote_line,
+    top_up,
+)
+
+MIGRATIONS = next(c for c in SERVICES if c.name == "licensing").migrations
+
+
+@pytest.fixture(scope="module")
+def race_database(postgres_server: str) -> Iterator[str]:
+    """A database of its own: these requests really commit, so they cannot share the run's."""
+    assert MIGRATIONS is not None
+    for url in fresh_database(postgres_server, "licensing_race"):
+        upgrade(MIGRATIONS, url, "licensing")
+        yield url
+
+
+@pytest.fixture
+async def racing_app(race_database: str) -> AsyncIterator[FastAPI]:
+    app = create_app(licensing_settings(race_database, "licensing", database_pool_size=10))
+    yield app
+    await app.state.http.aclose()
+    await app.state.engine.dispose()
+
+
+def _buyer() -> Actor:
+    return Actor(str(uuid.uuid4()), frozenset({Role.BUYER}), "Racing Lab")
+
+
+async def _count(session: AsyncSession, model: type[Any], **where: Any) -> int:
+    statement = select(func.count()).select_from(model).filter_by(**where)
+    return int(await session.scalar(statement) or 0)
+
+
+async def _purchase_all(
+    app: FastAPI, buyer: Actor, bodies: list[dict[str, str]]
+) -> list[httpx.Response]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://licensing.internal"
+    ) as http:
+        return await asyncio.gather(
+            *(http.post("/v1/purchases", json=body, headers=headers(buyer)) for body in bodies)
+        )
+
+
+async def test_fifty_racing_purchases_with_one_key_grant_one_licence_and_charge_once(
+    racing_app: FastAPI,
+) -> None:
+    sessions: async_sessionmaker[AsyncSession] = racing_app.state.sessionmaker
+    buyer = _buyer()
+    async with sessions() as session:
+        quote_id = await make_quote(session, buyer.id, [quote_line(1234, [(uuid.uuid4(), 10_000)])])
+        await top_up(session, buyer.id, 5000)
+        await session.commit()
+
+    responses = await _purchase_all(
+        racing_app, buyer, [{"quote_id": str(quote_id), "idempotency_key": "race"}] * 50
+    )
+
+    assert {response.status_code for response in responses} == {200}
+    bodies = [response.json() for response in responses]
+    assert len({body["licence"]["id"] for body in bodies}) == 1
+    assert sorted(body["replayed"] for body in bodies) == [False] + [True] * 49
+    async with sessions() as session:
+        assert await _count(session, Licence, buyer_id=buyer.id) == 1
+        assert await _count(session, Purchase, buyer_id=buyer.id) == 1
+        licence_id = uuid.UUID(bodies[0]["licence"]["id"])
+        assert await _count(session, LedgerTransaction, licence_id=licence_id) == 1
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=racing_app), base_url="http://licensing.internal"
+    ) as http:
+        balances = (await http.get("/v1/balances", headers=headers(buyer))).json()
+    assert [b["balance_minor"] for b in balances] == [5000 - 1234]
+
+
+async def test_racing_purchases_of_different_quotes_never_overdraw_the_balance(
+    racing_app: FastAPI,
+) -> None:
+    sessions: async_sessionmaker[AsyncSession] = racing_app.state.sessionmaker
+    buyer = _buyer()
+    creators = [uuid.uuid4() for _ in range(3)]
+    async with sessions() as session:
+        quotes = [
+            await make_quote(
+                session,
+                buyer.id,
+                [quote_line(100, [(creators[n % 3], 5000), (creators[(n + 1) % 3], 5000)])],
+            )
+            for n in range(20)
+        ]
+        await top_up(session, buyer.id, 700)
+        await session.commit()
+
+    responses = await _purchase_all(
+        racing_app,
+        buyer,
+        [{"quote_id": str(quote_id), "idempotency_key": str(quote_id)} for quote_id in quotes],
+    )
+
+    outcomes = sorted("bought" if r.status_code == 200 else r.json()["error"] for r in responses)
+    assert outcomes == ["InsufficientFunds"] * 13 + ["bought"] * 7
+    async with sessions() as session:
+        assert await _count(session, Licence, buyer_id=buyer.id) == 7
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=racing_app), base_url="http://licensing.internal"
+    ) as http:
+        balances = (await http.get("/v1/balances", headers=headers(buyer))).json()
+    assert [b["balance_minor"] for b in balances] == [0]
