@@ -1,16 +1,87 @@
-from fastapi import FastAPI
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
+
+from services.contracts.events import EventEnvelope, Topic
+from services.contracts.licensing import LicenceGranted, LicenceRefunded
+from services.delivery.api import router
+from services.delivery.builder import BuildRuntime, DeliveryBuilder, wake_builders
+from services.delivery.catalogue_client import CatalogueWorks
 from services.delivery.config import Settings
+from services.delivery.manifest import ManifestSigner, Watermark
+from services.delivery.service import BuildTools, DeliveryKeys, delivery_service
 from services.kit.app import create_service_app
+from services.kit.client import ServiceClient
+from services.kit.db import on_commit
 from storage import create_object_store
 from storage.object_store import StorageSettings
+
+
+def build_runtime(state: State) -> BuildRuntime:
+    """Read from the app's state at each build, so what a test swaps in is what is used."""
+    settings: Settings = state.settings
+    catalogue = ServiceClient(
+        "catalogue", settings.catalogue_url, signer=state.token_signer, http=state.http
+    )
+    return BuildRuntime(
+        sessionmaker=state.sessionmaker,
+        tools=BuildTools(
+            works=CatalogueWorks(catalogue), store=state.object_store, keys=state.delivery_keys
+        ),
+    )
 
 
 def create_app(
     settings: Settings | None = None, storage_settings: StorageSettings | None = None
 ) -> FastAPI:
-    return create_service_app(
+    settings = settings or Settings()
+    keys = DeliveryKeys(
+        signer=ManifestSigner(settings.signing_key), watermark=Watermark(settings.watermark_secret)
+    )
+
+    async def licence_granted(session: AsyncSession, envelope: EventEnvelope) -> None:
+        granted = LicenceGranted.model_validate(envelope.payload)
+        await delivery_service.record_grant(session, granted, watermark=keys.watermark)
+        on_commit(session, wake_builders)
+
+    async def licence_refunded(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await delivery_service.record_refund(
+            session, LicenceRefunded.model_validate(envelope.payload)
+        )
+
+    app = create_service_app(
         "delivery",
-        settings or Settings(),
+        settings,
+        routers=[router],
+        event_handlers={
+            Topic.LICENCE_GRANTED: licence_granted,
+            Topic.LICENCE_REFUNDED: licence_refunded,
+        },
         object_store=create_object_store(storage_settings or StorageSettings()),
     )
+    app.state.delivery_keys = keys
+    builder = DeliveryBuilder(
+        lambda: build_runtime(app.state),
+        poll_seconds=settings.build_poll_seconds,
+        max_backoff_seconds=settings.build_max_backoff_seconds,
+    )
+    app.state.builder = builder
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Inside the kit's lifespan, so the builder stops before the database goes.
+        async with service_lifespan(app):
+            task = asyncio.create_task(builder.run(), name="delivery-builder")
+            try:
+                yield
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
+    return app

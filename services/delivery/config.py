@@ -13,3 +13,10 @@ class Settings(ServiceSettings):
     # Keys the per-buyer fingerprints and entry order; never leaves the service.
     watermark_secret: SecretStr = SecretStr("")
     link_ttl_seconds: int = Field(default=300, gt=0, le=3_600)
+    # A wake-up after each commit starts a build at once; the poll picks up retries and
+    # deliveries a crashed or busy replica left behind.
+    build_poll_seconds: float = Field(default=2.0, gt=0)
+    build_max_backoff_seconds: float = Field(default=300.0, gt=0)
+    # A LICENCE_GRANTED event of a 1,000-work bundle, or a leaked manifest pasted whole
+    # into a trace (JSON-escaped), runs past the kit's 1 MiB default.
+    max_request_bytes: int = 4 * 1024 * 1024

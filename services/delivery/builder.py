@@ -1,0 +1,101 @@
+"""The background task that builds deliveries, one transaction per delivery.
+
+A delivery waits in the database as `building` from the moment its grant commits, so
+nothing is lost when a process stops: whichever builder runs next claims it. A commit
+that creates one wakes the builders of this process at once; a poll covers the rest
+(retries, and grants received by another replica that has since died).
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.delivery.repository import DeliveryRepository
+from services.delivery.service import BuildTools, delivery_service
+from services.kit.db import utcnow
+
+log = structlog.get_logger()
+
+# Each running builder's event, with its loop, as the outbox relay keeps its own.
+_builders_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+
+def wake_builders() -> None:
+    """Start building now rather than at the next poll (call once a grant has committed)."""
+    for loop, wake in list(_builders_waiting):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+
+@dataclass(frozen=True)
+class BuildRuntime:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    tools: BuildTools
+
+
+class DeliveryBuilder:
+    """Builds every delivery that is due; `runtime` is asked afresh for each one."""
+
+    def __init__(
+        self,
+        runtime: Callable[[], BuildRuntime],
+        *,
+        poll_seconds: float,
+        max_backoff_seconds: float,
+    ) -> None:
+        self._runtime = runtime
+        self._poll_seconds = poll_seconds
+        self._max_backoff_seconds = max_backoff_seconds
+
+    async def run(self) -> None:
+        waiting = (asyncio.get_running_loop(), asyncio.Event())
+        _builders_waiting.add(waiting)
+        try:
+            while True:
+                # Cleared before building, so a commit during a build still wakes us.
+                waiting[1].clear()
+                try:
+                    await self.build_pending()
+                except Exception:
+                    log.exception("delivery.builder.failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiting[1].wait(), timeout=self._poll_seconds)
+        finally:
+            _builders_waiting.discard(waiting)
+
+    async def build_pending(self) -> list[uuid.UUID]:
+        """Build deliveries until none is due; the ids claimed (built or postponed)."""
+        claimed = []
+        while (delivery_id := await self.build_next()) is not None:
+            claimed.append(delivery_id)
+        return claimed
+
+    async def build_next(self) -> uuid.UUID | None:
+        """Claim the next due delivery and build it; a failure postpones it with backoff."""
+        runtime = self._runtime()
+        async with runtime.sessionmaker() as session:
+            claimed: uuid.UUID | None = None
+            try:
+                async with session.begin():
+                    delivery = await DeliveryRepository(session).claim_next(utcnow())
+                    if delivery is None:
+                        return None
+                    claimed = delivery.id
+                    await delivery_service.build(session, delivery, tools=runtime.tools)
+            except Exception as exc:
+                if claimed is None:
+                    raise
+                log.exception("delivery.build.failed", delivery_id=str(claimed))
+                async with session.begin():
+                    await delivery_service.postpone(
+                        session,
+                        claimed,
+                        error=f"{type(exc).__name__}: {exc}",
+                        max_backoff=self._max_backoff_seconds,
+                    )
+            return claimed

@@ -1,0 +1,140 @@
+"""Every query of the delivery service."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, literal_column, select
+from sqlalchemy.orm import joinedload
+
+from services.contracts.delivery import DeliveryStatus
+from services.delivery.models import Delivery, DeliveryEntry, Download, Licence, LicenceLine
+from services.kit.repository import Page, Repository
+
+# Fingerprints looked up per statement when tracing: well under every backend's limit
+# on bound parameters.
+LOOKUP_BATCH = 1_000
+
+
+class LicenceRepository(Repository[Licence]):
+    model = Licence
+
+    async def lock(self, licence_id: uuid.UUID, *, shared: bool = False) -> Licence | None:
+        """The licence, locked until the transaction ends.
+
+        A download takes it shared, a refund exclusively: a link is then either handed
+        out before the refund commits, or refused once it has.
+        """
+        statement = (
+            select(Licence)
+            .where(Licence.id == licence_id)
+            .with_for_update(read=shared)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def add_lines(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(insert(LicenceLine), list(rows))
+
+    async def lines_in_order(
+        self, licence_id: uuid.UUID, *, after: str | None, limit: int
+    ) -> Sequence[Row[Any]]:
+        """The next `limit` lines in manifest (keyed) order, as plain rows: a build reads
+        every line once, and ORM objects would pile up in the session."""
+        statement = (
+            select(*LicenceLine.__table__.columns)
+            .where(LicenceLine.licence_id == licence_id)
+            .order_by(LicenceLine.order_key)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(LicenceLine.order_key > after)
+        return (await self.session.execute(statement)).all()
+
+
+class DeliveryRepository(Repository[Delivery]):
+    model = Delivery
+
+    async def by_licence_ids(self, licence_ids: Sequence[uuid.UUID]) -> list[Delivery]:
+        return await self.list(select(Delivery).where(Delivery.licence_id.in_(licence_ids)))
+
+    async def get_many_with_licence(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
+        statement = (
+            select(Delivery).where(Delivery.id.in_(ids)).options(joinedload(Delivery.licence))
+        )
+        return {delivery.id: delivery for delivery in await self.list(statement)}
+
+    async def claim_next(self, now: datetime) -> Delivery | None:
+        """The next delivery due to be built, locked for this transaction.
+
+        SKIP LOCKED lets replicas claim different deliveries side by side; a builder that
+        dies loses its connection and with it the lock, so another picks the delivery
+        up. (SQLite has no row locks: its one writer at a time does the same.)
+        """
+        statement = (
+            select(Delivery)
+            # A literal, so the planner can match the partial index `ix_delivery_building`.
+            .where(Delivery.status == literal_column(f"'{DeliveryStatus.BUILDING.value}'"))
+            .where(Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def lock(self, delivery_id: uuid.UUID) -> Delivery | None:
+        statement = (
+            select(Delivery)
+            .where(Delivery.id == delivery_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+
+class EntryRepository(Repository[DeliveryEntry]):
+    model = DeliveryEntry
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        # A bulk insert: the entries never enter the session, however many there are.
+        await self.session.execute(insert(DeliveryEntry), list(rows))
+
+    async def page(
+        self, delivery_id: uuid.UUID, *, after: str | None, limit: int
+    ) -> Page[DeliveryEntry]:
+        statement = (
+            select(DeliveryEntry)
+            .where(DeliveryEntry.delivery_id == delivery_id)
+            .options(joinedload(DeliveryEntry.line))
+        )
+        return await self.paginate(
+            statement, order_by=[DeliveryEntry.position], after=after, limit=limit
+        )
+
+    async def in_delivery(self, delivery_id: uuid.UUID, fingerprint: str) -> DeliveryEntry | None:
+        statement = (
+            select(DeliveryEntry)
+            .where(DeliveryEntry.fingerprint == fingerprint)
+            .where(DeliveryEntry.delivery_id == delivery_id)
+            .options(joinedload(DeliveryEntry.line))
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def locate(self, fingerprints: Sequence[str]) -> dict[str, tuple[uuid.UUID, int]]:
+        """The delivery and position of each fingerprint Assent issued; others left out."""
+        found: dict[str, tuple[uuid.UUID, int]] = {}
+        for start in range(0, len(fingerprints), LOOKUP_BATCH):
+            batch = fingerprints[start : start + LOOKUP_BATCH]
+            rows = await self.session.execute(
+                select(
+                    DeliveryEntry.fingerprint, DeliveryEntry.delivery_id, DeliveryEntry.position
+                ).where(DeliveryEntry.fingerprint.in_(batch))
+            )
+            found.update((row[0], (row[1], row[2])) for row in rows)
+        return found
+
+
+class DownloadRepository(Repository[Download]):
+    model = Download

@@ -1,0 +1,73 @@
+"""The embedded default: delivery on SQLite with the local object store."""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from assent.stack import SERVICES
+from services.contracts.catalogue import Use
+from services.delivery.app import create_app
+from services.delivery.builder import DeliveryBuilder
+from services.kit.migrations import upgrade
+from storage import StorageSettings
+from tests.services.catalogue.helpers import Actor, Api
+from tests.services.delivery.conftest import catalogue_client, delivery_settings
+from tests.services.delivery.helpers import DeliveryApi, licence_granted, licence_line
+
+MIGRATIONS = next(c for c in SERVICES if c.name == "delivery").migrations
+OBJECT_SERVER = "http://127.0.0.1:8005"
+
+
+@pytest.fixture
+async def sqlite_app(tmp_path: Path, catalogue_app: FastAPI) -> AsyncIterator[FastAPI]:
+    assert MIGRATIONS is not None
+    url = f"sqlite+aiosqlite:///{tmp_path}/delivery.db"
+    await asyncio.to_thread(upgrade, MIGRATIONS, url, None)
+    storage = StorageSettings(
+        backend="local",
+        local_root=tmp_path / "objects",
+        public_url=OBJECT_SERVER,
+        signing_secret=SecretStr("s" * 48),
+    )
+    app = create_app(delivery_settings(url, database_schema=None), storage)
+    await app.state.object_store.ensure_bucket()
+    await app.state.http.aclose()
+    async with catalogue_client(catalogue_app) as http:
+        app.state.http = http
+        yield app
+    await app.state.engine.dispose()
+
+
+async def test_a_delivery_is_built_signed_and_linked_on_sqlite_and_local_storage(
+    sqlite_app: FastAPI, catalogue: Api, ines: Actor, lab: Actor, auditor: Actor
+) -> None:
+    works = [
+        await catalogue.listed_work(ines, os.urandom(1_000 + n), Use.TRAINING) for n in range(3)
+    ]
+    granted = licence_granted(lab, [licence_line(work) for work in works])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sqlite_app), base_url="http://delivery.internal"
+    ) as http:
+        delivery = DeliveryApi(http)
+        await delivery.grant(granted)
+        builder: DeliveryBuilder = sqlite_app.state.builder
+        assert len(await builder.build_pending()) == 1
+
+        read = await delivery.delivery_of(lab, granted.licence_id)
+        assert (read["status"], read["entry_count"]) == ("issued", 3)
+        entries = (await delivery.statement(lab, read["id"]))["predicate"]["entries"]
+        assert (await delivery.files(lab, read["id"]))["items"] == entries
+
+        # The local store's own signed, expiring URL stands in for S3's presigned one.
+        link = await delivery.link(lab, read["id"], entries[0]["fingerprint"])
+        assert link["url"].startswith(f"{OBJECT_SERVER}/")
+        assert "sig=" in link["url"]
+
+        traced = await delivery.trace(auditor, "\n".join(e["path"] for e in entries[:1]))
+        assert traced["licence_id"] == str(granted.licence_id)
