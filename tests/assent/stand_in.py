@@ -1,0 +1,189 @@
+"""Real HTTP servers for the download client: the project's local object server, and a
+stand-in for the gateway's delivery surface until the real one exists.
+
+Both run under uvicorn in a thread of the test process, so a test can see what each
+received (the Range header of a resumed file, a download that should never happen).
+"""
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.contracts.delivery import ManifestEntry
+from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublishedKeys
+from storage.local import LocalObjectStore
+from tests.assent.documents import entry_for
+
+API_KEY = "assent_testtest_0123456789abcdef"
+
+
+def bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()
+    return f"http://{host}:{port}"
+
+
+@contextmanager
+def serve(app: ASGIApp, sock: socket.socket) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    range: str | None
+    authorization: str | None
+
+
+@dataclass
+class Recorder:
+    """Wraps an ASGI app and keeps what each HTTP request asked for."""
+
+    app: ASGIApp
+    seen: list[Seen] = field(default_factory=list)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            self.seen.append(
+                Seen(
+                    scope["method"],
+                    scope["path"],
+                    headers.get("range"),
+                    headers.get("authorization"),
+                )
+            )
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class StandInDelivery:
+    envelope: Envelope | None
+    building_polls: int = 0
+    refusal: tuple[int, str] | None = None
+
+
+class GatewayStandIn:
+    """The gateway surface the client is written against: published keys, the
+    `delivery` query and entitlement-checked redirects to signed URLs."""
+
+    def __init__(
+        self, store: LocalObjectStore, keys: PublishedKeys, *, stale_store: LocalObjectStore
+    ) -> None:
+        self.store = store
+        # Signs with the same secret an hour in the past: its links have expired.
+        self.stale_store = stale_store
+        self.expire_next: set[str] = set()
+        self.keys = keys
+        self.deliveries: dict[str, StandInDelivery] = {}
+        self.objects: dict[str, str] = {}
+        self.downloads: list[str] = []
+        self.queries: list[dict[str, Any]] = []
+        self.url = ""
+
+    async def store_files(
+        self,
+        delivery_id: uuid.UUID,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        served: dict[str, bytes] | None = None,
+        work_id: uuid.UUID | None = None,
+    ) -> list[ManifestEntry]:
+        """Entries for the files, whose objects hold `served[name]` where given (to make
+        the store disagree with the manifest) and the file's own bytes otherwise."""
+        entries = []
+        for name, data in files:
+            entry = entry_for(delivery_id, name, data, work_id=work_id)
+            key = f"tests/download/{uuid.uuid4().hex}"
+            await self.store.put(key, (served or {}).get(name, data))
+            self.objects[entry.path] = key
+            entries.append(entry)
+        return entries
+
+    def issue(self, delivery_id: uuid.UUID, envelope: Envelope | None, **options: Any) -> None:
+        self.deliveries[str(delivery_id)] = StandInDelivery(envelope, **options)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        def authorised(request: Request) -> bool:
+            return request.headers.get("authorization") == f"Bearer {API_KEY}"
+
+        @app.get(WELL_KNOWN_KEYS_PATH)
+        async def keys() -> PublishedKeys:
+            return self.keys
+
+        @app.post("/graphql")
+        async def graphql(request: Request) -> dict[str, Any]:
+            body = await request.json()
+            self.queries.append(body)
+            delivery_id = body["variables"]["id"]
+            delivery = self.deliveries.get(delivery_id)
+            node: dict[str, Any]
+            if not authorised(request):
+                node = {"__typename": "Unauthenticated", "message": "give an API key"}
+            elif delivery is None:
+                node = {"__typename": "NotFound", "message": f"no delivery {delivery_id}"}
+            elif delivery.building_polls > 0:
+                delivery.building_polls -= 1
+                node = {"__typename": "Delivery", "id": delivery_id, "status": "BUILDING"}
+                node["manifest"] = None
+            else:
+                envelope = delivery.envelope
+                node = {"__typename": "Delivery", "id": delivery_id, "status": "ISSUED"}
+                node["manifest"] = envelope.model_dump() if envelope else None
+            return {"data": {"delivery": node}}
+
+        @app.get("/downloads/{delivery_id}/{fingerprint}")
+        async def file(delivery_id: str, fingerprint: str, request: Request) -> Response:
+            path = request.url.path
+            self.downloads.append(path)
+            if not authorised(request):
+                return JSONResponse({"error": "Unauthenticated", "detail": "no key"}, 401)
+            delivery = self.deliveries.get(delivery_id)
+            if delivery is not None and delivery.refusal is not None:
+                status, name = delivery.refusal
+                return JSONResponse({"error": name, "detail": "the licence was refunded"}, status)
+            key = self.objects.get(path)
+            if delivery is None or key is None:
+                return JSONResponse({"error": "NotFound", "detail": path}, 404)
+            store = self.store
+            if path in self.expire_next:
+                self.expire_next.discard(path)
+                store = self.stale_store
+            url = await store.presign_get(key, expires_in=timedelta(minutes=5))
+            return RedirectResponse(url, status_code=307)
+
+        return app

@@ -1,0 +1,412 @@
+"""`assent download` against the gateway's delivery surface and the real local object server."""
+
+import asyncio
+import hashlib
+import json
+import random
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from assent.cli import main
+from assent.download import (
+    MANIFEST_FILE,
+    DownloadError,
+    DownloadResult,
+    FileStatus,
+    ManifestRefused,
+    download,
+    safe_file_name,
+)
+from services.contracts.delivery import ManifestEntry
+from services.kit.signing import Signer
+from tests.assent.conftest import ObjectServer
+from tests.assent.documents import (
+    MANIFEST_PURPOSE,
+    new_signer,
+    published,
+    sign_statement,
+    signed_manifest,
+    statement,
+    with_payload,
+)
+from tests.assent.stand_in import API_KEY, GatewayStandIn
+
+MiB = 1024 * 1024
+RNG = random.Random(5)
+FILES = [
+    ("empty.txt", b""),
+    ("one-byte.bin", b"x"),
+    ("notes.txt", RNG.randbytes(70_000)),
+    # Larger than a chunk, so a resumed transfer starts mid-file.
+    ("big.bin", RNG.randbytes(3 * MiB + 123)),
+]
+
+
+def publish(
+    gateway: GatewayStandIn,
+    signer: Signer,
+    files: Sequence[tuple[str, bytes]] = FILES,
+    *,
+    served: dict[str, bytes] | None = None,
+) -> tuple[uuid.UUID, list[ManifestEntry]]:
+    delivery_id = uuid.uuid4()
+    entries = asyncio.run(gateway.store_files(delivery_id, files, served=served))
+    gateway.issue(delivery_id, signed_manifest(signer, delivery_id, entries))
+    return delivery_id, entries
+
+
+def fetch(gateway: GatewayStandIn, delivery_id: uuid.UUID, to: Path) -> DownloadResult:
+    return download(delivery_id, to, gateway_url=gateway.url, api_key=API_KEY, parallel=3)
+
+
+def _download_args(gateway: GatewayStandIn, delivery_id: uuid.UUID, to: Path) -> list[str]:
+    return ["download", str(delivery_id), "--to", str(to), "--gateway", gateway.url, "--quiet"]
+
+
+def statuses(result: DownloadResult) -> dict[str, FileStatus]:
+    return {file.entry.file_name: file.status for file in result.files}
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_under(directory: Path) -> set[Path]:
+    return {path for path in directory.rglob("*") if path.is_file()}
+
+
+def test_every_file_lands_verified_beside_the_signed_manifest(
+    gateway: GatewayStandIn, object_server: ObjectServer, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer)
+
+    result = fetch(gateway, delivery_id, tmp_path)
+
+    assert result.ok
+    assert set(statuses(result).values()) == {FileStatus.DOWNLOADED}
+    for entry in entries:
+        path = tmp_path / str(entry.work_id) / entry.file_name
+        assert (path.stat().st_size, sha256_of(path)) == (entry.size, entry.sha256)
+    assert not [path for path in files_under(tmp_path) if path.suffix == ".part"]
+    issued = gateway.deliveries[str(delivery_id)].envelope
+    assert issued is not None
+    assert json.loads((tmp_path / MANIFEST_FILE).read_text()) == issued.model_dump()
+    assert result.fetched == sum(entry.size for entry in entries)
+    # The key goes to the gateway only, never to the object store.
+    assert {seen.authorization for seen in object_server.recorder.seen} == {None}
+    assert len(gateway.downloads) == len(entries)
+
+
+def test_a_second_run_fetches_nothing(
+    gateway: GatewayStandIn, object_server: ObjectServer, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, _ = publish(gateway, manifest_signer)
+    fetch(gateway, delivery_id, tmp_path)
+    gateway.downloads.clear()
+    object_server.recorder.seen.clear()
+
+    again = fetch(gateway, delivery_id, tmp_path)
+
+    assert again.ok
+    assert set(statuses(again).values()) == {FileStatus.COMPLETE}
+    assert (again.fetched, gateway.downloads, object_server.recorder.seen) == (0, [], [])
+
+
+def test_a_truncated_part_resumes_with_a_range_request(
+    gateway: GatewayStandIn, object_server: ObjectServer, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer)
+    fetch(gateway, delivery_id, tmp_path)
+    big = next(entry for entry in entries if entry.file_name == "big.bin")
+    path = tmp_path / str(big.work_id) / "big.bin"
+    kept = MiB + 7
+    path.with_name("big.bin.part").write_bytes(path.read_bytes()[:kept])
+    path.unlink()
+    object_server.recorder.seen.clear()
+
+    result = fetch(gateway, delivery_id, tmp_path)
+
+    assert result.ok
+    assert statuses(result)["big.bin"] == FileStatus.RESUMED
+    assert result.fetched == big.size - kept
+    assert [seen.range for seen in object_server.recorder.seen] == [f"bytes={kept}-"]
+    assert sha256_of(path) == big.sha256
+    assert not path.with_name("big.bin.part").exists()
+
+
+def test_a_part_with_wrong_bytes_is_fetched_whole_again(
+    gateway: GatewayStandIn, object_server: ObjectServer, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer, [("big.bin", FILES[3][1])])
+    (big,) = entries
+    part = tmp_path / str(big.work_id) / "big.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\0" * MiB)
+
+    result = fetch(gateway, delivery_id, tmp_path)
+
+    assert result.ok
+    assert statuses(result)["big.bin"] == FileStatus.DOWNLOADED
+    assert [seen.range for seen in object_server.recorder.seen] == [f"bytes={MiB}-", None]
+    assert sha256_of(part.with_name("big.bin")) == big.sha256
+
+
+def test_a_corrupted_file_is_fetched_again(
+    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer)
+    fetch(gateway, delivery_id, tmp_path)
+    notes = next(entry for entry in entries if entry.file_name == "notes.txt")
+    path = tmp_path / str(notes.work_id) / "notes.txt"
+    damaged = bytearray(path.read_bytes())
+    damaged[1234] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    gateway.downloads.clear()
+
+    result = fetch(gateway, delivery_id, tmp_path)
+
+    assert result.ok
+    assert statuses(result) == {
+        "empty.txt": FileStatus.COMPLETE,
+        "one-byte.bin": FileStatus.COMPLETE,
+        "notes.txt": FileStatus.DOWNLOADED,
+        "big.bin": FileStatus.COMPLETE,
+    }
+    assert gateway.downloads == [notes.path]
+    assert sha256_of(path) == notes.sha256
+
+
+@pytest.mark.parametrize(
+    ("served", "reason"),
+    [
+        (RNG.randbytes(70_000), "sha256 mismatch"),
+        (RNG.randbytes(70_001), "holds 70001 bytes, the signed manifest says 70000"),
+    ],
+    ids=["same-size", "other-size"],
+)
+def test_bytes_unlike_the_manifest_fail_that_file_and_exit_non_zero(
+    gateway: GatewayStandIn,
+    manifest_signer: Signer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    served: bytes,
+    reason: str,
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer, served={"notes.txt": served})
+
+    code = main([*_download_args(gateway, delivery_id, tmp_path), "--key", API_KEY])
+
+    output = capsys.readouterr()
+    assert code == 1
+    failed = [line for line in output.err.splitlines() if line.startswith("  ")]
+    assert len(failed) == 1
+    assert failed[0].startswith(f"  {entries[2].work_id}/notes.txt")
+    assert reason in failed[0]
+    assert not (tmp_path / str(entries[2].work_id) / "notes.txt").exists()
+    assert not (tmp_path / str(entries[2].work_id) / "notes.txt.part").exists()
+    assert "3 downloaded, 0 resumed, 0 already complete, 1 failed" in output.out
+
+
+def test_the_cli_downloads_with_the_key_from_the_environment(
+    gateway: GatewayStandIn,
+    manifest_signer: Signer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delivery_id, _ = publish(gateway, manifest_signer)
+    monkeypatch.setenv("ASSENT_API_KEY", API_KEY)
+
+    first = main(_download_args(gateway, delivery_id, tmp_path))
+    second = main(_download_args(gateway, delivery_id, tmp_path))
+
+    output = capsys.readouterr().out
+    assert (first, second) == (0, 0)
+    assert "4 downloaded, 0 resumed, 0 already complete, 0 failed" in output
+    assert "0 downloaded, 0 resumed, 4 already complete, 0 failed" in output
+    assert f"manifest verified: signed by key {manifest_signer.key_id}" in output
+    assert main(["verify", str(tmp_path / MANIFEST_FILE), "--keys", gateway.url]) == 0
+
+
+def test_the_cli_wants_an_api_key(
+    gateway: GatewayStandIn,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ASSENT_API_KEY", raising=False)
+
+    code = main(_download_args(gateway, uuid.uuid4(), tmp_path))
+
+    assert code == 2
+    assert "ASSENT_API_KEY" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["download", "not-a-uuid", "--to", str(tmp_path), "--key", API_KEY])
+    assert usage.value.code == 2
+
+
+def test_an_expired_link_is_asked_for_again(
+    gateway: GatewayStandIn, object_server: ObjectServer, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer, FILES[1:3])
+    gateway.expire_next.add(entries[0].path)
+
+    result = fetch(gateway, delivery_id, tmp_path)
+
+    assert result.ok
+    assert gateway.downloads.count(entries[0].path) == 2
+    assert len(object_server.recorder.seen) == 3
+
+
+def test_a_refusal_by_the_gateway_is_listed_for_each_file(
+    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer)
+    gateway.deliveries[str(delivery_id)].refusal = (410, "LicenceRevoked")
+
+    result = fetch(gateway, delivery_id, tmp_path)
+
+    assert len(result.failed) == len(entries)
+    assert {file.error for file in result.failed} == {
+        "gateway: 410 LicenceRevoked: the licence was refunded"
+    }
+    assert files_under(tmp_path) == {tmp_path / MANIFEST_FILE}
+
+
+def test_a_delivery_still_being_built_is_waited_for(
+    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, _ = publish(gateway, manifest_signer, FILES[:2])
+    gateway.deliveries[str(delivery_id)].building_polls = 1
+
+    result = fetch(gateway, delivery_id, tmp_path)
+
+    assert result.ok
+    assert len(gateway.queries) == 2
+
+
+def test_an_unknown_delivery_or_key_is_an_error(gateway: GatewayStandIn, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="NotFound"):
+        fetch(gateway, uuid.uuid4(), tmp_path)
+    with pytest.raises(DownloadError, match="Unauthenticated"):
+        download(uuid.uuid4(), tmp_path, gateway_url=gateway.url, api_key="wrong")
+
+
+def _swap_digest(document: dict[str, object]) -> None:
+    entries = document["predicate"]["entries"]  # type: ignore[index]
+    entries[1]["sha256"] = "0" * 64
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("payload", "no signature verifies"),
+        ("unpublished-key", "no signature verifies"),
+        ("licence-key", "published for licence-certificate"),
+        ("other-delivery", "it is for delivery"),
+    ],
+)
+def test_a_tampered_manifest_is_refused_before_any_download(
+    gateway: GatewayStandIn,
+    object_server: ObjectServer,
+    manifest_signer: Signer,
+    licence_signer: Signer,
+    tmp_path: Path,
+    tamper: str,
+    reason: str,
+) -> None:
+    delivery_id, entries = publish(gateway, manifest_signer)
+    good = gateway.deliveries[str(delivery_id)].envelope
+    assert good is not None
+    if tamper == "payload":
+        envelope = with_payload(good, _swap_digest)
+    elif tamper == "unpublished-key":
+        envelope = signed_manifest(new_signer(MANIFEST_PURPOSE), delivery_id, entries)
+    elif tamper == "licence-key":
+        envelope = sign_statement(licence_signer, statement(delivery_id, entries, "ignored"))
+    else:
+        other, _ = publish(gateway, manifest_signer)
+        envelope = good
+        delivery_id = other
+    gateway.issue(delivery_id, envelope)
+
+    with pytest.raises(ManifestRefused, match=reason):
+        fetch(gateway, delivery_id, tmp_path / "out")
+
+    assert (gateway.downloads, object_server.recorder.seen) == ([], [])
+    assert not (tmp_path / "out").exists()
+
+
+def test_pinned_keys_overrule_the_gateways(
+    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id, _ = publish(gateway, manifest_signer, FILES[:1])
+    someone_else = published(new_signer(MANIFEST_PURPOSE)).keys
+
+    with pytest.raises(ManifestRefused, match="no signature verifies"):
+        download(delivery_id, tmp_path, gateway_url=gateway.url, api_key=API_KEY, keys=someone_else)
+
+
+MALICIOUS_NAMES = [
+    "../../escape.txt",
+    "/etc/passwd",
+    "..\\..\\windows.ini",
+    "a/../../../b.txt",
+    "..",
+    "",
+    "...",
+    ".hidden",
+    "con:trol\x00\n|chars?.txt",
+    "x" * 300 + ".safetensors",
+]
+
+
+def test_malicious_file_names_cannot_escape_the_directory(
+    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    files = [(name, f"file {index}".encode()) for index, name in enumerate(MALICIOUS_NAMES)]
+    delivery_id, _ = publish(gateway, manifest_signer, files)
+    out = tmp_path / "deep" / "out"
+
+    result = fetch(gateway, delivery_id, out)
+
+    assert result.ok
+    assert files_under(tmp_path) == {out / MANIFEST_FILE} | {file.path for file in result.files}
+    for file in result.files:
+        assert file.path.parent == out / str(file.entry.work_id)
+        assert file.path.read_bytes() == dict(files)[file.entry.file_name]
+        assert len(file.path.name.encode()) <= 200
+
+
+def test_two_entries_for_one_file_are_refused(
+    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
+) -> None:
+    delivery_id = uuid.uuid4()
+    work_id = uuid.uuid4()
+    files = [("Data.bin", b"one"), ("data.bin", b"two")]
+    entries = asyncio.run(gateway.store_files(delivery_id, files, work_id=work_id))
+    gateway.issue(delivery_id, signed_manifest(manifest_signer, delivery_id, entries))
+
+    with pytest.raises(ManifestRefused, match="would both be written"):
+        fetch(gateway, delivery_id, tmp_path)
+    assert gateway.downloads == []
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("../../escape.txt", "escape.txt"),
+        ("C:\\Users\\x\\model.bin", "model.bin"),
+        ("..", "file"),
+        (".bashrc", "bashrc"),
+        ("a:b*c?.txt", "a_b_c_.txt"),
+        ("tab\there.txt", "tab_here.txt"),
+        ("trailing. ", "trailing"),
+        ("é" * 150 + ".wav", "é" * 98 + ".wav"),
+    ],
+)
+def test_safe_file_name(name: str, safe: str) -> None:
+    assert safe_file_name(name) == safe
