@@ -164,6 +164,8 @@ async def measure(stack: Stack, admin: str, args: argparse.Namespace) -> float:
                 key,
             )
             quoted = await gateway.run(QUOTE, {"id": bundle["createBundle"]["bundle"]["id"]}, key)
+            if "quote" not in quoted["quoteBundle"]:
+                raise RuntimeError(f"quoteBundle failed: {quoted}")
             return key, quoted["quoteBundle"]["quote"]["id"]
 
         started = time.perf_counter()
