@@ -30,6 +30,8 @@ from services.contracts.delivery import (
 )
 from services.contracts.licensing import LICENCE_CERTIFICATE_TYPE, LicenceCertificate
 from services.contracts.signing import (
+    CERTIFICATE_KEY_PURPOSE,
+    MANIFEST_KEY_PURPOSE,
     WELL_KNOWN_KEYS_PATH,
     Envelope,
     PublicKeyRead,
@@ -37,8 +39,6 @@ from services.contracts.signing import (
 )
 from services.kit.signing import SignatureInvalid, verify_envelope
 
-MANIFEST_KEY_PURPOSE = "delivery-manifest"
-CERTIFICATE_KEY_PURPOSE = "licence-certificate"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Enough to locate a fault without flooding the terminal for a 100,000-entry manifest.
 _MAX_PROBLEMS_SHOWN = 5

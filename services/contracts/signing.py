@@ -5,6 +5,10 @@ from pydantic import BaseModel, ConfigDict, Field
 WELL_KNOWN_KEYS_PATH = "/.well-known/assent-keys.json"
 """Where the gateway publishes every signing key of the marketplace."""
 
+# What each published key signs; a verifier accepts a document only under its own purpose.
+MANIFEST_KEY_PURPOSE = "delivery-manifest"
+CERTIFICATE_KEY_PURPOSE = "licence-certificate"
+
 
 class EnvelopeSignature(BaseModel):
     model_config = ConfigDict(frozen=True)

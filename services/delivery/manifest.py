@@ -39,10 +39,9 @@ from services.contracts.delivery import (
     MANIFEST_PREDICATE_TYPE,
     ManifestHeader,
 )
-from services.contracts.signing import PublicKeyRead
+from services.contracts.signing import MANIFEST_KEY_PURPOSE, PublicKeyRead
 from services.kit.signing import Signer, b64decode, b64encode
 
-MANIFEST_KEY_PURPOSE = "delivery-manifest"
 MIN_WATERMARK_SECRET_BYTES = 32
 # A multiple of 3, so that base64 of consecutive chunks concatenates to base64 of the whole.
 _BASE64_CHUNK = 3 * 256 * 1024

@@ -3,13 +3,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.delivery import DeliveryIssued
 from services.contracts.events import EventEnvelope, Topic
+from services.contracts.signing import CERTIFICATE_KEY_PURPOSE
 from services.kit.app import create_service_app
 from services.kit.signing import Signer
 from services.licensing.api import router
 from services.licensing.config import Settings
 from services.licensing.service import licence_service
-
-CERTIFICATE_PURPOSE = "licence-certificate"
 
 
 async def _delivery_issued(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -27,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "licence certificates (python -c 'from services.kit.signing import generate_seed; "
             "print(generate_seed())' makes one)"
         )
-    signer = Signer(settings.signing_key, purpose=CERTIFICATE_PURPOSE)
+    signer = Signer(settings.signing_key, purpose=CERTIFICATE_KEY_PURPOSE)
     app = create_service_app(
         "licensing",
         settings,

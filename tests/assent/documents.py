@@ -25,11 +25,16 @@ from services.contracts.licensing import (
     LicenceCertificate,
     LicenceStatus,
 )
-from services.contracts.signing import Envelope, PublishedKeys
+from services.contracts.signing import (
+    CERTIFICATE_KEY_PURPOSE,
+    MANIFEST_KEY_PURPOSE,
+    Envelope,
+    PublishedKeys,
+)
 from services.kit.signing import Signer, canonical_json, generate_seed
 
-MANIFEST_PURPOSE = "delivery-manifest"
-CERTIFICATE_PURPOSE = "licence-certificate"
+MANIFEST_PURPOSE = MANIFEST_KEY_PURPOSE
+CERTIFICATE_PURPOSE = CERTIFICATE_KEY_PURPOSE
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
