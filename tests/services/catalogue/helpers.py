@@ -28,6 +28,7 @@ from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.internal_token import Caller, TokenSigner
 from services.kit.outbox import OutboxDelivery
+from tests.fixtures.rest import RestApi
 
 SECRET = "catalogue-tests-internal-token-secret-0123456789"
 SIGNER = TokenSigner(SECRET, issuer="gateway")
@@ -105,32 +106,11 @@ def offer_payload(
     }
 
 
-class Api:
+class Api(RestApi):
     """The catalogue's endpoints, as the gateway calls them."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def call(
-        self, actor: Actor, method: str, path: str, *, json: Any = None, params: Any = None
-    ) -> httpx.Response:
-        return await self.http.request(
-            method, path, json=json, params=params, headers=actor.headers
-        )
-
-    async def ok(
-        self,
-        actor: Actor,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Any = None,
-        status: int = 200,
-    ) -> Any:
-        response = await self.call(actor, method, path, json=json, params=params)
-        assert response.status_code == status, response.text
-        return response.json()
+    def headers(self, actor: Actor) -> dict[str, str]:
+        return actor.headers
 
     async def create_work(self, actor: Actor, data: bytes, **overrides: Any) -> dict[str, Any]:
         created: dict[str, Any] = await self.ok(

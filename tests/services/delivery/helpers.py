@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +24,7 @@ from services.contracts.signing import Envelope, PublicKeyRead
 from services.kit.db import utcnow
 from services.kit.outbox import OutboxDelivery
 from services.kit.signing import verify_envelope
+from tests.fixtures.rest import RestApi
 from tests.services.catalogue.helpers import SIGNER, Actor
 
 LICENSING = Actor(subject="service:licensing", roles=frozenset({Role.SERVICE}), name=None)
@@ -107,40 +107,11 @@ def refunded(granted: LicenceGranted) -> LicenceRefunded:
     )
 
 
-class DeliveryApi:
+class DeliveryApi(RestApi):
     """Delivery's endpoints, as the gateway and licensing call them."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def call(
-        self, actor: Actor, method: str, path: str, *, json: Any = None, params: Any = None
-    ) -> httpx.Response:
-        return await self.http.request(
-            method, path, json=json, params=params, headers=headers(actor)
-        )
-
-    async def ok(
-        self,
-        actor: Actor,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Any = None,
-        status: int = 200,
-    ) -> Any:
-        response = await self.call(actor, method, path, json=json, params=params)
-        assert response.status_code == status, response.text
-        return response.json()
-
-    async def refused(
-        self, actor: Actor, method: str, path: str, *, json: Any = None
-    ) -> tuple[int, str]:
-        """The status and error name of a refusal."""
-        response = await self.call(actor, method, path, json=json)
-        assert response.status_code >= 400, response.text
-        return response.status_code, response.json()["error"]
+    def headers(self, actor: Actor) -> dict[str, str]:
+        return headers(actor)
 
     async def event(self, topic: Topic, payload: Any, *, event_id: uuid.UUID | None = None) -> Any:
         """Deliver an event as licensing's outbox relay does."""

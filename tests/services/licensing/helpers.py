@@ -24,6 +24,7 @@ from services.licensing.config import Settings
 from services.licensing.models import Bundle, Quote
 from services.licensing.royalties import platform_fee
 from services.licensing.service import ledger_service
+from tests.fixtures.rest import RestApi
 from tests.services.catalogue.helpers import SECRET, Actor, create_work, list_work
 
 CATALOGUE_URL = "http://catalogue.internal"
@@ -63,40 +64,11 @@ def service_headers(source: str = "delivery") -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-class Api:
+class Api(RestApi):
     """Licensing's endpoints, as the gateway calls them."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def call(
-        self, actor: Actor, method: str, path: str, *, json: Any = None, params: Any = None
-    ) -> httpx.Response:
-        return await self.http.request(
-            method, path, json=json, params=params, headers=headers(actor)
-        )
-
-    async def ok(
-        self,
-        actor: Actor,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Any = None,
-        status: int = 200,
-    ) -> Any:
-        response = await self.call(actor, method, path, json=json, params=params)
-        assert response.status_code == status, response.text
-        return response.json()
-
-    async def refused(
-        self, actor: Actor, method: str, path: str, *, json: Any = None, params: Any = None
-    ) -> tuple[int, str]:
-        """The status and error name of a refused call."""
-        response = await self.call(actor, method, path, json=json, params=params)
-        assert response.status_code >= 400, response.text
-        return response.status_code, str(response.json()["error"])
+    def headers(self, actor: Actor) -> dict[str, str]:
+        return headers(actor)
 
     async def top_up(
         self, admin: Actor, buyer: Actor, amount_minor: int, currency: str = "EUR"
