@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from strawberry.fastapi import GraphQLRouter
 
 from gateway.accounts.service import Principal, account_service
+from gateway.clients.audit import AuditClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             authenticate,
             delivery=DeliveryClient(services.by_name["delivery"]),
             licensing=LicensingClient(services.by_name["licensing"]),
+            audit=AuditClient(services.by_name["audit"]),
         )
     )
     app.add_exception_handler(errors.Unauthenticated, _unauthenticated)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
 from gateway.accounts.service import Principal
+from gateway.clients.audit import AuditClient
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
@@ -37,6 +38,7 @@ class Context(BaseContext):
         self.catalogue = CatalogueClient(services.by_name["catalogue"])
         self.licensing = LicensingClient(services.by_name["licensing"])
         self.delivery = DeliveryClient(services.by_name["delivery"])
+        self.audit = AuditClient(services.by_name["audit"])
         self.loaders = Loaders(
             principal, catalogue=self.catalogue, licensing=self.licensing, delivery=self.delivery
         )

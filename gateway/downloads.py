@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.accounts.service import Principal
+from gateway.clients.audit import AuditClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead, PublishedKeys
@@ -33,7 +34,11 @@ def _error(error: errors.AssentError) -> JSONResponse:
 
 
 def downloads_router(
-    authenticate: Authenticate, *, delivery: DeliveryClient, licensing: LicensingClient
+    authenticate: Authenticate,
+    *,
+    delivery: DeliveryClient,
+    licensing: LicensingClient,
+    audit: AuditClient,
 ) -> APIRouter:
     router = APIRouter(tags=["downloads"])
     cached: tuple[float, PublishedKeys] | None = None
@@ -60,7 +65,8 @@ def downloads_router(
 
     @router.get(WELL_KNOWN_KEYS_PATH, response_model=PublishedKeys)
     async def published_keys() -> PublishedKeys | JSONResponse:
-        """Every key the marketplace signs with: licence certificates and manifests."""
+        """Every key the marketplace signs with: licence certificates, manifests and audit
+        checkpoints."""
         nonlocal cached
         async with lock:
             if cached is None or time.monotonic() - cached[0] > KEYS_CACHE_SECONDS:
@@ -68,6 +74,7 @@ def downloads_router(
                     found: list[PublicKeyRead] = [
                         *await licensing.keys(None),
                         *await delivery.keys(None),
+                        *await audit.keys(None),
                     ]
                 except errors.AssentError as error:
                     return _error(error)

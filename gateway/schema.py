@@ -21,6 +21,7 @@ from strawberry.types.execution import ExecutionResult
 from gateway.config import Settings
 from gateway.context import Context
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
+from gateway.resolvers.audit import AuditQuery
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
@@ -30,7 +31,7 @@ log = structlog.get_logger()
 
 
 @strawberry.type
-class Query(AccountQuery, CatalogueQuery, LicensingQuery, DeliveryQuery):
+class Query(AccountQuery, CatalogueQuery, LicensingQuery, DeliveryQuery, AuditQuery):
     pass
 
 

@@ -8,6 +8,7 @@ WELL_KNOWN_KEYS_PATH = "/.well-known/assent-keys.json"
 # What each published key signs; a verifier accepts a document only under its own purpose.
 MANIFEST_KEY_PURPOSE = "delivery-manifest"
 CERTIFICATE_KEY_PURPOSE = "licence-certificate"
+CHECKPOINT_KEY_PURPOSE = "audit-checkpoint"
 
 
 class EnvelopeSignature(BaseModel):

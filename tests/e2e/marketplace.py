@@ -1,6 +1,9 @@
 """A marketplace user's steps through the gateway, shared by the whole-stack tests."""
 
+import asyncio
 import hashlib
+import os
+import subprocess
 import uuid
 from typing import Any
 
@@ -35,6 +38,24 @@ SEARCH = """query($filter: WorkFilter, $sort: SearchSort, $first: Int!, $after: 
     ... on WorkConnection { nextCursor items { id title listed owner { name }
         offer { price { amountMinor } } shares { creator { id } basisPoints } } } } }"""
 WORK = """query($id: ID!) { work(id: $id) { __typename ... on Work { id title listed } } }"""
+TOP_UP = """mutation($buyer: ID!, $amount: BigInt!, $ref: String!) {
+  topUp(buyerId: $buyer, amountMinor: $amount, currency: "EUR", reference: $ref) {
+    __typename ... on MoneyRecorded { transaction { id } } } }"""
+CREATE_BUNDLE = """mutation($input: CreateBundleInput!) { createBundle(input: $input) {
+  __typename ... on BundleCreated { bundle { id workIds } }
+  ... on ValidationFailed { fields { field code } } } }"""
+QUOTE = """mutation($id: ID!) { quoteBundle(bundleId: $id) { __typename
+  ... on QuoteIssued { quote { id status total { amountMinor currency }
+      platformFee { amountMinor } lines { workId price { amountMinor } }
+      excluded { workId reason } } } } }"""
+PURCHASE = """mutation($quote: ID!, $key: String!) {
+  purchase(quoteId: $quote, idempotencyKey: $key) { __typename
+    ... on PurchaseSucceeded { replayed licence { id status total { amountMinor } } }
+    ... on Error { message } ... on Conflict { code } } }"""
+LICENCE = """query($id: ID!) { licence(id: $id) { __typename ... on Licence {
+  id status refunded { amountMinor } lines { workId status excludedReason }
+  delivery { id status entryCount excluded { workId reason } } } } }"""
+TRAINING = ["TRAINING", "EVALUATION"]
 
 CONSENT_TEXT = "I opt in to my work being used to train and evaluate AI models."
 
@@ -104,3 +125,71 @@ async def search(gateway: GraphQLClient, key: str, **variables: Any) -> list[dic
     assert result["__typename"] == "WorkConnection", result
     items: list[dict[str, Any]] = result["items"]
     return items
+
+
+async def run_cli(
+    command: list[str], *, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a lab runs it, in its own process, off the event loop."""
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def listed_work(gateway: GraphQLClient, creator: str, *, price: int, title: str) -> str:
+    content = os.urandom(50_000 + price)
+    created = await create_work(gateway, creator, content, title=title)
+    await upload_single(created, content)
+    work_id: str = created["work"]["id"]
+    completed = await gateway.execute(COMPLETE, {"id": work_id}, key=creator)
+    assert completed["completeUpload"]["__typename"] == "UploadCompleted"
+    await list_for_sale(gateway, creator, work_id, price=price, uses=TRAINING)
+    return work_id
+
+
+async def funded_buyer(
+    gateway: GraphQLClient, admin: str, name: str, amount: int
+) -> tuple[str, str]:
+    buyer_id, key = await register(gateway, "BUYER", name)
+    recorded = await gateway.execute(
+        TOP_UP,
+        {"buyer": buyer_id, "amount": amount, "ref": f"wire-{uuid.uuid4().hex[:8]}"},
+        key=admin,
+    )
+    assert recorded["topUp"]["__typename"] == "MoneyRecorded", recorded
+    return buyer_id, key
+
+
+async def quote_for(gateway: GraphQLClient, key: str, work_ids: list[str]) -> dict[str, Any]:
+    bundle = await gateway.execute(
+        CREATE_BUNDLE,
+        {"input": {"name": "eval set", "uses": TRAINING, "workIds": work_ids}},
+        key=key,
+    )
+    assert bundle["createBundle"]["__typename"] == "BundleCreated", bundle
+    quoted = await gateway.execute(QUOTE, {"id": bundle["createBundle"]["bundle"]["id"]}, key=key)
+    assert quoted["quoteBundle"]["__typename"] == "QuoteIssued", quoted
+    quote: dict[str, Any] = quoted["quoteBundle"]["quote"]
+    return quote
+
+
+async def buy(gateway: GraphQLClient, key: str, quote_id: str) -> dict[str, Any]:
+    bought = await gateway.execute(
+        PURCHASE, {"quote": quote_id, "key": f"order-{uuid.uuid4()}"}, key=key
+    )
+    assert bought["purchase"]["__typename"] == "PurchaseSucceeded", bought
+    licence: dict[str, Any] = bought["purchase"]["licence"]
+    return licence
+
+
+async def delivered(gateway: GraphQLClient, key: str, licence_id: str) -> dict[str, Any]:
+    """The licence once its delivery is built (the outbox carries the sale to delivery)."""
+    for _ in range(200):
+        licence: dict[str, Any] = (await gateway.execute(LICENCE, {"id": licence_id}, key=key))[
+            "licence"
+        ]
+        delivery = licence["delivery"]
+        if delivery is not None and delivery["status"] != "BUILDING":
+            return licence
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"licence {licence_id} was not delivered within 20 s")

@@ -5,7 +5,6 @@ import asyncio
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -18,35 +17,22 @@ from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublishedKeys
 from services.kit.signing import verify_envelope
 from tests.e2e.marketplace import (
-    COMPLETE,
+    LICENCE,
+    PURCHASE,
     WITHDRAW,
-    create_work,
-    list_for_sale,
+    buy,
+    delivered,
+    funded_buyer,
+    listed_work,
+    quote_for,
     register,
-    upload_single,
+    run_cli,
 )
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 
-TOP_UP = """mutation($buyer: ID!, $amount: BigInt!, $ref: String!) {
-  topUp(buyerId: $buyer, amountMinor: $amount, currency: "EUR", reference: $ref) {
-    __typename ... on MoneyRecorded { transaction { id } } } }"""
-CREATE_BUNDLE = """mutation($input: CreateBundleInput!) { createBundle(input: $input) {
-  __typename ... on BundleCreated { bundle { id workIds } }
-  ... on ValidationFailed { fields { field code } } } }"""
-QUOTE = """mutation($id: ID!) { quoteBundle(bundleId: $id) { __typename
-  ... on QuoteIssued { quote { id status total { amountMinor currency }
-      platformFee { amountMinor } lines { workId price { amountMinor } }
-      excluded { workId reason } } } } }"""
-PURCHASE = """mutation($quote: ID!, $key: String!) {
-  purchase(quoteId: $quote, idempotencyKey: $key) { __typename
-    ... on PurchaseSucceeded { replayed licence { id status total { amountMinor } } }
-    ... on Error { message } ... on Conflict { code } } }"""
-LICENCE = """query($id: ID!) { licence(id: $id) { __typename ... on Licence {
-  id status refunded { amountMinor } lines { workId status excludedReason }
-  delivery { id status entryCount excluded { workId reason } } } } }"""
 LICENCES = """{ licences(first: 100) { ... on LicenceConnection { items { id } } } }"""
 BALANCES = """query($owner: ID) { balances(ownerId: $owner) { __typename
   ... on Balances { balances { accountKind balance { amountMinor currency } } } } }"""
@@ -60,76 +46,6 @@ REFUND = """mutation($id: ID!) { refundLicence(licenceId: $id, reason: "invoice 
 FILES = """query($id: ID!) { delivery(id: $id) { __typename ... on Delivery {
   files { items { workId sha256 downloadUrl } } } } }"""
 CERTIFICATE = """query($id: ID!) { licence(id: $id) { ... on Licence { certificate } } }"""
-
-TRAINING = ["TRAINING", "EVALUATION"]
-
-
-async def run_cli(
-    command: list[str], *, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The CLI as a lab runs it, in its own process, off the event loop."""
-    return await asyncio.to_thread(
-        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-async def listed_work(gateway: GraphQLClient, creator: str, *, price: int, title: str) -> str:
-    content = os.urandom(50_000 + price)
-    created = await create_work(gateway, creator, content, title=title)
-    await upload_single(created, content)
-    work_id: str = created["work"]["id"]
-    completed = await gateway.execute(COMPLETE, {"id": work_id}, key=creator)
-    assert completed["completeUpload"]["__typename"] == "UploadCompleted"
-    await list_for_sale(gateway, creator, work_id, price=price, uses=TRAINING)
-    return work_id
-
-
-async def funded_buyer(
-    gateway: GraphQLClient, admin: str, name: str, amount: int
-) -> tuple[str, str]:
-    buyer_id, key = await register(gateway, "BUYER", name)
-    recorded = await gateway.execute(
-        TOP_UP,
-        {"buyer": buyer_id, "amount": amount, "ref": f"wire-{uuid.uuid4().hex[:8]}"},
-        key=admin,
-    )
-    assert recorded["topUp"]["__typename"] == "MoneyRecorded", recorded
-    return buyer_id, key
-
-
-async def quote_for(gateway: GraphQLClient, key: str, work_ids: list[str]) -> dict[str, Any]:
-    bundle = await gateway.execute(
-        CREATE_BUNDLE,
-        {"input": {"name": "eval set", "uses": TRAINING, "workIds": work_ids}},
-        key=key,
-    )
-    assert bundle["createBundle"]["__typename"] == "BundleCreated", bundle
-    quoted = await gateway.execute(QUOTE, {"id": bundle["createBundle"]["bundle"]["id"]}, key=key)
-    assert quoted["quoteBundle"]["__typename"] == "QuoteIssued", quoted
-    quote: dict[str, Any] = quoted["quoteBundle"]["quote"]
-    return quote
-
-
-async def buy(gateway: GraphQLClient, key: str, quote_id: str) -> dict[str, Any]:
-    bought = await gateway.execute(
-        PURCHASE, {"quote": quote_id, "key": f"order-{uuid.uuid4()}"}, key=key
-    )
-    assert bought["purchase"]["__typename"] == "PurchaseSucceeded", bought
-    licence: dict[str, Any] = bought["purchase"]["licence"]
-    return licence
-
-
-async def delivered(gateway: GraphQLClient, key: str, licence_id: str) -> dict[str, Any]:
-    """The licence once its delivery is built (the outbox carries the sale to delivery)."""
-    for _ in range(200):
-        licence: dict[str, Any] = (await gateway.execute(LICENCE, {"id": licence_id}, key=key))[
-            "licence"
-        ]
-        delivery = licence["delivery"]
-        if delivery is not None and delivery["status"] != "BUILDING":
-            return licence
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"licence {licence_id} was not delivered within 20 s")
 
 
 async def eur_balance(gateway: GraphQLClient, key: str) -> int:

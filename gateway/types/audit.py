@@ -1,0 +1,120 @@
+"""The audit log's GraphQL types: signed checkpoints and licence chains with their proofs."""
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from gateway.types.errors import (
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+)
+from services.contracts import audit as contract
+
+ChainSubjectKind = contract.ChainSubjectKind
+strawberry.enum(ChainSubjectKind)
+ChainStep = contract.ChainStep
+strawberry.enum(ChainStep)
+
+
+@strawberry.type
+class ConsistencyProof:
+    from_size: int
+    to_size: int
+    hashes: list[str] = strawberry.field(description="Hex, bottom-up (RFC 9162).")
+
+    @classmethod
+    def of(cls, proof: contract.ConsistencyProof) -> "ConsistencyProof":
+        return cls(from_size=proof.from_size, to_size=proof.to_size, hashes=list(proof.hashes))
+
+
+@strawberry.type
+class AuditCheckpoint:
+    tree_size: int
+    root_hash: str
+    issued_at: datetime
+    key_id: str
+    object_key: str = strawberry.field(description="Where it is published in the object store.")
+    document: str = strawberry.field(
+        description="The signed checkpoint as JSON: keep it, and check later chains against it "
+        "(assent audit checkpoint; assent verify --checkpoint)."
+    )
+    consistency_proof: ConsistencyProof | None = strawberry.field(
+        description="From the size asked for in consistentWith to this checkpoint."
+    )
+
+    @classmethod
+    def of(
+        cls, read: contract.CheckpointRead, consistency: contract.ConsistencyProof | None = None
+    ) -> "AuditCheckpoint":
+        return cls(
+            tree_size=read.checkpoint.tree_size,
+            root_hash=read.checkpoint.root_hash,
+            issued_at=read.checkpoint.issued_at,
+            key_id=read.envelope.signatures[0].keyid,
+            object_key=read.object_key,
+            document=read.model_dump_json(indent=2),
+            consistency_proof=ConsistencyProof.of(consistency) if consistency else None,
+        )
+
+
+@strawberry.type
+class ChainEntry:
+    index: int = strawberry.field(description="The entry's position in the log.")
+    event_id: strawberry.ID
+    topic: str
+    step: ChainStep
+    occurred_at: datetime
+    entry: str = strawberry.field(description="The logged bytes (canonical JSON).")
+    inclusion_proof: list[str] = strawberry.field(
+        description="Hex, bottom-up, against the chain's checkpoint."
+    )
+
+
+@strawberry.type
+class LicenceChain:
+    subject_kind: ChainSubjectKind
+    subject_id: strawberry.ID
+    checkpoint: AuditCheckpoint
+    entries: list[ChainEntry]
+    pending_entries: int = strawberry.field(
+        description="Entries about the subject logged after the checkpoint (proven in the next)."
+    )
+    document: str = strawberry.field(
+        description="The whole chain as one JSON document, for assent verify."
+    )
+
+    @classmethod
+    def of(cls, chain: contract.ChainRead) -> "LicenceChain":
+        return cls(
+            subject_kind=chain.subject_kind,
+            subject_id=strawberry.ID(str(chain.subject_id)),
+            checkpoint=AuditCheckpoint.of(chain.checkpoint, chain.consistency),
+            entries=[
+                ChainEntry(
+                    index=entry.index,
+                    event_id=strawberry.ID(str(entry.event_id)),
+                    topic=entry.topic,
+                    step=entry.step,
+                    occurred_at=entry.occurred_at,
+                    entry=entry.entry,
+                    inclusion_proof=list(entry.inclusion_proof),
+                )
+                for entry in chain.entries
+            ],
+            pending_entries=chain.pending_entries,
+            document=chain.model_dump_json(indent=2),
+        )
+
+
+AuditCheckpointResult = Annotated[
+    AuditCheckpoint | NotFound | ValidationFailed | Unauthenticated | ServiceUnavailable,
+    strawberry.union("AuditCheckpointResult"),
+]
+LicenceChainResult = Annotated[
+    LicenceChain | NotFound | Forbidden | ValidationFailed | Unauthenticated | ServiceUnavailable,
+    strawberry.union("LicenceChainResult"),
+]

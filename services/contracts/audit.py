@@ -1,0 +1,115 @@
+"""What crosses HTTP between the audit log and its readers (the gateway, `assent verify`).
+
+The log is an RFC 6962 Merkle tree over the logged entries: each entry is the canonical
+JSON (`services.kit.signing.canonical_json`) of one chain event's envelope, its leaf hash
+is sha256(0x00 || entry) and an inner node sha256(0x01 || left || right). A checkpoint
+signs (tree size, root hash, time) as a DSSE envelope (`CHECKPOINT_PAYLOAD_TYPE`).
+Hashes travel as lowercase hex; proofs list their hashes bottom-up, as RFC 9162 orders
+them.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Final, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.contracts.signing import Envelope
+
+CHECKPOINT_PAYLOAD_TYPE = "application/vnd.assent.audit-checkpoint+json"
+CHAIN_EXPORT_TYPE: Final = "application/vnd.assent.licence-chain+json"
+LOG_ORIGIN = "assent-audit-log"
+"""Names this log inside every checkpoint, so a checkpoint of another log never passes."""
+
+Hash = str
+"""64 lowercase hex digits."""
+
+HASH_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class Checkpoint(Schema):
+    """The signed statement: the log held `tree_size` entries whose root is `root_hash`."""
+
+    origin: str = LOG_ORIGIN
+    tree_size: int = Field(ge=0)
+    root_hash: Hash = Field(pattern=HASH_PATTERN)
+    issued_at: datetime
+
+
+class CheckpointRead(Schema):
+    checkpoint: Checkpoint
+    envelope: Envelope = Field(description="the checkpoint's canonical JSON, signed")
+    object_key: str = Field(description="where the signed checkpoint is published in the store")
+
+
+class InclusionProof(Schema):
+    leaf_index: int = Field(ge=0)
+    tree_size: int = Field(ge=1)
+    hashes: list[Hash]
+
+
+class ConsistencyProof(Schema):
+    from_size: int = Field(ge=0)
+    to_size: int = Field(ge=0)
+    hashes: list[Hash]
+
+
+class CheckpointProof(Schema):
+    """The latest (or a chosen) checkpoint, with a consistency proof from an earlier size."""
+
+    checkpoint: CheckpointRead
+    consistency: ConsistencyProof | None = None
+
+
+class ChainSubjectKind(StrEnum):
+    WORK = "work"
+    LICENCE = "licence"
+
+
+class ChainStep(StrEnum):
+    """What an entry proves, in the words an auditor uses."""
+
+    ACCOUNT = "account"
+    CONSENT = "consent"
+    OFFER = "offer"
+    LICENCE = "licence"
+    PAYMENT = "payment"
+    REFUND = "refund"
+    DELIVERY = "delivery"
+    DOWNLOAD = "download"
+    WITHDRAWAL = "withdrawal"
+
+
+class ChainEntry(Schema):
+    index: int = Field(ge=0, description="the entry's position in the log")
+    event_id: UUID
+    topic: str
+    step: ChainStep
+    occurred_at: datetime
+    entry: str = Field(description="the logged bytes (canonical JSON) the leaf hash is over")
+    inclusion_proof: list[Hash] = Field(description="against the chain's checkpoint")
+
+
+class ChainRead(Schema):
+    """A licence chain, every entry proven against one signed checkpoint.
+
+    Written as is to a file by `assent audit export`; `assent verify` checks it offline.
+    """
+
+    type: Literal["application/vnd.assent.licence-chain+json"] = CHAIN_EXPORT_TYPE
+    subject_kind: ChainSubjectKind
+    subject_id: UUID
+    checkpoint: CheckpointRead
+    entries: list[ChainEntry]
+    consistency: ConsistencyProof | None = Field(
+        default=None,
+        description="from a checkpoint the reader kept earlier to this chain's checkpoint",
+    )
+    pending_entries: int = Field(
+        default=0, description="entries about the subject logged after the checkpoint"
+    )
