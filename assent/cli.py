@@ -16,11 +16,13 @@ from assent.stack import DATABASE_COMPONENTS, Stack, StackError, migrate, stack_
 
 if TYPE_CHECKING:
     from assent.download import DownloadResult
+    from assent.verify import Verdict
 
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
 GATEWAY_URL_ENV = "ASSENT_GATEWAY_URL"
 API_KEY_ENV = "ASSENT_API_KEY"
 MAX_PARALLEL = 64
+MAX_PROBLEMS_PRINTED = 20
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -185,6 +187,32 @@ def _report_download(result: "DownloadResult", elapsed: float) -> None:
             print(f"  {shown} ({failure.entry.work_id}): {failure.error}", file=sys.stderr)
 
 
+def _read_json(path: str, command: str) -> object:
+    """A JSON file named on the command line; None after a usage error is printed."""
+    try:
+        return json.loads(Path(path).read_bytes())
+    except OSError as error:
+        print(f"assent {command}: cannot read {path}: {error.strerror}", file=sys.stderr)
+    except ValueError as error:
+        print(f"assent {command}: {path} is not JSON: {error}", file=sys.stderr)
+    return None
+
+
+def _print_verdict(verdict: "Verdict", file: str, source: str) -> None:
+    print(f"VALID {verdict.kind} in {file}")
+    print(f"  signed by key {verdict.key.key_id} ({verdict.key.purpose}) from {source}")
+    for label, value in verdict.facts:
+        print(f"  {label}: {value}")
+
+
+def _print_invalid(kind: str, problems: list[str], file: str) -> None:
+    print(f"INVALID {kind} in {file}")
+    for problem in problems[:MAX_PROBLEMS_PRINTED]:
+        print(f"  {problem}")
+    if len(problems) > MAX_PROBLEMS_PRINTED:
+        print(f"  and {len(problems) - MAX_PROBLEMS_PRINTED} more")
+
+
 def _verify(args: argparse.Namespace) -> int:
     from assent.verify import (
         DocumentInvalid,
@@ -195,29 +223,109 @@ def _verify(args: argparse.Namespace) -> int:
     )
     from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 
-    try:
-        document = json.loads(Path(args.file).read_bytes())
-    except OSError as error:
-        print(f"assent verify: cannot read {args.file}: {error.strerror}", file=sys.stderr)
-        return 2
-    except ValueError as error:
-        print(f"assent verify: {args.file} is not JSON: {error}", file=sys.stderr)
+    document = _read_json(args.file, "verify")
+    kept = _read_json(args.checkpoint, "verify") if args.checkpoint else None
+    if document is None or (args.checkpoint and kept is None):
         return 2
     source = args.keys or _gateway_url().rstrip("/") + WELL_KNOWN_KEYS_PATH
     try:
         keys = load_keys(source)
-        verdict = verify_document(document, keys)
+        verdict = verify_document(document, keys, kept=kept)
     except (KeysUnavailable, UnrecognisedDocument) as error:
         print(f"assent verify: {error}", file=sys.stderr)
         return 2
     except DocumentInvalid as invalid:
-        print(f"INVALID {invalid.kind} in {args.file}")
-        print(f"  {invalid.problem}")
+        if args.json:
+            result = {"valid": False, "file": args.file, "kind": invalid.kind}
+            print(json.dumps({**result, "problems": invalid.problems}, indent=2))
+        else:
+            _print_invalid(invalid.kind, invalid.problems, args.file)
         return 1
-    print(f"VALID {verdict.kind} in {args.file}")
-    print(f"  signed by key {verdict.key.key_id} ({verdict.key.purpose}) from {source}")
-    for label, value in verdict.facts:
+    if args.json:
+        key = verdict.key.model_dump(include={"key_id", "purpose"})
+        result = {"valid": True, "file": args.file, "kind": verdict.kind, "key": key}
+        print(json.dumps({**result, "keys": source, "facts": dict(verdict.facts)}, indent=2))
+    else:
+        _print_verdict(verdict, args.file, source)
+    return 0
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    from assent.audit import AuditError, export_chain
+    from assent.verify import KeysUnavailable, load_keys
+    from services.contracts.audit import ChainSubjectKind
+
+    if not args.key:
+        print(f"assent audit export: give --key or set {API_KEY_ENV}", file=sys.stderr)
+        return 2
+    kept = _read_json(args.checkpoint, "audit export") if args.checkpoint else None
+    if args.checkpoint and kept is None:
+        return 2
+    try:
+        keys = load_keys(args.keys) if args.keys else None
+    except KeysUnavailable as error:
+        print(f"assent audit export: {error}", file=sys.stderr)
+        return 2
+    kind, subject = (
+        (ChainSubjectKind.WORK, args.work)
+        if args.work
+        else (ChainSubjectKind.LICENCE, args.licence)
+    )
+    try:
+        export = export_chain(
+            kind,
+            subject,
+            Path(args.to),
+            gateway_url=args.gateway,
+            api_key=args.key,
+            keys=keys,
+            kept=kept,
+        )
+    except AuditError as error:
+        print(f"assent audit export: {error}", file=sys.stderr)
+        return 1
+    check = export.check
+    print(f"wrote {export.json_path} and {export.html_path}")
+    if not check.ok or check.key is None:
+        _print_invalid("licence chain", [p.message for p in check.problems], str(export.json_path))
+        print("the chain does NOT verify: the files say so; do not rely on it", file=sys.stderr)
+        return 1
+    print(f"VALID licence chain in {export.json_path}")
+    print(f"  signed by key {check.key.key_id} ({check.key.purpose})")
+    for label, value in check.facts:
         print(f"  {label}: {value}")
+    return 0
+
+
+def _audit_checkpoint(args: argparse.Namespace) -> int:
+    from assent.audit import AuditError, save_checkpoint
+    from assent.verify import KeysUnavailable, load_keys
+
+    if not args.key:
+        print(f"assent audit checkpoint: give --key or set {API_KEY_ENV}", file=sys.stderr)
+        return 2
+    try:
+        keys = load_keys(args.keys) if args.keys else None
+    except KeysUnavailable as error:
+        print(f"assent audit checkpoint: {error}", file=sys.stderr)
+        return 2
+    try:
+        saved = save_checkpoint(
+            Path(args.to), gateway_url=args.gateway, api_key=args.key, keys=keys
+        )
+    except AuditError as error:
+        print(f"assent audit checkpoint: {error}", file=sys.stderr)
+        return 1
+    checkpoint = saved.checkpoint
+    print(f"kept the checkpoint of tree size {checkpoint.tree_size} in {saved.path}")
+    print(f"  root: {checkpoint.root_hash}")
+    print(f"  issued at: {checkpoint.issued_at.isoformat()}")
+    print(f"  signed by key {saved.key.key_id} ({saved.key.purpose})")
+    if saved.replaced is not None:
+        print(
+            f"  consistent with the checkpoint it replaces (tree size {saved.replaced.tree_size}, "
+            f"root {saved.replaced.root_hash})"
+        )
     return 0
 
 
@@ -304,11 +412,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser(
         "verify",
-        help="check a signed manifest or licence certificate offline",
+        help="check a manifest, licence certificate, audit checkpoint or licence chain offline",
         description="Exit code 0: valid; 1: invalid (the output says where); 2: usage.",
     )
     verify.add_argument(
-        "file", metavar="FILE", help="a DSSE envelope, a CertificateRead or a ManifestRead (JSON)"
+        "file",
+        metavar="FILE",
+        help="a DSSE envelope, a CertificateRead, a ManifestRead, a CheckpointRead or a "
+        "licence chain export (JSON)",
     )
     verify.add_argument(
         "--keys",
@@ -316,8 +427,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="the published keys: a JSON file or a URL (default the gateway's well-known "
         f"keys at ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
     )
+    verify.add_argument(
+        "--checkpoint",
+        metavar="KEPT.json",
+        help="a licence chain must be consistent with this checkpoint, kept earlier "
+        "(assent audit checkpoint)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(handler=_verify)
+
+    audit = commands.add_parser("audit", help="export licence chains and keep checkpoints")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    export = audit_commands.add_parser(
+        "export",
+        help="write a licence chain as JSON and as an HTML report, verified",
+        description="Writes DIR/chain-<kind>-<id>.json (for assent verify) and .html (a "
+        "report to hand on), verifying the chain with the published keys. Exit code 0: "
+        "written and valid; 1: the chain does not verify (the files are written and say "
+        "so) or the gateway failed; 2: usage.",
+    )
+    subject = export.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--work", type=UUID, metavar="ID", help="the chain of a work")
+    subject.add_argument("--licence", type=UUID, metavar="ID", help="the chain of a licence")
+    export.add_argument("--to", required=True, metavar="DIR", help="where the files go")
+    export.add_argument(
+        "--checkpoint",
+        metavar="KEPT.json",
+        help="a checkpoint kept earlier: the chain is proven consistent with it",
+    )
+    checkpoint = audit_commands.add_parser(
+        "checkpoint",
+        help="keep the audit log's current signed checkpoint in a file",
+        description="A FILE already holding a checkpoint is replaced only by one proven "
+        "consistent with it. Exit code 0: kept; 1: the checkpoint does not verify, is not "
+        "consistent with FILE's, or the gateway failed; 2: usage.",
+    )
+    checkpoint.add_argument("--to", required=True, metavar="FILE", help="where to keep it")
+    for command, handler in ((export, _audit_export), (checkpoint, _audit_checkpoint)):
+        _gateway_options(command)
+        command.set_defaults(handler=handler)
     return parser
+
+
+def _gateway_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--gateway",
+        default=_gateway_url(),
+        metavar="URL",
+        help=f"the gateway (default ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
+    )
+    command.add_argument(
+        "--key",
+        default=os.environ.get(API_KEY_ENV),
+        help=f"the API key (default ${API_KEY_ENV}; prefer it: a key given here shows in ps)",
+    )
+    command.add_argument(
+        "--keys",
+        metavar="FILE_OR_URL",
+        help="verify with these published keys instead of the gateway's",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

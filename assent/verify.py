@@ -1,11 +1,13 @@
 """Offline verification of Assent's signed documents, with only the published keys.
 
-A document is recognised by its DSSE payload type and checked by the verifier registered
-for that type in `VERIFIERS`; the audit chain exports join that table when they exist.
-A document is either a bare envelope or a JSON object holding one under `envelope`
-beside what it claims to sign (a `CertificateRead` shows its `certificate`, a
-`ManifestRead` its `delivery_id`); a verifier checks those claims against the signed
-payload, since a reader trusts what is shown, not the base64 underneath.
+A signed document is recognised by its DSSE payload type and checked by the verifier
+registered for that type in `VERIFIERS`. It is either a bare envelope or a JSON object
+holding one under `envelope` beside what it claims to sign (a `CertificateRead` shows its
+`certificate`, a `ManifestRead` its `delivery_id`, a `CheckpointRead` its `checkpoint`); a
+verifier checks those claims against the signed payload, since a reader trusts what is
+shown, not the base64 underneath. A licence chain export is no envelope but many proofs
+against one signed checkpoint; it is recognised by its `type` and checked by
+`assent.chain`.
 
 Each verifier accepts only keys published for its purpose: a signature by the licence
 key over a manifest is refused even though DSSE would bind it to the manifest type.
@@ -21,6 +23,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.contracts.audit import (
+    CHAIN_EXPORT_TYPE,
+    CHECKPOINT_PAYLOAD_TYPE,
+    LOG_ORIGIN,
+    Checkpoint,
+)
 from services.contracts.delivery import (
     IN_TOTO_PAYLOAD_TYPE,
     IN_TOTO_STATEMENT_TYPE,
@@ -31,6 +39,7 @@ from services.contracts.delivery import (
 from services.contracts.licensing import LICENCE_CERTIFICATE_TYPE, LicenceCertificate
 from services.contracts.signing import (
     CERTIFICATE_KEY_PURPOSE,
+    CHECKPOINT_KEY_PURPOSE,
     MANIFEST_KEY_PURPOSE,
     WELL_KNOWN_KEYS_PATH,
     Envelope,
@@ -45,12 +54,16 @@ _MAX_PROBLEMS_SHOWN = 5
 
 
 class DocumentInvalid(Exception):
-    """The document fails a check; the message says which one and where."""
+    """The document fails a check; the message says which one and where.
 
-    def __init__(self, kind: str, problem: str) -> None:
+    `problem` is what a terminal shows; `problems` lists every failed check in full.
+    """
+
+    def __init__(self, kind: str, problem: str, *, problems: Sequence[str] = ()) -> None:
         super().__init__(f"{kind}: {problem}")
         self.kind = kind
         self.problem = problem
+        self.problems = list(problems) or [problem]
 
 
 class UnrecognisedDocument(Exception):
@@ -100,7 +113,7 @@ def parse_keys(text: str | bytes, *, source: str) -> list[PublicKeyRead]:
     try:
         return PublishedKeys.model_validate_json(text).keys
     except ValidationError as exc:
-        raise KeysUnavailable(f"{source} is not a published key set: {_first_error(exc)}") from exc
+        raise KeysUnavailable(f"{source} is not a published key set: {first_error(exc)}") from exc
 
 
 def load_keys(source: str) -> list[PublicKeyRead]:
@@ -123,7 +136,7 @@ def load_keys(source: str) -> list[PublicKeyRead]:
     return parse_keys(response.content, source=str(url))
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"]) or "document"
     return f"{location}: {error['msg']}"
@@ -132,7 +145,7 @@ def _first_error(exc: ValidationError) -> str:
 def _problems(kind: str, found: list[str]) -> DocumentInvalid:
     shown = "; ".join(found[:_MAX_PROBLEMS_SHOWN])
     more = len(found) - _MAX_PROBLEMS_SHOWN
-    return DocumentInvalid(kind, shown + (f"; and {more} more" if more > 0 else ""))
+    return DocumentInvalid(kind, shown + (f"; and {more} more" if more > 0 else ""), problems=found)
 
 
 def _verify_signature(
@@ -163,7 +176,7 @@ def verify_manifest(envelope: Envelope, keys: Sequence[PublicKeyRead]) -> Verifi
     try:
         statement = _Statement.model_validate_json(payload)
     except ValidationError as exc:
-        raise DocumentInvalid(kind, f"statement: {_first_error(exc)}") from exc
+        raise DocumentInvalid(kind, f"statement: {first_error(exc)}") from exc
     if statement.type != IN_TOTO_STATEMENT_TYPE:
         raise DocumentInvalid(kind, f"statement: _type is {statement.type!r}")
     if statement.predicate_type != MANIFEST_PREDICATE_TYPE:
@@ -255,20 +268,23 @@ def verify_certificate(
     try:
         signed = LicenceCertificate.model_validate_json(payload)
     except ValidationError as exc:
-        raise DocumentInvalid(kind, f"signed payload: {_first_error(exc)}") from exc
+        raise DocumentInvalid(kind, f"signed payload: {first_error(exc)}") from exc
     if shown is not None:
-        try:
-            displayed = LicenceCertificate.model_validate(shown)
-        except ValidationError as exc:
-            raise DocumentInvalid(kind, f"certificate shown: {_first_error(exc)}") from exc
-        if displayed != signed:
-            # Compared as models, so a timestamp written `Z` or `+00:00` is the same time.
-            ours, theirs = dict(signed), dict(displayed)
-            fields = ", ".join(name for name in ours if ours[name] != theirs[name])
-            raise DocumentInvalid(
-                kind, f"the certificate shown differs from the signed one in: {fields}"
-            )
+        _check_shown(signed, shown, kind=kind, what="certificate")
     return signed, key
+
+
+def _check_shown(signed: BaseModel, shown: object, *, kind: str, what: str) -> None:
+    """What a document shows beside its envelope must be what was signed."""
+    try:
+        displayed = type(signed).model_validate(shown)
+    except ValidationError as exc:
+        raise DocumentInvalid(kind, f"{what} shown: {first_error(exc)}") from exc
+    if displayed != signed:
+        # Compared as models, so a timestamp written `Z` or `+00:00` is the same time.
+        ours, theirs = dict(signed), dict(displayed)
+        fields = ", ".join(name for name in ours if ours[name] != theirs[name])
+        raise DocumentInvalid(kind, f"the {what} shown differs from the signed one in: {fields}")
 
 
 def _check_certificate(
@@ -292,31 +308,97 @@ def _check_certificate(
     )
 
 
+def verify_checkpoint(
+    envelope: Envelope,
+    keys: Sequence[PublicKeyRead],
+    *,
+    shown: object | None = None,
+) -> tuple[Checkpoint, PublicKeyRead]:
+    """The signed checkpoint of this log, after checking it equals the one shown, if any."""
+    kind = "audit checkpoint"
+    payload, key = _verify_signature(
+        envelope,
+        keys,
+        payload_type=CHECKPOINT_PAYLOAD_TYPE,
+        purpose=CHECKPOINT_KEY_PURPOSE,
+        kind=kind,
+    )
+    try:
+        signed = Checkpoint.model_validate_json(payload)
+    except ValidationError as exc:
+        raise DocumentInvalid(kind, f"signed payload: {first_error(exc)}") from exc
+    # A checkpoint of another log, signed with a key shared between logs, proves nothing
+    # about this one.
+    if signed.origin != LOG_ORIGIN:
+        raise DocumentInvalid(
+            kind, f"origin: the checkpoint is of log {signed.origin!r}, not {LOG_ORIGIN!r}"
+        )
+    if shown is not None:
+        _check_shown(signed, shown, kind=kind, what="checkpoint")
+    return signed, key
+
+
+def _check_checkpoint(
+    envelope: Envelope, shown: Mapping[str, Any], keys: Sequence[PublicKeyRead]
+) -> Verdict:
+    checkpoint, key = verify_checkpoint(envelope, keys, shown=shown.get("checkpoint"))
+    facts = [
+        ("log", checkpoint.origin),
+        ("tree size", str(checkpoint.tree_size)),
+        ("root", checkpoint.root_hash),
+        ("issued at", checkpoint.issued_at.isoformat()),
+    ]
+    if isinstance(shown.get("object_key"), str):
+        facts.append(("published as", shown["object_key"]))
+    return Verdict(kind="audit checkpoint", key=key, facts=facts)
+
+
 Verifier = Callable[[Envelope, Mapping[str, Any], Sequence[PublicKeyRead]], Verdict]
 
 VERIFIERS: dict[str, Verifier] = {
     IN_TOTO_PAYLOAD_TYPE: _check_manifest,
     LICENCE_CERTIFICATE_TYPE: _check_certificate,
+    CHECKPOINT_PAYLOAD_TYPE: _check_checkpoint,
 }
 """One verifier per DSSE payload type: the place a new signed document type plugs in."""
 
 
-def verify_document(document: object, keys: Sequence[PublicKeyRead]) -> Verdict:
-    """Recognise a parsed JSON document by its payload type and verify it."""
+def split_document(document: object) -> tuple[object, Mapping[str, Any]]:
+    """A signed document's envelope (unparsed) and what it shows beside it."""
     if isinstance(document, dict) and "payloadType" in document:
-        raw_envelope: object = document
-        shown: Mapping[str, Any] = {}
-    elif isinstance(document, dict) and isinstance(document.get("envelope"), dict):
-        raw_envelope = document["envelope"]
-        shown = {name: value for name, value in document.items() if name != "envelope"}
-    else:
-        raise UnrecognisedDocument(
-            "expected a DSSE envelope, or a JSON object holding one under 'envelope'"
-        )
+        return document, {}
+    if isinstance(document, dict) and isinstance(document.get("envelope"), dict):
+        return document["envelope"], {k: v for k, v in document.items() if k != "envelope"}
+    raise UnrecognisedDocument(
+        "expected a DSSE envelope, a JSON object holding one under 'envelope', or a "
+        "licence chain export"
+    )
+
+
+def _check_chain(document: object, keys: Sequence[PublicKeyRead], kept: object | None) -> Verdict:
+    # Imported here: assent.chain builds on this module's signature checks.
+    from assent.chain import KIND, check_chain
+
+    check = check_chain(document, keys, kept=kept)
+    if check.problems or check.key is None:
+        raise _problems(KIND, [problem.message for problem in check.problems])
+    return Verdict(kind=KIND, key=check.key, facts=check.facts)
+
+
+def verify_document(
+    document: object, keys: Sequence[PublicKeyRead], *, kept: object | None = None
+) -> Verdict:
+    """Recognise a parsed JSON document and verify it. `kept` is a checkpoint document
+    kept earlier, which a licence chain must be consistent with."""
+    if isinstance(document, dict) and document.get("type") == CHAIN_EXPORT_TYPE:
+        return _check_chain(document, keys, kept)
+    if kept is not None:
+        raise UnrecognisedDocument("a kept checkpoint is checked only against a chain export")
+    raw_envelope, shown = split_document(document)
     try:
         envelope = Envelope.model_validate(raw_envelope)
     except ValidationError as exc:
-        raise DocumentInvalid("DSSE envelope", _first_error(exc)) from exc
+        raise DocumentInvalid("DSSE envelope", first_error(exc)) from exc
     verifier = VERIFIERS.get(envelope.payload_type)
     if verifier is None:
         known = ", ".join(sorted(VERIFIERS))

@@ -1,26 +1,78 @@
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
 
+from services.audit.api import router
 from services.audit.config import Settings
+from services.audit.sequencer import Sequencer, SequencerRuntime, wake_sequencers
 from services.audit.service import log_service
 from services.contracts.events import SUBSCRIBERS, EventEnvelope
+from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
 from services.kit.app import create_service_app
+from services.kit.db import on_commit
+from services.kit.signing import Signer
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
 
-async def _append(session: AsyncSession, envelope: EventEnvelope) -> None:
-    await log_service.append(session, envelope)
+async def _record(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await log_service.record(session, envelope)
+    on_commit(session, wake_sequencers)
+
+
+def sequencer_runtime(state: State) -> SequencerRuntime:
+    """Read from the app's state at each pass, so what a test swaps in is what is used."""
+    return SequencerRuntime(
+        sessionmaker=state.sessionmaker, signer=state.checkpoint_signer, store=state.object_store
+    )
 
 
 def create_app(
     settings: Settings | None = None, storage_settings: StorageSettings | None = None
 ) -> FastAPI:
-    # Every chain event whose subscribers include the audit log is appended to it.
-    handlers = {topic: _append for topic, receivers in SUBSCRIBERS.items() if "audit" in receivers}
-    return create_service_app(
+    settings = settings or Settings()
+    if not settings.signing_key.get_secret_value():
+        # Checkpoints nobody can verify make the log worthless: refuse to start.
+        raise ValueError(
+            "ASSENT_AUDIT_SIGNING_KEY is not set: give the base64 Ed25519 seed that signs "
+            "audit checkpoints (python -c 'from services.kit.signing import generate_seed; "
+            "print(generate_seed())' makes one)"
+        )
+    signer = Signer(settings.signing_key, purpose=CHECKPOINT_KEY_PURPOSE)
+    # Every chain event whose subscribers include the audit log is recorded in it.
+    handlers = {topic: _record for topic, receivers in SUBSCRIBERS.items() if "audit" in receivers}
+    app = create_service_app(
         "audit",
-        settings or Settings(),
+        settings,
+        routers=[router],
         event_handlers=handlers,
         object_store=create_object_store(storage_settings or StorageSettings()),
     )
+    app.state.checkpoint_signer = signer
+    sequencer = Sequencer(
+        lambda: sequencer_runtime(app.state),
+        batch_size=settings.sequencer_batch_size,
+        poll_seconds=settings.sequencer_poll_seconds,
+        checkpoint_interval=timedelta(seconds=settings.checkpoint_interval_seconds),
+    )
+    app.state.sequencer = sequencer
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Inside the kit's lifespan, so the sequencer stops before the database goes.
+        async with service_lifespan(app):
+            task = asyncio.create_task(sequencer.run(), name="audit-sequencer")
+            try:
+                yield
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,8 +1,16 @@
+"""The log's tables.
+
+An event is first stored as a `pending_entry` (one cheap insert in the request); the one
+sequencer then moves pending entries into the log in batches: a `log_entry` per leaf,
+every perfect subtree it completes as a `tree_node`, and its `chain_subject` rows. A
+`checkpoint` is a signed (tree size, root), never replaced.
+"""
+
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, SmallInteger, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kit.db import UTCDateTime, new_metadata
@@ -12,17 +20,80 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-class LogEntry(Base):
-    """One chain event, in the order the log received it."""
+class PendingEntry(Base):
+    """An event received but not yet given its place in the log."""
 
-    __tablename__ = "log_entry"
+    __tablename__ = "pending_entry"
 
-    seq: Mapped[int] = mapped_column(
+    id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    topic: Mapped[str] = mapped_column(String(100), index=True)
+    topic: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(50))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Bytes, not text: the canonical JSON may carry a NUL, which PostgreSQL text refuses.
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    # [[kind, subject id], ...] as `services.audit.chain.subjects_of` read them.
+    subjects: Mapped[list[list[str]]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class LogEntry(Base):
+    """One leaf of the Merkle tree: the logged bytes of one chain event."""
+
+    __tablename__ = "log_entry"
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(50))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    sequenced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TreeNode(Base):
+    """The hash of the perfect subtree over leaves [index * 2**level, (index + 1) * 2**level)."""
+
+    __tablename__ = "tree_node"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ChainSubject(Base):
+    """A work, licence or account an entry is about (`services.audit.chain.SubjectKind`)."""
+
+    __tablename__ = "chain_subject"
+    # The primary key finds a subject's entries; this index finds an entry's other
+    # subjects (the licences on a work's entries, the buyer on a licence's grant).
+    __table_args__ = (Index("ix_chain_subject_leaf_index", "leaf_index"),)
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class SignedCheckpoint(Base):
+    """A signed tree head. The size is the key: the log can never sign two roots for one."""
+
+    __tablename__ = "checkpoint"
+    __table_args__ = (
+        Index(
+            "ix_checkpoint_unpublished",
+            "tree_size",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The DSSE envelope as published (`Envelope.model_dump(mode="json")`).
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    object_key: Mapped[str] = mapped_column(String(200))
+    # NULL until the signed checkpoint is in the object store; the sequencer retries.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
+from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
 from services.kit.signing import Signer
 from storage import StorageSettings
 from storage.local import LocalObjectStore
@@ -16,7 +17,14 @@ from tests.assent.documents import (
     new_signer,
     published,
 )
-from tests.assent.stand_in import GatewayStandIn, Recorder, bound_socket, serve, url_of
+from tests.assent.stand_in import (
+    AuditGatewayStandIn,
+    GatewayStandIn,
+    Recorder,
+    bound_socket,
+    serve,
+    url_of,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,11 @@ def manifest_signer() -> Signer:
 @pytest.fixture(scope="session")
 def licence_signer() -> Signer:
     return new_signer(CERTIFICATE_PURPOSE)
+
+
+@pytest.fixture(scope="session")
+def checkpoint_signer() -> Signer:
+    return new_signer(CHECKPOINT_KEY_PURPOSE)
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +87,20 @@ def gateway(gateway_server: GatewayStandIn, object_server: ObjectServer) -> Gate
     gateway_server.expire_next.clear()
     object_server.recorder.seen.clear()
     return gateway_server
+
+
+@pytest.fixture(scope="session")
+def audit_gateway_server(
+    checkpoint_signer: Signer, manifest_signer: Signer, licence_signer: Signer
+) -> Iterator[AuditGatewayStandIn]:
+    stand_in = AuditGatewayStandIn(published(checkpoint_signer, manifest_signer, licence_signer))
+    with serve(stand_in.app(), bound_socket()) as url:
+        stand_in.url = url
+        yield stand_in
+
+
+@pytest.fixture
+def audit_gateway(audit_gateway_server: AuditGatewayStandIn) -> AuditGatewayStandIn:
+    """The audit gateway stand-in, with no chains or checkpoint and no queries seen."""
+    audit_gateway_server.reset()
+    return audit_gateway_server

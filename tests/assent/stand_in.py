@@ -1,5 +1,5 @@
-"""Real HTTP servers for the download client: the project's local object server, and a
-stand-in for the gateway's delivery surface until the real one exists.
+"""Real HTTP servers for the download and audit clients: the project's local object server,
+and stand-ins for the gateway's delivery and audit surfaces.
 
 Both run under uvicorn in a thread of the test process, so a test can see what each
 received (the Range header of a resumed file, a download that should never happen).
@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.contracts.audit import ChainRead, ChainSubjectKind, CheckpointRead, ConsistencyProof
 from services.contracts.delivery import ManifestEntry
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublishedKeys
 from storage.local import LocalObjectStore
@@ -185,5 +186,78 @@ class GatewayStandIn:
                 store = self.stale_store
             url = await store.presign_get(key, expires_in=timedelta(minutes=5))
             return RedirectResponse(url, status_code=307)
+
+        return app
+
+
+ChainSource = Callable[[int | None], ChainRead]
+"""The chain the log would prove, given the `consistentWith` asked for."""
+CheckpointSource = Callable[[int | None], tuple[CheckpointRead, ConsistencyProof | None]]
+
+
+class AuditGatewayStandIn:
+    """The gateway surface `assent audit` is written against: published keys, and the
+    `licenceChain` and `auditCheckpoint` queries answering from what a test sets."""
+
+    def __init__(self, keys: PublishedKeys) -> None:
+        self.keys = keys
+        self.chains: dict[str, ChainSource] = {}
+        self.checkpoint: CheckpointSource | None = None
+        self.queries: list[dict[str, Any]] = []
+        self.url = ""
+
+    def reset(self) -> None:
+        self.chains.clear()
+        self.checkpoint = None
+        self.queries.clear()
+
+    def _licence_chain(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        subject = variables["id"]
+        source = self.chains.get(subject)
+        if source is None:
+            return {"__typename": "NotFound", "message": f"no chain of {subject}"}
+        chain = source(variables.get("consistentWith"))
+        argument = "workId" if chain.subject_kind is ChainSubjectKind.WORK else "licenceId"
+        if f"{argument}: $id" not in query:
+            return {"__typename": "NotFound", "message": f"no chain of {subject} by that name"}
+        return {"__typename": "LicenceChain", "document": chain.model_dump_json(indent=2)}
+
+    def _audit_checkpoint(self, variables: dict[str, Any]) -> dict[str, Any]:
+        if self.checkpoint is None:
+            return {"__typename": "NotFound", "message": "the log is empty"}
+        read, proof = self.checkpoint(variables.get("consistentWith"))
+        node: dict[str, Any] = {
+            "__typename": "AuditCheckpoint",
+            "document": read.model_dump_json(indent=2),
+            "consistencyProof": None,
+        }
+        if proof is not None:
+            node["consistencyProof"] = {
+                "fromSize": proof.from_size,
+                "toSize": proof.to_size,
+                "hashes": proof.hashes,
+            }
+        return node
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get(WELL_KNOWN_KEYS_PATH)
+        async def keys() -> PublishedKeys:
+            return self.keys
+
+        @app.post("/graphql")
+        async def graphql(request: Request) -> dict[str, Any]:
+            body = await request.json()
+            self.queries.append(body)
+            query, variables = body["query"], body.get("variables") or {}
+            field = "licenceChain" if "licenceChain" in query else "auditCheckpoint"
+            if request.headers.get("authorization") != f"Bearer {API_KEY}":
+                node = {"__typename": "Unauthenticated", "message": "give an API key"}
+            elif field == "licenceChain":
+                node = self._licence_chain(query, variables)
+            else:
+                node = self._audit_checkpoint(variables)
+            return {"data": {field: node}}
 
         return app

@@ -14,6 +14,7 @@ from assent.verify import (
     UnrecognisedDocument,
     verify_document,
 )
+from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE, ManifestEntry
 from services.contracts.licensing import LICENCE_CERTIFICATE_TYPE
 from services.kit.signing import Signer
@@ -243,7 +244,11 @@ def test_missing_files_are_usage_errors(
 
 
 def test_documents_are_told_apart_by_payload_type() -> None:
-    assert set(VERIFIERS) == {IN_TOTO_PAYLOAD_TYPE, LICENCE_CERTIFICATE_TYPE}
+    assert set(VERIFIERS) == {
+        IN_TOTO_PAYLOAD_TYPE,
+        LICENCE_CERTIFICATE_TYPE,
+        CHECKPOINT_PAYLOAD_TYPE,
+    }
     with pytest.raises(UnrecognisedDocument):
         verify_document([], [])
     with pytest.raises(DocumentInvalid, match="DSSE envelope: signatures"):

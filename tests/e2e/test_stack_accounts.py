@@ -88,7 +88,9 @@ async def test_registration_reaches_the_audit_log_once(
     try:
         for _ in range(100):
             rows = await connection.fetch(
-                "SELECT topic, source FROM audit.log_entry WHERE payload->>'account_id' = $1",
+                "SELECT e.topic, e.source FROM audit.chain_subject s "
+                "JOIN audit.log_entry e USING (leaf_index) "
+                "WHERE s.kind = 'account' AND s.subject_id = $1::uuid",
                 account_id,
             )
             delivered = await connection.fetchval(

@@ -1,0 +1,120 @@
+"""What the log records of an event, and which chains each event belongs to.
+
+An entry is the canonical JSON of the whole event envelope (id, topic, source, time and
+payload): the bytes its leaf hash is over, which a verifier re-hashes offline. The chain
+subjects (the works, licences and accounts an event is about) are read from the payload
+once, at intake, so that a chain is an index lookup rather than a scan of the log.
+"""
+
+import uuid
+from enum import StrEnum
+
+import structlog
+from pydantic import ValidationError
+
+from services.contracts.audit import ChainStep
+from services.contracts.catalogue import ConsentRecorded, OfferPublished, WorkWithdrawn
+from services.contracts.delivery import DeliveryIssued, FileDownloaded
+from services.contracts.events import AccountRegistered, AccountRoleGranted, EventEnvelope, Topic
+from services.contracts.licensing import LedgerRecorded, LicenceGranted, LicenceRefunded
+from services.kit.signing import canonical_json
+
+log = structlog.get_logger()
+
+
+class SubjectKind(StrEnum):
+    """What a chain subject names. `work` and `licence` are the chains readers ask for;
+    `creator` and `buyer` are the log's own evidence of who may read them."""
+
+    WORK = "work"
+    LICENCE = "licence"
+    CREATOR = "creator"
+    BUYER = "buyer"
+    ACCOUNT = "account"
+
+
+Subject = tuple[SubjectKind, uuid.UUID]
+
+STEPS: dict[Topic, ChainStep] = {
+    Topic.ACCOUNT_REGISTERED: ChainStep.ACCOUNT,
+    Topic.ACCOUNT_ROLE_GRANTED: ChainStep.ACCOUNT,
+    # A withdrawn consent is still a consent version; `withdrawal` is the work leaving sale.
+    Topic.CONSENT_GIVEN: ChainStep.CONSENT,
+    Topic.CONSENT_REVISED: ChainStep.CONSENT,
+    Topic.CONSENT_WITHDRAWN: ChainStep.CONSENT,
+    Topic.OFFER_PUBLISHED: ChainStep.OFFER,
+    Topic.WORK_WITHDRAWN: ChainStep.WITHDRAWAL,
+    Topic.LICENCE_GRANTED: ChainStep.LICENCE,
+    Topic.LEDGER_RECORDED: ChainStep.PAYMENT,
+    Topic.LICENCE_REFUNDED: ChainStep.REFUND,
+    Topic.DELIVERY_ISSUED: ChainStep.DELIVERY,
+    Topic.FILE_DOWNLOADED: ChainStep.DOWNLOAD,
+}
+
+WORK_STEPS = frozenset({ChainStep.CONSENT, ChainStep.OFFER, ChainStep.WITHDRAWAL})
+"""Steps about a work itself, which every reader of its chain (or of a licence of it) sees."""
+
+WORK_TOPICS = tuple(sorted(topic.value for topic, step in STEPS.items() if step in WORK_STEPS))
+
+
+def step_of(topic: str) -> ChainStep:
+    return STEPS[Topic(topic)]
+
+
+def entry_bytes(envelope: EventEnvelope) -> bytes:
+    return canonical_json(envelope.model_dump(mode="json"))
+
+
+def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
+    match topic:
+        case Topic.CONSENT_GIVEN | Topic.CONSENT_REVISED | Topic.CONSENT_WITHDRAWN:
+            consent = ConsentRecorded.model_validate(payload)
+            return [(SubjectKind.WORK, consent.work_id), (SubjectKind.CREATOR, consent.given_by)]
+        case Topic.OFFER_PUBLISHED:
+            return [(SubjectKind.WORK, OfferPublished.model_validate(payload).work_id)]
+        case Topic.WORK_WITHDRAWN:
+            return [(SubjectKind.WORK, WorkWithdrawn.model_validate(payload).work_id)]
+        case Topic.LICENCE_GRANTED:
+            granted = LicenceGranted.model_validate(payload)
+            works = dict.fromkeys(line.work_id for line in granted.lines)
+            return [
+                (SubjectKind.LICENCE, granted.licence_id),
+                (SubjectKind.BUYER, granted.buyer_id),
+                *((SubjectKind.WORK, work_id) for work_id in works),
+            ]
+        case Topic.LEDGER_RECORDED:
+            licence_id = LedgerRecorded.model_validate(payload).transaction.licence_id
+            return [] if licence_id is None else [(SubjectKind.LICENCE, licence_id)]
+        case Topic.DELIVERY_ISSUED:
+            return [(SubjectKind.LICENCE, DeliveryIssued.model_validate(payload).licence_id)]
+        case Topic.FILE_DOWNLOADED:
+            downloaded = FileDownloaded.model_validate(payload)
+            return [
+                (SubjectKind.LICENCE, downloaded.licence_id),
+                (SubjectKind.WORK, downloaded.work_id),
+            ]
+        case Topic.LICENCE_REFUNDED:
+            return [(SubjectKind.LICENCE, LicenceRefunded.model_validate(payload).licence_id)]
+        case Topic.ACCOUNT_REGISTERED:
+            return [(SubjectKind.ACCOUNT, AccountRegistered.model_validate(payload).account_id)]
+        case Topic.ACCOUNT_ROLE_GRANTED:
+            return [(SubjectKind.ACCOUNT, AccountRoleGranted.model_validate(payload).account_id)]
+
+
+def subjects_of(envelope: EventEnvelope) -> list[Subject]:
+    """The chains an event belongs to.
+
+    An event that does not match its topic's contract is still logged (the entry is the
+    evidence, and refusing it would stall every later event of its sender), but joins no
+    chain: it is reported loudly, and its subjects can be derived again from the entry.
+    """
+    try:
+        return _subjects(envelope.topic, envelope.payload)
+    except ValidationError as exc:
+        log.error(
+            "audit.subjects.unreadable",
+            event_id=str(envelope.id),
+            topic=envelope.topic,
+            errors=exc.error_count(),
+        )
+        return []

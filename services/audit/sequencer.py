@@ -1,0 +1,152 @@
+"""The one task that gives pending entries their place in the log and signs checkpoints.
+
+Requests only store pending entries; appending them one by one would make every request
+contend for the tree's head. The sequencer instead takes them in batches, in arrival
+order, and integrates each batch in one transaction. On PostgreSQL an advisory lock
+makes it one per schema, however many replicas run: a replica that finds the lock taken
+skips its pass. A commit of a pending entry wakes the sequencer of this process at
+once; a poll covers entries other replicas received and checkpoints that came due.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.audit.service import log_service, published_object
+from services.kit.db import utcnow
+from services.kit.signing import Signer
+from storage.object_store import ObjectStore
+
+log = structlog.get_logger()
+
+# Checkpoints published per pass; a backlog (the store was down) drains over passes.
+PUBLISH_BATCH = 100
+
+# Each running sequencer's event, with its loop, as the outbox relay keeps its own.
+_sequencers_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+
+def wake_sequencers() -> None:
+    """Sequence now rather than at the next poll (call once a pending entry committed)."""
+    for loop, wake in list(_sequencers_waiting):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+
+@dataclass(frozen=True)
+class SequencerRuntime:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    signer: Signer
+    store: ObjectStore
+
+
+@dataclass
+class SequencerPass:
+    """What one pass did."""
+
+    sequenced: int = 0
+    signed: list[int] = field(default_factory=list)
+    published: list[int] = field(default_factory=list)
+    # When entries are left unsigned because the last checkpoint is too recent.
+    checkpoint_due_at: datetime | None = None
+    # Another replica held the sequencer's lock.
+    skipped: bool = False
+
+
+class Sequencer:
+    """`runtime` is asked afresh for each pass, so what a test swaps in is what is used."""
+
+    def __init__(
+        self,
+        runtime: Callable[[], SequencerRuntime],
+        *,
+        batch_size: int,
+        poll_seconds: float,
+        checkpoint_interval: timedelta,
+    ) -> None:
+        self._runtime = runtime
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._checkpoint_interval = checkpoint_interval
+
+    async def run(self) -> None:
+        waiting = (asyncio.get_running_loop(), asyncio.Event())
+        _sequencers_waiting.add(waiting)
+        try:
+            while True:
+                # Cleared before the pass, so a commit during it still wakes us.
+                waiting[1].clear()
+                timeout = self._poll_seconds
+                try:
+                    done = await self.run_once()
+                except Exception:
+                    log.exception("audit.sequencer.failed")
+                else:
+                    if done.checkpoint_due_at is not None:
+                        until_due = (done.checkpoint_due_at - utcnow()).total_seconds()
+                        timeout = max(0.0, min(timeout, until_due))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiting[1].wait(), timeout=timeout)
+        finally:
+            _sequencers_waiting.discard(waiting)
+
+    async def run_once(self) -> SequencerPass:
+        """Sequence every pending entry, sign a checkpoint when one is due, and publish
+        the checkpoints not yet in the object store."""
+        runtime = self._runtime()
+        done = SequencerPass()
+        while True:
+            async with runtime.sessionmaker() as session, session.begin():
+                if not await log_service.take_sequencer_lock(session):
+                    done.skipped = True
+                    break
+                sequenced = await log_service.sequence(session, limit=self._batch_size)
+                due = await log_service.checkpoint_if_due(
+                    session,
+                    signer=runtime.signer,
+                    interval=self._checkpoint_interval,
+                    now=utcnow(),
+                )
+            done.sequenced += sequenced
+            done.checkpoint_due_at = due.due_at
+            if due.signed is not None:
+                done.signed.append(due.signed.tree_size)
+                log.info("audit.checkpoint.signed", tree_size=due.signed.tree_size)
+            if sequenced < self._batch_size:
+                break
+        done.published = await self.publish(runtime)
+        return done
+
+    async def publish(self, runtime: SequencerRuntime) -> list[int]:
+        """Write signed checkpoints to the object store; a failure is retried next pass.
+
+        The object of a size never changes (the size has one signed root), so writing it
+        twice, from two replicas or after a crash before the mark, is harmless.
+        """
+        async with runtime.sessionmaker() as session:
+            async with session.begin():
+                waiting = await log_service.unpublished(session, limit=PUBLISH_BATCH)
+            published: list[int] = []
+            for checkpoint in waiting:
+                try:
+                    await runtime.store.put(
+                        checkpoint.object_key,
+                        published_object(checkpoint),
+                        content_type="application/json",
+                    )
+                except Exception as exc:
+                    log.warning(
+                        "audit.checkpoint.publish_failed",
+                        tree_size=checkpoint.tree_size,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    break
+                async with session.begin():
+                    await log_service.mark_published(session, checkpoint.tree_size)
+                published.append(checkpoint.tree_size)
+            return published
