@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -15,13 +15,14 @@ from services.contracts.events import SUBSCRIBERS, EventEnvelope
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
 from services.kit.app import create_service_app
 from services.kit.db import on_commit
+from services.kit.outbox import EventReceiver
 from services.kit.signing import Signer
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
 
-async def _record(session: AsyncSession, envelope: EventEnvelope) -> None:
-    await log_service.record(session, envelope)
+async def _record(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    await log_service.record(session, envelopes)
     on_commit(session, wake_sequencers)
 
 
@@ -45,12 +46,12 @@ def create_app(
         )
     signer = Signer(settings.signing_key, purpose=CHECKPOINT_KEY_PURPOSE)
     # Every chain event whose subscribers include the audit log is recorded in it.
-    handlers = {topic: _record for topic, receivers in SUBSCRIBERS.items() if "audit" in receivers}
+    topics = frozenset(topic for topic, receivers in SUBSCRIBERS.items() if "audit" in receivers)
     app = create_service_app(
         "audit",
         settings,
         routers=[router],
-        event_handlers=handlers,
+        event_handlers=EventReceiver(topics, _record),
         object_store=create_object_store(storage_settings or StorageSettings()),
     )
     app.state.checkpoint_signer = signer

@@ -39,8 +39,8 @@ def _chunks(values: Collection[T]) -> Iterator[list[T]]:
 class PendingRepository(Repository[PendingEntry]):
     model = PendingEntry
 
-    async def add(self, values: dict[str, Any]) -> None:
-        await self.session.execute(insert(PENDING).values(**values))
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(insert(PENDING), rows)
 
     async def next_batch(self, limit: int) -> Sequence[Row[Any]]:
         statement = select(*PENDING.columns).order_by(PendingEntry.id).limit(limit)

@@ -118,19 +118,26 @@ def _out_of_range(field: str, detail: str) -> InvalidRequest:
 
 
 class LogService:
-    async def record(self, session: AsyncSession, envelope: EventEnvelope) -> None:
+    async def record(self, session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
         """Called inside the inbox transaction, so a redelivered event is never recorded
-        twice. Only stores the entry: its place in the log is the sequencer's to give."""
+        twice. Only stores the entries, in one statement: their places in the log are the
+        sequencer's to give."""
+        received_at = utcnow()
         await PendingRepository(session).add(
-            {
-                "event_id": envelope.id,
-                "topic": envelope.topic.value,
-                "source": envelope.source,
-                "occurred_at": envelope.occurred_at,
-                "entry": entry_bytes(envelope),
-                "subjects": [[kind.value, str(subject)] for kind, subject in subjects_of(envelope)],
-                "received_at": utcnow(),
-            }
+            [
+                {
+                    "event_id": envelope.id,
+                    "topic": envelope.topic.value,
+                    "source": envelope.source,
+                    "occurred_at": envelope.occurred_at,
+                    "entry": entry_bytes(envelope),
+                    "subjects": [
+                        [kind.value, str(subject)] for kind, subject in subjects_of(envelope)
+                    ],
+                    "received_at": received_at,
+                }
+                for envelope in envelopes
+            ]
         )
 
     async def take_sequencer_lock(self, session: AsyncSession) -> bool:

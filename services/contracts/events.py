@@ -4,7 +4,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class Topic(StrEnum):
@@ -53,6 +53,20 @@ class EventEnvelope(BaseModel):
 class EventReceipt(BaseModel):
     id: UUID
     duplicate: bool
+
+
+MAX_EVENTS_PER_BATCH = 1000
+"""Bounds the receiver's transaction; the relay sends far fewer (and under the body cap)."""
+
+
+class EventBatch(BaseModel):
+    """Events for one receiver, in the order they were emitted, handled in one transaction."""
+
+    events: list[EventEnvelope] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+
+
+class EventBatchReceipt(BaseModel):
+    receipts: list[EventReceipt]
 
 
 class AccountRegistered(BaseModel):

@@ -20,7 +20,13 @@ from services.kit.errors import Forbidden, Unauthenticated, error_responses, ins
 from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier, require_role
 from services.kit.limits import BodySizeLimitMiddleware
 from services.kit.logging import RequestContextMiddleware, configure_logging
-from services.kit.outbox import EventHandler, OutboxRelay, event_router, pending_count
+from services.kit.outbox import (
+    EventHandler,
+    EventReceiver,
+    OutboxRelay,
+    event_router,
+    pending_count,
+)
 from services.kit.settings import ServiceSettings
 from storage.object_store import ObjectStore
 
@@ -35,7 +41,7 @@ def create_service_app(
     settings: ServiceSettings,
     *,
     routers: Sequence[APIRouter] = (),
-    event_handlers: Mapping[Topic, EventHandler] | None = None,
+    event_handlers: Mapping[Topic, EventHandler] | EventReceiver | None = None,
     object_store: ObjectStore | None = None,
     on_startup: StartupHook | None = None,
     version: str = "0.1.0",
@@ -130,7 +136,12 @@ def create_service_app(
         )
 
     if event_handlers:
-        app.include_router(event_router(event_handlers))
+        receiver = (
+            event_handlers
+            if isinstance(event_handlers, EventReceiver)
+            else EventReceiver.per_event(event_handlers)
+        )
+        app.include_router(event_router(receiver))
     for router in routers:
         app.include_router(router)
     return app

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+HASH_SIZE = len(EMPTY_ROOT)
 
 Node = tuple[int, int]
 """(level, index) of a perfect subtree."""
@@ -168,6 +169,10 @@ def verify_inclusion(
     """RFC 9162 2.1.3.2; raises ProofInvalid."""
     if not 0 <= index < size:
         raise ProofInvalid(f"leaf index {index} is outside a tree of size {size}")
+    # In a tree of one leaf the leaf hash is the root and is never hashed, so without
+    # this check any bytes would "prove" themselves, e.g. an empty leaf and root.
+    if len(leaf) != HASH_SIZE:
+        raise ProofInvalid(f"a leaf hash is {HASH_SIZE} bytes, not {len(leaf)}")
     fn, sn, result = index, size - 1, leaf
     for sibling in proof:
         if sn == 0:

@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
-from services.contracts.events import SUBSCRIBERS, EventEnvelope, EventReceipt, Topic
+from services.contracts.events import (
+    SUBSCRIBERS,
+    EventBatch,
+    EventBatchReceipt,
+    EventEnvelope,
+    EventReceipt,
+    Topic,
+)
 from services.contracts.roles import Role
 from services.kit.db import KitBase, UTCDateTime, get_session, on_commit, utcnow
 from services.kit.errors import Forbidden, InvalidRequest, Unauthenticated, error_responses
@@ -115,6 +123,18 @@ def backoff(attempts: int, *, max_seconds: float) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+# The body of POST /internal/events/batch (`EventBatch`) around envelopes serialised once.
+_BATCH_OPEN = b'{"events":['
+_BATCH_CLOSE = b"]}"
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: str
+    # The receiver answered and refuses the request itself: resending it as is will not help.
+    refused: bool = False
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -127,7 +147,11 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         max_backoff_seconds: float = 300.0,
         batch_size: int = 100,
+        max_batch_bytes: int = 512 * 1024,
     ) -> None:
+        """`batch_size` bounds the rows relayed per pass, and so the events per request;
+        `max_batch_bytes` keeps a request well under a receiver's body cap (1 MiB by
+        default), though one event alone is sent whatever its size."""
         self._sessionmaker = sessionmaker
         self._source = source
         self._destinations = destinations
@@ -136,6 +160,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._max_backoff_seconds = max_backoff_seconds
         self._batch_size = batch_size
+        self._max_batch_bytes = max_batch_bytes
 
     async def run(self) -> None:
         waiting = (asyncio.get_running_loop(), asyncio.Event())
@@ -201,97 +226,206 @@ class OutboxRelay:
             return sum(results)
 
     async def _deliver_in_order(self, rows: list[OutboxDelivery]) -> int:
+        """Send one receiver's rows, oldest first, in as few requests as the bounds allow."""
+        destination = rows[0].destination
+        base_url = self._destinations.get(destination)
+        if base_url is None:
+            self._retry_later(rows, f"no address configured for {destination}")
+            return 0
+        bodies, unreadable = self._serialise(rows)
         delivered = 0
-        for index, row in enumerate(rows):
-            error = await self._post(row)
-            if error is None:
-                row.delivered_at = utcnow()
-                delivered += 1
-                continue
-            # Keep a receiver's events in order: once one fails, the rest of this
-            # receiver's batch waits for the same retry.
-            retry_at = utcnow() + backoff(row.attempts + 1, max_seconds=self._max_backoff_seconds)
-            for pending in rows[index:]:
-                pending.attempts += 1
-                pending.next_attempt_at = retry_at
-                pending.last_error = error if pending is row else "waiting for an earlier event"
-            log.warning(
-                "outbox.delivery.retry",
-                destination=row.destination,
-                topic=row.topic,
-                event_id=str(row.event_id),
-                attempts=row.attempts,
-                error=error,
-            )
-            break
+        for end in self._batch_ends(bodies):
+            failure = await self._send(base_url, rows[delivered:end], bodies[delivered:end])
+            if failure is not None and failure.refused and end - delivered > 1:
+                # Find out which event the receiver refuses, and deliver the ones before
+                # it; this also serves a receiver not yet upgraded to the batch endpoint.
+                log.warning(
+                    "outbox.delivery.batch_refused",
+                    destination=destination,
+                    events=end - delivered,
+                    error=failure.error,
+                )
+                for row, body in zip(rows[delivered:end], bodies[delivered:end], strict=True):
+                    failure = await self._send(base_url, [row], [body])
+                    if failure is not None:
+                        break
+                    row.delivered_at = utcnow()
+                    delivered += 1
+            if failure is not None:
+                self._retry_later(rows[delivered:], failure.error)
+                return delivered
+            now = utcnow()
+            for row in rows[delivered:end]:
+                row.delivered_at = now
+            delivered = end
+        if unreadable is not None:
+            self._retry_later(rows[delivered:], unreadable)
         return delivered
 
-    async def _post(self, row: OutboxDelivery) -> str | None:
-        base_url = self._destinations.get(row.destination)
-        if base_url is None:
-            return f"no address configured for {row.destination}"
-        try:
-            envelope = EventEnvelope(
-                id=row.event_id,
-                topic=Topic(row.topic),
-                source=self._source,
-                occurred_at=row.occurred_at,
-                payload=row.payload,
-            )
-        except ValueError as exc:
-            # A row this version cannot read (e.g. a topic since removed) must not stop
-            # the relay for everyone else.
-            log.error("outbox.delivery.unreadable", event_id=str(row.event_id), error=str(exc))
-            return f"unreadable: {exc}"
+    def _serialise(self, rows: list[OutboxDelivery]) -> tuple[list[bytes], str | None]:
+        """The envelopes of the rows up to the first this version cannot read, and why
+        that one cannot be read."""
+        bodies: list[bytes] = []
+        for row in rows:
+            try:
+                envelope = EventEnvelope(
+                    id=row.event_id,
+                    topic=Topic(row.topic),
+                    source=self._source,
+                    occurred_at=row.occurred_at,
+                    payload=row.payload,
+                )
+            except ValueError as exc:
+                # A row this version cannot read (e.g. a topic since removed) must not
+                # stop the relay for other receivers; it holds up its own receiver only.
+                log.error("outbox.delivery.unreadable", event_id=str(row.event_id), error=str(exc))
+                return bodies, f"unreadable: {exc}"
+            bodies.append(envelope.model_dump_json().encode())
+        return bodies, None
+
+    def _batch_ends(self, bodies: list[bytes]) -> list[int]:
+        """Where each request's events end: at most `max_batch_bytes` of body, but always
+        at least one event. (A pass relays at most `batch_size` rows, so no request
+        carries more events than that.)"""
+        ends: list[int] = []
+        start, size = 0, len(_BATCH_OPEN) + len(_BATCH_CLOSE)
+        for index, body in enumerate(bodies):
+            added = len(body) + (index > start)  # and a comma after the previous one
+            if index > start and size + added > self._max_batch_bytes:
+                ends.append(index)
+                start, size, added = index, len(_BATCH_OPEN) + len(_BATCH_CLOSE), len(body)
+            size += added
+        if bodies:
+            ends.append(len(bodies))
+        return ends
+
+    def _retry_later(self, rows: list[OutboxDelivery], error: str) -> None:
+        # Keep a receiver's events in order: the rest of this receiver's rows wait for
+        # the failed one's retry.
+        head = rows[0]
+        retry_at = utcnow() + backoff(head.attempts + 1, max_seconds=self._max_backoff_seconds)
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = retry_at
+            row.last_error = error if row is head else "waiting for an earlier event"
+        log.warning(
+            "outbox.delivery.retry",
+            destination=head.destination,
+            topic=head.topic,
+            event_id=str(head.event_id),
+            attempts=head.attempts,
+            error=error,
+        )
+
+    async def _send(
+        self, base_url: str, rows: list[OutboxDelivery], bodies: list[bytes]
+    ) -> _Failure | None:
+        """POST one event to the single endpoint, or several to the batch endpoint."""
+        head = rows[0]
+        if len(bodies) == 1:
+            path, content = "/internal/events", bodies[0]
+        else:
+            path, content = "/internal/events/batch", _BATCH_OPEN + b",".join(bodies) + _BATCH_CLOSE
         token = self._signer.sign(
             subject=f"service:{self._source}",
             roles=frozenset({Role.SERVICE}),
-            audience=row.destination,
+            audience=head.destination,
         )
         try:
             response = await self._http.post(
-                base_url.rstrip("/") + "/internal/events",
-                content=envelope.model_dump_json(),
+                base_url.rstrip("/") + path,
+                content=content,
                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
             )
         except httpx.TransportError as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return _Failure(f"{type(exc).__name__}: {exc}")
         if response.status_code == 200:
             return None
-        if 400 <= response.status_code < 500 and response.status_code not in (408, 425, 429):
+        refused = 400 <= response.status_code < 500 and response.status_code not in (408, 425, 429)
+        if refused and len(rows) == 1:
             # The receiver refuses this event: retrying will not help until someone
             # deploys a fix, but skipping it would break the receiver's order (the audit
             # chain). It stays at the head of the queue, retried with backoff, loud in
             # the logs and in the outbox backlog of /v1/status.
             log.error(
                 "outbox.delivery.rejected",
-                destination=row.destination,
-                topic=row.topic,
-                event_id=str(row.event_id),
+                destination=head.destination,
+                topic=head.topic,
+                event_id=str(head.event_id),
                 status=response.status_code,
             )
-        return f"HTTP {response.status_code}: {response.text[:500]}"
+        return _Failure(f"HTTP {response.status_code}: {response.text[:500]}", refused=refused)
 
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+BatchEventHandler = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
 
 
-async def _record_receipt(session: AsyncSession, envelope: EventEnvelope) -> bool:
-    """Insert the event id; False when it was already received (a redelivery)."""
-    values = {
-        "event_id": envelope.id,
-        "topic": envelope.topic,
-        "source": envelope.source,
-        "received_at": utcnow(),
-    }
+@dataclass(frozen=True)
+class EventReceiver:
+    """What a service receives: its topics, and the handler of one request's new events
+    (in order, in the request's transaction). A receiver that can write a whole batch at
+    once (the audit log's intake) says so here; others handle one event at a time."""
+
+    topics: frozenset[Topic]
+    handle: BatchEventHandler
+
+    @classmethod
+    def per_event(cls, handlers: Mapping[Topic, EventHandler]) -> "EventReceiver":
+        async def handle(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+            for envelope in envelopes:
+                await handlers[envelope.topic](session, envelope)
+
+        return cls(frozenset(handlers), handle)
+
+
+async def _record_receipts(
+    session: AsyncSession, envelopes: Sequence[EventEnvelope]
+) -> set[uuid.UUID]:
+    """Insert the event ids in one statement; returns those not received before."""
+    now = utcnow()
+    values = [
+        {
+            "event_id": envelope.id,
+            "topic": envelope.topic,
+            "source": envelope.source,
+            "received_at": now,
+        }
+        for envelope in envelopes
+    ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboxEvent).values(**values).on_conflict_do_nothing()
+    statement = insert(InboxEvent).values(values).on_conflict_do_nothing()
     result = await session.execute(statement.returning(InboxEvent.event_id))
-    return result.scalar_one_or_none() is not None
+    return set(result.scalars())
 
 
-def event_router(handlers: Mapping[Topic, EventHandler]) -> APIRouter:
+async def _receive(
+    session: AsyncSession, receiver: EventReceiver, envelopes: Sequence[EventEnvelope]
+) -> list[EventReceipt]:
+    """Handle the events in order, in the caller's transaction; redelivered ids are
+    acknowledged and skipped. An event this service does not receive refuses them all."""
+    for envelope in envelopes:
+        if envelope.topic not in receiver.topics:
+            raise InvalidRequest(f"this service does not receive {envelope.topic}")
+    new = await _record_receipts(session, envelopes)
+    receipts: list[EventReceipt] = []
+    handled: list[EventEnvelope] = []
+    for envelope in envelopes:
+        if envelope.id not in new:
+            log.info("event.duplicate", event_id=str(envelope.id), topic=envelope.topic)
+            receipts.append(EventReceipt(id=envelope.id, duplicate=True))
+            continue
+        # A second copy later in the same batch is a redelivery too.
+        new.discard(envelope.id)
+        handled.append(envelope)
+        receipts.append(EventReceipt(id=envelope.id, duplicate=False))
+    if handled:
+        await receiver.handle(session, handled)
+    return receipts
+
+
+def event_router(receiver: EventReceiver) -> APIRouter:
     router = APIRouter(tags=["internal"])
 
     @router.post(
@@ -306,14 +440,23 @@ def event_router(handlers: Mapping[Topic, EventHandler]) -> APIRouter:
     ) -> EventReceipt:
         """Receive one outbox event; a redelivered event id is acknowledged and ignored."""
         require_role(caller, Role.SERVICE)
-        handler = handlers.get(envelope.topic)
-        if handler is None:
-            raise InvalidRequest(f"this service does not receive {envelope.topic}")
-        if not await _record_receipt(session, envelope):
-            log.info("event.duplicate", event_id=str(envelope.id), topic=envelope.topic)
-            return EventReceipt(id=envelope.id, duplicate=True)
-        await handler(session, envelope)
-        return EventReceipt(id=envelope.id, duplicate=False)
+        (receipt,) = await _receive(session, receiver, [envelope])
+        return receipt
+
+    @router.post(
+        "/internal/events/batch",
+        response_model=EventBatchReceipt,
+        responses=error_responses(Unauthenticated, Forbidden, InvalidRequest),
+    )
+    async def receive_events(
+        batch: EventBatch,
+        caller: CurrentCaller,
+        session: AsyncSession = Depends(get_session, scope="function"),
+    ) -> EventBatchReceipt:
+        """Receive outbox events in order, all in one transaction; redelivered event ids
+        are acknowledged and ignored."""
+        require_role(caller, Role.SERVICE)
+        return EventBatchReceipt(receipts=await _receive(session, receiver, batch.events))
 
     return router
 
