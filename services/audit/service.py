@@ -492,7 +492,8 @@ class ChainService:
                     topic=row.topic,
                     step=step_of(row.topic),
                     occurred_at=row.occurred_at,
-                    entry=row.entry.decode(),
+                    # A byte edited into invalid UTF-8 must still reach the verifier.
+                    entry=row.entry.decode(errors="replace"),
                     inclusion_proof=proofs[row.leaf_index],
                 )
                 for row in rows
