@@ -17,6 +17,7 @@ from gateway.clients.services import ServiceClients
 from gateway.config import Settings
 from gateway.context import Context
 from gateway.downloads import downloads_router
+from gateway.limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
 from services.kit import errors
 from services.kit.app import create_service_app
@@ -38,6 +39,21 @@ async def _unauthenticated(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.Unauthenticated)
     body = {"errors": [{"message": exc.detail, "extensions": {"code": "UNAUTHENTICATED"}}]}
     return JSONResponse(body, status_code=401, headers={"www-authenticate": "Bearer"})
+
+
+async def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
+    """Refused before any resolver runs: a GraphQL client sees the code and the wait in
+    the error's extensions, any HTTP client the status and Retry-After."""
+    assert isinstance(exc, RateLimited)
+    extensions = {"code": "RateLimited", "retryAfter": exc.retry_after}
+    body = {"errors": [{"message": exc.detail, "extensions": extensions}]}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _client_address(request: Request) -> str:
+    # Behind a proxy this is the proxy's address unless uvicorn trusts its forwarded
+    # headers (--forwarded-allow-ips).
+    return f"address:{request.client.host if request.client else 'unknown'}"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,14 +79,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.service_urls(), signer=app.state.token_signer, http=app.state.http
     )
 
+    limiter = RateLimiter(
+        per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+    )
+
     async def authenticate(request: Request) -> Principal | None:
+        """The caller, once the request is counted against its key or its address."""
         if (secret := _presented_key(request)) is None:
+            limiter.take(_client_address(request))
             return None
-        async with app.state.sessionmaker() as session:
-            principal = await account_service.authenticate(
-                session, secret, last_used_resolution=last_used_resolution
-            )
-            await session.commit()
+        try:
+            async with app.state.sessionmaker() as session:
+                principal = await account_service.authenticate(
+                    session, secret, last_used_resolution=last_used_resolution
+                )
+                await session.commit()
+        except errors.Unauthenticated:
+            # A wrong key counts against the address, so guessing keys is no faster than
+            # any anonymous request.
+            limiter.take(_client_address(request))
+            raise
+        limiter.take(f"key:{principal.key_id}")
         return principal
 
     async def get_context(request: Request) -> Context:
@@ -96,4 +125,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
     app.add_exception_handler(errors.Unauthenticated, _unauthenticated)
+    app.add_exception_handler(RateLimited, _rate_limited)
     return app

@@ -20,6 +20,11 @@ class Settings(ServiceSettings):
     max_tokens: int = 2000
     # How stale an API key's last-used time may be: saves a write on every request.
     last_used_resolution_seconds: int = 60
+    # Per API key, and per client address for requests without a valid key. Generous: a
+    # lab downloading a bundle of many small files spends one request per file, in
+    # parallel; the limit is for a runaway or abusive client, not for fair use.
+    rate_limit_per_second: float = Field(default=1000.0, gt=0)
+    rate_limit_burst: int = Field(default=2000, ge=1)
     # The address clients reach the gateway by, for download links; unset: the address
     # of each request (right unless a proxy rewrites the host).
     public_url: str | None = None

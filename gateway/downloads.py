@@ -18,6 +18,7 @@ from gateway.accounts.service import Principal
 from gateway.clients.audit import AuditClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
+from gateway.limits import RateLimited
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead, PublishedKeys
 from services.kit import errors
 
@@ -29,7 +30,9 @@ KEYS_CACHE_SECONDS = 60.0
 
 def _error(error: errors.AssentError) -> JSONResponse:
     return JSONResponse(
-        {"error": error.code, "detail": error.detail}, status_code=error.status_code
+        {"error": error.code, "detail": error.detail},
+        status_code=error.status_code,
+        headers=error.headers if isinstance(error, RateLimited) else None,
     )
 
 
@@ -48,6 +51,7 @@ def downloads_router(
     async def download(delivery_id: str, fingerprint: str, request: Request) -> Response:
         """Redirect to the file's bytes once the caller's licence is checked."""
         try:
+            # Counts the request against the caller's rate limit too.
             principal = await authenticate(request)
             if principal is None:
                 raise errors.Unauthenticated("sign in with an API key (Authorization: Bearer)")

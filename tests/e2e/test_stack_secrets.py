@@ -1,0 +1,124 @@
+"""No secret reaches a log: after a purchase and a download on the whole stack, every
+process's log is searched for the API keys used, the stack's own secrets and signing
+keys, and the signatures of the presigned URLs handed out."""
+
+import asyncio
+import hashlib
+import os
+import re
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.e2e.marketplace import (
+    COMPLETE,
+    TRAINING,
+    buy,
+    create_work,
+    delivered,
+    funded_buyer,
+    list_for_sale,
+    quote_for,
+    register,
+    upload_single,
+)
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.stack import RunningStack
+
+pytestmark = pytest.mark.stack
+
+FILES = """query($id: ID!) { delivery(id: $id) { ... on Delivery {
+  files { items { sha256 downloadUrl } } } } }"""
+REVOKE_SELF = """mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }"""
+NEW_KEY = """mutation { createApiKey(name: "short-lived") {
+  ... on ApiKeyCreated { apiKey { secret key { id } } } } }"""
+ME = "{ me { __typename } }"
+
+SECRET_SETTING = re.compile(r"SECRET|SIGNING_KEY|ADMIN_KEY")
+# A secret this short is a placeholder (moto's "testing"), indistinguishable from words.
+SHORTEST_SECRET = 16
+UNREDACTED_SIGNATURE = re.compile(
+    r"(?i)(?:x-amz-signature|x-amz-credential|signature|sig)=(?!\[redacted\])[^&\s\"']+"
+)
+BEARER_TOKEN = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
+
+
+def _signature(url: str) -> str:
+    query = parse_qs(urlsplit(url).query)
+    [signature] = query.get("X-Amz-Signature") or query["sig"]
+    return signature
+
+
+async def _logged(running_stack: RunningStack, gateway: GraphQLClient) -> str:
+    """Every log once the gateway has written the line of a last, marked request: the
+    processes write a line at a time, so nothing earlier is still in flight."""
+    marker = f"secrets-scan-{uuid.uuid4().hex}"
+    await gateway.http.post(gateway.url, json={"query": ME}, headers={"x-request-id": marker})
+    for _ in range(100):
+        if marker in (running_stack.log_dir / "gateway.log").read_text(errors="replace"):
+            return running_stack.logs()
+        await asyncio.sleep(0.05)
+    raise AssertionError("the gateway did not log the marked request")
+
+
+async def test_no_secret_reaches_any_log(
+    gateway: GraphQLClient, running_stack: RunningStack
+) -> None:
+    admin = running_stack.admin_key
+    _, creator = await register(gateway, "CREATOR", "Log Scan Creator")
+    content = os.urandom(40_000)
+    created = await create_work(gateway, creator, content, title="Log scan study")
+    upload_url = created["upload"]["put"]["url"]
+    await upload_single(created, content)
+    work_id = created["work"]["id"]
+    await gateway.execute(COMPLETE, {"id": work_id}, key=creator)
+    await list_for_sale(gateway, creator, work_id, price=900, uses=TRAINING)
+    _, buyer = await funded_buyer(gateway, admin, "Log Scan Lab", 10_000)
+    licence = await buy(gateway, buyer, (await quote_for(gateway, buyer, [work_id]))["id"])
+    licence = await delivered(gateway, buyer, licence["id"])
+    files = (await gateway.execute(FILES, {"id": licence["delivery"]["id"]}, key=buyer))[
+        "delivery"
+    ]["files"]["items"]
+    async with httpx.AsyncClient() as http:
+        redirect = await http.get(
+            files[0]["downloadUrl"], headers={"authorization": f"Bearer {buyer}"}
+        )
+        download_url = redirect.headers["location"]
+        body = (await http.get(download_url)).content
+    assert hashlib.sha256(body).hexdigest() == files[0]["sha256"]
+    # Keys that fail: a revoked one, a made-up one, and one sent in the other header.
+    issued = (await gateway.execute(NEW_KEY, key=buyer))["createApiKey"]["apiKey"]
+    await gateway.execute(REVOKE_SELF, {"id": issued["key"]["id"]}, key=buyer)
+    made_up = f"assent_{uuid.uuid4().hex[:8]}_{uuid.uuid4().hex}"
+    for key in (issued["secret"], made_up):
+        assert (await gateway.post(ME, key=key)).status_code == 401
+    await gateway.http.post(gateway.url, json={"query": ME}, headers={"x-api-key": made_up})
+
+    logs = await _logged(running_stack, gateway)
+
+    settings = {
+        name: value
+        for name, value in running_stack.stack.env.items()
+        if SECRET_SETTING.search(name) and len(value) >= SHORTEST_SECRET
+    }
+    assert {
+        "ASSENT_ADMIN_KEY",
+        "ASSENT_INTERNAL_TOKEN_SECRET",
+        "ASSENT_LICENSING_SIGNING_KEY",
+        "ASSENT_DELIVERY_SIGNING_KEY",
+        "ASSENT_DELIVERY_WATERMARK_SECRET",
+        "ASSENT_AUDIT_SIGNING_KEY",
+    } <= set(settings)
+    api_keys = {"creator": creator, "buyer": buyer, "revoked": issued["secret"], "made up": made_up}
+    signatures = {"upload": _signature(upload_url), "download": _signature(download_url)}
+    leaked = [
+        f"{kind} {name}"
+        for kind, secrets in (("setting", settings), ("key", api_keys), ("URL", signatures))
+        for name, secret in secrets.items()
+        if secret in logs
+    ]
+    assert leaked == []
+    assert UNREDACTED_SIGNATURE.findall(logs) == []
+    assert BEARER_TOKEN.findall(logs) == []
