@@ -56,6 +56,14 @@ from services.kit import errors
 REFUSALS = (Unauthenticated, ServiceUnavailable)
 
 
+def _owner_only(error: Exception) -> Exception:
+    """A write on another account's work answers as for an unknown work, listed or not:
+    the catalogue's 403 for a work the caller can see has no place in these payloads."""
+    if isinstance(error, errors.Forbidden):
+        return errors.NotFound("no such work")
+    return error
+
+
 def _work_id(value: strawberry.ID) -> uuid.UUID:
     """An id that is not a UUID names no work: the same answer as an unknown one."""
     try:
@@ -224,7 +232,7 @@ class CatalogueMutation:
             principal = ctx.require_principal()
             target = await ctx.catalogue.new_version(principal, _work_id(work_id), _file(file))
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(error, ValidationFailed, NotFound, Conflict, *REFUSALS)
+            return failure(_owner_only(error), ValidationFailed, NotFound, Conflict, *REFUSALS)
         return VersionStarted(upload=UploadTarget.of(target))
 
     @strawberry.mutation(
@@ -244,7 +252,7 @@ class CatalogueMutation:
             )
             recorded = await ctx.catalogue.give_consent(principal, _work_id(work_id), consent)
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(error, ValidationFailed, NotFound, Conflict, *REFUSALS)
+            return failure(_owner_only(error), ValidationFailed, NotFound, Conflict, *REFUSALS)
         return ConsentRecorded(consent=ConsentType.of(recorded))
 
     @strawberry.mutation(description="Withdraw consent: the work leaves sale at once.")
@@ -259,7 +267,7 @@ class CatalogueMutation:
                 principal, _work_id(work_id), withdrawal
             )
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(error, ValidationFailed, NotFound, Conflict, *REFUSALS)
+            return failure(_owner_only(error), ValidationFailed, NotFound, Conflict, *REFUSALS)
         return ConsentRecorded(consent=ConsentType.of(recorded))
 
     @strawberry.mutation(
@@ -288,7 +296,9 @@ class CatalogueMutation:
             )
             published = await ctx.catalogue.set_offer(principal, _work_id(work_id), offer)
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(error, ValidationFailed, ConsentRequired, NotFound, Conflict, *REFUSALS)
+            return failure(
+                _owner_only(error), ValidationFailed, ConsentRequired, NotFound, Conflict, *REFUSALS
+            )
         return OfferSet(offer=OfferType.of(published))
 
     @strawberry.mutation(
@@ -315,5 +325,5 @@ class CatalogueMutation:
             decision = contract.ReviewDecision(accept=accept, note=note)
             work = await ctx.catalogue.review_work(principal, _work_id(work_id), decision)
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(error, ValidationFailed, NotFound, Forbidden, *REFUSALS)
+            return failure(error, ValidationFailed, NotFound, Forbidden, Conflict, *REFUSALS)
         return WorkReviewed(work=Work.of(work))

@@ -465,6 +465,6 @@ WithdrawWorkResult = Annotated[
     WorkWithdrawn | NotFound | Forbidden | _Refusals, strawberry.union("WithdrawWorkResult")
 ]
 ReviewWorkResult = Annotated[
-    WorkReviewed | ValidationFailed | NotFound | Forbidden | _Refusals,
+    WorkReviewed | ValidationFailed | NotFound | Forbidden | Conflict | _Refusals,
     strawberry.union("ReviewWorkResult"),
 ]

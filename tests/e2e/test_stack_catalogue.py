@@ -22,6 +22,7 @@ from tests.e2e.marketplace import (
     create_work,
     headers_of,
     list_for_sale,
+    listed_work,
     register,
     search,
     upload_single,
@@ -257,3 +258,17 @@ async def test_an_account_made_a_creator_later_can_be_a_co_creator(
     assert before["__typename"] == "ValidationFailed"
     assert granted["grantRole"]["__typename"] == "RoleGranted"
     assert after["__typename"] == "WorkCreated"
+
+
+async def test_a_review_of_a_work_nobody_flagged_is_a_typed_conflict(
+    gateway: GraphQLClient, running_stack: RunningStack
+) -> None:
+    _, creator = await register(gateway, "CREATOR", "Oskar Lind")
+    work_id = await listed_work(gateway, creator, price=900, title="Birches in fog")
+    review = """mutation($id: ID!) { reviewWork(workId: $id, accept: false) { __typename
+      ... on Conflict { code } } }"""
+    refused = await gateway.execute(review, {"id": work_id}, key=running_stack.admin_key)
+    assert refused["reviewWork"] == {"__typename": "Conflict", "code": "NotUnderReview"}
+    # Still listed: a refused review changes nothing.
+    found = await gateway.execute(WORK, {"id": work_id}, key=creator)
+    assert found["work"]["listed"] is True

@@ -579,25 +579,11 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
 
 # ---- the matrix ----------------------------------------------------------------------
 
-# Refused, but not in a typed way: the catalogue answers 403 for a listed work someone
-# else owns, and these payload unions have no Forbidden member, so the gateway masks it as
-# "Unexpected error." (no data leaks; the refusal is untyped). For the lead to fix (e.g.
-# answer NotFound, as for an unlisted work); strict, so the fix shows here.
-UNTYPED_REFUSAL = pytest.mark.xfail(
-    reason="another's listed work: catalogue 403 has no union member, masked as unexpected",
-    strict=True,
-)
-KNOWN_GAPS = {
-    (name, role): UNTYPED_REFUSAL
-    for name in ("replaceWorkFile", "giveConsent", "withdrawConsent", "setOffer")
-    for role in (Role.OTHER_BUYER, Role.OTHER_CREATOR, Role.COUNTERPARTY)
-}
 MATRIX = [
     pytest.param(
         name,
         role,
         id=f"{name} / {role}",
-        marks=[KNOWN_GAPS[name, role]] if (name, role) in KNOWN_GAPS else [],
     )
     for name, case in CASES.items()
     for role in Role
