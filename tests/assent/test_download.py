@@ -2,16 +2,21 @@
 
 import asyncio
 import hashlib
+import http.server
 import json
 import random
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assent.cli import main
 from assent.download import (
+    ATTEMPTS,
     MANIFEST_FILE,
     DownloadError,
     DownloadResult,
@@ -21,6 +26,7 @@ from assent.download import (
     safe_file_name,
 )
 from services.contracts.delivery import ManifestEntry
+from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 from services.kit.signing import Signer
 from tests.assent.conftest import ObjectServer
 from tests.assent.documents import (
@@ -293,6 +299,60 @@ def test_an_unknown_delivery_or_key_is_an_error(gateway: GatewayStandIn, tmp_pat
         fetch(gateway, uuid.uuid4(), tmp_path)
     with pytest.raises(DownloadError, match="Unauthenticated"):
         download(uuid.uuid4(), tmp_path, gateway_url=gateway.url, api_key="wrong")
+
+
+@contextmanager
+def refusing_proxy() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP proxy that keeps each request line it is sent and answers 502 to all."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.requestline)
+            self.send_error(502)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}", seen
+        finally:
+            server.shutdown()
+
+
+def test_the_proxy_the_environment_names_is_used_unless_no_proxy_exempts_the_host(
+    gateway: GatewayStandIn,
+    object_server: ObjectServer,
+    manifest_signer: Signer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delivery_id, _ = publish(gateway, manifest_signer, FILES[1:2])
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+    with refusing_proxy() as (proxy, seen):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        with pytest.raises(DownloadError, match="502"):
+            fetch(gateway, delivery_id, tmp_path)
+        assert seen == [f"GET {gateway.url}{WELL_KNOWN_KEYS_PATH} HTTP/1.1"]
+
+        # The gateway exempted by host and port, the object store is still behind the proxy.
+        monkeypatch.setenv("NO_PROXY", gateway.url.removeprefix("http://"))
+        seen.clear()
+        (failed,) = fetch(gateway, delivery_id, tmp_path).failed
+        assert failed.error is not None
+        assert failed.error.startswith("object store: 502")
+        assert len(seen) == ATTEMPTS
+        assert all(line.startswith(f"GET {object_server.url}/") for line in seen)
+
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        seen.clear()
+        assert fetch(gateway, delivery_id, tmp_path).ok
+        assert seen == []
 
 
 def _swap_digest(document: dict[str, object]) -> None:
