@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import os
 import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -56,6 +57,17 @@ LICENCE = """query($id: ID!) { licence(id: $id) { __typename ... on Licence {
   id status refunded { amountMinor } lines { workId status excludedReason }
   delivery { id status entryCount excluded { workId reason } } } } }"""
 TRAINING = ["TRAINING", "EVALUATION"]
+CHAIN = """query($work: ID, $licence: ID) {
+  licenceChain(workId: $work, licenceId: $licence) { __typename
+    ... on LicenceChain { pendingEntries entries { index step topic }
+        checkpoint { treeSize rootHash } }
+    ... on Error { message } } }"""
+REGISTER_AUDITOR = """mutation($input: RegisterInput!) { register(input: $input) {
+  ... on Registered { apiKey { secret } } } }"""
+LICENCES = """{ licences(first: 100) { ... on LicenceConnection { items { id } } } }"""
+BALANCES = """query($owner: ID) { balances(ownerId: $owner) { __typename
+  ... on Balances { balances { accountKind balance { amountMinor currency } } } } }"""
+LEDGER_CHECK = """{ ledgerCheck { __typename ... on LedgerCheck { sound transactions } } }"""
 
 CONSENT_TEXT = "I opt in to my work being used to train and evaluate AI models."
 
@@ -193,3 +205,38 @@ async def delivered(gateway: GraphQLClient, key: str, licence_id: str) -> dict[s
             return licence
         await asyncio.sleep(0.1)
     raise AssertionError(f"licence {licence_id} was not delivered within 20 s")
+
+
+async def chain_of(gateway: GraphQLClient, key: str, **subject: str) -> dict[str, Any]:
+    found: dict[str, Any] = (await gateway.execute(CHAIN, subject, key=key))["licenceChain"]
+    return found
+
+
+async def proven_chain(
+    gateway: GraphQLClient, key: str, steps: set[str], **subject: str
+) -> dict[str, Any]:
+    """The chain once every step has reached the log and a checkpoint covers it (events
+    travel through outboxes, then the sequencer signs a checkpoint about once a second)."""
+    for _ in range(150):
+        chain = await chain_of(gateway, key, **subject)
+        proven = chain["__typename"] == "LicenceChain" and not chain["pendingEntries"]
+        if proven and steps <= {entry["step"] for entry in chain["entries"]}:
+            return chain
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the chain of {subject} never held {steps}: {chain}")
+
+
+def cli(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "assent.cli", *arguments]
+
+
+async def eur_balance(gateway: GraphQLClient, key: str) -> int:
+    found = (await gateway.execute(BALANCES, {}, key=key))["balances"]["balances"]
+    amounts = [b["balance"]["amountMinor"] for b in found if b["balance"]["currency"] == "EUR"]
+    return sum(amounts)
+
+
+async def assert_ledger_sound(gateway: GraphQLClient, admin: str) -> None:
+    check = (await gateway.execute(LEDGER_CHECK, key=admin))["ledgerCheck"]
+    assert check["__typename"] == "LedgerCheck"
+    assert check["sound"], check

@@ -4,12 +4,10 @@ every component in its own process on PostgreSQL and a real S3 endpoint."""
 import asyncio
 import json
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -17,10 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from tests.e2e.marketplace import (
+    REGISTER_AUDITOR,
     buy,
+    chain_of,
+    cli,
     delivered,
     funded_buyer,
     listed_work,
+    proven_chain,
     quote_for,
     register,
     run_cli,
@@ -30,37 +32,11 @@ from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 
-CHAIN = """query($work: ID, $licence: ID) {
-  licenceChain(workId: $work, licenceId: $licence) { __typename
-    ... on LicenceChain { pendingEntries entries { index step topic }
-        checkpoint { treeSize rootHash } }
-    ... on Error { message } } }"""
-REGISTER_AUDITOR = """mutation($input: RegisterInput!) { register(input: $input) {
-  ... on Registered { apiKey { secret } } } }"""
 FILES = """query($id: ID!) { delivery(id: $id) { ... on Delivery {
   files { items { workId downloadUrl } } } } }"""
 
 # What the chain of a sold and downloaded work holds, in the auditor's words.
 SOLD_AND_DOWNLOADED = {"CONSENT", "OFFER", "LICENCE", "PAYMENT", "DELIVERY", "DOWNLOAD"}
-
-
-async def chain_of(gateway: GraphQLClient, key: str, **subject: str) -> dict[str, Any]:
-    found: dict[str, Any] = (await gateway.execute(CHAIN, subject, key=key))["licenceChain"]
-    return found
-
-
-async def proven_chain(
-    gateway: GraphQLClient, key: str, steps: set[str], **subject: str
-) -> dict[str, Any]:
-    """The chain once every step has reached the log and a checkpoint covers it (events
-    travel through outboxes, then the sequencer signs a checkpoint about once a second)."""
-    for _ in range(150):
-        chain = await chain_of(gateway, key, **subject)
-        proven = chain["__typename"] == "LicenceChain" and not chain["pendingEntries"]
-        if proven and steps <= {entry["step"] for entry in chain["entries"]}:
-            return chain
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"the chain of {subject} never held {steps}: {chain}")
 
 
 @asynccontextmanager
@@ -73,10 +49,6 @@ async def audit_database(running_stack: RunningStack) -> AsyncIterator[AsyncConn
             yield connection
     finally:
         await engine.dispose()
-
-
-def cli(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "assent.cli", *arguments]
 
 
 async def test_an_auditor_exports_and_verifies_the_chain_of_a_sold_work(

@@ -18,10 +18,13 @@ from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, Published
 from services.kit.signing import verify_envelope
 from tests.e2e.marketplace import (
     LICENCE,
+    LICENCES,
     PURCHASE,
     WITHDRAW,
+    assert_ledger_sound,
     buy,
     delivered,
+    eur_balance,
     funded_buyer,
     listed_work,
     quote_for,
@@ -33,10 +36,6 @@ from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 
-LICENCES = """{ licences(first: 100) { ... on LicenceConnection { items { id } } } }"""
-BALANCES = """query($owner: ID) { balances(ownerId: $owner) { __typename
-  ... on Balances { balances { accountKind balance { amountMinor currency } } } } }"""
-LEDGER_CHECK = """{ ledgerCheck { __typename ... on LedgerCheck { sound transactions } } }"""
 EARNINGS = """{ earnings { __typename ... on Earnings {
   lines { licenceId workId buyerName amount { amountMinor } uses }
   owed { amountMinor currency } } } }"""
@@ -46,18 +45,6 @@ REFUND = """mutation($id: ID!) { refundLicence(licenceId: $id, reason: "invoice 
 FILES = """query($id: ID!) { delivery(id: $id) { __typename ... on Delivery {
   files { items { workId sha256 downloadUrl } } } } }"""
 CERTIFICATE = """query($id: ID!) { licence(id: $id) { ... on Licence { certificate } } }"""
-
-
-async def eur_balance(gateway: GraphQLClient, key: str) -> int:
-    found = (await gateway.execute(BALANCES, {}, key=key))["balances"]["balances"]
-    amounts = [b["balance"]["amountMinor"] for b in found if b["balance"]["currency"] == "EUR"]
-    return sum(amounts)
-
-
-async def assert_ledger_sound(gateway: GraphQLClient, admin: str) -> None:
-    check = (await gateway.execute(LEDGER_CHECK, key=admin))["ledgerCheck"]
-    assert check["__typename"] == "LedgerCheck"
-    assert check["sound"], check
 
 
 async def test_a_lab_buys_a_bundle_and_downloads_every_file_verified(
