@@ -173,14 +173,6 @@ class Work(Base):
         lazy="raise", cascade="all, delete-orphan", order_by="Share.position"
     )
 
-    def has_member(self, account_id: uuid.UUID | None) -> bool:
-        """The owner and the co-creators: they see the work in every state."""
-        if account_id is None:
-            return False
-        return account_id == self.owner_id or any(
-            share.creator_id == account_id for share in self.shares
-        )
-
 
 class Share(Base):
     """A co-creator's part of the royalties, in basis points (the shares sum to 10000)."""

@@ -137,9 +137,15 @@ def sees_every_work(caller: Caller) -> bool:
     return caller.has(Role.ADMIN, Role.AUDITOR, Role.SERVICE)
 
 
-def is_visible(work: Work, caller: Caller) -> bool:
-    """Buyers see listed works only; members, admins and auditors see every state."""
-    return work.listed or sees_every_work(caller) or work.has_member(account_id(caller))
+def is_visible(work: Work | WorkRead, caller: Caller) -> bool:
+    """Buyers see listed works only; members (the owner and the co-creators), admins and
+    auditors see every state."""
+    if work.listed or sees_every_work(caller):
+        return True
+    member = account_id(caller)
+    return member is not None and (
+        member == work.owner_id or any(share.creator_id == member for share in work.shares)
+    )
 
 
 def refresh_listing(work: Work) -> None:
@@ -562,8 +568,8 @@ class WorkService:
     async def get_many(
         self, session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
     ) -> list[WorkRead]:
-        works = await WorkRepository(session).get_many_for_read(list(dict.fromkeys(ids)))
-        return [_work_read(work) for work in works if is_visible(work, caller)]
+        works = await WorkRepository(session).read_many(list(dict.fromkeys(ids)))
+        return [work for work in works if is_visible(work, caller)]
 
     async def signals(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID
@@ -601,8 +607,7 @@ class WorkService:
         )
         works = WorkRepository(session)
         page = await works.search(filters, sort=sort, after=search.after, limit=search.first)
-        found = await works.get_many_for_read(page.ids)
-        return WorkPage(items=[_work_read(work) for work in found], next_cursor=page.next_cursor)
+        return WorkPage(items=await works.read_many(page.ids), next_cursor=page.next_cursor)
 
     # --- helpers ---
 

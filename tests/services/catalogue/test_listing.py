@@ -166,6 +166,32 @@ async def test_a_batch_read_keeps_the_order_asked_and_leaves_out_what_is_hidden(
     assert [w["title"] for w in owned] == ["Last", "Hidden", "First"]
 
 
+async def test_a_batch_read_and_a_search_show_each_work_as_its_own_read_does(
+    api: Api, session: AsyncSession, ines: Actor, omar: Actor
+) -> None:
+    listed = await create_work(session, owner=ines, title="Listed duet", co_creators=[omar])
+    await list_work(session, listed, owner=ines, uses=[Use.TRAINING, Use.RETRIEVAL])
+    withdrawn = await create_work(session, owner=ines, title="Consent withdrawn", tags=["sea"])
+    await list_work(session, withdrawn, owner=ines)
+    await work_service.withdraw_consent(
+        session, ines.caller, withdrawn.id, ConsentWithdrawIn(statement_text="no more")
+    )
+    replacing = await create_work(session, owner=ines, title="File being replaced")
+    await list_work(session, replacing, owner=ines, price_minor=700, currency="JPY")
+    new_file = {"file_name": "v2.bin", "size": 10, "sha256": "ab" * 32}
+    await api.ok(ines, "POST", f"/v1/works/{replacing.id}/versions", json=new_file)
+    draft = await create_work(session, owner=ines, title="Draft", language="pt-BR")
+    ids = [str(work.id) for work in (listed, withdrawn, replacing, draft)]
+
+    one_by_one = [await api.work(ines, work_id) for work_id in ids]
+    batch = await api.ok(ines, "GET", "/v1/works", params=[("id", i) for i in ids])
+    mine = await api.search(ines, mine="true", sort="newest")
+
+    assert one_by_one[2]["pending_version"] is not None
+    assert batch == one_by_one
+    assert mine["items"] == one_by_one[::-1]
+
+
 async def test_a_batch_read_takes_at_most_one_hundred_ids(api: Api, lab: Actor) -> None:
     ids = [("id", f"00000000-0000-4000-8000-{n:012d}") for n in range(101)]
 
@@ -203,5 +229,5 @@ async def test_a_batch_read_costs_the_same_few_queries_for_one_work_or_many(
     one = await _statements(api, session, lab, ids[:1])
     many = await _statements(api, session, lab, ids)
 
-    # The works with their versions, consent and offer; then the shares with creators.
-    assert one == many == 2
+    # The works with their versions, consent, offer and shares with creators, joined.
+    assert one == many == 1
