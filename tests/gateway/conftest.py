@@ -4,12 +4,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.service import account_service
 from gateway.app import create_app
 from gateway.config import Settings
-from tests.fixtures.database import connect_rolled_back
+from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.graphql import GraphQLClient
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -36,11 +36,7 @@ async def gateway_app(
         ASSENT_AUDIT_URL=UNREACHABLE,
     )
     app = create_app(settings)
-    connection = await gateway_session.connection()
-    # Every session of the app joins the test's transaction, rolled back at the end.
-    app.state.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    await join_test_transaction(app, gateway_session)
     yield app
     await app.state.engine.dispose()
     await app.state.http.aclose()

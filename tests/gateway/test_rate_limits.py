@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.service import account_service
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.limits import RateLimited, RateLimiter
+from tests.fixtures.database import join_test_transaction
 
 UNREACHABLE = "http://127.0.0.1:9"
 ME = {"query": "{ me { __typename } }"}
@@ -114,10 +115,7 @@ async def limited(
         rate_limit_burst=2,
     )
     app = create_app(settings)
-    connection = await gateway_session.connection()
-    app.state.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    await join_test_transaction(app, gateway_session)
     async with app.state.sessionmaker() as session:
         first = await account_service.ensure_bootstrap_admin(session, None)
         assert first is not None

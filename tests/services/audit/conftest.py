@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.app import create_app
 from services.audit.config import Settings
@@ -20,7 +20,7 @@ from services.audit.sequencer import Sequencer
 from services.contracts.roles import Role
 from services.kit.signing import generate_seed
 from storage import ObjectStore, StorageSettings
-from tests.fixtures.database import connect_rolled_back
+from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.storage import S3Server, s3_storage_settings, unique_bucket
 from tests.services.audit.helpers import AuditApi
 from tests.services.catalogue.helpers import SECRET, Actor
@@ -71,10 +71,7 @@ async def session(migrated_postgres: str) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 async def app(shared_audit_app: FastAPI, session: AsyncSession) -> FastAPI:
-    connection = await session.connection()
-    shared_audit_app.state.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    await join_test_transaction(shared_audit_app, session)
     return shared_audit_app
 
 

@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.app import create_app
 from services.catalogue.config import Settings
 from services.contracts.roles import Role
 from storage import ObjectStore, StorageSettings
-from tests.fixtures.database import connect_rolled_back
+from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.storage import TEST_PART_SIZES, S3Server, s3_storage_settings, unique_bucket
 from tests.services.catalogue.helpers import SECRET, Actor, Api
 
@@ -60,10 +60,7 @@ async def session(migrated_postgres: str) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 async def app(shared_app: FastAPI, session: AsyncSession) -> FastAPI:
-    connection = await session.connection()
-    shared_app.state.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    await join_test_transaction(shared_app, session)
     return shared_app
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.catalogue import MediaType, Use
 from services.contracts.roles import Role
-from tests.fixtures.database import connect_rolled_back
+from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.services.catalogue.helpers import Actor, Api, create_work, list_work
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -127,10 +127,7 @@ async def seeded(search_session: AsyncSession) -> dict[str, str]:
 async def api(
     shared_app: FastAPI, search_session: AsyncSession, seeded: dict[str, str]
 ) -> AsyncIterator[Api]:
-    connection = await search_session.connection()
-    shared_app.state.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    await join_test_transaction(shared_app, search_session)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=shared_app), base_url="http://catalogue.internal"
     ) as http:

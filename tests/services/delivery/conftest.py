@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.app import create_app as create_catalogue_app
 from services.catalogue.config import Settings as CatalogueSettings
@@ -22,7 +22,7 @@ from services.delivery.builder import DeliveryBuilder
 from services.delivery.config import Settings
 from services.kit.signing import generate_seed
 from storage import ObjectStore, StorageSettings
-from tests.fixtures.database import connect_rolled_back
+from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.storage import TEST_PART_SIZES, S3Server, s3_storage_settings, unique_bucket
 from tests.services.catalogue.helpers import SECRET, Actor, Api
 from tests.services.delivery.helpers import DeliveryApi
@@ -107,16 +107,9 @@ async def session(migrated_postgres: str) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _join(app: FastAPI, session: AsyncSession) -> None:
-    connection = await session.connection()
-    app.state.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
-
-
 @pytest.fixture
 async def catalogue_app(shared_catalogue_app: FastAPI, catalogue_session: AsyncSession) -> FastAPI:
-    await _join(shared_catalogue_app, catalogue_session)
+    await join_test_transaction(shared_catalogue_app, catalogue_session)
     return shared_catalogue_app
 
 
@@ -124,7 +117,7 @@ async def catalogue_app(shared_catalogue_app: FastAPI, catalogue_session: AsyncS
 async def app(
     shared_delivery_app: FastAPI, session: AsyncSession, catalogue_app: FastAPI
 ) -> FastAPI:
-    await _join(shared_delivery_app, session)
+    await join_test_transaction(shared_delivery_app, session)
     return shared_delivery_app
 
 

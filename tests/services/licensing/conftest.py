@@ -14,14 +14,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.app import create_app as create_catalogue_app
 from services.catalogue.config import Settings as CatalogueSettings
 from services.contracts.roles import Role
 from services.licensing.app import create_app
 from storage import StorageSettings
-from tests.fixtures.database import connect_rolled_back
+from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.services.catalogue.helpers import SECRET, Actor
 from tests.services.licensing.helpers import CATALOGUE_URL, Api, licensing_settings
 
@@ -79,14 +79,6 @@ async def session(migrated_postgres: str) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _bind(app: FastAPI, session: AsyncSession) -> None:
-    app.state.sessionmaker = async_sessionmaker(
-        bind=await session.connection(),
-        expire_on_commit=False,
-        join_transaction_mode="create_savepoint",
-    )
-
-
 @pytest.fixture
 async def app(
     licensing_app: FastAPI,
@@ -94,8 +86,8 @@ async def app(
     session: AsyncSession,
     catalogue_session: AsyncSession,
 ) -> FastAPI:
-    await _bind(licensing_app, session)
-    await _bind(catalogue_app, catalogue_session)
+    await join_test_transaction(licensing_app, session)
+    await join_test_transaction(catalogue_app, catalogue_session)
     return licensing_app
 
 
