@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     max_tokens: int = 2000
     # How stale an API key's last-used time may be: saves a write on every request.
     last_used_resolution_seconds: int = 60
+    # How long an authenticated key is trusted without reading the database again; a key
+    # revoked (or a role granted) through another replica takes effect within this. 0: off.
+    principal_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # Per API key, and per client address for requests without a valid key. Generous: a
     # lab downloading a bundle of many small files spends one request per file, in
     # parallel; the limit is for a runaway or abusive client, not for fair use.

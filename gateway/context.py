@@ -2,12 +2,13 @@
 first use, and the service clients."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
+from gateway.accounts.cache import PrincipalCache
 from gateway.accounts.service import Principal
 from gateway.clients.audit import AuditClient
 from gateway.clients.catalogue import CatalogueClient
@@ -24,6 +25,7 @@ class Context(BaseContext):
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
         principal: Principal | None,
+        principals: PrincipalCache,
         services: ServiceClients,
         public_url: str,
     ) -> None:
@@ -31,7 +33,10 @@ class Context(BaseContext):
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        self._after_commit: list[Callable[[], None]] = []
         self.principal = principal
+        # Changes to keys and roles forget what they affect, once they are committed.
+        self.principals = principals
         self.services = services
         # Download links are absolute, on the address the client reached the gateway by.
         self.public_url = public_url.rstrip("/")
@@ -69,9 +74,14 @@ class Context(BaseContext):
             raise Unauthenticated("sign in with an API key (Authorization: Bearer <key>)")
         return self.principal
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the operation's writes are committed, and only then."""
+        self._after_commit.append(callback)
+
     async def finish(self, *, commit: bool) -> None:
         """End the operation's transaction; the session is closed whatever happens."""
         session, self._session = self._session, None
+        callbacks, self._after_commit = self._after_commit, []
         if session is None:
             return
         try:
@@ -81,3 +91,6 @@ class Context(BaseContext):
                 await session.rollback()
         finally:
             await session.close()
+        if commit:
+            for callback in callbacks:
+                callback()

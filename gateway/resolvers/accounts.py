@@ -127,6 +127,8 @@ class AccountMutation:
                 raise errors.NotFound("no such API key on this account")
             async with ctx.atomic() as session:
                 key = await account_service.revoke_key(session, principal, key_id)
+            revoked_id = key.id
+            ctx.after_commit(lambda: ctx.principals.forget_key(revoked_id))
         except errors.Unauthenticated as error:
             return Unauthenticated.of(error)
         except errors.NotFound as error:
@@ -147,6 +149,7 @@ class AccountMutation:
                 account = await account_service.grant_role(
                     session, principal, target, Role(role.value)
                 )
+            ctx.after_commit(lambda: ctx.principals.forget_account(target))
         except errors.Unauthenticated as error:
             return Unauthenticated.of(error)
         except errors.Forbidden as error:
