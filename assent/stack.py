@@ -34,6 +34,22 @@ class Component:
     def env_prefix(self) -> str:
         return f"ASSENT_{self.name.upper()}_"
 
+    def command(self, *, host: str, port: int, python: str = sys.executable) -> list[str]:
+        """The command line that runs this component: `assent up` starts each process with
+        it, and every container in infra/ runs the same (checked by tests/infra)."""
+        return [
+            python,
+            "-m",
+            "uvicorn",
+            "--factory",
+            self.factory,
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
+
 
 GATEWAY = Component("gateway", "gateway.app:create_app", 0, ROOT / "gateway/accounts/migrations")
 SERVICES = (
@@ -189,18 +205,7 @@ class Stack:
         self.wait_ready(components, timeout=ready_timeout)
 
     def start_component(self, component: Component) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            component.factory,
-            "--host",
-            self.host,
-            "--port",
-            str(self.port + component.port_offset),
-            "--no-access-log",
-        ]
+        command = component.command(host=self.host, port=self.port + component.port_offset)
         output: IO[bytes] | None = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
