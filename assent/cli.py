@@ -12,6 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from assent.lab import add_commands as add_lab_commands
 from assent.stack import DATABASE_COMPONENTS, Stack, StackError, migrate, stack_environment
 
 if TYPE_CHECKING:
@@ -466,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command, handler in ((export, _audit_export), (checkpoint, _audit_checkpoint)):
         _gateway_options(command)
         command.set_defaults(handler=handler)
+    add_lab_commands(commands)
     return parser
 
 

@@ -1,0 +1,540 @@
+"""The lab's Python client: search, bundle, quote, purchase, download and read a bundle.
+
+    from assent.client import AssentClient
+
+    with AssentClient() as client:  # ASSENT_GATEWAY_URL and ASSENT_API_KEY
+        works = [w.id for w in itertools.islice(client.search("harbour", uses=["training"]), 10)]
+        licence = client.buy(works, uses=["training"])
+        delivery = client.wait_for_delivery(licence.id)
+        client.download(delivery.id, "bundle")
+        for record in client.records("bundle"):
+            print(record.path, record.terms.uses, record.attribution)
+
+The contract is the gateway's GraphQL API (`gateway/schema.graphql`). Each expected
+failure, a union member of the answer, is raised as the exception of its name
+(`assent.errors`); results are frozen models (`assent.models`).
+
+Retries. A request the gateway refused before running it (429 with `retryAfter`, or a
+connection that was never made) is sent again after the wait it asks for. Reads and the
+purchase are also sent again after a transport error, a 5xx or `ServiceUnavailable`:
+a purchase is idempotent by its key, which the client generates once per purchase and
+reuses on every attempt, so a purchase whose answer was lost returns the same licence
+instead of buying twice. Creating a bundle or a quote is not retried once it may have
+reached the gateway: a repeat would only make a second, unused bundle or quote, but the
+caller should decide.
+"""
+
+import os
+import random
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from assent.errors import (
+    AssentError,
+    BundleInvalid,
+    Conflict,
+    DeliveryTimeout,
+    DownloadFailed,
+    FieldError,
+    Forbidden,
+    InsufficientFunds,
+    NotFound,
+    QuoteExpired,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+    UnexpectedResponse,
+    ValidationFailed,
+)
+from assent.models import (
+    Bundle,
+    Delivery,
+    Licence,
+    MediaType,
+    Purchase,
+    Quote,
+    Use,
+    Work,
+    graphql_enum,
+    parse_uses,
+)
+from services.contracts.catalogue import SearchSort
+from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead
+
+if TYPE_CHECKING:
+    # Imported when used: searching and buying (and the CLI's commands for them) need
+    # neither the download client nor the offline verifier.
+    from assent.download import DownloadResult
+    from assent.records import Record
+
+__all__ = [
+    "AssentClient",
+    "AssentError",
+    "BundleInvalid",
+    "Conflict",
+    "DeliveryTimeout",
+    "DownloadFailed",
+    "Forbidden",
+    "InsufficientFunds",
+    "NotFound",
+    "QuoteExpired",
+    "RateLimited",
+    "ServiceUnavailable",
+    "Unauthenticated",
+    "UnexpectedResponse",
+    "ValidationFailed",
+]
+
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
+GATEWAY_URL_ENV = "ASSENT_GATEWAY_URL"
+API_KEY_ENV = "ASSENT_API_KEY"
+MAX_PAGE_SIZE = 100
+DEFAULT_CURRENCY = "EUR"
+DEFAULT_ATTEMPTS = 5
+# A wait asked by the gateway beyond this is not slept through: the caller hears of it.
+MAX_RETRY_AFTER = 60.0
+
+_TERMS = "uses commercialUse attributionRequired territory durationDays exclusivityDays maxModels"
+_MONEY = "amountMinor currency"
+_WORK = f"""id title description mediaType tags language status listed createdAt withdrawnAt
+  owner {{ id name }} shares {{ creator {{ id name }} basisPoints }}
+  offer {{ id price {{ {_MONEY} }} termsId terms {{ {_TERMS} }} publishedAt }}"""
+_BUNDLE = "id name uses currency workIds createdAt"
+_QUOTE = f"""id bundleId currency uses subtotal {{ {_MONEY} }} platformFee {{ {_MONEY} }}
+  total {{ {_MONEY} }} platformFeeBps status createdAt expiresAt
+  excluded {{ workId reason detail }}
+  lines {{ workId versionId title mediaType fileName size sha256 offerId termsId
+    terms {{ {_TERMS} }} price {{ {_MONEY} }} platformFee {{ {_MONEY} }}
+    shares {{ creatorId creatorName basisPoints }} }}"""
+_DELIVERY = """id licenceId status createdAt issuedAt keyId manifestSha256 entryCount
+  excluded { workId reason detail }"""
+_LICENCE = f"""id buyerId buyerName bundleId quoteId uses total {{ {_MONEY} }}
+  platformFee {{ {_MONEY} }} refunded {{ {_MONEY} }} status grantedAt startsAt endsAt refundedAt
+  lines {{ workId versionId title mediaType fileName size sha256 attribution termsId
+    terms {{ {_TERMS} }} price {{ {_MONEY} }} startsAt endsAt status excludedReason }}
+  delivery {{ {_DELIVERY} }}"""
+
+
+def _failures(*members: str) -> str:
+    """The selection of a union's failure members: every one's message, and the fields
+    of those that carry more."""
+    extra = {
+        "ValidationFailed": "... on ValidationFailed { fields { field message code } }",
+        "Conflict": "... on Conflict { code }",
+        "ServiceUnavailable": "... on ServiceUnavailable { service }",
+    }
+    return " ".join(["... on Error { message }", *(extra[m] for m in members if m in extra)])
+
+
+SEARCH = f"""query Search($filter: WorkFilter, $sort: SearchSort, $first: Int!, $after: String) {{
+  works(filter: $filter, sort: $sort, first: $first, after: $after) {{ __typename
+    ... on WorkConnection {{ nextCursor items {{ {_WORK} }} }}
+    {_failures("ValidationFailed", "ServiceUnavailable")} }} }}"""
+WORK = f"""query Work($id: ID!) {{ work(id: $id) {{ __typename
+  ... on Work {{ {_WORK} }} {_failures("ServiceUnavailable")} }} }}"""
+CREATE_BUNDLE = f"""mutation CreateBundle($input: CreateBundleInput!) {{
+  createBundle(input: $input) {{ __typename ... on BundleCreated {{ bundle {{ {_BUNDLE} }} }}
+    {_failures("ValidationFailed", "ServiceUnavailable")} }} }}"""
+QUOTE_BUNDLE = f"""mutation QuoteBundle($id: ID!) {{ quoteBundle(bundleId: $id) {{ __typename
+  ... on QuoteIssued {{ quote {{ {_QUOTE} }} }} {_failures("ServiceUnavailable")} }} }}"""
+PURCHASE = f"""mutation Purchase($quote: ID!, $key: String!) {{
+  purchase(quoteId: $quote, idempotencyKey: $key) {{ __typename
+    ... on PurchaseSucceeded {{ replayed licence {{ {_LICENCE} }} }}
+    {_failures("ValidationFailed", "Conflict", "ServiceUnavailable")} }} }}"""
+LICENCE = f"""query Licence($id: ID!) {{ licence(id: $id) {{ __typename
+  ... on Licence {{ {_LICENCE} }} {_failures("ServiceUnavailable")} }} }}"""
+LICENCES = f"""query Licences($first: Int!, $after: String) {{
+  licences(first: $first, after: $after) {{ __typename
+    ... on LicenceConnection {{ nextCursor items {{ {_LICENCE} }} }}
+    {_failures("ServiceUnavailable")} }} }}"""
+LICENCE_DELIVERY = f"""query LicenceDelivery($id: ID!) {{ licence(id: $id) {{ __typename
+  ... on Licence {{ delivery {{ {_DELIVERY} }} }} {_failures("ServiceUnavailable")} }} }}"""
+
+DOCUMENTS = (
+    SEARCH,
+    WORK,
+    CREATE_BUNDLE,
+    QUOTE_BUNDLE,
+    PURCHASE,
+    LICENCE,
+    LICENCES,
+    LICENCE_DELIVERY,
+)
+
+_FAILURES: dict[str, type[AssentError]] = {
+    "NotFound": NotFound,
+    "Forbidden": Forbidden,
+    "Unauthenticated": Unauthenticated,
+    "QuoteExpired": QuoteExpired,
+    "InsufficientFunds": InsufficientFunds,
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Retry(Exception):
+    def __init__(self, failure: AssentError, wait: float | None = None) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.wait = wait
+
+
+def _failure(node: dict[str, Any]) -> AssentError:
+    typename = str(node.get("__typename"))
+    message = str(node.get("message") or typename)
+    if typename == "ValidationFailed":
+        fields = [FieldError(**field) for field in node.get("fields") or []]
+        return ValidationFailed(message, fields)
+    if typename == "Conflict":
+        return Conflict(message, str(node.get("code")))
+    if typename == "ServiceUnavailable":
+        return ServiceUnavailable(message, str(node.get("service")))
+    if typename in _FAILURES:
+        return _FAILURES[typename](message)
+    return UnexpectedResponse(f"{typename}: {message}")
+
+
+def _retry_after(response: httpx.Response, errors: list[dict[str, Any]]) -> float:
+    for error in errors:
+        extensions = error.get("extensions") or {}
+        if extensions.get("code") == "RateLimited" and "retryAfter" in extensions:
+            return float(extensions["retryAfter"])
+    try:
+        return float(response.headers.get("retry-after", 1))
+    except ValueError:
+        return 1.0
+
+
+def _error_list(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return [error for error in errors or [] if isinstance(error, dict)]
+
+
+class AssentClient:
+    """A lab's client of one gateway, with one API key. Keep one for many calls: it holds
+    a connection pool; `close()` it, or use it as a context manager."""
+
+    def __init__(
+        self,
+        gateway_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.gateway_url = (
+            gateway_url or os.environ.get(GATEWAY_URL_ENV) or DEFAULT_GATEWAY_URL
+        ).rstrip("/")
+        self._api_key = api_key or os.environ.get(API_KEY_ENV) or None
+        self._attempts = attempts
+        headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        self._http = httpx.Client(timeout=timeout, headers=headers)
+
+    def __repr__(self) -> str:
+        # Never the key: a repr ends up in logs and tracebacks.
+        return f"AssentClient(gateway_url={self.gateway_url!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the catalogue --------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        media_types: Iterable[MediaType | str] | None = None,
+        uses: Iterable[Use | str] | None = None,
+        max_price_minor: int | None = None,
+        tags: Iterable[str] | None = None,
+        language: str | None = None,
+        creator_id: str | None = None,
+        sort: SearchSort | str | None = None,
+        page_size: int = 20,
+        currency: str | None = None,
+    ) -> Iterator[Work]:
+        """Listed works matching every filter given, fetched a page at a time as the
+        iterator is consumed; stop early (e.g. `itertools.islice`) to fetch fewer.
+        `max_price_minor` is in `currency`, by default the platform's default (EUR), as
+        for bundles."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        found: dict[str, Any] = {
+            "query": query,
+            "mediaTypes": [graphql_enum(MediaType(str(m).lower())) for m in media_types or []],
+            "uses": [graphql_enum(use) for use in parse_uses(list(uses or []))],
+            "maxPriceMinor": max_price_minor,
+            "currency": currency or (DEFAULT_CURRENCY if max_price_minor is not None else None),
+            "tags": list(tags or []),
+            "language": language,
+            "creatorId": creator_id,
+        }
+        variables: dict[str, Any] = {
+            "filter": {name: value for name, value in found.items() if value not in (None, [])},
+            "sort": graphql_enum(SearchSort(str(sort).lower())) if sort is not None else None,
+            "first": page_size,
+        }
+        return self._pages(SEARCH, variables, "works", "WorkConnection", Work)
+
+    def work(self, work_id: str | uuid.UUID) -> Work:
+        node = self._ask(WORK, {"id": str(work_id)}, "work", "Work", retry=True)
+        return Work.model_validate(node)
+
+    # -- buying ---------------------------------------------------------------------------
+
+    def create_bundle(
+        self,
+        work_ids: Sequence[str | uuid.UUID],
+        *,
+        uses: Sequence[Use | str],
+        name: str | None = None,
+    ) -> Bundle:
+        """A bundle of these works, for these uses (every work's offer must allow them)."""
+        ids = [str(work_id) for work_id in work_ids]
+        bundle = {
+            "name": name or f"{len(ids)} works, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "uses": [graphql_enum(use) for use in parse_uses(list(uses))],
+            "workIds": ids,
+        }
+        node = self._ask(
+            CREATE_BUNDLE, {"input": bundle}, "createBundle", "BundleCreated", retry=False
+        )
+        return Bundle.model_validate(node["bundle"])
+
+    def quote(self, bundle_id: str | uuid.UUID) -> Quote:
+        """Lock the bundle's current prices for a while (`expires_at`); works that cannot
+        be sold are in `excluded`, with the reason."""
+        node = self._ask(
+            QUOTE_BUNDLE, {"id": str(bundle_id)}, "quoteBundle", "QuoteIssued", retry=False
+        )
+        return Quote.model_validate(node["quote"])
+
+    def purchase(
+        self, quote_id: str | uuid.UUID, *, idempotency_key: str | None = None
+    ) -> Purchase:
+        """Buy a quote. Give the same `idempotency_key` to a later call (the returned
+        licence carries it) and it returns the same licence, never a second charge."""
+        key = idempotency_key or f"sdk-{uuid.uuid4()}"
+        variables = {"quote": str(quote_id), "key": key}
+        node = self._ask(PURCHASE, variables, "purchase", "PurchaseSucceeded", retry=True)
+        return Purchase.model_validate(
+            {**node["licence"], "idempotency_key": key, "replayed": node["replayed"]}
+        )
+
+    def buy(
+        self,
+        work_ids: Sequence[str | uuid.UUID],
+        *,
+        uses: Sequence[Use | str],
+        name: str | None = None,
+    ) -> Purchase:
+        """Bundle, quote and purchase in one call."""
+        bundle = self.create_bundle(work_ids, uses=uses, name=name)
+        return self.purchase(self.quote(bundle.id).id)
+
+    # -- licences and deliveries ----------------------------------------------------------
+
+    def licence(self, licence_id: str | uuid.UUID) -> Licence:
+        node = self._ask(LICENCE, {"id": str(licence_id)}, "licence", "Licence", retry=True)
+        return Licence.model_validate(node)
+
+    def licences(self, *, page_size: int = 20) -> Iterator[Licence]:
+        """Your licences, newest first, a page at a time."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        return self._pages(LICENCES, {"first": page_size}, "licences", "LicenceConnection", Licence)
+
+    def wait_for_delivery(self, licence_id: str | uuid.UUID, *, timeout: float = 60.0) -> Delivery:
+        """The licence's delivery once built: `issued`, or `empty` when every work was
+        left out (withdrawn since the quote, and refunded)."""
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            node = self._ask(
+                LICENCE_DELIVERY, {"id": str(licence_id)}, "licence", "Licence", retry=True
+            )
+            found = node.get("delivery")
+            if found is not None and found["status"] != "BUILDING":
+                return Delivery.model_validate(found)
+            if time.monotonic() + delay > deadline:
+                raise DeliveryTimeout(
+                    f"the delivery of licence {licence_id} was not built within {timeout:g} s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def download(
+        self, delivery_id: str | uuid.UUID, to: str | Path, *, parallel: int = 8
+    ) -> "DownloadResult":
+        """Every file of the delivery into `to`, as `assent download` does: the manifest's
+        signature checked first, files in parallel and resumable, each sha256 verified.
+        Files that failed are in the result's `failed`; run it again to resume them."""
+        from assent.download import DownloadError, download
+
+        try:
+            wanted = uuid.UUID(str(delivery_id))
+        except ValueError as exc:
+            # As the API answers an id that is no UUID: it names nothing.
+            raise NotFound(f"no delivery {delivery_id}") from exc
+        try:
+            return download(
+                wanted,
+                Path(to),
+                gateway_url=self.gateway_url,
+                api_key=self._require_key(),
+                parallel=parallel,
+            )
+        except DownloadError as exc:
+            raise DownloadFailed(str(exc)) from exc
+
+    def records(self, bundle_dir: str | Path) -> Iterator["Record"]:
+        """The files of a bundle downloaded into `bundle_dir`, each with its work, sha256,
+        media type, attribution and the licence terms it was sold under. The kept manifest
+        is verified again with the published keys, and each record's terms must hash to
+        the `terms_id` the signed manifest names."""
+        from assent.download import MANIFEST_FILE
+        from assent.records import records_of
+        from assent.verify import DocumentInvalid, verify_manifest
+        from services.contracts.signing import Envelope
+
+        directory = Path(bundle_dir)
+        try:
+            envelope = Envelope.model_validate_json((directory / MANIFEST_FILE).read_bytes())
+        except FileNotFoundError as exc:
+            raise BundleInvalid(
+                f"{directory} holds no {MANIFEST_FILE}: download the delivery into it first"
+            ) from exc
+        except ValidationError as exc:
+            raise BundleInvalid(f"{directory / MANIFEST_FILE} is not a DSSE envelope") from exc
+        try:
+            manifest = verify_manifest(envelope, self.published_keys())
+        except DocumentInvalid as exc:
+            raise BundleInvalid(f"the kept manifest does not verify: {exc}") from exc
+        licence = self.licence(manifest.header.licence_id)
+        return records_of(directory, manifest, licence)
+
+    def published_keys(self) -> list[PublicKeyRead]:
+        from assent.verify import KeysUnavailable, parse_keys
+
+        url = self.gateway_url + WELL_KNOWN_KEYS_PATH
+        try:
+            response = self._http.get(url)
+            response.raise_for_status()
+            return parse_keys(response.content, source=url)
+        except (httpx.HTTPError, KeysUnavailable) as exc:
+            raise ServiceUnavailable(f"cannot read the published keys: {exc}", "gateway") from exc
+
+    # -- the wire -------------------------------------------------------------------------
+
+    def _require_key(self) -> str:
+        if not self._api_key:
+            raise Unauthenticated(f"no API key: pass api_key or set {API_KEY_ENV}")
+        return self._api_key
+
+    def _pages(
+        self,
+        document: str,
+        variables: dict[str, Any],
+        field: str,
+        typename: str,
+        model: type[M],
+    ) -> Iterator[M]:
+        after: str | None = None
+        while True:
+            page = self._ask(document, {**variables, "after": after}, field, typename, retry=True)
+            for item in page["items"]:
+                yield model.model_validate(item)
+            after = page.get("nextCursor")
+            if not after:
+                return
+
+    def _ask(
+        self, document: str, variables: dict[str, Any], field: str, typename: str, *, retry: bool
+    ) -> dict[str, Any]:
+        """The `field` of the answer when it is a `typename`; its failure raised otherwise.
+        `retry`: the operation may safely be sent again after it reached the gateway."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return self._once(document, variables, field, typename, retry=retry)
+            except _Retry as again:
+                if attempt == self._attempts:
+                    raise again.failure from again
+                time.sleep(again.wait if again.wait is not None else self._backoff(attempt))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        # Full jitter: retries of many clients after one outage do not arrive together.
+        return random.uniform(0, min(0.25 * 2**attempt, 5.0))
+
+    def _once(
+        self, document: str, variables: dict[str, Any], field: str, typename: str, *, retry: bool
+    ) -> dict[str, Any]:
+        url = self.gateway_url + "/graphql"
+        try:
+            response = self._http.post(url, json={"query": document, "variables": variables})
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Never sent: safe to send again whatever the operation.
+            raise _Retry(ServiceUnavailable(f"cannot reach {url}: {exc}", "gateway")) from exc
+        except httpx.TransportError as exc:
+            failure = ServiceUnavailable(f"{url}: {exc!r}", "gateway")
+            if retry:
+                raise _Retry(failure) from exc
+            raise failure from exc
+        errors = _error_list(response)
+        if response.status_code == 429:
+            wait = _retry_after(response, errors)
+            limited = RateLimited(f"rate limited; retry after {wait:g} s", wait)
+            if wait > MAX_RETRY_AFTER:
+                raise limited
+            raise _Retry(limited, wait)
+        if response.status_code == 401:
+            messages = "; ".join(str(error.get("message")) for error in errors)
+            raise Unauthenticated(messages or "the API key was refused")
+        if response.status_code >= 500:
+            failure = ServiceUnavailable(f"{url} answered {response.status_code}", "gateway")
+            if retry:
+                raise _Retry(failure)
+            raise failure
+        if errors:
+            messages = "; ".join(str(error.get("message")) for error in errors)
+            raise UnexpectedResponse(f"{field}: {messages}")
+        try:
+            node = response.json()["data"][field]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnexpectedResponse(
+                f"{url} answered {response.status_code} without {field}"
+            ) from exc
+        found = node.get("__typename")
+        if found == typename:
+            result: dict[str, Any] = node
+            return result
+        refusal = _failure(node)
+        if retry and isinstance(refusal, ServiceUnavailable):
+            raise _Retry(refusal)
+        raise refusal

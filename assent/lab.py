@@ -1,0 +1,441 @@
+"""`assent search`, `quote`, `buy`, `licences` and `licence`: a lab's commands, on the SDK.
+
+Each prints a table for people, or with `--json` the SDK's models as JSON for scripts
+(snake_case fields, money in integer minor units). Exit codes: 0 done; 1 the marketplace
+refused or failed (with `--json`, `{"error": <exception name>, "message": ...}` on
+stdout); 2 usage.
+
+`buy` is safe to run again: it prints the idempotency key it used (give your own with
+`--idempotency-key`), and `assent buy --quote QUOTE_ID --idempotency-key KEY` returns the
+licence that key bought, however often it runs, charging once. Buying work ids again
+makes a new quote; under a key that already bought, the purchase is refused as
+`IdempotencyKeyReused` and nothing is charged.
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from assent.client import AssentClient
+    from assent.models import Delivery, Licence, Quote, Work
+
+GATEWAY_URL_ENV = "ASSENT_GATEWAY_URL"
+API_KEY_ENV = "ASSENT_API_KEY"
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
+USES = ("training", "fine_tuning", "retrieval", "evaluation", "synthetic_data")
+MEDIA_TYPES = ("text", "image", "audio", "video", "other")
+SORTS = ("relevance", "newest", "price_asc", "price_desc")
+_ID_WIDTH = 36
+
+
+def _use(text: str) -> str:
+    value = text.lower().replace("-", "_")
+    if value not in USES:
+        raise argparse.ArgumentTypeError(f"one of {', '.join(USES)}")
+    return value
+
+
+def _page_limit(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _console() -> "Console":
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    # Piped, rich would assume 80 columns and fold the ids; a file has room for them.
+    return console if console.is_terminal else Console(highlight=False, width=200)
+
+
+def _client(args: argparse.Namespace) -> "AssentClient":
+    from assent.client import AssentClient
+
+    return AssentClient(args.gateway, args.key)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _run(args: argparse.Namespace, action: Callable[["AssentClient"], int]) -> int:
+    """The command's action with a client, its refusals printed as the user asked."""
+    from assent.errors import AssentError, Conflict, ValidationFailed
+
+    if not args.key:
+        print(f"assent {args.command}: give --key or set {API_KEY_ENV}", file=sys.stderr)
+        return 2
+    try:
+        with _client(args) as client:
+            return action(client)
+    except AssentError as error:
+        if args.json:
+            shown: dict[str, Any] = {"error": type(error).__name__, "message": error.message}
+            if isinstance(error, Conflict):
+                shown["code"] = error.code
+            if isinstance(error, ValidationFailed):
+                shown["fields"] = [vars(field) for field in error.fields]
+            _print_json(shown)
+        else:
+            print(f"assent {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+            if isinstance(error, Conflict) and error.code == "IdempotencyKeyReused":
+                print(
+                    "  nothing was charged: that key already bought another quote. "
+                    "`assent licences` lists what you hold.",
+                    file=sys.stderr,
+                )
+        return 1
+
+
+# -- search ------------------------------------------------------------------------------
+
+
+def _search(args: argparse.Namespace) -> int:
+    def action(client: "AssentClient") -> int:
+        found: Iterator[Work] = client.search(
+            args.query,
+            media_types=args.media_type,
+            uses=args.use,
+            max_price_minor=args.max_price,
+            currency=args.currency,
+            tags=args.tag,
+            language=args.language,
+            creator_id=args.creator,
+            sort=args.sort,
+            page_size=min(args.limit, 100),
+        )
+        works = list(islice(found, args.limit))
+        if args.json:
+            _print_json([work.model_dump(mode="json") for work in works])
+        else:
+            _works_table(works)
+        return 0
+
+    return _run(args, action)
+
+
+def _works_table(works: "list[Work]") -> None:
+    from rich.table import Table
+
+    table = Table(title=_count(len(works), "work"), title_justify="left")
+    table.add_column("work id", no_wrap=True, min_width=_ID_WIDTH)
+    table.add_column("title")
+    table.add_column("type")
+    table.add_column("price", justify="right", no_wrap=True)
+    table.add_column("uses offered")
+    table.add_column("creator")
+    for work in works:
+        offer = work.offer
+        table.add_row(
+            work.id,
+            work.title,
+            work.media_type.value,
+            str(offer.price) if offer else "-",
+            ", ".join(use.value for use in offer.terms.uses) if offer else "-",
+            work.owner.name if work.owner else "-",
+        )
+    _console().print(table)
+
+
+# -- quote -------------------------------------------------------------------------------
+
+
+def _quote(args: argparse.Namespace) -> int:
+    def action(client: "AssentClient") -> int:
+        bundle = client.create_bundle(args.work_ids, uses=args.use, name=args.name)
+        quote = client.quote(bundle.id)
+        if args.json:
+            _print_json(quote.model_dump(mode="json"))
+        else:
+            _quote_table(quote)
+            print(f"buy it with: assent buy --quote {quote.id}")
+        return 0
+
+    return _run(args, action)
+
+
+def _quote_table(quote: "Quote") -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"quote {quote.id} (bundle {quote.bundle_id})",
+        title_justify="left",
+        caption=f"total {quote.total} (platform fee {quote.platform_fee} included); "
+        f"the prices hold until {quote.expires_at:%Y-%m-%d %H:%M:%S %Z}",
+        caption_justify="left",
+    )
+    table.add_column("work id", no_wrap=True, min_width=_ID_WIDTH)
+    table.add_column("title")
+    table.add_column("price", justify="right", no_wrap=True)
+    table.add_column("uses", no_wrap=False)
+    table.add_column("days", justify="right")
+    for line in quote.lines:
+        table.add_row(
+            line.work_id,
+            line.title,
+            str(line.price),
+            ", ".join(use.value for use in line.terms.uses),
+            str(line.terms.duration_days),
+        )
+    for excluded in quote.excluded:
+        table.add_row(excluded.work_id, f"left out: {excluded.reason.value}", "-", "-", "-")
+    _console().print(table)
+
+
+# -- buy ---------------------------------------------------------------------------------
+
+
+def _buy(args: argparse.Namespace) -> int:
+    if bool(args.work_ids) == bool(args.quote):
+        print("assent buy: give WORK_ID... or --quote QUOTE_ID", file=sys.stderr)
+        return 2
+    if args.work_ids and not args.use:
+        print("assent buy: give the uses of the works with --use", file=sys.stderr)
+        return 2
+
+    def action(client: "AssentClient") -> int:
+        quote_id = args.quote
+        if quote_id is None:
+            bundle = client.create_bundle(args.work_ids, uses=args.use, name=args.name)
+            quote_id = client.quote(bundle.id).id
+        purchase = client.purchase(quote_id, idempotency_key=args.idempotency_key)
+        delivery = (
+            client.wait_for_delivery(purchase.id, timeout=args.wait)
+            if args.wait > 0
+            else purchase.delivery
+        )
+        if args.json:
+            _print_json(
+                {
+                    "licence": purchase.model_dump(mode="json"),
+                    "delivery": delivery.model_dump(mode="json") if delivery else None,
+                }
+            )
+            return 0
+        how = (
+            "already bought under this key; nothing charged again"
+            if purchase.replayed
+            else (f"charged {purchase.total}")
+        )
+        print(f"licence {purchase.id} ({how})")
+        print(f"  quote {purchase.quote_id}, idempotency key {purchase.idempotency_key}")
+        print(f"  valid until {purchase.ends_at:%Y-%m-%d}, for {_uses(purchase)}")
+        if delivery is None:
+            print("  delivery: not built yet; `assent licence LICENCE_ID` shows it when it is")
+        else:
+            files = _count(delivery.entry_count, "file")
+            print(f"delivery {delivery.id} ({delivery.status.value}, {files})")
+            print(f"  fetch it with: assent download {delivery.id} --to DIR")
+        print(
+            f"run again safely: assent buy --quote {purchase.quote_id} "
+            f"--idempotency-key {purchase.idempotency_key}"
+        )
+        return 0
+
+    return _run(args, action)
+
+
+def _uses(licence: "Licence") -> str:
+    return ", ".join(use.value for use in licence.uses)
+
+
+# -- licences ----------------------------------------------------------------------------
+
+
+def _licences(args: argparse.Namespace) -> int:
+    def action(client: "AssentClient") -> int:
+        licences = list(islice(client.licences(page_size=min(args.limit, 100)), args.limit))
+        if args.json:
+            _print_json([licence.model_dump(mode="json") for licence in licences])
+            return 0
+        from rich.table import Table
+
+        shown = _count(len(licences), "licence")
+        table = Table(title=f"{shown}, newest first", title_justify="left")
+        table.add_column("licence id", no_wrap=True, min_width=_ID_WIDTH)
+        table.add_column("granted", no_wrap=True)
+        table.add_column("status")
+        table.add_column("total", justify="right", no_wrap=True)
+        table.add_column("works", justify="right")
+        table.add_column("delivery id", no_wrap=True, min_width=_ID_WIDTH)
+        table.add_column("until", no_wrap=True)
+        for licence in licences:
+            table.add_row(
+                licence.id,
+                f"{licence.granted_at:%Y-%m-%d}",
+                licence.status.value,
+                str(licence.total),
+                str(len(licence.lines)),
+                _delivery_cell(licence.delivery),
+                f"{licence.ends_at:%Y-%m-%d}",
+            )
+        _console().print(table)
+        return 0
+
+    return _run(args, action)
+
+
+def _delivery_cell(delivery: "Delivery | None") -> str:
+    if delivery is None:
+        return "not built yet"
+    return f"{delivery.id} ({delivery.status.value})"
+
+
+def _licence(args: argparse.Namespace) -> int:
+    def action(client: "AssentClient") -> int:
+        licence = client.licence(args.licence_id)
+        if args.json:
+            _print_json(licence.model_dump(mode="json"))
+            return 0
+        from rich.table import Table
+
+        print(f"licence {licence.id}: {licence.status.value}, bought by {licence.buyer_name}")
+        print(f"  for {_uses(licence)}; total {licence.total}, refunded {licence.refunded}")
+        print(f"  granted {licence.granted_at:%Y-%m-%d %H:%M %Z}, until {licence.ends_at:%Y-%m-%d}")
+        print(f"  delivery: {_delivery_cell(licence.delivery)}")
+        table = Table()
+        table.add_column("work id", no_wrap=True, min_width=_ID_WIDTH)
+        table.add_column("title")
+        table.add_column("status")
+        table.add_column("price", justify="right", no_wrap=True)
+        table.add_column("attribution")
+        table.add_column("terms")
+        for line in licence.lines:
+            terms = line.terms
+            table.add_row(
+                line.work_id,
+                line.title,
+                line.status.value + (f" ({line.excluded_reason})" if line.excluded_reason else ""),
+                str(line.price),
+                line.attribution,
+                f"{', '.join(use.value for use in terms.uses)}; "
+                f"{'commercial' if terms.commercial_use else 'non-commercial'}; "
+                f"{'credit required' if terms.attribution_required else 'no credit needed'}; "
+                f"{terms.duration_days} days; {', '.join(terms.territory)}",
+            )
+        _console().print(table)
+        return 0
+
+    return _run(args, action)
+
+
+# -- the parser --------------------------------------------------------------------------
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add the lab's commands to the `assent` parser."""
+    search = commands.add_parser(
+        "search",
+        help="search the catalogue's listed works",
+        description="Works matching every filter given. Exit code 0: searched; 1: refused; "
+        "2: usage.",
+    )
+    search.add_argument(
+        "query", nargs="?", metavar="QUERY", help="words in title, description, tags"
+    )
+    search.add_argument(
+        "--media-type",
+        action="append",
+        choices=MEDIA_TYPES,
+        metavar="TYPE",
+        help=f"one of {', '.join(MEDIA_TYPES)}; repeat for any of several",
+    )
+    search.add_argument(
+        "--use",
+        action="append",
+        type=_use,
+        metavar="USE",
+        help=f"every one must be offered: {', '.join(USES)}; repeatable",
+    )
+    search.add_argument("--max-price", type=int, metavar="MINOR", help="in minor units (cents)")
+    search.add_argument("--currency", metavar="CODE", help="of --max-price (default EUR)")
+    search.add_argument("--tag", action="append", metavar="TAG", help="every one must be present")
+    search.add_argument("--language", metavar="BCP47")
+    search.add_argument("--creator", metavar="ID", help="one creator's works")
+    search.add_argument("--sort", choices=SORTS)
+    search.add_argument(
+        "--limit", type=_page_limit, default=20, metavar="N", help="at most N works (default 20)"
+    )
+    search.set_defaults(handler=_search)
+
+    quote = commands.add_parser(
+        "quote",
+        help="bundle works and quote them: prices locked until the quote expires",
+        description="Makes a bundle of the works for the uses given and quotes it. Exit "
+        "code 0: quoted; 1: refused; 2: usage.",
+    )
+    quote.add_argument("work_ids", nargs="+", metavar="WORK_ID")
+    _uses_and_name(quote, required=True)
+    quote.set_defaults(handler=_quote)
+
+    buy = commands.add_parser(
+        "buy",
+        help="buy works (or a quote): prints the licence and its delivery; safe to re-run",
+        description="Buys the works given (bundled and quoted first) or a quote, then waits "
+        "for the delivery to be built. The same --quote with the same --idempotency-key "
+        "returns the same licence however often it runs, charging once. Exit code 0: "
+        "bought; 1: refused (e.g. InsufficientFunds, QuoteExpired); 2: usage.",
+    )
+    buy.add_argument("work_ids", nargs="*", metavar="WORK_ID")
+    buy.add_argument("--quote", metavar="QUOTE_ID", help="buy this quote instead of works")
+    _uses_and_name(buy, required=False)
+    buy.add_argument(
+        "--idempotency-key", metavar="KEY", help="one key per order; default: a new one, printed"
+    )
+    buy.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the delivery (default 60; 0: do not wait)",
+    )
+    buy.set_defaults(handler=_buy)
+
+    licences = commands.add_parser("licences", help="your licences, newest first")
+    licences.add_argument(
+        "--limit", type=_page_limit, default=20, metavar="N", help="at most N licences (default 20)"
+    )
+    licences.set_defaults(handler=_licences)
+
+    licence = commands.add_parser("licence", help="one licence: its works, terms and delivery")
+    licence.add_argument("licence_id", metavar="LICENCE_ID")
+    licence.set_defaults(handler=_licence)
+
+    for command in (search, quote, buy, licences, licence):
+        command.add_argument("--json", action="store_true", help="print JSON for scripts")
+        command.add_argument(
+            "--gateway",
+            default=os.environ.get(GATEWAY_URL_ENV) or DEFAULT_GATEWAY_URL,
+            metavar="URL",
+            help=f"the gateway (default ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
+        )
+        command.add_argument(
+            "--key",
+            default=os.environ.get(API_KEY_ENV),
+            help=f"the API key (default ${API_KEY_ENV}; prefer it: a key given here shows in ps)",
+        )
+
+
+def _uses_and_name(command: argparse.ArgumentParser, *, required: bool) -> None:
+    command.add_argument(
+        "--use",
+        action="append",
+        type=_use,
+        required=required,
+        metavar="USE",
+        help=f"what you will do with the works: {', '.join(USES)}; repeatable",
+    )
+    command.add_argument("--name", help="the bundle's name (default: its size and the time)")
