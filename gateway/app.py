@@ -23,9 +23,11 @@ from gateway.config import Settings
 from gateway.context import Context
 from gateway.downloads import downloads_router
 from gateway.limits import RateLimited, RateLimiter
+from gateway.portal import portal_router
 from gateway.schema import build_schema
 from services.kit import errors
 from services.kit.app import create_service_app
+from storage.object_store import StorageSettings
 
 API_KEY_HEADER = "x-api-key"
 
@@ -77,7 +79,8 @@ class _GraphQLRouter(GraphQLRouter[Context, None]):
             return json.dumps(data, separators=(",", ":")).encode()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, storage: StorageSettings | None = None) -> FastAPI:
+    """`storage` only tells the portal's content policy where browsers upload to."""
     settings = settings or Settings()
     last_used_resolution = timedelta(seconds=settings.last_used_resolution_seconds)
 
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit=AuditClient(services.by_name["audit"]),
         )
     )
+    app.include_router(portal_router(storage))
     app.add_exception_handler(errors.Unauthenticated, _unauthenticated)
     app.add_exception_handler(RateLimited, _rate_limited)
     return app

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -202,6 +203,11 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
     app = FastAPI(title="Assent local object server", lifespan=lifespan)
     app.state.store = store
     app.add_middleware(RequestContextMiddleware)
+    # The creator portal PUTs files from the gateway's origin. A signed URL is the whole
+    # authority (no cookies), so any origin may use one it holds.
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["PUT"], allow_headers=["*"], max_age=600
+    )
     app.add_exception_handler(StorageError, _render_storage_error)
     app.include_router(router)
     return app

@@ -246,7 +246,10 @@ def test_compose_gives_each_service_its_components_settings() -> None:
     # The merge keys (<<) resolve: the storage users got both shared blocks.
     assert "ASSENT_STORAGE_BACKEND" in services["delivery"]["environment"]
     assert "ASSENT_INTERNAL_TOKEN_SECRET" in services["delivery"]["environment"]
-    assert "ASSENT_STORAGE_BACKEND" not in services["gateway"]["environment"]
+    # The gateway learns where the store is, for the portal's uploads, but no credentials.
+    assert services["gateway"]["environment"]["ASSENT_STORAGE_BACKEND"] == "s3"
+    assert "ASSENT_STORAGE_S3_SECRET_ACCESS_KEY" not in services["gateway"]["environment"]
+    assert "ASSENT_STORAGE_BACKEND" not in services["licensing"]["environment"]
     assert services["gateway"]["ports"] == [f"{BASE_PORT}:{BASE_PORT}"]
 
 
@@ -256,7 +259,7 @@ def test_compose_checks_notice_a_wrong_port_command_setting_and_secret() -> None
     catalogue["command"][catalogue["command"].index("--port") + 1] = "8011"
     broken["services"]["delivery"]["environment"]["ASSENT_DELIVERY_LINK_TTL"] = "60"
     broken["services"]["licensing"]["environment"]["ASSENT_LICENSING_SIGNING_KEY"] = "c2VjcmV0"
-    broken["services"]["gateway"]["environment"]["ASSENT_STORAGE_BUCKET"] = "assent"
+    broken["services"]["licensing"]["environment"]["ASSENT_STORAGE_BUCKET"] = "assent"
     del broken["services"]["audit"]["depends_on"]["migrate"]
     broken["services"]["migrate"]["command"] = ["assent", "up"]
 
@@ -266,7 +269,7 @@ def test_compose_checks_notice_a_wrong_port_command_setting_and_secret() -> None
     assert "ASSENT_CATALOGUE_URL=http://catalogue:8001, but catalogue listens on 8011" in problems
     assert "catalogue's health check does not ask /readyz on its port 8011" in problems
     assert "delivery: ASSENT_DELIVERY_LINK_TTL is not a setting" in problems
-    assert "gateway: ASSENT_STORAGE_BUCKET is not a setting it reads" in problems
+    assert "licensing: ASSENT_STORAGE_BUCKET is not a setting it reads" in problems
     assert "secret ASSENT_LICENSING_SIGNING_KEY is written in compose.yaml" in problems
     assert "audit does not wait for migrate" in problems
     assert "compose migrate runs ['assent', 'up'], not `assent migrate`" in problems

@@ -1,0 +1,116 @@
+"""Serves the portal's files, each with headers that keep a signed-in page to itself.
+
+The pages are plain ES modules read once from the package; nothing is built or fetched at
+run time. The browser uploads files straight to the object store with presigned URLs, so
+the Content-Security-Policy allows connections to this origin and the store's only.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from importlib.resources import files
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from storage.object_store import StorageSettings
+
+PORTAL_PATH = "/portal"
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Where AWS answers both path-style and virtual-hosted addresses, in every region.
+_AWS_S3_ORIGINS = ("https://*.amazonaws.com",)
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def _load_assets() -> dict[str, Asset]:
+    assets = {}
+    for item in files("gateway.portal").joinpath("static").iterdir():
+        suffix = item.name[item.name.rfind(".") :]
+        if not item.is_file() or suffix not in _CONTENT_TYPES:
+            continue
+        body = item.read_bytes()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        assets[item.name] = Asset(body, _CONTENT_TYPES[suffix], etag)
+    return assets
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def upload_origins(storage: StorageSettings) -> tuple[str, ...]:
+    """The origins a presigned upload URL of this store can have."""
+    if storage.backend == "local":
+        return (_origin(storage.public_url),)
+    if storage.s3_endpoint_url is None:
+        return _AWS_S3_ORIGINS
+    origin = _origin(storage.s3_endpoint_url)
+    if storage.s3_addressing_style == "path":
+        return (origin,)
+    parts = urlsplit(storage.s3_endpoint_url)
+    return (origin, f"{parts.scheme}://*.{parts.netloc}")
+
+
+def security_headers(connect_origins: tuple[str, ...]) -> dict[str, str]:
+    policy = "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            "connect-src " + " ".join(("'self'", *connect_origins)),
+            # The sign-in form is handled by script; were it ever submitted, the key
+            # would land in a URL.
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        )
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+        # Revalidated on every load (cheap with the ETag), so an upgrade shows at once.
+        "Cache-Control": "no-cache",
+    }
+
+
+def portal_router(storage: StorageSettings | None = None) -> APIRouter:
+    assets = _load_assets()
+    headers = security_headers(upload_origins(storage or StorageSettings()))
+    router = APIRouter(prefix=PORTAL_PATH, include_in_schema=False)
+
+    @router.get("")
+    async def portal_root() -> RedirectResponse:
+        # Relative, so it holds behind a proxy that mounts the gateway under a path.
+        return RedirectResponse("portal/", status_code=308, headers=headers)
+
+    @router.get("/")
+    @router.get("/{name}")
+    async def portal_file(request: Request, name: str = "index.html") -> Response:
+        asset = assets.get(name)
+        if asset is None:
+            return Response("not found", status_code=404, media_type="text/plain", headers=headers)
+        if request.headers.get("if-none-match") == asset.etag:
+            return Response(status_code=304, headers={**headers, "ETag": asset.etag})
+        return Response(
+            asset.body, media_type=asset.content_type, headers={**headers, "ETag": asset.etag}
+        )
+
+    return router

@@ -1,0 +1,68 @@
+// The GraphQL operations the portal sends (gateway/schema.graphql is the contract).
+
+const ERROR = "... on Error { message }";
+const INVALID = "... on Error { message } ... on ValidationFailed { fields { field message code } }";
+
+export const ME = `query Me { me { __typename
+  ... on Account { id name roles } ... on Unauthenticated { message } } }`;
+
+export const MY_WORKS = `query MyWorks($after: String) {
+  works(filter: {mine: true}, sort: NEWEST, first: 50, after: $after) { __typename
+    ... on WorkConnection { nextCursor items { id title status listed
+        offer { price { amountMinor currency } } consent { kind uses } } }
+    ${INVALID} } }`;
+
+export const WORK = `query Work($id: ID!) { work(id: $id) { __typename
+  ... on Work { id title description mediaType status listed createdAt withdrawnAt
+    currentVersion { fileName size sha256 status }
+    pendingVersion { fileName size sha256 status failureReason }
+    consent { kind uses statementText givenAt }
+    offer { price { amountMinor currency } publishedAt
+      terms { uses commercialUse attributionRequired territory durationDays } } }
+  ${ERROR} } }`;
+
+const TARGET = `workId method partSize partCount
+  put { url headers { name value } } uploadedParts { partNumber size }`;
+
+export const CREATE_WORK = `mutation CreateWork($input: CreateWorkInput!) {
+  createWork(input: $input) { __typename
+    ... on WorkCreated { work { id title } upload { ${TARGET} } }
+    ${INVALID} } }`;
+
+export const UPLOAD_TARGET = `query UploadTarget($id: ID!) { uploadTarget(workId: $id) { __typename
+  ... on UploadTarget { ${TARGET} } ... on Conflict { code } ${ERROR} } }`;
+
+export const PRESIGN_PARTS = `mutation PresignParts($id: ID!, $parts: [PartInput!]!) {
+  presignUploadParts(workId: $id, parts: $parts) { __typename
+    ... on PartsPresigned { parts { partNumber url headers { name value } } }
+    ${INVALID} } }`;
+
+export const COMPLETE_UPLOAD = `mutation CompleteUpload($id: ID!) { completeUpload(workId: $id) {
+  __typename ... on UploadCompleted { work { id status } }
+  ... on UploadRejected { reason work { id status } } ${ERROR} } }`;
+
+export const GIVE_CONSENT = `mutation GiveConsent($id: ID!, $input: ConsentInput!) {
+  giveConsent(workId: $id, input: $input) { __typename
+    ... on ConsentRecorded { consent { kind uses } } ${INVALID} } }`;
+
+export const SET_OFFER = `mutation SetOffer($id: ID!, $input: OfferInput!) {
+  setOffer(workId: $id, input: $input) { __typename
+    ... on OfferSet { offer { price { amountMinor currency } } } ${INVALID} } }`;
+
+export const WITHDRAW_WORK = `mutation WithdrawWork($id: ID!) { withdrawWork(workId: $id) {
+  __typename ... on WorkWithdrawn { work { id status listed } } ${ERROR} } }`;
+
+export const EARNINGS = `query Earnings($period: Period!) { earnings(period: $period) {
+  __typename
+  ... on Earnings {
+    byPeriod { periodStart amount { amountMinor currency } }
+    byWork { workId title licences amount { amountMinor currency } }
+    owed { amountMinor currency }
+    lines { licenceId workId buyerName uses kind recordedAt amount { amountMinor currency } } }
+  ${INVALID} } }`;
+
+export const CHAIN = `query Chain($id: ID!) { licenceChain(workId: $id) { __typename
+  ... on LicenceChain { pendingEntries document
+    checkpoint { treeSize rootHash issuedAt }
+    entries { index step topic occurredAt entry inclusionProof } }
+  ${INVALID} } }`;
