@@ -26,7 +26,9 @@ from services.kit.errors import FieldError, Forbidden, InvalidRequest, NotFound,
 from services.kit.outbox import emit
 from services.kit.repository import Page
 
-_EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL_SHAPE = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$")
+# PostgreSQL cannot store a NUL in text: refused as invalid, never sent to the database.
+_NUL_IN_TEXT = FieldError("name", "contains a NUL character", "nul_character")
 BOOTSTRAP_ADMIN_EMAIL = "admin@assent.local"
 
 log = structlog.get_logger()
@@ -74,6 +76,8 @@ class AccountService:
         problems = []
         if not 1 <= len(name) <= 200:
             problems.append(FieldError("name", "give a name of 1 to 200 characters", "length"))
+        elif "\x00" in name:
+            problems.append(_NUL_IN_TEXT)
         if len(email) > 320 or not _EMAIL_SHAPE.match(email):
             problems.append(FieldError("email", "give a valid email address", "invalid"))
         if problems:
@@ -108,6 +112,8 @@ class AccountService:
                 "the key name is not valid",
                 fields=[FieldError("name", "give a name of 1 to 100 characters", "length")],
             )
+        if "\x00" in name:
+            raise InvalidRequest("the key name is not valid", fields=[_NUL_IN_TEXT])
         return await self._issue_key(session, principal.account_id, name=name)
 
     async def revoke_key(

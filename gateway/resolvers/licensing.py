@@ -109,7 +109,8 @@ class LicensingQuery:
         try:
             page = await ctx.licensing.bundles(ctx.require_principal(), _first(first), after)
         except errors.AssentError as error:
-            return failure(error, *REFUSALS)
+            # A cursor that is not one the service gave is refused as invalid.
+            return failure(error, ValidationFailed, *REFUSALS)
         return BundleConnection(
             items=[Bundle.of(b) for b in page.items], next_cursor=page.next_cursor
         )
@@ -143,7 +144,7 @@ class LicensingQuery:
         try:
             page = await ctx.licensing.licences(ctx.require_principal(), _first(first), after)
         except errors.AssentError as error:
-            return failure(error, *REFUSALS)
+            return failure(error, ValidationFailed, *REFUSALS)
         for licence in page.items:
             ctx.loaders.licences.prime(licence.id, licence)
         return LicenceConnection(

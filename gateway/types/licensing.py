@@ -476,10 +476,14 @@ class MoneyRecorded:
 _Refusals = Unauthenticated | ServiceUnavailable
 
 BundleResult = Annotated[Bundle | NotFound | _Refusals, strawberry.union("BundleResult")]
-BundlesResult = Annotated[BundleConnection | _Refusals, strawberry.union("BundlesResult")]
+BundlesResult = Annotated[
+    BundleConnection | ValidationFailed | _Refusals, strawberry.union("BundlesResult")
+]
 QuoteResult = Annotated[Quote | NotFound | _Refusals, strawberry.union("QuoteResult")]
 LicenceResult = Annotated[Licence | NotFound | _Refusals, strawberry.union("LicenceResult")]
-LicencesResult = Annotated[LicenceConnection | _Refusals, strawberry.union("LicencesResult")]
+LicencesResult = Annotated[
+    LicenceConnection | ValidationFailed | _Refusals, strawberry.union("LicencesResult")
+]
 BalancesResult = Annotated[
     Balances | ValidationFailed | Forbidden | _Refusals, strawberry.union("BalancesResult")
 ]

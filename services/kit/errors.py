@@ -2,12 +2,15 @@
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class ErrorBody(BaseModel):
@@ -95,9 +98,69 @@ async def _handle_validation_error(_request: Request, exc: Exception) -> JSONRes
     return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
 
 
+async def _handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (no route, wrong method) in the same shape as ours. A body
+    that is not UTF-8 fails JSON decoding before validation: FastAPI calls it a 400, but
+    it is a payload error like any other, so it is a 422."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        body = ErrorBody(error="ValidationFailed", detail="the request body is not UTF-8 JSON")
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+    name = "".join(word.capitalize() for word in HTTPStatus(exc.status_code).phrase.split())
+    body = ErrorBody(error=name, detail=str(exc.detail))
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+# PostgreSQL's refusals of a NUL character: in text (character_not_in_repertoire) and
+# in JSON (untranslatable_character, for `\u0000`).
+_NUL_SQLSTATES = frozenset({"22021", "22P05"})
+
+
+async def _handle_database_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Text PostgreSQL cannot store is the request's fault, wherever a field slipped past
+    the services' own NUL checks (an event's source, a payload stored as JSON); any other
+    database error stays the server error it is."""
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) not in _NUL_SQLSTATES:
+        raise exc
+    body = ErrorBody(error="ValidationFailed", detail="text may not contain a NUL character")
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AssentError, _handle_assent_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(DBAPIError, _handle_database_error)
+    _document_validation_errors(app)
+
+
+ERROR_BODY_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """FastAPI documents every 422 as its own `HTTPValidationError`; ours is rendered as an
+    `ErrorBody` named `ValidationFailed`, so the published schema must say that instead."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if (validation := operation.get("responses", {}).get("422")) is not None:
+                    validation["description"] = "ValidationFailed"
+                    validation["content"] = {"application/json": {"schema": ERROR_BODY_REF}}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
