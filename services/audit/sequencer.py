@@ -10,6 +10,8 @@ once; a poll covers entries other replicas received and checkpoints that came du
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +28,9 @@ log = structlog.get_logger()
 
 # Checkpoints published per pass; a backlog (the store was down) drains over passes.
 PUBLISH_BATCH = 100
+# How often a pass that signed nothing still looks for checkpoints left unpublished
+# (by a replica that died between signing and publishing).
+PUBLISH_CHECK_SECONDS = 5.0
 
 # Each running sequencer's event, with its loop, as the outbox relay keeps its own.
 _sequencers_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
@@ -68,17 +73,26 @@ class Sequencer:
         batch_size: int,
         poll_seconds: float,
         checkpoint_interval: timedelta,
+        gather_seconds: float = 0.1,
     ) -> None:
+        """Passes start at most every `gather_seconds`: under a stream of events each
+        pass then takes many entries in its one transaction, rather than one or two."""
         self._runtime = runtime
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._checkpoint_interval = checkpoint_interval
+        self._gather_seconds = gather_seconds
+        self._next_publish_check = -math.inf
 
     async def run(self) -> None:
-        waiting = (asyncio.get_running_loop(), asyncio.Event())
+        loop = asyncio.get_running_loop()
+        waiting = (loop, asyncio.Event())
         _sequencers_waiting.add(waiting)
+        last_pass = -math.inf
         try:
             while True:
+                await asyncio.sleep(max(0.0, last_pass + self._gather_seconds - loop.time()))
+                last_pass = loop.time()
                 # Cleared before the pass, so a commit during it still wakes us.
                 waiting[1].clear()
                 timeout = self._poll_seconds
@@ -119,7 +133,10 @@ class Sequencer:
                 log.info("audit.checkpoint.signed", tree_size=due.signed.tree_size)
             if sequenced < self._batch_size:
                 break
-        done.published = await self.publish(runtime)
+        # Looking for unpublished checkpoints is a transaction of its own: done when this
+        # pass signed one, while a backlog remains, and now and then for other replicas'.
+        if done.signed or time.monotonic() >= self._next_publish_check:
+            done.published = await self.publish(runtime)
         return done
 
     async def publish(self, runtime: SequencerRuntime) -> list[int]:
@@ -132,6 +149,10 @@ class Sequencer:
             async with session.begin():
                 waiting = await log_service.unpublished(session, limit=PUBLISH_BATCH)
             published: list[int] = []
+            # Until all of them are out, the next pass looks again.
+            self._next_publish_check = (
+                -math.inf if waiting else time.monotonic() + PUBLISH_CHECK_SECONDS
+            )
             for checkpoint in waiting:
                 try:
                     await runtime.store.put(

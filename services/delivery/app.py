@@ -1,5 +1,6 @@
 import asyncio
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from services.delivery.service import BuildTools, DeliveryKeys, delivery_service
 from services.kit.app import create_service_app
 from services.kit.client import ServiceClient
 from services.kit.db import on_commit
+from services.kit.outbox import EventReceiver
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
@@ -43,24 +45,27 @@ def create_app(
         signer=ManifestSigner(settings.signing_key), watermark=Watermark(settings.watermark_secret)
     )
 
-    async def licence_granted(session: AsyncSession, envelope: EventEnvelope) -> None:
-        granted = LicenceGranted.model_validate(envelope.payload)
-        await delivery_service.record_grant(session, granted, watermark=keys.watermark)
-        on_commit(session, wake_builders)
-
-    async def licence_refunded(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await delivery_service.record_refund(
-            session, LicenceRefunded.model_validate(envelope.payload)
-        )
+    async def receive(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+        """In order; each run of grants together, a refund on its own after the grants
+        before it."""
+        for topic, run in itertools.groupby(envelopes, key=lambda envelope: envelope.topic):
+            if topic == Topic.LICENCE_GRANTED:
+                grants = [LicenceGranted.model_validate(envelope.payload) for envelope in run]
+                await delivery_service.record_grants(session, grants, watermark=keys.watermark)
+                on_commit(session, wake_builders)
+            else:
+                for envelope in run:
+                    await delivery_service.record_refund(
+                        session, LicenceRefunded.model_validate(envelope.payload)
+                    )
 
     app = create_service_app(
         "delivery",
         settings,
         routers=[router],
-        event_handlers={
-            Topic.LICENCE_GRANTED: licence_granted,
-            Topic.LICENCE_REFUNDED: licence_refunded,
-        },
+        event_handlers=EventReceiver(
+            frozenset({Topic.LICENCE_GRANTED, Topic.LICENCE_REFUNDED}), receive
+        ),
         object_store=create_object_store(storage_settings or StorageSettings()),
     )
     app.state.delivery_keys = keys

@@ -47,10 +47,12 @@ class DeliveryBuilder:
         *,
         poll_seconds: float,
         max_backoff_seconds: float,
+        batch_size: int = 20,
     ) -> None:
         self._runtime = runtime
         self._poll_seconds = poll_seconds
         self._max_backoff_seconds = max_backoff_seconds
+        self._batch_size = batch_size
 
     async def run(self) -> None:
         waiting = (asyncio.get_running_loop(), asyncio.Event())
@@ -71,9 +73,47 @@ class DeliveryBuilder:
     async def build_pending(self) -> list[uuid.UUID]:
         """Build deliveries until none is due; the ids claimed (built or postponed)."""
         claimed = []
-        while (delivery_id := await self.build_next()) is not None:
-            claimed.append(delivery_id)
+        while batch := await self.build_batch():
+            claimed.extend(batch)
         return claimed
+
+    async def build_batch(self) -> list[uuid.UUID]:
+        """Claim up to `batch_size` due deliveries and build them in one transaction.
+
+        Under a stream of sales this is one transaction and one catalogue request for
+        many deliveries. When the batch fails, nothing of it stays; its deliveries are
+        then built one at a time, so that only those that fail again are postponed.
+        """
+        runtime = self._runtime()
+        claimed: list[uuid.UUID] = []
+        async with runtime.sessionmaker() as session:
+            try:
+                async with session.begin():
+                    deliveries = await DeliveryRepository(session).claim_due(
+                        utcnow(), limit=self._batch_size
+                    )
+                    claimed = [delivery.id for delivery in deliveries]
+                    if deliveries:
+                        await delivery_service.build_many(session, deliveries, tools=runtime.tools)
+                return claimed
+            except Exception as exc:
+                if not claimed:
+                    raise
+                if len(claimed) == 1:
+                    await self._postpone(session, claimed[0], exc)
+                    return claimed
+                log.warning(
+                    "delivery.build.batch_failed",
+                    deliveries=len(claimed),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+        one_by_one = []
+        for _ in claimed:
+            delivery_id = await self.build_next()
+            if delivery_id is None:
+                break
+            one_by_one.append(delivery_id)
+        return one_by_one
 
     async def build_next(self) -> uuid.UUID | None:
         """Claim the next due delivery and build it; a failure postpones it with backoff."""
@@ -90,12 +130,17 @@ class DeliveryBuilder:
             except Exception as exc:
                 if claimed is None:
                     raise
-                log.exception("delivery.build.failed", delivery_id=str(claimed))
-                async with session.begin():
-                    await delivery_service.postpone(
-                        session,
-                        claimed,
-                        error=f"{type(exc).__name__}: {exc}",
-                        max_backoff=self._max_backoff_seconds,
-                    )
+                await self._postpone(session, claimed, exc)
             return claimed
+
+    async def _postpone(
+        self, session: AsyncSession, delivery_id: uuid.UUID, exc: Exception
+    ) -> None:
+        log.exception("delivery.build.failed", delivery_id=str(delivery_id))
+        async with session.begin():
+            await delivery_service.postpone(
+                session,
+                delivery_id,
+                error=f"{type(exc).__name__}: {exc}",
+                max_backoff=self._max_backoff_seconds,
+            )

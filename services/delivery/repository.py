@@ -3,14 +3,20 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, insert, literal_column, select
+from sqlalchemy import Row, Table, func, insert, literal_column, select
 from sqlalchemy.orm import joinedload
 
 from services.contracts.delivery import DeliveryStatus
-from services.delivery.models import Delivery, DeliveryEntry, Download, Licence, LicenceLine
+from services.delivery.models import Base, Delivery, DeliveryEntry, Download, Licence, LicenceLine
 from services.kit.repository import Page, Repository
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's table, for bulk inserts that skip the ORM's per-row machinery."""
+    return cast(Table, model.__table__)
+
 
 # Fingerprints looked up per statement when tracing: well under every backend's limit
 # on bound parameters.
@@ -34,8 +40,18 @@ class LicenceRepository(Repository[Licence]):
         )
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def existing_ids(self, licence_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        found = await self.session.scalars(select(Licence.id).where(Licence.id.in_(licence_ids)))
+        return set(found)
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(insert(_table(Licence)), list(rows))
+
+    async def get_many(self, licence_ids: Sequence[uuid.UUID]) -> list[Licence]:
+        return await self.list(select(Licence).where(Licence.id.in_(licence_ids)))
+
     async def add_lines(self, rows: Sequence[dict[str, Any]]) -> None:
-        await self.session.execute(insert(LicenceLine), list(rows))
+        await self.session.execute(insert(_table(LicenceLine)), list(rows))
 
     async def lines_in_order(
         self, licence_id: uuid.UUID, *, after: str | None, limit: int
@@ -52,9 +68,37 @@ class LicenceRepository(Repository[Licence]):
             statement = statement.where(LicenceLine.order_key > after)
         return (await self.session.execute(statement)).all()
 
+    async def first_lines(
+        self, licence_ids: Sequence[uuid.UUID], *, limit: int
+    ) -> dict[uuid.UUID, list[Row[Any]]]:
+        """The first `limit` lines of each licence in manifest order, in one statement:
+        the whole of a small bundle, the first chunk of a large one."""
+        ranked = (
+            select(
+                *LicenceLine.__table__.columns,
+                func.row_number()
+                .over(partition_by=LicenceLine.licence_id, order_by=LicenceLine.order_key)
+                .label("rank"),
+            )
+            .where(LicenceLine.licence_id.in_(licence_ids))
+            .subquery()
+        )
+        statement = (
+            select(*(ranked.c[column.name] for column in LicenceLine.__table__.columns))
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.licence_id, ranked.c.rank)
+        )
+        found: dict[uuid.UUID, list[Row[Any]]] = {licence_id: [] for licence_id in licence_ids}
+        for row in await self.session.execute(statement):
+            found[row.licence_id].append(row)
+        return found
+
 
 class DeliveryRepository(Repository[Delivery]):
     model = Delivery
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(insert(_table(Delivery)), list(rows))
 
     async def by_licence_ids(self, licence_ids: Sequence[uuid.UUID]) -> list[Delivery]:
         return await self.list(select(Delivery).where(Delivery.licence_id.in_(licence_ids)))
@@ -65,11 +109,12 @@ class DeliveryRepository(Repository[Delivery]):
         )
         return {delivery.id: delivery for delivery in await self.list(statement)}
 
-    async def claim_next(self, now: datetime) -> Delivery | None:
-        """The next delivery due to be built, locked for this transaction.
+    async def claim_due(self, now: datetime, *, limit: int) -> list[Delivery]:
+        """Up to `limit` deliveries due to be built, oldest first, locked for this
+        transaction.
 
         SKIP LOCKED lets replicas claim different deliveries side by side; a builder that
-        dies loses its connection and with it the lock, so another picks the delivery
+        dies loses its connection and with it the locks, so another picks the deliveries
         up. (SQLite has no row locks: its one writer at a time does the same.)
         """
         statement = (
@@ -78,11 +123,16 @@ class DeliveryRepository(Repository[Delivery]):
             .where(Delivery.status == literal_column(f"'{DeliveryStatus.BUILDING.value}'"))
             .where(Delivery.next_attempt_at <= now)
             .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )
-        return (await self.session.scalars(statement)).one_or_none()
+        return list((await self.session.scalars(statement)).all())
+
+    async def claim_next(self, now: datetime) -> Delivery | None:
+        """The next delivery due to be built, locked for this transaction."""
+        claimed = await self.claim_due(now, limit=1)
+        return claimed[0] if claimed else None
 
     async def lock(self, delivery_id: uuid.UUID) -> Delivery | None:
         statement = (
@@ -99,7 +149,7 @@ class EntryRepository(Repository[DeliveryEntry]):
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         # A bulk insert: the entries never enter the session, however many there are.
-        await self.session.execute(insert(DeliveryEntry), list(rows))
+        await self.session.execute(insert(_table(DeliveryEntry)), list(rows))
 
     async def page(
         self, delivery_id: uuid.UUID, *, after: str | None, limit: int

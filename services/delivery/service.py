@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 import structlog
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.catalogue import ConsentKind, Use, WorkRead, WorkStatus
@@ -58,7 +59,7 @@ from services.delivery.manifest import (
     Watermark,
     download_path,
 )
-from services.delivery.models import Delivery, DeliveryEntry, Download, Licence
+from services.delivery.models import Delivery, DeliveryEntry, Download
 from services.delivery.repository import (
     DeliveryRepository,
     DownloadRepository,
@@ -90,6 +91,24 @@ MAX_TRACE_CANDIDATES = 10
 
 class WorkSource(Protocol):
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]: ...
+
+
+class _KnownWorks:
+    """Works already read from the catalogue for a batch of builds, and the catalogue for
+    any other (a large bundle's later chunks)."""
+
+    def __init__(
+        self, source: WorkSource, asked: Sequence[uuid.UUID], found: dict[uuid.UUID, WorkRead]
+    ) -> None:
+        self._source = source
+        self._asked = set(asked)
+        self._found = found
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]:
+        unknown = [work_id for work_id in ids if work_id not in self._asked]
+        found = await self._source.get_many(unknown) if unknown else {}
+        found.update((work_id, self._found[work_id]) for work_id in ids if work_id in self._found)
+        return found
 
 
 @dataclass(frozen=True)
@@ -207,59 +226,74 @@ class DeliveryService:
         self, session: AsyncSession, granted: LicenceGranted, *, watermark: Watermark
     ) -> None:
         """Store the entitlement and a delivery to build; the builder does the rest."""
-        licences = LicenceRepository(session)
-        if await licences.get(granted.licence_id) is not None:
-            # The same licence in another event: one delivery per licence.
-            log.info("delivery.grant.duplicate", licence_id=str(granted.licence_id))
-            return
+        await self.record_grants(session, [granted], watermark=watermark)
+
+    async def record_grants(
+        self, session: AsyncSession, grants: Sequence[LicenceGranted], *, watermark: Watermark
+    ) -> None:
+        """`record_grant` for several grants, in a statement per table rather than per
+        grant (a relay's batch carries the grants of many sales)."""
+        known = await LicenceRepository(session).existing_ids([g.licence_id for g in grants])
         now = utcnow()
-        await licences.create(
-            Licence(
-                id=granted.licence_id,
-                buyer_id=granted.buyer_id,
-                buyer_name=granted.buyer_name,
-                bundle_id=granted.bundle_id,
-                uses=sorted(set(granted.uses)),
-                status=LicenceStatus.ACTIVE,
-                granted_at=granted.granted_at,
-                received_at=now,
+        licences: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        for granted in grants:
+            if granted.licence_id in known:
+                # The same licence in another event: one delivery per licence.
+                log.info("delivery.grant.duplicate", licence_id=str(granted.licence_id))
+                continue
+            known.add(granted.licence_id)
+            licence_text = str(granted.licence_id)
+            licences.append(
+                {
+                    "id": granted.licence_id,
+                    "buyer_id": granted.buyer_id,
+                    "buyer_name": granted.buyer_name,
+                    "bundle_id": granted.bundle_id,
+                    "uses": sorted(set(granted.uses)),
+                    "status": LicenceStatus.ACTIVE,
+                    "granted_at": granted.granted_at,
+                    "received_at": now,
+                }
             )
-        )
-        lines = [line for line in granted.lines if line.status == LicenceLineStatus.ACTIVE]
+            lines.extend(
+                {
+                    "licence_id": granted.licence_id,
+                    "work_id": line.work_id,
+                    "version_id": line.version_id,
+                    "file_name": line.file_name,
+                    "size": line.size,
+                    "sha256": line.sha256,
+                    "media_type": line.media_type,
+                    "attribution": line.attribution,
+                    "terms_id": line.terms_id,
+                    "ends_at": line.ends_at,
+                    "order_key": watermark.order_key(licence_text, str(line.work_id)),
+                }
+                for line in granted.lines
+                if line.status == LicenceLineStatus.ACTIVE
+            )
+            deliveries.append(
+                {
+                    "id": uuid.uuid4(),
+                    "licence_id": granted.licence_id,
+                    "buyer_id": granted.buyer_id,
+                    "status": DeliveryStatus.BUILDING,
+                    "created_at": now,
+                    "entry_count": 0,
+                    "excluded": [],
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+            )
+        if not licences:
+            return
+        repository = LicenceRepository(session)
+        await repository.add(licences)
         if lines:
-            await licences.add_lines(
-                [
-                    {
-                        "licence_id": granted.licence_id,
-                        "work_id": line.work_id,
-                        "version_id": line.version_id,
-                        "file_name": line.file_name,
-                        "size": line.size,
-                        "sha256": line.sha256,
-                        "media_type": line.media_type,
-                        "attribution": line.attribution,
-                        "terms_id": line.terms_id,
-                        "ends_at": line.ends_at,
-                        "order_key": watermark.order_key(
-                            str(granted.licence_id), str(line.work_id)
-                        ),
-                    }
-                    for line in lines
-                ]
-            )
-        await DeliveryRepository(session).create(
-            Delivery(
-                id=uuid.uuid4(),
-                licence_id=granted.licence_id,
-                buyer_id=granted.buyer_id,
-                status=DeliveryStatus.BUILDING,
-                created_at=now,
-                entry_count=0,
-                excluded=[],
-                attempts=0,
-                next_attempt_at=now,
-            )
-        )
+            await repository.add_lines(lines)
+        await DeliveryRepository(session).add(deliveries)
 
     async def record_refund(self, session: AsyncSession, refunded: LicenceRefunded) -> None:
         """From now on every link of the licence is refused."""
@@ -278,19 +312,52 @@ class DeliveryService:
 
     # --- building ---
 
+    async def build_many(
+        self, session: AsyncSession, deliveries: Sequence[Delivery], *, tools: BuildTools
+    ) -> list[DeliveryIssued]:
+        """Build several deliveries in the caller's transaction (which holds them locked),
+        each as `build` does, with what they have in common read once: their licences,
+        their first chunk of lines, and the works of those lines from the catalogue, as
+        it is now. A sale of a few works costs a fraction of a catalogue request."""
+        licence_ids = [delivery.licence_id for delivery in deliveries]
+        licences = LicenceRepository(session)
+        # Loaded into the session, where each build finds its licence without a query.
+        await licences.get_many(licence_ids)
+        first = await licences.first_lines(licence_ids, limit=BUILD_CHUNK)
+        work_ids = list(dict.fromkeys(line.work_id for lines in first.values() for line in lines))
+        works = _KnownWorks(tools.works, work_ids, await tools.works.get_many(work_ids))
+        return [
+            await self.build(
+                session,
+                delivery,
+                tools=tools,
+                first_chunk=first[delivery.licence_id],
+                works=works,
+            )
+            for delivery in deliveries
+        ]
+
     async def build(
-        self, session: AsyncSession, delivery: Delivery, *, tools: BuildTools
+        self,
+        session: AsyncSession,
+        delivery: Delivery,
+        *,
+        tools: BuildTools,
+        first_chunk: Sequence[Row[Any]] | None = None,
+        works: WorkSource | None = None,
     ) -> DeliveryIssued:
         """Check every work, write and sign the manifest, store it, record the entries and
         issue the delivery, in the caller's transaction (which holds the delivery locked).
 
         The lines stream through in chunks, in manifest order, straight from the index
         on (licence, order key): memory holds one chunk, never the whole bundle.
+        `build_many` hands over the first chunk and the works it has already read.
         """
         licence = await LicenceRepository(session).get(delivery.licence_id)
         assert licence is not None
         uses = {Use(use) for use in licence.uses}
         lines, entries = LicenceRepository(session), EntryRepository(session)
+        catalogue = works or tools.works
         excluded: list[DeliveryExclusion] = []
         watermark, signer = tools.keys.watermark, tools.keys.signer
         with ManifestWriter(
@@ -301,13 +368,16 @@ class DeliveryService:
             buyer_name=licence.buyer_name,
             watermark=watermark,
         ) as writer:
-            after = None
-            while chunk := await lines.lines_in_order(licence.id, after=after, limit=BUILD_CHUNK):
-                after = chunk[-1].order_key
-                works = await tools.works.get_many([line.work_id for line in chunk])
+            chunk = (
+                first_chunk
+                if first_chunk is not None
+                else await lines.lines_in_order(licence.id, after=None, limit=BUILD_CHUNK)
+            )
+            while chunk:
+                found = await catalogue.get_many([line.work_id for line in chunk])
                 rows = []
                 for line in chunk:
-                    left_out = exclusion(line.work_id, works.get(line.work_id), uses)
+                    left_out = exclusion(line.work_id, found.get(line.work_id), uses)
                     if left_out is not None:
                         excluded.append(left_out)
                         continue
@@ -334,12 +404,23 @@ class DeliveryService:
                     )
                 if rows:
                     await entries.add_many(rows)
+                # A short chunk is the last: no query to find there is nothing after it.
+                chunk = (
+                    await lines.lines_in_order(
+                        licence.id, after=chunk[-1].order_key, limit=BUILD_CHUNK
+                    )
+                    if len(chunk) == BUILD_CHUNK
+                    else []
+                )
             issued_at = utcnow()
             delivery.issued_at = issued_at
             delivery.entry_count = writer.count
             delivery.watermark_commitment = writer.watermark_commitment
             if writer.count:
-                signed = await asyncio.to_thread(writer.sign, signer, issued_at=issued_at)
+                if writer.in_memory:
+                    signed = writer.sign(signer, issued_at=issued_at)
+                else:
+                    signed = await asyncio.to_thread(writer.sign, signer, issued_at=issued_at)
                 key = manifest_key(delivery.id)
                 # Written under the delivery's lock: a build that dies before its commit
                 # leaves an object the next build overwrites.
@@ -354,7 +435,6 @@ class DeliveryService:
         excluded.sort(key=lambda left_out: left_out.work_id)
         delivery.excluded = [left_out.model_dump(mode="json") for left_out in excluded]
         delivery.last_error = None
-        await session.flush()
         issued = DeliveryIssued(
             delivery_id=delivery.id,
             licence_id=licence.id,

@@ -7,28 +7,31 @@ record the event id in the same transaction as its effect, so a redelivery does 
 
 import asyncio
 import contextlib
+import math
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import structlog
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import (
     JSON,
     BigInteger,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,7 +47,13 @@ from services.contracts.events import (
 )
 from services.contracts.roles import Role
 from services.kit.db import KitBase, UTCDateTime, get_session, on_commit, utcnow
-from services.kit.errors import Forbidden, InvalidRequest, Unauthenticated, error_responses
+from services.kit.errors import (
+    FieldError,
+    Forbidden,
+    InvalidRequest,
+    Unauthenticated,
+    error_responses,
+)
 from services.kit.internal_token import CurrentCaller, TokenSigner, require_role
 
 log = structlog.get_logger()
@@ -148,10 +157,14 @@ class OutboxRelay:
         max_backoff_seconds: float = 300.0,
         batch_size: int = 100,
         max_batch_bytes: int = 512 * 1024,
+        gather_seconds: float = 0.05,
     ) -> None:
         """`batch_size` bounds the rows relayed per pass, and so the events per request;
         `max_batch_bytes` keeps a request well under a receiver's body cap (1 MiB by
-        default), though one event alone is sent whatever its size."""
+        default), though one event alone is sent whatever its size. After a pass that
+        relayed several events, the next starts `gather_seconds` after it: under a stream
+        of commits each request then carries many events, not one (every request is a
+        transaction at the receiver and a pass one here)."""
         self._sessionmaker = sessionmaker
         self._source = source
         self._destinations = destinations
@@ -161,12 +174,22 @@ class OutboxRelay:
         self._max_backoff_seconds = max_backoff_seconds
         self._batch_size = batch_size
         self._max_batch_bytes = max_batch_bytes
+        self._gather_seconds = gather_seconds
 
     async def run(self) -> None:
-        waiting = (asyncio.get_running_loop(), asyncio.Event())
+        loop = asyncio.get_running_loop()
+        waiting = (loop, asyncio.Event())
         _relays_waiting.add(waiting)
+        last_pass = -math.inf
+        delivered = 0
         try:
             while True:
+                if delivered > 1:
+                    # Commits are streaming in: gather them, so the next request carries
+                    # many. A lone event goes at once (a creator naming a partner who
+                    # registered a moment ago should not wait on the gathering).
+                    await asyncio.sleep(max(0.0, last_pass + self._gather_seconds - loop.time()))
+                last_pass = loop.time()
                 # Cleared before relaying, so a commit during the batch still wakes us.
                 waiting[1].clear()
                 try:
@@ -223,15 +246,23 @@ class OutboxRelay:
             results = await asyncio.gather(
                 *(self._deliver_in_order(rows) for rows in by_destination.values())
             )
-            return sum(results)
+            delivered = [row.id for rows in results for row in rows]
+            if delivered:
+                # One statement for the pass, rather than one per row at the flush.
+                table = cast(Table, OutboxDelivery.__table__)
+                await session.execute(
+                    update(table).where(table.c.id.in_(delivered)).values(delivered_at=utcnow())
+                )
+            return len(delivered)
 
-    async def _deliver_in_order(self, rows: list[OutboxDelivery]) -> int:
-        """Send one receiver's rows, oldest first, in as few requests as the bounds allow."""
+    async def _deliver_in_order(self, rows: list[OutboxDelivery]) -> list[OutboxDelivery]:
+        """Send one receiver's rows, oldest first, in as few requests as the bounds allow;
+        returns those the receiver acknowledged (the caller marks them delivered)."""
         destination = rows[0].destination
         base_url = self._destinations.get(destination)
         if base_url is None:
             self._retry_later(rows, f"no address configured for {destination}")
-            return 0
+            return []
         bodies, unreadable = self._serialise(rows)
         delivered = 0
         for end in self._batch_ends(bodies):
@@ -249,18 +280,14 @@ class OutboxRelay:
                     failure = await self._send(base_url, [row], [body])
                     if failure is not None:
                         break
-                    row.delivered_at = utcnow()
                     delivered += 1
             if failure is not None:
                 self._retry_later(rows[delivered:], failure.error)
-                return delivered
-            now = utcnow()
-            for row in rows[delivered:end]:
-                row.delivered_at = now
+                return rows[:delivered]
             delivered = end
         if unreadable is not None:
             self._retry_later(rows[delivered:], unreadable)
-        return delivered
+        return rows[:delivered]
 
     def _serialise(self, rows: list[OutboxDelivery]) -> tuple[list[bytes], str | None]:
         """The envelopes of the rows up to the first this version cannot read, and why
@@ -395,8 +422,10 @@ async def _record_receipts(
     ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboxEvent).values(values).on_conflict_do_nothing()
-    result = await session.execute(statement.returning(InboxEvent.event_id))
+    # On the table, not the mapped class: the same SQL without the ORM's bulk machinery.
+    table = cast(Table, InboxEvent.__table__)
+    statement = insert(table).values(values).on_conflict_do_nothing()
+    result = await session.execute(statement.returning(table.c.event_id))
     return set(result.scalars())
 
 
@@ -421,7 +450,18 @@ async def _receive(
         handled.append(envelope)
         receipts.append(EventReceipt(id=envelope.id, duplicate=False))
     if handled:
-        await receiver.handle(session, handled)
+        try:
+            await receiver.handle(session, handled)
+        except ValidationError as exc:
+            # A payload that does not fit its topic's contract is refused, not a 500: the
+            # sender's relay then finds the one event refused and keeps it at its head.
+            fields = [
+                FieldError(".".join(map(str, ("payload", *e["loc"]))), e["msg"], e["type"])
+                for e in exc.errors()
+            ]
+            raise InvalidRequest(
+                "an event's payload does not fit its topic", fields=fields
+            ) from exc
     return receipts
 
 

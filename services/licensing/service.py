@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.catalogue import (
@@ -626,7 +627,12 @@ class LicenceService:
         """Buy a quote once per idempotency key, however often the request is repeated."""
         buyer_id = require_account(caller)
         purchases = PurchaseRepository(session)
-        if not await purchases.claim(buyer_id, purchase.idempotency_key, purchase.quote_id):
+        try:
+            claimed = await purchases.claim(buyer_id, purchase.idempotency_key, purchase.quote_id)
+        except IntegrityError as exc:
+            # The key's row refers to its quote: an unknown quote fails the foreign key.
+            raise NotFound("no such quote") from exc
+        if not claimed:
             return await self._replay(session, buyer_id, purchase)
         quote = await QuoteRepository(session).lock(purchase.quote_id)
         if quote is None or quote.buyer_id != buyer_id:
