@@ -99,10 +99,16 @@ class Delivery:
         read = await info.context.delivery.manifest(principal, uuid.UUID(str(self.id)))
         return JSON(read.envelope.model_dump(mode="json", by_alias=True))
 
-    @strawberry.field(description="The manifest's files in manifest order, a page at a time.")
+    @strawberry.field(
+        description="The manifest's files in manifest order, a page at a time; none until "
+        "the delivery is issued."
+    )
     async def files(
         self, info: Info[Context, None], first: int = MAX_PAGE_SIZE, after: str | None = None
     ) -> DeliveryFileConnection:
+        if self.status != DeliveryStatus.ISSUED:
+            # A lab asking right after its purchase: nothing to list yet, not an error.
+            return DeliveryFileConnection(items=[], next_cursor=None)
         ctx = info.context
         page = await ctx.delivery.files(
             ctx.require_principal(), uuid.UUID(str(self.id)), min(first, MAX_PAGE_SIZE), after

@@ -51,7 +51,12 @@ def create_service_app(
     verifier = TokenVerifier(secret, audience=name)
     signer = TokenSigner(secret, issuer=name)
     database_url, schema = settings.database(name)
-    engine = create_engine(database_url, schema=schema, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        database_url,
+        schema=schema,
+        pool_size=settings.database_pool_size,
+        pre_ping=settings.database_pool_pre_ping,
+    )
     sessionmaker = create_sessionmaker(engine)
     http = new_http_client()
     relay = OutboxRelay(

@@ -44,6 +44,8 @@ REFUND = """mutation($id: ID!) { refundLicence(licenceId: $id, reason: "invoice 
   ... on Conflict { code } } }"""
 FILES = """query($id: ID!) { delivery(id: $id) { __typename ... on Delivery {
   files { items { workId sha256 downloadUrl } } } } }"""
+LICENCE_FILES = """query($id: ID!) { licence(id: $id) { ... on Licence {
+  delivery { status files { items { workId } } } } } }"""
 CERTIFICATE = """query($id: ID!) { licence(id: $id) { ... on Licence { certificate } } }"""
 
 
@@ -63,6 +65,11 @@ async def test_a_lab_buys_a_bundle_and_downloads_every_file_verified(
     assert quote["excluded"] == []
     licence = await buy(gateway, lab, quote["id"])
     assert await eur_balance(gateway, lab) == 10_000 - 3_832
+    # Asked at once, while the delivery may still be building: its files, or none yet,
+    # never an error.
+    early = (await gateway.execute(LICENCE_FILES, {"id": licence["id"]}, key=lab))["licence"]
+    files = early["delivery"]["files"]["items"]
+    assert len(files) == (3 if early["delivery"]["status"] == "ISSUED" else 0)
 
     licence = await delivered(gateway, lab, licence["id"])
     delivery = licence["delivery"]

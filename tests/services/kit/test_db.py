@@ -8,7 +8,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 from sqlalchemy import delete, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -284,3 +284,37 @@ async def test_utcnow_is_aware_utc() -> None:
 
     assert _is_utc(now)
     assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+async def test_after_the_database_drops_its_connections_one_request_fails_then_all_reconnect(
+    migrated_postgres: str,
+) -> None:
+    # No pre-ping (the default): what a database restart does to a process's pool.
+    engine = create_engine(migrated_postgres, schema="gateway", pool_size=2)
+    try:
+        pids = []
+        async with engine.connect() as first, engine.connect() as second:
+            for connection in (first, second):
+                pids.append(await connection.scalar(text("SELECT pg_backend_pid()")))
+        administrator = create_engine(migrated_postgres, pool_size=1)
+        try:
+            async with administrator.connect() as connection:
+                await connection.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) pid"),
+                    {"pids": pids},
+                )
+        finally:
+            await administrator.dispose()
+
+        outcomes: list[str] = []
+        for _ in range(3):
+            try:
+                async with engine.connect() as connection:
+                    await connection.scalar(text("SELECT 1"))
+                outcomes.append("ok")
+            except DBAPIError as error:
+                outcomes.append("invalidated" if error.connection_invalidated else str(error))
+
+        assert outcomes in (["invalidated", "ok", "ok"], ["ok", "ok", "ok"])
+    finally:
+        await engine.dispose()
