@@ -341,7 +341,11 @@ class AssentClient:
         licence carries it) and it returns the same licence, never a second charge."""
         key = idempotency_key or f"sdk-{uuid.uuid4()}"
         variables = {"quote": str(quote_id), "key": key}
-        node = self._ask(PURCHASE, variables, "purchase", "PurchaseSucceeded", retry=True)
+        try:
+            node = self._ask(PURCHASE, variables, "purchase", "PurchaseSucceeded", retry=True)
+        except AssentError as error:
+            error.quote_id, error.idempotency_key = str(quote_id), key
+            raise
         return Purchase.model_validate(
             {**node["licence"], "idempotency_key": key, "replayed": node["replayed"]}
         )
@@ -352,10 +356,13 @@ class AssentClient:
         *,
         uses: Sequence[Use | str],
         name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Purchase:
-        """Bundle, quote and purchase in one call."""
+        """Bundle, quote and purchase in one call. When the purchase fails, the error
+        carries the quote and the key: `purchase(error.quote_id, idempotency_key=
+        error.idempotency_key)` then retries without the risk of a second charge."""
         bundle = self.create_bundle(work_ids, uses=uses, name=name)
-        return self.purchase(self.quote(bundle.id).id)
+        return self.purchase(self.quote(bundle.id).id, idempotency_key=idempotency_key)
 
     # -- licences and deliveries ----------------------------------------------------------
 

@@ -15,6 +15,10 @@ class AssentError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # Set when a purchase failed: buying the same quote again under this key can
+        # never charge twice, whatever became of the failed attempt.
+        self.quote_id: str | None = None
+        self.idempotency_key: str | None = None
 
 
 class NotFound(AssentError):

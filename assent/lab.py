@@ -13,6 +13,7 @@ makes a new quote; under a key that already bought, the purchase is refused as
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -207,16 +208,28 @@ def _buy(args: argparse.Namespace) -> int:
         return 2
 
     def action(client: "AssentClient") -> int:
+        from assent.errors import AssentError
+
         quote_id = args.quote
         if quote_id is None:
             bundle = client.create_bundle(args.work_ids, uses=args.use, name=args.name)
             quote_id = client.quote(bundle.id).id
-        purchase = client.purchase(quote_id, idempotency_key=args.idempotency_key)
-        delivery = (
-            client.wait_for_delivery(purchase.id, timeout=args.wait)
-            if args.wait > 0
-            else purchase.delivery
-        )
+        try:
+            purchase = client.purchase(quote_id, idempotency_key=args.idempotency_key)
+        except AssentError as error:
+            if error.idempotency_key is not None and not args.json:
+                print(
+                    f"to retry without paying twice: assent buy --quote {error.quote_id} "
+                    f"--idempotency-key {error.idempotency_key}",
+                    file=sys.stderr,
+                )
+            raise
+        delivery = purchase.delivery
+        if args.wait > 0:
+            # Bought whatever happens here: a slow or unreachable delivery is reported as
+            # not built yet, never as a failed purchase the user might repeat.
+            with contextlib.suppress(AssentError):
+                delivery = client.wait_for_delivery(purchase.id, timeout=args.wait)
         if args.json:
             _print_json(
                 {

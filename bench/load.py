@@ -20,7 +20,12 @@ signed checkpoint verifies with the published key and is the root of the stored 
 Exit status 1 when an invariant fails. Target: 50 buyers for 60 s, no error, purchase
 p99 under 500 ms.
 
-Usage: python bench/load.py [--buyers 50] [--seconds 60] [--smoke]
+With no pause (the default) the buyers loop flat out: the stack is saturated, and every
+step's latency is the number of buyers over the throughput. `--pause S` has each buyer wait
+a random time of mean S seconds between rounds, as labs placing orders rather than a
+benchmark loop would; the figures then show latency at that offered load.
+
+Usage: python bench/load.py [--buyers 50] [--seconds 60] [--pause 0] [--smoke]
 """
 
 import argparse
@@ -98,6 +103,8 @@ class Step:
 class Run:
     gateway: Gateway
     deadline: float
+    # Mean seconds a buyer waits between rounds; 0 runs the stack saturated.
+    pause: float = 0.0
     steps: dict[str, Step] = field(default_factory=lambda: {name: Step() for name in STEPS})
     delivered_after: list[float] = field(default_factory=list)
     licences: list[str] = field(default_factory=list)
@@ -207,6 +214,10 @@ async def buyer(run: Run, key: str, seed: int) -> None:
             run.delivered_after.append(time.perf_counter() - sold)
             fetched = await run.timed("download", download(gateway.http, key, files))
             run.files_downloaded += fetched
+        if run.pause > 0:
+            # Exponential waits, so the buyers' rounds do not fall into step.
+            wait = rng.expovariate(1 / run.pause)
+            await asyncio.sleep(max(0.0, min(wait, run.deadline - time.perf_counter())))
 
 
 def report(run: Run, elapsed: float) -> None:
@@ -330,12 +341,15 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> list[str]:
 
         before = await CpuSample.of(market)
         started = time.perf_counter()
-        run = Run(gateway=gateway, deadline=started + args.seconds)
+        run = Run(gateway=gateway, deadline=started + args.seconds, pause=args.pause)
         await asyncio.gather(*(buyer(run, key, seed) for seed, key in enumerate(keys)))
         elapsed = time.perf_counter() - started
         catch_up = await wait_drained(market.dsn, within=300)
         spent = (await CpuSample.of(market)).since(before)
-        print(f"{args.buyers} buyers for {elapsed:.1f} s (load average {load_average()}):")
+        pacing = f"a mean pause of {args.pause:g} s between rounds" if args.pause else "no pause"
+        print(
+            f"{args.buyers} buyers, {pacing}, for {elapsed:.1f} s (load average {load_average()}):"
+        )
         report(run, elapsed)
         print(f"every sale delivered and logged {catch_up:.1f} s after the last step")
         # Per round of the four steps, each ending in a purchase.
@@ -352,6 +366,12 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--works", type=int, default=100)
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="mean seconds each buyer waits between rounds (0: none, the stack saturated)",
+    )
     parser.add_argument("--port", type=int, default=18600)
     parser.add_argument(
         "--smoke", action="store_true", help="a short run: 5 buyers, 10 s, 20 works"

@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         if (principal := principals.get(key_hash)) is not None:
             limiter.take(f"key:{principal.key_id}")
             return principal
+        generation = principals.generation
         try:
             async with app.state.sessionmaker() as session:
                 principal = await account_service.authenticate(
@@ -129,7 +130,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             # any anonymous request.
             limiter.take(_client_address(request))
             raise
-        principals.put(key_hash, principal)
+        principals.put(key_hash, principal, read_in=generation)
         limiter.take(f"key:{principal.key_id}")
         return principal
 

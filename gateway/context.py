@@ -82,15 +82,15 @@ class Context(BaseContext):
         """End the operation's transaction; the session is closed whatever happens."""
         session, self._session = self._session, None
         callbacks, self._after_commit = self._after_commit, []
-        if session is None:
-            return
         try:
+            if session is not None:
+                if commit:
+                    await session.commit()
+                else:
+                    await session.rollback()
             if commit:
-                await session.commit()
-            else:
-                await session.rollback()
+                for callback in callbacks:
+                    callback()
         finally:
-            await session.close()
-        if commit:
-            for callback in callbacks:
-                callback()
+            if session is not None:
+                await session.close()

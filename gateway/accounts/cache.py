@@ -21,6 +21,8 @@ class PrincipalCache:
         self._max_entries = max_entries
         # Keyed by the key's sha256, never by the secret itself.
         self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        # Counts the forgets: a principal read before one may be stale, and is not kept.
+        self._generation = 0
 
     @property
     def enabled(self) -> bool:
@@ -36,8 +38,15 @@ class PrincipalCache:
             return None
         return principal
 
-    def put(self, key_hash: str, principal: Principal) -> None:
-        if not self.enabled:
+    @property
+    def generation(self) -> int:
+        """Taken before reading a key from the database, and handed back to `put`."""
+        return self._generation
+
+    def put(self, key_hash: str, principal: Principal, *, read_in: int) -> None:
+        """Keeps `principal` unless something was forgotten since generation `read_in`:
+        a key revoked while it was being read must not come back from the cache."""
+        if not self.enabled or read_in != self._generation:
             return
         self._entries[key_hash] = (time.monotonic() + self.ttl_seconds, principal)
         self._entries.move_to_end(key_hash)
@@ -51,5 +60,6 @@ class PrincipalCache:
         self._forget(lambda principal: principal.account_id == account_id)
 
     def _forget(self, matches: Callable[[Principal], bool]) -> None:
+        self._generation += 1
         for key_hash in [h for h, (_, p) in self._entries.items() if matches(p)]:
             del self._entries[key_hash]

@@ -106,6 +106,7 @@ class DeliveryBuilder:
                     "delivery.build.batch_failed",
                     deliveries=len(claimed),
                     error=f"{type(exc).__name__}: {exc}",
+                    exc_info=True,
                 )
         one_by_one = []
         for _ in claimed:

@@ -10,6 +10,7 @@ work has a newer one.
 
 import asyncio
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -93,18 +94,33 @@ class WorkSource(Protocol):
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]: ...
 
 
+# How long a batch's one catalogue read stands in for a fresh one: about what a single
+# build takes from its read to its issue, so batching widens the window in which a
+# withdrawal can race a build by no more than that.
+BATCH_READ_FRESH_SECONDS = 0.1
+
+
 class _KnownWorks:
-    """Works already read from the catalogue for a batch of builds, and the catalogue for
-    any other (a large bundle's later chunks)."""
+    """Works already read from the catalogue for a batch of builds, while that read is
+    fresh, and the catalogue for any other (a large bundle's later chunks)."""
 
     def __init__(
-        self, source: WorkSource, asked: Sequence[uuid.UUID], found: dict[uuid.UUID, WorkRead]
+        self,
+        source: WorkSource,
+        asked: Sequence[uuid.UUID],
+        found: dict[uuid.UUID, WorkRead],
+        *,
+        fresh_for: float = BATCH_READ_FRESH_SECONDS,
     ) -> None:
         self._source = source
         self._asked = set(asked)
         self._found = found
+        self._stale_at = time.monotonic() + fresh_for
 
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]:
+        if time.monotonic() >= self._stale_at:
+            # A work withdrawn since the batch's read must not go out on that answer.
+            return await self._source.get_many(ids)
         unknown = [work_id for work_id in ids if work_id not in self._asked]
         found = await self._source.get_many(unknown) if unknown else {}
         found.update((work_id, self._found[work_id]) for work_id in ids if work_id in self._found)
@@ -222,17 +238,12 @@ def _refuse(
 class DeliveryService:
     # --- entitlements (events from licensing) ---
 
-    async def record_grant(
-        self, session: AsyncSession, granted: LicenceGranted, *, watermark: Watermark
-    ) -> None:
-        """Store the entitlement and a delivery to build; the builder does the rest."""
-        await self.record_grants(session, [granted], watermark=watermark)
-
     async def record_grants(
         self, session: AsyncSession, grants: Sequence[LicenceGranted], *, watermark: Watermark
     ) -> None:
-        """`record_grant` for several grants, in a statement per table rather than per
-        grant (a relay's batch carries the grants of many sales)."""
+        """Store each grant's entitlement and a delivery to build (the builder does the
+        rest), in a statement per table rather than per grant: a relay's batch carries
+        the grants of many sales."""
         known = await LicenceRepository(session).existing_ids([g.licence_id for g in grants])
         now = utcnow()
         licences: list[dict[str, Any]] = []

@@ -106,7 +106,9 @@ async def _handle_http_exception(_request: Request, exc: Exception) -> JSONRespo
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
         body = ErrorBody(error="ValidationFailed", detail="the request body is not UTF-8 JSON")
         return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
-    name = "".join(word.capitalize() for word in HTTPStatus(exc.status_code).phrase.split())
+    known = exc.status_code in HTTPStatus._value2member_map_
+    phrase = HTTPStatus(exc.status_code).phrase if known else "Error"
+    name = "".join(word.capitalize() for word in phrase.split())
     body = ErrorBody(error=name, detail=str(exc.detail))
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=exc.status_code, headers=exc.headers

@@ -184,10 +184,11 @@ class OutboxRelay:
         delivered = 0
         try:
             while True:
-                if delivered > 1:
+                if 1 < delivered < self._batch_size:
                     # Commits are streaming in: gather them, so the next request carries
                     # many. A lone event goes at once (a creator naming a partner who
-                    # registered a moment ago should not wait on the gathering).
+                    # registered a moment ago should not wait on the gathering), and a
+                    # full pass means a backlog is already waiting.
                     await asyncio.sleep(max(0.0, last_pass + self._gather_seconds - loop.time()))
                 last_pass = loop.time()
                 # Cleared before relaying, so a commit during the batch still wakes us.

@@ -161,8 +161,8 @@ async def test_offers_stay_within_consent_and_co_creators_split(gateway: GraphQL
     uneven = await create_work(gateway, creator, content, shares=shares)
     shares[1]["basisPoints"] = 4_000
     # The catalogue learns of a new account through the outbox: a partner who registered
-    # a moment ago may take a moment to become nameable, never longer.
-    for _ in range(50):
+    # a moment ago may take a moment to become nameable: within a second.
+    for _ in range(10):
         created = await create_work(gateway, creator, content, shares=shares, title="Duet")
         if created["__typename"] == "WorkCreated":
             break

@@ -87,7 +87,7 @@ def test_the_cache_holds_at_most_its_size_dropping_the_oldest() -> None:
     cache = PrincipalCache(ttl_seconds=60, max_entries=2)
     principals = [_principal(uuid.uuid4(), uuid.uuid4()) for _ in range(3)]
     for index, principal in enumerate(principals):
-        cache.put(f"hash{index}", principal)
+        cache.put(f"hash{index}", principal, read_in=cache.generation)
 
     assert cache.get("hash0") is None
     assert cache.get("hash1") is principals[1]
@@ -96,5 +96,20 @@ def test_the_cache_holds_at_most_its_size_dropping_the_oldest() -> None:
 
 def test_a_zero_lifetime_turns_the_cache_off() -> None:
     cache = PrincipalCache(ttl_seconds=0)
-    cache.put("hash", _principal(uuid.uuid4(), uuid.uuid4()))
+    cache.put("hash", _principal(uuid.uuid4(), uuid.uuid4()), read_in=cache.generation)
     assert cache.get("hash") is None
+
+
+def test_a_key_read_before_a_revocation_is_not_cached_after_it() -> None:
+    """A request read the key from the database; before it cached what it read, the key
+    was revoked and forgotten: what it read is stale and must not be kept."""
+    cache = PrincipalCache(ttl_seconds=60)
+    principal = _principal(uuid.uuid4(), uuid.uuid4())
+    read_in = cache.generation
+
+    cache.forget_key(principal.key_id)
+    cache.put("hash", principal, read_in=read_in)
+
+    assert cache.get("hash") is None
+    cache.put("hash", principal, read_in=cache.generation)
+    assert cache.get("hash") is principal

@@ -3,6 +3,7 @@ catalogue read for all of them, consent still checked at build time), a failure
 postponing only its own delivery, and manifests signed in memory that are byte for byte
 those signed through files."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from services.delivery import manifest
 from services.delivery.builder import DeliveryBuilder
 from services.delivery.manifest import ManifestLine, ManifestSigner, ManifestWriter, Watermark
 from services.delivery.models import Delivery
+from services.delivery.service import BATCH_READ_FRESH_SECONDS
 from services.kit.signing import Signer, generate_seed, verify_envelope
 from storage import ObjectStore
 from storage.keys import manifest_key
@@ -134,6 +136,39 @@ async def test_a_build_that_fails_in_a_batch_postpones_only_its_own_delivery(
     issued = await outbox_payloads(session, Topic.DELIVERY_ISSUED)
     assert unlucky["id"] not in [event["delivery_id"] for event in issued]
     assert len(issued) == 2
+
+
+async def test_a_work_withdrawn_during_a_slow_batch_is_left_out_of_the_later_builds(
+    app: FastAPI,
+    delivery: DeliveryApi,
+    builder: DeliveryBuilder,
+    catalogue: Api,
+    ines: Actor,
+    lab: Actor,
+    object_store: ObjectStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    works = await listed_works(catalogue, ines, 1)
+    grants = [licence_granted(lab, [licence_line(works[0])], uses=USES) for _ in range(2)]
+    for granted in grants:
+        await delivery.grant(granted)
+    first = await delivery.delivery_of(lab, grants[0].licence_id)
+    put = object_store.put
+
+    async def put_while_the_work_is_withdrawn(key: str, data: Any, **options: Any) -> Any:
+        if key == manifest_key(uuid.UUID(first["id"])):
+            # The first build is slow to store; meanwhile the creator withdraws the work,
+            # and the batch's one catalogue read grows stale.
+            await catalogue.ok(ines, "POST", f"/v1/works/{works[0]['id']}/withdraw")
+            await asyncio.sleep(BATCH_READ_FRESH_SECONDS * 1.5)
+        return await put(key, data, **options)
+
+    monkeypatch.setattr(object_store, "put", put_while_the_work_is_withdrawn)
+    await builder.build_pending()
+
+    read = [await delivery.delivery_of(lab, granted.licence_id) for granted in grants]
+    assert [r["entry_count"] for r in read] == [1, 0]
+    assert [item["work_id"] for item in read[1]["excluded"]] == [works[0]["id"]]
 
 
 def _lines(count: int) -> list[ManifestLine]:

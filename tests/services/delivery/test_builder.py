@@ -121,7 +121,7 @@ async def test_replicas_build_each_delivery_once_and_take_over_from_one_that_die
         dying, healthy = replica(first_db, stalled_http), replica(second_db, healthy_http)
         try:
             async with first_db() as session, session.begin():
-                await delivery_service.record_grant(session, granted, watermark=keys.watermark)
+                await delivery_service.record_grants(session, [granted], watermark=keys.watermark)
             build = asyncio.create_task(dying.build_next())
             await asyncio.wait_for(stalled.called.wait(), timeout=10)
 
@@ -166,7 +166,7 @@ async def test_a_restarted_service_builds_what_was_left_and_each_new_grant_at_on
             app.state.http = http
             # Granted while no builder ran (the last process stopped first).
             async with database() as session, session.begin():
-                await delivery_service.record_grant(session, left_over, watermark=keys.watermark)
+                await delivery_service.record_grants(session, [left_over], watermark=keys.watermark)
             async with (
                 app.router.lifespan_context(app),
                 httpx.AsyncClient(
