@@ -242,7 +242,10 @@ class AssentClient:
         self._api_key = api_key or os.environ.get(API_KEY_ENV) or None
         self._attempts = attempts
         headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers)
+        # Idle connections dropped before the gateway's own 5 s keep-alive ends, so a
+        # request never goes out on one the server is closing at that moment.
+        limits = httpx.Limits(keepalive_expiry=4.0)
+        self._http = httpx.Client(timeout=timeout, headers=headers, limits=limits)
 
     def __repr__(self) -> str:
         # Never the key: a repr ends up in logs and tracebacks.

@@ -326,7 +326,11 @@ async def check_log(gateway: Gateway, db: asyncpg.Connection, admin: str, logged
 async def measure(market: RunningMarket, args: argparse.Namespace) -> list[str]:
     admin = market.admin_key
     connections = args.buyers * 2
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # Idle connections dropped before uvicorn's own 5 s keep-alive ends: reusing one the
+    # server is closing at that moment fails the request with a ReadError.
+    limits = httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=4.0
+    )
     async with httpx.AsyncClient(limits=limits, timeout=60) as http:
         gateway = Gateway(market.stack.gateway_url, http)
         started = time.perf_counter()
