@@ -199,6 +199,9 @@ async def download(http: httpx.AsyncClient, key: str, files: list[dict[str, Any]
 async def buyer(run: Run, key: str, seed: int) -> None:
     rng = random.Random(seed)
     gateway = run.gateway
+    if run.pause > 0:
+        # Paced buyers also arrive spread out, not as one burst at the start.
+        await asyncio.sleep(rng.uniform(0, run.pause))
     while time.perf_counter() < run.deadline:
         # A failed step ends this round; the buyer starts another, as a lab would.
         with contextlib.suppress(GraphQLFailed, StepFailed, httpx.HTTPError):
