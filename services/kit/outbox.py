@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    insert,
     select,
     text,
     update,
@@ -124,6 +125,30 @@ def emit(session: AsyncSession, topic: Topic, payload: BaseModel) -> uuid.UUID:
         )
     on_commit(session, _wake_relays)
     return event_id
+
+
+async def emit_all(session: AsyncSession, events: Sequence[tuple[Topic, BaseModel]]) -> None:
+    """`emit` for several events at once, in order: one INSERT now instead of an object
+    per row for the next flush (so rows `emit` left unflushed are written after these)."""
+    now = utcnow()
+    rows = [
+        {
+            "event_id": event_id,
+            "topic": topic,
+            "destination": destination,
+            "payload": body,
+            "occurred_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for event_id, topic, body in (
+            (uuid.uuid4(), topic, payload.model_dump(mode="json")) for topic, payload in events
+        )
+        for destination in SUBSCRIBERS[topic]
+    ]
+    if rows:
+        await session.execute(insert(cast(Table, OutboxDelivery.__table__)), rows)
+    on_commit(session, _wake_relays)
 
 
 def backoff(attempts: int, *, max_seconds: float) -> timedelta:

@@ -8,12 +8,15 @@ from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     Table,
     and_,
+    bindparam,
     case,
     distinct,
     func,
+    insert,
     select,
     update,
 )
@@ -38,6 +41,29 @@ from services.licensing.models import (
 
 Columns = TypeVarTuple("Columns")
 
+# A purchase's writes pass their rows to `execute` (one pipelined executemany for several
+# rows) rather than inside the statement with `.values()`, which is compiled anew on every
+# call. Its other statements are built once: building and keying one per call costs more
+# than running it.
+_QUOTE = cast(Table, Quote.__table__)
+_ACCOUNT = cast(Table, LedgerAccount.__table__)
+_LOCK_QUOTE = select(_QUOTE).where(_QUOTE.c.id == bindparam("quote_id")).with_for_update()
+_MARK_PURCHASED = (
+    update(_QUOTE)
+    .where(_QUOTE.c.id == bindparam("quote_id"))
+    .values(purchased_at=bindparam("purchased"))
+)
+_LOCK_BALANCE = (
+    select(_ACCOUNT.c.balance_minor)
+    .where(_ACCOUNT.c.id == bindparam("account_id"))
+    .with_for_update()
+)
+_ADD_TO_BALANCE = (
+    update(_ACCOUNT)
+    .where(_ACCOUNT.c.id == bindparam("account_id"))
+    .values(balance_minor=_ACCOUNT.c.balance_minor + bindparam("amount"))
+)
+
 
 def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -59,15 +85,13 @@ class BundleRepository(Repository[Bundle]):
 class QuoteRepository(Repository[Quote]):
     model = Quote
 
-    async def lock(self, quote_id: uuid.UUID) -> Quote | None:
-        """The quote, locked until the transaction ends: a purchase reads then marks it."""
-        statement = (
-            select(Quote)
-            .where(Quote.id == quote_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.scalars(statement)).one_or_none()
+    async def lock(self, quote_id: uuid.UUID) -> Row[Any] | None:
+        """The quote's row, locked until the transaction ends: a purchase reads then marks
+        it. A plain row, not a mapped object: the purchase only reads it."""
+        return (await self.session.execute(_LOCK_QUOTE, {"quote_id": quote_id})).one_or_none()
+
+    async def mark_purchased(self, quote_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(_MARK_PURCHASED, {"quote_id": quote_id, "purchased": at})
 
 
 class PurchaseRepository(Repository[Purchase]):
@@ -80,12 +104,18 @@ class PurchaseRepository(Repository[Purchase]):
         # insert machinery, which costs more than the statement on this hot path.
         table = cast(Table, Purchase.__table__)
         statement = (
-            _insert(self.session)(table)
-            .values(buyer_id=buyer_id, idempotency_key=key, quote_id=quote_id, created_at=utcnow())
-            .on_conflict_do_nothing()
-            .returning(table.c.buyer_id)
+            _insert(self.session)(table).on_conflict_do_nothing().returning(table.c.buyer_id)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+        claimed = await self.session.execute(
+            statement,
+            {
+                "buyer_id": buyer_id,
+                "idempotency_key": key,
+                "quote_id": quote_id,
+                "created_at": utcnow(),
+            },
+        )
+        return claimed.scalar_one_or_none() is not None
 
     async def find(self, buyer_id: uuid.UUID, key: str) -> Purchase | None:
         statement = select(Purchase).where(
@@ -119,6 +149,11 @@ class LicenceRepository(Repository[Licence]):
         return (
             await self.session.scalars(self._read().where(Licence.quote_id == quote_id))
         ).first()
+
+    async def grant(self, licence: dict[str, Any], lines: Sequence[dict[str, Any]]) -> None:
+        """Insert a licence and its lines: a statement per table, without the ORM's flush."""
+        await self.session.execute(insert(cast(Table, Licence.__table__)), licence)
+        await self.session.execute(insert(cast(Table, LicenceLine.__table__)), list(lines))
 
     async def lock(self, licence_id: uuid.UUID) -> Licence | None:
         """The licence, locked, with its lines loaded afterwards (so they are current)."""
@@ -214,18 +249,19 @@ class LedgerRepository(Repository[LedgerAccount]):
         ]
         if rows:
             table = cast(Table, LedgerAccount.__table__)
-            await self.session.execute(
-                _insert(self.session)(table).values(rows).on_conflict_do_nothing()
-            )
+            await self.session.execute(_insert(self.session)(table).on_conflict_do_nothing(), rows)
+
+    async def add_transaction(
+        self, transaction: dict[str, Any], postings: Sequence[dict[str, Any]]
+    ) -> None:
+        """Insert a transaction and its postings: a statement per table, without the flush."""
+        await self.session.execute(insert(cast(Table, LedgerTransaction.__table__)), transaction)
+        await self.session.execute(insert(cast(Table, LedgerPosting.__table__)), list(postings))
 
     async def lock_stored_balance(self, account_id: uuid.UUID) -> int | None:
         """A buyer's stored balance, locked until the transaction ends; None: no account."""
-        statement = (
-            select(LedgerAccount.balance_minor)
-            .where(LedgerAccount.id == account_id)
-            .with_for_update()
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        locked = await self.session.execute(_LOCK_BALANCE, {"account_id": account_id})
+        return locked.scalar_one_or_none()
 
     async def lock_account(self, account_id: uuid.UUID) -> bool:
         """Lock the account row (it serialises the account's payouts); False: none exists."""
@@ -233,11 +269,8 @@ class LedgerRepository(Repository[LedgerAccount]):
         return (await self.session.scalar(statement)) is not None
 
     async def add_to_stored_balance(self, account_id: uuid.UUID, amount_minor: int) -> None:
-        table = cast(Table, LedgerAccount.__table__)
         await self.session.execute(
-            update(table)
-            .where(table.c.id == account_id)
-            .values(balance_minor=table.c.balance_minor + amount_minor)
+            _ADD_TO_BALANCE, {"account_id": account_id, "amount": amount_minor}
         )
 
     async def posted_balance(self, account_id: uuid.UUID) -> int:

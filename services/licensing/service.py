@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +61,7 @@ from services.contracts.licensing import (
     LedgerRecorded,
     LicenceCertificate,
     LicenceGranted,
+    LicenceLineRead,
     LicenceLineStatus,
     LicencePage,
     LicenceRead,
@@ -88,7 +90,7 @@ from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.errors import FieldError, Forbidden, InvalidRequest, NotFound
 from services.kit.internal_token import Caller
-from services.kit.outbox import emit
+from services.kit.outbox import emit, emit_all
 from services.kit.signing import Signer, canonical_json
 from services.licensing.catalogue import Catalogue
 from services.licensing.errors import (
@@ -103,9 +105,7 @@ from services.licensing.models import (
     AccountKey,
     Bundle,
     LedgerPosting,
-    LedgerTransaction,
     Licence,
-    LicenceLine,
     Quote,
 )
 from services.licensing.repository import (
@@ -457,8 +457,10 @@ class LedgerService:
         licence_id: uuid.UUID | None = None,
         reference: str | None = None,
         dedupe_key: str | None = None,
+        events: Sequence[tuple[Topic, BaseModel]] = (),
     ) -> TransactionRead:
-        """Write one balanced transaction and announce it (`ledger.recorded`).
+        """Write one balanced transaction and announce it (`ledger.recorded`), after
+        `events`: those of the change it belongs to, written in the same statement.
 
         A buyer's stored balance moves with its postings; the caller holds its lock
         wherever the balance was checked first.
@@ -475,33 +477,37 @@ class LedgerService:
                 stored[entry.account.id] = stored.get(entry.account.id, 0) + entry.amount_minor
         for account, amount in sorted(stored.items()):
             await ledger.add_to_stored_balance(account, amount)
-        transaction = LedgerTransaction(
-            id=uuid.uuid4(),
-            kind=kind,
-            currency=currency,
-            licence_id=licence_id,
-            reference=reference,
-            dedupe_key=dedupe_key,
-            recorded_by=recorded_by,
-            recorded_at=utcnow(),
-            postings=[
-                LedgerPosting(
-                    account_id=entry.account.id,
-                    amount_minor=entry.amount_minor,
-                    work_id=entry.work_id,
-                )
+        transaction_id = uuid.uuid4()
+        recorded_at = utcnow()
+        await ledger.add_transaction(
+            {
+                "id": transaction_id,
+                "kind": kind,
+                "currency": currency,
+                "licence_id": licence_id,
+                "reference": reference,
+                "dedupe_key": dedupe_key,
+                "recorded_by": recorded_by,
+                "recorded_at": recorded_at,
+            },
+            [
+                {
+                    "transaction_id": transaction_id,
+                    "account_id": entry.account.id,
+                    "amount_minor": entry.amount_minor,
+                    "work_id": entry.work_id,
+                }
                 for entry in entries
             ],
         )
-        session.add(transaction)
         read = TransactionRead(
-            id=transaction.id,
+            id=transaction_id,
             kind=kind,
             currency=currency,
             licence_id=licence_id,
             reference=reference,
             recorded_by=recorded_by,
-            recorded_at=transaction.recorded_at,
+            recorded_at=recorded_at,
             postings=[
                 PostingRead(
                     account_kind=entry.account.kind,
@@ -512,7 +518,9 @@ class LedgerService:
                 for entry in entries
             ],
         )
-        emit(session, Topic.LEDGER_RECORDED, LedgerRecorded(transaction=read))
+        await emit_all(
+            session, [*events, (Topic.LEDGER_RECORDED, LedgerRecorded(transaction=read))]
+        )
         return read
 
     async def top_up(
@@ -651,13 +659,13 @@ class LicenceService:
             raise InsufficientFunds(
                 f"the balance is {balance} {quote.currency}, the quote {quote.total_minor}"
             )
-        licence = Licence(
+        read = LicenceRead(
             id=uuid.uuid4(),
             buyer_id=buyer_id,
             buyer_name=caller.name or "Unnamed buyer",
             bundle_id=quote.bundle_id,
             quote_id=quote.id,
-            uses=quote.uses,
+            uses=[Use(use) for use in quote.uses],
             currency=quote.currency,
             total_minor=quote.total_minor,
             platform_fee_minor=quote.platform_fee_minor,
@@ -666,10 +674,10 @@ class LicenceService:
             granted_at=now,
             starts_at=now,
             ends_at=max(now + timedelta(days=line.terms.duration_days) for line in lines),
+            refunded_at=None,
             lines=[
-                LicenceLine(
+                LicenceLineRead(
                     work_id=line.work_id,
-                    position=position,
                     version_id=line.version_id,
                     title=line.title,
                     media_type=line.media_type,
@@ -678,50 +686,86 @@ class LicenceService:
                     sha256=line.sha256,
                     attribution=_attribution(line),
                     terms_id=line.terms_id,
-                    terms=line.terms.model_dump(mode="json"),
+                    terms=line.terms,
                     price_minor=line.price_minor,
-                    platform_fee_minor=line.platform_fee_minor,
-                    shares=[share.model_dump(mode="json") for share in line.shares],
                     starts_at=now,
                     ends_at=now + timedelta(days=line.terms.duration_days),
                     status=LicenceLineStatus.ACTIVE,
+                    excluded_reason=None,
                 )
-                for position, line in enumerate(lines)
+                for line in lines
             ],
         )
-        session.add(licence)
-        quote.purchased_at = now
-        read = licence_read(licence)
-        emit(
-            session,
-            Topic.LICENCE_GRANTED,
-            LicenceGranted(
-                licence_id=read.id,
-                buyer_id=read.buyer_id,
-                buyer_name=read.buyer_name,
-                bundle_id=read.bundle_id,
-                quote_id=read.quote_id,
-                uses=read.uses,
-                currency=read.currency,
-                total_minor=read.total_minor,
-                granted_at=read.granted_at,
-                lines=read.lines,
-            ),
+        # Written as rows, not mapped objects: the ORM's flush costs more than the SQL.
+        await LicenceRepository(session).grant(
+            {
+                "id": read.id,
+                "buyer_id": read.buyer_id,
+                "buyer_name": read.buyer_name,
+                "bundle_id": read.bundle_id,
+                "quote_id": read.quote_id,
+                "uses": quote.uses,
+                "currency": read.currency,
+                "total_minor": read.total_minor,
+                "platform_fee_minor": read.platform_fee_minor,
+                "refunded_minor": 0,
+                "status": read.status,
+                "granted_at": now,
+                "starts_at": now,
+                "ends_at": read.ends_at,
+            },
+            [
+                {
+                    "licence_id": read.id,
+                    "work_id": line.work_id,
+                    "position": position,
+                    "version_id": line.version_id,
+                    "title": line.title,
+                    "media_type": line.media_type,
+                    "file_name": line.file_name,
+                    "size": line.size,
+                    "sha256": line.sha256,
+                    "attribution": granted.attribution,
+                    "terms_id": line.terms_id,
+                    "terms": line.terms.model_dump(mode="json"),
+                    "price_minor": line.price_minor,
+                    "platform_fee_minor": line.platform_fee_minor,
+                    "shares": [share.model_dump(mode="json") for share in line.shares],
+                    "starts_at": granted.starts_at,
+                    "ends_at": granted.ends_at,
+                    "status": granted.status,
+                }
+                for position, (line, granted) in enumerate(zip(lines, read.lines, strict=True))
+            ],
         )
-        # The sale's transaction refers to the licence by key alone, which does not order
-        # the inserts of one flush: the licence goes first.
-        await session.flush()
+        await QuoteRepository(session).mark_purchased(quote.id, now)
         await ledger_service.record(
             session,
             kind=TransactionKind.SALE,
             currency=quote.currency,
             entries=sale_entries(buyer_id, quote.currency, lines),
             recorded_by=buyer_id,
-            licence_id=licence.id,
-            dedupe_key=f"sale:{licence.id}",
+            licence_id=read.id,
+            dedupe_key=f"sale:{read.id}",
+            events=[
+                (
+                    Topic.LICENCE_GRANTED,
+                    LicenceGranted(
+                        licence_id=read.id,
+                        buyer_id=read.buyer_id,
+                        buyer_name=read.buyer_name,
+                        bundle_id=read.bundle_id,
+                        quote_id=read.quote_id,
+                        uses=read.uses,
+                        currency=read.currency,
+                        total_minor=read.total_minor,
+                        granted_at=read.granted_at,
+                        lines=read.lines,
+                    ),
+                )
+            ],
         )
-        await session.flush()
-        log.info("licence.purchase.granted", licence_id=str(licence.id), total=quote.total_minor)
+        log.info("licence.purchase.granted", licence_id=str(read.id), total=quote.total_minor)
         return PurchaseRead(licence=read, replayed=False)
 
     async def _replay(
@@ -821,18 +865,14 @@ class LicenceService:
         licence.refunded_at = now
         licence.refunded_by = admin_id
         licence.refund_reason = refund.reason
-        emit(
-            session,
-            Topic.LICENCE_REFUNDED,
-            LicenceRefundedEvent(
-                licence_id=licence.id,
-                buyer_id=licence.buyer_id,
-                refunded_by=admin_id,
-                reason=refund.reason,
-                refunded_at=now,
-                amount_minor=remaining,
-                currency=licence.currency,
-            ),
+        refunded = LicenceRefundedEvent(
+            licence_id=licence.id,
+            buyer_id=licence.buyer_id,
+            refunded_by=admin_id,
+            reason=refund.reason,
+            refunded_at=now,
+            amount_minor=remaining,
+            currency=licence.currency,
         )
         # Nothing is left to reverse when delivery already left every line out.
         if remaining:
@@ -848,7 +888,10 @@ class LicenceService:
                 licence_id=licence.id,
                 reference=refund.reason[:200],
                 dedupe_key=f"refund:{licence.id}",
+                events=[(Topic.LICENCE_REFUNDED, refunded)],
             )
+        else:
+            emit(session, Topic.LICENCE_REFUNDED, refunded)
         await session.flush()
         log.info("licence.refunded", licence_id=str(licence.id), amount=remaining)
         return licence_read(licence)
