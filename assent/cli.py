@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -13,15 +12,19 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from assent.lab import add_commands as add_lab_commands
+from assent.options import (
+    API_KEY_ENV,
+    DEFAULT_GATEWAY_URL,
+    GATEWAY_URL_ENV,
+    connection_options,
+    gateway_url,
+)
 from assent.stack import DATABASE_COMPONENTS, Stack, StackError, migrate, stack_environment
 
 if TYPE_CHECKING:
     from assent.download import DownloadResult
     from assent.verify import Verdict
 
-DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
-GATEWAY_URL_ENV = "ASSENT_GATEWAY_URL"
-API_KEY_ENV = "ASSENT_API_KEY"
 MAX_PARALLEL = 64
 MAX_PROBLEMS_PRINTED = 20
 
@@ -228,7 +231,7 @@ def _verify(args: argparse.Namespace) -> int:
     kept = _read_json(args.checkpoint, "verify") if args.checkpoint else None
     if document is None or (args.checkpoint and kept is None):
         return 2
-    source = args.keys or _gateway_url().rstrip("/") + WELL_KNOWN_KEYS_PATH
+    source = args.keys or gateway_url().rstrip("/") + WELL_KNOWN_KEYS_PATH
     try:
         keys = load_keys(source)
         verdict = verify_document(document, keys, kept=kept)
@@ -330,10 +333,6 @@ def _audit_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gateway_url() -> str:
-    return os.environ.get(GATEWAY_URL_ENV) or DEFAULT_GATEWAY_URL
-
-
 def _parallelism(text: str) -> int:
     value = int(text)
     if not 1 <= value <= MAX_PARALLEL:
@@ -382,17 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("delivery_id", metavar="DELIVERY_ID", type=UUID, help="a delivery id")
     download.add_argument("--to", required=True, metavar="DIR", help="where the files go")
-    download.add_argument(
-        "--gateway",
-        default=_gateway_url(),
-        metavar="URL",
-        help=f"the gateway (default ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
-    )
-    download.add_argument(
-        "--key",
-        default=os.environ.get(API_KEY_ENV),
-        help=f"the API key (default ${API_KEY_ENV}; prefer it: a key given here shows in ps)",
-    )
+    connection_options(download)
     download.add_argument(
         "--parallel", type=_parallelism, default=8, metavar="N", help="files at once (default 8)"
     )
@@ -472,17 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _gateway_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--gateway",
-        default=_gateway_url(),
-        metavar="URL",
-        help=f"the gateway (default ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
-    )
-    command.add_argument(
-        "--key",
-        default=os.environ.get(API_KEY_ENV),
-        help=f"the API key (default ${API_KEY_ENV}; prefer it: a key given here shows in ps)",
-    )
+    connection_options(command)
     command.add_argument(
         "--keys",
         metavar="FILE_OR_URL",

@@ -66,6 +66,8 @@ from assent.models import (
     graphql_enum,
     parse_uses,
 )
+from assent.options import API_KEY_ENV
+from assent.options import gateway_url as default_gateway_url
 from services.contracts.catalogue import SearchSort
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead
 
@@ -93,9 +95,6 @@ __all__ = [
     "ValidationFailed",
 ]
 
-DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
-GATEWAY_URL_ENV = "ASSENT_GATEWAY_URL"
-API_KEY_ENV = "ASSENT_API_KEY"
 MAX_PAGE_SIZE = 100
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_ATTEMPTS = 5
@@ -236,9 +235,7 @@ class AssentClient:
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        self.gateway_url = (
-            gateway_url or os.environ.get(GATEWAY_URL_ENV) or DEFAULT_GATEWAY_URL
-        ).rstrip("/")
+        self.gateway_url = (gateway_url or default_gateway_url()).rstrip("/")
         self._api_key = api_key or os.environ.get(API_KEY_ENV) or None
         self._attempts = attempts
         headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}

@@ -15,11 +15,12 @@ makes a new quote; under a key that already bought, the purchase is refused as
 import argparse
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
+
+from assent.options import API_KEY_ENV, connection_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
     from assent.client import AssentClient
     from assent.models import Delivery, Licence, Quote, Work
 
-GATEWAY_URL_ENV = "ASSENT_GATEWAY_URL"
-API_KEY_ENV = "ASSENT_API_KEY"
-DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
 USES = ("training", "fine_tuning", "retrieval", "evaluation", "synthetic_data")
 MEDIA_TYPES = ("text", "image", "audio", "video", "other")
 SORTS = ("relevance", "newest", "price_asc", "price_desc")
@@ -429,17 +427,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
     for command in (search, quote, buy, licences, licence):
         command.add_argument("--json", action="store_true", help="print JSON for scripts")
-        command.add_argument(
-            "--gateway",
-            default=os.environ.get(GATEWAY_URL_ENV) or DEFAULT_GATEWAY_URL,
-            metavar="URL",
-            help=f"the gateway (default ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
-        )
-        command.add_argument(
-            "--key",
-            default=os.environ.get(API_KEY_ENV),
-            help=f"the API key (default ${API_KEY_ENV}; prefer it: a key given here shows in ps)",
-        )
+        connection_options(command)
 
 
 def _uses_and_name(command: argparse.ArgumentParser, *, required: bool) -> None:

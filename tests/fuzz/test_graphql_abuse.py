@@ -2,7 +2,6 @@
 introspection in production mode, limits hidden in fragments, duplicated fields, deeply
 nested JSON and huge variables. Each is refused or answered, never a 5xx, and cheaply."""
 
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -15,21 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.models import Account
 from gateway.app import create_app
-from gateway.config import Settings
-from tests.fixtures.database import connect_rolled_back, join_test_transaction
+from tests.fixtures.database import join_test_transaction
+from tests.gateway.conftest import gateway_session, unattached_settings
+
+__all__ = ["gateway_session"]
 
 # Far above what any of these takes on a quiet machine (a few ms to 0.2 s), far below
 # what an unbounded parse, validation or execution of these documents would take.
 CHEAP_SECONDS = 3.0
-UNREACHABLE = "http://127.0.0.1:9"
 
 GatewayFactory = Callable[..., FastAPI]
-
-
-@pytest.fixture
-async def gateway_session(migrated_postgres: str) -> AsyncIterator[AsyncSession]:
-    async for session in connect_rolled_back(migrated_postgres, "gateway"):
-        yield session
 
 
 @pytest.fixture
@@ -40,18 +34,7 @@ async def gateway(
     apps: list[FastAPI] = []
 
     async def post(body: Any = None, *, content: bytes | None = None, **settings: Any) -> Any:
-        app = create_app(
-            Settings(
-                database_url=migrated_postgres,
-                database_schema="gateway",
-                ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
-                ASSENT_CATALOGUE_URL=UNREACHABLE,
-                ASSENT_LICENSING_URL=UNREACHABLE,
-                ASSENT_DELIVERY_URL=UNREACHABLE,
-                ASSENT_AUDIT_URL=UNREACHABLE,
-                **settings,
-            )
-        )
+        app = create_app(unattached_settings(migrated_postgres, **settings))
         apps.append(app)
         await join_test_transaction(app, gateway_session)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

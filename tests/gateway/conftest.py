@@ -1,5 +1,6 @@
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,21 @@ from tests.fixtures.graphql import GraphQLClient
 UNREACHABLE = "http://127.0.0.1:9"
 
 
+def unattached_settings(database_url: str, **overrides: Any) -> Settings:
+    """A gateway on the test database with no service behind it: a call to one must fail
+    in a typed way."""
+    return Settings(
+        database_url=database_url,
+        database_schema="gateway",
+        ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
+        ASSENT_CATALOGUE_URL=UNREACHABLE,
+        ASSENT_LICENSING_URL=UNREACHABLE,
+        ASSENT_DELIVERY_URL=UNREACHABLE,
+        ASSENT_AUDIT_URL=UNREACHABLE,
+        **overrides,
+    )
+
+
 @pytest.fixture
 async def gateway_session(migrated_postgres: str) -> AsyncIterator[AsyncSession]:
     async for session in connect_rolled_back(migrated_postgres, "gateway"):
@@ -25,17 +41,7 @@ async def gateway_session(migrated_postgres: str) -> AsyncIterator[AsyncSession]
 async def gateway_app(
     migrated_postgres: str, gateway_session: AsyncSession
 ) -> AsyncIterator[FastAPI]:
-    settings = Settings(
-        database_url=migrated_postgres,
-        database_schema="gateway",
-        ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
-        # No service runs in these tests: calls to one must fail in a typed way.
-        ASSENT_CATALOGUE_URL=UNREACHABLE,
-        ASSENT_LICENSING_URL=UNREACHABLE,
-        ASSENT_DELIVERY_URL=UNREACHABLE,
-        ASSENT_AUDIT_URL=UNREACHABLE,
-    )
-    app = create_app(settings)
+    app = create_app(unattached_settings(migrated_postgres))
     await join_test_transaction(app, gateway_session)
     yield app
     await app.state.engine.dispose()
