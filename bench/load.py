@@ -40,6 +40,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
 import asyncpg
 import httpx
 from scratch_market import (
@@ -116,7 +117,7 @@ class Run:
         began = time.perf_counter()
         try:
             answer = await call
-        except (GraphQLFailed, StepFailed, httpx.HTTPError) as exc:
+        except (GraphQLFailed, StepFailed, httpx.HTTPError, aiohttp.ClientError) as exc:
             self.steps[name].errors.append(f"{type(exc).__name__}: {exc}"[:300])
             raise
         if latency:
@@ -204,7 +205,7 @@ async def buyer(run: Run, key: str, seed: int) -> None:
         await asyncio.sleep(rng.uniform(0, run.pause))
     while time.perf_counter() < run.deadline:
         # A failed step ends this round; the buyer starts another, as a lab would.
-        with contextlib.suppress(GraphQLFailed, StepFailed, httpx.HTTPError):
+        with contextlib.suppress(GraphQLFailed, StepFailed, httpx.HTTPError, aiohttp.ClientError):
             works = await run.timed("search", search(gateway, key, rng))
             quote_id = await run.timed("quote", quote(gateway, key, works, rng))
             licence_id = await run.timed("purchase", purchase(gateway, key, quote_id))
@@ -334,8 +335,10 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> list[str]:
     limits = httpx.Limits(
         max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=4.0
     )
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-        gateway = Gateway(market.stack.gateway_url, http)
+    async with (
+        httpx.AsyncClient(limits=limits, timeout=60) as http,
+        Gateway(market.stack.gateway_url, http, connections=connections) as gateway,
+    ):
         started = time.perf_counter()
         _, creator = await register(gateway, "CREATOR", "Load Creator", admin)
         await in_parallel([list_work(gateway, creator, n) for n in range(args.works)], 16)

@@ -24,6 +24,7 @@ import random
 import time
 import uuid
 
+import aiohttp
 import httpx
 from scratch_market import (
     LEDGER_CHECK,
@@ -57,8 +58,10 @@ PURCHASE = """mutation($quote: ID!, $key: String!) {
 async def measure(market: RunningMarket, args: argparse.Namespace) -> float:
     admin = market.admin_key
     limits = httpx.Limits(max_connections=args.concurrency * 2)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-        gateway = Gateway(market.stack.gateway_url, http)
+    async with (
+        httpx.AsyncClient(limits=limits, timeout=60) as http,
+        Gateway(market.stack.gateway_url, http, connections=args.concurrency * 2) as gateway,
+    ):
         started = time.perf_counter()
         _, creator = await register(gateway, "CREATOR", "Bench Creator", admin)
         works = await in_parallel(
@@ -102,7 +105,7 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> float:
                 )
                 if data["purchase"]["__typename"] != "PurchaseSucceeded":
                     errors += 1
-            except (GraphQLFailed, httpx.HTTPError):
+            except (GraphQLFailed, aiohttp.ClientError):
                 errors += 1
             latencies.append(time.perf_counter() - began)
 

@@ -44,6 +44,7 @@ from assent.stack import migrate, stack_environment
 from services.contracts.catalogue import ConsentKind, ConsentRecorded, Use
 from services.contracts.events import SUBSCRIBERS, EventEnvelope, Topic
 from services.kit.app import create_service_app
+from services.kit.client import HttpxTransport
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.internal_token import TokenSigner
 from services.kit.outbox import OutboxRelay, emit, pending_count
@@ -195,7 +196,7 @@ async def _measure(
                 source="catalogue",
                 destinations={"audit": url},
                 signer=TokenSigner(env["ASSENT_INTERNAL_TOKEN_SECRET"], issuer="catalogue"),
-                http=client,
+                http=HttpxTransport(client),
                 batch_size=batch_size,
                 # Nothing fits in no bytes: every event goes alone, as before batching.
                 max_batch_bytes=0 if mode == "single" else 512 * 1024,

@@ -4,6 +4,7 @@ internal token, JSON bodies, query parameters, and REST errors mapped back."""
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from gateway.accounts.service import Principal
 from gateway.clients.errors import raise_for_error
@@ -42,7 +43,7 @@ class ServiceApi:
             subject=str(principal.account_id) if principal else "anonymous",
             roles=principal.roles if principal else frozenset(),
             name=principal.account.name if principal else None,
-            json=body.model_dump(mode="json") if body is not None else None,
+            content=to_json(body) if body is not None else None,
             params=params,
         )
         raise_for_error(self._client.name, response)

@@ -2,9 +2,8 @@
 
 import re
 
-import httpx
-
 from services.kit import errors
+from services.kit.client import ServiceResponse
 
 _CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
 
@@ -17,7 +16,7 @@ def _graphql_field(location: str) -> str:
     return ".".join(_CAMEL_BOUNDARY.sub(lambda m: m.group(1).upper(), part) for part in parts)
 
 
-def raise_for_error(service: str, response: httpx.Response) -> None:
+def raise_for_error(service: str, response: ServiceResponse) -> None:
     if response.status_code < 400:
         return
     try:

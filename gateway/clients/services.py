@@ -1,10 +1,8 @@
 """The gateway's clients for the four services, one shared connection pool."""
 
-import httpx
-
 from gateway.accounts.service import Principal
 from services.contracts.health import ServiceStatus
-from services.kit.client import ServiceClient
+from services.kit.client import ServiceClient, Transport
 from services.kit.errors import ServiceUnavailable
 from services.kit.internal_token import TokenSigner
 
@@ -12,9 +10,7 @@ SERVICE_NAMES = ("catalogue", "licensing", "delivery", "audit")
 
 
 class ServiceClients:
-    def __init__(
-        self, urls: dict[str, str], *, signer: TokenSigner, http: httpx.AsyncClient
-    ) -> None:
+    def __init__(self, urls: dict[str, str], *, signer: TokenSigner, http: Transport) -> None:
         self.by_name = {
             name: ServiceClient(name, urls[name], signer=signer, http=http)
             for name in SERVICE_NAMES

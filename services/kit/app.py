@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.events import Topic
 from services.contracts.health import ServiceStatus
 from services.contracts.roles import Role
-from services.kit.client import new_http_client
+from services.kit.client import new_transport
 from services.kit.db import create_engine, create_sessionmaker, get_session, utcnow
 from services.kit.errors import Forbidden, Unauthenticated, error_responses, install_error_handlers
 from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier, require_role
@@ -55,10 +55,11 @@ def create_service_app(
         database_url,
         schema=schema,
         pool_size=settings.database_pool_size,
+        pool_overflow=settings.database_pool_overflow,
         pre_ping=settings.database_pool_pre_ping,
     )
     sessionmaker = create_sessionmaker(engine)
-    http = new_http_client()
+    http = new_transport()
     relay = OutboxRelay(
         sessionmaker,
         source=name,

@@ -40,7 +40,12 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(
-    url: str, *, schema: str | None = None, pool_size: int = 10, pre_ping: bool = False
+    url: str,
+    *,
+    schema: str | None = None,
+    pool_size: int = 16,
+    pool_overflow: int = 4,
+    pre_ping: bool = False,
 ) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -73,7 +78,7 @@ def create_engine(
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_overflow,
         pool_pre_ping=pre_ping,
         connect_args=connect_args,
     )

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import httpx
 import structlog
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ValidationError
@@ -47,6 +46,7 @@ from services.contracts.events import (
     Topic,
 )
 from services.contracts.roles import Role
+from services.kit.client import Transport, TransportFailed
 from services.kit.db import KitBase, UTCDateTime, get_session, on_commit, utcnow
 from services.kit.errors import (
     FieldError,
@@ -177,7 +177,7 @@ class OutboxRelay:
         source: str,
         destinations: Mapping[str, str],
         signer: TokenSigner,
-        http: httpx.AsyncClient,
+        http: Transport,
         poll_seconds: float = 0.5,
         max_backoff_seconds: float = 300.0,
         batch_size: int = 100,
@@ -385,13 +385,14 @@ class OutboxRelay:
             audience=head.destination,
         )
         try:
-            response = await self._http.post(
+            response = await self._http.send(
+                "POST",
                 base_url.rstrip("/") + path,
                 content=content,
                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
             )
-        except httpx.TransportError as exc:
-            return _Failure(f"{type(exc).__name__}: {exc}")
+        except TransportFailed as exc:
+            return _Failure(str(exc))
         if response.status_code == 200:
             return None
         refused = 400 <= response.status_code < 500 and response.status_code not in (408, 425, 429)

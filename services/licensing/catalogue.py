@@ -5,13 +5,12 @@ import uuid
 from collections.abc import Sequence
 from typing import TypeVar
 
-import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from services.contracts.catalogue import MAX_PAGE_SIZE, WorkPage, WorkRead, WorkSearch
 from services.contracts.licensing import MAX_BUNDLE_WORKS
 from services.contracts.roles import Role
-from services.kit.client import ServiceClient
+from services.kit.client import ServiceClient, ServiceResponse
 from services.kit.errors import FieldError, InvalidRequest, ServiceUnavailable
 from services.kit.internal_token import Caller
 
@@ -76,13 +75,13 @@ class Catalogue:
                 break
         return list(found)[:MAX_BUNDLE_WORKS]
 
-    def _require_success(self, response: httpx.Response) -> None:
+    def _require_success(self, response: ServiceResponse) -> None:
         if response.status_code != 200:
             raise ServiceUnavailable(
                 f"the catalogue answered HTTP {response.status_code}", service="catalogue"
             )
 
-    def _parse(self, response: httpx.Response, adapter: TypeAdapter[T]) -> T:
+    def _parse(self, response: ServiceResponse, adapter: TypeAdapter[T]) -> T:
         try:
             return adapter.validate_json(response.content)
         except ValidationError as exc:
@@ -101,7 +100,7 @@ def _search_params(search: WorkSearch) -> list[tuple[str, str]]:
     return params
 
 
-def _refused_search(response: httpx.Response) -> InvalidRequest:
+def _refused_search(response: ServiceResponse) -> InvalidRequest:
     """The catalogue's refusal of the search, its fields named as in the bundle."""
     try:
         body = response.json()

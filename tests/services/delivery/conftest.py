@@ -20,6 +20,7 @@ from services.contracts.roles import Role
 from services.delivery.app import create_app
 from services.delivery.builder import DeliveryBuilder
 from services.delivery.config import Settings
+from services.kit.client import HttpxTransport
 from services.kit.signing import generate_seed
 from storage import ObjectStore, StorageSettings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
@@ -87,7 +88,7 @@ async def shared_delivery_app(
 ) -> AsyncIterator[FastAPI]:
     app = create_app(delivery_settings(migrated_postgres), shared_storage_settings)
     await app.state.http.aclose()
-    app.state.http = catalogue_client(shared_catalogue_app)
+    app.state.http = HttpxTransport(catalogue_client(shared_catalogue_app))
     yield app
     await app.state.object_store.close()
     await app.state.http.aclose()

@@ -46,7 +46,7 @@ def catalogue_reads(app: FastAPI) -> list[str]:
     async def record(request: httpx.Request) -> None:
         seen.append(request.url.path)
 
-    http: httpx.AsyncClient = app.state.http
+    http: httpx.AsyncClient = app.state.http.client
     http.event_hooks = {**http.event_hooks, "request": [*http.event_hooks["request"], record]}
     return seen
 

@@ -26,6 +26,7 @@ from services.contracts.events import Topic
 from services.contracts.signing import Envelope
 from services.delivery.builder import DeliveryBuilder
 from services.delivery.models import Delivery, Licence
+from services.kit.client import HttpxTransport
 from services.kit.signing import SignatureInvalid, Signer, generate_seed, verify_envelope
 from storage import ObjectStore
 from storage.keys import manifest_key
@@ -272,7 +273,9 @@ async def test_a_build_that_cannot_reach_the_catalogue_is_retried_later(
     granted = licence_granted(lab, [licence_line(work)], uses=USES)
     await delivery.grant(granted)
     catalogue_http = app.state.http
-    app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(503)))
+    app.state.http = HttpxTransport(
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(503)))
+    )
     try:
         [claimed] = await builder.build_pending()
     finally:

@@ -23,7 +23,7 @@ from services.delivery.builder import BuildRuntime, DeliveryBuilder
 from services.delivery.catalogue_client import CatalogueWorks
 from services.delivery.models import Delivery, DeliveryEntry, Licence, LicenceLine
 from services.delivery.service import BuildTools, DeliveryKeys, delivery_service
-from services.kit.client import ServiceClient
+from services.kit.client import HttpxTransport, ServiceClient
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.outbox import InboxEvent, OutboxDelivery
 from storage import StorageSettings
@@ -108,7 +108,9 @@ async def test_replicas_build_each_delivery_once_and_take_over_from_one_that_die
     def replica(
         sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
     ) -> DeliveryBuilder:
-        client = ServiceClient("catalogue", CATALOGUE_URL, signer=state.token_signer, http=http)
+        client = ServiceClient(
+            "catalogue", CATALOGUE_URL, signer=state.token_signer, http=HttpxTransport(http)
+        )
         tools = BuildTools(works=CatalogueWorks(client), store=state.object_store, keys=keys)
         runtime = BuildRuntime(sessionmaker=sessionmaker, tools=tools)
         return DeliveryBuilder(lambda: runtime, poll_seconds=1, max_backoff_seconds=1)
@@ -163,7 +165,7 @@ async def test_a_restarted_service_builds_what_was_left_and_each_new_grant_at_on
     await app.state.http.aclose()
     try:
         async with catalogue_client(catalogue_app) as http:
-            app.state.http = http
+            app.state.http = HttpxTransport(http)
             # Granted while no builder ran (the last process stopped first).
             async with database() as session, session.begin():
                 await delivery_service.record_grants(session, [left_over], watermark=keys.watermark)

@@ -14,6 +14,7 @@ from assent.stack import SERVICES
 from services.contracts.catalogue import Use
 from services.delivery.app import create_app
 from services.delivery.builder import DeliveryBuilder
+from services.kit.client import HttpxTransport
 from services.kit.migrations import upgrade
 from storage import StorageSettings
 from tests.services.catalogue.helpers import Actor, Api
@@ -39,7 +40,7 @@ async def sqlite_app(tmp_path: Path, catalogue_app: FastAPI) -> AsyncIterator[Fa
     await app.state.object_store.ensure_bucket()
     await app.state.http.aclose()
     async with catalogue_client(catalogue_app) as http:
-        app.state.http = http
+        app.state.http = HttpxTransport(http)
         yield app
     await app.state.engine.dispose()
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.contracts.roles import Role
-from services.kit.client import ServiceClient
+from services.kit.client import HttpxTransport, ServiceClient
 from services.kit.errors import ServiceUnavailable, install_error_handlers
 from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier
 from services.kit.logging import REQUEST_ID_HEADER, RequestContextMiddleware
@@ -55,7 +55,10 @@ def no_request_context() -> Iterator[None]:
 
 def _client(http: httpx.AsyncClient, name: str = "catalogue") -> ServiceClient:
     return ServiceClient(
-        name, CATALOGUE_URL + "/", signer=TokenSigner(SECRET, issuer="gateway"), http=http
+        name,
+        CATALOGUE_URL + "/",
+        signer=TokenSigner(SECRET, issuer="gateway"),
+        http=HttpxTransport(http),
     )
 
 
@@ -124,7 +127,7 @@ async def test_service_that_does_not_answer_is_unavailable(no_request_context: N
             "catalogue",
             f"http://127.0.0.1:{port}",
             signer=TokenSigner(SECRET, issuer="gateway"),
-            http=http,
+            http=HttpxTransport(http),
         )
 
         with pytest.raises(ServiceUnavailable, match="the catalogue service did not answer"):

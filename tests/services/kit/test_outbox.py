@@ -20,6 +20,7 @@ from starlette.routing import Mount
 from services.contracts.events import SUBSCRIBERS, AccountRegistered, EventEnvelope, Topic
 from services.contracts.roles import Role
 from services.kit.app import create_service_app
+from services.kit.client import HttpxTransport
 from services.kit.db import create_engine, create_sessionmaker, on_commit, utcnow
 from services.kit.errors import InvalidRequest
 from services.kit.internal_token import TokenSigner
@@ -161,7 +162,7 @@ def _relay(
         source="catalogue",
         destinations={"audit": audit_url},
         signer=TokenSigner(secret, issuer="catalogue"),
-        http=http,
+        http=HttpxTransport(http),
         batch_size=batch_size,
         max_batch_bytes=max_batch_bytes,
     )
@@ -560,7 +561,7 @@ async def test_destination_without_an_address_is_retried_with_the_reason(
         source="catalogue",
         destinations={},
         signer=TokenSigner(SECRET, issuer="catalogue"),
-        http=receiver_http,
+        http=HttpxTransport(receiver_http),
     )
 
     await relay.relay_once()
@@ -859,7 +860,7 @@ async def test_running_relay_delivers_as_soon_as_the_event_commits(
         source="catalogue",
         destinations={"audit": AUDIT_URL},
         signer=TokenSigner(SECRET, issuer="catalogue"),
-        http=receiver_http,
+        http=HttpxTransport(receiver_http),
         poll_seconds=60,
     )
     task = asyncio.create_task(relay.run())
@@ -888,7 +889,7 @@ async def test_running_relay_survives_a_database_outage(receiver_http: httpx.Asy
         source="catalogue",
         destinations={"audit": AUDIT_URL},
         signer=TokenSigner(SECRET, issuer="catalogue"),
-        http=receiver_http,
+        http=HttpxTransport(receiver_http),
         poll_seconds=0.05,
     )
     task = asyncio.create_task(relay.run())

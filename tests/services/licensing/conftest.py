@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalogue.app import create_app as create_catalogue_app
 from services.catalogue.config import Settings as CatalogueSettings
 from services.contracts.roles import Role
+from services.kit.client import HttpxTransport
 from services.licensing.app import create_app
 from storage import StorageSettings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
@@ -59,8 +60,8 @@ async def catalogue_app(
 async def licensing_app(migrated_postgres: str, catalogue_app: FastAPI) -> AsyncIterator[FastAPI]:
     app = create_app(licensing_settings(migrated_postgres, "licensing"))
     await app.state.http.aclose()
-    app.state.http = httpx.AsyncClient(
-        mounts={CATALOGUE_URL: httpx.ASGITransport(app=catalogue_app)}
+    app.state.http = HttpxTransport(
+        httpx.AsyncClient(mounts={CATALOGUE_URL: httpx.ASGITransport(app=catalogue_app)})
     )
     yield app
     await app.state.http.aclose()
