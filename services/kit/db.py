@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -48,7 +49,12 @@ def create_engine(
     pre_ping: bool = False,
 ) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            json_serializer=_json_text,
+            json_deserializer=orjson.loads,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -81,7 +87,15 @@ def create_engine(
         max_overflow=pool_overflow,
         pool_pre_ping=pre_ping,
         connect_args=connect_args,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
     )
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns through orjson: a quote's lines decoded with the standard library's
+    json were a twentieth of a purchase's CPU in the licensing process."""
+    return orjson.dumps(value).decode()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

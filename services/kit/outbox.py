@@ -436,7 +436,8 @@ class EventReceiver:
 async def _record_receipts(
     session: AsyncSession, envelopes: Sequence[EventEnvelope]
 ) -> set[uuid.UUID]:
-    """Insert the event ids in one statement; returns those not received before."""
+    """Insert the event ids (an executemany, batched into few statements by the driver
+    layer); returns those not received before."""
     now = utcnow()
     values = [
         {
@@ -450,9 +451,11 @@ async def _record_receipts(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # On the table, not the mapped class: the same SQL without the ORM's bulk machinery.
+    # Rows as parameters, not `.values(rows)`: a statement with the rows inlined is
+    # compiled anew for every batch size, which cost more CPU than running it.
     table = cast(Table, InboxEvent.__table__)
-    statement = insert(table).values(values).on_conflict_do_nothing()
-    result = await session.execute(statement.returning(table.c.event_id))
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.event_id)
+    result = await session.execute(statement, values)
     return set(result.scalars())
 
 
