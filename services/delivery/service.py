@@ -60,7 +60,7 @@ from services.delivery.manifest import (
     Watermark,
     download_path,
 )
-from services.delivery.models import Delivery, DeliveryEntry, Download
+from services.delivery.models import Delivery, DeliveryEntry, Download, Licence
 from services.delivery.repository import (
     DeliveryRepository,
     DownloadRepository,
@@ -332,8 +332,8 @@ class DeliveryService:
         it is now. A sale of a few works costs a fraction of a catalogue request."""
         licence_ids = [delivery.licence_id for delivery in deliveries]
         licences = LicenceRepository(session)
-        # Loaded into the session, where each build finds its licence without a query.
-        await licences.get_many(licence_ids)
+        # Held here: the session's identity map keeps objects only while they are referenced.
+        by_id = {licence.id: licence for licence in await licences.get_many(licence_ids)}
         first = await licences.first_lines(licence_ids, limit=BUILD_CHUNK)
         work_ids = list(dict.fromkeys(line.work_id for lines in first.values() for line in lines))
         works = _KnownWorks(tools.works, work_ids, await tools.works.get_many(work_ids))
@@ -342,6 +342,7 @@ class DeliveryService:
                 session,
                 delivery,
                 tools=tools,
+                licence=by_id[delivery.licence_id],
                 first_chunk=first[delivery.licence_id],
                 works=works,
             )
@@ -354,6 +355,7 @@ class DeliveryService:
         delivery: Delivery,
         *,
         tools: BuildTools,
+        licence: Licence | None = None,
         first_chunk: Sequence[Row[Any]] | None = None,
         works: WorkSource | None = None,
     ) -> DeliveryIssued:
@@ -362,9 +364,9 @@ class DeliveryService:
 
         The lines stream through in chunks, in manifest order, straight from the index
         on (licence, order key): memory holds one chunk, never the whole bundle.
-        `build_many` hands over the first chunk and the works it has already read.
+        `build_many` hands over the licence, the first chunk and the works it has read.
         """
-        licence = await LicenceRepository(session).get(delivery.licence_id)
+        licence = licence or await LicenceRepository(session).get(delivery.licence_id)
         assert licence is not None
         uses = {Use(use) for use in licence.uses}
         lines, entries = LicenceRepository(session), EntryRepository(session)
