@@ -164,6 +164,9 @@ def migrate(env: Mapping[str, str]) -> None:
 
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port whose last connections are still closing (TIME_WAIT,
+        # for a minute after a stack stops) is free to listen on again.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

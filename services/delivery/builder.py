@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.delivery.repository import DeliveryRepository
-from services.delivery.service import BuildTools, delivery_service
+from services.delivery.service import BuildTools, CatalogueChanged, delivery_service
 from services.kit.db import utcnow
 
 log = structlog.get_logger()
@@ -105,6 +105,9 @@ class DeliveryBuilder:
                     if deliveries:
                         await delivery_service.build_many(session, deliveries, tools=runtime.tools)
                 return claimed
+            except CatalogueChanged as exc:
+                # Not a failure: the catalogue moved under the batch; fresh reads decide.
+                log.info("delivery.build.batch_rebuilt", deliveries=len(claimed), reason=str(exc))
             except Exception as exc:
                 if not claimed:
                     raise

@@ -10,7 +10,6 @@ work has a newer one.
 
 import asyncio
 import math
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -94,37 +93,55 @@ class WorkSource(Protocol):
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]: ...
 
 
-# How long a batch's one catalogue read stands in for a fresh one: about what a single
-# build takes from its read to its issue, so batching widens the window in which a
-# withdrawal can race a build by no more than that.
-BATCH_READ_FRESH_SECONDS = 0.1
+class CatalogueChanged(Exception):
+    """A work's withdrawal or consent changed while a batch was being built."""
 
 
-class _KnownWorks:
-    """Works already read from the catalogue for a batch of builds, while that read is
-    fresh, and the catalogue for any other (a large bundle's later chunks)."""
+def _consent_state(work: WorkRead | None) -> tuple[bool, ConsentKind | None, frozenset[Use]]:
+    """What `exclusion` looks at, to tell whether a work's deliverability changed."""
+    if work is None:
+        return (False, None, frozenset())
+    consent = work.consent
+    return (
+        work.status == WorkStatus.WITHDRAWN,
+        None if consent is None else consent.kind,
+        frozenset() if consent is None else frozenset(consent.uses),
+    )
 
-    def __init__(
-        self,
-        source: WorkSource,
-        asked: Sequence[uuid.UUID],
-        found: dict[uuid.UUID, WorkRead],
-        *,
-        fresh_for: float = BATCH_READ_FRESH_SECONDS,
-    ) -> None:
+
+class _BatchWorks:
+    """The works of a batch's first chunks, read from the catalogue once at the batch's
+    start and once more just before its commit (`confirm`): a withdrawal or a change of
+    consent in between fails the batch, whose deliveries are then built one at a time,
+    each on a fresh read. The first chunks thus cost two catalogue requests for the whole
+    batch and issue nothing the catalogue stopped allowing before its last read. A large
+    bundle's later chunks are read as a single build reads them, and not kept."""
+
+    def __init__(self, source: WorkSource, asked: Sequence[uuid.UUID]) -> None:
         self._source = source
         self._asked = set(asked)
-        self._found = found
-        self._stale_at = time.monotonic() + fresh_for
+        self._found: dict[uuid.UUID, WorkRead] = {}
+
+    async def read(self) -> None:
+        self._found = await self._source.get_many(sorted(self._asked))
 
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]:
-        if time.monotonic() >= self._stale_at:
-            # A work withdrawn since the batch's read must not go out on that answer.
+        if any(work_id not in self._found and work_id not in self._asked for work_id in ids):
             return await self._source.get_many(ids)
-        unknown = [work_id for work_id in ids if work_id not in self._asked]
-        found = await self._source.get_many(unknown) if unknown else {}
-        found.update((work_id, self._found[work_id]) for work_id in ids if work_id in self._found)
-        return found
+        return {work_id: self._found[work_id] for work_id in ids if work_id in self._found}
+
+    async def confirm(self) -> None:
+        if not self._asked:
+            return
+        asked = sorted(self._asked)
+        now = await self._source.get_many(asked)
+        changed = [
+            work_id
+            for work_id in asked
+            if _consent_state(now.get(work_id)) != _consent_state(self._found.get(work_id))
+        ]
+        if changed:
+            raise CatalogueChanged(f"{len(changed)} work(s) changed while the batch was built")
 
 
 @dataclass(frozen=True)
@@ -335,9 +352,11 @@ class DeliveryService:
         # Held here: the session's identity map keeps objects only while they are referenced.
         by_id = {licence.id: licence for licence in await licences.get_many(licence_ids)}
         first = await licences.first_lines(licence_ids, limit=BUILD_CHUNK)
-        work_ids = list(dict.fromkeys(line.work_id for lines in first.values() for line in lines))
-        works = _KnownWorks(tools.works, work_ids, await tools.works.get_many(work_ids))
-        return [
+        works = _BatchWorks(
+            tools.works, [line.work_id for lines in first.values() for line in lines]
+        )
+        await works.read()
+        issued = [
             await self.build(
                 session,
                 delivery,
@@ -348,6 +367,8 @@ class DeliveryService:
             )
             for delivery in deliveries
         ]
+        await works.confirm()
+        return issued
 
     async def build(
         self,
