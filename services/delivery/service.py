@@ -93,6 +93,28 @@ class WorkSource(Protocol):
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]: ...
 
 
+class _EntryBuffer:
+    """Entries written a thousand at a time: a batch of builds shares one buffer, so a
+    batch of small deliveries costs one INSERT, and a large one holds a few chunks at
+    most."""
+
+    LIMIT = 1_000
+
+    def __init__(self, repository: EntryRepository) -> None:
+        self._repository = repository
+        self._rows: list[dict[str, Any]] = []
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        self._rows.extend(rows)
+        if len(self._rows) >= self.LIMIT:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self._rows:
+            await self._repository.add_many(self._rows)
+            self._rows = []
+
+
 class CatalogueChanged(Exception):
     """A work's withdrawal or consent changed while a batch was being built."""
 
@@ -356,6 +378,7 @@ class DeliveryService:
             tools.works, [line.work_id for lines in first.values() for line in lines]
         )
         await works.read()
+        entries = _EntryBuffer(EntryRepository(session))
         issued = [
             await self.build(
                 session,
@@ -364,9 +387,11 @@ class DeliveryService:
                 licence=by_id[delivery.licence_id],
                 first_chunk=first[delivery.licence_id],
                 works=works,
+                entries=entries,
             )
             for delivery in deliveries
         ]
+        await entries.flush()
         await works.confirm()
         return issued
 
@@ -379,18 +404,21 @@ class DeliveryService:
         licence: Licence | None = None,
         first_chunk: Sequence[Row[Any]] | None = None,
         works: WorkSource | None = None,
+        entries: _EntryBuffer | None = None,
     ) -> DeliveryIssued:
         """Check every work, write and sign the manifest, store it, record the entries and
         issue the delivery, in the caller's transaction (which holds the delivery locked).
 
         The lines stream through in chunks, in manifest order, straight from the index
         on (licence, order key): memory holds one chunk, never the whole bundle.
-        `build_many` hands over the licence, the first chunk and the works it has read.
+        `build_many` hands over the licence, the first chunk and the works it has read,
+        and writes the entries of its builds together.
         """
         licence = licence or await LicenceRepository(session).get(delivery.licence_id)
         assert licence is not None
         uses = {Use(use) for use in licence.uses}
-        lines, entries = LicenceRepository(session), EntryRepository(session)
+        lines = LicenceRepository(session)
+        entry_buffer = entries or _EntryBuffer(EntryRepository(session))
         catalogue = works or tools.works
         excluded: list[DeliveryExclusion] = []
         watermark, signer = tools.keys.watermark, tools.keys.signer
@@ -436,8 +464,7 @@ class DeliveryService:
                             "work_id": line.work_id,
                         }
                     )
-                if rows:
-                    await entries.add_many(rows)
+                await entry_buffer.add(rows)
                 # A short chunk is the last: no query to find there is nothing after it.
                 chunk = (
                     await lines.lines_in_order(
@@ -446,6 +473,8 @@ class DeliveryService:
                     if len(chunk) == BUILD_CHUNK
                     else []
                 )
+            if entries is None:
+                await entry_buffer.flush()
             issued_at = utcnow()
             delivery.issued_at = issued_at
             delivery.entry_count = writer.count
