@@ -110,11 +110,13 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> float:
             latencies.append(time.perf_counter() - began)
 
         before = await CpuSample.of(market)
+        client_before = time.process_time()
         started = time.perf_counter()
         await in_parallel([purchase(key, quote_id) for key, quote_id in quotes], args.concurrency)
         elapsed = time.perf_counter() - started
         catch_up = await wait_drained(market.dsn, within=300)
         spent = (await CpuSample.of(market)).since(before)
+        client = time.process_time() - client_before
         rate = len(quotes) / elapsed
         print(
             f"purchases: {len(quotes)} in {elapsed:.1f} s = {rate:.0f}/s, "
@@ -123,6 +125,8 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> float:
         )
         print(f"every sale delivered and logged {catch_up:.1f} s after the last purchase")
         print_cpu(spent, per=len(quotes), what="purchase")
+        # On the same cores: the load generator's share is capacity the stack did not get.
+        print(f"this load generator: {client * 1000 / len(quotes):.1f} ms of CPU per purchase")
         check = (await gateway.run(LEDGER_CHECK, {}, admin))["ledgerCheck"]
         print(f"ledger: {check['transactions']} transactions, sound: {check['sound']}")
         return rate
