@@ -5,6 +5,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVarTuple, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
@@ -21,11 +22,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from services.contracts.licensing import LedgerAccountKind, TransactionKind
-from services.kit.db import utcnow
+from services.kit.db import on_commit, utcnow
 from services.kit.repository import Page, Repository
 from services.licensing.models import (
     AccountKey,
@@ -67,6 +69,22 @@ _ADD_TO_BALANCE = (
 
 def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+# By engine: the same account id may be missing from another database this process
+# uses (tests run SQLite beside PostgreSQL).
+_accounts_by_engine: WeakKeyDictionary[Engine, set[uuid.UUID]] = WeakKeyDictionary()
+
+
+def _committed_accounts(session: AsyncSession) -> set[uuid.UUID]:
+    """The ledger accounts this process has seen committed in the session's database.
+
+    A session bound to a connection joins a transaction it does not end (a test's, rolled
+    back afterwards): nothing it commits is known to last, so it remembers nothing."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        return set()
+    return _accounts_by_engine.setdefault(bind, set())
 
 
 class BundleRepository(Repository[Bundle]):
@@ -234,7 +252,13 @@ class LedgerRepository(Repository[LedgerAccount]):
         An existing account is neither locked nor written (a conflict with a committed
         row does not wait), so a sale never contends on its creators' or the platform's
         rows; the id order keeps two sales creating the same new accounts from deadlocking.
+        Accounts are never deleted, so once this process has committed one to a database
+        it skips the statement for it there.
         """
+        known = _committed_accounts(self.session)
+        keys = [key for key in keys if key.id not in known]
+        if not keys:
+            return
         now = utcnow()
         rows = [
             {
@@ -247,9 +271,10 @@ class LedgerRepository(Repository[LedgerAccount]):
             }
             for key in sorted(set(keys), key=lambda key: key.id)
         ]
-        if rows:
-            table = cast(Table, LedgerAccount.__table__)
-            await self.session.execute(_insert(self.session)(table).on_conflict_do_nothing(), rows)
+        table = cast(Table, LedgerAccount.__table__)
+        await self.session.execute(_insert(self.session)(table).on_conflict_do_nothing(), rows)
+        created = {key.id for key in keys}
+        on_commit(self.session, lambda: known.update(created))
 
     async def add_transaction(
         self, transaction: dict[str, Any], postings: Sequence[dict[str, Any]]

@@ -1,11 +1,13 @@
 """Top-ups, payouts and balances: every transaction balances, and no one overdraws."""
 
 import uuid
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.licensing import LedgerAccountKind
+from services.kit.db import create_engine, create_sessionmaker
 from services.licensing.models import AccountKey, LedgerAccount, LedgerPosting, LedgerTransaction
 from services.licensing.repository import LedgerRepository
 from tests.services.catalogue.helpers import Actor, outbox_topics
@@ -201,3 +203,33 @@ async def test_the_ledger_check_reports_every_broken_invariant(
 
 def _buyer_account(buyer: Actor) -> uuid.UUID:
     return AccountKey(LedgerAccountKind.BUYER_BALANCE, buyer.id, "EUR").id
+
+
+async def test_an_account_is_written_until_its_creation_has_committed(
+    migrated_postgres: str,
+) -> None:
+    engine = create_engine(migrated_postgres, schema="licensing", pool_size=1)
+    written: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO LEDGER_ACCOUNT"):
+            written.append(statement)
+
+    sessionmaker = create_sessionmaker(engine)
+    payable = AccountKey(LedgerAccountKind.CREATOR_PAYABLE, uuid.uuid4(), "EUR")
+    try:
+        async with sessionmaker() as session:
+            await LedgerRepository(session).ensure_accounts([payable])
+            await session.rollback()
+        async with sessionmaker() as session, session.begin():
+            await LedgerRepository(session).ensure_accounts([payable])
+        async with sessionmaker() as session, session.begin():
+            await LedgerRepository(session).ensure_accounts([payable])
+            stored = await session.get(LedgerAccount, payable.id)
+    finally:
+        await engine.dispose()
+
+    # Rolled back, then committed; the third sale skips an account known to exist.
+    assert len(written) == 2
+    assert stored is not None
