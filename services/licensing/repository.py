@@ -52,8 +52,9 @@ _ACCOUNT = cast(Table, LedgerAccount.__table__)
 _LOCK_QUOTE = select(_QUOTE).where(_QUOTE.c.id == bindparam("quote_id")).with_for_update()
 _MARK_PURCHASED = (
     update(_QUOTE)
-    .where(_QUOTE.c.id == bindparam("quote_id"))
+    .where(_QUOTE.c.id == bindparam("quote_id"), _QUOTE.c.purchased_at.is_(None))
     .values(purchased_at=bindparam("purchased"))
+    .returning(*_QUOTE.c)
 )
 _LOCK_BALANCE = (
     select(_ACCOUNT.c.balance_minor)
@@ -104,12 +105,19 @@ class QuoteRepository(Repository[Quote]):
     model = Quote
 
     async def lock(self, quote_id: uuid.UUID) -> Row[Any] | None:
-        """The quote's row, locked until the transaction ends: a purchase reads then marks
-        it. A plain row, not a mapped object: the purchase only reads it."""
+        """The quote's row, locked until the transaction ends (a plain row, not a mapped
+        object: the caller only reads it)."""
         return (await self.session.execute(_LOCK_QUOTE, {"quote_id": quote_id})).one_or_none()
 
-    async def mark_purchased(self, quote_id: uuid.UUID, at: datetime) -> None:
-        await self.session.execute(_MARK_PURCHASED, {"quote_id": quote_id, "purchased": at})
+    async def mark_purchased(self, quote_id: uuid.UUID, at: datetime) -> Row[Any] | None:
+        """Mark a quote not yet bought as bought, and return its row, locked until the
+        transaction ends; None when there is no such quote or it was bought already.
+        One statement where a lock and then an update were two: a purchase refused
+        afterwards rolls the mark back with everything else."""
+        marked = await self.session.execute(
+            _MARK_PURCHASED, {"quote_id": quote_id, "purchased": at}
+        )
+        return marked.one_or_none()
 
 
 class PurchaseRepository(Repository[Purchase]):

@@ -642,12 +642,16 @@ class LicenceService:
             raise NotFound("no such quote") from exc
         if not claimed:
             return await self._replay(session, buyer_id, purchase)
-        quote = await QuoteRepository(session).lock(purchase.quote_id)
-        if quote is None or quote.buyer_id != buyer_id:
-            raise NotFound("no such quote")
-        if quote.purchased_at is not None:
-            raise QuotePurchased("this quote was bought under another idempotency key")
         now = utcnow()
+        quotes = QuoteRepository(session)
+        quote = await quotes.mark_purchased(purchase.quote_id, now)
+        if quote is None:
+            bought = await quotes.lock(purchase.quote_id)
+            if bought is None or bought.buyer_id != buyer_id:
+                raise NotFound("no such quote")
+            raise QuotePurchased("this quote was bought under another idempotency key")
+        if quote.buyer_id != buyer_id:
+            raise NotFound("no such quote")
         if now >= quote.expires_at:
             raise QuoteExpired("the quote has expired; quote the bundle again")
         lines = [QuoteLine.model_validate(line) for line in quote.lines]
@@ -738,7 +742,6 @@ class LicenceService:
                 for position, (line, granted) in enumerate(zip(lines, read.lines, strict=True))
             ],
         )
-        await QuoteRepository(session).mark_purchased(quote.id, now)
         await ledger_service.record(
             session,
             kind=TransactionKind.SALE,
