@@ -2,6 +2,7 @@
 internal token, the outbox relay, health and readiness, and an operator status."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
@@ -74,6 +75,11 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if on_startup is not None:
             await on_startup(app)
+        # What startup built (the app, its schemas, the ORM's mappers) lives as long as the
+        # process: frozen out of the collector, a full collection no longer walks it (one
+        # took 117 ms in the gateway under load). Garbage is collected first, not frozen.
+        gc.collect()
+        gc.freeze()
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
         log.info("service.started", service=name)
         try:
