@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             principal=await authenticate(request),
             principals=principals,
             services=services,
-            public_url=settings.public_url or str(request.base_url),
+            public_url=lambda: settings.public_url or str(request.base_url),
         )
 
     graphql = _GraphQLRouter(

@@ -4,6 +4,7 @@ first use, and the service clients."""
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
@@ -27,7 +28,7 @@ class Context(BaseContext):
         principal: Principal | None,
         principals: PrincipalCache,
         services: ServiceClients,
-        public_url: str,
+        public_url: Callable[[], str],
     ) -> None:
         super().__init__()
         self._sessionmaker = sessionmaker
@@ -38,15 +39,26 @@ class Context(BaseContext):
         # Changes to keys and roles forget what they affect, once they are committed.
         self.principals = principals
         self.services = services
-        # Download links are absolute, on the address the client reached the gateway by.
-        self.public_url = public_url.rstrip("/")
+        self._public_url = public_url
         self.catalogue = CatalogueClient(services.by_name["catalogue"])
         self.licensing = LicensingClient(services.by_name["licensing"])
         self.delivery = DeliveryClient(services.by_name["delivery"])
         self.audit = AuditClient(services.by_name["audit"])
-        self.loaders = Loaders(
-            principal, catalogue=self.catalogue, licensing=self.licensing, delivery=self.delivery
+
+    # Made when first used: most operations (a purchase, say) need neither.
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(
+            self.principal,
+            catalogue=self.catalogue,
+            licensing=self.licensing,
+            delivery=self.delivery,
         )
+
+    @cached_property
+    def public_url(self) -> str:
+        """Download links are absolute, on the address the client reached the gateway by."""
+        return self._public_url().rstrip("/")
 
     def _opened(self) -> AsyncSession:
         if self._session is None:

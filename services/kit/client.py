@@ -26,7 +26,8 @@ CONNECT_SECONDS = 2.0
 # that moment would fail as ServiceUnavailable.
 KEEPALIVE_SECONDS = 4.0
 
-QueryParams = Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]]
+QueryValue = str | int | float | bool | None
+QueryParams = Mapping[str, QueryValue | Sequence[QueryValue]] | Sequence[tuple[str, QueryValue]]
 
 
 class TransportFailed(Exception):
@@ -136,18 +137,25 @@ def new_transport() -> Transport:
     return AiohttpTransport()
 
 
+def _query_value(value: QueryValue) -> str:
+    # As httpx writes them, which the services' parsers were written against.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def query_pairs(params: QueryParams | None) -> list[tuple[str, str]]:
     """Parameters as (name, value) pairs; a list value repeats its name (`id=a&id=b`)."""
     if params is None:
         return []
     if not isinstance(params, Mapping):
-        return list(params)
+        return [(name, _query_value(value)) for name, value in params]
     pairs: list[tuple[str, str]] = []
     for name, value in params.items():
-        if isinstance(value, str):
-            pairs.append((name, value))
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            pairs.append((name, _query_value(value)))
         else:
-            pairs.extend((name, item) for item in value)
+            pairs.extend((name, _query_value(item)) for item in value)
     return pairs
 
 

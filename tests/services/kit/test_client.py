@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.contracts.roles import Role
-from services.kit.client import HttpxTransport, ServiceClient
+from services.kit.client import HttpxTransport, ServiceClient, query_pairs
 from services.kit.errors import ServiceUnavailable, install_error_handlers
 from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier
 from services.kit.logging import REQUEST_ID_HEADER, RequestContextMiddleware
@@ -132,3 +132,14 @@ async def test_service_that_does_not_answer_is_unavailable(no_request_context: N
 
         with pytest.raises(ServiceUnavailable, match="the catalogue service did not answer"):
             await client.request("GET", "/v1/whoami", subject="s", roles=frozenset())
+
+
+def test_query_parameters_are_written_as_httpx_wrote_them() -> None:
+    assert query_pairs({"first": 20, "after": None, "ids": ["a", "b"], "all": True}) == [
+        ("first", "20"),
+        ("after", ""),
+        ("ids", "a"),
+        ("ids", "b"),
+        ("all", "true"),
+    ]
+    assert query_pairs([("id", "a"), ("size", 3)]) == [("id", "a"), ("size", "3")]
