@@ -2,7 +2,9 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 
 from gateway.accounts.service import Principal
@@ -23,7 +25,6 @@ from services.contracts.catalogue import (
     UploadTarget,
     WorkCreate,
     WorkCreated,
-    WorkPage,
     WorkRead,
     WorkSearch,
 )
@@ -112,7 +113,11 @@ class CatalogueClient(ServiceApi):
         )
         return _CREATORS.validate_json(content)
 
-    async def search(self, principal: Principal | None, search: WorkSearch) -> WorkPage:
-        return await self._model(
-            WorkPage, principal, "GET", "/v1/works/search", params=query_params(search)
+    async def search(self, principal: Principal | None, search: WorkSearch) -> dict[str, Any]:
+        """The `WorkPage` as JSON: the page only passes through the gateway, which builds
+        its types from it directly (`gateway.types.catalogue.Work.from_json`)."""
+        content = await self._call(
+            principal, "GET", "/v1/works/search", params=query_params(search)
         )
+        page: dict[str, Any] = orjson.loads(content)
+        return page

@@ -135,9 +135,9 @@ class CatalogueQuery:
             page = await ctx.catalogue.search(principal, work_search(filter, sort, first, after))
         except (errors.AssentError, pydantic.ValidationError) as error:
             return failure(error, ValidationFailed, *REFUSALS)
-        for work in page.items:
-            ctx.loaders.works.prime(work.id, work)
-        return WorkConnection(items=[Work.of(w) for w in page.items], next_cursor=page.next_cursor)
+        return WorkConnection(
+            items=[Work.from_json(work) for work in page["items"]], next_cursor=page["next_cursor"]
+        )
 
     @strawberry.field(description="Where to send a pending file, and the parts already sent.")
     async def upload_target(

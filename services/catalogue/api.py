@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.errors import (
@@ -88,18 +88,28 @@ async def create_work(
     return await work_service.create(session, caller, work, storage=storage)
 
 
-@router.get("/works/search", responses=_responses(Unauthenticated, InvalidRequest))
+def _json(content: bytes) -> Response:
+    """An answer the service serialised itself (see `repository.works_json`); the route's
+    `response_model` documents it."""
+    return Response(content, media_type="application/json")
+
+
+@router.get(
+    "/works/search",
+    response_model=WorkPage,
+    responses=_responses(Unauthenticated, InvalidRequest),
+)
 async def search_works(
     search: Annotated[WorkSearch, Query()], caller: CurrentCaller, session: Session
-) -> WorkPage:
+) -> Response:
     """Search works: buyers see listed works; `mine` gives a creator's own in every state."""
-    return await work_service.search(session, caller, search)
+    return _json(await work_service.search(session, caller, search))
 
 
-@router.get("/works", responses=_responses(Unauthenticated))
-async def get_works(ids: Ids, caller: CurrentCaller, session: Session) -> list[WorkRead]:
+@router.get("/works", response_model=list[WorkRead], responses=_responses(Unauthenticated))
+async def get_works(ids: Ids, caller: CurrentCaller, session: Session) -> Response:
     """Batch read in the order asked; works that are missing or hidden are left out."""
-    return await work_service.get_many(session, caller, ids)
+    return _json(await work_service.get_many(session, caller, ids))
 
 
 @router.get("/works/{work_id}", responses=_responses(*_READ))

@@ -10,10 +10,11 @@ import hashlib
 import math
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +43,8 @@ from services.catalogue.repository import (
     TermsRepository,
     VersionRepository,
     WorkRepository,
+    page_json,
+    works_json,
 )
 from services.catalogue.signals import terms_signals
 from services.catalogue.terms import canonical_json, terms_id
@@ -74,7 +77,6 @@ from services.contracts.catalogue import (
     VersionStatus,
     WorkCreate,
     WorkCreated,
-    WorkPage,
     WorkRead,
     WorkSearch,
     WorkStatus,
@@ -140,12 +142,23 @@ def sees_every_work(caller: Caller) -> bool:
 def is_visible(work: Work | WorkRead, caller: Caller) -> bool:
     """Buyers see listed works only; members (the owner and the co-creators), admins and
     auditors see every state."""
-    if work.listed or sees_every_work(caller):
+    members = (share.creator_id for share in work.shares)
+    return _visible(caller, listed=work.listed, owner_id=work.owner_id, members=members)
+
+
+def _row_is_visible(work: dict[str, Any], caller: Caller) -> bool:
+    """`is_visible` for a work as `WorkRepository.read_rows` gives it."""
+    members = (share["creator_id"] for share in work["shares"])
+    return _visible(caller, listed=work["listed"], owner_id=work["owner_id"], members=members)
+
+
+def _visible(
+    caller: Caller, *, listed: bool, owner_id: uuid.UUID, members: Iterable[uuid.UUID]
+) -> bool:
+    if listed or sees_every_work(caller):
         return True
     member = account_id(caller)
-    return member is not None and (
-        member == work.owner_id or any(share.creator_id == member for share in work.shares)
-    )
+    return member is not None and (member == owner_id or member in members)
 
 
 def refresh_listing(work: Work) -> None:
@@ -567,16 +580,18 @@ class WorkService:
 
     async def get_many(
         self, session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
-    ) -> list[WorkRead]:
-        works = await WorkRepository(session).read_many(list(dict.fromkeys(ids)))
-        return [work for work in works if is_visible(work, caller)]
+    ) -> bytes:
+        """`list[WorkRead]` as JSON, of the works the caller may see."""
+        works = await WorkRepository(session).read_rows(list(dict.fromkeys(ids)))
+        return works_json([work for work in works if _row_is_visible(work, caller)])
 
     async def signals(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID
     ) -> TermsSignals:
         return terms_signals(await self._visible(session, caller, work_id, lock=False))
 
-    async def search(self, session: AsyncSession, caller: Caller, search: WorkSearch) -> WorkPage:
+    async def search(self, session: AsyncSession, caller: Caller, search: WorkSearch) -> bytes:
+        """A `WorkPage` as JSON."""
         query = _searchable(search.query)
         refuse_nul(language=search.language or "", tags=search.tags)
         sort = search.sort or (SearchSort.RELEVANCE if query else SearchSort.NEWEST)
@@ -593,7 +608,7 @@ class WorkService:
             raise InvalidRequest("the search is not valid", fields=problems)
         member_id = account_id(caller) if search.mine else None
         if search.mine and member_id is None:
-            return WorkPage(items=[], next_cursor=None)
+            return page_json([], next_cursor=None)
         filters = SearchFilters(
             query=query,
             member_id=member_id,
@@ -607,7 +622,7 @@ class WorkService:
         )
         works = WorkRepository(session)
         page = await works.search(filters, sort=sort, after=search.after, limit=search.first)
-        return WorkPage(items=await works.read_many(page.ids), next_cursor=page.next_cursor)
+        return page_json(await works.read_rows(page.ids), next_cursor=page.next_cursor)
 
     # --- helpers ---
 

@@ -20,6 +20,7 @@ from gateway.schema import build_schema as create_gateway_schema
 from services.audit.sequencer import Sequencer
 from services.contracts.roles import Role
 from services.kit import app as services_kit_app
+from services.kit.client import HttpxTransport
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fuzz.runner import FUZZ_CASES, GraphQLTarget, Target
 from tests.services.audit import helpers as audit_events
@@ -225,7 +226,7 @@ async def graphql_target(
         timeout=30.0,
     )
     # The gateway builds its service clients on the process's shared HTTP client.
-    monkeypatch.setattr(services_kit_app, "new_http_client", lambda: routed)
+    monkeypatch.setattr(services_kit_app, "new_transport", lambda: HttpxTransport(routed))
     settings = GatewaySettings.model_validate(
         {
             "database_url": migrated_postgres,
