@@ -15,13 +15,7 @@ the same run.
 4. Runs pgbench on its own scratch database with the same client count, and prints the
    ratio. Checks the ledger's invariants at the end.
 
-32 purchases in flight by default (32 labs, each buying one quote after another): with
-16, each purchase waits its turn in two processes in a row and the cores are not all
-busy (latency-bound, 85/s at 81% of the CPU); with 32 the stack is CPU-bound, which is
-what a rate of purchases per second should measure, and the batches downstream
-(deliveries, audit entries) grow, so each purchase costs less CPU.
-
-Usage: python bench/purchase.py [--purchases 3000] [--concurrency 32]
+Usage: python bench/purchase.py [--purchases 3000] [--concurrency 16] [--buyers 16]
 """
 
 import argparse
@@ -141,9 +135,9 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--purchases", type=int, default=3_000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--works", type=int, default=50)
-    parser.add_argument("--buyers", type=int, default=32)
+    parser.add_argument("--buyers", type=int, default=16)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--port", type=int, default=18500)
     args = parser.parse_args()

@@ -45,7 +45,7 @@ def create_engine(
     *,
     schema: str | None = None,
     pool_size: int = 16,
-    pool_overflow: int = 4,
+    pool_overflow: int = 0,
     pre_ping: bool = False,
 ) -> AsyncEngine:
     if is_sqlite(url):

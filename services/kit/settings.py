@@ -17,13 +17,14 @@ class ServiceSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/service.db"
     # On PostgreSQL each service owns one schema in the shared database.
     database_schema: str | None = None
-    # Connections kept open, and up to `database_pool_overflow` more opened under a burst
-    # and closed when returned. Kept at 16 so that 16 concurrent purchases reuse their
-    # connections: each one opened and closed under load cost a TLS handshake and a
-    # backend start, about a tenth of the licensing process's CPU (bench/purchase.py).
-    # The ceiling stays 20 per process, 100 for the five, PostgreSQL's default maximum.
+    # Connections kept open; a request finding them all busy waits for one (up to 30 s).
+    # No overflow by default: a connection opened for a burst and closed when returned
+    # costs a TLS handshake and a backend start, and under a steady load above the pool
+    # that churn took more CPU than the work (bench/purchase.py at 64 purchases in
+    # flight: 102/s with 4 overflow connections, 160/s without). Five processes of 16
+    # stay under PostgreSQL's default of 100 connections.
     database_pool_size: int = 16
-    database_pool_overflow: int = 4
+    database_pool_overflow: int = 0
     # Off: the check is three round trips (BEGIN, SELECT 1, ROLLBACK) on every checkout,
     # about a third of a purchase's first statement. Without it, the first request on
     # each stale connection after a database restart fails, and that failure empties the
