@@ -8,20 +8,14 @@ from pydantic_core import to_json
 
 from gateway.accounts.service import Principal
 from gateway.clients.errors import raise_for_error
-from services.kit.client import ServiceClient
+from services.kit.client import ServiceClient, query_pairs
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def query_params(model: BaseModel) -> list[tuple[str, str]]:
     """A query model as repeated parameters (`uses=a&uses=b`), booleans as `true`/`false`."""
-    params: list[tuple[str, str]] = []
-    for name, value in model.model_dump(mode="json", exclude_none=True).items():
-        if isinstance(value, list):
-            params.extend((name, str(item)) for item in value)
-        else:
-            params.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
-    return params
+    return query_pairs(model.model_dump(mode="json", exclude_none=True))
 
 
 class ServiceApi:

@@ -148,7 +148,7 @@ class _BatchWorks:
         self._found = await self._source.get_many(sorted(self._asked))
 
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]:
-        if any(work_id not in self._found and work_id not in self._asked for work_id in ids):
+        if any(work_id not in self._asked for work_id in ids):
             return await self._source.get_many(ids)
         return {work_id: self._found[work_id] for work_id in ids if work_id in self._found}
 

@@ -174,14 +174,11 @@ class ServiceClient:
         subject: str,
         roles: frozenset[Role],
         name: str | None = None,
-        json: Any = None,
         content: bytes | None = None,
         params: QueryParams | None = None,
     ) -> ServiceResponse:
         token = self._signer.sign(subject=subject, roles=roles, audience=self.name, name=name)
         headers = {"authorization": f"Bearer {token}"}
-        if json is not None:
-            content = orjson.dumps(json)
         if content is not None:
             headers["content-type"] = "application/json"
         if request_id := current_request_id():
