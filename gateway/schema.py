@@ -20,6 +20,7 @@ from strawberry.types.execution import ExecutionResult
 
 from gateway.config import Settings
 from gateway.context import Context
+from gateway.executor import Executor
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
 from gateway.resolvers.audit import AuditQuery
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
@@ -95,4 +96,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=Executor,
     )

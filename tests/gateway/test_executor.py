@@ -1,0 +1,223 @@
+"""The gateway's executor answers every operation exactly as graphql-core's own does,
+data and errors alike, while plain data fields skip graphql-core's per-field steps."""
+
+import asyncio
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+import strawberry
+from hypothesis import HealthCheck, given, settings
+from hypothesis_graphql import queries
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.executor import Executor
+from gateway.types.catalogue import Work, WorkConnection
+from gateway.types.scalars import SCALARS
+from services.catalogue.repository import page_json
+from tests.gateway.test_catalogue_types import _work
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Leafy:
+    name: str
+    nickname: str | None
+    count: int
+    colour: Colour
+    maybe_colour: Colour | None
+    tags: list[str]
+    maybe_tags: list[str | None] | None
+    seen_at: datetime
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    async def later(self) -> str | None:
+        await asyncio.sleep(0)
+        return self.nickname
+
+    @strawberry.field
+    async def fails(self) -> str | None:
+        raise ValueError("a nullable field failed")
+
+    @strawberry.field
+    def fails_strictly(self) -> str:
+        raise ValueError("a non-null field failed")
+
+
+@strawberry.type
+class Node:
+    label: str
+    leafy: Leafy
+    maybe_leafy: Leafy | None
+    children: list["Node"]
+    maybe_children: list["Node | None"] | None
+
+
+SEEN = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
+
+
+def _leafy(number: int, **overrides: Any) -> Leafy:
+    values: dict[str, Any] = {
+        "name": f"leaf {number}",
+        "nickname": None if number % 2 else f"nick {number}",
+        "count": number,
+        "colour": Colour.RED if number % 2 else Colour.BLUE,
+        "maybe_colour": None,
+        "tags": [f"t{number}", "shared"],
+        "maybe_tags": None if number % 3 else ["x", None],
+        "seen_at": SEEN,
+    } | overrides
+    return Leafy(**values)
+
+
+def _node(label: str, depth: int, *, broken: bool = False) -> Node:
+    children = [_node(f"{label}.{index}", depth - 1) for index in range(2)] if depth else []
+    leafy = _leafy(depth)
+    maybe_leafy: Leafy | None = _leafy(depth + 10)
+    maybe_children: list[Node | None] | None = [*children, None] if depth else None
+    if broken:
+        # Each value a plain read cannot serve: graphql-core must answer for it.
+        leafy = _leafy(depth, name=None, count=2**40, colour="green", tags=["ok", None])
+        maybe_leafy = _leafy(depth, count="many", maybe_tags=[ValueError("inside")])
+        children = [*children, None]  # type: ignore[list-item]
+        maybe_children = [_node(f"{label}.x", 0, broken=False), ValueError("no child")]  # type: ignore[list-item]
+    return Node(
+        label=label,
+        leafy=leafy,
+        maybe_leafy=maybe_leafy,
+        children=children,
+        maybe_children=maybe_children,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def node(self) -> Node:
+        return _node("n", 2)
+
+    @strawberry.field
+    def broken(self) -> Node | None:
+        return _node("b", 1, broken=True)
+
+    @strawberry.field
+    def nodes(self) -> list[Node]:
+        return [_node(f"m{index}", 1) for index in range(3)]
+
+    @strawberry.field
+    async def later_node(self) -> Node:
+        await asyncio.sleep(0)
+        return _node("l", 1)
+
+
+STOCK = strawberry.Schema(query=Query)
+PLANNED = strawberry.Schema(query=Query, execution_context_class=Executor)
+
+
+def _answer(schema: strawberry.Schema, query: str, variables: dict[str, Any] | None) -> Any:
+    result = asyncio.run(schema.execute(query, variable_values=variables))
+    errors = sorted(
+        (error.message, str(error.path), str(error.locations)) for error in result.errors or []
+    )
+    return result.data, errors
+
+
+def _same_answer(query: str, variables: dict[str, Any] | None = None) -> None:
+    stock = _answer(STOCK, query, variables)
+    assert _answer(PLANNED, query, variables) == stock
+
+
+HAND_WRITTEN = [
+    # Plain fields, an alias, the same field twice, __typename.
+    "{ node { label __typename leafy { name count colour seenAt tags nickname } } }",
+    "{ node { first: label label again: leafy { c: count } leafy { count name } } }",
+    # Resolver fields between plain ones, async among them.
+    "{ node { leafy { shout later name } children { leafy { later count } } } }",
+    # Errors: nullable and non-null resolver failures, with propagation up the tree.
+    "{ node { leafy { fails name } } }",
+    "{ node { children { leafy { failsStrictly } } } }",
+    "{ broken { label } }",
+    "{ broken { leafy { name } } }",
+    "{ broken { leafy { count colour tags } maybeLeafy { count maybeTags } } }",
+    "{ broken { children { label } } }",
+    "{ broken { maybeChildren { label leafy { count } } } }",
+    "{ node { maybeChildren { label maybeChildren { label } } } }",
+    # Fragments, inline and named, on the same objects.
+    "{ nodes { ...N children { ... on Node { label leafy { ...L } } } } } "
+    "fragment N on Node { label leafy { ...L } } fragment L on Leafy { name colour }",
+    "{ laterNode { label children { label leafy { later } } } }",
+]
+
+
+@pytest.mark.parametrize("query", HAND_WRITTEN)
+def test_an_operation_answers_as_graphql_core_would(query: str) -> None:
+    _same_answer(query)
+
+
+@pytest.mark.parametrize(("show", "hide"), [(True, False), (False, True), (True, True)])
+def test_included_and_skipped_fields_answer_as_graphql_core_would(show: bool, hide: bool) -> None:
+    query = """query($show: Boolean!, $hide: Boolean!) { node {
+        label @include(if: $show) leafy @skip(if: $hide) { name }
+        children { leafy { count @include(if: $show) colour @skip(if: $hide) } } } }"""
+    _same_answer(query, {"show": show, "hide": hide})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=queries(str(STOCK)))
+def test_generated_operations_answer_as_graphql_core_would(query: str) -> None:
+    _same_answer(query)
+
+
+class _CountingExecutor(Executor):
+    """Counts the fields graphql-core itself had to resolve."""
+
+    resolved: list[str] = []
+
+    def build_resolve_info(self, field_def: Any, field_nodes: Any, *args: Any) -> Any:
+        type(self).resolved.append(field_nodes[0].name.value)
+        return super().build_resolve_info(field_def, field_nodes, *args)
+
+
+def test_a_page_of_works_is_served_by_plain_reads_and_as_graphql_core_serves_it() -> None:
+    page = orjson.loads(page_json([_work(complete=True).model_dump() for _ in range(20)], None))
+
+    @strawberry.type
+    class WorksQuery:
+        @strawberry.field
+        def works(self) -> WorkConnection:
+            return WorkConnection(
+                items=[Work.from_json(w) for w in page["items"]], next_cursor=None
+            )
+
+    search = """{ works { nextCursor items { id title mediaType listed tags createdAt
+        currentVersion { size sha256 status } consent { kind uses givenAt }
+        offer { price { amountMinor currency } terms { uses durationDays maxModels } }
+        shares { creator { id name } basisPoints } } } }"""
+    config = StrawberryConfig(scalar_map=SCALARS)
+    stock = strawberry.Schema(query=WorksQuery, config=config)
+    counting = strawberry.Schema(
+        query=WorksQuery, config=config, execution_context_class=_CountingExecutor
+    )
+    _CountingExecutor.resolved = []
+    planned = asyncio.run(counting.execute(search))
+    assert planned.errors is None
+    assert planned.data is not None
+    assert planned.data == asyncio.run(stock.execute(search)).data
+    assert len(planned.data["works"]["items"]) == 20
+    assert planned.data["works"]["items"][0]["shares"][0]["creator"]["id"] == str(
+        uuid.UUID(page["items"][0]["shares"][0]["creator_id"])
+    )
+    # Only the root field, which has a resolver, went through graphql-core's steps.
+    assert _CountingExecutor.resolved == ["works"]
