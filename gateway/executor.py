@@ -17,15 +17,18 @@ queries through both and compares the answers.
 
 import functools
 import operator
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
 from graphql import (
+    GraphQLField,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -326,56 +329,75 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return plan
 
     def _step(self, parent_type: GraphQLObjectType, name: str, details: FieldDetailsList) -> _Step:
-        general = _Step(_GENERAL, name, details, parent_type, None, True, None, None, True)
-        first = details[0]
-        field_def = self.schema.get_field(parent_type, first.node.name.value)
-        if (
-            field_def is None
-            or not _is_basic(field_def.resolve)
-            or field_def.args
-            or any(
-                detail.node.arguments
-                or detail.node.directives  # @stream among them
-                or detail.fragment_variable_values is not None
-                for detail in details
+        field_name = details[0].node.name.value
+        known = _field_ways.setdefault(self.schema, {})
+        way = known.get((parent_type.name, field_name))
+        if way is None:
+            way = known[parent_type.name, field_name] = _way(
+                self.schema.get_field(parent_type, field_name), parent_type
             )
+        if way.kind != _GENERAL and any(
+            detail.node.arguments
+            or detail.node.directives  # @stream among them
+            or detail.fragment_variable_values is not None
+            for detail in details
         ):
-            return general
-        return_type = field_def.type
-        inner, nullable = _unwrap(return_type)
-        assert field_def.resolve is not None
-        read: Callable[[Any], Any] = functools.partial(field_def.resolve, info=None)
-        definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
-            read = operator.attrgetter(definition.python_name)
-        if is_leaf_type(inner):
-            assert isinstance(inner, GraphQLLeafType)
-            return _Step(
-                _LEAF, name, details, return_type, read, nullable,
-                inner.coerce_output_value, None, True,
-            )  # fmt: skip
-        if is_object_type(inner):
-            assert isinstance(inner, GraphQLObjectType)
-            if inner.is_type_of is not None:
-                return general
-            return _Step(_OBJECT, name, details, return_type, read, nullable, inner, None, True)
-        if not is_list_type(inner):
-            return general
-        assert isinstance(inner, GraphQLList)
-        item_type: GraphQLOutputType = inner.of_type
-        item, item_nullable = _unwrap(item_type)
-        if is_leaf_type(item):
-            assert isinstance(item, GraphQLLeafType)
-            return _Step(
-                _LEAF_LIST, name, details, return_type, read, nullable,
-                item.coerce_output_value, item_type, item_nullable,
-            )  # fmt: skip
-        if is_object_type(item):
-            assert isinstance(item, GraphQLObjectType)
-            if item.is_type_of is not None:
-                return general
-            return _Step(
-                _OBJECT_LIST, name, details, return_type, read, nullable,
-                item, item_type, item_nullable,
-            )  # fmt: skip
+            way = _way(None, parent_type)
+        return _Step(way.kind, name, details, *way[1:])
+
+
+class _Way(NamedTuple):
+    """How a field of a type is executed, whatever the operation: `_Step` less the name
+    and field nodes."""
+
+    kind: int
+    return_type: GraphQLOutputType
+    read: Callable[[Any], Any] | None
+    nullable: bool
+    inner: Any
+    item_type: GraphQLOutputType | None
+    item_nullable: bool
+
+
+# Per schema (weakly, for tests that make many), by type and field name.
+_field_ways: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _Way]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way:
+    general = _Way(_GENERAL, parent_type, None, True, None, None, True)
+    if field_def is None or not _is_basic(field_def.resolve) or field_def.args:
         return general
+    return_type = field_def.type
+    inner, nullable = _unwrap(return_type)
+    assert field_def.resolve is not None
+    read: Callable[[Any], Any] = functools.partial(field_def.resolve, info=None)
+    definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
+        read = operator.attrgetter(definition.python_name)
+    if is_leaf_type(inner):
+        assert isinstance(inner, GraphQLLeafType)
+        return _Way(_LEAF, return_type, read, nullable, inner.coerce_output_value, None, True)
+    if is_object_type(inner):
+        assert isinstance(inner, GraphQLObjectType)
+        if inner.is_type_of is not None:
+            return general
+        return _Way(_OBJECT, return_type, read, nullable, inner, None, True)
+    if not is_list_type(inner):
+        return general
+    assert isinstance(inner, GraphQLList)
+    item_type: GraphQLOutputType = inner.of_type
+    item, item_nullable = _unwrap(item_type)
+    if is_leaf_type(item):
+        assert isinstance(item, GraphQLLeafType)
+        return _Way(
+            _LEAF_LIST, return_type, read, nullable,
+            item.coerce_output_value, item_type, item_nullable,
+        )  # fmt: skip
+    if is_object_type(item):
+        assert isinstance(item, GraphQLObjectType)
+        if item.is_type_of is not None:
+            return general
+        return _Way(_OBJECT_LIST, return_type, read, nullable, item, item_type, item_nullable)
+    return general
