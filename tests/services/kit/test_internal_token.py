@@ -1,7 +1,7 @@
 import base64
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import httpx
@@ -10,8 +10,12 @@ import pytest
 from fastapi import FastAPI
 
 from services.contracts.roles import Role
+from services.kit import internal_token
 from services.kit.errors import Unauthenticated, install_error_handlers
 from services.kit.internal_token import (
+    CLOCK_LEEWAY,
+    TOKEN_LIFETIME,
+    TOKEN_REUSE,
     CurrentCaller,
     TokenSigner,
     TokenVerifier,
@@ -121,6 +125,133 @@ def test_token_signed_with_another_secret_is_refused() -> None:
     detail = _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
 
     assert detail == "the internal token is not valid"
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
+    """Moves the clock that signer, verifier and PyJWT read forward by the given time."""
+    ahead = timedelta()
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> "Later":
+            moment = datetime.now(tz) + ahead
+            return cls.fromtimestamp(moment.timestamp(), tz)
+
+    monkeypatch.setattr(internal_token, "datetime", Later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+
+    def advance(by: timedelta) -> None:
+        nonlocal ahead
+        ahead += by
+
+    return advance
+
+
+def test_a_verified_token_is_refused_once_expired(clock: Callable[[timedelta], None]) -> None:
+    verifier = TokenVerifier(SECRET, audience="catalogue")
+    token = _signer().sign(subject="account:42", roles=frozenset(), audience="catalogue")
+    assert verifier.verify(token).subject == "account:42"
+
+    clock(TOKEN_LIFETIME - timedelta(seconds=1))
+    assert verifier.verify(token).subject == "account:42"
+    clock(timedelta(seconds=1) + CLOCK_LEEWAY + timedelta(seconds=1))
+
+    assert _refusal(verifier, token) == "the internal token has expired"
+
+
+def test_a_verified_token_answers_as_its_own_caller_only() -> None:
+    verifier = TokenVerifier(SECRET, audience="catalogue")
+    signer = _signer()
+    admin = signer.sign(subject="account:1", roles=frozenset({Role.ADMIN}), audience="catalogue")
+    buyer = signer.sign(subject="account:2", roles=frozenset({Role.BUYER}), audience="catalogue")
+    verifier.verify(admin)
+
+    as_buyer = verifier.verify(buyer)
+    # The admin's signature on the buyer's claims: a token never verified as it is.
+    header, _, signature = admin.split(".")
+    forged = ".".join([header, buyer.split(".")[1], signature])
+
+    assert (as_buyer.subject, as_buyer.roles) == ("account:2", frozenset({Role.BUYER}))
+    assert _refusal(verifier, forged) == "the internal token is not valid"
+    assert verifier.verify(admin).roles == {Role.ADMIN}
+
+
+def test_a_verifier_remembers_a_bounded_number_of_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(internal_token, "REMEMBERED_TOKENS", 3)
+    verifier = TokenVerifier(SECRET, audience="catalogue")
+    tokens = [
+        _signer().sign(subject=f"account:{n}", roles=frozenset(), audience="catalogue")
+        for n in range(10)
+    ]
+
+    callers = [verifier.verify(token).subject for token in tokens + tokens]
+
+    assert callers == [f"account:{n}" for n in range(10)] * 2
+    assert len(verifier._verified) == 3
+
+
+def test_a_signer_sends_the_same_token_again_only_for_the_same_call_while_fresh(
+    clock: Callable[[timedelta], None],
+) -> None:
+    signer = _signer()
+    verifier = TokenVerifier(SECRET, audience="catalogue")
+    call: dict[str, Any] = {
+        "subject": "account:42",
+        "roles": frozenset({Role.BUYER}),
+        "audience": "catalogue",
+        "name": "Ada",
+    }
+    first = signer.sign(**call)
+    others = [
+        signer.sign(**{**call, "subject": "account:43"}),
+        signer.sign(**{**call, "roles": frozenset({Role.BUYER, Role.ADMIN})}),
+        signer.sign(**{**call, "name": "Eve"}),
+        signer.sign(**{**call, "name": None}),
+        signer.sign(**{**call, "audience": "licensing"}),
+    ]
+
+    clock(TOKEN_REUSE - timedelta(seconds=1))
+    again = signer.sign(**call)
+    clock(timedelta(seconds=1))
+    renewed = signer.sign(**call)
+
+    assert again == first
+    assert len({first, renewed, *others}) == 7
+    claims = jwt.decode(again, options={"verify_signature": False})
+    assert (
+        claims["exp"] - datetime.now(UTC).timestamp()
+        >= (TOKEN_LIFETIME - TOKEN_REUSE).total_seconds() - 1
+    )
+    caller = verifier.verify(again)
+    assert (caller.subject, caller.roles, caller.name) == (
+        "account:42",
+        frozenset({Role.BUYER}),
+        "Ada",
+    )
+
+
+def test_a_signer_does_not_send_a_token_issued_after_the_clock_went_back(
+    clock: Callable[[timedelta], None],
+) -> None:
+    clock(timedelta(minutes=5))
+    signer = _signer()
+    ahead = signer.sign(subject="account:42", roles=frozenset(), audience="catalogue")
+    clock(timedelta(minutes=-5))
+
+    assert signer.sign(subject="account:42", roles=frozenset(), audience="catalogue") != ahead
+
+
+def test_a_signer_remembers_a_bounded_number_of_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(internal_token, "REMEMBERED_TOKENS", 3)
+    signer = _signer()
+
+    for n in range(10):
+        signer.sign(subject=f"account:{n}", roles=frozenset(), audience="catalogue")
+
+    assert len(signer._signed) == 3
 
 
 def _b64(data: bytes) -> str:
