@@ -88,6 +88,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         # once per operation and hands the same set for every object of a list. The set
         # is kept with its plan, so its id cannot be reused while the entry lives.
         self._plans: dict[int, tuple[GroupedFieldSet, tuple[_Step, ...] | None]] = {}
+        # Looked up once an operation: a weak dictionary makes a weak reference per lookup.
+        self._ways = _field_ways.setdefault(self.schema, {})
 
     def execute_fields(
         self,
@@ -330,10 +332,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
     def _step(self, parent_type: GraphQLObjectType, name: str, details: FieldDetailsList) -> _Step:
         field_name = details[0].node.name.value
-        known = _field_ways.setdefault(self.schema, {})
-        way = known.get((parent_type.name, field_name))
+        way = self._ways.get((parent_type.name, field_name))
         if way is None:
-            way = known[parent_type.name, field_name] = _way(
+            way = self._ways[parent_type.name, field_name] = _way(
                 self.schema.get_field(parent_type, field_name), parent_type
             )
         if way.kind != _GENERAL and any(
@@ -342,7 +343,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             or detail.fragment_variable_values is not None
             for detail in details
         ):
-            way = _way(None, parent_type)
+            return _Step(_GENERAL, name, details, way.return_type, None, True, None, None, True)
         return _Step(way.kind, name, details, *way[1:])
 
 
