@@ -10,6 +10,10 @@ queries run directly, on PostgreSQL with 1,000,000 works.
    (HTTP, API-key auth, GraphQL, the catalogue over HTTP, its SQL) and of the catalogue's
    own queries run directly in this process (the search, then the read of the page),
    and their ratio.
+4. Beside them, the same queries behind two bare HTTP hops (`bench/hop_floor.py`: two
+   uvicorn processes with no framework): the least that any gateway in front of a
+   service adds, so that the gateway's ratio can be read against the ratio of the hops
+   alone.
 
 Usage: python bench/catalogue_search.py [--works 1000000] [--runs 200]
        (PostgreSQL: ASSENT_BENCH_POSTGRES_URL, default the local server, trust auth)
@@ -22,6 +26,8 @@ import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -30,13 +36,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
+import orjson
+from hop_floor import search_body
 from scratch_market import Gateway
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assent.stack import OBJECT_SERVER, Stack, migrate, stack_environment
+from assent.stack import OBJECT_SERVER, ROOT, Stack, migrate, stack_environment
 from services.catalogue.models import USE_BITS
 from services.catalogue.repository import SearchFilters, WorkRepository
 from services.contracts.catalogue import MediaType, SearchSort, Use
@@ -307,6 +316,8 @@ def typical_searches(
 
 async def measure_case(
     gateway: Gateway,
+    hops: aiohttp.ClientSession,
+    hops_url: str,
     buyer: str,
     sessionmaker: async_sessionmaker[AsyncSession],
     case: tuple[str, dict[str, Any], SearchFilters, SearchSort],
@@ -315,12 +326,20 @@ async def measure_case(
     name, graphql_filter, filters, sort = case
     variables = {"filter": graphql_filter, "sort": sort.name, "first": 20}
     pages: set[tuple[str, ...]] = set()
+    hops_pages: set[tuple[str, ...]] = set()
     direct_pages: set[tuple[str, ...]] = set()
+    hops_request = search_body(filters, sort)
 
     async def through_gateway() -> int:
         result = (await gateway.run(SEARCH, variables, buyer))["works"]
         assert result["__typename"] == "WorkConnection", result
         pages.add(tuple(item["id"] for item in result["items"]))
+        return len(result["items"])
+
+    async def through_hops() -> int:
+        async with hops.post(hops_url, data=hops_request) as response:
+            result = orjson.loads(await response.read())["data"]["works"]
+        hops_pages.add(tuple(item["id"] for item in result["items"]))
         return len(result["items"])
 
     async def direct() -> int:
@@ -331,36 +350,41 @@ async def measure_case(
             direct_pages.add(tuple(str(work["id"]) for work in works))
             return len(works)
 
-    (gateway_times, found), (direct_times, direct_found) = await timed(
-        (through_gateway, direct), runs
+    (gateway_times, found), (hops_times, _), (direct_times, direct_found) = await timed(
+        (through_gateway, through_hops, direct), runs
     )
     assert found == direct_found, (name, found, direct_found)
     # Every run must do the same work: the same search answers the same page each time,
-    # and the same page on both sides.
+    # and the same page on every side.
     assert len(pages) == 1, (name, f"{len(pages)} different pages")
-    assert pages == direct_pages, (name, "the direct side found another page")
+    assert pages == hops_pages == direct_pages, (name, "the sides found different pages")
     g50, g95 = percentile(gateway_times, 0.5), percentile(gateway_times, 0.95)
+    h95 = percentile(hops_times, 0.95)
     d50, d95 = percentile(direct_times, 0.5), percentile(direct_times, 0.95)
-    figures = (g50, g95, d50, d95, g95 / d95)
+    figures = (g50, g95, h95, d50, d95, g95 / d95, h95 / d95)
     print(f"{name:28} {found:5d} " + " ".join(f"{figure:9.2f}" for figure in figures), flush=True)
 
 
-async def measure(stack: Stack, database_url: str, runs: int) -> None:
+async def measure(stack: Stack, hops_url: str, database_url: str, runs: int) -> None:
     engine = create_engine(database_url, schema="catalogue", pool_size=2)
     sessionmaker = create_sessionmaker(engine)
     # The load generator shares the cores with the stack: aiohttp costs it the least.
     async with (
         httpx.AsyncClient(timeout=30) as http,
         Gateway(stack.gateway_url, http, connections=1) as gateway,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as hops,
     ):
         registered = await gateway.run(REGISTER_BUYER % uuid.uuid4().hex[:8], {}, "")
         buyer = registered["register"]["apiKey"]["secret"]
         async with sessionmaker() as session:
             common, rare = (await session.execute(text(STAT_WORDS))).one()
-        columns = ("gw p50", "gw p95", "sql p50", "sql p95", "p95 ratio")
-        print(f"\n{'search (ms)':28} {'found':>5} " + " ".join(f"{c:>9}" for c in columns))
+        columns = ("gw p50", "gw p95", "hops p95", "sql p50", "sql p95", "gw/sql", "hops/sql")
+        print(
+            f"\n{'search (ms; ratios of p95)':28} {'found':>5} "
+            + " ".join(f"{c:>9}" for c in columns)
+        )
         for case in typical_searches(common, rare):
-            await measure_case(gateway, buyer, sessionmaker, case, runs)
+            await measure_case(gateway, hops, hops_url, buyer, sessionmaker, case, runs)
     await engine.dispose()
 
 
@@ -392,15 +416,68 @@ def main() -> None:
                 asyncio.run(load(dsn, args.works))
                 print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
             stack = Stack(env=env, port=args.port, log_dir=Path(scratch) / "logs")
-            print(f"starting the stack (ports {args.port}-{args.port + OBJECT_SERVER.port_offset})")
+            floor_port = args.port + OBJECT_SERVER.port_offset + 1
+            print(
+                f"starting the stack (ports {args.port}-{args.port + OBJECT_SERVER.port_offset})"
+                f" and the bare hops ({floor_port}-{floor_port + 1})"
+            )
             stack.start()
+            floor = start_hops(floor_port, database_url)
             try:
-                asyncio.run(measure(stack, database_url, args.runs))
+                asyncio.run(
+                    measure(stack, f"http://127.0.0.1:{floor_port + 1}", database_url, args.runs)
+                )
             finally:
+                for process in floor:
+                    process.terminate()
+                    process.wait(timeout=15)
                 stack.stop()
     finally:
         if args.keep is None:
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def start_hops(port: int, database_url: str) -> list[subprocess.Popen[bytes]]:
+    """`hop_floor.search` on `port` and `hop_floor.relay` in front of it on the next."""
+    env = dict(
+        os.environ,
+        ASSENT_BENCH_FLOOR_DATABASE_URL=database_url,
+        ASSENT_BENCH_FLOOR_SEARCH_URL=f"http://127.0.0.1:{port}",
+    )
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "--app-dir",
+                str(Path(__file__).parent),
+                f"hop_floor:{app}",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port + offset),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        for offset, app in enumerate(("search", "relay"))
+    ]
+    deadline = time.monotonic() + 60
+    for offset in range(len(processes)):
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port + offset}/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    return processes
 
 
 async def _database_exists(name: str) -> bool:
