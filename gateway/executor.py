@@ -13,22 +13,36 @@ valid (a null where none is allowed, a value its type refuses, an exception): re
 attribute has no effect, so graphql-core reads it again and answers, or locates the
 error, exactly as it always would. `tests/gateway/test_executor.py` runs generated
 queries through both and compares the answers.
+
+Where every field of an object's sub-selection, and of theirs, is basic (or
+`__typename`), the sub-selection is served by readers made once an operation: a closure
+a field, called object by object with no path, no plan lookup and no dispatch. An object
+that a reader cannot serve plainly is served again, from the start, by the steps above.
 """
 
 import functools
 import operator
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from types import GeneratorType
 from typing import Any, NamedTuple
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    TypeNode,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -51,6 +65,12 @@ _OBJECT_LIST = 4  # a list of objects
 _UNPLAIN = object()
 # Values that are neither errors nor awaitables, told apart at the cost of one isinstance.
 _NEVER_AWAITED = (str, int, float)
+# A reader answers an object's fields as a dict, or _UNPLAIN.
+Reader = Callable[[Any], Any]
+
+
+class _NoExactType:
+    """The `exact` type of a leaf whose every value its coercion must see."""
 
 
 class _Step(NamedTuple):
@@ -65,6 +85,10 @@ class _Step(NamedTuple):
     inner: Any
     item_type: GraphQLOutputType | None
     item_nullable: bool
+    # A leaf's (or its items') type whose values coercion returns unchanged.
+    exact: type
+    # A leaf field's reader.
+    serve: Reader | None
 
 
 def _is_basic(resolve: Any) -> bool:
@@ -88,6 +112,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         # once per operation and hands the same set for every object of a list. The set
         # is kept with its plan, so its id cannot be reused while the entry lives.
         self._plans: dict[int, tuple[GroupedFieldSet, tuple[_Step, ...] | None]] = {}
+        self._plain = _plain_check(self.is_awaitable)
+        # This operation's readers, found on first use (`_reader_at`).
+        self._readers: dict[tuple[str, ...], Reader | None] | None = None
         # Looked up once an operation: a weak dictionary makes a weak reference per lookup.
         self._ways = _field_ways.setdefault(self.schema, {})
 
@@ -109,23 +136,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         awaitable_fields: list[str] = []
         try:
             for step in plan:
-                kind, name, _, _, read, nullable, coerce, _, _ = step
-                if kind == _LEAF:
-                    # The commonest field, inline: a call costs as much as the read.
-                    value = _UNPLAIN
+                kind, name = step.kind, step.response_name
+                if kind <= _LEAF_LIST and kind != _GENERAL:
                     try:
-                        raw = read(source_value)  # type: ignore[misc]
-                        if raw is None:
-                            if nullable:
-                                value = None
-                        elif isinstance(raw, _NEVER_AWAITED) or self._plain(raw):
-                            coerced = coerce(raw)
-                            if coerced is not None and coerced is not Undefined:
-                                value = coerced
+                        value = step.serve(source_value)  # type: ignore[misc]
                     except Exception:
                         value = _UNPLAIN
-                elif kind == _LEAF_LIST:
-                    value = self._leaf_list(step, source_value)
                 elif kind == _OBJECT:
                     value = self._object(step, source_value, path, parent_type, position_context)
                 elif kind == _OBJECT_LIST:
@@ -160,31 +176,6 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
     # --- the short paths: each answers _UNPLAIN, before any effect, to hand over ---
 
-    def _leaf_list(self, step: _Step, source: Any) -> Any:
-        try:
-            values = step.read(source)  # type: ignore[misc]
-            if values is None:
-                return None if step.nullable else _UNPLAIN
-            if not isinstance(values, list | tuple):
-                return _UNPLAIN
-            coerce, item_nullable = step.inner, step.item_nullable
-            completed: list[Any] = []
-            for value in values:
-                if value is None:
-                    if not item_nullable:
-                        return _UNPLAIN
-                    completed.append(None)
-                    continue
-                if not isinstance(value, _NEVER_AWAITED) and not self._plain(value):
-                    return _UNPLAIN
-                coerced = coerce(value)
-                if coerced is None or coerced is Undefined:
-                    return _UNPLAIN
-                completed.append(coerced)
-        except Exception:
-            return _UNPLAIN
-        return completed
-
     def _object(
         self,
         step: _Step,
@@ -199,6 +190,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return _UNPLAIN
         if value is None or not self._plain(value):
             return _UNPLAIN
+        reader = self._reader_at(step, path, parent_type) if position_context is None else None
+        if reader is not None:
+            served = reader(value)
+            if served is not _UNPLAIN:
+                return served
         field_path = Path(path, step.response_name, parent_type.name)
         # From here as graphql-core's execute_field and complete_object_value would go.
         try:
@@ -230,11 +226,17 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         assert step.item_type is not None
         field_path = Path(path, step.response_name, parent_type.name)
         is_awaitable = self.is_awaitable
+        reader = self._reader_at(step, path, parent_type) if position_context is None else None
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         # From here as graphql-core's complete_iterable_value and complete_list_item_value.
         try:
             for index, value in enumerate(values):
+                if reader is not None:
+                    served = reader(value)
+                    if served is not _UNPLAIN:
+                        completed.append(served)
+                        continue
                 item_path = field_path.add_key(index, None)
                 try:
                     item = self._subfields(step, item_path, value, position_context)
@@ -273,10 +275,6 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             )
         return self.execute_fields(step.inner, value, path, grouped_field_set, None)
 
-    def _plain(self, value: Any) -> bool:
-        """Neither an error nor something to await, which graphql-core handles itself."""
-        return not isinstance(value, Exception) and not self.is_awaitable(value)
-
     async def _guarded(
         self,
         awaitable: Awaitable[Any],
@@ -309,6 +307,51 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 items[index] = value
         return items
 
+    # --- readers: a closure a field, kept for every execution of the same operation ---
+
+    def _reader_at(
+        self, step: _Step, path: Path | None, parent_type: GraphQLObjectType
+    ) -> Reader | None:
+        """The reader of an object field's sub-selection at this place of the operation,
+        if every field in it, and in theirs, has one."""
+        if self._readers is None:
+            self._readers = _operation_readers(self)
+        place = (step.response_name, parent_type.name, *_place(path))
+        if place in self._readers:
+            return self._readers[place]
+        reader = self._readers[place] = self._subselection_reader(step)
+        return reader
+
+    def _subselection_reader(self, step: _Step) -> Reader | None:
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            step.inner, step.field_details
+        )
+        if new_defer_usages:
+            return None
+        plan = self._plan(step.inner, grouped_field_set)
+        if plan is None:
+            return None
+        fields: list[tuple[str, Reader]] = []
+        for field_step in plan:
+            field_reader = self._field_reader(step.inner, field_step)
+            if field_reader is None:
+                return None
+            fields.append((field_step.response_name, field_reader))
+        return _object_reader(tuple(fields))
+
+    def _field_reader(self, parent_type: GraphQLObjectType, step: _Step) -> Reader | None:
+        if step.kind in (_LEAF, _LEAF_LIST):
+            return step.serve
+        if step.kind == _GENERAL:
+            return _typename_reader(parent_type, step)
+        serve = self._subselection_reader(step)
+        if serve is None:
+            return None
+        assert step.read is not None
+        if step.kind == _OBJECT:
+            return _object_field_reader(step.read, step.nullable, serve, self._plain)
+        return _object_list_reader(step.read, step.nullable, serve, self._plain)
+
     # --- planning ---
 
     def _plan(
@@ -337,14 +380,20 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             way = self._ways[parent_type.name, field_name] = _way(
                 self.schema.get_field(parent_type, field_name), parent_type
             )
-        if way.kind != _GENERAL and any(
-            detail.node.arguments
-            or detail.node.directives  # @stream among them
-            or detail.fragment_variable_values is not None
-            for detail in details
-        ):
-            return _Step(_GENERAL, name, details, way.return_type, None, True, None, None, True)
-        return _Step(way.kind, name, details, *way[1:])
+        if way.kind != _GENERAL and not _undirected(details):
+            return _Step(
+                _GENERAL, name, details, way.return_type, None, True, None, None, True,
+                _NoExactType, None,
+            )  # fmt: skip
+        serve: Reader | None = None
+        if way.kind in (_LEAF, _LEAF_LIST):
+            assert way.read is not None
+            item = _leaf_value_reader(way.inner, way.exact, self._plain)
+            if way.kind == _LEAF:
+                serve = _leaf_reader(way.read, way.nullable, way.exact, item)
+            else:
+                serve = _leaf_list_reader(way.read, way.nullable, way.item_nullable, item)
+        return _Step(way.kind, name, details, *way[1:], serve)
 
 
 class _Way(NamedTuple):
@@ -358,6 +407,79 @@ class _Way(NamedTuple):
     inner: Any
     item_type: GraphQLOutputType | None
     item_nullable: bool
+    exact: type
+
+
+def _plain_check(is_awaitable: Callable[[Any], Any]) -> Callable[[Any], bool]:
+    """Neither an error nor something to await, which graphql-core handles itself.
+
+    One check for each way of telling awaitables (strawberry always passes the same)."""
+    check = _plain_checks.get(is_awaitable)
+    if check is None:
+        plain_types: set[type] = set()
+
+        def plain(value: Any) -> bool:
+            kind = type(value)
+            if kind in plain_types:
+                return True
+            found = not isinstance(value, Exception) and not is_awaitable(value)
+            # Whether a value can be awaited is its type's matter, except for a
+            # generator, which is awaitable when its code is marked as a coroutine.
+            if found and kind is not GeneratorType:
+                plain_types.add(kind)
+            return found
+
+        check = _plain_checks[is_awaitable] = plain
+    return check
+
+
+_plain_checks: dict[Callable[[Any], Any], Callable[[Any], bool]] = {}
+
+
+def _operation_readers(executor: Executor) -> dict[tuple[str, ...], Reader | None]:
+    """The readers of an operation by place, shared by every execution of it with the
+    same Boolean variables: the only values that can change its sub-selections (through
+    @include, @skip and @defer) once it is parsed. The parser cache hands the same nodes
+    for the same document, and the entry keeps the schema and the operation, so their
+    ids cannot be reused while it lives."""
+    operation = executor.operation
+    switches = tuple(
+        executor.variable_values.coerced.get(definition.variable.name.value)
+        for definition in operation.variable_definitions or ()
+        if _is_boolean(definition.type)
+    )
+    key = (id(executor.schema), id(operation), executor.is_awaitable, switches)
+    entry = _readers_by_operation.get(key)
+    if entry is None:
+        entry = _readers_by_operation[key] = (executor.schema, operation, {})
+        if len(_readers_by_operation) > KEPT_OPERATIONS:
+            _readers_by_operation.popitem(last=False)
+    else:
+        _readers_by_operation.move_to_end(key)
+    return entry[2]
+
+
+KEPT_OPERATIONS = 512
+_readers_by_operation: OrderedDict[
+    tuple[Any, ...],
+    tuple[GraphQLSchema, OperationDefinitionNode, dict[tuple[str, ...], Reader | None]],
+] = OrderedDict()
+
+
+def _is_boolean(type_node: TypeNode) -> bool:
+    if isinstance(type_node, NonNullTypeNode):
+        type_node = type_node.type
+    return isinstance(type_node, NamedTypeNode) and type_node.name.value == "Boolean"
+
+
+def _place(path: Path | None) -> tuple[str, ...]:
+    """Where a field is in an operation: its path's names and types, less list indices."""
+    place: list[str] = []
+    while path is not None:
+        if isinstance(path.key, str):
+            place += (path.key, path.typename or "")
+        path = path.prev
+    return tuple(place)
 
 
 # Per schema (weakly, for tests that make many), by type and field name.
@@ -367,7 +489,7 @@ _field_ways: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _Way
 
 
 def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way:
-    general = _Way(_GENERAL, parent_type, None, True, None, None, True)
+    general = _Way(_GENERAL, parent_type, None, True, None, None, True, _NoExactType)
     if field_def is None or not _is_basic(field_def.resolve) or field_def.args:
         return general
     return_type = field_def.type
@@ -379,12 +501,15 @@ def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way
         read = operator.attrgetter(definition.python_name)
     if is_leaf_type(inner):
         assert isinstance(inner, GraphQLLeafType)
-        return _Way(_LEAF, return_type, read, nullable, inner.coerce_output_value, None, True)
+        return _Way(
+            _LEAF, return_type, read, nullable, inner.coerce_output_value, None, True,
+            _exact_type(inner),
+        )  # fmt: skip
     if is_object_type(inner):
         assert isinstance(inner, GraphQLObjectType)
         if inner.is_type_of is not None:
             return general
-        return _Way(_OBJECT, return_type, read, nullable, inner, None, True)
+        return _Way(_OBJECT, return_type, read, nullable, inner, None, True, _NoExactType)
     if not is_list_type(inner):
         return general
     assert isinstance(inner, GraphQLList)
@@ -394,11 +519,144 @@ def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way
         assert isinstance(item, GraphQLLeafType)
         return _Way(
             _LEAF_LIST, return_type, read, nullable,
-            item.coerce_output_value, item_type, item_nullable,
+            item.coerce_output_value, item_type, item_nullable, _exact_type(item),
         )  # fmt: skip
     if is_object_type(item):
         assert isinstance(item, GraphQLObjectType)
         if item.is_type_of is not None:
             return general
-        return _Way(_OBJECT_LIST, return_type, read, nullable, item, item_type, item_nullable)
+        return _Way(
+            _OBJECT_LIST, return_type, read, nullable, item, item_type, item_nullable,
+            _NoExactType,
+        )  # fmt: skip
     return general
+
+
+def _exact_type(leaf: GraphQLLeafType) -> type:
+    """The Python type whose values the leaf's coercion returns unchanged, if any."""
+    if leaf is GraphQLString or leaf is GraphQLID:
+        return str
+    if leaf is GraphQLBoolean:
+        return bool
+    return _NoExactType
+
+
+def _undirected(details: FieldDetailsList) -> bool:
+    """Neither arguments nor directives (@stream among them) on any node of the field."""
+    return not any(
+        detail.node.arguments
+        or detail.node.directives
+        or detail.fragment_variable_values is not None
+        for detail in details
+    )
+
+
+# --- readers: each answers _UNPLAIN, before any effect, where it cannot serve plainly ---
+
+
+def _leaf_value_reader(coerce: Reader, exact: type, plain: Callable[[Any], bool]) -> Reader:
+    """A non-null leaf value, coerced."""
+
+    def leaf_value(value: Any) -> Any:
+        if type(value) is exact:
+            return value
+        if not isinstance(value, _NEVER_AWAITED) and not plain(value):
+            return _UNPLAIN
+        coerced = coerce(value)
+        return _UNPLAIN if coerced is None or coerced is Undefined else coerced
+
+    return leaf_value
+
+
+def _leaf_reader(read: Reader, nullable: bool, exact: type, item: Reader) -> Reader:
+    def leaf(source: Any) -> Any:
+        value = read(source)
+        if type(value) is exact:
+            return value
+        if value is None:
+            return None if nullable else _UNPLAIN
+        return item(value)
+
+    return leaf
+
+
+def _leaf_list_reader(read: Reader, nullable: bool, item_nullable: bool, item: Reader) -> Reader:
+    def leaf_list(source: Any) -> Any:
+        values = read(source)
+        if values is None:
+            return None if nullable else _UNPLAIN
+        if not isinstance(values, list | tuple):
+            return _UNPLAIN
+        completed: list[Any] = []
+        for value in values:
+            if value is None:
+                if not item_nullable:
+                    return _UNPLAIN
+                completed.append(None)
+                continue
+            value = item(value)
+            if value is _UNPLAIN:
+                return _UNPLAIN
+            completed.append(value)
+        return completed
+
+    return leaf_list
+
+
+def _typename_reader(parent_type: GraphQLObjectType, step: _Step) -> Reader | None:
+    if step.field_details[0].node.name.value != "__typename" or not _undirected(step.field_details):
+        return None
+    name = parent_type.name
+    return lambda _source: name
+
+
+def _object_field_reader(
+    read: Reader, nullable: bool, serve: Reader, plain: Callable[[Any], bool]
+) -> Reader:
+    def object_field(source: Any) -> Any:
+        value = read(source)
+        if value is None:
+            return None if nullable else _UNPLAIN
+        return serve(value) if plain(value) else _UNPLAIN
+
+    return object_field
+
+
+def _object_list_reader(
+    read: Reader, nullable: bool, serve: Reader, plain: Callable[[Any], bool]
+) -> Reader:
+    def object_list(source: Any) -> Any:
+        values = read(source)
+        if values is None:
+            return None if nullable else _UNPLAIN
+        if not isinstance(values, list | tuple):
+            return _UNPLAIN
+        served: list[Any] = []
+        for value in values:
+            if value is None or not plain(value):
+                return _UNPLAIN
+            item = serve(value)
+            if item is _UNPLAIN:
+                return _UNPLAIN
+            served.append(item)
+        return served
+
+    return object_list
+
+
+def _object_reader(fields: tuple[tuple[str, Reader], ...]) -> Reader:
+    """An object's sub-selection as a dict: no path, no plan, no dispatch."""
+
+    def serve(source: Any) -> Any:
+        served: dict[str, Any] = {}
+        try:
+            for name, field in fields:
+                value = field(source)
+                if value is _UNPLAIN:
+                    return _UNPLAIN
+                served[name] = value
+        except Exception:
+            return _UNPLAIN
+        return served
+
+    return serve

@@ -12,6 +12,7 @@ import pytest
 import strawberry
 from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import queries
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
@@ -124,7 +125,11 @@ class Query:
 
 
 STOCK = strawberry.Schema(query=Query)
-PLANNED = strawberry.Schema(query=Query, execution_context_class=Executor)
+# As the gateway's schema: parsed documents are cached, so an operation run again is the
+# same nodes, and finds the readers its first run made.
+PLANNED = strawberry.Schema(
+    query=Query, execution_context_class=Executor, extensions=[lambda: ParserCache(maxsize=100)]
+)
 
 
 async def _execute(
@@ -149,6 +154,8 @@ def _answer(schema: strawberry.Schema, query: str, variables: dict[str, Any] | N
 
 def _same_answer(query: str, variables: dict[str, Any] | None = None) -> None:
     stock = _answer(STOCK, query, variables)
+    # The first run makes the operation's readers, the second uses them.
+    assert _answer(PLANNED, query, variables) == stock
     assert _answer(PLANNED, query, variables) == stock
 
 
@@ -187,6 +194,23 @@ def test_included_and_skipped_fields_answer_as_graphql_core_would(show: bool, hi
     _same_answer(query, {"show": show, "hide": hide})
 
 
+def test_an_operation_run_again_with_other_switches_answers_for_them() -> None:
+    # No field carries a directive, so the objects are served by readers; which fields
+    # the fragments add depends on the variables.
+    query = """query($show: Boolean!, $hide: Boolean!) { nodes { label
+        children { leafy { count ... @include(if: $show) { name tags } } }
+        leafy { ... on Leafy @skip(if: $hide) { colour } seenAt } } }"""
+    for show, hide in [(True, False), (False, True), (False, False), (True, True), (True, False)]:
+        _same_answer(query, {"show": show, "hide": hide})
+        data, errors = _answer(PLANNED, query, {"show": show, "hide": hide})
+        assert errors == []
+        node = data["nodes"][0]
+        assert sorted(node["children"][0]["leafy"]) == (
+            ["count", "name", "tags"] if show else ["count"]
+        )
+        assert sorted(node["leafy"]) == (["seenAt"] if hide else ["colour", "seenAt"])
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=queries(str(STOCK)))
 def test_generated_operations_answer_as_graphql_core_would(query: str) -> None:
@@ -194,13 +218,19 @@ def test_generated_operations_answer_as_graphql_core_would(query: str) -> None:
 
 
 class _CountingExecutor(Executor):
-    """Counts the fields graphql-core itself had to resolve."""
+    """Counts the fields graphql-core itself had to resolve, and the objects served
+    field by field rather than by a reader."""
 
     resolved: list[str] = []
+    stepped = 0
 
     def build_resolve_info(self, field_def: Any, field_nodes: Any, *args: Any) -> Any:
         type(self).resolved.append(field_nodes[0].name.value)
         return super().build_resolve_info(field_def, field_nodes, *args)
+
+    def execute_fields(self, *args: Any) -> Any:
+        type(self).stepped += 1
+        return super().execute_fields(*args)
 
 
 def test_a_page_of_works_is_served_by_plain_reads_and_as_graphql_core_serves_it() -> None:
@@ -221,16 +251,23 @@ def test_a_page_of_works_is_served_by_plain_reads_and_as_graphql_core_serves_it(
     config = StrawberryConfig(scalar_map=SCALARS)
     stock = strawberry.Schema(query=WorksQuery, config=config)
     counting = strawberry.Schema(
-        query=WorksQuery, config=config, execution_context_class=_CountingExecutor
+        query=WorksQuery,
+        config=config,
+        execution_context_class=_CountingExecutor,
+        extensions=[lambda: ParserCache(maxsize=10)],
     )
-    _CountingExecutor.resolved = []
-    planned = asyncio.run(counting.execute(search))
-    assert planned.errors is None
-    assert planned.data is not None
-    assert planned.data == asyncio.run(stock.execute(search)).data
-    assert len(planned.data["works"]["items"]) == 20
-    assert planned.data["works"]["items"][0]["shares"][0]["creator"]["id"] == str(
-        uuid.UUID(page["items"][0]["shares"][0]["creator_id"])
-    )
-    # Only the root field, which has a resolver, went through graphql-core's steps.
-    assert _CountingExecutor.resolved == ["works"]
+    for _ in range(2):
+        _CountingExecutor.resolved, _CountingExecutor.stepped = [], 0
+        planned = asyncio.run(counting.execute(search))
+        assert planned.errors is None
+        assert planned.data is not None
+        assert planned.data == asyncio.run(stock.execute(search)).data
+        assert len(planned.data["works"]["items"]) == 20
+        assert planned.data["works"]["items"][0]["shares"][0]["creator"]["id"] == str(
+            uuid.UUID(page["items"][0]["shares"][0]["creator_id"])
+        )
+        # Only the root field, which has a resolver, went through graphql-core's steps;
+        # only the query and the connection were served field by field, the 20 works
+        # and everything in them by readers.
+        assert _CountingExecutor.resolved == ["works"]
+        assert _CountingExecutor.stepped == 2
