@@ -15,9 +15,11 @@ error, exactly as it always would. `tests/gateway/test_executor.py` runs generat
 queries through both and compares the answers.
 
 Where every field of an object's sub-selection, and of theirs, is basic (or
-`__typename`), the sub-selection is served by readers made once an operation: a closure
-a field, called object by object with no path, no plan lookup and no dispatch. An object
-that a reader cannot serve plainly is served again, from the start, by the steps above.
+`__typename`), the sub-selection is served by a reader: a closure a field, called object
+by object with no path, no plan lookup and no dispatch. An object that a reader cannot
+serve plainly is served again, from the start, by the steps above. Readers are made on
+an operation's first run and kept for its later runs (`_operation_readers`): planning a
+page of works cost more than serving it.
 """
 
 import functools
