@@ -350,9 +350,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if serve is None:
             return None
         assert step.read is not None
+        item = _object_value_reader(serve, self._plain)
         if step.kind == _OBJECT:
-            return _object_field_reader(step.read, step.nullable, serve, self._plain)
-        return _object_list_reader(step.read, step.nullable, serve, self._plain)
+            return _single_field(step.read, step.nullable, _NoExactType, item)
+        return _list_field(step.read, step.nullable, False, item)
 
     # --- planning ---
 
@@ -392,9 +393,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             assert way.read is not None
             item = _leaf_value_reader(way.inner, way.exact, self._plain)
             if way.kind == _LEAF:
-                serve = _leaf_reader(way.read, way.nullable, way.exact, item)
+                serve = _single_field(way.read, way.nullable, way.exact, item)
             else:
-                serve = _leaf_list_reader(way.read, way.nullable, way.item_nullable, item)
+                serve = _list_field(way.read, way.nullable, way.item_nullable, item)
         return _Step(way.kind, name, details, *way[1:], serve)
 
 
@@ -570,8 +571,19 @@ def _leaf_value_reader(coerce: Reader, exact: type, plain: Callable[[Any], bool]
     return leaf_value
 
 
-def _leaf_reader(read: Reader, nullable: bool, exact: type, item: Reader) -> Reader:
-    def leaf(source: Any) -> Any:
+def _object_value_reader(serve: Reader, plain: Callable[[Any], bool]) -> Reader:
+    """A non-null object value, served by its sub-selection's reader."""
+
+    def object_value(value: Any) -> Any:
+        return serve(value) if plain(value) else _UNPLAIN
+
+    return object_value
+
+
+def _single_field(read: Reader, nullable: bool, exact: type, item: Reader) -> Reader:
+    """A field of one value: its read, then `item` for a value that is not null."""
+
+    def single_field(source: Any) -> Any:
         value = read(source)
         if type(value) is exact:
             return value
@@ -579,11 +591,13 @@ def _leaf_reader(read: Reader, nullable: bool, exact: type, item: Reader) -> Rea
             return None if nullable else _UNPLAIN
         return item(value)
 
-    return leaf
+    return single_field
 
 
-def _leaf_list_reader(read: Reader, nullable: bool, item_nullable: bool, item: Reader) -> Reader:
-    def leaf_list(source: Any) -> Any:
+def _list_field(read: Reader, nullable: bool, item_nullable: bool, item: Reader) -> Reader:
+    """A field of a list: its read, then `item` for each value that is not null."""
+
+    def list_field(source: Any) -> Any:
         values = read(source)
         if values is None:
             return None if nullable else _UNPLAIN
@@ -602,7 +616,7 @@ def _leaf_list_reader(read: Reader, nullable: bool, item_nullable: bool, item: R
             completed.append(value)
         return completed
 
-    return leaf_list
+    return list_field
 
 
 def _typename_reader(parent_type: GraphQLObjectType, step: _Step) -> Reader | None:
@@ -610,40 +624,6 @@ def _typename_reader(parent_type: GraphQLObjectType, step: _Step) -> Reader | No
         return None
     name = parent_type.name
     return lambda _source: name
-
-
-def _object_field_reader(
-    read: Reader, nullable: bool, serve: Reader, plain: Callable[[Any], bool]
-) -> Reader:
-    def object_field(source: Any) -> Any:
-        value = read(source)
-        if value is None:
-            return None if nullable else _UNPLAIN
-        return serve(value) if plain(value) else _UNPLAIN
-
-    return object_field
-
-
-def _object_list_reader(
-    read: Reader, nullable: bool, serve: Reader, plain: Callable[[Any], bool]
-) -> Reader:
-    def object_list(source: Any) -> Any:
-        values = read(source)
-        if values is None:
-            return None if nullable else _UNPLAIN
-        if not isinstance(values, list | tuple):
-            return _UNPLAIN
-        served: list[Any] = []
-        for value in values:
-            if value is None or not plain(value):
-                return _UNPLAIN
-            item = serve(value)
-            if item is _UNPLAIN:
-                return _UNPLAIN
-            served.append(item)
-        return served
-
-    return object_list
 
 
 def _object_reader(fields: tuple[tuple[str, Reader], ...]) -> Reader:
