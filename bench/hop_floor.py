@@ -77,13 +77,16 @@ async def _answer(send: Send, body: bytes) -> None:
 
 class _Search:
     def __init__(self) -> None:
-        self.sessionmaker = create_sessionmaker(
-            create_engine(os.environ["ASSENT_BENCH_FLOOR_DATABASE_URL"], schema="catalogue")
+        self.engine = create_engine(
+            os.environ["ASSENT_BENCH_FLOOR_DATABASE_URL"], schema="catalogue"
         )
+        self.sessionmaker = create_sessionmaker(self.engine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            return await _lifespan(receive, send)
+            await _lifespan(receive, send)
+            await self.engine.dispose()
+            return
         body = await _body(receive)
         if scope["method"] == "GET":
             return await _answer(send, b"{}")
