@@ -27,8 +27,9 @@ import operator
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
 from types import GeneratorType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from graphql import (
     GraphQLBoolean,
@@ -53,7 +54,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 # How a planned field is executed.
@@ -505,7 +506,7 @@ def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way
     if is_leaf_type(inner):
         assert isinstance(inner, GraphQLLeafType)
         return _Way(
-            _LEAF, return_type, read, nullable, inner.coerce_output_value, None, True,
+            _LEAF, return_type, read, nullable, _coercion(inner), None, True,
             _exact_type(inner),
         )  # fmt: skip
     if is_object_type(inner):
@@ -522,7 +523,7 @@ def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way
         assert isinstance(item, GraphQLLeafType)
         return _Way(
             _LEAF_LIST, return_type, read, nullable,
-            item.coerce_output_value, item_type, item_nullable, _exact_type(item),
+            _coercion(item), item_type, item_nullable, _exact_type(item),
         )  # fmt: skip
     if is_object_type(item):
         assert isinstance(item, GraphQLObjectType)
@@ -533,6 +534,21 @@ def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way
             _NoExactType,
         )  # fmt: skip
     return general
+
+
+def _coercion(leaf: GraphQLLeafType) -> Reader:
+    """The leaf's output coercion; for an enum's own members, a dict lookup of what it
+    answers for each (strawberry's compares the value with each of the enum's in turn)."""
+    coerce = leaf.coerce_output_value
+    if not isinstance(leaf, CustomGraphQLEnumType):
+        return coerce
+    members: type[Enum] = cast(type[Enum], leaf.wrapped_cls)
+    names = {member: coerce(member) for member in members}
+
+    def coerce_member(value: Any) -> Any:
+        return names[value] if type(value) is members else coerce(value)
+
+    return coerce_member
 
 
 def _exact_type(leaf: GraphQLLeafType) -> type:
