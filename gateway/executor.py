@@ -18,13 +18,14 @@ Where every field of an object's sub-selection, and of theirs, is basic (or
 `__typename`), the sub-selection is served by a reader: a closure a field, called object
 by object with no path, no plan lookup and no dispatch. An object that a reader cannot
 serve plainly is served again, from the start, by the steps above. Readers are made on
-an operation's first run and kept for its later runs (`_operation_readers`): planning a
+an operation's first run and kept for its later runs (`Executor._operation_readers`):
+planning a
 page of works cost more than serving it.
 """
 
+import contextlib
 import functools
 import operator
-import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
@@ -94,9 +95,13 @@ class _Step(NamedTuple):
     serve: Reader | None
 
 
-def _is_basic(resolve: Any) -> bool:
-    # strawberry marks the resolver it gives a field with no resolver and no extensions.
-    return bool(getattr(resolve, "_is_default", False))
+def _is_basic(field_def: GraphQLField) -> bool:
+    """An attribute read: strawberry marks the resolver it gives a field that has none,
+    but runs the field's extensions (permission classes among them) around it."""
+    definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if isinstance(definition, StrawberryField) and not definition.is_basic_field:
+        return False
+    return bool(getattr(field_def.resolve, "_is_default", False)) and not field_def.args
 
 
 def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
@@ -118,8 +123,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._plain = _plain_check(self.is_awaitable)
         # This operation's readers, found on first use (`_reader_at`).
         self._readers: dict[tuple[str, ...], Reader | None] | None = None
-        # Looked up once an operation: a weak dictionary makes a weak reference per lookup.
-        self._ways = _field_ways.setdefault(self.schema, {})
+        self._ways, self._operations = _schema_caches(self.schema)
 
     def execute_fields(
         self,
@@ -312,17 +316,46 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
     # --- readers: a closure a field, kept for every execution of the same operation ---
 
+    def _operation_readers(self) -> dict[tuple[str, ...], Reader | None]:
+        """The readers of this operation by place, shared by every execution of it with
+        the same Boolean variables: the only values that can change its sub-selections
+        (through @include, @skip and @defer) once it is parsed. The parser cache hands the
+        same nodes for the same document, and the entry keeps the operation, so its id
+        cannot be reused while the entry lives."""
+        operation = self.operation
+        switches = tuple(
+            self.variable_values.coerced.get(definition.variable.name.value)
+            for definition in operation.variable_definitions or ()
+            if _is_boolean(definition.type)
+        )
+        key = (id(operation), self.is_awaitable, switches)
+        entry = self._operations.get(key)
+        if entry is None:
+            entry = self._operations[key] = (operation, {})
+            if len(self._operations) > KEPT_OPERATIONS:
+                self._operations.popitem(last=False)
+        else:
+            with contextlib.suppress(KeyError):  # gone since, in another thread
+                self._operations.move_to_end(key)
+        return entry[1]
+
     def _reader_at(
         self, step: _Step, path: Path | None, parent_type: GraphQLObjectType
     ) -> Reader | None:
         """The reader of an object field's sub-selection at this place of the operation,
         if every field in it, and in theirs, has one."""
         if self._readers is None:
-            self._readers = _operation_readers(self)
+            self._readers = self._operation_readers()
         place = (step.response_name, parent_type.name, *_place(path))
         if place in self._readers:
             return self._readers[place]
-        reader = self._readers[place] = self._subselection_reader(step)
+        try:
+            reader = self._subselection_reader(step)
+        except Exception:
+            # Collecting a sub-selection can fail (a null @include condition): the
+            # field-by-field path meets the same error where graphql-core locates it.
+            reader = None
+        self._readers[place] = reader
         return reader
 
     def _subselection_reader(self, step: _Step) -> Reader | None:
@@ -427,9 +460,12 @@ def _plain_check(is_awaitable: Callable[[Any], Any]) -> Callable[[Any], bool]:
             if kind in plain_types:
                 return True
             found = not isinstance(value, Exception) and not is_awaitable(value)
-            # Whether a value can be awaited is its type's matter, except for a
-            # generator, which is awaitable when its code is marked as a coroutine.
-            if found and kind is not GeneratorType:
+            # Whether a value can be awaited or is an error is its type's matter, except
+            # for a generator (awaitable when its code is marked as a coroutine) and for
+            # a value that answers for another (a proxy's __class__ or __getattr__).
+            if found and _answers_for_itself(value, kind):
+                if len(plain_types) >= REMEMBERED_PLAIN_TYPES:
+                    plain_types.clear()
                 plain_types.add(kind)
             return found
 
@@ -438,36 +474,38 @@ def _plain_check(is_awaitable: Callable[[Any], Any]) -> Callable[[Any], bool]:
 
 
 _plain_checks: dict[Callable[[Any], Any], Callable[[Any], bool]] = {}
+# Types made at run time (a model a request) would otherwise accumulate.
+REMEMBERED_PLAIN_TYPES = 1024
 
 
-def _operation_readers(executor: Executor) -> dict[tuple[str, ...], Reader | None]:
-    """The readers of an operation by place, shared by every execution of it with the
-    same Boolean variables: the only values that can change its sub-selections (through
-    @include, @skip and @defer) once it is parsed. The parser cache hands the same nodes
-    for the same document, and the entry keeps the schema and the operation, so their
-    ids cannot be reused while it lives."""
-    operation = executor.operation
-    switches = tuple(
-        executor.variable_values.coerced.get(definition.variable.name.value)
-        for definition in operation.variable_definitions or ()
-        if _is_boolean(definition.type)
+def _answers_for_itself(value: Any, kind: type) -> bool:
+    return (
+        kind is not GeneratorType
+        and value.__class__ is kind
+        and kind.__getattribute__ is object.__getattribute__
+        and not hasattr(kind, "__getattr__")
     )
-    key = (id(executor.schema), id(operation), executor.is_awaitable, switches)
-    entry = _readers_by_operation.get(key)
-    if entry is None:
-        entry = _readers_by_operation[key] = (executor.schema, operation, {})
-        if len(_readers_by_operation) > KEPT_OPERATIONS:
-            _readers_by_operation.popitem(last=False)
-    else:
-        _readers_by_operation.move_to_end(key)
-    return entry[2]
 
 
+# Without a parser cache each request is a new operation: the entries are then of no use
+# and hold their documents until pushed out.
 KEPT_OPERATIONS = 512
-_readers_by_operation: OrderedDict[
-    tuple[Any, ...],
-    tuple[GraphQLSchema, OperationDefinitionNode, dict[tuple[str, ...], Reader | None]],
-] = OrderedDict()
+OperationReaders = OrderedDict[
+    tuple[Any, ...], tuple[OperationDefinitionNode, dict[tuple[str, ...], Reader | None]]
+]
+_CACHES = "assent.executor"
+
+
+def _schema_caches(
+    schema: GraphQLSchema,
+) -> tuple[dict[tuple[str, str], "_Way"], OperationReaders]:
+    """The ways of the schema's fields, by type and field name, and the readers of its
+    operations. Kept in the schema's own extensions, so they live as long as it does: a
+    registry beside it would keep it alive (the ways lead to its resolvers, and so to it)."""
+    caches = schema.extensions.get(_CACHES)
+    if caches is None:
+        caches = schema.extensions[_CACHES] = ({}, OrderedDict())
+    return cast(tuple[dict[tuple[str, str], _Way], OperationReaders], caches)
 
 
 def _is_boolean(type_node: TypeNode) -> bool:
@@ -486,15 +524,9 @@ def _place(path: Path | None) -> tuple[str, ...]:
     return tuple(place)
 
 
-# Per schema (weakly, for tests that make many), by type and field name.
-_field_ways: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _Way]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _way(field_def: GraphQLField | None, parent_type: GraphQLObjectType) -> _Way:
     general = _Way(_GENERAL, parent_type, None, True, None, None, True, _NoExactType)
-    if field_def is None or not _is_basic(field_def.resolve) or field_def.args:
+    if field_def is None or not _is_basic(field_def):
         return general
     return_type = field_def.type
     inner, nullable = _unwrap(return_type)
@@ -543,10 +575,16 @@ def _coercion(leaf: GraphQLLeafType) -> Reader:
     if not isinstance(leaf, CustomGraphQLEnumType):
         return coerce
     members: type[Enum] = cast(type[Enum], leaf.wrapped_cls)
-    names = {member: coerce(member) for member in members}
+    names: dict[Enum, Any] = {}
+    for member in members:
+        # A member it refuses is refused when it is read, as it would be.
+        with contextlib.suppress(Exception):
+            names[member] = coerce(member)
 
     def coerce_member(value: Any) -> Any:
-        return names[value] if type(value) is members else coerce(value)
+        if type(value) is members and value in names:
+            return names[value]
+        return coerce(value)
 
     return coerce_member
 

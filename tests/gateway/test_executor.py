@@ -3,7 +3,9 @@ data and errors alike, while plain data fields skip graphql-core's per-field ste
 
 import asyncio
 import enum
+import gc
 import uuid
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,9 +14,10 @@ import pytest
 import strawberry
 from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import queries
-from strawberry.extensions import ParserCache
+from strawberry.extensions import FieldExtension, ParserCache
+from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, Info
 
 from gateway.executor import Executor
 from gateway.types.catalogue import Work, WorkConnection
@@ -29,6 +32,18 @@ class Colour(enum.Enum):
     BLUE = "blue"
 
 
+class _Denied(BasePermission):
+    message = "denied"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return False
+
+
+class _Louder(FieldExtension):
+    def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        return str(next_(source, info, **kwargs)).upper()
+
+
 @strawberry.type
 class Leafy:
     name: str
@@ -39,6 +54,9 @@ class Leafy:
     tags: list[str]
     maybe_tags: list[str | None] | None
     seen_at: datetime
+    # Fields without a resolver whose extensions must still run: not plain reads.
+    secret: str | None = strawberry.field(default="s3cr3t", permission_classes=[_Denied])
+    loud: str = strawberry.field(default="quiet", extensions=[_Louder()])
 
     @strawberry.field
     def shout(self) -> str:
@@ -65,6 +83,28 @@ class Node:
     maybe_leafy: Leafy | None
     children: list["Node"]
     maybe_children: list["Node | None"] | None
+
+
+class _Proxy:
+    """Answers for another object, as lazy-object proxies do."""
+
+    def __init__(self, target: object) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class _AwaitedNode:
+    """A node's label, but awaitable: graphql-core awaits it, through a proxy too."""
+
+    label = "awaited"
+
+    def __await__(self) -> Any:
+        async def node() -> Node:
+            return _node("a", 0)
+
+        return node().__await__()
 
 
 SEEN = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
@@ -123,6 +163,13 @@ class Query:
         await asyncio.sleep(0)
         return _node("l", 1)
 
+    @strawberry.field
+    def proxied(self) -> Node | None:
+        # A plain proxy first, then one whose target is awaitable: each is judged alone.
+        node = _node("p", 0)
+        node.children = [_Proxy(_node("p.0", 0)), _Proxy(_AwaitedNode())]  # type: ignore[list-item]
+        return node
+
 
 STOCK = strawberry.Schema(query=Query)
 # As the gateway's schema: parsed documents are cached, so an operation run again is the
@@ -178,6 +225,9 @@ HAND_WRITTEN = [
     "{ nodes { ...N children { ... on Node { label leafy { ...L } } } } } "
     "fragment N on Node { label leafy { ...L } } fragment L on Leafy { name colour }",
     "{ laterNode { label children { label leafy { later } } } }",
+    # Extensions and permissions on fields without a resolver; proxies.
+    "{ node { leafy { secret loud name } children { leafy { loud secret } } } }",
+    "{ proxied { label children { label } } }",
 ]
 
 
@@ -209,6 +259,27 @@ def test_an_operation_run_again_with_other_switches_answers_for_them() -> None:
             ["count", "name", "tags"] if show else ["count"]
         )
         assert sorted(node["leafy"]) == (["seenAt"] if hide else ["colour", "seenAt"])
+
+
+def test_a_null_switch_fails_where_graphql_core_fails_it() -> None:
+    query = """query($show: Boolean = true) {
+        node { label maybeLeafy { ... @include(if: $show) { name } } } }"""
+    _same_answer(query, {"show": None})
+    data, errors = _answer(PLANNED, query, {"show": None})
+    assert data == {"node": {"label": "n", "maybeLeafy": None}}
+    assert [path for _, path, _ in errors] == ["['node', 'maybeLeafy']"]
+
+
+def test_a_schema_no_longer_used_is_freed() -> None:
+    schema = strawberry.Schema(
+        query=Query, execution_context_class=Executor, extensions=[lambda: ParserCache(maxsize=9)]
+    )
+    for _ in range(2):
+        assert _answer(schema, "{ node { label leafy { name } } }", None)[1] == []
+    freed = weakref.ref(schema._schema)
+    del schema
+    gc.collect()
+    assert freed() is None
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
