@@ -144,7 +144,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         try:
             for step in plan:
                 kind, name = step.kind, step.response_name
-                if kind <= _LEAF_LIST and kind != _GENERAL:
+                if kind in (_LEAF, _LEAF_LIST):
                     try:
                         value = step.serve(source_value)  # type: ignore[misc]
                     except Exception:
@@ -498,7 +498,7 @@ _CACHES = "assent.executor"
 
 def _schema_caches(
     schema: GraphQLSchema,
-) -> tuple[dict[tuple[str, str], "_Way"], OperationReaders]:
+) -> tuple[dict[tuple[str, str], _Way], OperationReaders]:
     """The ways of the schema's fields, by type and field name, and the readers of its
     operations. Kept in the schema's own extensions, so they live as long as it does: a
     registry beside it would keep it alive (the ways lead to its resolvers, and so to it)."""
