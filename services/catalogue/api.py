@@ -51,6 +51,7 @@ from services.kit.errors import (
     error_responses,
 )
 from services.kit.internal_token import CurrentCaller
+from services.kit.openapi import amend_openapi
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
 
@@ -138,18 +139,13 @@ async def _search_query(request: Request) -> WorkSearch:
 def document_search(app: FastAPI) -> None:
     """Publish the enums only the search's parameters name (`SearchSort`), as FastAPI
     does for the parameters it reads."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
+    def add_search_enums(schema: dict[str, Any]) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, definition in _SEARCH_SCHEMA["$defs"].items():
             components.setdefault(name, definition)
-        return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    amend_openapi(app, add_search_enums)
 
 
 @router.get(

@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.openapi import amend_openapi
+
 
 class ErrorBody(BaseModel):
     error: str
@@ -136,33 +138,24 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(DBAPIError, _handle_database_error)
-    _document_validation_errors(app)
+    amend_openapi(app, _document_validation_errors)
 
 
 ERROR_BODY_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
 
-def _document_validation_errors(app: FastAPI) -> None:
+def _document_validation_errors(schema: dict[str, Any]) -> None:
     """FastAPI documents every 422 as its own `HTTPValidationError`; ours is rendered as an
     `ErrorBody` named `ValidationFailed`, so the published schema must say that instead."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.pop("HTTPValidationError", None)
-        components.pop("ValidationError", None)
-        components.setdefault("ErrorBody", ErrorBody.model_json_schema())
-        for path in schema.get("paths", {}).values():
-            for operation in path.values():
-                if (validation := operation.get("responses", {}).get("422")) is not None:
-                    validation["description"] = "ValidationFailed"
-                    validation["content"] = {"application/json": {"schema": ERROR_BODY_REF}}
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if (validation := operation.get("responses", {}).get("422")) is not None:
+                validation["description"] = "ValidationFailed"
+                validation["content"] = {"application/json": {"schema": ERROR_BODY_REF}}
 
 
 @dataclass(frozen=True)
