@@ -20,17 +20,20 @@ class Topic(StrEnum):
     LEDGER_RECORDED = "ledger.recorded"
     DELIVERY_ISSUED = "delivery.issued"
     FILE_DOWNLOADED = "file.downloaded"
+    SALE_SCOPE_RECORDED = "sale_scope.recorded"
 
 
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     # The catalogue keeps a directory of creators, so co-creators can be checked.
     Topic.ACCOUNT_REGISTERED: ("catalogue", "audit"),
     Topic.ACCOUNT_ROLE_GRANTED: ("catalogue", "audit"),
-    Topic.CONSENT_GIVEN: ("audit",),
-    Topic.CONSENT_REVISED: ("audit",),
-    Topic.CONSENT_WITHDRAWN: ("audit",),
+    # Licensing is the seller: it records what each consent or withdrawal leaves for sale,
+    # and a sale commits either before or after that record (SALE_SCOPE_RECORDED).
+    Topic.CONSENT_GIVEN: ("licensing", "audit"),
+    Topic.CONSENT_REVISED: ("licensing", "audit"),
+    Topic.CONSENT_WITHDRAWN: ("licensing", "audit"),
     Topic.OFFER_PUBLISHED: ("audit",),
-    Topic.WORK_WITHDRAWN: ("audit",),
+    Topic.WORK_WITHDRAWN: ("licensing", "audit"),
     Topic.LICENCE_GRANTED: ("delivery", "audit"),
     # Delivery refuses every download of a refunded licence from then on.
     Topic.LICENCE_REFUNDED: ("delivery", "audit"),
@@ -38,6 +41,7 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     # Licensing refunds the lines a delivery had to leave out.
     Topic.DELIVERY_ISSUED: ("licensing", "audit"),
     Topic.FILE_DOWNLOADED: ("audit",),
+    Topic.SALE_SCOPE_RECORDED: ("audit",),
 }
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 

@@ -415,6 +415,21 @@ class LicenceRefunded(Schema):
     currency: str
 
 
+class SaleScopeRecorded(Schema):
+    """Licensing has recorded which uses of a work it may sell from now on, after a
+    catalogue event (a withdrawal; a consent withdrawn, revised or given again). Every sale
+    of the work commits either before or after this record, never across it, and the
+    audit log holds both in that order: a line sold before a withdrawal is delivered on its
+    terms, and no sale is made after it."""
+
+    work_id: UUID
+    open_uses: list[Use]
+    """Empty when the work is not for sale at all."""
+    cause_event_id: UUID
+    cause_topic: str
+    recorded_at: datetime
+
+
 class LedgerCheck(Schema):
     """The ledger's invariants, for operators and auditors: all lists empty when sound."""
 
