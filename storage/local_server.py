@@ -6,18 +6,24 @@ Run it as its own process, with the same ``ASSENT_STORAGE_*`` settings as the se
 """
 
 import os
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from services.kit.logging import RequestContextMiddleware, configure_logging
-from storage.local import LocalObjectStore, SignatureInvalid, SizeMismatch, UrlExpired
+from storage.local import (
+    LocalObjectStore,
+    OpenedObject,
+    SignatureInvalid,
+    SizeMismatch,
+    UrlExpired,
+)
 from storage.object_store import (
     DEFAULT_CONTENT_TYPE,
     ChecksumMismatch,
@@ -44,9 +50,6 @@ _STATUS_CODES: dict[type[StorageError], int] = {
 }
 
 
-_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII)
-
-
 class Health(BaseModel):
     status: str
 
@@ -65,8 +68,23 @@ class StoredPart(BaseModel):
     etag: str
 
 
-class RangeNotSatisfiable(Exception):
-    pass
+class HeldFileResponse(FileResponse):
+    """Starlette's file response (Range, If-Range, multi-range, 416) over an object held open.
+
+    It reads through the open descriptor rather than the object's path: a write replaces
+    the path atomically, and the headers and bytes must both come from the version opened.
+    """
+
+    def __init__(self, opened: OpenedObject, headers: dict[str, str]) -> None:
+        descriptor = opened.file.fileno()
+        super().__init__(f"/dev/fd/{descriptor}", headers=headers, stat_result=os.fstat(descriptor))
+        self.opened = opened
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.opened.close()
 
 
 def _store(request: Request) -> LocalObjectStore:
@@ -89,28 +107,6 @@ async def _render_storage_error(request: Request, exc: Exception) -> Response:
     return _error(type(exc).__name__, str(exc), status_code)
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The half-open span a single ``bytes=`` range asks for, or None for the whole.
-
-    Anything but one well-formed byte range is ignored, as RFC 9110 allows.
-    """
-    match = _BYTE_RANGE.fullmatch(header.strip()) if header else None
-    if match is None or not any(match.groups()):
-        return None
-    first, last = match.groups()
-    if not first:
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise RangeNotSatisfiable
-        return max(0, size - suffix), size
-    start = int(first)
-    if last and int(last) < start:
-        return None
-    if start >= size:
-        raise RangeNotSatisfiable
-    return start, size if not last else min(int(last) + 1, size)
-
-
 @router.get("/healthz")
 async def healthz() -> Health:
     """Answer while the process is up."""
@@ -120,40 +116,22 @@ async def healthz() -> Health:
 @router.get("/o/{key:path}", response_class=Response)
 @router.head("/o/{key:path}", response_class=Response)
 async def read_object(key: str, request: Request, store: Store) -> Response:
-    """Serve a signed GET URL, whole or as one byte range."""
+    """Serve a signed GET URL, whole or in byte ranges."""
     params = store.verify(key, request.query_params.multi_items(), request.method)
     opened = await store.open(key)
     info = opened.info
-    try:
-        span = parse_range(request.headers.get("range"), info.size)
-    except RangeNotSatisfiable:
-        opened.close()
-        return _error(
-            "RangeNotSatisfiable",
-            f"the object has {info.size} bytes",
-            416,
-            headers={"Content-Range": f"bytes */{info.size}"},
-        )
-    start, end = span or (0, info.size)
     headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(end - start),
+        # Set here so that a text type is served as stored, with no charset added.
         "Content-Type": info.content_type or DEFAULT_CONTENT_TYPE,
         # Uploaded bytes are data to save, never a page to render on this origin.
         "Content-Disposition": "attachment",
         "X-Content-Type-Options": "nosniff",
     }
-    if span is not None:
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
     if info.etag is not None:
         headers["ETag"] = info.etag
     if "filename" in params:
         headers["Content-Disposition"] = content_disposition(params["filename"])
-    status_code = 200 if span is None else 206
-    if request.method == "HEAD":
-        opened.close()
-        return Response(status_code=status_code, headers=headers)
-    return StreamingResponse(opened.read_range(start, end), status_code, headers=headers)
+    return HeldFileResponse(opened, headers)
 
 
 @router.put("/o/{key:path}", response_model=None)
