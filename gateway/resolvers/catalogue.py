@@ -1,9 +1,11 @@
 import uuid
+from collections.abc import Sequence
 
 import pydantic
 import strawberry
 from strawberry.types import Info
 
+from gateway.accounts.repository import AccountRepository
 from gateway.context import Context
 from gateway.types.catalogue import (
     CompleteUploadResult,
@@ -51,6 +53,7 @@ from gateway.types.errors import (
     failure,
 )
 from services.contracts import catalogue as contract
+from services.contracts.roles import Role
 from services.kit import errors
 
 REFUSALS = (Unauthenticated, ServiceUnavailable)
@@ -101,6 +104,82 @@ def work_search(
 
 def _file(file: FileInput) -> contract.FileIn:
     return contract.FileIn(file_name=file.file_name, size=file.size, sha256=file.sha256)
+
+
+# The file's fields travel beside the work's in the contract, under `file` in the input.
+_FILE_FIELDS = frozenset({"fileName", "size", "sha256"})
+
+
+def _camel(segment: str) -> str:
+    head, *rest = segment.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def _input_path(field: str) -> str:
+    """A contract's field path (`shares.1.basis_points`) as the GraphQL input names it
+    (`shares.1.basisPoints`), which is what a client can find in its own document."""
+    segments = [_camel(segment) for segment in field.split(".")]
+    if segments[0] in _FILE_FIELDS:
+        segments.insert(0, "file")
+    return ".".join(segments)
+
+
+def _on_input_paths(error: Exception) -> Exception:
+    """Field errors of the contract or of the catalogue, named by their input paths."""
+    if isinstance(error, pydantic.ValidationError):
+        fields = [
+            errors.FieldError(
+                ".".join(str(part) for part in detail["loc"]), detail["msg"], detail["type"]
+            )
+            for detail in error.errors()
+        ]
+        error = errors.InvalidRequest("the input is not valid", fields=fields)
+    if isinstance(error, errors.InvalidRequest):
+        return errors.InvalidRequest(
+            error.detail,
+            fields=[
+                errors.FieldError(_input_path(f.field), f.message, f.code) for f in error.fields
+            ],
+        )
+    return error
+
+
+def _work_create(input: CreateWorkInput) -> contract.WorkCreate:
+    return contract.WorkCreate.model_validate(
+        {
+            "title": input.title,
+            "description": input.description,
+            "media_type": input.media_type,
+            "tags": list(input.tags),
+            "language": input.language,
+            "file_name": input.file.file_name,
+            "size": input.file.size,
+            "sha256": input.file.sha256,
+            "shares": [
+                {"creator_id": str(share.creator_id), "basis_points": share.basis_points}
+                for share in input.shares
+            ],
+        }
+    )
+
+
+async def _confirmed_creators(ctx: Context, ids: Sequence[uuid.UUID]) -> list[contract.CreatorRead]:
+    """Which of these accounts are creators, by the gateway's own accounts: the catalogue
+    learns of an account through the outbox, a moment after it registered."""
+    if not ids:
+        return []
+    async with ctx.db() as session:
+        opened_here = not session.in_transaction()
+        repository = AccountRepository(session)
+        accounts = [await repository.get_with_roles(account_id) for account_id in ids]
+        if opened_here:
+            # Only this read is in the transaction: end it before the catalogue is called.
+            await session.commit()
+    return [
+        contract.CreatorRead(id=account.id, name=account.name)
+        for account in accounts
+        if account is not None and Role.CREATOR in account.role_set
+    ]
 
 
 @strawberry.type
@@ -162,33 +241,16 @@ class CatalogueMutation:
         ctx = info.context
         try:
             principal = ctx.require_principal()
-            work = contract.WorkCreate(
-                title=input.title,
-                description=input.description,
-                media_type=input.media_type,
-                tags=list(input.tags),
-                language=input.language,
-                file_name=input.file.file_name,
-                size=input.file.size,
-                sha256=input.file.sha256,
-                shares=[
-                    contract.ShareIn(
-                        creator_id=uuid.UUID(str(share.creator_id)), basis_points=share.basis_points
-                    )
-                    for share in input.shares
-                ],
+            work = _work_create(input)
+            co_creators = [
+                s.creator_id for s in work.shares if s.creator_id != principal.account_id
+            ]
+            confirmed = await _confirmed_creators(ctx, co_creators)
+            created = await ctx.catalogue.create_work(
+                principal, work.model_copy(update={"confirmed_creators": confirmed})
             )
-            created = await ctx.catalogue.create_work(principal, work)
-        except pydantic.ValidationError as error:
-            return failure(error, ValidationFailed, *REFUSALS)
-        except ValueError:
-            invalid = errors.InvalidRequest(
-                "the work is not valid",
-                fields=[errors.FieldError("shares.creatorId", "not a valid id", "invalid")],
-            )
-            return failure(invalid, ValidationFailed)
-        except errors.AssentError as error:
-            return failure(error, ValidationFailed, Forbidden, *REFUSALS)
+        except (errors.AssentError, pydantic.ValidationError) as error:
+            return failure(_on_input_paths(error), ValidationFailed, Forbidden, *REFUSALS)
         return WorkCreated(work=Work.of(created.work), upload=UploadTarget.of(created.upload))
 
     @strawberry.mutation(description="Presign the PUT of each part of a multipart upload.")
@@ -232,7 +294,9 @@ class CatalogueMutation:
             principal = ctx.require_principal()
             target = await ctx.catalogue.new_version(principal, _work_id(work_id), _file(file))
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(_owner_only(error), ValidationFailed, NotFound, Conflict, *REFUSALS)
+            return failure(
+                _on_input_paths(_owner_only(error)), ValidationFailed, NotFound, Conflict, *REFUSALS
+            )
         return VersionStarted(upload=UploadTarget.of(target))
 
     @strawberry.mutation(
@@ -252,7 +316,9 @@ class CatalogueMutation:
             )
             recorded = await ctx.catalogue.give_consent(principal, _work_id(work_id), consent)
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(_owner_only(error), ValidationFailed, NotFound, Conflict, *REFUSALS)
+            return failure(
+                _on_input_paths(_owner_only(error)), ValidationFailed, NotFound, Conflict, *REFUSALS
+            )
         return ConsentRecorded(consent=ConsentType.of(recorded))
 
     @strawberry.mutation(description="Withdraw consent: the work leaves sale at once.")
@@ -267,7 +333,9 @@ class CatalogueMutation:
                 principal, _work_id(work_id), withdrawal
             )
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(_owner_only(error), ValidationFailed, NotFound, Conflict, *REFUSALS)
+            return failure(
+                _on_input_paths(_owner_only(error)), ValidationFailed, NotFound, Conflict, *REFUSALS
+            )
         return ConsentRecorded(consent=ConsentType.of(recorded))
 
     @strawberry.mutation(
@@ -297,7 +365,12 @@ class CatalogueMutation:
             published = await ctx.catalogue.set_offer(principal, _work_id(work_id), offer)
         except (errors.AssentError, pydantic.ValidationError) as error:
             return failure(
-                _owner_only(error), ValidationFailed, ConsentRequired, NotFound, Conflict, *REFUSALS
+                _on_input_paths(_owner_only(error)),
+                ValidationFailed,
+                ConsentRequired,
+                NotFound,
+                Conflict,
+                *REFUSALS,
             )
         return OfferSet(offer=OfferType.of(published))
 

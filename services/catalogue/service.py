@@ -49,6 +49,7 @@ from services.catalogue.repository import (
 from services.catalogue.signals import terms_signals
 from services.catalogue.terms import canonical_json, terms_id
 from services.contracts.catalogue import (
+    ACCOUNTS_ISSUER,
     BASIS_POINTS_WHOLE,
     CURRENCY_MINOR_DIGITS,
     ConsentIn,
@@ -249,6 +250,19 @@ class CreatorService:
         if creator_id is not None and caller.has(Role.CREATOR):
             await CreatorRepository(session).upsert(creator_id, caller.name)
 
+    async def record_confirmed(
+        self, session: AsyncSession, caller: Caller, work_in: WorkCreate
+    ) -> None:
+        """Co-creators the gateway, which owns the accounts, confirmed are creators: in the
+        directory at once, though their `account.registered` may not have arrived yet."""
+        if caller.issuer != ACCOUNTS_ISSUER:
+            return
+        named = {share.creator_id for share in work_in.shares}
+        creators = CreatorRepository(session)
+        for creator in work_in.confirmed_creators:
+            if creator.id in named:
+                await creators.upsert(creator.id, creator.name)
+
     async def record_registration(
         self, session: AsyncSession, registered: AccountRegistered
     ) -> None:
@@ -286,6 +300,7 @@ class WorkService:
             file_name=work_in.file_name,
         )
         await creator_service.ensure_caller(session, caller)
+        await creator_service.record_confirmed(session, caller, work_in)
         shares = await self._checked_shares(session, owner_id, work_in.shares)
         work = Work(
             id=uuid.uuid4(),

@@ -96,6 +96,16 @@ Sha256 = Annotated[str, StringConstraints(to_lower=True, pattern=SHA256_HEX)]
 # --- works and uploads ---
 
 
+class CreatorRead(Schema):
+    id: UUID
+    name: str
+
+
+ACCOUNTS_ISSUER = "gateway"
+"""The process that owns the accounts, and so may confirm that one is a creator."""
+MAX_SHARES = 100
+
+
 class ShareIn(Schema):
     creator_id: UUID
     basis_points: int = Field(ge=1, le=BASIS_POINTS_WHOLE)
@@ -121,7 +131,15 @@ class WorkCreate(FileIn):
     language: str = Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)
     shares: list[ShareIn] = Field(
         default_factory=list,
+        max_length=MAX_SHARES,
         description="Co-creator splits summing to 10000 basis points; empty: all to the owner.",
+    )
+    confirmed_creators: list[CreatorRead] = Field(
+        default_factory=list,
+        max_length=MAX_SHARES,
+        description="Co-creators the accounts' owner (the gateway) found to be creator "
+        "accounts when it forwarded this call. The catalogue hears of new accounts through "
+        "the outbox, a moment later; honoured from the gateway only.",
     )
 
 
@@ -260,11 +278,6 @@ class UploadCompleted(Schema):
 
 
 # --- reads ---
-
-
-class CreatorRead(Schema):
-    id: UUID
-    name: str
 
 
 class WorkPage(Schema):
