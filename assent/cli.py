@@ -19,7 +19,14 @@ from assent.options import (
     connection_options,
     gateway_url,
 )
-from assent.stack import DATABASE_COMPONENTS, Stack, StackError, migrate, stack_environment
+from assent.stack import (
+    DATABASE_COMPONENTS,
+    Stack,
+    StackError,
+    check_settings,
+    migrate,
+    stack_environment,
+)
 
 if TYPE_CHECKING:
     from assent.download import DownloadResult
@@ -35,6 +42,7 @@ def _up(args: argparse.Namespace) -> int:
     env = stack_environment(data_dir=data_dir, port=args.port, host=args.host)
     stack = Stack(env=env, port=args.port, host=args.host)
     try:
+        check_settings(env)
         stack.check_ports()
     except StackError as error:
         print(f"assent up: {error}", file=sys.stderr, flush=True)

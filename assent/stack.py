@@ -6,6 +6,7 @@ tests exercise exactly what an operator runs.
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -28,6 +29,8 @@ class Component:
     factory: str
     port_offset: int
     migrations: Path | None
+    # The secret settings this process reads; it is started without any other.
+    secrets: frozenset[str]
     ready_path: str = "/readyz"
 
     @property
@@ -51,20 +54,68 @@ class Component:
         ]
 
 
-GATEWAY = Component("gateway", "gateway.app:create_app", 0, ROOT / "gateway/accounts/migrations")
+ADMIN_KEY = "ASSENT_ADMIN_KEY"
+# Settings that are credentials, by name: a process gets one only when its component
+# lists it. A secret setting added later is withheld from every process until it is.
+SECRET_SETTING = re.compile(r"^ASSENT_\w*(SECRET|SIGNING_KEY|ADMIN_KEY|PASSWORD)")
+# What signs and verifies the tokens of calls between the platform's processes.
+INTERNAL_CALLS = frozenset({"ASSENT_INTERNAL_TOKEN_SECRET"})
+# What writes objects to S3 ...
+STORE_WRITES = frozenset({"ASSENT_STORAGE_S3_SECRET_ACCESS_KEY"})
+# ... and what, besides, signs URLs for browsers and labs to upload and download by.
+URL_SIGNING = frozenset({"ASSENT_STORAGE_SIGNING_SECRET"})
+
+GATEWAY = Component(
+    "gateway",
+    "gateway.app:create_app",
+    0,
+    ROOT / "gateway/accounts/migrations",
+    INTERNAL_CALLS | {ADMIN_KEY},
+)
 SERVICES = (
     Component(
-        "catalogue", "services.catalogue.app:create_app", 1, ROOT / "services/catalogue/migrations"
+        "catalogue",
+        "services.catalogue.app:create_app",
+        1,
+        ROOT / "services/catalogue/migrations",
+        # Presigns creators' uploads.
+        INTERNAL_CALLS | STORE_WRITES | URL_SIGNING,
     ),
     Component(
-        "licensing", "services.licensing.app:create_app", 2, ROOT / "services/licensing/migrations"
+        "licensing",
+        "services.licensing.app:create_app",
+        2,
+        ROOT / "services/licensing/migrations",
+        INTERNAL_CALLS | {"ASSENT_LICENSING_SIGNING_KEY"},
     ),
     Component(
-        "delivery", "services.delivery.app:create_app", 3, ROOT / "services/delivery/migrations"
+        "delivery",
+        "services.delivery.app:create_app",
+        3,
+        ROOT / "services/delivery/migrations",
+        # Presigns buyers' downloads.
+        INTERNAL_CALLS
+        | STORE_WRITES
+        | URL_SIGNING
+        | {"ASSENT_DELIVERY_SIGNING_KEY", "ASSENT_DELIVERY_WATERMARK_SECRET"},
     ),
-    Component("audit", "services.audit.app:create_app", 4, ROOT / "services/audit/migrations"),
+    Component(
+        "audit",
+        "services.audit.app:create_app",
+        4,
+        ROOT / "services/audit/migrations",
+        # Writes checkpoints to the store, never presigns.
+        INTERNAL_CALLS | STORE_WRITES | {"ASSENT_AUDIT_SIGNING_KEY"},
+    ),
 )
-OBJECT_SERVER = Component("objects", "storage.local_server:create_app", 5, None, "/healthz")
+OBJECT_SERVER = Component(
+    "objects",
+    "storage.local_server:create_app",
+    5,
+    None,
+    URL_SIGNING,
+    ready_path="/healthz",
+)
 DATABASE_COMPONENTS = (GATEWAY, *SERVICES)
 
 
@@ -145,6 +196,40 @@ def stack_environment(
     return env
 
 
+def environment_for(component: Component, env: Mapping[str, str]) -> dict[str, str]:
+    """What one process of the stack is started with: the stack's environment without the
+    secrets it does not read, nor another component's database (its URL may hold a
+    password). Each component's own database URL is set, so the shared one goes too."""
+    others = {
+        other.env_prefix + setting
+        for other in DATABASE_COMPONENTS
+        if other != component
+        for setting in ("DATABASE_URL", "DATABASE_SCHEMA")
+    }
+    return {
+        name: value
+        for name, value in env.items()
+        if not (SECRET_SETTING.match(name) and name not in component.secrets)
+        and name not in others
+        and name != "ASSENT_DATABASE_URL"
+    }
+
+
+def check_settings(env: Mapping[str, str]) -> None:
+    """Refuses settings a process would only fail on once started, deep in a traceback."""
+    from gateway.accounts.keys import key_from_secret
+
+    # Empty is unset, as the gateway reads it.
+    if admin_key := env.get(ADMIN_KEY):
+        try:
+            key_from_secret(admin_key)
+        except ValueError as error:
+            raise StackError(
+                f"{ADMIN_KEY} is not an Assent API key ({error}); "
+                "make one with `assent keygen`, or unset it to have one generated"
+            ) from None
+
+
 def components_for(env: Mapping[str, str]) -> list[Component]:
     """The processes to run: the local object server only when objects stay on disk."""
     extra = [OBJECT_SERVER] if env.get("ASSENT_STORAGE_BACKEND", "local") == "local" else []
@@ -201,6 +286,7 @@ class Stack:
             )
 
     def start(self, *, ready_timeout: float = 60.0) -> None:
+        check_settings(self.env)
         self.check_ports()
         components = components_for(self.env)
         for component in components:
@@ -216,7 +302,7 @@ class Stack:
             self._log_files.append(output)
         self.processes[component.name] = subprocess.Popen(
             command,
-            env=self.env,
+            env=environment_for(component, self.env),
             cwd=ROOT,
             stdout=output,
             stderr=subprocess.STDOUT if output else None,

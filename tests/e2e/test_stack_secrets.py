@@ -1,6 +1,7 @@
 """No secret reaches a log: after a purchase and a download on the whole stack, every
 process's log is searched for the API keys used, the stack's own secrets and signing
-keys, and the signatures of the presigned URLs handed out."""
+keys, and the signatures of the presigned URLs handed out. And no process holds a
+secret it does not use: each one's environment is read as the system shows it."""
 
 import asyncio
 import hashlib
@@ -122,3 +123,53 @@ async def test_no_secret_reaches_any_log(
     assert leaked == []
     assert UNREDACTED_SIGNATURE.findall(logs) == []
     assert BEARER_TOKEN.findall(logs) == []
+
+
+# Who may hold what, as an operator would audit it: the gateway the admin key, each
+# service its own signing key, whatever stores objects the S3 credential.
+HOLDERS = {
+    "ASSENT_ADMIN_KEY": {"gateway"},
+    "ASSENT_INTERNAL_TOKEN_SECRET": {"gateway", "catalogue", "licensing", "delivery", "audit"},
+    "ASSENT_LICENSING_SIGNING_KEY": {"licensing"},
+    "ASSENT_DELIVERY_SIGNING_KEY": {"delivery"},
+    "ASSENT_DELIVERY_WATERMARK_SECRET": {"delivery"},
+    "ASSENT_AUDIT_SIGNING_KEY": {"audit"},
+    "ASSENT_STORAGE_S3_SECRET_ACCESS_KEY": {"catalogue", "delivery", "audit"},
+}
+
+
+def process_environment(pid: int) -> str:
+    """A process's environment as the system holds it (what another user with access to
+    the process, or a core dump, would see)."""
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        return environ.read().decode(errors="replace")
+
+
+def test_each_process_holds_only_its_own_secrets(running_stack: RunningStack) -> None:
+    env = running_stack.stack.env
+    environments = {
+        name: process_environment(process.pid)
+        for name, process in running_stack.stack.processes.items()
+    }
+    assert set(environments) == {"gateway", "catalogue", "licensing", "delivery", "audit"}
+    settings = {
+        name: {entry.partition("=")[0] for entry in environ.split("\0") if entry}
+        for name, environ in environments.items()
+    }
+    by_name = {
+        setting: {name for name, names in settings.items() if setting in names}
+        for setting in HOLDERS
+    }
+    assert by_name == HOLDERS
+    # Nor under another name: a secret's value is nowhere else.
+    by_value = {
+        setting: {name for name, environ in environments.items() if env[setting] in environ}
+        for setting in HOLDERS
+        if len(env[setting]) >= SHORTEST_SECRET
+    }
+    assert by_value == {setting: HOLDERS[setting] for setting in by_value}
+    assert "ASSENT_ADMIN_KEY" in by_value
+    # A database URL may carry a password: each process sees its own database only.
+    for name, names in settings.items():
+        databases = {setting for setting in names if setting.endswith("DATABASE_URL")}
+        assert databases == {f"ASSENT_{name.upper()}_DATABASE_URL"}, name
