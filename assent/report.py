@@ -2,15 +2,17 @@
 
 The page needs nothing but a browser: inline CSS, the picture an inline SVG, no script and
 no external asset. Every value shown comes from the export, whose payloads hold text that
-creators and buyers wrote (titles, names, reasons), so everything is escaped on the way
-out (`_e`); the page is built from escaped pieces only.
+creators and buyers wrote (titles, names, reasons), so the page is rendered from a
+template (`templates/report.html`) that escapes every value it is given; this module
+only works out what to say and where to draw it.
 """
 
-import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel
 
 from assent.chain import ChainCheck, ChainEvent
@@ -49,34 +51,13 @@ _COLOURS = {
 _LANE_WIDTH, _BOX_WIDTH, _BOX_HEIGHT, _ROW_HEIGHT, _TOP = 170, 158, 46, 58, 44
 _LABEL_CHARS = 25
 
-_STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; color: #111827; margin: 2rem auto;
-       max-width: 72rem; padding: 0 1rem; }
-h1 { font-size: 1.5rem; margin-bottom: .25rem; }
-h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #d1d5db; }
-code, .id { font-family: ui-monospace, monospace; font-size: .85em; word-break: break-all; }
-.verdict { border: 2px solid; border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0; }
-.verdict.valid { border-color: #15803d; background: #f0fdf4; }
-.verdict.invalid { border-color: #b91c1c; background: #fef2f2; }
-.verdict strong { font-size: 1.1rem; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; vertical-align: top; padding: .4rem .5rem;
-         border-bottom: 1px solid #e5e7eb; }
-th { background: #f3f4f6; }
-tr.flagged td { background: #fef2f2; }
-td ul { margin: .25rem 0 0; padding-left: 1.1rem; }
-.problem { color: #b91c1c; }
-.step { display: inline-block; color: #fff; border-radius: 3px; padding: 0 .4rem;
-        font-size: .8rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
-dt { font-weight: 600; }
-dd { margin: 0; }
-svg { max-width: 100%; height: auto; }
-"""
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+_TEMPLATES = Environment(
+    loader=PackageLoader("assent", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 def money(amount_minor: int, currency: str) -> str:
@@ -249,124 +230,108 @@ def _label(entry: ChainEntry, event: ChainEvent | None, names: _Names) -> str:
     return entry.topic
 
 
-def picture(check: ChainCheck, names: _Names) -> str:
+@dataclass(frozen=True)
+class Lane:
+    step: ChainStep
+    x: int
+    colour: str
+
+
+@dataclass(frozen=True)
+class Box:
+    title: str
+    heading: str
+    label: str
+    time: str
+    x: int
+    y: int
+    colour: str
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class Picture:
+    width: int
+    height: int
+    lanes: list[Lane]
+    boxes: list[Box]
+    line: str
+    """The polyline's points joining the boxes in log order; empty for fewer than two."""
+    box_width: int = _BOX_WIDTH
+    box_height: int = _BOX_HEIGHT
+
+
+def picture(check: ChainCheck, names: _Names) -> Picture:
     """The chain as a flow: one lane per step, in the order a sale goes through them, and
     the entries in log order down the page, joined in that order."""
     entries = check.chain.entries[:MAX_PICTURED]
     events = {event.position: event for event in check.events}
     used = {entry.step for entry in entries}
-    lanes = [step for step in ChainStep if step in used]
-    column = {step: number for number, step in enumerate(lanes)}
-    width = max(len(lanes), 1) * _LANE_WIDTH + 20
-    height = _TOP + len(entries) * _ROW_HEIGHT + 10
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" font-family="system-ui, sans-serif" font-size="11">',
-        "<title>The licence chain, step by step, in log order</title>",
+    lanes = [
+        Lane(step, 10 + number * _LANE_WIDTH, _COLOURS[step])
+        for number, step in enumerate(step for step in ChainStep if step in used)
     ]
-    for step, number in column.items():
-        x = 10 + number * _LANE_WIDTH
-        parts.append(
-            f'<rect x="{x}" y="0" width="{_BOX_WIDTH}" height="{height}" fill="#f9fafb"/>'
-            f'<text x="{x + _BOX_WIDTH / 2}" y="22" text-anchor="middle" font-size="13" '
-            f'font-weight="600" fill="{_COLOURS[step]}">{_e(step)}</text>'
+    column = {lane.step: lane.x for lane in lanes}
+    boxes = [
+        Box(
+            title=f"entry {position}, log index {entry.index}: {entry.topic}",
+            heading=_clip(f"#{entry.index} {entry.topic}"),
+            label=_clip(_label(entry, events.get(position), names)),
+            time=entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            x=column[entry.step],
+            y=_TOP + (position - 1) * _ROW_HEIGHT,
+            colour=_COLOURS[entry.step],
+            flagged=bool(check.problems_at(position)),
         )
-    centres = [
-        (10 + column[entry.step] * _LANE_WIDTH + _BOX_WIDTH / 2, _TOP + n * _ROW_HEIGHT + 23)
-        for n, entry in enumerate(entries)
+        for position, entry in enumerate(entries, start=1)
     ]
-    if len(centres) > 1:
-        points = " ".join(f"{x:.0f},{y:.0f}" for x, y in centres)
-        parts.append(f'<polyline points="{points}" fill="none" stroke="#9ca3af" stroke-width="2"/>')
-    for n, entry in enumerate(entries):
-        position = n + 1
-        x = 10 + column[entry.step] * _LANE_WIDTH
-        y = _TOP + n * _ROW_HEIGHT
-        flagged = bool(check.problems_at(position))
-        stroke = "#b91c1c" if flagged else _COLOURS[entry.step]
-        parts.append(
-            f"<g><title>{_e(f'entry {position}, log index {entry.index}: {entry.topic}')}</title>"
-            f'<rect x="{x}" y="{y}" width="{_BOX_WIDTH}" height="{_BOX_HEIGHT}" rx="6" '
-            f'fill="#fff" stroke="{stroke}" stroke-width="{3 if flagged else 1.5}"/>'
-            f'<text x="{x + 8}" y="{y + 15}" font-weight="600" fill="{_COLOURS[entry.step]}">'
-            f"{_e(_clip(f'#{entry.index} {entry.topic}'))}</text>"
-            f'<text x="{x + 8}" y="{y + 29}">'
-            f"{_e(_clip(_label(entry, events.get(position), names)))}</text>"
-            f'<text x="{x + 8}" y="{y + 41}" fill="#6b7280">'
-            f"{_e(entry.occurred_at.strftime('%Y-%m-%d %H:%M'))}</text></g>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    centres = [(box.x + _BOX_WIDTH / 2, box.y + 23) for box in boxes]
+    return Picture(
+        width=max(len(lanes), 1) * _LANE_WIDTH + 20,
+        height=_TOP + len(entries) * _ROW_HEIGHT + 10,
+        lanes=lanes,
+        boxes=boxes,
+        line=" ".join(f"{x:.0f},{y:.0f}" for x, y in centres) if len(centres) > 1 else "",
+    )
 
 
 # -- the page -----------------------------------------------------------------------------
 
 
-def _list(items: Sequence[str], css: str = "") -> str:
-    if not items:
-        return ""
-    attribute = f' class="{css}"' if css else ""
-    return f"<ul{attribute}>" + "".join(f"<li>{_e(item)}</li>" for item in items) + "</ul>"
+@dataclass(frozen=True)
+class Row:
+    """One entry of the table."""
 
-
-def _definitions(pairs: Sequence[tuple[str, str]]) -> str:
-    return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in pairs) + "</dl>"
+    position: int
+    entry: ChainEntry
+    colour: str
+    time: str
+    headline: str
+    details: list[str]
+    problems: list[str]
 
 
 def _row(
     position: int, entry: ChainEntry, event: ChainEvent | None, check: ChainCheck, names: _Names
-) -> str:
-    problems = check.problems_at(position)
-    flagged = ' class="flagged"' if problems else ""
+) -> Row:
     details: list[str] = []
     if event is None:
         headline = "(the entry could not be read)"
     else:
         headline, details = describe(event.payload, names)
-    colour = _COLOURS[entry.step]
-    return (
-        f'<tr id="entry-{position}"{flagged}>'
-        f"<td>{position}</td><td>{entry.index}</td>"
-        f"<td>{_e(_when(entry.occurred_at))}</td>"
-        f'<td><span class="step" style="background:{colour}">{_e(entry.step)}</span><br>'
-        f"<code>{_e(entry.topic)}</code></td>"
-        f"<td>{_e(headline)}{_list(details)}{_list(problems, 'problem')}</td>"
-        f'<td class="id">{_e(entry.event_id)}</td></tr>'
+    return Row(
+        position=position,
+        entry=entry,
+        colour=_COLOURS[entry.step],
+        time=_when(entry.occurred_at),
+        headline=headline,
+        details=details,
+        problems=check.problems_at(position),
     )
 
 
-def render(check: ChainCheck, *, exported_at: datetime, source: str, json_name: str) -> str:
-    chain = check.chain
-    subject = f"{chain.subject_kind} {chain.subject_id}"
-    names = _Names(check.events)
-    events = {event.position: event for event in check.events}
-    verdict = (
-        '<div class="verdict valid"><strong>Verified.</strong> Every entry is proven in the '
-        "audit log by the signed checkpoint below, and every check passed."
-        + _definitions(check.facts)
-        + "</div>"
-        if check.ok
-        else '<div class="verdict invalid"><strong>Not verified.</strong> '
-        f"{len(check.problems)} check(s) failed; do not rely on this chain."
-        + _list([problem.message for problem in check.problems], "problem")
-        + "</div>"
-    )
-    rows = "".join(
-        _row(position, entry, events.get(position), check, names)
-        for position, entry in enumerate(chain.entries, start=1)
-    )
-    pictured = (
-        "<p>Each box is an entry of the log (#index), in its step's column, in log order from "
-        "top to bottom; a red outline marks an entry a check failed on."
-        + (
-            f" The first {MAX_PICTURED} of {len(chain.entries)} entries are drawn; the table "
-            "lists all."
-            if len(chain.entries) > MAX_PICTURED
-            else ""
-        )
-        + "</p>"
-    )
-    shown = chain.checkpoint
+def _checkpoint(check: ChainCheck) -> list[tuple[str, str]]:
+    chain, shown = check.chain, check.chain.checkpoint
     signer = ", ".join(signature.keyid for signature in shown.envelope.signatures)
     checkpoint = [
         ("tree size", str(check.checkpoint.tree_size)),
@@ -382,23 +347,24 @@ def render(check: ChainCheck, *, exported_at: datetime, source: str, json_name: 
         )
     if chain.pending_entries:
         checkpoint.append(("logged since", f"{chain.pending_entries} more entries, not yet proven"))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(f'Licence chain of {subject}')}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Licence chain of {_e(chain.subject_kind)} <code>{_e(chain.subject_id)}</code></h1>"
-        f"<p>Exported {_e(_when(exported_at))} from {_e(source)}: {len(chain.entries)} entries "
-        f"of the Assent audit log, proven against its checkpoint of tree size "
-        f"{check.checkpoint.tree_size}. Verification was run at export time with the "
-        "marketplace's published keys.</p>"
-        f"{verdict}"
-        f"<h2>The chain</h2>{pictured}{picture(check, names)}"
-        "<h2>Entries</h2><table><thead><tr><th>#</th><th>Log index</th><th>Time</th>"
-        "<th>Step</th><th>What it records</th><th>Event</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-        f"<h2>Checkpoint</h2>{_definitions(checkpoint)}"
-        "<h2>Check it yourself</h2><p>Anyone can check the chain again, offline, with only "
-        "the marketplace's published keys:</p>"
-        f"<pre><code>assent verify {_e(json_name)} --keys KEYS.json "
-        "[--checkpoint A-CHECKPOINT-YOU-KEPT.json]</code></pre>"
-        "</body></html>\n"
+    return checkpoint
+
+
+def render(check: ChainCheck, *, exported_at: datetime, source: str, json_name: str) -> str:
+    names = _Names(check.events)
+    events = {event.position: event for event in check.events}
+    rows = [
+        _row(position, entry, events.get(position), check, names)
+        for position, entry in enumerate(check.chain.entries, start=1)
+    ]
+    return _TEMPLATES.get_template("report.html").render(
+        check=check,
+        chain=check.chain,
+        exported_at=_when(exported_at),
+        source=source,
+        json_name=json_name,
+        picture=picture(check, names),
+        max_pictured=MAX_PICTURED,
+        rows=rows,
+        checkpoint=_checkpoint(check),
     )
