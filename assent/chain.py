@@ -9,18 +9,24 @@ against one signed checkpoint. `check_chain` checks it with only the published k
    and time are the ones shown beside it, its step fits its topic, its payload reads by
    its topic's contract, and its leaf hash with its inclusion proof leads to the
    checkpoint's root; log indices strictly increase, so a reordered, repeated or
-   renumbered entry fails;
+   renumbered entry fails. An entry withheld from the reader (another party's: a creator
+   is not shown a buyer's sale) carries its leaf hash instead of its bytes; its inclusion
+   proof is checked, and nothing else can be;
 3. with a checkpoint the auditor kept earlier: the consistency proof from the kept size
    to the chain's, so a log whose history was rewritten since fails;
 4. every entry is about the chain's subject, so an entry pasted in from another chain
    fails;
-5. the marketplace's rule: no delivery of a work after its withdrawal.
+5. the marketplace's rule: no sale after withdrawal. A licence.granted line for a work
+   sells no use that the work's newest sale_scope.recorded before it (in log order) had
+   closed; a line sold before a withdrawal may be delivered after it. For works whose
+   history the log holds no sale scope of (logged before licensing recorded them), the
+   older rule stands: no delivery of a work after its withdrawal.
 
 Which entries are about a subject:
-- a work W: consents, offers and withdrawal of W; every licence.granted with a line for W;
-  the ledger transactions, refunds, deliveries and downloads of those licences;
+- a work W: consents, offers, sale scopes and withdrawal of W; every licence.granted with
+  a line for W; the ledger transactions, refunds, deliveries and downloads of those licences;
 - a licence L: its licence.granted, ledger transactions, refund, deliveries and downloads;
-  consents, offers and withdrawals of the works it grants;
+  consents, offers, sale scopes and withdrawals of the works it grants;
 - for both, the accounts these entries name as parties (who consented, withdrew, bought,
   was paid, refunded).
 
@@ -56,7 +62,12 @@ from services.contracts.audit import (
 from services.contracts.catalogue import ConsentKind, ConsentRecorded, OfferPublished, WorkWithdrawn
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
 from services.contracts.events import AccountRegistered, AccountRoleGranted, Topic
-from services.contracts.licensing import LedgerRecorded, LicenceGranted, LicenceRefunded
+from services.contracts.licensing import (
+    LedgerRecorded,
+    LicenceGranted,
+    LicenceRefunded,
+    SaleScopeRecorded,
+)
 from services.contracts.signing import Envelope, PublicKeyRead
 from services.kit.merkle import ProofInvalid, leaf_hash, verify_consistency, verify_inclusion
 
@@ -76,6 +87,7 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.LEDGER_RECORDED: LedgerRecorded,
     Topic.DELIVERY_ISSUED: DeliveryIssued,
     Topic.FILE_DOWNLOADED: FileDownloaded,
+    Topic.SALE_SCOPE_RECORDED: SaleScopeRecorded,
 }
 """The contract each topic's payload is read with."""
 
@@ -94,6 +106,8 @@ STEPS: dict[Topic, frozenset[ChainStep]] = {
     Topic.LEDGER_RECORDED: frozenset({ChainStep.PAYMENT, ChainStep.REFUND}),
     Topic.DELIVERY_ISSUED: frozenset({ChainStep.DELIVERY}),
     Topic.FILE_DOWNLOADED: frozenset({ChainStep.DOWNLOAD}),
+    # What licensing may sell of a work: the offer as the seller enforces it.
+    Topic.SALE_SCOPE_RECORDED: frozenset({ChainStep.OFFER}),
 }
 """The steps an entry of each topic may be shown as: the report reads the step, so an
 entry shown under another step's name would mislead it."""
@@ -178,6 +192,9 @@ def read_entry(position: int, entry: ChainEntry) -> tuple[ChainEvent | None, lis
     """The entry's logged event, and what disagrees with the fields shown beside it."""
     here = where(position, entry)
     at = (position,)
+    if entry.entry is None:
+        # Withheld from this reader: only its place in the log is proven.
+        return None, []
     try:
         event = LoggedEvent.model_validate_json(entry.entry)
     except ValidationError as exc:
@@ -249,9 +266,20 @@ def _proof_problems(chain: ChainRead, checkpoint: Checkpoint) -> list[Problem]:
                 )
             )
             continue
+        if (
+            entry.entry is not None
+            and entry.leaf_hash is not None
+            and leaf_hash(entry.entry.encode()).hex() != entry.leaf_hash
+        ):
+            problems.append(Problem(f"{here}: leaf hash: not the hash of the entry bytes", at))
         try:
             proof = [_hash(text) for text in entry.inclusion_proof]
-            verify_inclusion(leaf_hash(entry.entry.encode()), entry.index, size, proof, root)
+            leaf = (
+                leaf_hash(entry.entry.encode())
+                if entry.entry is not None
+                else _hash(entry.leaf_hash or "")
+            )
+            verify_inclusion(leaf, entry.index, size, proof, root)
         except (ValueError, ProofInvalid) as exc:
             problems.append(Problem(f"{here}: inclusion proof: {exc}", at))
     seen: dict[UUID, int] = {}
@@ -382,7 +410,7 @@ def _scope(kind: ChainSubjectKind, subject: UUID, events: Sequence[ChainEvent]) 
 
 def _about(payload: BaseModel, scope: _Scope) -> bool:
     """Whether a non-account entry is about the scope's works or licences."""
-    if isinstance(payload, ConsentRecorded | OfferPublished | WorkWithdrawn):
+    if isinstance(payload, ConsentRecorded | OfferPublished | WorkWithdrawn | SaleScopeRecorded):
         return payload.work_id in scope.works
     if isinstance(payload, LicenceGranted | LicenceRefunded | DeliveryIssued | FileDownloaded):
         return payload.licence_id in scope.licences
@@ -408,7 +436,7 @@ def _parties(payload: BaseModel) -> Iterable[UUID | None]:
 
 def _what(payload: BaseModel) -> str:
     """What an entry is about, in the words of a problem report."""
-    if isinstance(payload, ConsentRecorded | OfferPublished | WorkWithdrawn):
+    if isinstance(payload, ConsentRecorded | OfferPublished | WorkWithdrawn | SaleScopeRecorded):
         return f"it concerns work {payload.work_id}"
     if isinstance(payload, LicenceGranted | LicenceRefunded | DeliveryIssued | FileDownloaded):
         return f"it concerns licence {payload.licence_id}"
@@ -431,7 +459,9 @@ def subject_problems(
         if _about(event.payload, scope):
             scope.parties.update(p for p in _parties(event.payload) if p is not None)
             continue
-        about_a_work = isinstance(event.payload, ConsentRecorded | OfferPublished | WorkWithdrawn)
+        about_a_work = isinstance(
+            event.payload, ConsentRecorded | OfferPublished | WorkWithdrawn | SaleScopeRecorded
+        )
         hint = ""
         if kind is ChainSubjectKind.LICENCE and about_a_work:
             hint = f", which licence {subject} does not grant in this chain"
@@ -466,7 +496,10 @@ def subject_problems(
 @dataclass(frozen=True)
 class RuleOutcome:
     withdrawn_works: int
+    sales: int
+    """Lines of a licence.granted checked against their work's sale scope."""
     deliveries: int
+    """Deliveries checked by the older rule, for works with no sale scope in the chain."""
     violations: list[Problem]
 
 
@@ -482,10 +515,50 @@ def _consent_in_force(
     return current
 
 
-def withdrawal_rule(events: Sequence[ChainEvent]) -> RuleOutcome:
-    """No delivery of a work after its withdrawal: a delivery issued after a work was
-    withdrawn (work.withdrawn, or a withdrawn consent not given again before the
-    delivery) must list the work in its exclusions, if its licence grants the work."""
+def _sales_after_withdrawal(
+    events: Sequence[ChainEvent],
+) -> tuple[set[UUID], int, list[Problem]]:
+    """No sale after withdrawal, by log order: a licence.granted line for a work sells
+    only uses its newest sale_scope.recorded before it left open. Licensing commits every
+    sale of a work before or after each sale scope and its outbox keeps that order, so
+    the log's order is the commits' order. A line sold before a withdrawal may be
+    delivered after it. The works with a sale scope are returned: the rule covers them."""
+    scopes: dict[UUID, ChainEvent] = {}
+    sales = 0
+    violations: list[Problem] = []
+    for event in events:
+        payload = event.payload
+        if isinstance(payload, SaleScopeRecorded):
+            scopes[payload.work_id] = event
+            continue
+        if not isinstance(payload, LicenceGranted):
+            continue
+        for line in payload.lines:
+            scope = scopes.get(line.work_id)
+            if scope is None or not isinstance(scope.payload, SaleScopeRecorded):
+                continue
+            sales += 1
+            closed = sorted(set(payload.uses) - set(scope.payload.open_uses))
+            if closed:
+                violations.append(
+                    Problem(
+                        f"no sale after withdrawal: {event.where}: licence "
+                        f"{payload.licence_id} sells work {line.work_id} for "
+                        f"{', '.join(closed)}, which the sale scope in {scope.where} "
+                        f"(after {scope.payload.cause_topic}) had closed",
+                        (scope.position, event.position),
+                    )
+                )
+    return set(scopes), sales, violations
+
+
+def _deliveries_after_withdrawal(
+    events: Sequence[ChainEvent], ruled: set[UUID]
+) -> tuple[set[UUID], int, list[Problem]]:
+    """The rule for works logged before sale scopes were: a delivery issued after a work
+    was withdrawn (work.withdrawn, or a withdrawn consent not given again before the
+    delivery) must list the work in its exclusions, if its licence grants the work.
+    Works in `ruled` have a sale scope, and `_sales_after_withdrawal` covers them."""
     lines: dict[UUID, set[UUID]] = defaultdict(set)
     withdrawn: dict[UUID, tuple[datetime, ChainEvent]] = {}
     consents: dict[UUID, list[tuple[datetime, ChainEvent]]] = defaultdict(list)
@@ -513,10 +586,13 @@ def withdrawal_rule(events: Sequence[ChainEvent]) -> RuleOutcome:
         )
     }
     violations: list[Problem] = []
+    checked = 0
     for delivery, event in deliveries:
         issued = _aware(delivery.issued_at)
         excluded = {exclusion.work_id for exclusion in delivery.excluded}
-        for work in sorted(lines.get(delivery.licence_id, set()) - excluded, key=str):
+        works = lines.get(delivery.licence_id, set()) - ruled
+        checked += bool(works)
+        for work in sorted(works - excluded, key=str):
             withdrawal: tuple[datetime, ChainEvent] | None = None
             if work in withdrawn and withdrawn[work][0] < issued:
                 withdrawal = withdrawn[work]
@@ -540,7 +616,33 @@ def withdrawal_rule(events: Sequence[ChainEvent]) -> RuleOutcome:
                     (event.position, by.position),
                 )
             )
-    return RuleOutcome(len(withdrawn_works), len(deliveries), violations)
+    return withdrawn_works, checked, violations
+
+
+def withdrawal_rule(events: Sequence[ChainEvent]) -> RuleOutcome:
+    """No sale after withdrawal (by log order); for works the log holds no sale scope
+    of, the older rule of no delivery after withdrawal (by the times the events carry)."""
+    ruled, sales, sold_after = _sales_after_withdrawal(events)
+    withdrawn, deliveries, delivered_after = _deliveries_after_withdrawal(events, ruled)
+    closed = {
+        e.payload.work_id
+        for e in events
+        if isinstance(e.payload, SaleScopeRecorded) and not e.payload.open_uses
+    }
+    return RuleOutcome(len(withdrawn | closed), sales, deliveries, sold_after + delivered_after)
+
+
+def _rule_fact(rule: RuleOutcome) -> str:
+    fact = (
+        f"no sale after withdrawal: {_count(rule.withdrawn_works, 'withdrawn work')}, "
+        f"{_count(rule.sales, 'sale')} checked by log order"
+    )
+    if rule.deliveries:
+        fact += (
+            f"; no delivery after withdrawal, for works logged before sale scopes: "
+            f"{_count(rule.deliveries, 'delivery', 'deliveries')} checked"
+        )
+    return fact
 
 
 # -- the whole check ----------------------------------------------------------------------
@@ -603,6 +705,7 @@ def check_chain(
     problems += rule.violations
 
     indices = [entry.index for entry in chain.entries]
+    withheld = sum(entry.entry is None for entry in chain.entries)
     facts = [
         ("subject", f"{chain.subject_kind} {chain.subject_id}"),
         (
@@ -614,14 +717,16 @@ def check_chain(
             "entries",
             f"{len(chain.entries)}, each proven in the log"
             + (f" (log indices {min(indices)} to {max(indices)})" if indices else "")
-            + (f": {_steps(events)}" if events else ""),
+            + (f": {_steps(events)}" if events else "")
+            + (
+                f"; {withheld} withheld from this reader as another party's, each proven by "
+                "its leaf hash (its topic, step and time shown beside it are not)"
+                if withheld
+                else ""
+            ),
         ),
         ("consistency", consistency),
-        (
-            "withdrawal rule",
-            f"no delivery after withdrawal: {_count(rule.withdrawn_works, 'withdrawn work')}, "
-            f"{_count(rule.deliveries, 'delivery', 'deliveries')} checked",
-        ),
+        ("withdrawal rule", _rule_fact(rule)),
     ]
     if chain.pending_entries:
         facts.append(

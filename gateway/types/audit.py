@@ -68,7 +68,13 @@ class ChainEntry:
     topic: str
     step: ChainStep
     occurred_at: datetime
-    entry: str = strawberry.field(description="The logged bytes (canonical JSON).")
+    entry: str | None = strawberry.field(
+        description="The logged bytes (canonical JSON); null where the entry is another "
+        "party's (another creator's sale, say), withheld from you."
+    )
+    leaf_hash: str | None = strawberry.field(
+        description="A withheld entry's leaf hash (hex), which its inclusion proof proves."
+    )
     inclusion_proof: list[str] = strawberry.field(
         description="Hex, bottom-up, against the chain's checkpoint."
     )
@@ -101,6 +107,7 @@ class LicenceChain:
                     step=entry.step,
                     occurred_at=entry.occurred_at,
                     entry=entry.entry,
+                    leaf_hash=entry.leaf_hash,
                     inclusion_proof=list(entry.inclusion_proof),
                 )
                 for entry in chain.entries

@@ -16,7 +16,12 @@ from services.contracts.audit import ChainStep
 from services.contracts.catalogue import ConsentRecorded, OfferPublished, WorkWithdrawn
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
 from services.contracts.events import AccountRegistered, AccountRoleGranted, EventEnvelope, Topic
-from services.contracts.licensing import LedgerRecorded, LicenceGranted, LicenceRefunded
+from services.contracts.licensing import (
+    LedgerRecorded,
+    LicenceGranted,
+    LicenceRefunded,
+    SaleScopeRecorded,
+)
 from services.kit.signing import canonical_json
 
 log = structlog.get_logger()
@@ -49,6 +54,9 @@ STEPS: dict[Topic, ChainStep] = {
     Topic.LICENCE_REFUNDED: ChainStep.REFUND,
     Topic.DELIVERY_ISSUED: ChainStep.DELIVERY,
     Topic.FILE_DOWNLOADED: ChainStep.DOWNLOAD,
+    # What licensing may sell of the work from then on: the offer as the seller enforces
+    # it, which every sale of the work is ordered before or after.
+    Topic.SALE_SCOPE_RECORDED: ChainStep.OFFER,
 }
 
 WORK_STEPS = frozenset({ChainStep.CONSENT, ChainStep.OFFER, ChainStep.WITHDRAWAL})
@@ -95,6 +103,8 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
             ]
         case Topic.LICENCE_REFUNDED:
             return [(SubjectKind.LICENCE, LicenceRefunded.model_validate(payload).licence_id)]
+        case Topic.SALE_SCOPE_RECORDED:
+            return [(SubjectKind.WORK, SaleScopeRecorded.model_validate(payload).work_id)]
         case Topic.ACCOUNT_REGISTERED:
             return [(SubjectKind.ACCOUNT, AccountRegistered.model_validate(payload).account_id)]
         case Topic.ACCOUNT_ROLE_GRANTED:

@@ -153,6 +153,22 @@ class LogRepository(Repository[LogEntry]):
             )
         return found
 
+    async def leaves_by_subject(
+        self, kind: SubjectKind, subject_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[int, str]]:
+        """`leaves_of`, for each subject apart: subject -> leaf index -> topic."""
+        found: dict[uuid.UUID, dict[int, str]] = {subject: {} for subject in subject_ids}
+        for chunk in _chunks(subject_ids):
+            statement = (
+                select(ChainSubject.subject_id, ChainSubject.leaf_index, LogEntry.topic)
+                .join(LogEntry, LogEntry.leaf_index == ChainSubject.leaf_index)
+                .where(ChainSubject.kind == kind.value)
+                .where(ChainSubject.subject_id.in_(chunk))
+            )
+            for subject, leaf, topic in await self.session.execute(statement):
+                found[subject][int(leaf)] = topic
+        return found
+
     async def about_both(
         self, first: tuple[SubjectKind, uuid.UUID], second: tuple[SubjectKind, uuid.UUID]
     ) -> bool:

@@ -407,27 +407,34 @@ class ChainService:
                 buyers[licence_of[leaf]].add(who)
 
         me = _account(caller)
-        whole = _sees_every_chain(caller) or (
-            me is not None
+        every = _sees_every_chain(caller)
+        creator = (
+            not every
+            and me is not None
             and await repository.about_both((SubjectKind.WORK, work_id), (SubjectKind.CREATOR, me))
         )
-        if whole:
-            licences = set(buyers)
-            leaves = set(about_work)
-        else:
-            licences = {licence for licence, named in buyers.items() if me in named}
-            if not licences:
-                _refuse(caller, ChainSubjectKind.WORK, work_id)
-            leaves = {leaf for leaf, topic in about_work.items() if step_of(topic) in WORK_STEPS}
-        for leaf, topic in (await repository.leaves_of(SubjectKind.LICENCE, licences)).items():
-            # A licence of several works: its downloads of the others are their chains'.
-            if topic != Topic.FILE_DOWNLOADED or leaf in about_work:
-                leaves.add(leaf)
+        bought = {licence for licence, named in buyers.items() if me in named}
+        if not (every or creator or bought):
+            _refuse(caller, ChainSubjectKind.WORK, work_id)
+        # The work's own steps, which every reader of its chain sees.
+        leaves = {leaf for leaf, topic in about_work.items() if step_of(topic) in WORK_STEPS}
+        shown = set(leaves)
+        licences = set(buyers) if every or creator else bought
+        for licence, about_licence in (
+            await repository.leaves_by_subject(SubjectKind.LICENCE, licences)
+        ).items():
+            for leaf, topic in about_licence.items():
+                # A licence of several works: its downloads of the others are their chains'.
+                if topic != Topic.FILE_DOWNLOADED or leaf in about_work:
+                    leaves.add(leaf)
+                    if every or licence in bought:
+                        shown.add(leaf)
         return await self._proven(
             session,
             ChainSubjectKind.WORK,
             work_id,
             leaves,
+            withheld=leaves - shown,
             tree_size=tree_size,
             consistent_with=consistent_with,
         )
@@ -472,9 +479,12 @@ class ChainService:
         subject_id: uuid.UUID,
         leaves: Collection[int],
         *,
+        withheld: Collection[int] = (),
         tree_size: int | None,
         consistent_with: int | None,
     ) -> ChainRead:
+        """The entries proven against one checkpoint; those in `withheld` are another
+        party's, shown by their leaf hash only, which their proofs still prove."""
         checkpoint = await proof_service.signed_checkpoint(session, tree_size)
         consistency = await proof_service.consistency_with(session, checkpoint, consistent_with)
         size = checkpoint.tree_size
@@ -493,7 +503,10 @@ class ChainService:
                     step=step_of(row.topic),
                     occurred_at=row.occurred_at,
                     # A byte edited into invalid UTF-8 must still reach the verifier.
-                    entry=row.entry.decode(errors="replace"),
+                    entry=None
+                    if row.leaf_index in withheld
+                    else row.entry.decode(errors="replace"),
+                    leaf_hash=leaf_hash(row.entry).hex() if row.leaf_index in withheld else None,
                     inclusion_proof=proofs[row.leaf_index],
                 )
                 for row in rows

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.contracts.signing import Envelope
 
@@ -91,8 +91,22 @@ class ChainEntry(Schema):
     topic: str
     step: ChainStep
     occurred_at: datetime
-    entry: str = Field(description="the logged bytes (canonical JSON) the leaf hash is over")
+    entry: str | None = Field(
+        description="the logged bytes (canonical JSON) the leaf hash is over; null where "
+        "the entry is another party's (another buyer's sale, say), withheld from this reader"
+    )
+    leaf_hash: Hash | None = Field(
+        default=None,
+        pattern=HASH_PATTERN,
+        description="a withheld entry's leaf hash, which its inclusion proof proves in the log",
+    )
     inclusion_proof: list[Hash] = Field(description="against the chain's checkpoint")
+
+    @model_validator(mode="after")
+    def _proven_somehow(self) -> "ChainEntry":
+        if self.entry is None and self.leaf_hash is None:
+            raise ValueError("an entry shows its bytes or, withheld, its leaf hash")
+        return self
 
 
 class ChainRead(Schema):

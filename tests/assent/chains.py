@@ -73,6 +73,7 @@ STEP = {
     Topic.LICENCE_REFUNDED: ChainStep.REFUND,
     Topic.DELIVERY_ISSUED: ChainStep.DELIVERY,
     Topic.FILE_DOWNLOADED: ChainStep.DOWNLOAD,
+    Topic.SALE_SCOPE_RECORDED: ChainStep.OFFER,
 }
 
 

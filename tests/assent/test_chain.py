@@ -86,7 +86,8 @@ def test_the_chain_of_a_sold_work_verifies(
     )
     assert facts["consistency"] == "not checked: no kept checkpoint given"
     assert facts["withdrawal rule"] == (
-        "no delivery after withdrawal: 0 withdrawn works, 1 delivery checked"
+        "no sale after withdrawal: 0 withdrawn works, 0 sales checked by log order; no delivery "
+        "after withdrawal, for works logged before sale scopes: 1 delivery checked"
     )
 
 
@@ -513,7 +514,8 @@ def test_no_delivery_after_withdrawal(
     if not violation:
         facts = facts_of(document, keys)
         assert facts["withdrawal rule"] == (
-            "no delivery after withdrawal: 1 withdrawn work, 1 delivery checked"
+            "no sale after withdrawal: 1 withdrawn work, 0 sales checked by log order; no "
+            "delivery after withdrawal, for works logged before sale scopes: 1 delivery checked"
         )
         return
     problems = problems_of(document, keys)
@@ -537,7 +539,8 @@ def test_consent_given_again_before_a_delivery_allows_it(
 
     facts = facts_of(chain.model_dump(mode="json"), keys)
 
-    assert facts["withdrawal rule"].endswith("1 withdrawn work, 1 delivery checked")
+    assert facts["withdrawal rule"].startswith("no sale after withdrawal: 1 withdrawn work, ")
+    assert facts["withdrawal rule"].endswith("1 delivery checked")
 
 
 # -- checkpoints --------------------------------------------------------------------------

@@ -292,14 +292,21 @@ def verify_chain(chain: ChainRead, keys: list[PublicKeyRead]) -> None:
     checkpoint = verified_checkpoint(chain.checkpoint, keys)
     root = bytes.fromhex(checkpoint.root_hash)
     for entry in chain.entries:
+        # An entry withheld from the reader is proven by its leaf hash alone.
+        leaf = (
+            leaf_hash(entry.entry.encode())
+            if entry.entry is not None
+            else bytes.fromhex(entry.leaf_hash or "")
+        )
         verify_inclusion(
-            leaf_hash(entry.entry.encode()),
+            leaf,
             entry.index,
             checkpoint.tree_size,
             [bytes.fromhex(digest) for digest in entry.inclusion_proof],
             root,
         )
-        assert EventEnvelope.model_validate_json(entry.entry).id == entry.event_id
+        if entry.entry is not None:
+            assert EventEnvelope.model_validate_json(entry.entry).id == entry.event_id
 
 
 def verify_extends(old: Checkpoint, new: Checkpoint, hashes: Sequence[str]) -> None:
