@@ -29,12 +29,19 @@ class DeliveryStatus(StrEnum):
     BUILDING = "building"
     ISSUED = "issued"
     EMPTY = "empty"
-    """Every work was left out (all withdrawn meanwhile): nothing to deliver, all refunded."""
+    """Every line was left out (its file missing): nothing to deliver, all refunded."""
 
 
 class DeliveryExclusion(Schema):
+    """A granted line that cannot be delivered; licensing refunds it. A withdrawal or a
+    consent change after the sale never leaves a line out: licensing orders each sale
+    against them by their commits, so every line granted is delivered on its terms."""
+
     work_id: UUID
-    reason: str = Field(description="withdrawn, no_consent, not_listed, not_found")
+    reason: str = Field(
+        description="not_found: the file of the version sold is missing from the object "
+        "store, or is not the size sold"
+    )
     detail: str
 
 
@@ -83,6 +90,12 @@ class DeliveryFilePage(Schema):
 
     items: list[ManifestEntry]
     next_cursor: str | None
+
+
+class DeliveryFiles(DeliveryFilePage):
+    """The first page of one delivery's files, in a batch read of several deliveries."""
+
+    delivery_id: UUID
 
 
 class ManifestRead(Schema):

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.contracts.delivery import (
     DeliveryFilePage,
+    DeliveryFiles,
     DeliveryRead,
     DownloadLink,
     ManifestRead,
@@ -24,7 +25,8 @@ from services.delivery.errors import (
     LicenceExpired,
     LicenceRevoked,
 )
-from services.delivery.service import DeliveryKeys, delivery_service
+from services.delivery.manifest import DeliveryKeys
+from services.delivery.service import delivery_service
 from services.kit.db import get_session
 from services.kit.errors import (
     AssentError,
@@ -44,6 +46,10 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 LicenceIds = Annotated[
     list[uuid.UUID], Query(alias="licence_id", min_length=1, max_length=MAX_PAGE_SIZE)
 ]
+DeliveryIds = Annotated[
+    list[uuid.UUID], Query(alias="delivery_id", min_length=1, max_length=MAX_PAGE_SIZE)
+]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Fingerprint = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
@@ -113,11 +119,32 @@ async def get_files(
     delivery_id: uuid.UUID,
     caller: CurrentCaller,
     session: Session,
-    first: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
+    first: PageSize = MAX_PAGE_SIZE,
     after: str | None = None,
 ) -> DeliveryFilePage:
     """The manifest's entries in manifest order, a page at a time."""
     return await delivery_service.files(session, caller, delivery_id, first=first, after=after)
+
+
+@router.get("/manifests", responses=_responses(Unauthenticated, InvalidRequest, ServiceUnavailable))
+async def get_manifests(
+    delivery_ids: DeliveryIds, caller: CurrentCaller, session: Session, store: Store
+) -> list[ManifestRead]:
+    """Batch read of signed manifests, in the order asked; deliveries the caller may not
+    see, or with no manifest yet, are left out."""
+    return await delivery_service.manifests(session, caller, delivery_ids, store=store)
+
+
+@router.get("/files", responses=_responses(Unauthenticated, InvalidRequest))
+async def get_first_files(
+    delivery_ids: DeliveryIds,
+    caller: CurrentCaller,
+    session: Session,
+    first: PageSize = MAX_PAGE_SIZE,
+) -> list[DeliveryFiles]:
+    """Batch read of the first page of each delivery's files, in the order asked; the next
+    pages come from each delivery's own files."""
+    return await delivery_service.first_files(session, caller, delivery_ids, first=first)
 
 
 @router.post(

@@ -11,12 +11,11 @@ from services.contracts.events import EventEnvelope, Topic
 from services.contracts.licensing import LicenceGranted, LicenceRefunded
 from services.delivery.api import router
 from services.delivery.builder import BuildRuntime, DeliveryBuilder, wake_builders
-from services.delivery.catalogue_client import CatalogueWorks
+from services.delivery.building import BuildTools
 from services.delivery.config import Settings
-from services.delivery.manifest import ManifestSigner, Watermark
-from services.delivery.service import BuildTools, DeliveryKeys, delivery_service
+from services.delivery.manifest import DeliveryKeys, ManifestSigner, Watermark
+from services.delivery.service import delivery_service
 from services.kit.app import create_service_app
-from services.kit.client import ServiceClient
 from services.kit.db import on_commit
 from services.kit.outbox import EventReceiver
 from storage import create_object_store
@@ -25,15 +24,9 @@ from storage.object_store import StorageSettings
 
 def build_runtime(state: State) -> BuildRuntime:
     """Read from the app's state at each build, so what a test swaps in is what is used."""
-    settings: Settings = state.settings
-    catalogue = ServiceClient(
-        "catalogue", settings.catalogue_url, signer=state.token_signer, http=state.http
-    )
     return BuildRuntime(
         sessionmaker=state.sessionmaker,
-        tools=BuildTools(
-            works=CatalogueWorks(catalogue), store=state.object_store, keys=state.delivery_keys
-        ),
+        tools=BuildTools(store=state.object_store, keys=state.delivery_keys),
     )
 
 
@@ -73,6 +66,7 @@ def create_app(
         lambda: build_runtime(app.state),
         poll_seconds=settings.build_poll_seconds,
         max_backoff_seconds=settings.build_max_backoff_seconds,
+        lease_seconds=settings.build_lease_seconds,
     )
     app.state.builder = builder
     service_lifespan = app.router.lifespan_context

@@ -1,23 +1,32 @@
-"""The background task that builds deliveries, one transaction per delivery.
+"""The background task that builds deliveries (see `building` for what a build does).
 
 A delivery waits in the database as `building` from the moment its grant commits, so
-nothing is lost when a process stops: whichever builder runs next claims it. A commit
-that creates one wakes the builders of this process at once; a poll covers the rest
+nothing is lost when a process stops: whichever builder runs next leases it, at once if
+it was never leased, or once the lease of a builder that died has run out. A commit that
+creates one wakes the builders of this process at once; a poll covers the rest
 (retries, and grants received by another replica that has since died).
 """
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import structlog
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.delivery.repository import DeliveryRepository
-from services.delivery.service import BuildTools, CatalogueChanged, delivery_service
-from services.kit.db import utcnow
+from services.delivery.building import (
+    BuildTools,
+    Built,
+    Leased,
+    LeaseLost,
+    assemble,
+    build_service,
+)
 
 log = structlog.get_logger()
 
@@ -39,7 +48,7 @@ class BuildRuntime:
 
 
 class DeliveryBuilder:
-    """Builds every delivery that is due; `runtime` is asked afresh for each one."""
+    """Builds every delivery that is due; `runtime` is asked afresh for each batch."""
 
     def __init__(
         self,
@@ -47,15 +56,18 @@ class DeliveryBuilder:
         *,
         poll_seconds: float,
         max_backoff_seconds: float,
+        lease_seconds: float,
         batch_size: int = 50,
         gather_seconds: float = 0.05,
     ) -> None:
         """After a pass that built several deliveries, the next waits `gather_seconds`:
-        under a stream of sales each batch then holds many, and its transaction, its
-        catalogue read and its relayed events serve them all (bench/purchase.py)."""
+        under a stream of sales each batch then holds many, and its transactions and its
+        relayed events serve them all (bench/purchase.py). A build still running after
+        `lease_seconds` may be taken over by another builder."""
         self._runtime = runtime
         self._poll_seconds = poll_seconds
         self._max_backoff_seconds = max_backoff_seconds
+        self._lease_for = timedelta(seconds=lease_seconds)
         self._batch_size = batch_size
         self._gather_seconds = gather_seconds
 
@@ -80,80 +92,82 @@ class DeliveryBuilder:
             _builders_waiting.discard(waiting)
 
     async def build_pending(self) -> list[uuid.UUID]:
-        """Build deliveries until none is due; the ids claimed (built or postponed)."""
-        claimed = []
+        """Build deliveries until none is due; the ids leased (built or postponed)."""
+        leased = []
         while batch := await self.build_batch():
-            claimed.extend(batch)
-        return claimed
-
-    async def build_batch(self) -> list[uuid.UUID]:
-        """Claim up to `batch_size` due deliveries and build them in one transaction.
-
-        Under a stream of sales this is one transaction and one catalogue request for
-        many deliveries. When the batch fails, nothing of it stays; its deliveries are
-        then built one at a time, so that only those that fail again are postponed.
-        """
-        runtime = self._runtime()
-        claimed: list[uuid.UUID] = []
-        async with runtime.sessionmaker() as session:
-            try:
-                async with session.begin():
-                    deliveries = await DeliveryRepository(session).claim_due(
-                        utcnow(), limit=self._batch_size
-                    )
-                    claimed = [delivery.id for delivery in deliveries]
-                    if deliveries:
-                        await delivery_service.build_many(session, deliveries, tools=runtime.tools)
-                return claimed
-            except CatalogueChanged as exc:
-                # Not a failure: the catalogue moved under the batch; fresh reads decide.
-                log.info("delivery.build.batch_rebuilt", deliveries=len(claimed), reason=str(exc))
-            except Exception as exc:
-                if not claimed:
-                    raise
-                if len(claimed) == 1:
-                    await self._postpone(session, claimed[0], exc)
-                    return claimed
-                log.warning(
-                    "delivery.build.batch_failed",
-                    deliveries=len(claimed),
-                    error=f"{type(exc).__name__}: {exc}",
-                    exc_info=True,
-                )
-        one_by_one = []
-        for _ in claimed:
-            delivery_id = await self.build_next()
-            if delivery_id is None:
-                break
-            one_by_one.append(delivery_id)
-        return one_by_one
+            leased.extend(batch)
+        return leased
 
     async def build_next(self) -> uuid.UUID | None:
-        """Claim the next due delivery and build it; a failure postpones it with backoff."""
+        """Lease the next due delivery and build it; a failure postpones it with backoff."""
+        built = await self.build_batch(limit=1)
+        return built[0] if built else None
+
+    async def build_batch(self, limit: int | None = None) -> list[uuid.UUID]:
+        """Lease up to `limit` (the batch size) due deliveries, build each, and issue
+        them in one transaction. Under a stream of sales the lease, the first lines and
+        the issue are each one transaction for many deliveries; a build that fails is
+        postponed alone."""
         runtime = self._runtime()
-        async with runtime.sessionmaker() as session:
-            claimed: uuid.UUID | None = None
+        sessionmaker = runtime.sessionmaker
+        async with sessionmaker() as session, session.begin():
+            leased = await build_service.lease(
+                session, limit=limit or self._batch_size, lease_for=self._lease_for
+            )
+            if not leased:
+                return []
+            first = await build_service.first_chunks(session, leased)
+
+        async def lines(licence_id: uuid.UUID, after: str) -> Sequence[Row[Any]]:
+            async with sessionmaker() as session, session.begin():
+                return await build_service.lines_after(session, licence_id, after)
+
+        async def renew(held: Leased) -> bool:
+            async with sessionmaker() as session, session.begin():
+                return await build_service.renew(session, held, lease_for=self._lease_for)
+
+        built: list[Built] = []
+        for held in leased:
             try:
-                async with session.begin():
-                    delivery = await DeliveryRepository(session).claim_next(utcnow())
-                    if delivery is None:
-                        return None
-                    claimed = delivery.id
-                    await delivery_service.build(session, delivery, tools=runtime.tools)
+                built.append(
+                    await assemble(
+                        held,
+                        first[held.licence_id],
+                        lines=lines,
+                        renew=renew,
+                        tools=runtime.tools,
+                    )
+                )
+            except LeaseLost:
+                log.warning("delivery.build.lease_lost", delivery_id=str(held.delivery_id))
             except Exception as exc:
-                if claimed is None:
-                    raise
-                await self._postpone(session, claimed, exc)
-            return claimed
+                await self._postpone(sessionmaker, held, exc)
+        try:
+            async with sessionmaker() as session, session.begin():
+                for ready in built:
+                    await build_service.issue(session, ready)
+        except Exception as exc:
+            if len(built) == 1:
+                await self._postpone(sessionmaker, built[0].leased, exc)
+                return [held.delivery_id for held in leased]
+            # Whatever failed the batch's transaction fails only its own delivery.
+            log.warning("delivery.build.batch_failed", deliveries=len(built), exc_info=True)
+            for ready in built:
+                try:
+                    async with sessionmaker() as session, session.begin():
+                        await build_service.issue(session, ready)
+                except Exception as exc:
+                    await self._postpone(sessionmaker, ready.leased, exc)
+        return [held.delivery_id for held in leased]
 
     async def _postpone(
-        self, session: AsyncSession, delivery_id: uuid.UUID, exc: Exception
+        self, sessionmaker: async_sessionmaker[AsyncSession], leased: Leased, exc: Exception
     ) -> None:
-        log.exception("delivery.build.failed", delivery_id=str(delivery_id))
-        async with session.begin():
-            await delivery_service.postpone(
+        log.exception("delivery.build.failed", delivery_id=str(leased.delivery_id))
+        async with sessionmaker() as session, session.begin():
+            await build_service.postpone(
                 session,
-                delivery_id,
+                leased,
                 error=f"{type(exc).__name__}: {exc}",
                 max_backoff=self._max_backoff_seconds,
             )

@@ -303,3 +303,11 @@ class ManifestWriter:
                 self._files.enter_context(tempfile.SpooledTemporaryFile(max_size=in_memory_up_to)),
             )
         return cast(BinaryIO, self._files.enter_context(tempfile.TemporaryFile()))
+
+
+@dataclass(frozen=True)
+class DeliveryKeys:
+    """The service's secrets: the manifests' signing key and the watermark's key."""
+
+    signer: ManifestSigner
+    watermark: Watermark

@@ -113,9 +113,12 @@ class Delivery(Base):
     entry_count: Mapped[int] = mapped_column(default=0)
     excluded: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     watermark_commitment: Mapped[str | None] = mapped_column(String(64))
-    # Build retries: a failed build (catalogue or store unavailable) waits, then runs again.
+    # Build retries: a failed build (the object store unavailable) waits, then runs again.
     attempts: Mapped[int] = mapped_column(default=0)
+    # While a builder holds the delivery, when its lease runs out; otherwise when it is due.
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The builder's lease: only the build that holds it may issue the delivery.
+    lease_id: Mapped[uuid.UUID | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 
     licence: Mapped[Licence] = relationship(lazy="raise")

@@ -100,6 +100,9 @@ class DeliveryRepository(Repository[Delivery]):
     async def add(self, rows: Sequence[dict[str, Any]]) -> None:
         await self.session.execute(insert(_table(Delivery)), list(rows))
 
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Delivery]:
+        return await self.list(select(Delivery).where(Delivery.id.in_(ids)))
+
     async def by_licence_ids(self, licence_ids: Sequence[uuid.UUID]) -> list[Delivery]:
         return await self.list(select(Delivery).where(Delivery.licence_id.in_(licence_ids)))
 
@@ -111,11 +114,10 @@ class DeliveryRepository(Repository[Delivery]):
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[Delivery]:
         """Up to `limit` deliveries due to be built, oldest first, locked for this
-        transaction.
+        transaction, which leases them.
 
-        SKIP LOCKED lets replicas claim different deliveries side by side; a builder that
-        dies loses its connection and with it the locks, so another picks the deliveries
-        up. (SQLite has no row locks: its one writer at a time does the same.)
+        SKIP LOCKED lets replicas lease different deliveries side by side. (SQLite has no
+        row locks: its one writer at a time does the same.)
         """
         statement = (
             select(Delivery)
@@ -128,11 +130,6 @@ class DeliveryRepository(Repository[Delivery]):
             .execution_options(populate_existing=True)
         )
         return list((await self.session.scalars(statement)).all())
-
-    async def claim_next(self, now: datetime) -> Delivery | None:
-        """The next delivery due to be built, locked for this transaction."""
-        claimed = await self.claim_due(now, limit=1)
-        return claimed[0] if claimed else None
 
     async def lock(self, delivery_id: uuid.UUID) -> Delivery | None:
         statement = (

@@ -1,11 +1,9 @@
-"""Delivery's rules: entitlements from licensing, building a delivery, reading it,
-handing out download links, and tracing a leaked manifest.
+"""Delivery's rules: entitlements from licensing, reading deliveries, handing out
+download links, and tracing a leaked manifest (building one is `building`'s).
 
-A delivery is built once per licence, after the grant has committed: every work is
-checked again against the catalogue as it is at build time, and a work withdrawn or no
-longer consented to for the licence's uses is left out with the reason (licensing
-refunds it on `delivery.issued`). What is delivered is the version sold, even when the
-work has a newer one.
+A delivery is built once per licence, after the grant has committed, from every line
+licensing granted: the version sold, on the terms sold, even when the work has since
+been withdrawn, its consent changed, or a newer version uploaded.
 """
 
 import asyncio
@@ -13,19 +11,15 @@ import math
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import structlog
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.contracts.catalogue import ConsentKind, Use, WorkRead, WorkStatus
 from services.contracts.delivery import (
-    DeliveryExclusion,
     DeliveryFilePage,
-    DeliveryIssued,
+    DeliveryFiles,
     DeliveryRead,
     DeliveryStatus,
     DownloadLink,
@@ -38,7 +32,6 @@ from services.contracts.delivery import (
 )
 from services.contracts.events import Topic
 from services.contracts.licensing import (
-    ExclusionReason,
     LicenceGranted,
     LicenceLineStatus,
     LicenceRefunded,
@@ -52,14 +45,8 @@ from services.delivery.errors import (
     LicenceExpired,
     LicenceRevoked,
 )
-from services.delivery.manifest import (
-    ManifestLine,
-    ManifestSigner,
-    ManifestWriter,
-    Watermark,
-    download_path,
-)
-from services.delivery.models import Delivery, DeliveryEntry, Download, Licence
+from services.delivery.manifest import DeliveryKeys, Watermark, download_path
+from services.delivery.models import Delivery, DeliveryEntry, Download
 from services.delivery.repository import (
     DeliveryRepository,
     DownloadRepository,
@@ -76,109 +63,16 @@ from services.delivery.trace import (
 from services.kit.db import utcnow
 from services.kit.errors import AssentError, Forbidden, NotFound, ServiceUnavailable
 from services.kit.internal_token import Caller
-from services.kit.outbox import backoff, emit
-from storage.keys import manifest_key, work_version_key
+from services.kit.outbox import emit
+from storage.keys import work_version_key
 from storage.object_store import ObjectNotFound, ObjectStore, StorageUnavailable
 
 log = structlog.get_logger()
 
-BUILD_CHUNK = 100
-"""Lines read, checked against the catalogue (its batch limit) and recorded at a time."""
 NAMING_CONFIDENCE = 0.9
 """A trace names a licence only when this share of the matches, or more, points to it."""
 MAX_TRACE_CANDIDATES = 10
-
-
-class WorkSource(Protocol):
-    async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]: ...
-
-
-class _EntryBuffer:
-    """Entries written a thousand at a time: a batch of builds shares one buffer, so a
-    batch of small deliveries costs one INSERT, and a large one holds a few chunks at
-    most."""
-
-    LIMIT = 1_000
-
-    def __init__(self, repository: EntryRepository) -> None:
-        self._repository = repository
-        self._rows: list[dict[str, Any]] = []
-
-    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        self._rows.extend(rows)
-        if len(self._rows) >= self.LIMIT:
-            await self.flush()
-
-    async def flush(self) -> None:
-        if self._rows:
-            await self._repository.add_many(self._rows)
-            self._rows = []
-
-
-class CatalogueChanged(Exception):
-    """A work's withdrawal or consent changed while a batch was being built."""
-
-
-def _consent_state(work: WorkRead | None) -> tuple[bool, ConsentKind | None, frozenset[Use]]:
-    """What `exclusion` looks at, to tell whether a work's deliverability changed."""
-    if work is None:
-        return (False, None, frozenset())
-    consent = work.consent
-    return (
-        work.status == WorkStatus.WITHDRAWN,
-        None if consent is None else consent.kind,
-        frozenset() if consent is None else frozenset(consent.uses),
-    )
-
-
-class _BatchWorks:
-    """The works of a batch's first chunks, read from the catalogue once at the batch's
-    start and once more just before its commit (`confirm`): a withdrawal or a change of
-    consent in between fails the batch, whose deliveries are then built one at a time,
-    each on a fresh read. The first chunks thus cost two catalogue requests for the whole
-    batch and issue nothing the catalogue stopped allowing before its last read. A large
-    bundle's later chunks are read as a single build reads them, and not kept."""
-
-    def __init__(self, source: WorkSource, asked: Sequence[uuid.UUID]) -> None:
-        self._source = source
-        self._asked = set(asked)
-        self._found: dict[uuid.UUID, WorkRead] = {}
-
-    async def read(self) -> None:
-        self._found = await self._source.get_many(sorted(self._asked))
-
-    async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WorkRead]:
-        if any(work_id not in self._asked for work_id in ids):
-            return await self._source.get_many(ids)
-        return {work_id: self._found[work_id] for work_id in ids if work_id in self._found}
-
-    async def confirm(self) -> None:
-        if not self._asked:
-            return
-        asked = sorted(self._asked)
-        now = await self._source.get_many(asked)
-        changed = [
-            work_id
-            for work_id in asked
-            if _consent_state(now.get(work_id)) != _consent_state(self._found.get(work_id))
-        ]
-        if changed:
-            raise CatalogueChanged(f"{len(changed)} work(s) changed while the batch was built")
-
-
-@dataclass(frozen=True)
-class DeliveryKeys:
-    signer: ManifestSigner
-    watermark: Watermark
-
-
-@dataclass(frozen=True)
-class BuildTools:
-    """What a build needs besides its session."""
-
-    works: WorkSource
-    store: ObjectStore
-    keys: DeliveryKeys
+MANIFEST_READS_AT_ONCE = 8
 
 
 def account_id(caller: Caller) -> uuid.UUID | None:
@@ -194,37 +88,6 @@ def sees_every_delivery(caller: Caller) -> bool:
 
 def may_see(delivery: Delivery, caller: Caller) -> bool:
     return sees_every_delivery(caller) or delivery.buyer_id == account_id(caller)
-
-
-def exclusion(
-    work_id: uuid.UUID, work: WorkRead | None, uses: set[Use]
-) -> DeliveryExclusion | None:
-    """Why a licensed work may not be delivered now, or None when it may."""
-    if work is None:
-        return DeliveryExclusion(
-            work_id=work_id,
-            reason=ExclusionReason.NOT_FOUND,
-            detail="the catalogue has no such work",
-        )
-    if work.status == WorkStatus.WITHDRAWN:
-        when = f" on {work.withdrawn_at:%Y-%m-%d}" if work.withdrawn_at is not None else ""
-        return DeliveryExclusion(
-            work_id=work_id,
-            reason=ExclusionReason.WITHDRAWN,
-            detail=f"withdrawn from the catalogue{when}",
-        )
-    consent = work.consent
-    if consent is None or consent.kind == ConsentKind.WITHDRAWN:
-        detail = "no consent on record" if consent is None else "the creator withdrew consent"
-        return DeliveryExclusion(work_id=work_id, reason=ExclusionReason.NO_CONSENT, detail=detail)
-    uncovered = uses - set(consent.uses)
-    if uncovered:
-        return DeliveryExclusion(
-            work_id=work_id,
-            reason=ExclusionReason.NO_CONSENT,
-            detail=f"the consent in force no longer covers {', '.join(sorted(uncovered))}",
-        )
-    return None
 
 
 def _read(delivery: Delivery) -> DeliveryRead:
@@ -245,6 +108,22 @@ def _entry(delivery_id: uuid.UUID, entry: DeliveryEntry) -> ManifestEntry:
         fingerprint=entry.fingerprint,
         path=download_path(delivery_id, entry.fingerprint),
     )
+
+
+async def _end_reads(session: AsyncSession) -> None:
+    """End a read-only transaction before the object store is called: no transaction
+    stays open, holding its connection, while another process answers."""
+    await session.commit()
+
+
+async def _stored_manifest(store: ObjectStore, delivery_id: uuid.UUID, key: str) -> ManifestRead:
+    async with _storage_calls():
+        try:
+            stored = await store.get(key)
+        except ObjectNotFound as exc:
+            log.error("delivery.manifest.missing", delivery_id=str(delivery_id))
+            raise ServiceUnavailable("the manifest is not in the object store") from exc
+    return ManifestRead(delivery_id=delivery_id, envelope=Envelope.model_validate_json(stored))
 
 
 @asynccontextmanager
@@ -360,179 +239,6 @@ class DeliveryService:
         await session.flush()
         log.info("delivery.licence.revoked", licence_id=str(licence.id))
 
-    # --- building ---
-
-    async def build_many(
-        self, session: AsyncSession, deliveries: Sequence[Delivery], *, tools: BuildTools
-    ) -> list[DeliveryIssued]:
-        """Build several deliveries in the caller's transaction (which holds them locked),
-        each as `build` does, with what they have in common read once: their licences,
-        their first chunk of lines, and the works of those lines from the catalogue, as
-        it is now. A sale of a few works costs a fraction of a catalogue request."""
-        licence_ids = [delivery.licence_id for delivery in deliveries]
-        licences = LicenceRepository(session)
-        # Held here: the session's identity map keeps objects only while they are referenced.
-        by_id = {licence.id: licence for licence in await licences.get_many(licence_ids)}
-        first = await licences.first_lines(licence_ids, limit=BUILD_CHUNK)
-        works = _BatchWorks(
-            tools.works, [line.work_id for lines in first.values() for line in lines]
-        )
-        await works.read()
-        entries = _EntryBuffer(EntryRepository(session))
-        issued = [
-            await self.build(
-                session,
-                delivery,
-                tools=tools,
-                licence=by_id[delivery.licence_id],
-                first_chunk=first[delivery.licence_id],
-                works=works,
-                entries=entries,
-            )
-            for delivery in deliveries
-        ]
-        await entries.flush()
-        await works.confirm()
-        return issued
-
-    async def build(
-        self,
-        session: AsyncSession,
-        delivery: Delivery,
-        *,
-        tools: BuildTools,
-        licence: Licence | None = None,
-        first_chunk: Sequence[Row[Any]] | None = None,
-        works: WorkSource | None = None,
-        entries: _EntryBuffer | None = None,
-    ) -> DeliveryIssued:
-        """Check every work, write and sign the manifest, store it, record the entries and
-        issue the delivery, in the caller's transaction (which holds the delivery locked).
-
-        The lines stream through in chunks, in manifest order, straight from the index
-        on (licence, order key): memory holds one chunk, never the whole bundle.
-        `build_many` hands over the licence, the first chunk and the works it has read,
-        and writes the entries of its builds together.
-        """
-        licence = licence or await LicenceRepository(session).get(delivery.licence_id)
-        assert licence is not None
-        uses = {Use(use) for use in licence.uses}
-        lines = LicenceRepository(session)
-        entry_buffer = entries or _EntryBuffer(EntryRepository(session))
-        catalogue = works or tools.works
-        excluded: list[DeliveryExclusion] = []
-        watermark, signer = tools.keys.watermark, tools.keys.signer
-        with ManifestWriter(
-            delivery_id=delivery.id,
-            licence_id=licence.id,
-            bundle_id=licence.bundle_id,
-            buyer_id=licence.buyer_id,
-            buyer_name=licence.buyer_name,
-            watermark=watermark,
-        ) as writer:
-            chunk = (
-                first_chunk
-                if first_chunk is not None
-                else await lines.lines_in_order(licence.id, after=None, limit=BUILD_CHUNK)
-            )
-            while chunk:
-                found = await catalogue.get_many([line.work_id for line in chunk])
-                rows = []
-                for line in chunk:
-                    left_out = exclusion(line.work_id, found.get(line.work_id), uses)
-                    if left_out is not None:
-                        excluded.append(left_out)
-                        continue
-                    fingerprint = writer.add(
-                        ManifestLine(
-                            work_id=line.work_id,
-                            version_id=line.version_id,
-                            file_name=line.file_name,
-                            size=line.size,
-                            sha256=line.sha256,
-                            media_type=line.media_type,
-                            attribution=line.attribution,
-                            terms_id=line.terms_id,
-                        )
-                    )
-                    rows.append(
-                        {
-                            "fingerprint": fingerprint,
-                            "delivery_id": delivery.id,
-                            "position": writer.count - 1,
-                            "licence_id": licence.id,
-                            "work_id": line.work_id,
-                        }
-                    )
-                await entry_buffer.add(rows)
-                # A short chunk is the last: no query to find there is nothing after it.
-                chunk = (
-                    await lines.lines_in_order(
-                        licence.id, after=chunk[-1].order_key, limit=BUILD_CHUNK
-                    )
-                    if len(chunk) == BUILD_CHUNK
-                    else []
-                )
-            if entries is None:
-                await entry_buffer.flush()
-            issued_at = utcnow()
-            delivery.issued_at = issued_at
-            delivery.entry_count = writer.count
-            delivery.watermark_commitment = writer.watermark_commitment
-            if writer.count:
-                if writer.in_memory:
-                    signed = writer.sign(signer, issued_at=issued_at)
-                else:
-                    signed = await asyncio.to_thread(writer.sign, signer, issued_at=issued_at)
-                key = manifest_key(delivery.id)
-                # Written under the delivery's lock: a build that dies before its commit
-                # leaves an object the next build overwrites.
-                await tools.store.put(key, signed.envelope, content_type="application/json")
-                delivery.status = DeliveryStatus.ISSUED
-                delivery.key_id = signer.key_id
-                delivery.manifest_key = key
-                delivery.manifest_sha256 = signed.sha256
-            else:
-                delivery.status = DeliveryStatus.EMPTY
-        # Sorted by work, so the list says nothing of the keyed order.
-        excluded.sort(key=lambda left_out: left_out.work_id)
-        delivery.excluded = [left_out.model_dump(mode="json") for left_out in excluded]
-        delivery.last_error = None
-        issued = DeliveryIssued(
-            delivery_id=delivery.id,
-            licence_id=licence.id,
-            buyer_id=licence.buyer_id,
-            status=delivery.status,
-            issued_at=issued_at,
-            manifest_key=delivery.manifest_key,
-            manifest_sha256=delivery.manifest_sha256,
-            key_id=signer.key_id,
-            entry_count=delivery.entry_count,
-            excluded=excluded,
-            watermark_commitment=writer.watermark_commitment,
-        )
-        emit(session, Topic.DELIVERY_ISSUED, issued)
-        log.info(
-            "delivery.issued",
-            delivery_id=str(delivery.id),
-            status=delivery.status,
-            entries=delivery.entry_count,
-            excluded=len(excluded),
-        )
-        return issued
-
-    async def postpone(
-        self, session: AsyncSession, delivery_id: uuid.UUID, *, error: str, max_backoff: float
-    ) -> None:
-        """A failed build runs again later, with backoff, by whichever replica is free."""
-        delivery = await DeliveryRepository(session).lock(delivery_id)
-        if delivery is None or delivery.status != DeliveryStatus.BUILDING:
-            return
-        delivery.attempts += 1
-        delivery.next_attempt_at = utcnow() + backoff(delivery.attempts, max_seconds=max_backoff)
-        delivery.last_error = error[:2_000]
-        await session.flush()
-
     # --- reads ---
 
     async def get(
@@ -559,13 +265,35 @@ class DeliveryService:
         self._require_built(delivery)
         if delivery.manifest_key is None:
             raise DeliveryEmpty("every work was left out of this delivery: it has no manifest")
-        async with _storage_calls():
-            try:
-                stored = await store.get(delivery.manifest_key)
-            except ObjectNotFound as exc:
-                log.error("delivery.manifest.missing", delivery_id=str(delivery.id))
-                raise ServiceUnavailable("the manifest is not in the object store") from exc
-        return ManifestRead(delivery_id=delivery.id, envelope=Envelope.model_validate_json(stored))
+        await _end_reads(session)
+        return await _stored_manifest(store, delivery.id, delivery.manifest_key)
+
+    async def manifests(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        delivery_ids: Sequence[uuid.UUID],
+        *,
+        store: ObjectStore,
+    ) -> list[ManifestRead]:
+        """In the order of `delivery_ids`: those the caller may see that have a manifest
+        (issued, not every work left out)."""
+        found = {
+            delivery.id: delivery.manifest_key
+            for delivery in await DeliveryRepository(session).get_many(delivery_ids)
+            if may_see(delivery, caller) and delivery.manifest_key is not None
+        }
+        await _end_reads(session)
+        at_once = asyncio.Semaphore(MANIFEST_READS_AT_ONCE)
+
+        async def read(delivery_id: uuid.UUID, key: str) -> ManifestRead:
+            async with at_once:
+                return await _stored_manifest(store, delivery_id, key)
+
+        unique = [
+            delivery_id for delivery_id in dict.fromkeys(delivery_ids) if delivery_id in found
+        ]
+        return list(await asyncio.gather(*(read(d, found[d]) for d in unique)))
 
     async def files(
         self,
@@ -583,6 +311,35 @@ class DeliveryService:
             items=[_entry(delivery.id, entry) for entry in page.items],
             next_cursor=page.next_cursor,
         )
+
+    async def first_files(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        delivery_ids: Sequence[uuid.UUID],
+        *,
+        first: int,
+    ) -> list[DeliveryFiles]:
+        """The first page of each delivery's files, in the order of `delivery_ids`;
+        deliveries the caller may not see are left out, one still building has none."""
+        entries = EntryRepository(session)
+        pages = []
+        for delivery in await DeliveryRepository(session).get_many(delivery_ids):
+            if not may_see(delivery, caller):
+                continue
+            if delivery.status == DeliveryStatus.BUILDING:
+                pages.append(DeliveryFiles(delivery_id=delivery.id, items=[], next_cursor=None))
+                continue
+            page = await entries.page(delivery.id, after=None, limit=first)
+            pages.append(
+                DeliveryFiles(
+                    delivery_id=delivery.id,
+                    items=[_entry(delivery.id, entry) for entry in page.items],
+                    next_cursor=page.next_cursor,
+                )
+            )
+        order = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
+        return sorted(pages, key=lambda page: order[page.delivery_id])
 
     def keys(self, keys: DeliveryKeys) -> list[PublicKeyRead]:
         return [keys.signer.published()]

@@ -1,7 +1,7 @@
-"""Many sales at once: grants relayed in one batch, deliveries built together (one
-catalogue read for all of them, consent still checked at build time), a failure
-postponing only its own delivery, and manifests signed in memory that are byte for byte
-those signed through files."""
+"""Many sales at once: grants relayed in one batch, deliveries built together (with no
+call to the catalogue: what licensing granted is delivered), a failure postponing only
+its own delivery, and manifests signed in memory that are byte for byte those signed
+through files."""
 
 import uuid
 from datetime import UTC, datetime
@@ -38,7 +38,7 @@ from tests.services.delivery.test_build import USES, listed_works
 
 
 def catalogue_reads(app: FastAPI) -> list[str]:
-    """Every request the delivery app's builder makes to the catalogue from now on."""
+    """Every request the delivery app makes to the catalogue from now on."""
     seen: list[str] = []
 
     async def record(request: httpx.Request) -> None:
@@ -49,7 +49,7 @@ def catalogue_reads(app: FastAPI) -> list[str]:
     return seen
 
 
-async def test_grants_relayed_together_are_built_together_and_each_checked_at_build_time(
+async def test_grants_relayed_together_are_built_together_without_asking_the_catalogue(
     app: FastAPI,
     delivery: DeliveryApi,
     builder: DeliveryBuilder,
@@ -72,22 +72,20 @@ async def test_grants_relayed_together_are_built_together_and_each_checked_at_bu
         LICENSING, "POST", "/internal/events/batch", json={"events": envelopes}
     )
     assert [receipt["duplicate"] for receipt in receipts["receipts"]] == [False] * 4
-    # Withdrawn after the sale, before the build: left out, as a single build does.
+    # Withdrawn after the sale, before the build: sold before, so delivered.
     await catalogue.ok(ines, "POST", f"/v1/works/{works[4]['id']}/withdraw")
 
     reads = catalogue_reads(app)
     built = await builder.build_pending()
 
     assert len(built) == 3
-    # One read when the batch starts, one just before it commits.
-    assert reads == ["/v1/works", "/v1/works"]
+    assert reads == []
     read = [await delivery.delivery_of(lab, granted.licence_id) for granted in grants]
-    assert [(r["status"], r["entry_count"]) for r in read] == [
-        ("issued", 2),
-        ("issued", 1),
-        ("issued", 1),
+    assert [(r["status"], r["entry_count"], r["excluded"]) for r in read] == [
+        ("issued", 2, []),
+        ("issued", 1, []),
+        ("issued", 2, []),
     ]
-    assert [item["work_id"] for item in read[2]["excluded"]] == [works[4]["id"]]
     for granted, delivered in zip(grants, read, strict=True):
         statement = await delivery.statement(lab, delivered["id"])
         assert statement["predicate"]["header"]["licence_id"] == str(granted.licence_id)
@@ -135,43 +133,6 @@ async def test_a_build_that_fails_in_a_batch_postpones_only_its_own_delivery(
     issued = await outbox_payloads(session, Topic.DELIVERY_ISSUED)
     assert unlucky["id"] not in [event["delivery_id"] for event in issued]
     assert len(issued) == 2
-
-
-async def test_a_work_withdrawn_while_a_batch_builds_is_left_out_of_every_delivery(
-    app: FastAPI,
-    delivery: DeliveryApi,
-    builder: DeliveryBuilder,
-    catalogue: Api,
-    ines: Actor,
-    lab: Actor,
-    object_store: ObjectStore,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    works = await listed_works(catalogue, ines, 1)
-    grants = [licence_granted(lab, [licence_line(works[0])], uses=USES) for _ in range(2)]
-    for granted in grants:
-        await delivery.grant(granted)
-    first = await delivery.delivery_of(lab, grants[0].licence_id)
-    put = object_store.put
-
-    async def put_while_the_work_is_withdrawn(key: str, data: Any, **options: Any) -> Any:
-        if key == manifest_key(uuid.UUID(first["id"])):
-            # The first build is storing its manifest when the creator withdraws the
-            # work: the batch's read at its start no longer holds.
-            await catalogue.ok(ines, "POST", f"/v1/works/{works[0]['id']}/withdraw")
-        return await put(key, data, **options)
-
-    monkeypatch.setattr(object_store, "put", put_while_the_work_is_withdrawn)
-    reads = catalogue_reads(app)
-    await builder.build_pending()
-
-    read = [await delivery.delivery_of(lab, granted.licence_id) for granted in grants]
-    # Nothing was issued before the withdrawal: every delivery leaves the work out.
-    assert [(r["status"], r["entry_count"]) for r in read] == [("empty", 0), ("empty", 0)]
-    for delivered in read:
-        assert [item["work_id"] for item in delivered["excluded"]] == [works[0]["id"]]
-    # The batch's read, its check before the commit, then a fresh read per delivery.
-    assert reads == ["/v1/works"] * 4
 
 
 def _lines(count: int) -> list[ManifestLine]:

@@ -1,5 +1,6 @@
-"""A licence granted becomes a delivery: checked against the catalogue at build time,
-signed, watermarked for its buyer, stored, and announced to licensing and the audit log."""
+"""A licence granted becomes a delivery of every line sold, whatever the catalogue shows
+by then: signed, watermarked for its buyer, stored, and announced to licensing and the
+audit log."""
 
 import base64
 import hashlib
@@ -10,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,10 +26,10 @@ from services.contracts.events import Topic
 from services.contracts.signing import Envelope
 from services.delivery.builder import DeliveryBuilder
 from services.delivery.models import Delivery, Licence
-from services.kit.client import HttpxTransport
 from services.kit.signing import SignatureInvalid, Signer, generate_seed, verify_envelope
 from storage import ObjectStore
 from storage.keys import manifest_key
+from storage.object_store import StorageUnavailable
 from tests.services.catalogue.helpers import Actor, Api, put_single, sha256
 from tests.services.delivery.helpers import (
     DeliveryApi,
@@ -130,7 +130,7 @@ async def test_a_grant_is_built_into_a_signed_manifest_of_the_licensed_files(
     assert event["watermark_commitment"] == commitment(str(granted.licence_id), fingerprints)
 
 
-async def test_works_withdrawn_or_unconsented_before_the_build_are_left_out_with_the_reason(
+async def test_lines_granted_before_a_withdrawal_or_consent_change_are_all_delivered(
     delivery: DeliveryApi,
     builder: DeliveryBuilder,
     catalogue: Api,
@@ -138,10 +138,9 @@ async def test_works_withdrawn_or_unconsented_before_the_build_are_left_out_with
     lab: Actor,
     session: AsyncSession,
 ) -> None:
-    kept, withdrawn, unconsented, narrowed = await listed_works(catalogue, ines, 4)
-    lines = [licence_line(work) for work in (kept, withdrawn, unconsented, narrowed)]
-    missing = licence_line(kept).model_copy(update={"work_id": uuid.uuid4()})
-    granted = licence_granted(lab, [*lines, missing], uses=USES)
+    works = await listed_works(catalogue, ines, 4)
+    _, withdrawn, unconsented, narrowed = works
+    granted = licence_granted(lab, [licence_line(work) for work in works], uses=USES)
     await delivery.grant(granted)
 
     # Between the sale and the build: one work withdrawn, one consent withdrawn, one
@@ -162,27 +161,49 @@ async def test_works_withdrawn_or_unconsented_before_the_build_are_left_out_with
     )
     await builder.build_pending()
 
+    # Licensing sold them before the changes committed: each is delivered on its terms.
     read = await delivery.delivery_of(lab, granted.licence_id)
-    assert read["status"] == "issued"
-    assert read["entry_count"] == 1
-    reasons = {item["work_id"]: (item["reason"], item["detail"]) for item in read["excluded"]}
-    assert reasons == {
-        withdrawn["id"]: ("withdrawn", reasons[withdrawn["id"]][1]),
-        unconsented["id"]: ("no_consent", "the creator withdrew consent"),
-        narrowed["id"]: ("no_consent", "the consent in force no longer covers fine_tuning"),
-        str(missing.work_id): ("not_found", "the catalogue has no such work"),
+    assert (read["status"], read["entry_count"], read["excluded"]) == ("issued", 4, [])
+    statement = await delivery.statement(lab, read["id"])
+    entries = statement["predicate"]["entries"]
+    assert {(e["work_id"], e["version_id"], e["terms_id"]) for e in entries} == {
+        (work["id"], work["current_version"]["id"], work["offer"]["terms_id"]) for work in works
     }
-    assert reasons[withdrawn["id"]][1].startswith("withdrawn from the catalogue on ")
+    # Licensing refunds what the event leaves out: here, nothing.
+    [event] = await outbox_payloads(session, Topic.DELIVERY_ISSUED)
+    assert (event["excluded"], event["entry_count"]) == ([], 4)
+
+
+async def test_a_line_whose_file_is_missing_from_the_store_is_left_out_with_the_reason(
+    delivery: DeliveryApi,
+    builder: DeliveryBuilder,
+    catalogue: Api,
+    ines: Actor,
+    lab: Actor,
+    session: AsyncSession,
+) -> None:
+    [kept] = await listed_works(catalogue, ines, 1)
+    lost = licence_line(kept).model_copy(update={"work_id": uuid.uuid4()})
+    granted = licence_granted(lab, [licence_line(kept), lost], uses=USES)
+    await delivery.grant(granted)
+    await builder.build_pending()
+
+    read = await delivery.delivery_of(lab, granted.licence_id)
+    assert (read["status"], read["entry_count"]) == ("issued", 1)
+    assert read["excluded"] == [
+        {
+            "work_id": str(lost.work_id),
+            "reason": "not_found",
+            "detail": "the file of the version sold is missing from the object store",
+        }
+    ]
     statement = await delivery.statement(lab, read["id"])
     assert [e["work_id"] for e in statement["predicate"]["entries"]] == [kept["id"]]
-
-    # Licensing learns what was left out, so it refunds those lines.
     [event] = await outbox_payloads(session, Topic.DELIVERY_ISSUED)
     assert event["excluded"] == read["excluded"]
-    assert event["entry_count"] == 1
 
 
-async def test_a_delivery_whose_every_work_was_withdrawn_is_empty_and_has_no_manifest(
+async def test_a_delivery_whose_every_file_is_missing_is_empty_and_has_no_manifest(
     delivery: DeliveryApi,
     builder: DeliveryBuilder,
     catalogue: Api,
@@ -191,15 +212,15 @@ async def test_a_delivery_whose_every_work_was_withdrawn_is_empty_and_has_no_man
     session: AsyncSession,
 ) -> None:
     [work] = await listed_works(catalogue, ines, 1)
-    granted = licence_granted(lab, [licence_line(work)], uses=USES)
+    lost = licence_line(work).model_copy(update={"version_id": uuid.uuid4()})
+    granted = licence_granted(lab, [lost], uses=USES)
     await delivery.grant(granted)
-    await catalogue.ok(ines, "POST", f"/v1/works/{work['id']}/withdraw")
     await builder.build_pending()
 
     read = await delivery.delivery_of(lab, granted.licence_id)
     assert read["status"] == "empty"
     assert read["manifest_sha256"] is None
-    assert [item["reason"] for item in read["excluded"]] == ["withdrawn"]
+    assert [item["reason"] for item in read["excluded"]] == ["not_found"]
     assert await delivery.refused(lab, "GET", f"/v1/deliveries/{read['id']}/manifest") == (
         409,
         "DeliveryEmpty",
@@ -260,41 +281,41 @@ async def test_a_redelivered_grant_makes_no_second_delivery(
     assert len(await outbox_payloads(session, Topic.DELIVERY_ISSUED)) == 1
 
 
-async def test_a_build_that_cannot_reach_the_catalogue_is_retried_later(
-    app: FastAPI,
+async def test_a_build_that_cannot_reach_the_object_store_is_retried_later(
     delivery: DeliveryApi,
     builder: DeliveryBuilder,
     catalogue: Api,
     ines: Actor,
     lab: Actor,
     session: AsyncSession,
+    object_store: ObjectStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     [work] = await listed_works(catalogue, ines, 1)
     granted = licence_granted(lab, [licence_line(work)], uses=USES)
     await delivery.grant(granted)
-    catalogue_http = app.state.http
-    app.state.http = HttpxTransport(
-        httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(503)))
-    )
-    try:
+
+    async def unavailable(key: str) -> Any:
+        raise StorageUnavailable(f"no answer for {key}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(object_store, "head", unavailable)
         [claimed] = await builder.build_pending()
-    finally:
-        app.state.http = catalogue_http
 
     row = await session.get(Delivery, claimed, populate_existing=True)
     assert row is not None
     assert (row.status, row.attempts) == ("building", 1)
-    assert "catalogue" in (row.last_error or "")
+    assert "StorageUnavailable" in (row.last_error or "")
     assert await outbox_payloads(session, Topic.DELIVERY_ISSUED) == []
     # Not due yet: the retry waits for its backoff ...
     assert await builder.build_pending() == []
-    # ... and once that has passed, the build goes through.
+    # ... and once that has passed, the build goes through, the line not left out.
     await session.execute(
         update(Delivery).where(Delivery.id == claimed).values(next_attempt_at=row.created_at)
     )
     assert await builder.build_pending() == [claimed]
     read = await delivery.delivery_of(lab, granted.licence_id)
-    assert (read["status"], read["entry_count"]) == ("issued", 1)
+    assert (read["status"], read["entry_count"], read["excluded"]) == ("issued", 1, [])
 
 
 async def test_a_tampered_manifest_fails_verification(

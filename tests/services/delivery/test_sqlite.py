@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,11 +15,11 @@ from assent.stack import SERVICES
 from services.contracts.catalogue import Use
 from services.delivery.app import create_app
 from services.delivery.builder import DeliveryBuilder
-from services.kit.client import HttpxTransport
 from services.kit.migrations import upgrade
-from storage import StorageSettings
+from storage import ObjectStore, StorageSettings
+from storage.keys import work_version_key
 from tests.services.catalogue.helpers import Actor, Api
-from tests.services.delivery.conftest import catalogue_client, delivery_settings
+from tests.services.delivery.conftest import delivery_settings
 from tests.services.delivery.helpers import DeliveryApi, licence_granted, licence_line
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "delivery").migrations
@@ -26,7 +27,7 @@ OBJECT_SERVER = "http://127.0.0.1:8005"
 
 
 @pytest.fixture
-async def sqlite_app(tmp_path: Path, catalogue_app: FastAPI) -> AsyncIterator[FastAPI]:
+async def sqlite_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     assert MIGRATIONS is not None
     url = f"sqlite+aiosqlite:///{tmp_path}/delivery.db"
     await asyncio.to_thread(upgrade, MIGRATIONS, url, None)
@@ -38,19 +39,20 @@ async def sqlite_app(tmp_path: Path, catalogue_app: FastAPI) -> AsyncIterator[Fa
     )
     app = create_app(delivery_settings(url, database_schema=None), storage)
     await app.state.object_store.ensure_bucket()
-    await app.state.http.aclose()
-    async with catalogue_client(catalogue_app) as http:
-        app.state.http = HttpxTransport(http)
-        yield app
+    yield app
     await app.state.engine.dispose()
 
 
 async def test_a_delivery_is_built_signed_and_linked_on_sqlite_and_local_storage(
     sqlite_app: FastAPI, catalogue: Api, ines: Actor, lab: Actor, auditor: Actor
 ) -> None:
-    works = [
-        await catalogue.listed_work(ines, os.urandom(1_000 + n), Use.TRAINING) for n in range(3)
-    ]
+    files = [os.urandom(1_000 + n) for n in range(3)]
+    works = [await catalogue.listed_work(ines, data, Use.TRAINING) for data in files]
+    # On one machine the catalogue and delivery share the local store.
+    store: ObjectStore = sqlite_app.state.object_store
+    for work, data in zip(works, files, strict=True):
+        version_id = uuid.UUID(work["current_version"]["id"])
+        await store.put(work_version_key(uuid.UUID(work["id"]), version_id), data)
     granted = licence_granted(lab, [licence_line(work) for work in works])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=sqlite_app), base_url="http://delivery.internal"

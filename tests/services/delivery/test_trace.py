@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.licensing import LicenceGranted
 from services.contracts.roles import Role
 from services.delivery.builder import DeliveryBuilder
+from storage import ObjectStore
+from storage.keys import work_version_key
 from tests.services.catalogue.helpers import Actor, Api, create_work, list_work
 from tests.services.delivery.helpers import DeliveryApi, licence_granted, licence_line
 
@@ -20,10 +22,14 @@ LICENCES = 50
 
 
 async def catalogue_works(
-    catalogue: Api, catalogue_session: AsyncSession, creator: Actor, reader: Actor
+    catalogue: Api,
+    catalogue_session: AsyncSession,
+    object_store: ObjectStore,
+    creator: Actor,
+    reader: Actor,
 ) -> list[dict[str, Any]]:
-    """200 listed works, made straight in the catalogue's tables (no uploads), read back
-    through its batch API as licensing would sell them."""
+    """200 listed works, made straight in the catalogue's tables and the object store (no
+    uploads), read back through its batch API as licensing would sell them."""
     ids = []
     for index in range(WORKS):
         work = await create_work(catalogue_session, owner=creator, title=f"Sketch {index}")
@@ -33,6 +39,10 @@ async def catalogue_works(
     for start in range(0, WORKS, 100):
         batch = {"id": ids[start : start + 100]}
         works.extend(await catalogue.ok(reader, "GET", "/v1/works", params=batch))
+    for work in works:
+        version = work["current_version"]
+        key = work_version_key(uuid.UUID(work["id"]), uuid.UUID(version["id"]))
+        await object_store.put(key, bytes(version["size"]))
     return works
 
 
@@ -41,11 +51,12 @@ async def test_a_five_percent_sample_stripped_and_shuffled_names_its_licence_amo
     builder: DeliveryBuilder,
     catalogue: Api,
     catalogue_session: AsyncSession,
+    object_store: ObjectStore,
     ines: Actor,
     admin: Actor,
     auditor: Actor,
 ) -> None:
-    works = await catalogue_works(catalogue, catalogue_session, ines, admin)
+    works = await catalogue_works(catalogue, catalogue_session, object_store, ines, admin)
     lines = [licence_line(work) for work in works]
     buyers = [
         Actor(str(uuid.uuid4()), frozenset({Role.BUYER}), f"Lab {index:02d}")
