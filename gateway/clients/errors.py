@@ -8,7 +8,7 @@ from services.kit.client import ServiceResponse
 _CAMEL_BOUNDARY = re.compile(r"_([a-z0-9])")
 
 
-def _graphql_field(location: str) -> str:
+def graphql_field(location: str) -> str:
     """`body.terms.uses.0` -> `terms.uses.0`, `price_minor` -> `priceMinor`."""
     parts = location.split(".")
     if parts and parts[0] in ("body", "query", "path"):
@@ -29,7 +29,7 @@ def raise_for_error(service: str, response: ServiceResponse) -> None:
     status = response.status_code
     if status in (400, 422):
         fields = [
-            errors.FieldError(_graphql_field(f["field"]), f["message"], f["code"])
+            errors.FieldError(graphql_field(f["field"]), f["message"], f["code"])
             for f in body.get("fields") or []
         ]
         raise errors.InvalidRequest(detail, fields=fields)

@@ -5,6 +5,7 @@ from typing import Any
 import pydantic
 import strawberry
 
+from gateway.clients.errors import graphql_field
 from services.kit import errors
 
 
@@ -95,7 +96,8 @@ def _validation_failed(error: pydantic.ValidationError) -> ValidationFailed:
         message="the input is not valid",
         fields=[
             FieldError(
-                field=".".join(str(part) for part in detail["loc"]),
+                # Named as the GraphQL input names it (`amountMinor`), not as the contract.
+                field=graphql_field(".".join(str(part) for part in detail["loc"])),
                 message=detail["msg"],
                 code=detail["type"],
             )
