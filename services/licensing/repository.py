@@ -49,7 +49,6 @@ Columns = TypeVarTuple("Columns")
 # than running it.
 _QUOTE = cast(Table, Quote.__table__)
 _ACCOUNT = cast(Table, LedgerAccount.__table__)
-_LOCK_QUOTE = select(_QUOTE).where(_QUOTE.c.id == bindparam("quote_id")).with_for_update()
 _MARK_PURCHASED = (
     update(_QUOTE)
     .where(_QUOTE.c.id == bindparam("quote_id"), _QUOTE.c.purchased_at.is_(None))
@@ -104,16 +103,16 @@ class BundleRepository(Repository[Bundle]):
 class QuoteRepository(Repository[Quote]):
     model = Quote
 
-    async def lock(self, quote_id: uuid.UUID) -> Row[Any] | None:
-        """The quote's row, locked until the transaction ends (a plain row, not a mapped
-        object: the caller only reads it)."""
-        return (await self.session.execute(_LOCK_QUOTE, {"quote_id": quote_id})).one_or_none()
-
     async def mark_purchased(self, quote_id: uuid.UUID, at: datetime) -> Row[Any] | None:
         """Mark a quote not yet bought as bought, and return its row, locked until the
         transaction ends; None when there is no such quote or it was bought already.
         One statement where a lock and then an update were two: a purchase refused
-        afterwards rolls the mark back with everything else."""
+        afterwards rolls the mark back with everything else.
+
+        Every racer for the quote already holds a key-share lock on its row (its
+        idempotency key's foreign key). The update's lock coexists with those; a racer
+        that lost must not ask for a row lock on top of its own (FOR UPDATE waits for
+        the other losers' key-share locks, and theirs for its own: a deadlock)."""
         marked = await self.session.execute(
             _MARK_PURCHASED, {"quote_id": quote_id, "purchased": at}
         )

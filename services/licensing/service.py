@@ -646,7 +646,7 @@ class LicenceService:
         quotes = QuoteRepository(session)
         quote = await quotes.mark_purchased(purchase.quote_id, now)
         if quote is None:
-            bought = await quotes.lock(purchase.quote_id)
+            bought = await quotes.get(purchase.quote_id)
             if bought is None or bought.buyer_id != buyer_id:
                 raise NotFound("no such quote")
             raise QuotePurchased("this quote was bought under another idempotency key")

@@ -129,3 +129,41 @@ async def test_racing_purchases_of_different_quotes_never_overdraw_the_balance(
     ) as http:
         balances = (await http.get("/v1/balances", headers=headers(buyer))).json()
     assert [b["balance_minor"] for b in balances] == [0]
+
+
+async def test_racing_purchases_of_one_quote_under_different_keys_sell_it_once(
+    racing_app: FastAPI,
+) -> None:
+    """A double click or two tabs: one purchase wins, every other is told the quote was
+    bought, never a deadlock (each racer holds a share lock on the quote from its key's
+    foreign key; a racer asking for an exclusive lock on top of it deadlocked)."""
+    sessions: async_sessionmaker[AsyncSession] = racing_app.state.sessionmaker
+    buyer = _buyer()
+    async with sessions() as session:
+        await top_up(session, buyer.id, 100_000)
+        quotes = [
+            await make_quote(session, buyer.id, [quote_line(100, [(uuid.uuid4(), 10_000)])])
+            for _ in range(10)
+        ]
+        await session.commit()
+
+    for quote_id in quotes:
+        responses = await _purchase_all(
+            racing_app,
+            buyer,
+            [
+                {"quote_id": str(quote_id), "idempotency_key": f"{quote_id}-tab-{n}"}
+                for n in range(20)
+            ],
+        )
+        outcomes = sorted(
+            "bought" if r.status_code == 200 else r.json()["error"] for r in responses
+        )
+        assert outcomes == ["QuotePurchased"] * 19 + ["bought"]
+    async with sessions() as session:
+        assert await _count(session, Licence, buyer_id=buyer.id) == 10
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=racing_app), base_url="http://licensing.internal"
+    ) as http:
+        balances = (await http.get("/v1/balances", headers=headers(buyer))).json()
+    assert [b["balance_minor"] for b in balances] == [100_000 - 10 * 100]
