@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.errors import (
@@ -105,10 +106,13 @@ from storage.object_store import (
     MiB,
     ObjectNotFound,
     ObjectStore,
+    StorageError,
     StorageSettings,
     StorageUnavailable,
     UploadNotFound,
 )
+
+log = structlog.get_logger()
 
 UPLOAD_URL_LIFETIME = timedelta(hours=1)
 NOT_UPLOADED = "the file was not uploaded"
@@ -227,6 +231,32 @@ async def _storage_calls() -> AsyncIterator[None]:
         raise ServiceUnavailable("the object store is unavailable; try again") from exc
 
 
+@dataclass(frozen=True)
+class _Upload:
+    """Where a version's bytes go in the store, and how they are sent."""
+
+    key: str
+    method: UploadMethod
+    upload_id: str | None
+    part_size: int | None
+    part_count: int | None
+
+
+async def _discard(version: WorkVersion, store: ObjectStore) -> None:
+    """Remove a replaced upload's bytes; best effort, since the replacement is committed."""
+    try:
+        if version.upload_id is not None:
+            await store.abort_multipart(version.object_key, version.upload_id)
+        else:
+            await store.delete(version.object_key)
+    except StorageError as exc:
+        log.info(
+            "catalogue.upload.discard_failed",
+            version_id=str(version.id),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+
 class _NotYet(Exception):
     """The bytes are not all there yet: nothing changes, the client may resume."""
 
@@ -302,8 +332,13 @@ class WorkService:
         await creator_service.ensure_caller(session, caller)
         await creator_service.record_confirmed(session, caller, work_in)
         shares = await self._checked_shares(session, owner_id, work_in.shares)
+        # The directory's entries stand on their own. Committed now, so that no transaction
+        # stays open while the store opens the upload.
+        await session.commit()
+        work_id, version_id = uuid.uuid4(), uuid.uuid4()
+        upload = await self._open_in_store(work_id, version_id, work_in, storage=storage)
         work = Work(
-            id=uuid.uuid4(),
+            id=work_id,
             owner_id=owner_id,
             title=work_in.title.strip(),
             description=work_in.description,
@@ -321,7 +356,7 @@ class WorkService:
             ],
         )
         await WorkRepository(session).create(work)
-        version = await self._start_version(session, work, work_in, storage=storage)
+        version = await self._record_version(session, work, version_id, work_in, upload)
         target = await self._target(work, version, storage=storage, uploaded=[])
         return WorkCreated(work=await self._read(session, work.id), upload=target)
 
@@ -335,25 +370,36 @@ class WorkService:
         storage: Storage,
     ) -> UploadTarget:
         refuse_nul(file_name=file.file_name)
+        work = await self._owned(session, caller, work_id, lock=False)
+        self._require_not_withdrawn(work)
+        # Ended before the store opens the new upload: no transaction stays open across it.
+        await session.commit()
+        version_id = uuid.uuid4()
+        upload = await self._open_in_store(work.id, version_id, file, storage=storage)
         work = await self._owned_for_change(session, caller, work_id)
         self._require_not_withdrawn(work)
         replaced = work.pending_version
-        if replaced is not None and replaced.status == VersionStatus.PENDING:
+        if replaced is not None and replaced.status != VersionStatus.PENDING:
+            replaced = None
+        if replaced is not None:
             replaced.status = VersionStatus.FAILED
             replaced.failure_reason = REPLACED
-            async with _storage_calls():
-                if replaced.upload_id is not None:
-                    await storage.store.abort_multipart(replaced.object_key, replaced.upload_id)
-                else:
-                    await storage.store.delete(replaced.object_key)
-        version = await self._start_version(session, work, file, storage=storage)
-        return await self._target(work, version, storage=storage, uploaded=[])
+        version = await self._record_version(session, work, version_id, file, upload)
+        target = await self._target(work, version, storage=storage, uploaded=[])
+        if replaced is not None:
+            # Its bytes go once the replacement is committed; left behind if the store
+            # fails now, they are no version's and nothing serves them.
+            await session.commit()
+            await _discard(replaced, storage.store)
+        return target
 
     async def upload_target(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID, *, storage: Storage
     ) -> UploadTarget:
         work = await self._owned(session, caller, work_id, lock=False)
         version = self._open_upload(work)
+        # The parts are listed outside any transaction.
+        await session.commit()
         uploaded: list[UploadedPartRead] = []
         if version.upload_id is not None:
             async with _storage_calls():
@@ -414,20 +460,36 @@ class WorkService:
     async def complete_upload(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID, *, storage: Storage
     ) -> UploadCompleted:
-        work = await self._owned_for_change(session, caller, work_id)
+        work = await self._owned(session, caller, work_id, lock=False)
         self._require_not_withdrawn(work)
-        version = self._open_upload(work)
+        checked = self._open_upload(work)
+        # The stored bytes are checked (hashing a large file takes a while) outside any
+        # transaction; the outcome is then applied to the work as it is by then.
+        await session.commit()
+        outcome: _NotYet | _Rejected | None = None
         try:
             async with _storage_calls():
-                await self._verify(version, storage.store)
-        except _NotYet as not_yet:
-            return UploadCompleted(work=_work_read(work), completed=False, reason=not_yet.reason)
-        except _Rejected as rejected:
+                await self._verify(checked, storage.store)
+        except (_NotYet, _Rejected) as found:
+            outcome = found
+        version_id = checked.id
+        work = await self._owned_for_change(session, caller, work_id)
+        self._require_not_withdrawn(work)
+        current = work.current_version
+        if work.pending_version is None and current is not None and current.id == version_id:
+            # Another call completed the same upload meanwhile: the same answer.
+            return UploadCompleted(work=_work_read(work), completed=True, reason=None)
+        version = self._open_upload(work)
+        if version.id != version_id:
+            raise UploadClosed("a newer upload replaced this one; send the new one")
+        if isinstance(outcome, _NotYet):
+            return UploadCompleted(work=_work_read(work), completed=False, reason=outcome.reason)
+        if isinstance(outcome, _Rejected):
             version.status = VersionStatus.FAILED
-            version.failure_reason = rejected.reason
+            version.failure_reason = outcome.reason
             await session.flush()
             return UploadCompleted(
-                work=await self._read(session, work.id), completed=False, reason=rejected.reason
+                work=await self._read(session, work.id), completed=False, reason=outcome.reason
             )
         version.status = VersionStatus.COMPLETE
         version.completed_at = utcnow()
@@ -711,35 +773,46 @@ class WorkService:
             raise InvalidRequest("the co-creator shares are not valid", fields=problems)
         return [(share.creator_id, share.basis_points) for share in shares]
 
-    async def _start_version(
-        self, session: AsyncSession, work: Work, file: FileIn, *, storage: Storage
-    ) -> WorkVersion:
-        version_id = uuid.uuid4()
-        key = work_version_key(work.id, version_id)
+    async def _open_in_store(
+        self, work_id: uuid.UUID, version_id: uuid.UUID, file: FileIn, *, storage: Storage
+    ) -> _Upload:
+        """Where the version's bytes go; a multipart upload is opened in the store."""
+        key = work_version_key(work_id, version_id)
         settings = storage.settings
-        method, upload_id, part_size, part_count = UploadMethod.SINGLE, None, None, None
-        if file.size > settings.multipart_threshold:
-            method = UploadMethod.MULTIPART
-            part_size = settings.part_size
-            if math.ceil(file.size / part_size) > MAX_PART_NUMBER:
-                # S3 takes at most 10,000 parts: larger files get larger parts.
-                part_size = math.ceil(file.size / MAX_PART_NUMBER / MiB) * MiB
-            part_count = math.ceil(file.size / part_size)
-            async with _storage_calls():
-                upload_id = await storage.store.create_multipart(key)
-        version = await VersionRepository(session).create(
+        if file.size <= settings.multipart_threshold:
+            return _Upload(key, UploadMethod.SINGLE, None, None, None)
+        part_size = settings.part_size
+        if math.ceil(file.size / part_size) > MAX_PART_NUMBER:
+            # S3 takes at most 10,000 parts: larger files get larger parts.
+            part_size = math.ceil(file.size / MAX_PART_NUMBER / MiB) * MiB
+        async with _storage_calls():
+            upload_id = await storage.store.create_multipart(key)
+        return _Upload(
+            key, UploadMethod.MULTIPART, upload_id, part_size, math.ceil(file.size / part_size)
+        )
+
+    async def _record_version(
+        self,
+        session: AsyncSession,
+        work: Work,
+        version_id: uuid.UUID,
+        file: FileIn,
+        upload: _Upload,
+    ) -> WorkVersion:
+        versions = VersionRepository(session)
+        version = await versions.create(
             WorkVersion(
                 id=version_id,
                 work_id=work.id,
-                number=await VersionRepository(session).next_number(work.id),
+                number=await versions.next_number(work.id),
                 file_name=file.file_name,
                 size=file.size,
                 sha256=file.sha256,
-                object_key=key,
-                upload_method=method,
-                upload_id=upload_id,
-                part_size=part_size,
-                part_count=part_count,
+                object_key=upload.key,
+                upload_method=upload.method,
+                upload_id=upload.upload_id,
+                part_size=upload.part_size,
+                part_count=upload.part_count,
                 status=VersionStatus.PENDING,
                 created_at=utcnow(),
             )

@@ -264,5 +264,7 @@ async def count(session: AsyncSession, model: type[Any], **where: Any) -> int:
 
 
 async def outbox_topics(session: AsyncSession) -> list[str]:
-    statement = select(OutboxDelivery.topic).order_by(OutboxDelivery.id)
-    return list((await session.scalars(statement)).all())
+    """Each emitted event's topic once, in order, whatever the number of its receivers."""
+    statement = select(OutboxDelivery.event_id, OutboxDelivery.topic).order_by(OutboxDelivery.id)
+    events = dict((await session.execute(statement)).tuples().all())
+    return list(events.values())
