@@ -133,6 +133,11 @@ class TokenVerifier:
             raise Unauthenticated("the internal token is for another service") from exc
         except (jwt.InvalidTokenError, ValueError) as exc:
             raise Unauthenticated("the internal token is not valid") from exc
+        # Every signer issues tokens for a minute; one that lives longer was not made by
+        # ours, and a captured one would stay usable for as long as it claims.
+        lifetime = timedelta(seconds=float(claims["exp"]) - float(claims["iat"]))
+        if lifetime > TOKEN_LIFETIME + CLOCK_LEEWAY:
+            raise Unauthenticated("the internal token lives longer than a signer issues them")
         name = claims.get("name")
         caller = Caller(
             subject=str(claims["sub"]),

@@ -117,6 +117,26 @@ def test_token_expired_beyond_the_leeway_is_refused() -> None:
     )
 
 
+def test_token_living_longer_than_a_signer_issues_is_refused() -> None:
+    now = datetime.now(UTC)
+    token = jwt.encode(_claims(iat=now, exp=now + timedelta(hours=4)), SECRET, algorithm="HS256")
+
+    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), token) == (
+        "the internal token lives longer than a signer issues them"
+    )
+
+
+def test_token_living_a_minute_plus_the_clock_leeway_is_accepted() -> None:
+    now = datetime.now(UTC)
+    token = jwt.encode(
+        _claims(iat=now - timedelta(seconds=1), exp=now + timedelta(seconds=64)),
+        SECRET,
+        algorithm="HS256",
+    )
+
+    assert TokenVerifier(SECRET, audience="catalogue").verify(token).subject == "account:1"
+
+
 def test_token_signed_with_another_secret_is_refused() -> None:
     token = _signer(OTHER_SECRET).sign(
         subject="account:42", roles=frozenset({Role.ADMIN}), audience="catalogue"
