@@ -36,10 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.catalogue import (
     CURRENCY_MINOR_DIGITS,
-    ConsentKind,
     Use,
-    WorkRead,
-    WorkStatus,
 )
 from services.contracts.delivery import DeliveryIssued
 from services.contracts.events import Topic
@@ -55,7 +52,6 @@ from services.contracts.licensing import (
     EarningLine,
     EarningsQuery,
     EarningsRead,
-    ExclusionReason,
     LedgerAccountKind,
     LedgerCheck,
     LedgerRecorded,
@@ -79,7 +75,6 @@ from services.contracts.licensing import (
     QuoteRead,
     QuoteStatus,
     RefundIn,
-    ShareLine,
     TopUpIn,
     TransactionKind,
     TransactionRead,
@@ -108,6 +103,7 @@ from services.licensing.models import (
     Licence,
     Quote,
 )
+from services.licensing.pricing import price
 from services.licensing.repository import (
     BundleRepository,
     EarningsFilter,
@@ -116,7 +112,7 @@ from services.licensing.repository import (
     PurchaseRepository,
     QuoteRepository,
 )
-from services.licensing.royalties import Share, platform_fee, split
+from services.licensing.royalties import Share, split
 
 log = structlog.get_logger()
 
@@ -162,6 +158,13 @@ def check_currency(currency: str) -> None:
             f"{currency} is not a currency of the marketplace",
             fields=[FieldError("currency", "not a supported currency", "unknown_currency")],
         )
+
+
+async def end_read_before_calling_out(session: AsyncSession) -> None:
+    """End the session's transaction, which has only read, before a call to another
+    process: on SQLite it holds the database's write lock from its first statement, and
+    a service that waited on us while we waited on it stalled both until a timeout."""
+    await session.commit()
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
@@ -248,67 +251,6 @@ bundle_service = BundleService()
 # --- quotes ---
 
 
-def _price(
-    work_id: uuid.UUID,
-    work: WorkRead | None,
-    *,
-    uses: set[Use],
-    currency: str,
-    fee_bps: int,
-) -> QuoteLine | QuoteExclusion:
-    """The line this work gets in a quote, or why it is left out."""
-
-    def excluded(reason: ExclusionReason, detail: str) -> QuoteExclusion:
-        return QuoteExclusion(work_id=work_id, reason=reason, detail=detail)
-
-    def named(missing: set[Use]) -> str:
-        return ", ".join(sorted(missing))
-
-    if work is None:
-        return excluded(ExclusionReason.NOT_FOUND, "no such work in the catalogue")
-    if work.status == WorkStatus.WITHDRAWN:
-        return excluded(ExclusionReason.WITHDRAWN, "withdrawn by its creator")
-    consent = work.consent
-    if consent is None or consent.kind == ConsentKind.WITHDRAWN:
-        return excluded(ExclusionReason.NO_CONSENT, "its creator's consent is not in force")
-    if missing := uses - set(consent.uses):
-        return excluded(ExclusionReason.NO_CONSENT, f"no consent for: {named(missing)}")
-    offer = work.offer
-    if offer is None:
-        return excluded(ExclusionReason.NO_OFFER, "its creator has not priced it")
-    if missing := uses - set(offer.terms.uses):
-        return excluded(ExclusionReason.USES_NOT_OFFERED, f"not offered for: {named(missing)}")
-    if offer.currency != currency:
-        return excluded(ExclusionReason.CURRENCY, f"offered in {offer.currency}, not {currency}")
-    version = work.current_version
-    if not work.listed or version is None:
-        return excluded(
-            ExclusionReason.NOT_LISTED, "not offered now (no verified file, or under review)"
-        )
-    return QuoteLine(
-        work_id=work.id,
-        version_id=version.id,
-        title=work.title,
-        media_type=work.media_type,
-        file_name=version.file_name,
-        size=version.size,
-        sha256=version.sha256,
-        offer_id=offer.id,
-        terms_id=offer.terms_id,
-        terms=offer.terms,
-        price_minor=offer.price_minor,
-        platform_fee_minor=platform_fee(offer.price_minor, fee_bps),
-        shares=[
-            ShareLine(
-                creator_id=share.creator_id,
-                creator_name=share.creator_name,
-                basis_points=share.basis_points,
-            )
-            for share in work.shares
-        ],
-    )
-
-
 def quote_read(quote: Quote, *, now: datetime) -> QuoteRead:
     if quote.purchased_at is not None:
         status = QuoteStatus.PURCHASED
@@ -349,14 +291,20 @@ class QuoteService:
         bundle = await BundleRepository(session).get(quote_in.bundle_id)
         if bundle is None or bundle.buyer_id != buyer_id:
             raise NotFound("no such bundle")
+        await end_read_before_calling_out(session)
         work_ids = [uuid.UUID(work_id) for work_id in bundle.work_ids]
         found = {work.id: work for work in await catalogue.works(work_ids)}
         uses = {Use(use) for use in bundle.uses}
         lines: list[QuoteLine] = []
         excluded: list[QuoteExclusion] = []
         for work_id in work_ids:
-            outcome = _price(
-                work_id, found.get(work_id), uses=uses, currency=bundle.currency, fee_bps=fee_bps
+            outcome = price(
+                work_id,
+                found.get(work_id),
+                buyer_id=buyer_id,
+                uses=uses,
+                currency=bundle.currency,
+                fee_bps=fee_bps,
             )
             if isinstance(outcome, QuoteLine):
                 lines.append(outcome)

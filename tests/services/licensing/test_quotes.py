@@ -16,6 +16,7 @@ from services.contracts.catalogue import (
     Terms,
     Use,
 )
+from services.contracts.roles import Role
 from tests.services.catalogue.helpers import STATEMENT, Actor, create_work
 from tests.services.licensing.helpers import Api, listed_work
 
@@ -50,9 +51,8 @@ async def _read_work(session: AsyncSession, work_id: uuid.UUID) -> Work:
     return work
 
 
-async def test_every_work_is_either_quoted_or_excluded_with_its_reason(
-    api: Api, catalogue_session: AsyncSession, ines: Actor, lab: Actor
-) -> None:
+async def _every_kind_of_work(catalogue_session: AsyncSession, ines: Actor) -> list[uuid.UUID]:
+    """One work of Ines's for each reason a quote leaves a work out (and one it sells)."""
     both = (Use.TRAINING, Use.RETRIEVAL)
     ok = await listed_work(catalogue_session, ines, uses=both, price_minor=900)
     withdrawn = await listed_work(catalogue_session, ines, uses=both)
@@ -75,43 +75,75 @@ async def test_every_work_is_either_quoted_or_excluded_with_its_reason(
     work.review_status = ReviewStatus.FLAGGED
     work.listed = False
     await catalogue_session.flush()
-    missing = uuid.uuid4()
-
-    quote = await api.quote_works(
-        lab,
-        [
-            ok,
-            withdrawn,
-            unconsented,
-            consent_withdrawn,
-            narrow_consent,
-            unpriced,
-            narrow_offer,
-            dollars,
-            flagged,
-            missing,
-        ],
-        *both,
-    )
-
-    assert [line["work_id"] for line in quote["lines"]] == [str(ok)]
-    assert [(e["work_id"], e["reason"]) for e in quote["excluded"]] == [
-        (str(withdrawn), "withdrawn"),
-        (str(unconsented), "no_consent"),
-        (str(consent_withdrawn), "no_consent"),
-        (str(narrow_consent), "no_consent"),
-        (str(unpriced), "no_offer"),
-        (str(narrow_offer), "uses_not_offered"),
-        (str(dollars), "currency"),
-        (str(flagged), "not_listed"),
-        (str(missing), "not_found"),
+    return [
+        ok,
+        withdrawn,
+        unconsented,
+        consent_withdrawn,
+        narrow_consent,
+        unpriced,
+        narrow_offer,
+        dollars,
+        flagged,
+        uuid.uuid4(),
     ]
+
+
+async def test_every_work_of_ones_own_is_either_quoted_or_excluded_with_its_reason(
+    api: Api, catalogue_session: AsyncSession, ines: Actor
+) -> None:
+    works = await _every_kind_of_work(catalogue_session, ines)
+    ines_buying = Actor(ines.subject, frozenset({Role.CREATOR, Role.BUYER}), ines.name)
+
+    quote = await api.quote_works(ines_buying, works, Use.TRAINING, Use.RETRIEVAL)
+
+    assert [line["work_id"] for line in quote["lines"]] == [str(works[0])]
+    assert [(e["work_id"], e["reason"]) for e in quote["excluded"]] == list(
+        zip(
+            map(str, works[1:]),
+            [
+                "withdrawn",
+                "no_consent",
+                "no_consent",
+                "no_consent",
+                "no_offer",
+                "uses_not_offered",
+                "currency",
+                "not_listed",
+                "not_found",
+            ],
+            strict=True,
+        )
+    )
     assert "retrieval" in quote["excluded"][3]["detail"]
     assert (quote["subtotal_minor"], quote["platform_fee_minor"], quote["total_minor"]) == (
         900,
         135,
         900,
     )
+
+
+async def test_a_quote_tells_a_buyer_nothing_of_works_they_cannot_see(
+    api: Api, catalogue_session: AsyncSession, ines: Actor, lab: Actor
+) -> None:
+    """Drafts, works under review or withdrawn, and ones with no consent answer as a work
+    that does not exist: no state, currency or consent of a hidden work is revealed."""
+    works = await _every_kind_of_work(catalogue_session, ines)
+    ok, narrow_consent, narrow_offer, dollars = works[0], works[4], works[6], works[7]
+
+    quote = await api.quote_works(lab, works, Use.TRAINING, Use.RETRIEVAL)
+
+    assert [line["work_id"] for line in quote["lines"]] == [str(ok)]
+    reasons = {e["work_id"]: (e["reason"], e["detail"]) for e in quote["excluded"]}
+    # Listed works are public: why they are left out is no secret.
+    assert [reasons.pop(str(work))[0] for work in (narrow_consent, narrow_offer, dollars)] == [
+        "no_consent",
+        "uses_not_offered",
+        "currency",
+    ]
+    # The rest (withdrawn, unconsented, unpriced, under review, missing) look alike.
+    assert len(reasons) == 6
+    assert set(reasons.values()) == {("not_found", "no such work in the catalogue")}
 
 
 async def test_a_line_locks_the_file_the_offer_and_the_shares(
