@@ -57,6 +57,19 @@ class Running:
         return "\n".join(self.seen)
 
 
+@dataclass
+class EmbeddedStack:
+    """`assent up` on the embedded default: SQLite files and the local object store."""
+
+    running: Running
+    port: int
+    admin_key: str
+
+    @property
+    def graphql_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+
 def start(data_dir: Path, port: int, settings: Mapping[str, str] | None = None) -> Running:
     process = subprocess.Popen(
         [

@@ -3,18 +3,17 @@ purchase-to-delivery flow and started again, then the marketplace's invariants a
 checked (no licence or charge duplicated, every paid licence delivered, the ledger
 sound, the audit log holding every event once).
 
-The stack here is this module's own, on its own database and bucket, so killing its
-processes never disturbs another test. Kill points are held through the database (see
-`tests.fixtures.faults`), never guessed by timing.
+The stack here is the fault tests' own (`fault_stack`), on its own database and bucket,
+so killing its processes never disturbs another test. Kill points are held through the
+database (see `tests.fixtures.faults`), never guessed by timing.
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +23,26 @@ import pytest
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublishedKeys
 from services.kit.signing import verify_envelope
+from tests.e2e.faulted import (
+    PURCHASE_OR_UNAVAILABLE,
+    assert_invariants_recorded,
+    creator_with_works,
+    issued,
+    purchase_answered,
+    typed_answer,
+)
 from tests.e2e.marketplace import (
-    LICENCE,
     LICENCES,
     REGISTER_AUDITOR,
     assert_ledger_sound,
     cli,
     eur_balance,
     funded_buyer,
-    listed_work,
     proven_chain,
     quote_for,
-    register,
     run_cli,
 )
-from tests.fixtures.database import fresh_database
 from tests.fixtures.faults import (
-    assert_invariants,
     database,
     eventually,
     freeze,
@@ -51,31 +53,15 @@ from tests.fixtures.faults import (
     thaw,
 )
 from tests.fixtures.graphql import GraphQLClient
-from tests.fixtures.stack import RunningStack, launch_stack
-from tests.fixtures.storage import S3Server
+from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
-
-# Retries back off to at most 2 s here (300 s in production), so a restarted receiver
-# is caught up with within seconds rather than minutes.
-FAULT_SETTINGS = {
-    **{
-        f"ASSENT_{name}_OUTBOX_MAX_BACKOFF_SECONDS": "2"
-        for name in ("GATEWAY", "CATALOGUE", "LICENSING", "DELIVERY", "AUDIT")
-    },
-    "ASSENT_DELIVERY_BUILD_POLL_SECONDS": "0.5",
-    "ASSENT_DELIVERY_BUILD_MAX_BACKOFF_SECONDS": "2",
-}
 
 # A caller of a dead service is answered at once; of a frozen one, once the gateway's
 # 10 s timeout to services runs out. Generous bounds for a busy two-core machine.
 DEAD_SERVICE_ANSWER_SECONDS = 10.0
 FROZEN_SERVICE_ANSWER_SECONDS = 25.0
 
-PURCHASE_OR_UNAVAILABLE = """mutation($quote: ID!, $key: String!) {
-  purchase(quoteId: $quote, idempotencyKey: $key) { __typename
-    ... on PurchaseSucceeded { replayed licence { id } }
-    ... on ServiceUnavailable { service message } ... on Error { message } } }"""
 LICENCES_OR_UNAVAILABLE = """{ licences(first: 10) { __typename
   ... on LicenceConnection { items { id } } ... on ServiceUnavailable { service message } } }"""
 LICENCE_OR_UNAVAILABLE = """query($id: ID!) { licence(id: $id) { __typename
@@ -83,21 +69,6 @@ LICENCE_OR_UNAVAILABLE = """query($id: ID!) { licence(id: $id) { __typename
 MANIFEST = """query($id: ID!) { delivery(id: $id) { __typename ... on Delivery {
   status entryCount manifest } } }"""
 SOLD = {"CONSENT", "OFFER", "LICENCE", "PAYMENT", "DELIVERY"}
-
-
-@pytest.fixture(scope="module")
-def fault_stack(
-    postgres_server: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningStack]:
-    with contextlib.contextmanager(fresh_database)(postgres_server, "faults") as url:
-        # Its own bucket: the audit log's checkpoint objects are named by tree size.
-        yield from launch_stack(
-            url,
-            s3_server,
-            tmp_path_factory.mktemp("faults"),
-            bucket="assent-faults",
-            settings=FAULT_SETTINGS,
-        )
 
 
 @pytest.fixture
@@ -109,66 +80,12 @@ async def gateway(fault_stack: RunningStack) -> AsyncIterator[GraphQLClient]:
         await client.http.aclose()
 
 
-async def purchase_answered(
-    gateway: GraphQLClient, key: str, quote_id: str, idempotency_key: str
-) -> dict[str, Any]:
-    """A client's purchase, retried with the same idempotency key while the gateway or
-    licensing is still coming back (no answer, or a typed ServiceUnavailable)."""
-
-    async def attempt() -> dict[str, Any] | None:
-        try:
-            response = await gateway.post(
-                PURCHASE_OR_UNAVAILABLE, {"quote": quote_id, "key": idempotency_key}, key=key
-            )
-        except httpx.TransportError:
-            return None
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert not body.get("errors"), body
-        result: dict[str, Any] = body["data"]["purchase"]
-        return None if result["__typename"] == "ServiceUnavailable" else result
-
-    return await eventually(attempt, what=f"an answer to purchase {idempotency_key}")
-
-
-async def issued(gateway: GraphQLClient, key: str, licence_id: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        try:
-            response = await gateway.post(LICENCE, {"id": licence_id}, key=key)
-        except httpx.TransportError:
-            return None
-        licence: dict[str, Any] = response.json()["data"]["licence"]
-        if licence["__typename"] != "Licence":
-            return None
-        delivery = licence["delivery"]
-        return licence if delivery is not None and delivery["status"] != "BUILDING" else None
-
-    return await eventually(probe, what=f"licence {licence_id} delivered")
-
-
 async def timed(
     gateway: GraphQLClient, query: str, variables: dict[str, Any], key: str
 ) -> tuple[float, httpx.Response]:
     started = time.monotonic()
     response = await gateway.post(query, variables, key=key)
     return time.monotonic() - started, response
-
-
-def answer_of(response: httpx.Response, field: str) -> dict[str, Any]:
-    """The payload of a GraphQL answer that must be a typed result: HTTP 200, no errors."""
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert not body.get("errors"), body
-    result: dict[str, Any] = body["data"][field]
-    return result
-
-
-async def creator_with_works(gateway: GraphQLClient, count: int, name: str) -> list[str]:
-    _, creator = await register(gateway, "CREATOR", name)
-    return [
-        await listed_work(gateway, creator, price=1_000 + index, title=f"{name} {index}")
-        for index in range(count)
-    ]
 
 
 async def test_licensing_killed_after_purchases_commit_before_relay_delivers_each_once(
@@ -241,7 +158,9 @@ async def test_delivery_killed_while_building_issues_the_delivery_once_and_it_ve
     licence = await issued(gateway, lab, licence_id)
     delivery = licence["delivery"]
     assert (delivery["status"], delivery["entryCount"]) == ("ISSUED", 5)
-    found = answer_of((await timed(gateway, MANIFEST, {"id": delivery["id"]}, lab))[1], "delivery")
+    found = typed_answer(
+        (await timed(gateway, MANIFEST, {"id": delivery["id"]}, lab))[1], "delivery"
+    )
     async with httpx.AsyncClient() as http:
         published = PublishedKeys.model_validate_json(
             (await http.get(fault_stack.stack.gateway_url + WELL_KNOWN_KEYS_PATH)).content
@@ -370,7 +289,7 @@ async def test_gateway_killed_mid_request_retries_make_one_licence_per_key(
         # the retry bought it: either way, one licence for the key.
         print(f"key {key}: {'replayed' if retried['replayed'] else 'bought on retry'}")
     assert len(set(licences.values())) == len(keys)
-    listed = answer_of((await timed(gateway, LICENCES, {}, lab))[1], "licences")["items"]
+    listed = typed_answer((await timed(gateway, LICENCES, {}, lab))[1], "licences")["items"]
     assert {item["id"] for item in listed} == set(licences.values())
     price = quotes[0]["total"]["amountMinor"]
     assert await eur_balance(gateway, lab) == 100_000 - len(keys) * price
@@ -425,7 +344,7 @@ async def test_a_dead_service_answers_service_unavailable_and_its_backlog_drains
     ]
     await restart(fault_stack, "licensing")
     for field, (elapsed, response) in answers:
-        answer = answer_of(response, field)
+        answer = typed_answer(response, field)
         assert answer["__typename"] == "ServiceUnavailable", answer
         assert answer["service"] == "licensing"
         assert elapsed < DEAD_SERVICE_ANSWER_SECONDS, f"{field} took {elapsed:.1f} s"
@@ -456,15 +375,10 @@ async def test_a_frozen_service_answers_service_unavailable_within_the_timeout(
         elapsed, response = await timed(gateway, LICENCES_OR_UNAVAILABLE, {}, lab)
     finally:
         thaw(fault_stack, "licensing")
-    answer = answer_of(response, "licences")
+    answer = typed_answer(response, "licences")
     assert answer["__typename"] == "ServiceUnavailable", answer
     assert elapsed < FROZEN_SERVICE_ANSWER_SECONDS, f"licences took {elapsed:.1f} s"
-    after = answer_of((await timed(gateway, LICENCES_OR_UNAVAILABLE, {}, lab))[1], "licences")
+    after = typed_answer((await timed(gateway, LICENCES_OR_UNAVAILABLE, {}, lab))[1], "licences")
     assert after["__typename"] == "LicenceConnection", after
     await assert_ledger_sound(gateway, fault_stack.admin_key)
     await assert_invariants_recorded(fault_stack)
-
-
-async def assert_invariants_recorded(fault_stack: RunningStack) -> None:
-    counts = await assert_invariants(fault_stack)
-    print(f"invariants hold: {counts}")

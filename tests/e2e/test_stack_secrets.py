@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.e2e.embedded import EmbeddedStack
 from tests.e2e.marketplace import (
     COMPLETE,
     TRAINING,
@@ -173,3 +174,32 @@ def test_each_process_holds_only_its_own_secrets(running_stack: RunningStack) ->
     for name, names in settings.items():
         databases = {setting for setting in names if setting.endswith("DATABASE_URL")}
         assert databases == {f"ASSENT_{name.upper()}_DATABASE_URL"}, name
+
+
+def test_on_the_embedded_default_the_object_server_holds_only_its_url_secret(
+    embedded_stack: EmbeddedStack,
+) -> None:
+    pids = embedded_stack.running.components()
+    assert set(pids) == {"gateway", "catalogue", "licensing", "delivery", "audit", "objects"}
+    environments = {name: process_environment(pid) for name, pid in pids.items()}
+    secrets = {
+        name: {
+            entry.partition("=")[0]
+            for entry in environ.split("\0")
+            if SECRET_SETTING.search(entry.partition("=")[0])
+        }
+        for name, environ in environments.items()
+    }
+    assert secrets["objects"] == {"ASSENT_STORAGE_SIGNING_SECRET"}
+    # The admin key the gateway generated lives in its database, not in any environment.
+    assert not any(embedded_stack.admin_key in environ for environ in environments.values())
+    assert secrets["licensing"] == {
+        "ASSENT_INTERNAL_TOKEN_SECRET",
+        "ASSENT_LICENSING_SIGNING_KEY",
+    }
+    assert secrets["delivery"] == {
+        "ASSENT_INTERNAL_TOKEN_SECRET",
+        "ASSENT_DELIVERY_SIGNING_KEY",
+        "ASSENT_DELIVERY_WATERMARK_SECRET",
+        "ASSENT_STORAGE_SIGNING_SECRET",
+    }
