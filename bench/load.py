@@ -25,13 +25,21 @@ step's latency is the number of buyers over the throughput. `--pause S` has each
 a random time of mean S seconds between rounds, as labs placing orders rather than a
 benchmark loop would; the figures then show latency at that offered load.
 
-Usage: python bench/load.py [--buyers 50] [--seconds 60] [--pause 0] [--smoke]
+`--attacker` runs the buyers twice on the same stack, first alone, then beside an
+attacker who loops over the hostile documents of issue 17: the fragment fan-out (each
+fragment spreading the next twice, n = 18 to 60) and a 15-alias `licences` query fanning
+out to certificates, manifests and files, from a buyer who owns licences. It prints the
+buyers' errors and purchase p50/p99 of both runs side by side and their ratio. Target: no
+buyer error, and purchase p99 with the attacker within 20 % of the run without.
+
+Usage: python bench/load.py [--buyers 50] [--seconds 60] [--pause 0] [--attacker] [--smoke]
 """
 
 import argparse
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import random
 import sys
 import time
@@ -88,6 +96,26 @@ DELIVERY = """query($id: ID!) { licence(id: $id) { __typename ... on Licence {
 FILES = """query($id: ID!) { delivery(id: $id) { __typename ... on Delivery {
   files(first: 100) { items { sha256 downloadUrl } } } } }"""
 CHECKPOINT = """{ auditCheckpoint { __typename ... on AuditCheckpoint { treeSize document } } }"""
+FAN_OUT_DEPTHS = range(18, 61)
+COSTLY_ALIASES = 15
+COSTLY_LICENCES = (
+    "query {"
+    + "".join(
+        f""" a{n}: licences(first: 100) {{ ... on LicenceConnection {{ items {{ certificate
+        delivery {{ manifest files(first: 100) {{ items {{ sha256 downloadUrl }} }} }} }} }} }}"""
+        for n in range(COSTLY_ALIASES)
+    )
+    + " }"
+)
+ATTACKER_PURCHASES = 3
+
+
+def fan_out(depth: int) -> str:
+    """Each fragment spreads the next twice: 2**depth paths through a document of 1 KB."""
+    spreads = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(depth)
+    )
+    return f"query {{ ...F0 }} {spreads} fragment F{depth} on Query {{ me {{ __typename }} }}"
 
 
 class StepFailed(Exception):
@@ -123,6 +151,40 @@ class Run:
         if latency:
             self.steps[name].latencies.append(time.perf_counter() - began)
         return answer
+
+
+@dataclass
+class Attack:
+    sent: int = 0
+    # Answered with a GraphQL error or a 4xx: the gateway turned the document away.
+    refused: int = 0
+    # No answer, or a 5xx.
+    failed: int = 0
+    slowest: float = 0.0
+
+
+async def attacker(deadline: float, gateway_url: str, key: str, attack: Attack) -> None:
+    """The hostile documents in a loop, one at a time, on a connection of their own."""
+    documents = itertools.cycle(
+        document for depth in FAN_OUT_DEPTHS for document in (fan_out(depth), COSTLY_LICENCES)
+    )
+    async with httpx.AsyncClient(timeout=120) as http:
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            try:
+                response = await http.post(
+                    gateway_url + "/graphql",
+                    json={"query": next(documents)},
+                    headers={"authorization": f"Bearer {key}"},
+                )
+                if response.status_code >= 500:
+                    attack.failed += 1
+                elif response.status_code >= 400 or response.json().get("errors"):
+                    attack.refused += 1
+            except httpx.HTTPError:
+                attack.failed += 1
+            attack.sent += 1
+            attack.slowest = max(attack.slowest, time.perf_counter() - began)
 
 
 def typename(data: dict[str, Any], expected: str) -> dict[str, Any]:
@@ -241,9 +303,10 @@ def report(run: Run, elapsed: float) -> None:
             print(f"  {name} error: {error}")
 
 
-async def check_invariants(market: RunningMarket, run: Run, admin: str) -> list[str]:
+async def check_invariants(
+    market: RunningMarket, gateway: Gateway, admin: str, licences_bought: list[str], fetched: int
+) -> list[str]:
     """What is wrong once the stack has caught up; empty when everything holds."""
-    gateway = run.gateway
     problems: list[str] = []
     ledger = (await gateway.run(LEDGER_CHECK, {}, admin))["ledgerCheck"]
     print(f"ledger: {ledger['transactions']} transactions, sound: {ledger['sound']}")
@@ -260,10 +323,11 @@ async def check_invariants(market: RunningMarket, run: Run, admin: str) -> list[
                  WHERE t.licence_id = l.id AND t.kind = 'sale') = 1"""
         )
         print(
-            f"licences: {licences} for {len(run.licences)} purchases answered, "
+            f"licences: {licences} for {len(licences_bought)} purchases answered, "
             f"{keys} idempotency keys, {charged_once} charged exactly once"
         )
-        if not licences == keys == charged_once == len(set(run.licences)) == len(run.licences):
+        answered = len(licences_bought)
+        if not licences == keys == charged_once == len(set(licences_bought)) == answered:
             problems.append("licences, keys, charges and purchases answered differ")
 
         issued = await db.fetchval(
@@ -274,8 +338,8 @@ async def check_invariants(market: RunningMarket, run: Run, admin: str) -> list[
         if issued != licences:
             problems.append(f"{licences - issued} paid licence(s) not delivered")
         downloads = await db.fetchval("SELECT count(*) FROM delivery.download")
-        print(f"downloads recorded: {downloads} for {run.files_downloaded} files fetched")
-        if downloads != run.files_downloaded:
+        print(f"downloads recorded: {downloads} for {fetched} files fetched")
+        if downloads != fetched:
             problems.append("the downloads recorded are not those the buyers made")
 
         relayed = 0
@@ -327,6 +391,79 @@ async def check_log(gateway: Gateway, db: asyncpg.Connection, admin: str, logged
     return []
 
 
+async def licensed_attacker(gateway: Gateway, admin: str) -> tuple[str, list[str]]:
+    """A buyer owning a few delivered licences, so the costly query has them to fan out over."""
+    [(_, key)] = await funded_buyers(gateway, admin, 1)
+    rng = random.Random(-1)
+    licences = []
+    for _ in range(ATTACKER_PURCHASES):
+        works = await search(gateway, key, rng)
+        licences.append(await purchase(gateway, key, await quote(gateway, key, works, rng)))
+        await delivered_files(gateway, key, licences[-1])
+    return key, licences
+
+
+async def phase(
+    market: RunningMarket,
+    gateway: Gateway,
+    keys: list[str],
+    args: argparse.Namespace,
+    *,
+    attacker_key: str | None,
+) -> Run:
+    """The buyers for `--seconds`, beside the attacker when given its key; reported once the
+    stack has caught up."""
+    before = await CpuSample.of(market)
+    started = time.perf_counter()
+    run = Run(gateway=gateway, deadline=started + args.seconds, pause=args.pause)
+    attack = Attack()
+    attacking = (
+        []
+        if attacker_key is None
+        else [attacker(run.deadline, gateway.base_url, attacker_key, attack)]
+    )
+    await asyncio.gather(*(buyer(run, key, seed) for seed, key in enumerate(keys)), *attacking)
+    elapsed = time.perf_counter() - started
+    catch_up = await wait_drained(market.dsn, within=300)
+    spent = (await CpuSample.of(market)).since(before)
+    pacing = f"a mean pause of {args.pause:g} s between rounds" if args.pause else "no pause"
+    beside = " beside the attacker" if attacker_key else ""
+    print(
+        f"\n{len(keys)} buyers{beside}, {pacing}, for {elapsed:.1f} s "
+        f"(load average {load_average()}):"
+    )
+    report(run, elapsed)
+    if attacker_key:
+        print(
+            f"attacker: {attack.sent} documents sent, {attack.refused} refused, "
+            f"{attack.failed} failed or unanswered, slowest answer {attack.slowest:.2f} s"
+        )
+    print(f"every sale delivered and logged {catch_up:.1f} s after the last step")
+    # Per round of the four steps, each ending in a purchase.
+    print_cpu(spent, per=max(1, len(run.licences)), what="round")
+    return run
+
+
+def errors_and_purchase_latency(run: Run) -> tuple[int, float, float]:
+    latencies = run.steps["purchase"].latencies
+    errors = sum(len(step.errors) for step in run.steps.values())
+    return errors, percentile(latencies, 0.5), percentile(latencies, 0.99)
+
+
+def compare(alone: Run, attacked: Run) -> None:
+    print(f"\n{'buyers':<18} {'errors':>6} {'purchase p50 ms':>16} {'purchase p99 ms':>16}")
+    figures = {"alone": alone, "beside attacker": attacked}
+    for name, run in figures.items():
+        errors, p50, p99 = errors_and_purchase_latency(run)
+        print(f"{name:<18} {errors:>6} {p50:>16.1f} {p99:>16.1f}")
+    (_, p50_alone, p99_alone), (errors, p50, p99) = map(
+        errors_and_purchase_latency, figures.values()
+    )
+    print(f"{'ratio':<18} {'':>6} {p50 / p50_alone:>16.2f} {p99 / p99_alone:>16.2f}")
+    verdict = "met" if errors == 0 and p99 <= 1.2 * p99_alone else "not met"
+    print(f"target (no buyer error beside the attacker, p99 within 20 %): {verdict}")
+
+
 async def measure(market: RunningMarket, args: argparse.Namespace) -> list[str]:
     admin = market.admin_key
     connections = args.buyers * 2
@@ -343,32 +480,25 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> list[str]:
         _, creator = await register(gateway, "CREATOR", "Load Creator", admin)
         await in_parallel([list_work(gateway, creator, n) for n in range(args.works)], 16)
         keys = [key for _, key in await funded_buyers(gateway, admin, args.buyers)]
+        attacker_key, bought = (
+            await licensed_attacker(gateway, admin) if args.attacker else (None, [])
+        )
         await wait_drained(market.dsn, within=120)
         print(
             f"listed {args.works} works, funded {args.buyers} buyers in "
             f"{time.perf_counter() - started:.1f} s"
         )
-
-        before = await CpuSample.of(market)
-        started = time.perf_counter()
-        run = Run(gateway=gateway, deadline=started + args.seconds, pause=args.pause)
-        await asyncio.gather(*(buyer(run, key, seed) for seed, key in enumerate(keys)))
-        elapsed = time.perf_counter() - started
-        catch_up = await wait_drained(market.dsn, within=300)
-        spent = (await CpuSample.of(market)).since(before)
-        pacing = f"a mean pause of {args.pause:g} s between rounds" if args.pause else "no pause"
-        print(
-            f"{args.buyers} buyers, {pacing}, for {elapsed:.1f} s (load average {load_average()}):"
-        )
-        report(run, elapsed)
-        print(f"every sale delivered and logged {catch_up:.1f} s after the last step")
-        # Per round of the four steps, each ending in a purchase.
-        print_cpu(spent, per=max(1, len(run.licences)), what="round")
-        purchase_p99 = percentile(run.steps["purchase"].latencies, 0.99)
-        errors = sum(len(step.errors) for step in run.steps.values())
-        verdict = "met" if errors == 0 and purchase_p99 < 500 else "not met"
-        print(f"target (no error, purchase p99 < 500 ms): {verdict}")
-        return await check_invariants(market, run, admin)
+        runs = [await phase(market, gateway, keys, args, attacker_key=None)]
+        if attacker_key:
+            runs.append(await phase(market, gateway, keys, args, attacker_key=attacker_key))
+            compare(*runs)
+        else:
+            errors, _, purchase_p99 = errors_and_purchase_latency(runs[0])
+            verdict = "met" if errors == 0 and purchase_p99 < 500 else "not met"
+            print(f"target (no error, purchase p99 < 500 ms): {verdict}")
+        bought += [licence for run in runs for licence in run.licences]
+        fetched = sum(run.files_downloaded for run in runs)
+        return await check_invariants(market, gateway, admin, bought, fetched)
 
 
 def main() -> None:
@@ -381,6 +511,11 @@ def main() -> None:
         type=float,
         default=0.0,
         help="mean seconds each buyer waits between rounds (0: none, the stack saturated)",
+    )
+    parser.add_argument(
+        "--attacker",
+        action="store_true",
+        help="run twice: the buyers alone, then beside an attacker sending hostile documents",
     )
     parser.add_argument("--port", type=int, default=18600)
     parser.add_argument(
