@@ -11,8 +11,9 @@ from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from services.contracts.catalogue import CreatorRead, WorkRead
-from services.contracts.delivery import DeliveryRead
-from services.contracts.licensing import LicenceRead
+from services.contracts.delivery import DeliveryFilePage, DeliveryRead, ManifestRead
+from services.contracts.licensing import CertificateRead, LicenceRead
+from services.kit.errors import AssentError
 
 # The services' batch reads take at most 100 ids.
 MAX_BATCH = 100
@@ -47,6 +48,34 @@ class Loaders:
             found = {d.licence_id: d for d in await delivery.deliveries_of(principal, ids)}
             return [found.get(licence_id) for licence_id in ids]
 
+        async def load_certificates(
+            ids: Sequence[uuid.UUID],
+        ) -> list[CertificateRead | AssentError | None]:
+            if principal is None:
+                return [None for _ in ids]
+            return list(await licensing.certificates(principal, ids))
+
+        async def load_manifests(ids: Sequence[uuid.UUID]) -> list[ManifestRead | None]:
+            if principal is None:
+                return [None for _ in ids]
+            found = {m.delivery_id: m for m in await delivery.manifests(principal, ids)}
+            return [found.get(delivery_id) for delivery_id in ids]
+
+        async def load_first_files(
+            keys: Sequence[tuple[uuid.UUID, int]],
+        ) -> list[DeliveryFilePage | None]:
+            """Keyed by (delivery, page size): one call per page size asked for."""
+            if principal is None:
+                return [None for _ in keys]
+            by_size: dict[int, list[uuid.UUID]] = {}
+            for delivery_id, first in keys:
+                by_size.setdefault(first, []).append(delivery_id)
+            found: dict[tuple[uuid.UUID, int], DeliveryFilePage] = {}
+            for first, ids in by_size.items():
+                for page in await delivery.first_files(principal, ids, first):
+                    found[(page.delivery_id, first)] = page
+            return [found.get(key) for key in keys]
+
         self.works: DataLoader[uuid.UUID, WorkRead | None] = DataLoader(
             load_works, max_batch_size=MAX_BATCH
         )
@@ -58,4 +87,13 @@ class Loaders:
         )
         self.delivery_of_licence: DataLoader[uuid.UUID, DeliveryRead | None] = DataLoader(
             load_deliveries, max_batch_size=MAX_BATCH
+        )
+        self.certificates: DataLoader[uuid.UUID, CertificateRead | None] = DataLoader(
+            load_certificates, max_batch_size=MAX_BATCH
+        )
+        self.manifests: DataLoader[uuid.UUID, ManifestRead | None] = DataLoader(
+            load_manifests, max_batch_size=MAX_BATCH
+        )
+        self.first_files: DataLoader[tuple[uuid.UUID, int], DeliveryFilePage | None] = DataLoader(
+            load_first_files, max_batch_size=MAX_BATCH
         )

@@ -9,6 +9,7 @@ from gateway.accounts.service import Principal
 from gateway.clients.base import ServiceApi
 from services.contracts.delivery import (
     DeliveryFilePage,
+    DeliveryFiles,
     DeliveryRead,
     DownloadLink,
     ManifestRead,
@@ -18,6 +19,8 @@ from services.contracts.delivery import (
 from services.contracts.signing import PublicKeyRead
 
 _DELIVERIES = TypeAdapter(list[DeliveryRead])
+_MANIFESTS = TypeAdapter(list[ManifestRead])
+_FIRST_FILES = TypeAdapter(list[DeliveryFiles])
 _KEYS = TypeAdapter(list[PublicKeyRead])
 
 
@@ -40,6 +43,29 @@ class DeliveryClient(ServiceApi):
         return await self._model(
             ManifestRead, principal, "GET", f"/v1/deliveries/{delivery_id}/manifest"
         )
+
+    async def manifests(
+        self, principal: Principal, delivery_ids: Sequence[uuid.UUID]
+    ) -> list[ManifestRead]:
+        """Those the caller may see that have a manifest; the others are left out."""
+        content = await self._call(
+            principal,
+            "GET",
+            "/v1/manifests",
+            params=[("delivery_id", str(delivery_id)) for delivery_id in delivery_ids],
+        )
+        return _MANIFESTS.validate_json(content)
+
+    async def first_files(
+        self, principal: Principal, delivery_ids: Sequence[uuid.UUID], first: int
+    ) -> list[DeliveryFiles]:
+        """The first page of each delivery's files; deliveries the caller may not see are
+        left out."""
+        params = [("delivery_id", str(delivery_id)) for delivery_id in delivery_ids]
+        content = await self._call(
+            principal, "GET", "/v1/files", params=[*params, ("first", str(first))]
+        )
+        return _FIRST_FILES.validate_json(content)
 
     async def files(
         self, principal: Principal, delivery_id: uuid.UUID, first: int, after: str | None

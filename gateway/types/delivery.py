@@ -16,10 +16,12 @@ from gateway.types.errors import (
     ServiceUnavailable,
     Unauthenticated,
     ValidationFailed,
+    unavailable_in_place,
 )
 from gateway.types.scalars import BigInt
 from services.contracts import delivery as contract
 from services.contracts.catalogue import MAX_PAGE_SIZE
+from services.kit import errors
 
 DeliveryStatus = contract.DeliveryStatus
 strawberry.enum(DeliveryStatus)
@@ -90,29 +92,42 @@ class Delivery:
 
     @strawberry.field(
         description="The signed manifest: a DSSE envelope around an in-toto statement; "
-        "null until the delivery is issued."
+        "null until the delivery is issued, and null with a SERVICE_UNAVAILABLE error at "
+        "its path when delivery does not answer."
     )
     async def manifest(self, info: Info[Context, None]) -> JSON | None:
         if self.status != DeliveryStatus.ISSUED:
             return None
-        principal = info.context.require_principal()
-        read = await info.context.delivery.manifest(principal, uuid.UUID(str(self.id)))
-        return JSON(read.envelope.model_dump(mode="json", by_alias=True))
+        try:
+            read = await info.context.loaders.manifests.load(uuid.UUID(str(self.id)))
+        except errors.ServiceUnavailable as error:
+            raise unavailable_in_place(error) from error
+        return JSON(read.envelope.model_dump(mode="json", by_alias=True)) if read else None
 
     @strawberry.field(
         description="The manifest's files in manifest order, a page at a time; none until "
-        "the delivery is issued."
+        "the delivery is issued. Null, with a SERVICE_UNAVAILABLE error at its path, when "
+        "delivery does not answer."
     )
     async def files(
         self, info: Info[Context, None], first: int = MAX_PAGE_SIZE, after: str | None = None
-    ) -> DeliveryFileConnection:
+    ) -> DeliveryFileConnection | None:
         if self.status != DeliveryStatus.ISSUED:
             # A lab asking right after its purchase: nothing to list yet, not an error.
             return DeliveryFileConnection(items=[], next_cursor=None)
         ctx = info.context
-        page = await ctx.delivery.files(
-            ctx.require_principal(), uuid.UUID(str(self.id)), min(first, MAX_PAGE_SIZE), after
-        )
+        delivery_id, size = uuid.UUID(str(self.id)), max(1, min(first, MAX_PAGE_SIZE))
+        try:
+            if after is None:
+                # The first page of every delivery of the answer comes in one call.
+                page = await ctx.loaders.first_files.load((delivery_id, size))
+            else:
+                # A cursor belongs to one delivery: the next page is its own call.
+                page = await ctx.delivery.files(ctx.require_principal(), delivery_id, size, after)
+        except errors.ServiceUnavailable as error:
+            raise unavailable_in_place(error) from error
+        if page is None:
+            return DeliveryFileConnection(items=[], next_cursor=None)
         return DeliveryFileConnection(
             items=[
                 DeliveryFile(

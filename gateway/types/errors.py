@@ -4,6 +4,7 @@ from typing import Any
 
 import pydantic
 import strawberry
+from graphql import GraphQLError
 
 from gateway.clients.errors import graphql_field
 from services.kit import errors
@@ -59,6 +60,25 @@ class NotFound(Error):
 @strawberry.type
 class ServiceUnavailable(Error):
     service: str
+
+
+def unavailable_in_place(error: errors.ServiceUnavailable) -> GraphQLError:
+    """What a field of an answer raises when the service behind it did not answer in time.
+
+    The field is nullable: it answers null, with this error at its path, typed by its
+    extensions (`code: SERVICE_UNAVAILABLE`, `type: ServiceUnavailable`, the service), and
+    the rest of the answer stands. A union member in its place would say the same, but
+    would break every client document that selects the field directly (the SDK's
+    `delivery { id ... }`, the download client's `manifest`).
+    """
+    return GraphQLError(
+        error.detail,
+        extensions={
+            "code": "SERVICE_UNAVAILABLE",
+            "type": ServiceUnavailable.__name__,
+            "service": error.service,
+        },
+    )
 
 
 @strawberry.type

@@ -20,9 +20,11 @@ from gateway.types.errors import (
     ServiceUnavailable,
     Unauthenticated,
     ValidationFailed,
+    unavailable_in_place,
 )
 from gateway.types.scalars import BigInt
 from services.contracts import licensing as contract
+from services.kit import errors
 
 BundleSource = contract.BundleSource
 ExclusionReason = contract.ExclusionReason
@@ -265,16 +267,25 @@ class Licence:
 
     @strawberry.field(
         description="The licence as a signed (Ed25519, DSSE) certificate to show a third "
-        "party: {certificate, envelope}; `assent verify` checks it offline."
+        "party: {certificate, envelope}; `assent verify` checks it offline. Null, with a "
+        "SERVICE_UNAVAILABLE error at its path, when licensing does not answer."
     )
-    async def certificate(self, info: Info[Context, None]) -> JSON:
-        principal = info.context.require_principal()
-        read = await info.context.licensing.certificate(principal, uuid.UUID(str(self.id)))
-        return JSON(read.model_dump(mode="json", by_alias=True))
+    async def certificate(self, info: Info[Context, None]) -> JSON | None:
+        try:
+            read = await info.context.loaders.certificates.load(uuid.UUID(str(self.id)))
+        except errors.ServiceUnavailable as error:
+            raise unavailable_in_place(error) from error
+        return JSON(read.model_dump(mode="json", by_alias=True)) if read else None
 
-    @strawberry.field(description="The delivery built for this licence, once it exists.")
+    @strawberry.field(
+        description="The delivery built for this licence, once it exists. Null, with a "
+        "SERVICE_UNAVAILABLE error at its path, when delivery does not answer."
+    )
     async def delivery(self, info: Info[Context, None]) -> Delivery | None:
-        found = await info.context.loaders.delivery_of_licence.load(uuid.UUID(str(self.id)))
+        try:
+            found = await info.context.loaders.delivery_of_licence.load(uuid.UUID(str(self.id)))
+        except errors.ServiceUnavailable as error:
+            raise unavailable_in_place(error) from error
         return Delivery.of(found) if found else None
 
 
