@@ -18,6 +18,11 @@ class Settings(ServiceSettings):
     max_query_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    # Refused before parsing; values belong in variables, which this does not count.
+    max_document_length: int = Field(default=32_768, ge=1024)
+    # The static cost a query may reach (gateway/limits.py): the SDK's page of 100
+    # licences with their lines and deliveries costs about 18,600.
+    max_query_cost: int = Field(default=25_000, ge=1)
     # How stale an API key's last-used time may be: saves a write on every request.
     last_used_resolution_seconds: int = 60
     # How long an authenticated key is trusted without reading the database again; a key

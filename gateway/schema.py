@@ -1,11 +1,13 @@
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import strawberry
 import structlog
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, specified_rules
+from graphql import ExecutionResult as CoreExecutionResult
 from graphql.error import GraphQLError
+from graphql.validation import OverlappingFieldsCanBeMergedRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
@@ -13,14 +15,13 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
-from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types.execution import ExecutionResult
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from gateway.config import Settings
 from gateway.context import Context
 from gateway.executor import Executor
+from gateway.limits import DocumentLimits, DocumentRefused, document_limit_rules
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
 from gateway.resolvers.audit import AuditQuery
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
@@ -29,6 +30,22 @@ from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
 from gateway.types.scalars import SCALARS
 
 log = structlog.get_logger()
+
+COMMIT_FAILED = "COMMIT_FAILED"
+# What a refused request's log line may hold of the error's message.
+_LOGGED_MESSAGE_CHARS = 300
+_EMAIL = re.compile(r"[^\s'\"@]+@[^\s'\"@]+")
+# A lexer's token count at C speed, never more than graphql-core's (commas and comments
+# are not tokens); the parser's own count, stopped at the limit, stays the exact check.
+_TOKEN = re.compile(
+    # An unterminated string runs to the end of its line (a block string to the end of
+    # the document), so no character is scanned twice whatever the input.
+    r'"""(?:[^"\\]|\\.?|"(?!""))*+(?:"""|\Z)|"(?:[^"\\\n]|\\.?)*+(?:"|$)'
+    r"|#[^\n]*|\.\.\.|[\w.+-]+|[!$&()\[\]{}:=@|]",
+    re.MULTILINE | re.DOTALL,
+)
+# graphql-core writes the value a variable or literal was given after these words.
+_GIVEN_VALUE = re.compile(r"(got invalid value|found|cannot represent[^:]*:) .*?(;|\.?$)", re.I)
 
 
 @strawberry.type
@@ -41,10 +58,24 @@ class Mutation(AccountMutation, CatalogueMutation, LicensingMutation, DeliveryMu
     pass
 
 
+def _replace_errors(
+    result: object,
+    errors: list[GraphQLError],
+    *,
+    clear_data: bool,
+) -> None:
+    """Both result classes reach an extension: strawberry's answers pre-execution
+    failures, graphql-core's an executed operation (strawberry converts it after)."""
+    if isinstance(result, ExecutionResult | CoreExecutionResult):
+        result.errors = errors
+        if clear_data:
+            result.data = None
+
+
 class DatabaseTransaction(SchemaExtension):
     """Commits the operation's session once it has run; any unexpected error rolls it
-    back. A commit that fails turns the whole answer into the masked error: the client
-    must never see success, nor SQL, for writes that were not kept."""
+    back. A commit that fails turns the whole answer into one typed error, COMMIT_FAILED:
+    the client must never see success, nor SQL, for writes that were not kept."""
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
@@ -53,18 +84,85 @@ class DatabaseTransaction(SchemaExtension):
             yield
             result = self.execution_context.result
             if isinstance(context, Context):
-                failed = result is None or bool(getattr(result, "errors", None))
+                failed = result is None or bool(result.errors)
                 try:
                     await context.finish(commit=not failed)
                     committed = True
                 except Exception:
                     log.exception("graphql.commit.failed")
-                    if isinstance(result, ExecutionResult):
-                        result.data = None
-                        result.errors = [GraphQLError("Unexpected error.")]
+                    refusal = GraphQLError(
+                        "the changes could not be saved, and none was made; try again",
+                        extensions={"code": COMMIT_FAILED},
+                    )
+                    _replace_errors(result, [refusal], clear_data=True)
         finally:
             if isinstance(context, Context) and not committed:
                 await context.finish(commit=False)
+
+
+class DocumentGuard(SchemaExtension):
+    """Bounds the CPU a document may spend before it runs: its size is checked before
+    parsing, the parser stops at the token limit (MaxTokensLimiter), and every rule runs
+    in time linear in the document (graphql-core's field-merging check is replaced by
+    one that runs only where its pairwise comparisons are few)."""
+
+    def __init__(
+        self, max_length: int, max_tokens: int, rules: list[type[ASTValidationRule]]
+    ) -> None:
+        self.max_length = max_length
+        self.max_tokens = max_tokens
+        self.rules = (
+            *(rule for rule in specified_rules if rule is not OverlappingFieldsCanBeMergedRule),
+            *rules,
+        )
+
+    def on_operation(self) -> Iterator[None]:
+        query = self.execution_context.query or ""
+        if len(query) > self.max_length:
+            raise DocumentRefused(
+                f"the document is longer than {self.max_length} characters; "
+                "send values as variables",
+                "DOCUMENT_TOO_LARGE",
+                limit=self.max_length,
+            )
+        tokens = sum(1 for token in _TOKEN.finditer(query) if token[0][0] != "#")
+        if tokens > self.max_tokens:
+            raise DocumentRefused(
+                f"the document holds more than {self.max_tokens} tokens",
+                "DOCUMENT_TOO_LARGE",
+                limit=self.max_tokens,
+            )
+        # Listed first among the extensions: the rules added after (introspection's) stay.
+        self.execution_context.validation_rules = self.rules
+        yield
+
+
+class HideSuggestions(SchemaExtension):
+    """With introspection off, "Did you mean ..." would still name the schema's fields,
+    types and enum values; the answer keeps the error and drops the suggestion."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            _replace_errors(
+                result, [_without_suggestion(e) for e in result.errors], clear_data=False
+            )
+
+
+def _without_suggestion(error: GraphQLError) -> GraphQLError:
+    message, _, _ = error.message.partition(" Did you mean ")
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=error.extensions,
+    )
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -72,26 +170,62 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+def _loggable(message: str) -> str:
+    """A refused request's message without the values it was sent (emails among them),
+    and short: the message never carries the document."""
+    message = message[: _LOGGED_MESSAGE_CHARS * 4]
+    message = _EMAIL.sub("[email]", _GIVEN_VALUE.sub(r"\1 [value]\2", message))
+    return message[:_LOGGED_MESSAGE_CHARS]
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """A client's mistake (syntax, validation, variables, a refused document) is
+        logged at INFO without the document; a resolver's failure at ERROR with its
+        traceback."""
+        operation = execution_context.operation_name if execution_context else None
+        for error in errors:
+            if _is_unexpected(error):
+                log.error(
+                    "graphql.resolver_failed",
+                    operation=operation,
+                    path=error.path,
+                    exc_info=error.original_error,
+                )
+                continue
+            code = (error.extensions or {}).get("code")
+            log.info(
+                "graphql.request_refused",
+                operation=operation,
+                code=code,
+                message=_loggable(error.message),
+            )
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # The limit rules are built once: the validation cache keys on the rule classes, and
-    # QueryDepthLimiter/MaxAliasesLimiter would make new classes for every operation (a
-    # miss every time). Extensions are factories, a fresh one per operation; the parser
-    # and validation caches are module-level inside strawberry, so they are shared.
-    limit_rules: list[type[ASTValidationRule]] = [
-        depth_limit_rule(settings.max_query_depth, None),
-        alias_limit_rule(settings.max_aliases),
-    ]
+    # The limit rules are built once: the validation cache keys on the rule classes.
+    # Extensions are factories, a fresh one per operation; the parser and validation
+    # caches are module-level inside strawberry, so they are shared.
+    limit_rules = document_limit_rules(
+        DocumentLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_cost=settings.max_query_cost,
+        )
+    )
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        lambda: DocumentGuard(settings.max_document_length, settings.max_tokens, limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=1000),
-        lambda: AddValidationRules(limit_rules),
         lambda: ValidationCache(maxsize=1000),
         lambda: MaskErrors(should_mask_error=_is_unexpected, error_message="Unexpected error."),
         DatabaseTransaction,
     ]
     if not settings.introspection:
-        extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+        extensions += [DisableIntrospection, HideSuggestions]
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
