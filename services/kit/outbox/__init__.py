@@ -1,0 +1,37 @@
+"""Transactional outbox, its relay, and the idempotent inbox that receives its events.
+
+A state change and its event commit in one transaction (`emit`); the relay then delivers
+each event to every subscribed service at least once, in order per receiver, retrying
+with backoff; receivers record the event id in the same transaction as its effect, so a
+redelivery does nothing.
+"""
+
+from services.kit.outbox._emit import emit, emit_all
+from services.kit.outbox._inbox import (
+    BatchEventHandler,
+    EventHandler,
+    EventReceiver,
+    event_router,
+)
+from services.kit.outbox._relay import OutboxRelay, backoff
+from services.kit.outbox._tables import (
+    KIT_METADATA,
+    InboxEvent,
+    OutboxDelivery,
+    pending_count,
+)
+
+__all__ = [
+    "KIT_METADATA",
+    "BatchEventHandler",
+    "EventHandler",
+    "EventReceiver",
+    "InboxEvent",
+    "OutboxDelivery",
+    "OutboxRelay",
+    "backoff",
+    "emit",
+    "emit_all",
+    "event_router",
+    "pending_count",
+]
