@@ -362,7 +362,14 @@ async function showChain() {
   list.replaceChildren();
   let proven = 0;
   for (const entry of chain.entries) {
-    const ok = await proves(entry.entry, entry.index, treeSize, entry.inclusionProof, rootHash);
+    const ok = await proves(
+      entry.entry,
+      entry.leafHash,
+      entry.index,
+      treeSize,
+      entry.inclusionProof,
+      rootHash,
+    );
     if (ok) proven += 1;
     const item = document.createElement("li");
     item.dataset.step = entry.step;
@@ -372,7 +379,11 @@ async function showChain() {
     detail.textContent = ` (${entry.topic}), ${formatDate(entry.occurredAt)}, log index ${entry.index}. `;
     const mark = document.createElement("span");
     mark.className = ok ? "proof-ok" : "proof-bad";
-    mark.textContent = ok ? "Proven in the log." : "Its proof does not check out.";
+    mark.textContent = !ok
+      ? "Its proof does not check out."
+      : entry.entry === null
+        ? "Another party's step: its details are withheld from you; that it is in the log is proven."
+        : "Proven in the log.";
     item.append(what, detail, mark);
     list.append(item);
   }

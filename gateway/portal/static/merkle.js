@@ -22,10 +22,13 @@ function equal(a, b) {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
-// True when `entry` (the logged text) sits at `index` of the tree of `treeSize` with `rootHex`.
-export async function proves(entry, index, treeSize, proofHex, rootHex) {
+// True when an entry sits at `index` of the tree of `treeSize` with `rootHex`. The entry is
+// its logged text, or, for another party's entry withheld from this viewer, null with the
+// leaf hash the log gave it: the proof then shows that leaf is in the log, not what it says.
+export async function proves(entry, leafHex, index, treeSize, proofHex, rootHex) {
   if (!(index >= 0 && index < treeSize)) return false;
-  let result = await hashOf(0x00, new TextEncoder().encode(entry));
+  let result =
+    entry === null ? fromHex(leafHex) : await hashOf(0x00, new TextEncoder().encode(entry));
   // Sizes stay far below 2^53; plain arithmetic instead of 32-bit shifts keeps them exact.
   let fn = index;
   let sn = treeSize - 1;

@@ -64,5 +64,5 @@ export const EARNINGS = `query Earnings($period: Period!) { earnings(period: $pe
 export const CHAIN = `query Chain($id: ID!) { licenceChain(workId: $id) { __typename
   ... on LicenceChain { pendingEntries document
     checkpoint { treeSize rootHash issuedAt }
-    entries { index step topic occurredAt entry inclusionProof } }
+    entries { index step topic occurredAt entry leafHash inclusionProof } }
   ${INVALID} } }`;
