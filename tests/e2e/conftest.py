@@ -22,6 +22,10 @@ FAULT_SETTINGS = {
     },
     "ASSENT_DELIVERY_BUILD_POLL_SECONDS": "0.5",
     "ASSENT_DELIVERY_BUILD_MAX_BACKOFF_SECONDS": "2",
+    # Every request authenticates from the database and records the key's use, so a
+    # fault in the gateway's database meets authentication at once, not minutes later.
+    "ASSENT_GATEWAY_PRINCIPAL_CACHE_SECONDS": "0",
+    "ASSENT_GATEWAY_LAST_USED_RESOLUTION_SECONDS": "0",
 }
 
 

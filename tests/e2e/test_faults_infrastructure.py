@@ -28,6 +28,7 @@ from tests.e2e.faulted import (
 )
 from tests.e2e.marketplace import (
     SEARCH,
+    TOP_UP,
     assert_ledger_sound,
     eur_balance,
     funded_buyer,
@@ -53,6 +54,7 @@ FUNDS = 100_000
 # A caller of a dead service is answered at once: generous for a busy two-core machine.
 DEAD_SERVICE_ANSWER_SECONDS = 10.0
 CUT_EVERY_SECONDS = 0.3
+REGISTER_ANSWER = """mutation($input: RegisterInput!) { register(input: $input) { __typename } }"""
 
 
 @pytest.fixture
@@ -197,7 +199,7 @@ async def test_a_service_whose_disk_is_full_loses_and_duplicates_nothing(
 ) -> None:
     admin = fault_stack.admin_key
     works = await creator_with_works(gateway, 2, f"Full {service}")
-    _, lab = await funded_buyer(gateway, admin, f"Full {service} Lab", FUNDS)
+    lab_id, lab = await funded_buyer(gateway, admin, f"Full {service} Lab", FUNDS)
     quotes = [await quote_for(gateway, lab, works) for _ in range(3)]
     keys = [f"order-{uuid.uuid4()}" for _ in quotes]
 
@@ -216,6 +218,19 @@ async def test_a_service_whose_disk_is_full_loses_and_duplicates_nothing(
             assert "PurchaseSucceeded" not in {answer["__typename"] for answer in during}
         else:
             assert {answer["__typename"] for answer in during} == {"PurchaseSucceeded"}, during
+        # A write the full service owns is never answered as done: a top-up that was not
+        # credited, an API key that was never stored.
+        if service == "licensing":
+            credit = {"buyer": lab_id, "amount": 5_000, "ref": f"wire-{uuid.uuid4().hex[:8]}"}
+            topped = typed_answer(await gateway.post(TOP_UP, credit, key=admin), "topUp")
+            assert topped["__typename"] != "MoneyRecorded", topped
+        if service == "gateway":
+            newcomer = {"name": "Full Disk", "email": f"{uuid.uuid4().hex[:8]}@example.org"}
+            registered = typed_answer(
+                await gateway.post(REGISTER_ANSWER, {"input": {**newcomer, "role": "BUYER"}}),
+                "register",
+            )
+            assert registered["__typename"] != "Registered", registered
         if service in ("delivery", "audit"):
             # The sales' news has reached the full service and been refused.
             await eventually(
