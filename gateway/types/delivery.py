@@ -68,7 +68,8 @@ class Delivery:
     manifest_sha256: str | None
     entry_count: int
     excluded: list[DeliveryExclusion] = strawberry.field(
-        description="Works left out at build time (withdrawn or consent gone); refunded."
+        description="Lines that could not be delivered (the file sold is missing), each "
+        "refunded. A withdrawal or consent change after the sale never leaves a line out."
     )
 
     @classmethod

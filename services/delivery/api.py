@@ -27,6 +27,7 @@ from services.delivery.errors import (
 )
 from services.delivery.manifest import DeliveryKeys
 from services.delivery.service import delivery_service
+from services.delivery.tracing import trace_service
 from services.kit.db import get_session
 from services.kit.errors import (
     AssentError,
@@ -176,7 +177,7 @@ async def create_link(
 @router.post("/trace", responses=_responses(Unauthenticated, Forbidden))
 async def trace_manifest(trace_in: TraceIn, caller: CurrentCaller, session: Session) -> TraceResult:
     """Trace a leaked manifest, whole or partial, to the licence it was issued under."""
-    return await delivery_service.trace(session, caller, trace_in)
+    return await trace_service.trace(session, caller, trace_in)
 
 
 @router.get("/keys", responses=_responses(Unauthenticated))
