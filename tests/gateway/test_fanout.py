@@ -38,7 +38,7 @@ from tests.services.delivery.conftest import (
 from tests.services.delivery.helpers import DeliveryApi, licence_granted, licence_line
 from tests.services.licensing.conftest import catalogue_app, licensing_app
 from tests.services.licensing.helpers import Api as LicensingApi
-from tests.services.licensing.helpers import listed_work, top_up
+from tests.services.licensing.helpers import listed_work
 
 __all__ = [
     "catalogue_app",
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 LICENCES = 6
+ADMIN = Actor(subject=str(uuid.uuid4()), roles=frozenset({Role.ADMIN}), name="Admin")
 PAGE = f"""{{ licences(first: {LICENCES}) {{ __typename ... on LicenceConnection {{ items {{
   id delivery {{ id status manifest files(first: 10) {{ items {{ fingerprint }} }} }} }} }} }} }}"""
 # One licence: the test's apps share one connection per database, which does not take
@@ -101,7 +102,6 @@ async def marketplace(
     )
     buyer = Actor(subject=str(account.id), roles=frozenset({Role.BUYER}), name="Fanout Lab")
     creator = Actor(subject=str(uuid.uuid4()), roles=frozenset({Role.CREATOR}), name="Ines")
-    await top_up(sessions["licensing"], buyer.id, 1_000_000)
     store: ObjectStore = shared_delivery_app.state.object_store
     builder: DeliveryBuilder = shared_delivery_app.state.builder
     licence_ids = []
@@ -118,6 +118,7 @@ async def marketplace(
         ) as delivery_http,
     ):
         licensing, delivery = LicensingApi(licensing_http), DeliveryApi(delivery_http)
+        await licensing.top_up(ADMIN, buyer, 1_000_000)
         for index in range(LICENCES):
             work_id = await listed_work(sessions["catalogue"], creator, title=f"Study {index}")
             [work] = await CatalogueApi(catalogue_http).ok(
