@@ -24,9 +24,10 @@ class Topic(StrEnum):
 
 
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
-    # The catalogue keeps a directory of creators, so co-creators can be checked.
-    Topic.ACCOUNT_REGISTERED: ("catalogue", "audit"),
-    Topic.ACCOUNT_ROLE_GRANTED: ("catalogue", "audit"),
+    # The catalogue keeps a directory of creators, so co-creators can be checked; licensing
+    # one of accounts, so money is credited only to a buyer that exists.
+    Topic.ACCOUNT_REGISTERED: ("catalogue", "licensing", "audit"),
+    Topic.ACCOUNT_ROLE_GRANTED: ("catalogue", "licensing", "audit"),
     # Licensing is the seller: it records what each consent or withdrawal leaves for sale,
     # and a sale commits either before or after that record (SALE_SCOPE_RECORDED).
     Topic.CONSENT_GIVEN: ("licensing", "audit"),

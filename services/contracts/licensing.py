@@ -20,6 +20,7 @@ from services.contracts.catalogue import (
     Use,
     WorkSearch,
 )
+from services.contracts.roles import Role
 from services.contracts.signing import Envelope
 
 MAX_BUNDLE_WORKS = 1_000
@@ -236,13 +237,24 @@ class MoneyIn(Schema):
 
 
 class TopUpIn(MoneyIn):
-    """An admin records money received from a buyer (a bank transfer, an invoice paid)."""
+    """An admin records money received from a buyer (a bank transfer, an invoice paid).
+
+    The reference is the payment's own (a bank transfer's): a top-up under a reference
+    already recorded answers that record and credits nothing more."""
 
     buyer_id: UUID
+    buyer_roles: list[Role] | None = Field(
+        default=None,
+        max_length=len(Role),
+        description="The roles the accounts' owner (the gateway) found the buyer's account "
+        "to hold when it forwarded this call; None when it did not look. Licensing hears "
+        "of new accounts through the outbox, a moment later; honoured from the gateway only.",
+    )
 
 
 class PayoutIn(MoneyIn):
-    """An admin records money paid out to a creator, with the payment's reference."""
+    """An admin records money paid out to a creator, with the payment's reference; a
+    payout under a reference already recorded answers that record and pays nothing more."""
 
     creator_id: UUID
 

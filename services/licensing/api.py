@@ -52,7 +52,9 @@ from services.licensing.errors import (
     NothingToPurchase,
     QuoteExpired,
     QuotePurchased,
+    ReferenceReused,
 )
+from services.licensing.payments import payment_service
 from services.licensing.service import (
     bundle_service,
     earnings_service,
@@ -241,23 +243,27 @@ async def get_keys(_caller: CurrentCaller, signer: CertificateSigner) -> list[Pu
 @router.post(
     "/ledger/top-ups",
     status_code=status.HTTP_201_CREATED,
-    responses=_responses(Unauthenticated, Forbidden, InvalidRequest),
+    responses=_responses(Unauthenticated, Forbidden, InvalidRequest, ReferenceReused),
 )
 async def top_up(top_up: TopUpIn, caller: CurrentCaller, session: Session) -> TransactionRead:
-    """Record money received from a buyer (admins): it credits their prepaid balance."""
+    """Record money received from a buyer (admins): it credits their prepaid balance, once
+    per reference (a retry answers the same transaction)."""
     require_role(caller, Role.ADMIN)
-    return await ledger_service.top_up(session, caller, top_up)
+    return await payment_service.top_up(session, caller, top_up)
 
 
 @router.post(
     "/ledger/payouts",
     status_code=status.HTTP_201_CREATED,
-    responses=_responses(Unauthenticated, Forbidden, InvalidRequest, InsufficientFunds),
+    responses=_responses(
+        Unauthenticated, Forbidden, InvalidRequest, InsufficientFunds, ReferenceReused
+    ),
 )
 async def payout(payout: PayoutIn, caller: CurrentCaller, session: Session) -> TransactionRead:
-    """Record money paid to a creator (admins), at most what they are owed."""
+    """Record money paid to a creator (admins), at most what they are owed, once per
+    reference (a retry answers the same transaction)."""
     require_role(caller, Role.ADMIN)
-    return await ledger_service.payout(session, caller, payout)
+    return await payment_service.payout(session, caller, payout)
 
 
 @router.get("/ledger/check", responses=_responses(Unauthenticated, Forbidden))

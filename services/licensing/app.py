@@ -2,10 +2,16 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.delivery import DeliveryIssued
-from services.contracts.events import EventEnvelope, Topic
+from services.contracts.events import (
+    AccountRegistered,
+    AccountRoleGranted,
+    EventEnvelope,
+    Topic,
+)
 from services.contracts.signing import CERTIFICATE_KEY_PURPOSE
 from services.kit.app import create_service_app
 from services.kit.signing import Signer
+from services.licensing.accounts import account_service
 from services.licensing.api import router
 from services.licensing.config import Settings
 from services.licensing.service import licence_service
@@ -14,6 +20,18 @@ from services.licensing.service import licence_service
 async def _delivery_issued(session: AsyncSession, envelope: EventEnvelope) -> None:
     await licence_service.refund_undelivered(
         session, DeliveryIssued.model_validate(envelope.payload)
+    )
+
+
+async def _account_registered(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await account_service.record_registration(
+        session, AccountRegistered.model_validate(envelope.payload)
+    )
+
+
+async def _account_role_granted(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await account_service.record_role_grant(
+        session, AccountRoleGranted.model_validate(envelope.payload)
     )
 
 
@@ -31,7 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "licensing",
         settings,
         routers=[router],
-        event_handlers={Topic.DELIVERY_ISSUED: _delivery_issued},
+        event_handlers={
+            Topic.DELIVERY_ISSUED: _delivery_issued,
+            Topic.ACCOUNT_REGISTERED: _account_registered,
+            Topic.ACCOUNT_ROLE_GRANTED: _account_role_granted,
+        },
     )
     app.state.certificate_signer = signer
     return app

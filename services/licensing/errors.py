@@ -28,3 +28,8 @@ class IdempotencyKeyReused(Conflict):
 
 class LicenceRefunded(Conflict):
     """The licence has already been refunded."""
+
+
+class ReferenceReused(Conflict):
+    """The payment's reference already recorded another payment (another account, amount
+    or currency); nothing was recorded."""

@@ -231,3 +231,49 @@ class LedgerPosting(Base):
     work_id: Mapped[uuid.UUID | None]
 
     account: Mapped[LedgerAccount] = relationship(lazy="raise")
+
+
+class Account(Base):
+    """An account of the platform as licensing has heard of it (`account.registered`,
+    `account.role_granted`): whom money may be credited to."""
+
+    __tablename__ = "account"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerReference(Base):
+    """A payment's own reference, recorded once per kind (a top-up, a payout) with what it
+    moved: a retry under the same reference answers its transaction instead of moving
+    money again, and a different payment under it is refused.
+
+    Claimed before its transaction is written (racers wait on the key), so the foreign
+    key is checked at commit."""
+
+    __tablename__ = "ledger_reference"
+
+    kind: Mapped[TransactionKind] = mapped_column(_enum(TransactionKind), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner_id: Mapped[uuid.UUID]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    transaction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transaction.id", deferrable=True, initially="DEFERRED"), unique=True
+    )
+
+
+class SaleScope(Base):
+    """Which uses of a work licensing may sell from now on, after the catalogue's newest
+    consent or withdrawal event about it. A work with no row is sold as its quote says
+    (the quote read the catalogue); a withdrawn work is never for sale again."""
+
+    __tablename__ = "sale_scope"
+
+    work_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    open_uses: Mapped[list[str]] = mapped_column(JSON)
+    withdrawn: Mapped[bool]
+    cause_event_id: Mapped[uuid.UUID]
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -67,7 +67,8 @@ _ADD_TO_BALANCE = (
 )
 
 
-def _insert(session: AsyncSession) -> Any:
+def upsert_statement(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -129,7 +130,9 @@ class PurchaseRepository(Repository[Purchase]):
         # insert machinery, which costs more than the statement on this hot path.
         table = cast(Table, Purchase.__table__)
         statement = (
-            _insert(self.session)(table).on_conflict_do_nothing().returning(table.c.buyer_id)
+            upsert_statement(self.session)(table)
+            .on_conflict_do_nothing()
+            .returning(table.c.buyer_id)
         )
         claimed = await self.session.execute(
             statement,
@@ -279,7 +282,9 @@ class LedgerRepository(Repository[LedgerAccount]):
             for key in sorted(set(keys), key=lambda key: key.id)
         ]
         table = cast(Table, LedgerAccount.__table__)
-        await self.session.execute(_insert(self.session)(table).on_conflict_do_nothing(), rows)
+        await self.session.execute(
+            upsert_statement(self.session)(table).on_conflict_do_nothing(), rows
+        )
         created = {key.id for key in keys}
         on_commit(self.session, lambda: known.update(created))
 

@@ -62,7 +62,6 @@ from services.contracts.licensing import (
     LicencePage,
     LicenceRead,
     LicenceStatus,
-    PayoutIn,
     PayoutRead,
     Period,
     PeriodEarnings,
@@ -75,7 +74,6 @@ from services.contracts.licensing import (
     QuoteRead,
     QuoteStatus,
     RefundIn,
-    TopUpIn,
     TransactionKind,
     TransactionRead,
     WorkEarnings,
@@ -358,11 +356,11 @@ def _platform(currency: str) -> AccountKey:
     return AccountKey(LedgerAccountKind.PLATFORM_REVENUE, None, currency)
 
 
-def _buyer(buyer_id: uuid.UUID, currency: str) -> AccountKey:
+def buyer_account(buyer_id: uuid.UUID, currency: str) -> AccountKey:
     return AccountKey(LedgerAccountKind.BUYER_BALANCE, buyer_id, currency)
 
 
-def _creator(creator_id: uuid.UUID, currency: str) -> AccountKey:
+def creator_account(creator_id: uuid.UUID, currency: str) -> AccountKey:
     return AccountKey(LedgerAccountKind.CREATOR_PAYABLE, creator_id, currency)
 
 
@@ -371,7 +369,9 @@ def sale_entries(buyer_id: uuid.UUID, currency: str, lines: Sequence[QuoteLine])
 
     A co-creator whose share of a line rounds to nothing gets no posting for it.
     """
-    entries = [Entry(_buyer(buyer_id, currency), -sum(line.price_minor for line in lines), None)]
+    entries = [
+        Entry(buyer_account(buyer_id, currency), -sum(line.price_minor for line in lines), None)
+    ]
     for line in lines:
         if line.platform_fee_minor:
             entries.append(Entry(_platform(currency), line.platform_fee_minor, line.work_id))
@@ -380,7 +380,7 @@ def sale_entries(buyer_id: uuid.UUID, currency: str, lines: Sequence[QuoteLine])
             [Share(share.creator_id, share.basis_points) for share in line.shares],
         )
         entries.extend(
-            Entry(_creator(royalty.creator_id, currency), royalty.amount_minor, line.work_id)
+            Entry(creator_account(royalty.creator_id, currency), royalty.amount_minor, line.work_id)
             for royalty in royalties
             if royalty.amount_minor
         )
@@ -406,6 +406,7 @@ class LedgerService:
         reference: str | None = None,
         dedupe_key: str | None = None,
         events: Sequence[tuple[Topic, BaseModel]] = (),
+        transaction_id: uuid.UUID | None = None,
     ) -> TransactionRead:
         """Write one balanced transaction and announce it (`ledger.recorded`), after
         `events`: those of the change it belongs to, written in the same statement.
@@ -425,7 +426,7 @@ class LedgerService:
                 stored[entry.account.id] = stored.get(entry.account.id, 0) + entry.amount_minor
         for account, amount in sorted(stored.items()):
             await ledger.add_to_stored_balance(account, amount)
-        transaction_id = uuid.uuid4()
+        transaction_id = transaction_id or uuid.uuid4()
         recorded_at = utcnow()
         await ledger.add_transaction(
             {
@@ -470,61 +471,6 @@ class LedgerService:
             session, [*events, (Topic.LEDGER_RECORDED, LedgerRecorded(transaction=read))]
         )
         return read
-
-    async def top_up(
-        self, session: AsyncSession, caller: Caller, top_up: TopUpIn
-    ) -> TransactionRead:
-        """Money received from a buyer, credited to their prepaid balance."""
-        check_currency(top_up.currency)
-        refuse_nul(reference=top_up.reference)
-        funding = AccountKey(LedgerAccountKind.FUNDING, None, top_up.currency)
-        transaction = await self.record(
-            session,
-            kind=TransactionKind.TOP_UP,
-            currency=top_up.currency,
-            entries=[
-                Entry(funding, -top_up.amount_minor, None),
-                Entry(_buyer(top_up.buyer_id, top_up.currency), top_up.amount_minor, None),
-            ],
-            recorded_by=require_account(caller),
-            reference=top_up.reference,
-        )
-        await session.flush()
-        return transaction
-
-    async def payout(
-        self, session: AsyncSession, caller: Caller, payout: PayoutIn
-    ) -> TransactionRead:
-        """Money paid to a creator, never more than they are owed in that currency."""
-        check_currency(payout.currency)
-        refuse_nul(reference=payout.reference)
-        creator = _creator(payout.creator_id, payout.currency)
-        ledger = LedgerRepository(session)
-        # The lock serialises this creator's payouts; sales only ever add to what is owed.
-        owed = (
-            await ledger.posted_balance(creator.id) if await ledger.lock_account(creator.id) else 0
-        )
-        if owed < payout.amount_minor:
-            raise InsufficientFunds(
-                f"the creator is owed {owed} {payout.currency}, less than {payout.amount_minor}"
-            )
-        transaction = await self.record(
-            session,
-            kind=TransactionKind.PAYOUT,
-            currency=payout.currency,
-            entries=[
-                Entry(creator, -payout.amount_minor, None),
-                Entry(
-                    AccountKey(LedgerAccountKind.PAYOUTS, None, payout.currency),
-                    payout.amount_minor,
-                    None,
-                ),
-            ],
-            recorded_by=require_account(caller),
-            reference=payout.reference,
-        )
-        await session.flush()
-        return transaction
 
     async def balances(
         self, session: AsyncSession, caller: Caller, owner_id: uuid.UUID | None
@@ -605,7 +551,7 @@ class LicenceService:
         lines = [QuoteLine.model_validate(line) for line in quote.lines]
         if not lines:
             raise NothingToPurchase("every work of this quote was excluded")
-        buyer = _buyer(buyer_id, quote.currency)
+        buyer = buyer_account(buyer_id, quote.currency)
         balance = await LedgerRepository(session).lock_stored_balance(buyer.id) or 0
         if balance < quote.total_minor:
             raise InsufficientFunds(
@@ -832,7 +778,7 @@ class LicenceService:
                 kind=TransactionKind.REFUND,
                 currency=licence.currency,
                 entries=[
-                    Entry(_buyer(licence.buyer_id, licence.currency), remaining, None),
+                    Entry(buyer_account(licence.buyer_id, licence.currency), remaining, None),
                     *entries,
                 ],
                 recorded_by=admin_id,
@@ -880,7 +826,9 @@ class LicenceService:
                 currency=licence.currency,
                 entries=[
                     Entry(
-                        _buyer(licence.buyer_id, licence.currency), line.price_minor, line.work_id
+                        buyer_account(licence.buyer_id, licence.currency),
+                        line.price_minor,
+                        line.work_id,
                     ),
                     *reversed_line,
                 ],

@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.catalogue import MediaType, Terms, Use
+from services.contracts.events import AccountRegistered
 from services.contracts.licensing import (
     BundleSource,
     QuoteLine,
@@ -20,10 +21,11 @@ from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.internal_token import Caller, TokenSigner
 from services.kit.signing import generate_seed
+from services.licensing.accounts import account_service
 from services.licensing.config import Settings
 from services.licensing.models import Bundle, Quote
+from services.licensing.payments import payment_service
 from services.licensing.royalties import platform_fee
-from services.licensing.service import ledger_service
 from tests.fixtures.rest import RestApi
 from tests.services.catalogue.helpers import SECRET, Actor, create_work, list_work
 
@@ -77,7 +79,9 @@ class Api(RestApi):
             "buyer_id": buyer.subject,
             "amount_minor": amount_minor,
             "currency": currency,
-            "reference": "bank transfer",
+            "reference": f"bank transfer {uuid.uuid4().hex[:12]}",
+            # What the gateway, which owns the accounts, found when it forwarded the call.
+            "buyer_roles": sorted(buyer.roles),
         }
         result: dict[str, Any] = await self.ok(
             admin, "POST", "/v1/ledger/top-ups", json=body, status=201
@@ -235,13 +239,25 @@ async def make_quote(
     return quote.id
 
 
+async def register_buyer(session: AsyncSession, buyer_id: uuid.UUID) -> None:
+    """What `account.registered` tells licensing of a buyer's account."""
+    await account_service.record_registration(
+        session, AccountRegistered(account_id=buyer_id, name="A lab", roles=[Role.BUYER])
+    )
+
+
 async def top_up(
     session: AsyncSession, buyer_id: uuid.UUID, amount_minor: int, currency: str = "EUR"
 ) -> TransactionRead:
-    return await ledger_service.top_up(
+    """Credit a buyer's balance, registering the buyer with licensing first."""
+    await register_buyer(session, buyer_id)
+    return await payment_service.top_up(
         session,
         ADMIN,
         TopUpIn(
-            buyer_id=buyer_id, amount_minor=amount_minor, currency=currency, reference="transfer"
+            buyer_id=buyer_id,
+            amount_minor=amount_minor,
+            currency=currency,
+            reference=f"transfer {uuid.uuid4().hex[:12]}",
         ),
     )

@@ -167,3 +167,31 @@ async def test_racing_purchases_of_one_quote_under_different_keys_sell_it_once(
     ) as http:
         balances = (await http.get("/v1/balances", headers=headers(buyer))).json()
     assert [b["balance_minor"] for b in balances] == [100_000 - 10 * 100]
+
+
+async def test_racing_top_ups_under_one_reference_credit_once(racing_app: FastAPI) -> None:
+    """An admin's retry while the first call is still running: both answer the one record."""
+    sessions: async_sessionmaker[AsyncSession] = racing_app.state.sessionmaker
+    buyer = _buyer()
+    admin = Actor(str(uuid.uuid4()), frozenset({Role.ADMIN}), "Admin")
+    body = {
+        "buyer_id": buyer.subject,
+        "amount_minor": 500,
+        "currency": "EUR",
+        "reference": f"wire {uuid.uuid4()}",
+        "buyer_roles": ["buyer"],
+    }
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=racing_app), base_url="http://licensing.internal"
+    ) as http:
+        responses = await asyncio.gather(
+            *(http.post("/v1/ledger/top-ups", json=body, headers=headers(admin)) for _ in range(20))
+        )
+        balances = (await http.get("/v1/balances", headers=headers(buyer))).json()
+
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert [b["balance_minor"] for b in balances] == [500]
+    async with sessions() as session:
+        assert await _count(session, LedgerTransaction, reference=body["reference"]) == 1

@@ -23,11 +23,8 @@ async def test_a_top_up_moves_money_from_funding_to_the_buyers_balance(
 ) -> None:
     transaction = await api.top_up(admin, lab, 2500, "GBP")
 
-    assert (transaction["kind"], transaction["currency"], transaction["reference"]) == (
-        "top_up",
-        "GBP",
-        "bank transfer",
-    )
+    assert (transaction["kind"], transaction["currency"]) == ("top_up", "GBP")
+    assert transaction["reference"].startswith("bank transfer")
     assert transaction["recorded_by"] == admin.subject
     assert [
         (p["account_kind"], p["owner_id"], p["amount_minor"]) for p in transaction["postings"]
@@ -117,7 +114,12 @@ async def test_a_payout_is_limited_to_what_the_creator_is_owed(
         ("payouts", 850),
     ]
     assert await api.balance(ines, ines, "creator_payable") == 0
-    again = await api.call(admin, "POST", "/v1/ledger/payouts", json={**payout, "amount_minor": 1})
+    again = await api.call(
+        admin,
+        "POST",
+        "/v1/ledger/payouts",
+        json={**payout, "amount_minor": 1, "reference": "SEPA 2"},
+    )
     assert again.json()["error"] == "InsufficientFunds"
 
 

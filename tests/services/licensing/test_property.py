@@ -15,6 +15,7 @@ from services.kit.db import utcnow
 from services.kit.errors import Conflict
 from services.kit.internal_token import Caller
 from services.licensing.models import LedgerAccount, LedgerPosting, LedgerTransaction
+from services.licensing.payments import payment_service
 from services.licensing.service import ledger_service, licence_service
 from tests.services.licensing.helpers import ADMIN, make_quote, quote_line, top_up
 
@@ -161,14 +162,14 @@ async def _apply(session: AsyncSession, world: World, operation: Operation) -> N
             ),
         )
     elif isinstance(operation, Payout):
-        await ledger_service.payout(
+        await payment_service.payout(
             session,
             ADMIN,
             PayoutIn(
                 creator_id=world.creators[operation.creator],
                 amount_minor=operation.amount,
                 currency=operation.currency,
-                reference="payout",
+                reference=f"payout {uuid.uuid4()}",
             ),
         )
         world.paid_out[operation.currency] = (

@@ -81,11 +81,7 @@ async def test_an_admin_refund_reverses_every_entry_and_revokes_the_licence(
         for kind, transaction in (("sale", sale), ("refund", refund))
     }
     assert sorted((a, w, -x) for a, w, x in amounts["sale"]) == amounts["refund"]
-    assert (await outbox_topics(session))[-3:] == [
-        "licence.refunded",
-        "licence.refunded",
-        "ledger.recorded",
-    ]
+    assert (await outbox_topics(session))[-2:] == ["licence.refunded", "ledger.recorded"]
     again = await api.call(
         admin, "POST", f"/v1/licences/{licence['id']}/refund", json={"reason": "x"}
     )
