@@ -142,23 +142,31 @@ class DeliveryBuilder:
                 log.warning("delivery.build.lease_lost", delivery_id=str(held.delivery_id))
             except Exception as exc:
                 await self._postpone(sessionmaker, held, exc)
+        if built:
+            await self._issue(sessionmaker, built)
+        return [held.delivery_id for held in leased]
+
+    async def _issue(
+        self, sessionmaker: async_sessionmaker[AsyncSession], built: Sequence[Built]
+    ) -> None:
+        """In one transaction; when that fails, each in its own, so that whatever failed
+        it postpones only its own delivery."""
         try:
             async with sessionmaker() as session, session.begin():
                 for ready in built:
                     await build_service.issue(session, ready)
+            return
         except Exception as exc:
             if len(built) == 1:
                 await self._postpone(sessionmaker, built[0].leased, exc)
-                return [held.delivery_id for held in leased]
-            # Whatever failed the batch's transaction fails only its own delivery.
+                return
             log.warning("delivery.build.batch_failed", deliveries=len(built), exc_info=True)
-            for ready in built:
-                try:
-                    async with sessionmaker() as session, session.begin():
-                        await build_service.issue(session, ready)
-                except Exception as exc:
-                    await self._postpone(sessionmaker, ready.leased, exc)
-        return [held.delivery_id for held in leased]
+        for ready in built:
+            try:
+                async with sessionmaker() as session, session.begin():
+                    await build_service.issue(session, ready)
+            except Exception as exc:
+                await self._postpone(sessionmaker, ready.leased, exc)
 
     async def _postpone(
         self, sessionmaker: async_sessionmaker[AsyncSession], leased: Leased, exc: Exception
