@@ -39,9 +39,9 @@ async def catalogue_works(
     for start in range(0, WORKS, 100):
         batch = {"id": ids[start : start + 100]}
         works.extend(await catalogue.ok(reader, "GET", "/v1/works", params=batch))
-    for work in works:
-        version = work["current_version"]
-        key = work_version_key(uuid.UUID(work["id"]), uuid.UUID(version["id"]))
+    for listed in works:
+        version = listed["current_version"]
+        key = work_version_key(uuid.UUID(listed["id"]), uuid.UUID(version["id"]))
         await object_store.put(key, bytes(version["size"]))
     return works
 
