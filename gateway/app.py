@@ -20,7 +20,7 @@ from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
 from gateway.config import Settings
-from gateway.context import Context
+from gateway.context import Context, commit_or_roll_back
 from gateway.downloads import downloads_router
 from gateway.limits import RateLimited, RateLimiter
 from gateway.portal import portal_router
@@ -39,13 +39,6 @@ def _presented_key(request: Request) -> str | None:
     if scheme.lower() == "bearer" and credentials:
         return credentials.strip()
     return request.headers.get(API_KEY_HEADER) or None
-
-
-async def _unauthenticated(_request: Request, exc: Exception) -> JSONResponse:
-    """A key that was presented but is unknown or revoked fails the whole request."""
-    assert isinstance(exc, errors.Unauthenticated)
-    body = {"errors": [{"message": exc.detail, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return JSONResponse(body, status_code=401, headers={"www-authenticate": "Bearer"})
 
 
 async def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
@@ -124,7 +117,6 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
                 principal = await account_service.authenticate(
                     session, secret, last_used_resolution=last_used_resolution
                 )
-                await session.commit()
         except errors.Unauthenticated:
             # A wrong key counts against the address, so guessing keys is no faster than
             # any anonymous request.
@@ -132,12 +124,34 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             raise
         principals.put(key_hash, principal, read_in=generation)
         limiter.take(f"key:{principal.key_id}")
+        if principal.last_use_stale:
+            await record_use(principal)
         return principal
 
+    async def record_use(principal: Principal) -> None:
+        """Best effort: a database that cannot write (a full disk) must not turn away a
+        valid key; the stamp is tried again on the key's next request."""
+        try:
+            async with app.state.sessionmaker() as session:
+                await account_service.record_use(session, principal.key_id)
+                await commit_or_roll_back(session)
+        except Exception:
+            log.warning(
+                "api_key.last_use_not_recorded", key_id=str(principal.key_id), exc_info=True
+            )
+
     async def get_context(request: Request) -> Context:
+        """A key that is unknown or revoked is answered as no key is: the operation
+        runs, and each field that needs a caller answers the typed `Unauthenticated`,
+        here with the reason the key was refused."""
+        try:
+            principal, refusal = await authenticate(request), None
+        except errors.Unauthenticated as refused:
+            principal, refusal = None, refused
         return Context(
             sessionmaker=app.state.sessionmaker,
-            principal=await authenticate(request),
+            principal=principal,
+            refusal=refusal,
             principals=principals,
             services=services,
             public_url=lambda: settings.public_url or str(request.base_url),
@@ -158,6 +172,5 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         )
     )
     app.include_router(portal_router(storage))
-    app.add_exception_handler(errors.Unauthenticated, _unauthenticated)
     app.add_exception_handler(RateLimited, _rate_limited)
     return app

@@ -27,6 +27,7 @@ class Context(BaseContext):
         sessionmaker: async_sessionmaker[AsyncSession],
         principal: Principal | None,
         principals: PrincipalCache,
+        refusal: Unauthenticated | None = None,
         services: ServiceClients,
         public_url: Callable[[], str],
     ) -> None:
@@ -36,6 +37,8 @@ class Context(BaseContext):
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], None]] = []
         self.principal = principal
+        # Why the key presented was refused; None when none was presented.
+        self._refusal = refusal
         # Changes to keys and roles forget what they affect, once they are committed.
         self.principals = principals
         self.services = services
@@ -83,7 +86,11 @@ class Context(BaseContext):
 
     def require_principal(self) -> Principal:
         if self.principal is None:
-            raise Unauthenticated("sign in with an API key (Authorization: Bearer <key>)")
+            raise Unauthenticated(
+                self._refusal.detail
+                if self._refusal is not None
+                else "sign in with an API key (Authorization: Bearer <key>)"
+            )
         return self.principal
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -97,7 +104,7 @@ class Context(BaseContext):
         try:
             if session is not None:
                 if commit:
-                    await session.commit()
+                    await commit_or_roll_back(session)
                 else:
                     await session.rollback()
             if commit:
@@ -106,3 +113,14 @@ class Context(BaseContext):
         finally:
             if session is not None:
                 await session.close()
+
+
+async def commit_or_roll_back(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except Exception:
+        # On SQLite a COMMIT refused (a deferred constraint, a full disk) leaves the
+        # transaction open, and its write lock held past the session's close: every
+        # other writer would wait on it. The rollback ends it.
+        await session.rollback()
+        raise

@@ -1,6 +1,7 @@
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from gateway.accounts.keys import BOOTSTRAP_KEY_NAME
@@ -40,6 +41,11 @@ class ApiKeyRepository(Repository[ApiKey]):
         )
         row = (await self.session.execute(statement)).unique().one_or_none()
         return None if row is None else (row[0], row[1])
+
+    async def stamp_last_used(self, key_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(
+            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
+        )
 
     async def get_by_hash(self, secret_hash: str) -> ApiKey | None:
         statement = select(ApiKey).where(ApiKey.secret_hash == secret_hash)

@@ -30,6 +30,7 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$")
 # PostgreSQL cannot store a NUL in text: refused as invalid, never sent to the database.
 _NUL_IN_TEXT = FieldError("name", "contains a NUL character", "nul_character")
 BOOTSTRAP_ADMIN_EMAIL = "admin@assent.local"
+INVALID_KEY = "the API key is not valid or has been revoked"
 
 log = structlog.get_logger()
 
@@ -43,6 +44,8 @@ class Principal:
     roles: frozenset[Role]
     # Loaded with the key, so `me` costs no second read.
     account: Account
+    # The key's last-used time is older than its resolution: `record_use` is due.
+    last_use_stale: bool = False
 
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)
@@ -130,17 +133,23 @@ class AccountService:
     async def authenticate(
         self, session: AsyncSession, secret: str, *, last_used_resolution: timedelta
     ) -> Principal:
+        """The key's caller; reads only. Its last use is recorded apart (`record_use`),
+        so a database that cannot write still lets every valid key in."""
         found = await ApiKeyRepository(session).get_with_account(hash_key(secret))
         if found is None or found[0].revoked_at is not None:
-            raise Unauthenticated("the API key is not valid or has been revoked")
+            raise Unauthenticated(INVALID_KEY)
         key, account = found
-        now = utcnow()
-        if key.last_used_at is None or now - key.last_used_at >= last_used_resolution:
-            key.last_used_at = now
-            await session.flush()
+        last_used = key.last_used_at
         return Principal(
-            account_id=account.id, key_id=key.id, roles=account.role_set, account=account
+            account_id=account.id,
+            key_id=key.id,
+            roles=account.role_set,
+            account=account,
+            last_use_stale=last_used is None or utcnow() - last_used >= last_used_resolution,
         )
+
+    async def record_use(self, session: AsyncSession, key_id: uuid.UUID) -> None:
+        await ApiKeyRepository(session).stamp_last_used(key_id, utcnow())
 
     async def list_keys(
         self,

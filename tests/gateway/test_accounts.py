@@ -92,17 +92,22 @@ async def test_a_revoked_key_is_refused_and_a_new_key_works(client: GraphQLClien
     ]
 
     assert revoked["__typename"] == "ApiKeyRevoked"
-    refused = await client.post(ME, key=first["secret"])
-    assert refused.status_code == 401
-    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    refused = (await client.execute(ME, key=first["secret"]))["me"]
+    assert refused == {
+        "__typename": "Unauthenticated",
+        "message": "the API key is not valid or has been revoked",
+    }
     assert (await client.execute(ME, key=second))["me"]["__typename"] == "Account"
 
 
-async def test_an_unknown_key_is_refused(client: GraphQLClient) -> None:
-    response = await client.post(ME, key="assent_AAAAAAAA_" + "A" * 40)
+async def test_an_unknown_key_is_answered_as_no_key_is(client: GraphQLClient) -> None:
+    unknown = await client.post(ME, key="assent_AAAAAAAA_" + "A" * 40)
+    missing = await client.post(ME)
 
-    assert response.status_code == 401
-    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert unknown.status_code == missing.status_code == 200
+    assert unknown.json()["data"]["me"]["__typename"] == "Unauthenticated"
+    assert missing.json()["data"]["me"]["__typename"] == "Unauthenticated"
+    assert unknown.json()["data"]["me"]["message"] == "the API key is not valid or has been revoked"
 
 
 async def test_without_a_key_me_says_unauthenticated(client: GraphQLClient) -> None:
@@ -274,5 +279,5 @@ async def test_a_new_admin_key_in_the_environment_replaces_the_old_one(
             await account_service.ensure_bootstrap_admin(session, configured)
             await session.commit()
 
-    assert (await client.post(ME, key=old)).status_code == 401
+    assert (await client.execute(ME, key=old))["me"]["__typename"] == "Unauthenticated"
     assert (await client.execute(ME, key=new))["me"]["roles"] == ["ADMIN"]
