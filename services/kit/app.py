@@ -3,20 +3,23 @@ internal token, the outbox relay, health and readiness, and an operator status."
 
 import asyncio
 import gc
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.events import Topic
 from services.contracts.health import ServiceStatus
 from services.contracts.roles import Role
 from services.kit.client import new_transport
-from services.kit.db import create_engine, create_sessionmaker, get_session, utcnow
+from services.kit.db import create_engine, create_sessionmaker, get_session, is_sqlite, utcnow
 from services.kit.errors import Forbidden, Unauthenticated, error_responses, install_error_handlers
 from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier, require_role
 from services.kit.limits import BodySizeLimitMiddleware
@@ -102,7 +105,12 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
 
-    checks: dict[str, ReadinessCheck] = {"database": _database_check(app)}
+    checks: dict[str, ReadinessCheck] = {
+        "database": _database_check(app),
+        "database_write": _database_write_check(
+            app, database_url, min_free_bytes=settings.database_min_free_bytes
+        ),
+    }
     if object_store is not None:
         app.state.object_store = object_store
         checks["object_store"] = _object_store_check(object_store)
@@ -114,7 +122,8 @@ def create_service_app(
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        """Every dependency answers (database, and the object store where used)."""
+        """Every dependency answers (the database, which must also accept a commit, and
+        the object store where used)."""
         results: dict[str, str] = {}
         for check_name, check in checks.items():
             try:
@@ -165,6 +174,34 @@ def _database_check(app: FastAPI) -> ReadinessCheck:
         # been migrated: a fresh, empty database is not ready.
         async with app.state.engine.connect() as connection:
             await connection.execute(text("SELECT version_num FROM alembic_version"))
+
+    return check
+
+
+class DatabaseDiskFull(Exception):
+    """The filesystem under the SQLite database has less room than the service needs."""
+
+
+def _database_write_check(
+    app: FastAPI, database_url: str, *, min_free_bytes: int
+) -> ReadinessCheck:
+    """Whether the database commits a write: the migration table's row rewritten as it is.
+
+    A real row on disk, so a read-only server (a standby after a failover,
+    `default_transaction_read_only`), a read-only SQLite file, or a disk that cannot take
+    the new row version refuses it. On SQLite a full disk is also caught before that, by
+    the free space of the file's filesystem: a write that fits in pages the file already
+    has still succeeds there, and the next one that needs a page fails mid-request."""
+    sqlite_file = make_url(database_url).database if is_sqlite(database_url) else None
+    sqlite_directory = Path(sqlite_file).resolve().parent if sqlite_file else None
+
+    async def check() -> None:
+        if sqlite_directory is not None:
+            free = (await asyncio.to_thread(shutil.disk_usage, sqlite_directory)).free
+            if free < min_free_bytes:
+                raise DatabaseDiskFull(f"{free} bytes free, {min_free_bytes} needed")
+        async with app.state.engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     return check
 

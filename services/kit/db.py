@@ -1,12 +1,15 @@
 """Async engines and the one place a request's transaction is committed."""
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import structlog
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +19,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.requests import Request
+
+from services.kit.errors import CommitFailed
+
+log = structlog.get_logger()
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -115,8 +122,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
-        else:
+        try:
             await session.commit()
+        except SQLAlchemyError as exc:
+            # A full disk, a deferred constraint, a connection cut at COMMIT: whatever the
+            # endpoint was about to answer did not happen, so it must not be answered.
+            log.error("db.commit_failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            # SQLite keeps a transaction whose COMMIT failed open, with its write lock:
+            # without this rollback the connection went back to the pool holding it.
+            with contextlib.suppress(SQLAlchemyError):
+                await session.rollback()
+            raise CommitFailed("the change could not be saved; nothing was changed") from exc
 
 
 def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

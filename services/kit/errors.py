@@ -66,6 +66,13 @@ class ServiceUnavailable(AssentError):
         self.service = service
 
 
+class CommitFailed(AssentError):
+    """The database refused to commit the request's changes: none of them was made.
+    Retrying may succeed once the database can write again."""
+
+    status_code = 503
+
+
 def error_responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entry an endpoint declares for the domain errors it can raise."""
     return {

@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     # process's pool, so the next request reconnects. On where connections die often
     # (a proxy that cuts idle ones).
     database_pool_pre_ping: bool = False
+    # A service is not ready while the filesystem of its SQLite file has less free: SQLite
+    # reports a full disk only when a write needs a new page, often mid-request.
+    database_min_free_bytes: int = 64 * 1024 * 1024
     # One PostgreSQL database for every component (`ASSENT_DATABASE_URL`): used when the
     # component's own URL is not set, in a schema named after the component.
     shared_database_url: str | None = Field(default=None, validation_alias=shared("database_url"))

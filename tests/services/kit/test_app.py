@@ -84,7 +84,10 @@ async def test_ready_when_the_database_answers(migrated_postgres: str) -> None:
         response = await client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "database_write": "ok"},
+    }
 
 
 async def test_not_ready_when_the_database_is_down() -> None:
@@ -112,7 +115,7 @@ async def test_ready_when_the_database_and_the_object_store_answer(
     assert response.status_code == 200
     assert response.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "object_store": "ok"},
+        "checks": {"database": "ok", "database_write": "ok", "object_store": "ok"},
     }
 
 

@@ -241,7 +241,8 @@ async def test_client_never_sees_success_for_a_write_that_failed_to_commit(
     # The second account breaks the unique email only when the dependency commits.
     response = await accounts_api.post("/accounts/unflushed", json={"email": email})
 
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response.json()["error"] == "CommitFailed"
     async with gateway_db() as session:
         count = await session.scalar(
             select(text("count(*)")).select_from(Account).where(Account.email == email)
