@@ -58,7 +58,7 @@ async def test_a_bad_purchase_is_refused_before_any_service_is_called(
         __typename ... on ValidationFailed {{ fields {{ field code }} }} }} }}"""
     data = await client.execute(query, key=admin_key)
     assert data["purchase"]["__typename"] == "ValidationFailed"
-    assert [f["field"] for f in data["purchase"]["fields"]] == ["idempotency_key"]
+    assert [f["field"] for f in data["purchase"]["fields"]] == ["idempotencyKey"]
 
 
 async def test_a_download_link_needs_a_key(client: GraphQLClient) -> None:
