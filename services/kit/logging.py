@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -144,6 +145,11 @@ class RequestContextMiddleware:
         path = scope["path"]
         try:
             await self.app(scope, receive, send_with_request_id)
+        except ClientDisconnect:
+            # A client that drops its upload (a closed laptop, a cancelled part) is an
+            # expected event, not a fault: nobody waits for an answer, so none is sent.
+            log.info("request.client_disconnected", method=scope["method"], path=path)
+            return
         except Exception:
             log.exception("request.failed", method=scope["method"], path=path)
             raise

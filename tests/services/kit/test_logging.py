@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.types import Message
 
 from services.kit.logging import REQUEST_ID_HEADER, RequestContextMiddleware, configure_logging
 
@@ -191,6 +192,13 @@ def _app() -> FastAPI:
     async def boom() -> None:
         raise RuntimeError(f"lost the upload for {API_KEY}")
 
+    @app.put("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return {"size": size}
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -296,3 +304,43 @@ async def test_failed_request_is_logged_with_its_request_id(
     assert failed["path"] == "/boom"
     assert failed["level"] == "error"
     assert "RuntimeError: lost the upload for assent_Ab3dEf9h_[redacted]" in failed["exception"]
+
+
+async def test_a_client_dropping_its_upload_is_logged_at_info_without_a_traceback(
+    logs: Logs,
+) -> None:
+    logs.configure()
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"first part of the bytes", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "path": "/upload",
+        "raw_path": b"/upload",
+        "query_string": b"",
+        "headers": [(b"content-length", b"1000000")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("service", 80),
+        "scheme": "http",
+    }
+    await _app()(scope, receive, send)
+
+    output, lines = logs.read()
+    dropped = _by_event(lines)["request.client_disconnected"]
+    assert dropped["level"] == "info"
+    assert dropped["path"] == "/upload"
+    assert "request.failed" not in _by_event(lines)
+    assert "Traceback" not in output
+    assert sent == []
