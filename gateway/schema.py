@@ -20,7 +20,6 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from gateway.config import Settings
 from gateway.context import Context
-from gateway.executor import Executor
 from gateway.limits import DocumentLimits, DocumentRefused, document_limit_rules
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
 from gateway.resolvers.audit import AuditQuery
@@ -44,8 +43,14 @@ _TOKEN = re.compile(
     r"|#[^\n]*|\.\.\.|[\w.+-]+|[!$&()\[\]{}:=@|]",
     re.MULTILINE | re.DOTALL,
 )
-# graphql-core writes the value a variable or literal was given after these words.
-_GIVEN_VALUE = re.compile(r"(got invalid value|found|cannot represent[^:]*:) .*?(;|\.?$)", re.I)
+# graphql-core writes a value the client sent after these words (or quotes an enum's).
+_GIVEN_VALUES = [
+    (
+        re.compile(r"(got invalid value|found|cannot represent[^:]*:) .*?(;|\.?$)", re.I),
+        r"\1 [value]\2",
+    ),
+    (re.compile(r"\bValue '.*?' does not exist"), "Value [value] does not exist"),
+]
 
 
 @strawberry.type
@@ -174,7 +179,9 @@ def _loggable(message: str) -> str:
     """A refused request's message without the values it was sent (emails among them),
     and short: the message never carries the document."""
     message = message[: _LOGGED_MESSAGE_CHARS * 4]
-    message = _EMAIL.sub("[email]", _GIVEN_VALUE.sub(r"\1 [value]\2", message))
+    for given, replacement in _GIVEN_VALUES:
+        message = given.sub(replacement, message)
+    message = _EMAIL.sub("[email]", message)
     return message[:_LOGGED_MESSAGE_CHARS]
 
 
@@ -230,5 +237,4 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
-        execution_context_class=Executor,
     )
