@@ -43,6 +43,13 @@ class KitBase(DeclarativeBase):
     metadata = new_metadata()
 
 
+# How long a transaction waits for SQLite's write lock before it fails: well under a
+# caller's 10 s timeout, so a request that cannot write is refused and rolled back while
+# its caller still listens, never committed after the caller gave up on it. No kit
+# transaction holds the lock across a call to another process, so waits are short.
+SQLITE_BUSY_SECONDS = 5.0
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -58,7 +65,7 @@ def create_engine(
     if is_sqlite(url):
         engine = create_async_engine(
             url,
-            connect_args={"timeout": 30},
+            connect_args={"timeout": SQLITE_BUSY_SECONDS},
             json_serializer=_json_text,
             json_deserializer=orjson.loads,
         )
@@ -71,7 +78,7 @@ def create_engine(
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
             cursor.close()
             # Take transactions out of the driver's hands (it would open them late and
             # break savepoints); `_begin_immediately` opens each one instead.

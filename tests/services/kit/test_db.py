@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.accounts.models import Account
+from services.kit.client import REQUEST_SECONDS
 from services.kit.db import (
     UTCDateTime,
     create_engine,
@@ -88,6 +89,16 @@ async def test_sqlite_connections_enforce_foreign_keys_and_use_wal(
 
     assert foreign_keys == 1
     assert journal_mode == "wal"
+
+
+async def test_a_sqlite_write_waits_for_the_lock_less_long_than_its_caller_waits(
+    sqlite_db: async_sessionmaker[AsyncSession],
+) -> None:
+    # Otherwise a request could commit after its caller had answered "unavailable".
+    async with sqlite_db() as session:
+        busy_timeout_ms = await session.scalar(text("PRAGMA busy_timeout"))
+
+    assert 0 < busy_timeout_ms < REQUEST_SECONDS * 1000
 
 
 async def test_postgresql_returns_aware_utc_datetimes(gateway_session: AsyncSession) -> None:
