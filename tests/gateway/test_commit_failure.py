@@ -171,3 +171,42 @@ async def test_a_key_signs_in_when_its_last_use_cannot_be_written(gateway: Gatew
     assert response.status_code == 200
     assert response.json()["data"]["me"]["__typename"] == "Account"
     assert await gateway.scalar(last_used, prefix=key["key"]["prefix"]) == before
+
+
+REFUSE_WRITES = {
+    "postgresql": [
+        """CREATE FUNCTION gateway.refuse_write() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$""",
+        """CREATE TRIGGER refuse_write BEFORE UPDATE ON gateway.alembic_version
+           FOR EACH ROW EXECUTE FUNCTION gateway.refuse_write()""",
+    ],
+    "sqlite": [
+        """CREATE TRIGGER refuse_write BEFORE UPDATE ON alembic_version
+           BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""",
+    ],
+}
+ALLOW_WRITES = {
+    "postgresql": [
+        "DROP TRIGGER refuse_write ON gateway.alembic_version",
+        "DROP FUNCTION gateway.refuse_write()",
+    ],
+    "sqlite": ["DROP TRIGGER refuse_write"],
+}
+
+
+async def test_readiness_reports_a_gateway_that_cannot_write(gateway: Gateway) -> None:
+    ready = await gateway.client.http.get("/readyz")
+    async with gateway.engine.begin() as connection:
+        for statement in REFUSE_WRITES[gateway.backend]:
+            await connection.execute(text(statement))
+    try:
+        unready = await gateway.client.http.get("/readyz")
+    finally:
+        async with gateway.engine.begin() as connection:
+            for statement in ALLOW_WRITES[gateway.backend]:
+                await connection.execute(text(statement))
+
+    assert ready.status_code == 200
+    assert unready.status_code == 503
+    assert unready.json()["checks"]["database"] == "ok"
+    assert unready.json()["checks"]["database_write"].startswith("unavailable")
