@@ -346,8 +346,8 @@ async def measure_case(
         async with sessionmaker() as session, session.begin():
             repository = WorkRepository(session)
             page = await repository.search(filters, sort=sort, after=None, limit=20)
-            works = await repository.read_rows(page.ids)
-            direct_pages.add(tuple(str(work["id"]) for work in works))
+            works = await repository.read_many(page.ids)
+            direct_pages.add(tuple(str(work.id) for work in works))
             return len(works)
 
     (gateway_times, found), (hops_times, _), (direct_times, direct_found) = await timed(

@@ -25,8 +25,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from services.catalogue.repository import SearchFilters, WorkRepository, page_json
-from services.contracts.catalogue import MediaType, SearchSort
+from services.catalogue.repository import SearchFilters, WorkRepository
+from services.contracts.catalogue import MediaType, SearchSort, WorkPage
 from services.kit.db import create_engine, create_sessionmaker
 
 Scope = MutableMapping[str, Any]
@@ -94,8 +94,8 @@ class _Search:
         async with self.sessionmaker() as session, session.begin():
             works = WorkRepository(session)
             page = await works.search(filters, sort=sort, after=None, limit=20)
-            answer = page_json(await works.read_rows(page.ids), next_cursor=page.next_cursor)
-        await _answer(send, answer)
+            found = WorkPage(items=await works.read_many(page.ids), next_cursor=page.next_cursor)
+        await _answer(send, found.model_dump_json().encode())
 
 
 class _Relay:

@@ -2,9 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-import orjson
 from pydantic import TypeAdapter
 
 from gateway.accounts.service import Principal
@@ -25,6 +23,7 @@ from services.contracts.catalogue import (
     UploadTarget,
     WorkCreate,
     WorkCreated,
+    WorkPage,
     WorkRead,
     WorkSearch,
 )
@@ -32,6 +31,7 @@ from services.contracts.catalogue import (
 _WORKS = TypeAdapter(list[WorkRead])
 _CREATORS = TypeAdapter(list[CreatorRead])
 _PARTS = TypeAdapter(list[PresignedPart])
+_PAGE = TypeAdapter(WorkPage)
 
 
 class CatalogueClient(ServiceApi):
@@ -113,11 +113,8 @@ class CatalogueClient(ServiceApi):
         )
         return _CREATORS.validate_json(content)
 
-    async def search(self, principal: Principal | None, search: WorkSearch) -> dict[str, Any]:
-        """The `WorkPage` as JSON: the page only passes through the gateway, which builds
-        its types from it directly (`gateway.types.catalogue.Work.from_json`)."""
+    async def search(self, principal: Principal | None, search: WorkSearch) -> WorkPage:
         content = await self._call(
             principal, "GET", "/v1/works/search", params=query_params(search)
         )
-        page: dict[str, Any] = orjson.loads(content)
-        return page
+        return _PAGE.validate_json(content)

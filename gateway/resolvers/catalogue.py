@@ -215,7 +215,7 @@ class CatalogueQuery:
         except (errors.AssentError, pydantic.ValidationError) as error:
             return failure(error, ValidationFailed, *REFUSALS)
         return WorkConnection(
-            items=[Work.from_json(work) for work in page["items"]], next_cursor=page["next_cursor"]
+            items=[Work.of(work) for work in page.items], next_cursor=page.next_cursor
         )
 
     @strawberry.field(description="Where to send a pending file, and the parts already sent.")

@@ -1,10 +1,8 @@
 """The catalogue's GraphQL types: works, their files, consent, offers and terms."""
 
-import enum
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -22,19 +20,6 @@ from gateway.types.errors import (
 )
 from gateway.types.scalars import BigInt
 from services.contracts import catalogue as contract
-
-# Search pages skip the contract's models: the gateway builds these types straight from the
-# catalogue's JSON (`WorkRead`'s fields, as `from_json` reads them). Validating a page of
-# 20 into `WorkPage` and converting that took about twice the CPU, for data that only
-# passes through; `of` stays for single works and the DataLoaders' `WorkRead`s.
-JsonObject = dict[str, Any]
-EnumT = TypeVar("EnumT", bound=enum.Enum)
-_instant = datetime.fromisoformat
-
-
-def _maybe_instant(value: str | None) -> datetime | None:
-    return None if value is None else _instant(value)
-
 
 # The contracts' enums become GraphQL enums as they are (strawberry.enum marks the class).
 MediaType = contract.MediaType
@@ -56,20 +41,6 @@ for _enum in (
 ):
     strawberry.enum(_enum)
 strawberry.enum(Use, description="What a licensee may do with a work.")
-
-
-def _member_of(enum_type: type[EnumT]) -> Callable[[str], EnumT]:
-    """The member with a value, by one dict lookup: calling the enum class costs ten
-    times that, and a page of 20 works converts some 200 values."""
-    return {member.value: member for member in enum_type}.__getitem__
-
-
-_use = _member_of(Use)
-_media_type = _member_of(MediaType)
-_work_status = _member_of(WorkStatus)
-_review_status = _member_of(ReviewStatus)
-_version_status = _member_of(VersionStatus)
-_consent_kind = _member_of(ConsentKind)
 
 
 @strawberry.type
@@ -100,18 +71,6 @@ class Terms:
             max_models=terms.max_models,
         )
 
-    @classmethod
-    def from_json(cls, terms: JsonObject) -> "Terms":
-        return cls(
-            uses=[_use(use) for use in terms["uses"]],
-            commercial_use=terms["commercial_use"],
-            attribution_required=terms["attribution_required"],
-            territory=terms["territory"],
-            duration_days=terms["duration_days"],
-            exclusivity_days=terms["exclusivity_days"],
-            max_models=terms["max_models"],
-        )
-
 
 @strawberry.type
 class Offer:
@@ -129,16 +88,6 @@ class Offer:
             terms_id=offer.terms_id,
             terms=Terms.of(offer.terms),
             published_at=offer.published_at,
-        )
-
-    @classmethod
-    def from_json(cls, offer: JsonObject) -> "Offer":
-        return cls(
-            id=strawberry.ID(offer["id"]),
-            price=Money(amount_minor=BigInt(offer["price_minor"]), currency=offer["currency"]),
-            terms_id=offer["terms_id"],
-            terms=Terms.from_json(offer["terms"]),
-            published_at=_instant(offer["published_at"]),
         )
 
 
@@ -164,19 +113,6 @@ class Consent:
             statement_version=consent.statement_version,
             given_by=strawberry.ID(str(consent.given_by)),
             given_at=consent.given_at,
-        )
-
-    @classmethod
-    def from_json(cls, consent: JsonObject) -> "Consent":
-        return cls(
-            id=strawberry.ID(consent["id"]),
-            sequence=consent["sequence"],
-            kind=_consent_kind(consent["kind"]),
-            uses=[_use(use) for use in consent["uses"]],
-            statement_text=consent["statement_text"],
-            statement_version=consent["statement_version"],
-            given_by=strawberry.ID(consent["given_by"]),
-            given_at=_instant(consent["given_at"]),
         )
 
 
@@ -206,22 +142,6 @@ class WorkVersion:
             failure_reason=version.failure_reason,
             created_at=version.created_at,
             completed_at=version.completed_at,
-        )
-
-    @classmethod
-    def from_json(cls, version: JsonObject | None) -> "WorkVersion | None":
-        if version is None:
-            return None
-        return cls(
-            id=strawberry.ID(version["id"]),
-            number=version["number"],
-            file_name=version["file_name"],
-            size=BigInt(version["size"]),
-            sha256=version["sha256"],
-            status=_version_status(version["status"]),
-            failure_reason=version["failure_reason"],
-            created_at=_instant(version["created_at"]),
-            completed_at=_maybe_instant(version["completed_at"]),
         )
 
 
@@ -285,37 +205,6 @@ class Work:
             consent=Consent.of(work.consent) if work.consent else None,
             offer=Offer.of(work.offer) if work.offer else None,
             owner_id=work.owner_id,
-        )
-
-    @classmethod
-    def from_json(cls, work: JsonObject) -> "Work":
-        consent, offer = work["consent"], work["offer"]
-        return cls(
-            id=strawberry.ID(work["id"]),
-            title=work["title"],
-            description=work["description"],
-            media_type=_media_type(work["media_type"]),
-            tags=work["tags"],
-            language=work["language"],
-            status=_work_status(work["status"]),
-            review_status=_review_status(work["review_status"]),
-            listed=work["listed"],
-            created_at=_instant(work["created_at"]),
-            withdrawn_at=_maybe_instant(work["withdrawn_at"]),
-            current_version=WorkVersion.from_json(work["current_version"]),
-            pending_version=WorkVersion.from_json(work["pending_version"]),
-            shares=[
-                Share(
-                    creator=Creator(
-                        id=strawberry.ID(share["creator_id"]), name=share["creator_name"]
-                    ),
-                    basis_points=share["basis_points"],
-                )
-                for share in work["shares"]
-            ],
-            consent=Consent.from_json(consent) if consent else None,
-            offer=Offer.from_json(offer) if offer else None,
-            owner_id=uuid.UUID(work["owner_id"]),
         )
 
     @strawberry.field

@@ -1,7 +1,7 @@
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.api import document_search, router
+from services.catalogue.api import router
 from services.catalogue.config import Settings
 from services.catalogue.service import Storage, creator_service
 from services.contracts.events import (
@@ -43,5 +43,4 @@ def create_app(
         object_store=store,
     )
     app.state.catalogue_storage = Storage(store, storage_settings)
-    document_search(app)
     return app

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
@@ -54,6 +53,7 @@ from services.contracts.catalogue import (
     MediaType,
     OfferRead,
     SearchSort,
+    Terms,
     VersionRead,
     VersionStatus,
     WorkRead,
@@ -220,8 +220,8 @@ class OfferRepository(Repository[Offer]):
     model = Offer
 
 
-def _work_fields(row: Any) -> dict[str, Any]:
-    """A `WorkRead` as a dict from a row of `_READ_MANY`, its shares still to add."""
+def _work_fields(row: Any, terms: dict[str, Terms]) -> dict[str, Any]:
+    """`WorkRead`'s fields from a row of `_READ_MANY`, its shares still to add."""
     values = iter(row)
     work = {name: next(values) for name in _WORK_FIELDS}
     for relation in ("current_version", "pending_version"):
@@ -231,30 +231,15 @@ def _work_fields(row: Any) -> dict[str, Any]:
     work["consent"] = consent if consent["id"] is not None else None
     offer = {name: next(values) for name in _OFFER_FIELDS}
     canonical = next(values)
-    work["offer"] = None if offer["id"] is None else {**offer, "terms": orjson.Fragment(canonical)}
+    if offer["id"] is None:
+        work["offer"] = None
+    else:
+        # Terms are shared by many works: each is parsed once a read.
+        if canonical not in terms:
+            terms[canonical] = Terms.model_validate_json(canonical)
+        work["offer"] = {**offer, "terms": terms[canonical]}
     work["shares"] = []
     return work
-
-
-def works_json(works: Sequence[dict[str, Any]]) -> bytes:
-    """Works as `read_rows` gives them, as the JSON of `list[WorkRead]`.
-
-    The rows are the contract's fields already: validating each into the model and
-    serialising that again took about 1 ms of a search's CPU for nothing."""
-    return orjson.dumps(works, default=_uuid_text, option=orjson.OPT_UTC_Z)
-
-
-def page_json(works: Sequence[dict[str, Any]], next_cursor: str | None) -> bytes:
-    """The JSON of a `WorkPage`, as `works_json` for its items."""
-    page = {"items": works, "next_cursor": next_cursor}
-    return orjson.dumps(page, default=_uuid_text, option=orjson.OPT_UTC_Z)
-
-
-def _uuid_text(value: object) -> str:
-    # asyncpg answers uuid columns with its own UUID subclass, which orjson leaves to us.
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 @dataclass(frozen=True)
@@ -354,18 +339,17 @@ class WorkRepository(Repository[Work]):
         )
         return (await self.session.scalars(statement)).unique().one_or_none()
 
-    async def read_rows(self, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
-        """The works found, in the order of `ids`, as dicts of `WorkRead`'s fields for
-        `works_json`. The terms stay the canonical JSON they are stored as: shared by many
-        works, they are neither parsed nor serialised again."""
+    async def read_many(self, ids: Sequence[uuid.UUID]) -> list[WorkRead]:
+        """The works found, in the order of `ids`, in one statement."""
         if not ids:
             return []
         found: dict[uuid.UUID, dict[str, Any]] = {}
+        terms: dict[str, Terms] = {}
         # A row per share, the work's columns repeated on each.
         for row in await self.session.execute(_READ_MANY, {"ids": list(ids)}):
             work = found.get(row[0])
             if work is None:
-                work = found[row[0]] = _work_fields(row)
+                work = found[row[0]] = _work_fields(row, terms)
             creator_id, creator_name, basis_points = row[-3:]
             if creator_id is not None:
                 work["shares"].append(
@@ -375,7 +359,7 @@ class WorkRepository(Repository[Work]):
                         "basis_points": basis_points,
                     }
                 )
-        return [found[work_id] for work_id in ids if work_id in found]
+        return [WorkRead.model_validate(found[work_id]) for work_id in ids if work_id in found]
 
     async def lock(self, work_id: uuid.UUID) -> Work | None:
         """The work, locked until the transaction ends: its changes are read-then-write.

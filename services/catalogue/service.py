@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,8 +43,6 @@ from services.catalogue.repository import (
     TermsRepository,
     VersionRepository,
     WorkRepository,
-    page_json,
-    works_json,
 )
 from services.catalogue.signals import terms_signals
 from services.catalogue.terms import canonical_json, terms_id
@@ -79,6 +76,7 @@ from services.contracts.catalogue import (
     VersionStatus,
     WorkCreate,
     WorkCreated,
+    WorkPage,
     WorkRead,
     WorkSearch,
     WorkStatus,
@@ -149,12 +147,6 @@ def is_visible(work: Work | WorkRead, caller: Caller) -> bool:
     auditors see every state."""
     members = (share.creator_id for share in work.shares)
     return _visible(caller, listed=work.listed, owner_id=work.owner_id, members=members)
-
-
-def _row_is_visible(work: dict[str, Any], caller: Caller) -> bool:
-    """`is_visible` for a work as `WorkRepository.read_rows` gives it."""
-    members = (share["creator_id"] for share in work["shares"])
-    return _visible(caller, listed=work["listed"], owner_id=work["owner_id"], members=members)
 
 
 def _visible(
@@ -657,18 +649,17 @@ class WorkService:
 
     async def get_many(
         self, session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
-    ) -> bytes:
-        """`list[WorkRead]` as JSON, of the works the caller may see."""
-        works = await WorkRepository(session).read_rows(list(dict.fromkeys(ids)))
-        return works_json([work for work in works if _row_is_visible(work, caller)])
+    ) -> list[WorkRead]:
+        """The works the caller may see, in the order asked."""
+        works = await WorkRepository(session).read_many(list(dict.fromkeys(ids)))
+        return [work for work in works if is_visible(work, caller)]
 
     async def signals(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID
     ) -> TermsSignals:
         return terms_signals(await self._visible(session, caller, work_id, lock=False))
 
-    async def search(self, session: AsyncSession, caller: Caller, search: WorkSearch) -> bytes:
-        """A `WorkPage` as JSON."""
+    async def search(self, session: AsyncSession, caller: Caller, search: WorkSearch) -> WorkPage:
         query = _searchable(search.query)
         refuse_nul(language=search.language or "", tags=search.tags)
         sort = search.sort or (SearchSort.RELEVANCE if query else SearchSort.NEWEST)
@@ -685,7 +676,7 @@ class WorkService:
             raise InvalidRequest("the search is not valid", fields=problems)
         member_id = account_id(caller) if search.mine else None
         if search.mine and member_id is None:
-            return page_json([], next_cursor=None)
+            return WorkPage(items=[], next_cursor=None)
         filters = SearchFilters(
             query=query,
             member_id=member_id,
@@ -699,7 +690,7 @@ class WorkService:
         )
         works = WorkRepository(session)
         page = await works.search(filters, sort=sort, after=search.after, limit=search.first)
-        return page_json(await works.read_rows(page.ids), next_cursor=page.next_cursor)
+        return WorkPage(items=await works.read_many(page.ids), next_cursor=page.next_cursor)
 
     # --- helpers ---
 

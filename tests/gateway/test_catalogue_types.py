@@ -1,14 +1,15 @@
-"""A search page reaches the gateway as the catalogue's JSON and becomes GraphQL types
-without the contract's models in between: the work a lab sees in a listing must be the
-same as the one it reads on its own (`work(id)`, through `WorkRead`)."""
+"""A search page reaches the gateway as the catalogue's `WorkPage`, validated against the
+contract: the work a lab sees in a listing must be the same as the one it reads on its own
+(`work(id)`, through `WorkRead`)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import orjson
+import pydantic
+import pytest
+from pydantic import TypeAdapter
 
 from gateway.types.catalogue import Work
-from services.catalogue.repository import page_json
 from services.contracts.catalogue import (
     ConsentKind,
     ConsentRead,
@@ -20,6 +21,7 @@ from services.contracts.catalogue import (
     Use,
     VersionRead,
     VersionStatus,
+    WorkPage,
     WorkRead,
     WorkStatus,
 )
@@ -93,9 +95,19 @@ def _work(*, complete: bool) -> WorkRead:
     )
 
 
-def test_a_work_from_the_catalogues_json_is_the_work_read_on_its_own() -> None:
+def test_a_work_in_a_search_page_is_the_work_read_on_its_own() -> None:
     works = [_work(complete=True), _work(complete=False)]
-    page = orjson.loads(page_json([work.model_dump() for work in works], next_cursor="abc"))
+    answer = WorkPage(items=works, next_cursor="abc").model_dump_json()
 
-    assert page["next_cursor"] == "abc"
-    assert [Work.from_json(item) for item in page["items"]] == [Work.of(w) for w in works]
+    page = TypeAdapter(WorkPage).validate_json(answer)
+
+    assert page.next_cursor == "abc"
+    assert [Work.of(item) for item in page.items] == [Work.of(w) for w in works]
+
+
+def test_a_page_that_breaks_the_contract_is_refused() -> None:
+    answer = WorkPage(items=[_work(complete=True)], next_cursor=None).model_dump(mode="json")
+    answer["items"][0]["media_type"] = "hologram"
+
+    with pytest.raises(pydantic.ValidationError, match="media_type"):
+        TypeAdapter(WorkPage).validate_python(answer)
