@@ -172,7 +172,8 @@ class LicenceStatus(StrEnum):
 class LicenceLineStatus(StrEnum):
     ACTIVE = "active"
     EXCLUDED = "excluded"
-    """Left out of the delivery (withdrawn or consent gone meanwhile) and refunded."""
+    """Not sold: its work was no longer for sale for the licence's uses when the purchase
+    committed (never charged); or sold, then left out of the delivery and refunded."""
     REFUNDED = "refunded"
 
 

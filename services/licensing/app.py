@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,10 +12,12 @@ from services.contracts.events import (
 )
 from services.contracts.signing import CERTIFICATE_KEY_PURPOSE
 from services.kit.app import create_service_app
+from services.kit.outbox import EventReceiver
 from services.kit.signing import Signer
 from services.licensing.accounts import account_service
 from services.licensing.api import router
 from services.licensing.config import Settings
+from services.licensing.sale_scope import SCOPE_TOPICS, sale_scope_service
 from services.licensing.service import licence_service
 
 
@@ -35,6 +39,24 @@ async def _account_role_granted(session: AsyncSession, envelope: EventEnvelope) 
     )
 
 
+def _receiver() -> EventReceiver:
+    """Each event handled in order; a batch's sale scope locks all taken first."""
+    per_event = EventReceiver.per_event(
+        {
+            Topic.DELIVERY_ISSUED: _delivery_issued,
+            Topic.ACCOUNT_REGISTERED: _account_registered,
+            Topic.ACCOUNT_ROLE_GRANTED: _account_role_granted,
+            **dict.fromkeys(SCOPE_TOPICS, sale_scope_service.record),
+        }
+    )
+
+    async def handle(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+        await sale_scope_service.lock_works_of(session, envelopes)
+        await per_event.handle(session, envelopes)
+
+    return EventReceiver(per_event.topics, handle)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     if not settings.signing_key.get_secret_value():
@@ -49,11 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "licensing",
         settings,
         routers=[router],
-        event_handlers={
-            Topic.DELIVERY_ISSUED: _delivery_issued,
-            Topic.ACCOUNT_REGISTERED: _account_registered,
-            Topic.ACCOUNT_ROLE_GRANTED: _account_role_granted,
-        },
+        event_handlers=_receiver(),
     )
     app.state.certificate_signer = signer
     return app

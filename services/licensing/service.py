@@ -2,11 +2,17 @@
 
 Decided policies:
 
-- A quote is a price lock. A work withdrawn (or whose consent is withdrawn) between the
-  quote and the purchase is still sold at the quoted price: a purchase never waits on the
-  catalogue. Delivery checks consent again when it builds the bundle and reports the works
-  it left out in `delivery.issued`; licensing then refunds exactly those lines (a REFUND
-  transaction reversing each line's sale postings, the line EXCLUDED, the licence's
+- A quote is a price lock, not a promise to sell. Licensing is the seller: it records
+  each work's sale scope from the catalogue's consent and withdrawal events
+  (`sale_scope.py`), and a purchase commits either before such a record or after it,
+  never across it. A line whose work is not for sale for the quoted uses as of the
+  purchase's commit is recorded EXCLUDED (`withdrawn`, `no_consent`) and not charged;
+  the rest is sold at the quoted prices, and a purchase with nothing left is refused
+  (NothingToPurchase). A line sold before a withdrawal stays sold: delivery delivers it
+  on its terms. A work licensing has heard nothing about is sold as its quote says (the
+  quote read the catalogue). Delivery reports the lines it genuinely could not deliver
+  in `delivery.issued`, and licensing refunds exactly those (a REFUND transaction
+  reversing each line's sale postings, the line EXCLUDED, the licence's
   `refunded_minor` raised). Each line can be refunded once: the line's status is checked
   under the licence's lock, and the ledger's `dedupe_key` refuses a second transaction.
 - Money is integer minor units in a double-entry ledger; a transaction has one currency
@@ -18,10 +24,14 @@ Decided policies:
 - A refund of a sale whose royalties were already paid out leaves the creator's payable
   negative: the creator owes it, and later sales pay it back before the next payout.
 - Concurrency: a purchase claims its idempotency key first (a unique row; racers wait on
-  it and then replay), locks its quote, then the buyer's balance for the check. Nothing
-  else is locked: creators' and the platform's balances are sums over postings, so sales
-  of popular works never queue on a shared row. Every path locks at most one quote or
-  licence and then one account, in that order, so no two paths can deadlock.
+  it and then replay), marks its quote bought (racers under other keys then read it
+  without a lock), takes its works' shared sale scope locks in key order, then locks the
+  buyer's balance for the check. Nothing else is locked: creators' and the platform's
+  balances are sums over postings, so sales of popular works never queue on a shared
+  row. A scope record takes its works' locks exclusively, in key order, and nothing
+  after them; top-ups and payouts claim their reference, then lock one account. Every
+  path locks at most one quote or licence and then one account, in that order, so no
+  two paths can deadlock.
 """
 
 import uuid
@@ -111,6 +121,7 @@ from services.licensing.repository import (
     QuoteRepository,
 )
 from services.licensing.royalties import Share, split
+from services.licensing.sale_scope import sale_scope_service
 
 log = structlog.get_logger()
 
@@ -551,12 +562,17 @@ class LicenceService:
         lines = [QuoteLine.model_validate(line) for line in quote.lines]
         if not lines:
             raise NothingToPurchase("every work of this quote was excluded")
+        closed = await sale_scope_service.unsellable(
+            session, [line.work_id for line in lines], quote.uses
+        )
+        sold = [line for line in lines if line.work_id not in closed]
+        if not sold:
+            raise NothingToPurchase("no work of this quote is for sale any more")
+        total = sum(line.price_minor for line in sold)
         buyer = buyer_account(buyer_id, quote.currency)
         balance = await LedgerRepository(session).lock_stored_balance(buyer.id) or 0
-        if balance < quote.total_minor:
-            raise InsufficientFunds(
-                f"the balance is {balance} {quote.currency}, the quote {quote.total_minor}"
-            )
+        if balance < total:
+            raise InsufficientFunds(f"the balance is {balance} {quote.currency}, the sale {total}")
         read = LicenceRead(
             id=uuid.uuid4(),
             buyer_id=buyer_id,
@@ -565,13 +581,13 @@ class LicenceService:
             quote_id=quote.id,
             uses=[Use(use) for use in quote.uses],
             currency=quote.currency,
-            total_minor=quote.total_minor,
-            platform_fee_minor=quote.platform_fee_minor,
+            total_minor=total,
+            platform_fee_minor=sum(line.platform_fee_minor for line in sold),
             refunded_minor=0,
             status=LicenceStatus.ACTIVE,
             granted_at=now,
             starts_at=now,
-            ends_at=max(now + timedelta(days=line.terms.duration_days) for line in lines),
+            ends_at=max(now + timedelta(days=line.terms.duration_days) for line in sold),
             refunded_at=None,
             lines=[
                 LicenceLineRead(
@@ -588,8 +604,10 @@ class LicenceService:
                     price_minor=line.price_minor,
                     starts_at=now,
                     ends_at=now + timedelta(days=line.terms.duration_days),
-                    status=LicenceLineStatus.ACTIVE,
-                    excluded_reason=None,
+                    status=LicenceLineStatus.EXCLUDED
+                    if line.work_id in closed
+                    else LicenceLineStatus.ACTIVE,
+                    excluded_reason=closed.get(line.work_id),
                 )
                 for line in lines
             ],
@@ -632,6 +650,7 @@ class LicenceService:
                     "starts_at": granted.starts_at,
                     "ends_at": granted.ends_at,
                     "status": granted.status,
+                    "excluded_reason": granted.excluded_reason,
                 }
                 for position, (line, granted) in enumerate(zip(lines, read.lines, strict=True))
             ],
@@ -640,7 +659,7 @@ class LicenceService:
             session,
             kind=TransactionKind.SALE,
             currency=quote.currency,
-            entries=sale_entries(buyer_id, quote.currency, lines),
+            entries=sale_entries(buyer_id, quote.currency, sold),
             recorded_by=buyer_id,
             licence_id=read.id,
             dedupe_key=f"sale:{read.id}",
@@ -662,7 +681,7 @@ class LicenceService:
                 )
             ],
         )
-        log.info("licence.purchase.granted", licence_id=str(read.id), total=quote.total_minor)
+        log.info("licence.purchase.granted", licence_id=str(read.id), total=total)
         return PurchaseRead(licence=read, replayed=False)
 
     async def _replay(
@@ -794,7 +813,10 @@ class LicenceService:
         return licence_read(licence)
 
     async def refund_undelivered(self, session: AsyncSession, issued: DeliveryIssued) -> None:
-        """Refund each line delivery left out (withdrawn or unconsented since the sale)."""
+        """Refund each sold line delivery reports it could not deliver.
+
+        A line sold before its work's withdrawal is delivered on its terms, so this
+        refunds only what delivery genuinely could not deliver (a file gone, say)."""
         if not issued.excluded:
             return
         licence = await LicenceRepository(session).lock(issued.licence_id)

@@ -2,14 +2,14 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.contracts.catalogue import MediaType, Terms, Use
-from services.contracts.events import AccountRegistered
+from services.contracts.catalogue import ConsentKind, MediaType, Terms, Use
+from services.contracts.events import AccountRegistered, Topic
 from services.contracts.licensing import (
     BundleSource,
     QuoteLine,
@@ -261,3 +261,39 @@ async def top_up(
             reference=f"transfer {uuid.uuid4().hex[:12]}",
         ),
     )
+
+
+def catalogue_event(
+    topic: Topic, work_id: uuid.UUID, uses: list[Use] | None = None
+) -> dict[str, Any]:
+    """An event as the catalogue's outbox sends it (`ConsentRecorded`, `WorkWithdrawn`)."""
+    now = datetime.now(UTC).isoformat()
+    if topic == Topic.WORK_WITHDRAWN:
+        payload: dict[str, Any] = {
+            "work_id": str(work_id),
+            "withdrawn_by": str(uuid.uuid4()),
+            "withdrawn_at": now,
+        }
+    else:
+        kind = {
+            Topic.CONSENT_GIVEN: ConsentKind.GIVEN,
+            Topic.CONSENT_REVISED: ConsentKind.REVISED,
+            Topic.CONSENT_WITHDRAWN: ConsentKind.WITHDRAWN,
+        }[topic]
+        payload = {
+            "consent_id": str(uuid.uuid4()),
+            "work_id": str(work_id),
+            "kind": kind,
+            "uses": uses or [],
+            "statement_version": "v1",
+            "statement_sha256": "0" * 64,
+            "given_by": str(uuid.uuid4()),
+            "given_at": now,
+        }
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": topic,
+        "source": "catalogue",
+        "occurred_at": now,
+        "payload": payload,
+    }
