@@ -1,5 +1,6 @@
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import lru_cache
 
 import strawberry
 import structlog
@@ -112,14 +113,17 @@ class DocumentGuard(SchemaExtension):
     one that runs only where its pairwise comparisons are few)."""
 
     def __init__(
-        self, max_length: int, max_tokens: int, rules: list[type[ASTValidationRule]]
+        self,
+        *,
+        max_length: int,
+        max_tokens: int,
+        count_tokens: Callable[[str], int],
+        rules: tuple[type[ASTValidationRule], ...],
     ) -> None:
         self.max_length = max_length
         self.max_tokens = max_tokens
-        self.rules = (
-            *(rule for rule in specified_rules if rule is not OverlappingFieldsCanBeMergedRule),
-            *rules,
-        )
+        self.count_tokens = count_tokens
+        self.rules = rules
 
     def on_operation(self) -> Iterator[None]:
         query = self.execution_context.query or ""
@@ -130,8 +134,7 @@ class DocumentGuard(SchemaExtension):
                 "DOCUMENT_TOO_LARGE",
                 limit=self.max_length,
             )
-        tokens = sum(1 for token in _TOKEN.finditer(query) if token[0][0] != "#")
-        if tokens > self.max_tokens:
+        if self.count_tokens(query) > self.max_tokens:
             raise DocumentRefused(
                 f"the document holds more than {self.max_tokens} tokens",
                 "DOCUMENT_TOO_LARGE",
@@ -153,6 +156,10 @@ class HideSuggestions(SchemaExtension):
             _replace_errors(
                 result, [_without_suggestion(e) for e in result.errors], clear_data=False
             )
+
+
+def _count_tokens(query: str) -> int:
+    return sum(1 for token in _TOKEN.finditer(query) if token[0][0] != "#")
 
 
 def _without_suggestion(error: GraphQLError) -> GraphQLError:
@@ -215,15 +222,24 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # The limit rules are built once: the validation cache keys on the rule classes.
     # Extensions are factories, a fresh one per operation; the parser and validation
     # caches are module-level inside strawberry, so they are shared.
-    limit_rules = document_limit_rules(
-        DocumentLimits(
-            max_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_cost=settings.max_query_cost,
-        )
+    limits = DocumentLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_cost=settings.max_query_cost,
     )
+    rules = (
+        *(rule for rule in specified_rules if rule is not OverlappingFieldsCanBeMergedRule),
+        *document_limit_rules(limits),
+    )
+    # The documents clients send are few and repeated, as the parser cache knows.
+    count_tokens = lru_cache(maxsize=1000)(_count_tokens)
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: DocumentGuard(settings.max_document_length, settings.max_tokens, limit_rules),
+        lambda: DocumentGuard(
+            max_length=settings.max_document_length,
+            max_tokens=settings.max_tokens,
+            count_tokens=count_tokens,
+            rules=rules,
+        ),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
