@@ -11,6 +11,7 @@ from alembic import command
 from fastapi import FastAPI
 
 from assent.stack import SERVICES
+from services.contracts.events import Topic
 from services.contracts.roles import Role
 from services.kit.migrations import alembic_config, upgrade
 from services.licensing.app import create_app
@@ -18,9 +19,11 @@ from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import (
     Api,
+    catalogue_event,
     licensing_settings,
     make_quote,
     quote_line,
+    service_headers,
 )
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "licensing").migrations
@@ -110,3 +113,25 @@ async def test_buying_refunding_and_statements_work_on_sqlite(sqlite_app: FastAP
     )
     assert check["balance_mismatches"] == []
     assert [item["id"] for item in listed["items"]] == [licence["id"]]
+
+
+async def test_a_sale_after_a_withdrawal_leaves_the_work_out_on_sqlite(sqlite_app: FastAPI) -> None:
+    withdrawn, kept = quote_line(500, [(INES.id, 10_000)]), quote_line(70, [(INES.id, 10_000)])
+    async with sqlite_app.state.sessionmaker() as session:
+        quote_id = await make_quote(session, LAB.id, [withdrawn, kept])
+        await session.commit()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sqlite_app), base_url="http://licensing.internal"
+    ) as http:
+        api = Api(http)
+        await api.top_up(ADMIN, LAB, 1000)
+        event = catalogue_event(Topic.WORK_WITHDRAWN, withdrawn.work_id)
+        received = await http.post(
+            "/internal/events", json=event, headers=service_headers("catalogue")
+        )
+        licence = await api.bought(LAB, str(quote_id))
+        balance = await api.balance(LAB, LAB)
+
+    assert received.status_code == 200, received.text
+    assert [line["status"] for line in licence["lines"]] == ["excluded", "active"]
+    assert (licence["total_minor"], balance) == (70, 930)
