@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import get_introspection_query
 
 from assent.client import DOCUMENTS
 from gateway.config import Settings
@@ -109,3 +110,9 @@ async def test_what_the_portal_sends_is_within_every_limit(name: str) -> None:
 
 def test_the_portal_documents_are_found() -> None:
     assert {"ME", "MY_WORKS", "WORK", "CREATE_WORK"} <= set(portal_documents())
+
+
+async def test_graphiqls_schema_query_is_within_every_limit() -> None:
+    result = await build_schema(Settings()).execute(get_introspection_query(descriptions=True))
+
+    assert result.errors is None
