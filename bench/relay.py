@@ -4,7 +4,8 @@ outbox to a receiver, one event per request (the relay before batching) against 
 1. Creates a scratch PostgreSQL database and migrates every component into it.
 2. For each mode and run: commits `--events` events for the audit log to the catalogue's
    outbox (not timed), then times `OutboxRelay.relay_once` passes, back to back as
-   `run()` makes them under load, until the outbox is empty.
+   `run()` makes them under load, until the outbox is empty. A pass leases a batch in
+   one short transaction, sends it with none open, and records the outcome in another.
 3. Prints events per second (median of the runs) and HTTP requests per mode.
 
 Modes: `single` sets `max_batch_bytes=0`, so every event goes alone to
@@ -41,7 +42,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assent.stack import migrate, stack_environment
-from services.contracts.catalogue import ConsentKind, ConsentRecorded, Use
+from services.contracts.delivery import FileDownloaded
 from services.contracts.events import SUBSCRIBERS, EventEnvelope, Topic
 from services.kit.app import create_service_app
 from services.kit.client import HttpxTransport
@@ -53,8 +54,8 @@ from services.kit.settings import ServiceSettings
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-# A creator's consent, the commonest chain event, which only the audit log receives.
-TOPIC = Topic.CONSENT_GIVEN
+# A download, the commonest chain event, which only the audit log receives.
+TOPIC = Topic.FILE_DOWNLOADED
 assert SUBSCRIBERS[TOPIC] == ("audit",)
 MODES = ("single", "batch")
 
@@ -130,16 +131,14 @@ async def _receiver(kind: str, *, http: bool, env: Mapping[str, str]) -> AsyncIt
         await asyncio.wait_for(process.wait(), 10)
 
 
-def _consent() -> ConsentRecorded:
-    return ConsentRecorded(
-        consent_id=uuid.uuid4(),
+def _download() -> FileDownloaded:
+    return FileDownloaded(
+        delivery_id=uuid.uuid4(),
+        licence_id=uuid.uuid4(),
+        buyer_id=uuid.uuid4(),
         work_id=uuid.uuid4(),
-        kind=ConsentKind.GIVEN,
-        uses=[Use.TRAINING, Use.EVALUATION],
-        statement_version="2026-01",
-        statement_sha256="0" * 64,
-        given_by=uuid.uuid4(),
-        given_at=datetime.now(UTC),
+        version_id=uuid.uuid4(),
+        downloaded_at=datetime.now(UTC),
     )
 
 
@@ -147,7 +146,7 @@ async def _emit(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> N
     for start in range(0, count, 1_000):
         async with sessionmaker() as session:
             for _ in range(start, min(count, start + 1_000)):
-                emit(session, TOPIC, _consent())
+                emit(session, TOPIC, _download())
             await session.commit()
 
 
