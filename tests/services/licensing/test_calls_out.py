@@ -62,7 +62,11 @@ async def writers_during_calls(database: Path) -> AsyncIterator[tuple[FastAPI, l
         seen.append(_another_writer_gets_in(database))
         return JSONResponse([])
 
-    catalogue = Starlette(routes=[Route("/v1/works", works)])
+    async def search(_request: Request) -> JSONResponse:
+        seen.append(_another_writer_gets_in(database))
+        return JSONResponse({"items": [], "next_cursor": None})
+
+    catalogue = Starlette(routes=[Route("/v1/works", works), Route("/v1/works/search", search)])
     app = create_app(licensing_settings(f"sqlite+aiosqlite:///{database}", None))
     await app.state.http.aclose()
     app.state.http = HttpxTransport(
@@ -84,4 +88,18 @@ async def test_a_quote_holds_no_transaction_while_it_reads_the_catalogue(
         quote = await api.quote_works(LAB, [uuid.uuid4()])
 
     assert [e["reason"] for e in quote["excluded"]] == ["not_found"]
+    assert seen == [True]
+
+
+async def test_a_bundle_holds_no_transaction_while_it_searches_the_catalogue(
+    writers_during_calls: tuple[FastAPI, list[bool]],
+) -> None:
+    app, seen = writers_during_calls
+    bundle = {"name": "Search", "uses": ["training"], "currency": "EUR", "search": {"q": "sea"}}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://licensing.internal"
+    ) as http:
+        refused = await Api(http).refused(LAB, "POST", "/v1/bundles", json=bundle)
+
+    assert refused == (400, "InvalidRequest")
     assert seen == [True]
