@@ -95,7 +95,7 @@ async def test_a_bundle_holds_no_transaction_while_it_searches_the_catalogue(
     writers_during_calls: tuple[FastAPI, list[bool]],
 ) -> None:
     app, seen = writers_during_calls
-    bundle = {"name": "Search", "uses": ["training"], "currency": "EUR", "search": {"q": "sea"}}
+    bundle = {"name": "Search", "uses": ["training"], "currency": "EUR", "search": {"query": "sea"}}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://licensing.internal"
     ) as http:
