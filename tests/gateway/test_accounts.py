@@ -185,6 +185,7 @@ async def test_registration_is_announced_through_the_outbox(
     assert sorted((row.topic, row.destination, row.delivered_at) for row in announced) == [
         ("account.registered", "audit", None),
         ("account.registered", "catalogue", None),
+        ("account.registered", "licensing", None),
     ]
 
 
