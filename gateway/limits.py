@@ -1,4 +1,6 @@
-"""Rate limits: a token bucket per API key, and per client address for requests that
+"""What a caller may spend: a rate of requests, and what one GraphQL document may cost.
+
+Rate limits: a token bucket per API key, and per client address for requests that
 present no valid key. GraphQL and download links spend tokens; health checks and the
 published keys do not.
 
@@ -8,6 +10,10 @@ row updated by every writer halved purchase throughput at 32 clients). The price
 several gateway replicas each holds its own buckets, so one key may reach the limit on
 every replica at once. Divide the setting by the replica count, or route each key to one
 replica, where that matters.
+
+Document limits: validation rules that refuse an operation too deep, with too many
+aliases or too costly (see `_DocumentMeasurer`) before it runs, each in time linear in
+the document, however its fragments spread.
 """
 
 import math
