@@ -47,7 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assent.stack import OBJECT_SERVER, ROOT, Stack, migrate, stack_environment
 from services.catalogue.models import USE_BITS
-from services.catalogue.repository import SearchFilters, WorkRepository
+from services.catalogue.search.repository import SearchFilters, SearchRepository
+from services.catalogue.work.repository import WorkRepository
 from services.contracts.catalogue import MediaType, SearchSort, Use
 from services.kit.db import create_engine, create_sessionmaker
 
@@ -344,9 +345,8 @@ async def measure_case(
 
     async def direct() -> int:
         async with sessionmaker() as session, session.begin():
-            repository = WorkRepository(session)
-            page = await repository.search(filters, sort=sort, after=None, limit=20)
-            works = await repository.read_many(page.ids)
+            page = await SearchRepository(session).search(filters, sort=sort, after=None, limit=20)
+            works = await WorkRepository(session).read_many(page.ids)
             direct_pages.add(tuple(str(work.id) for work in works))
             return len(works)
 

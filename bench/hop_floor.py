@@ -25,7 +25,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from services.catalogue.repository import SearchFilters, WorkRepository
+from services.catalogue.search.repository import SearchFilters, SearchRepository
+from services.catalogue.work.repository import WorkRepository
 from services.contracts.catalogue import MediaType, SearchSort, WorkPage
 from services.kit.db import create_engine, create_sessionmaker
 
@@ -92,9 +93,9 @@ class _Search:
             return await _answer(send, b"{}")
         filters, sort = _parsed_search(body)
         async with self.sessionmaker() as session, session.begin():
-            works = WorkRepository(session)
-            page = await works.search(filters, sort=sort, after=None, limit=20)
-            found = WorkPage(items=await works.read_many(page.ids), next_cursor=page.next_cursor)
+            page = await SearchRepository(session).search(filters, sort=sort, after=None, limit=20)
+            items = await WorkRepository(session).read_many(page.ids)
+            found = WorkPage(items=items, next_cursor=page.next_cursor)
         await _answer(send, found.model_dump_json().encode())
 
 

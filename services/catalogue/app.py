@@ -1,9 +1,16 @@
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.api import router
 from services.catalogue.config import Settings
-from services.catalogue.service import Storage, creator_service
+from services.catalogue.consent.api import router as consent_router
+from services.catalogue.creator.api import router as creator_router
+from services.catalogue.creator.service import creator_service
+from services.catalogue.offer.api import router as offer_router
+from services.catalogue.review.api import router as review_router
+from services.catalogue.search.api import router as search_router
+from services.catalogue.storage import Storage
+from services.catalogue.upload.api import router as upload_router
+from services.catalogue.work.api import router as work_router
 from services.contracts.events import (
     AccountRegistered,
     AccountRoleGranted,
@@ -13,6 +20,17 @@ from services.contracts.events import (
 from services.kit.app import create_service_app
 from storage import create_object_store
 from storage.object_store import StorageSettings
+
+# The search comes first: `/works/search` is not a work id.
+ROUTERS = (
+    search_router,
+    work_router,
+    upload_router,
+    consent_router,
+    offer_router,
+    review_router,
+    creator_router,
+)
 
 
 async def _account_registered(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -35,7 +53,7 @@ def create_app(
     app = create_service_app(
         "catalogue",
         settings or Settings(),
-        routers=[router],
+        routers=list(ROUTERS),
         event_handlers={
             Topic.ACCOUNT_REGISTERED: _account_registered,
             Topic.ACCOUNT_ROLE_GRANTED: _account_role_granted,

@@ -11,8 +11,10 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalogue.access import record_acting_creator
+from services.catalogue.consent.service import consent_service
 from services.catalogue.models import Share, Work, WorkVersion
-from services.catalogue.service import creator_service, work_service
+from services.catalogue.offer.service import offer_service
 from services.contracts.catalogue import (
     ConsentIn,
     MediaType,
@@ -187,7 +189,7 @@ async def create_work(
     """A work whose file is complete, straight in the database: no upload, not listed."""
     members = [owner, *co_creators]
     for member in members:
-        await creator_service.ensure_caller(session, member.caller)
+        await record_acting_creator(session, member.caller)
     work = Work(
         id=uuid.uuid4(),
         owner_id=owner.id,
@@ -238,13 +240,13 @@ async def list_work(
     currency: str = "EUR",
 ) -> None:
     """Consent to `uses` and offer them, through the service's own rules."""
-    await work_service.give_consent(
+    await consent_service.give_consent(
         session,
         owner.caller,
         work.id,
         ConsentIn(uses=list(uses), statement_text=STATEMENT, statement_version="v1"),
     )
-    await work_service.set_offer(
+    await offer_service.set_offer(
         session,
         owner.caller,
         work.id,

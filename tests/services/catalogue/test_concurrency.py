@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.catalogue.consent.service import consent_service
 from services.catalogue.models import Consent
-from services.catalogue.service import work_service
 from services.contracts.catalogue import ConsentIn, Use
 from services.contracts.roles import Role
 from services.kit.db import create_engine, create_sessionmaker
@@ -53,7 +53,7 @@ async def test_racing_consents_each_get_their_own_place_in_the_record(
 
     async def give(use: Use) -> None:
         async with committing() as session:
-            await work_service.give_consent(
+            await consent_service.give_consent(
                 session,
                 INES.caller,
                 work.id,

@@ -3,7 +3,7 @@
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.service import work_service
+from services.catalogue.consent.service import consent_service
 from services.contracts.catalogue import ConsentIn, ConsentWithdrawIn, Use
 from tests.services.catalogue.helpers import (
     STATEMENT,
@@ -67,7 +67,7 @@ async def test_a_work_whose_consent_was_withdrawn_leaves_the_listing_at_once(
     work = await create_work(session, owner=ines, title=TITLE)
     await list_work(session, work, owner=ines)
 
-    await work_service.withdraw_consent(
+    await consent_service.withdraw_consent(
         session, ines.caller, work.id, ConsentWithdrawIn(statement_text="no more")
     )
 
@@ -81,7 +81,7 @@ async def test_a_revised_consent_narrower_than_the_offer_unlists_the_work(
     work = await create_work(session, owner=ines, title=TITLE)
     await list_work(session, work, owner=ines, uses=[Use.TRAINING, Use.RETRIEVAL])
 
-    await work_service.give_consent(
+    await consent_service.give_consent(
         session,
         ines.caller,
         work.id,
@@ -173,7 +173,7 @@ async def test_a_batch_read_and_a_search_show_each_work_as_its_own_read_does(
     await list_work(session, listed, owner=ines, uses=[Use.TRAINING, Use.RETRIEVAL])
     withdrawn = await create_work(session, owner=ines, title="Consent withdrawn", tags=["sea"])
     await list_work(session, withdrawn, owner=ines)
-    await work_service.withdraw_consent(
+    await consent_service.withdraw_consent(
         session, ines.caller, withdrawn.id, ConsentWithdrawIn(statement_text="no more")
     )
     replacing = await create_work(session, owner=ines, title="File being replaced")

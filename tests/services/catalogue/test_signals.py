@@ -4,7 +4,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.service import work_service
+from services.catalogue.consent.service import consent_service
+from services.catalogue.offer.service import offer_service
 from services.contracts.catalogue import ConsentWithdrawIn, OfferIn, Terms, Use
 from tests.services.catalogue.helpers import Actor, Api, create_work, list_work
 
@@ -20,7 +21,7 @@ async def test_a_listed_work_publishes_its_offer_in_each_vocabulary(
 ) -> None:
     work = await create_work(session, owner=ines)
     await list_work(session, work, owner=ines, uses=[Use.TRAINING, Use.RETRIEVAL, Use.EVALUATION])
-    await work_service.set_offer(
+    await offer_service.set_offer(
         session,
         ines.caller,
         work.id,
@@ -104,7 +105,7 @@ async def test_without_consent_in_force_everything_is_reserved_and_nothing_offer
     unconsented = await create_work(session, owner=ines)
     withdrawn = await create_work(session, owner=ines)
     await list_work(session, withdrawn, owner=ines)
-    await work_service.withdraw_consent(session, ines.caller, withdrawn.id, ConsentWithdrawIn())
+    await consent_service.withdraw_consent(session, ines.caller, withdrawn.id, ConsentWithdrawIn())
 
     for work in (unconsented, withdrawn):
         signals = await api.ok(ines, "GET", f"/v1/works/{work.id}/signals")

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from assent.stack import SERVICES
 from services.catalogue.app import create_app
 from services.catalogue.config import Settings
-from services.catalogue.service import Storage
+from services.catalogue.storage import Storage
 from services.contracts.roles import Role
 from services.kit.migrations import upgrade
 from storage import ObjectInfo, StorageSettings, UploadedPart

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalogue.access import record_acting_creator
 from services.catalogue.models import Consent, Offer, WorkVersion
-from services.catalogue.service import creator_service
 from services.contracts.catalogue import Use
 from services.kit.outbox import OutboxDelivery
 from storage.object_store import MiB
@@ -53,7 +53,7 @@ MUTATIONS = {
 
 async def _draft(api: Api, session: AsyncSession, owner: Actor, co_creator: Actor) -> str:
     """Consented, with a multipart upload pending: every mutation would succeed for the owner."""
-    await creator_service.ensure_caller(session, co_creator.caller)
+    await record_acting_creator(session, co_creator.caller)
     created = await api.create_work(
         owner,
         b"",

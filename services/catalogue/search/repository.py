@@ -1,9 +1,10 @@
-"""Every query of the catalogue, the search among them.
+"""The search, on both backends.
 
-The search runs on both backends: on PostgreSQL, generated `tsvector` columns for the
-text and for the filters share one GIN index over listed works, and user input goes
-through `websearch_to_tsquery`; on SQLite, FTS5 with each user term quoted, so that no
-operator in the input reaches the FTS5 parser.
+On PostgreSQL, generated `tsvector` columns for the text and for the filters share one
+GIN index over listed works, and user input goes through `websearch_to_tsquery`; on
+SQLite, FTS5 with each user term quoted, so that no operator in the input reaches the
+FTS5 parser. A search finds ids and a cursor; the page is then read by
+`WorkRepository.read_many`.
 """
 
 import base64
@@ -20,8 +21,6 @@ from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Select,
-    Table,
-    bindparam,
     cast,
     exists,
     func,
@@ -34,33 +33,13 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.interfaces import LoaderOption
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.models import (
-    USE_BITS,
-    Consent,
-    Creator,
-    Offer,
-    Share,
-    TermsRecord,
-    Work,
-    WorkVersion,
-)
-from services.contracts.catalogue import (
-    ConsentRead,
-    MediaType,
-    OfferRead,
-    SearchSort,
-    Terms,
-    VersionRead,
-    VersionStatus,
-    WorkRead,
-)
-from services.kit.db import utcnow
+from services.catalogue.models import USE_BITS
+from services.catalogue.work.repository import SHARE, WORK
+from services.contracts.catalogue import MediaType, SearchSort
 from services.kit.errors import InvalidRequest
-from services.kit.repository import Repository
 
 # Relevance ranks only this many matches: ranking costs per match, and a common term
 # matches hundreds of thousands of works (see DESIGN.md, performance notes).
@@ -84,162 +63,6 @@ _SEARCH_SETTINGS = text(
     " set_config('synchronize_seqscans', 'off', true),"
     " set_config('max_parallel_workers_per_gather', '0', true)"
 )
-
-# One work as the ORM loads it (for changes): its current version, pending version,
-# newest consent and offer joined, then the shares with their creators.
-READ_OPTIONS: tuple[LoaderOption, ...] = (
-    joinedload(Work.current_version),
-    joinedload(Work.pending_version),
-    joinedload(Work.consent),
-    joinedload(Work.offer).joinedload(Offer.terms_record),
-    selectinload(Work.shares).joinedload(Share.creator),
-)
-
-
-# The tables themselves, for the statements that only read rows: a statement of plain
-# table columns runs as Core, without the ORM's compile and loading steps (about 0.3 ms
-# of CPU a search, on the catalogue and on whoever runs the same SQL).
-WORK: Table = Work.__table__  # type: ignore[assignment]
-SHARE: Table = Share.__table__  # type: ignore[assignment]
-_VERSION: Table = WorkVersion.__table__  # type: ignore[assignment]
-_CONSENT: Table = Consent.__table__  # type: ignore[assignment]
-_OFFER: Table = Offer.__table__  # type: ignore[assignment]
-_TERMS: Table = TermsRecord.__table__  # type: ignore[assignment]
-_CREATOR: Table = Creator.__table__  # type: ignore[assignment]
-
-# Many works as read (`WorkRead`), for search pages and batch reads: one statement of
-# plain columns, shares and creators joined, with no ORM objects in between. Loading a
-# page of 20 as ORM objects (two statements) and converting those took about 5 ms of CPU;
-# this takes 2. The columns are the contracts' own fields, so a field added there is
-# read here too. Built once: putting the statement together took longer than running it.
-_CURRENT = _VERSION.alias("current_version")
-_PENDING = _VERSION.alias("pending_version")
-_NESTED = frozenset({"current_version", "pending_version", "shares", "consent", "offer"})
-_WORK_FIELDS = tuple(name for name in WorkRead.model_fields if name not in _NESTED)
-_VERSION_FIELDS = tuple(VersionRead.model_fields)
-_CONSENT_FIELDS = tuple(ConsentRead.model_fields)
-_OFFER_FIELDS = tuple(name for name in OfferRead.model_fields if name != "terms")
-_READ_MANY = (
-    select(
-        *(WORK.c[name] for name in _WORK_FIELDS),
-        *(_CURRENT.c[name] for name in _VERSION_FIELDS),
-        *(_PENDING.c[name] for name in _VERSION_FIELDS),
-        *(_CONSENT.c[name] for name in _CONSENT_FIELDS),
-        *(_OFFER.c[name] for name in _OFFER_FIELDS),
-        _TERMS.c.canonical_json,
-        SHARE.c.creator_id,
-        _CREATOR.c.name,
-        SHARE.c.basis_points,
-    )
-    .select_from(WORK)
-    .outerjoin(_CURRENT, _CURRENT.c.id == WORK.c.current_version_id)
-    .outerjoin(_PENDING, _PENDING.c.id == WORK.c.pending_version_id)
-    .outerjoin(_CONSENT, _CONSENT.c.id == WORK.c.consent_id)
-    .outerjoin(_OFFER, _OFFER.c.id == WORK.c.offer_id)
-    .outerjoin(_TERMS, _TERMS.c.id == _OFFER.c.terms_id)
-    .outerjoin(SHARE, SHARE.c.work_id == WORK.c.id)
-    .outerjoin(_CREATOR, _CREATOR.c.id == SHARE.c.creator_id)
-    .where(WORK.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(SHARE.c.position)
-)
-
-
-def _insert_for(dialect: str) -> Any:
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
-class CreatorRepository(Repository[Creator]):
-    model = Creator
-
-    async def upsert(self, creator_id: uuid.UUID, name: str | None) -> None:
-        """Insert, or rename when the name changed; a missing name never erases one."""
-        insert = _insert_for(self.session.get_bind().dialect.name)
-        statement = insert(Creator).values(
-            id=creator_id, name=name or "Unnamed creator", created_at=utcnow()
-        )
-        if name is None:
-            statement = statement.on_conflict_do_nothing(index_elements=[Creator.id])
-        else:
-            # Only a changed name writes, so repeating the upsert on every call is cheap.
-            statement = statement.on_conflict_do_update(
-                index_elements=[Creator.id],
-                set_={"name": statement.excluded.name},
-                where=Creator.name != statement.excluded.name,
-            )
-        await self.session.execute(statement)
-
-    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Creator]:
-        return await self.list(select(Creator).where(Creator.id.in_(ids)))
-
-
-class TermsRepository(Repository[TermsRecord]):
-    model = TermsRecord
-
-    async def ensure(self, terms_id: str, canonical: str) -> TermsRecord:
-        """The one row for these terms, created by whichever offer names them first."""
-        insert = _insert_for(self.session.get_bind().dialect.name)
-        await self.session.execute(
-            insert(TermsRecord)
-            .values(id=terms_id, canonical_json=canonical, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=[TermsRecord.id])
-        )
-        record = await self.get(terms_id)
-        assert record is not None
-        return record
-
-
-class VersionRepository(Repository[WorkVersion]):
-    model = WorkVersion
-
-    async def next_number(self, work_id: uuid.UUID) -> int:
-        highest = await self.session.scalar(
-            select(func.max(WorkVersion.number)).where(WorkVersion.work_id == work_id)
-        )
-        return (highest or 0) + 1
-
-    async def held_by_another_creator(self, sha256: str, owner_id: uuid.UUID) -> bool:
-        """True when a complete file with this sha256 belongs to a work of another owner."""
-        statement = (
-            select(WorkVersion.id)
-            .join(Work, Work.id == WorkVersion.work_id)
-            .where(
-                WorkVersion.sha256 == sha256,
-                WorkVersion.status == VersionStatus.COMPLETE,
-                Work.owner_id != owner_id,
-            )
-            .limit(1)
-        )
-        return (await self.session.scalar(statement)) is not None
-
-
-class ConsentRepository(Repository[Consent]):
-    model = Consent
-
-
-class OfferRepository(Repository[Offer]):
-    model = Offer
-
-
-def _work_fields(row: Any, terms: dict[str, Terms]) -> dict[str, Any]:
-    """`WorkRead`'s fields from a row of `_READ_MANY`, its shares still to add."""
-    values = iter(row)
-    work = {name: next(values) for name in _WORK_FIELDS}
-    for relation in ("current_version", "pending_version"):
-        version = {name: next(values) for name in _VERSION_FIELDS}
-        work[relation] = version if version["id"] is not None else None
-    consent = {name: next(values) for name in _CONSENT_FIELDS}
-    work["consent"] = consent if consent["id"] is not None else None
-    offer = {name: next(values) for name in _OFFER_FIELDS}
-    canonical = next(values)
-    if offer["id"] is None:
-        work["offer"] = None
-    else:
-        # Terms are shared by many works: each is parsed once a read.
-        if canonical not in terms:
-            terms[canonical] = Terms.model_validate_json(canonical)
-        work["offer"] = {**offer, "terms": terms[canonical]}
-    work["shares"] = []
-    return work
 
 
 @dataclass(frozen=True)
@@ -327,52 +150,9 @@ def _decode_cursor(cursor: str, sort: SearchSort) -> tuple[Any, uuid.UUID]:
         raise InvalidRequest("the cursor is not valid for this search") from exc
 
 
-class WorkRepository(Repository[Work]):
-    model = Work
-
-    async def get_for_read(self, work_id: uuid.UUID) -> Work | None:
-        statement = (
-            select(Work)
-            .where(Work.id == work_id)
-            .options(*READ_OPTIONS)
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.scalars(statement)).unique().one_or_none()
-
-    async def read_many(self, ids: Sequence[uuid.UUID]) -> list[WorkRead]:
-        """The works found, in the order of `ids`, in one statement."""
-        if not ids:
-            return []
-        found: dict[uuid.UUID, dict[str, Any]] = {}
-        terms: dict[str, Terms] = {}
-        # A row per share, the work's columns repeated on each.
-        for row in await self.session.execute(_READ_MANY, {"ids": list(ids)}):
-            work = found.get(row[0])
-            if work is None:
-                work = found[row[0]] = _work_fields(row, terms)
-            creator_id, creator_name, basis_points = row[-3:]
-            if creator_id is not None:
-                work["shares"].append(
-                    {
-                        "creator_id": creator_id,
-                        "creator_name": creator_name,
-                        "basis_points": basis_points,
-                    }
-                )
-        return [WorkRead.model_validate(found[work_id]) for work_id in ids if work_id in found]
-
-    async def lock(self, work_id: uuid.UUID) -> Work | None:
-        """The work, locked until the transaction ends: its changes are read-then-write.
-
-        The lock comes first, on its own: a `FOR UPDATE` with the joined consent and
-        offer would, after waiting, recheck only the work row and return the joined rows
-        as they were before the other transaction committed. Loaded afterwards, in a new
-        statement, everything is current.
-        """
-        locked = await self.session.scalar(
-            select(Work.id).where(Work.id == work_id).with_for_update()
-        )
-        return None if locked is None else await self.get_for_read(work_id)
+class SearchRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
     async def search(
         self, filters: SearchFilters, *, sort: SearchSort, after: str | None, limit: int

@@ -1,0 +1,89 @@
+"""Who may see and change a work: the checks every aggregate of the catalogue makes first."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.creator.repository import CreatorRepository
+from services.catalogue.errors import WorkWithdrawn
+from services.catalogue.models import Work
+from services.catalogue.work.repository import WorkRepository
+from services.contracts.catalogue import WorkRead, WorkStatus
+from services.contracts.roles import Role
+from services.kit.errors import Forbidden, NotFound
+from services.kit.internal_token import Caller
+
+
+def account_id(caller: Caller) -> uuid.UUID | None:
+    """The caller's account, or None for a caller that is not an account (anonymous)."""
+    try:
+        return uuid.UUID(caller.subject)
+    except ValueError:
+        return None
+
+
+def require_account(caller: Caller) -> uuid.UUID:
+    found = account_id(caller)
+    if found is None:
+        raise Forbidden("only an account may change the catalogue")
+    return found
+
+
+def sees_every_work(caller: Caller) -> bool:
+    return caller.has(Role.ADMIN, Role.AUDITOR, Role.SERVICE)
+
+
+def is_visible(work: Work | WorkRead, caller: Caller) -> bool:
+    """Buyers see listed works only; members (the owner and the co-creators), admins and
+    auditors see every state."""
+    if work.listed or sees_every_work(caller):
+        return True
+    member = account_id(caller)
+    return member is not None and (
+        member == work.owner_id or any(share.creator_id == member for share in work.shares)
+    )
+
+
+def require_not_withdrawn(work: Work) -> None:
+    if work.status == WorkStatus.WITHDRAWN:
+        raise WorkWithdrawn("this work has been withdrawn")
+
+
+async def visible_work(
+    session: AsyncSession, caller: Caller, work_id: uuid.UUID, *, lock: bool
+) -> Work:
+    """The work if the caller may see it; otherwise 404, never revealing that it exists."""
+    work = await WorkRepository(session).get_for_read(work_id, for_update=lock)
+    if work is None or not is_visible(work, caller):
+        raise NotFound("no such work")
+    return work
+
+
+async def owned_work(
+    session: AsyncSession, caller: Caller, work_id: uuid.UUID, *, lock: bool
+) -> Work:
+    work = await visible_work(session, caller, work_id, lock=lock)
+    if work.owner_id != account_id(caller):
+        raise Forbidden("only the work's owner may change it")
+    return work
+
+
+async def record_acting_creator(session: AsyncSession, caller: Caller) -> None:
+    """A creator acting before `account.registered` arrives is in the directory at once."""
+    creator_id = account_id(caller)
+    if creator_id is not None and caller.has(Role.CREATOR):
+        await CreatorRepository(session).upsert(creator_id, caller.name)
+
+
+async def owned_for_change(session: AsyncSession, caller: Caller, work_id: uuid.UUID) -> Work:
+    """The caller's own work, locked for a change they make as its creator."""
+    work = await owned_work(session, caller, work_id, lock=True)
+    await record_acting_creator(session, caller)
+    return work
+
+
+async def read_work(session: AsyncSession, work_id: uuid.UUID) -> WorkRead:
+    """The work as it is after a change, read again with everything it joins."""
+    work = await WorkRepository(session).get_for_read(work_id)
+    assert work is not None
+    return WorkRead.model_validate(work)

@@ -1,0 +1,118 @@
+"""A work's consent: the creator's explicit opt-in, revised or withdrawn by a new record
+each time, never edited."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.access import owned_for_change, require_account, require_not_withdrawn
+from services.catalogue.consent.repository import ConsentRepository
+from services.catalogue.errors import ConsentNotInForce
+from services.catalogue.listing import refresh_listing
+from services.catalogue.models import Work
+from services.catalogue.text import refuse_nul
+from services.contracts.catalogue import (
+    ConsentIn,
+    ConsentKind,
+    ConsentRead,
+    ConsentRecorded,
+    ConsentWithdrawIn,
+    Use,
+)
+from services.contracts.events import Topic
+from services.kit.internal_token import Caller
+from services.kit.outbox import emit
+
+CONSENT_TOPICS = {
+    ConsentKind.GIVEN: Topic.CONSENT_GIVEN,
+    ConsentKind.REVISED: Topic.CONSENT_REVISED,
+    ConsentKind.WITHDRAWN: Topic.CONSENT_WITHDRAWN,
+}
+
+
+class ConsentService:
+    async def give_consent(
+        self, session: AsyncSession, caller: Caller, work_id: uuid.UUID, consent_in: ConsentIn
+    ) -> ConsentRead:
+        refuse_nul(
+            statement_text=consent_in.statement_text,
+            statement_version=consent_in.statement_version,
+        )
+        work = await owned_for_change(session, caller, work_id)
+        require_not_withdrawn(work)
+        previous = work.consent
+        kind = (
+            ConsentKind.REVISED if previous is not None and previous.in_force else ConsentKind.GIVEN
+        )
+        return await self._record(
+            session,
+            caller,
+            work,
+            kind=kind,
+            uses=sorted(set(consent_in.uses)),
+            statement_text=consent_in.statement_text,
+            statement_version=consent_in.statement_version,
+        )
+
+    async def withdraw_consent(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        work_id: uuid.UUID,
+        withdrawal: ConsentWithdrawIn,
+    ) -> ConsentRead:
+        refuse_nul(statement_text=withdrawal.statement_text)
+        # Allowed on a withdrawn work too: a creator may always put the withdrawal on record.
+        work = await owned_for_change(session, caller, work_id)
+        previous = work.consent
+        if previous is None or not previous.in_force:
+            raise ConsentNotInForce("this work has no consent in force to withdraw")
+        return await self._record(
+            session,
+            caller,
+            work,
+            kind=ConsentKind.WITHDRAWN,
+            uses=[],
+            statement_text=withdrawal.statement_text,
+            statement_version=previous.statement_version,
+        )
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        work: Work,
+        *,
+        kind: ConsentKind,
+        uses: list[Use],
+        statement_text: str,
+        statement_version: str,
+    ) -> ConsentRead:
+        record = await ConsentRepository(session).record(
+            work,
+            kind=kind,
+            uses=uses,
+            statement_text=statement_text,
+            statement_version=statement_version,
+            given_by=require_account(caller),
+        )
+        refresh_listing(work)
+        await session.flush()
+        emit(
+            session,
+            CONSENT_TOPICS[kind],
+            ConsentRecorded(
+                consent_id=record.id,
+                work_id=work.id,
+                kind=kind,
+                uses=uses,
+                statement_version=record.statement_version,
+                statement_sha256=record.statement_sha256,
+                given_by=record.given_by,
+                given_at=record.given_at,
+            ),
+        )
+        return ConsentRead.model_validate(record)
+
+
+consent_service = ConsentService()

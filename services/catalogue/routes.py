@@ -1,0 +1,37 @@
+"""What every router of the catalogue declares alike: its session, id lists and errors."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts.catalogue import MAX_PAGE_SIZE
+from services.kit.db import get_session
+from services.kit.errors import (
+    AssentError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+    error_responses,
+)
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Ids = Annotated[list[uuid.UUID], Query(alias="id", min_length=1, max_length=MAX_PAGE_SIZE)]
+
+READ = (Unauthenticated, NotFound)
+CHANGE = (Unauthenticated, Forbidden, NotFound, InvalidRequest)
+
+
+def catalogue_router() -> APIRouter:
+    return APIRouter(prefix="/v1", tags=["catalogue"])
+
+
+def responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
+    """`error_responses`, naming every error a status stands for (409 has several)."""
+    merged = error_responses(*errors)
+    for status_code, response in merged.items():
+        names = [error.__name__ for error in errors if error.status_code == status_code]
+        response["description"] = " | ".join(names)
+    return merged

@@ -1,0 +1,27 @@
+"""The search route: `WorkSearch` in the query, a `WorkPage` out."""
+
+from typing import Annotated
+
+from fastapi import Query, status
+
+from services.catalogue.routes import Session, catalogue_router, responses
+from services.catalogue.search.service import search_service
+from services.contracts.catalogue import WorkPage, WorkSearch
+from services.kit.errors import ErrorBody, InvalidRequest, Unauthenticated
+from services.kit.internal_token import CurrentCaller
+
+router = catalogue_router()
+
+
+@router.get(
+    "/works/search",
+    responses={
+        **responses(Unauthenticated, InvalidRequest),
+        status.HTTP_422_UNPROCESSABLE_CONTENT: {"model": ErrorBody},
+    },
+)
+async def search_works(
+    caller: CurrentCaller, search: Annotated[WorkSearch, Query()], session: Session
+) -> WorkPage:
+    """Search works: buyers see listed works; `mine` gives a creator's own in every state."""
+    return await search_service.search(session, caller, search)

@@ -1,0 +1,55 @@
+import uuid
+
+from sqlalchemy import func, select
+
+from services.catalogue.models import Work, WorkVersion
+from services.catalogue.upload.store import StoredUpload
+from services.contracts.catalogue import FileIn, VersionStatus
+from services.kit.db import utcnow
+from services.kit.repository import Repository
+
+
+class VersionRepository(Repository[WorkVersion]):
+    model = WorkVersion
+
+    async def add(
+        self, work: Work, version_id: uuid.UUID, file: FileIn, upload: StoredUpload
+    ) -> WorkVersion:
+        """The work's next version, pending until its bytes are checked."""
+        highest = await self.session.scalar(
+            select(func.max(WorkVersion.number)).where(WorkVersion.work_id == work.id)
+        )
+        version = await self.create(
+            WorkVersion(
+                id=version_id,
+                work_id=work.id,
+                number=(highest or 0) + 1,
+                file_name=file.file_name,
+                size=file.size,
+                sha256=file.sha256,
+                object_key=upload.key,
+                upload_method=upload.method,
+                upload_id=upload.upload_id,
+                part_size=upload.part_size,
+                part_count=upload.part_count,
+                status=VersionStatus.PENDING,
+                created_at=utcnow(),
+            )
+        )
+        work.pending_version = version
+        await self.session.flush()
+        return version
+
+    async def held_by_another_creator(self, sha256: str, owner_id: uuid.UUID) -> bool:
+        """True when a complete file with this sha256 belongs to a work of another owner."""
+        statement = (
+            select(WorkVersion.id)
+            .join(Work, Work.id == WorkVersion.work_id)
+            .where(
+                WorkVersion.sha256 == sha256,
+                WorkVersion.status == VersionStatus.COMPLETE,
+                Work.owner_id != owner_id,
+            )
+            .limit(1)
+        )
+        return (await self.session.scalar(statement)) is not None
