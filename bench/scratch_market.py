@@ -48,8 +48,8 @@ CONSENT = """mutation($id: ID!, $input: ConsentInput!) { giveConsent(workId: $id
   __typename } }"""
 OFFER = """mutation($id: ID!, $input: OfferInput!) { setOffer(workId: $id, input: $input) {
   __typename } }"""
-TOP_UP = """mutation($buyer: ID!) { topUp(buyerId: $buyer, amountMinor: 1000000000,
-  currency: "EUR", reference: "bench") { __typename } }"""
+TOP_UP = """mutation($buyer: ID!, $reference: String!) { topUp(buyerId: $buyer,
+  amountMinor: 1000000000, currency: "EUR", reference: $reference) { __typename } }"""
 LEDGER_CHECK = """{ ledgerCheck { ... on LedgerCheck { sound transactions
   unbalancedTransactions balanceMismatches negativeBuyerBalances } } }"""
 
@@ -146,7 +146,11 @@ async def funded_buyers(gateway: Gateway, admin: str, count: int) -> list[tuple[
         [register(gateway, "BUYER", f"Bench Lab {n}", admin) for n in range(count)], 16
     )
     for buyer_id, _ in buyers:
-        await gateway.run(TOP_UP, {"buyer": buyer_id}, admin)
+        # A reference is one payment's own: licensing refuses another payment under it.
+        variables = {"buyer": buyer_id, "reference": f"bench-{buyer_id}"}
+        recorded = await gateway.run(TOP_UP, variables, admin)
+        if recorded["topUp"]["__typename"] != "MoneyRecorded":
+            raise GraphQLFailed(f"top-up refused: {recorded}")
     return buyers
 
 

@@ -5,6 +5,7 @@ import pydantic
 import strawberry
 from strawberry.types import Info
 
+from gateway.accounts.repository import AccountRepository
 from gateway.context import Context
 from gateway.resolvers.catalogue import REFUSALS, work_search
 from gateway.types.catalogue import SearchSort, Use, WorkFilter
@@ -51,6 +52,7 @@ from gateway.types.licensing import (
 from gateway.types.scalars import BigInt
 from services.contracts import licensing as contract
 from services.contracts.catalogue import MAX_PAGE_SIZE
+from services.contracts.roles import Role
 from services.kit import errors
 
 
@@ -74,6 +76,18 @@ def _field_id(value: strawberry.ID, field: str) -> uuid.UUID:
 
 def _first(first: int) -> int:
     return max(1, min(first, MAX_PAGE_SIZE))
+
+
+async def _account_roles(ctx: Context, account_id: uuid.UUID) -> list[Role]:
+    """The account's roles by the gateway's own accounts ([] for no such account):
+    licensing hears of an account through the outbox, a moment after it registered."""
+    async with ctx.db() as session:
+        opened_here = not session.in_transaction()
+        account = await AccountRepository(session).get_with_roles(account_id)
+        if opened_here:
+            # Only this read is in the transaction: end it before licensing is called.
+            await session.commit()
+    return sorted(account.role_set) if account is not None else []
 
 
 @strawberry.input
@@ -316,15 +330,17 @@ class LicensingMutation:
         ctx = info.context
         try:
             principal = ctx.require_principal()
+            buyer = _field_id(buyer_id, "buyerId")
             top_up = contract.TopUpIn(
-                buyer_id=_field_id(buyer_id, "buyerId"),
+                buyer_id=buyer,
                 amount_minor=amount_minor,
                 currency=currency,
                 reference=reference,
+                buyer_roles=await _account_roles(ctx, buyer),
             )
             recorded = await ctx.licensing.top_up(principal, top_up)
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(error, ValidationFailed, Forbidden, *REFUSALS)
+            return failure(error, Conflict, ValidationFailed, Forbidden, *REFUSALS)
         return MoneyRecorded(transaction=LedgerTransaction.of(recorded))
 
     @strawberry.mutation(description="Record money paid out to a creator (admins).")
@@ -347,5 +363,7 @@ class LicensingMutation:
             )
             recorded = await ctx.licensing.payout(principal, payout)
         except (errors.AssentError, pydantic.ValidationError) as error:
-            return failure(error, InsufficientFunds, ValidationFailed, Forbidden, *REFUSALS)
+            return failure(
+                error, InsufficientFunds, Conflict, ValidationFailed, Forbidden, *REFUSALS
+            )
         return MoneyRecorded(transaction=LedgerTransaction.of(recorded))

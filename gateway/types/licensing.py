@@ -527,6 +527,6 @@ RefundLicenceResult = Annotated[
     strawberry.union("RefundLicenceResult"),
 ]
 RecordMoneyResult = Annotated[
-    MoneyRecorded | InsufficientFunds | ValidationFailed | Forbidden | _Refusals,
+    MoneyRecorded | InsufficientFunds | Conflict | ValidationFailed | Forbidden | _Refusals,
     strawberry.union("RecordMoneyResult"),
 ]

@@ -203,6 +203,20 @@ async def get_licences(ids: Ids, caller: CurrentCaller, session: Session) -> lis
     return await licence_service.get_many(session, caller, ids)
 
 
+@router.get("/licences/certificates", responses=_responses(Unauthenticated))
+async def get_certificates(
+    licence_ids: Annotated[
+        list[uuid.UUID], Query(alias="licence_id", min_length=1, max_length=MAX_PAGE_SIZE)
+    ],
+    caller: CurrentCaller,
+    session: Session,
+    signer: CertificateSigner,
+) -> list[CertificateRead]:
+    """Batch read of certificates in the order asked; licences missing or not the caller's
+    are left out."""
+    return await licence_service.certificates(session, caller, licence_ids, signer=signer)
+
+
 @router.get("/licences/{licence_id}", responses=_responses(*_READ))
 async def get_licence(
     licence_id: uuid.UUID, caller: CurrentCaller, session: Session

@@ -533,6 +533,35 @@ def _attribution(line: QuoteLine) -> str:
     return ", ".join(share.creator_name for share in line.shares)
 
 
+def _certificate(licence: Licence, signer: Signer) -> CertificateRead:
+    """The licence as a signed document: the works still licensed, and its status."""
+    certificate = LicenceCertificate(
+        licence_id=licence.id,
+        buyer_id=licence.buyer_id,
+        buyer_name=licence.buyer_name,
+        uses=[Use(use) for use in licence.uses],
+        granted_at=licence.granted_at,
+        status=licence.status,
+        issued_at=utcnow(),
+        lines=[
+            CertificateLine(
+                work_id=line.work_id,
+                version_id=line.version_id,
+                sha256=line.sha256,
+                terms_id=line.terms_id,
+                starts_at=line.starts_at,
+                ends_at=line.ends_at,
+            )
+            for line in licence.lines
+            if line.status != LicenceLineStatus.EXCLUDED
+        ],
+    )
+    envelope = signer.sign(
+        LICENCE_CERTIFICATE_TYPE, canonical_json(certificate.model_dump(mode="json"))
+    )
+    return CertificateRead(certificate=certificate, envelope=envelope)
+
+
 class LicenceService:
     async def purchase(
         self, session: AsyncSession, caller: Caller, purchase: PurchaseIn
@@ -723,32 +752,17 @@ class LicenceService:
         self, session: AsyncSession, caller: Caller, licence_id: uuid.UUID, *, signer: Signer
     ) -> CertificateRead:
         """The licence as a signed document: the works still licensed, and its status."""
-        licence = await self._visible(session, caller, licence_id)
-        certificate = LicenceCertificate(
-            licence_id=licence.id,
-            buyer_id=licence.buyer_id,
-            buyer_name=licence.buyer_name,
-            uses=[Use(use) for use in licence.uses],
-            granted_at=licence.granted_at,
-            status=licence.status,
-            issued_at=utcnow(),
-            lines=[
-                CertificateLine(
-                    work_id=line.work_id,
-                    version_id=line.version_id,
-                    sha256=line.sha256,
-                    terms_id=line.terms_id,
-                    starts_at=line.starts_at,
-                    ends_at=line.ends_at,
-                )
-                for line in licence.lines
-                if line.status != LicenceLineStatus.EXCLUDED
-            ],
-        )
-        envelope = signer.sign(
-            LICENCE_CERTIFICATE_TYPE, canonical_json(certificate.model_dump(mode="json"))
-        )
-        return CertificateRead(certificate=certificate, envelope=envelope)
+        return _certificate(await self._visible(session, caller, licence_id), signer)
+
+    async def certificates(
+        self, session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID], *, signer: Signer
+    ) -> list[CertificateRead]:
+        """Each licence's certificate in the order asked; those the caller may not see (or
+        that do not exist) are left out."""
+        licences = await LicenceRepository(session).get_many_for_read(list(dict.fromkeys(ids)))
+        return [
+            _certificate(licence, signer) for licence in licences if self._may_see(caller, licence)
+        ]
 
     async def refund(
         self, session: AsyncSession, caller: Caller, licence_id: uuid.UUID, refund: RefundIn
