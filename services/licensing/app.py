@@ -14,11 +14,11 @@ from services.contracts.signing import CERTIFICATE_KEY_PURPOSE
 from services.kit.app import create_service_app
 from services.kit.outbox import EventReceiver
 from services.kit.signing import Signer
-from services.licensing.accounts import account_service
 from services.licensing.api import router
 from services.licensing.config import Settings
-from services.licensing.sale_scope import SCOPE_TOPICS, sale_scope_service
-from services.licensing.service import licence_service
+from services.licensing.ledger.accounts import account_service
+from services.licensing.licence.sale_scope import SCOPE_TOPICS, sale_scope_service
+from services.licensing.licence.service import licence_service
 
 
 async def _delivery_issued(session: AsyncSession, envelope: EventEnvelope) -> None:

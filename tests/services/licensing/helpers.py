@@ -21,11 +21,11 @@ from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.internal_token import Caller, TokenSigner
 from services.kit.signing import generate_seed
-from services.licensing.accounts import account_service
 from services.licensing.config import Settings
+from services.licensing.ledger.accounts import account_service
+from services.licensing.ledger.payments import payment_service
+from services.licensing.ledger.royalties import platform_fee
 from services.licensing.models import Bundle, Quote
-from services.licensing.payments import payment_service
-from services.licensing.royalties import platform_fee
 from tests.fixtures.rest import RestApi
 from tests.services.catalogue.helpers import SECRET, Actor, create_work, list_work
 

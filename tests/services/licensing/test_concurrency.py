@@ -18,9 +18,9 @@ from services.contracts.roles import Role
 from services.kit.migrations import upgrade
 from services.kit.outbox import OutboxDelivery
 from services.licensing.app import create_app
+from services.licensing.licence.sale_scope import sale_scope_service
+from services.licensing.licence.service import licence_service
 from services.licensing.models import LedgerTransaction, Licence, Purchase
-from services.licensing.sale_scope import sale_scope_service
-from services.licensing.service import licence_service
 from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import (

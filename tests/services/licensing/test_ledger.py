@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.licensing import LedgerAccountKind
 from services.kit.db import create_engine, create_sessionmaker
+from services.licensing.ledger.repository import LedgerRepository
 from services.licensing.models import AccountKey, LedgerAccount, LedgerPosting, LedgerTransaction
-from services.licensing.repository import LedgerRepository
 from tests.services.catalogue.helpers import Actor, outbox_topics
 from tests.services.licensing.helpers import Api, make_quote, quote_line, top_up
 

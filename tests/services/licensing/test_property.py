@@ -14,9 +14,10 @@ from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.errors import Conflict
 from services.kit.internal_token import Caller
+from services.licensing.ledger.payments import payment_service
+from services.licensing.ledger.service import ledger_service
+from services.licensing.licence.service import licence_service
 from services.licensing.models import LedgerAccount, LedgerPosting, LedgerTransaction
-from services.licensing.payments import payment_service
-from services.licensing.service import ledger_service, licence_service
 from tests.services.licensing.helpers import ADMIN, make_quote, quote_line, top_up
 
 CURRENCIES = ("EUR", "JPY")

@@ -6,7 +6,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.service import work_service
+from services.catalogue.consent.service import consent_service
+from services.catalogue.work.service import work_service
 from services.contracts.catalogue import ConsentWithdrawIn
 from services.kit.db import utcnow
 from services.kit.outbox import OutboxDelivery
@@ -235,7 +236,7 @@ async def test_a_work_withdrawn_after_the_quote_is_still_sold_at_the_quoted_pric
     work_id = await listed_work(catalogue_session, ines, price_minor=1200)
     await api.top_up(admin, lab, 5000)
     quote = await api.quote_works(lab, [work_id])
-    await work_service.withdraw_consent(
+    await consent_service.withdraw_consent(
         catalogue_session, ines.caller, work_id, ConsentWithdrawIn(statement_text="no more")
     )
     await work_service.withdraw(catalogue_session, ines.caller, work_id)

@@ -5,9 +5,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalogue.consent.service import consent_service
 from services.catalogue.models import Work
-from services.catalogue.repository import WorkRepository
-from services.catalogue.service import work_service
+from services.catalogue.offer.service import offer_service
+from services.catalogue.work.repository import WorkRepository
+from services.catalogue.work.service import work_service
 from services.contracts.catalogue import (
     ConsentIn,
     ConsentWithdrawIn,
@@ -26,7 +28,7 @@ def _terms(*uses: Use) -> Terms:
 
 
 async def _consent(session: AsyncSession, owner: Actor, work_id: uuid.UUID, *uses: Use) -> None:
-    await work_service.give_consent(
+    await consent_service.give_consent(
         session,
         owner.caller,
         work_id,
@@ -37,7 +39,7 @@ async def _consent(session: AsyncSession, owner: Actor, work_id: uuid.UUID, *use
 async def _offer(
     session: AsyncSession, owner: Actor, work_id: uuid.UUID, *uses: Use, currency: str = "EUR"
 ) -> None:
-    await work_service.set_offer(
+    await offer_service.set_offer(
         session,
         owner.caller,
         work_id,
@@ -59,7 +61,7 @@ async def _every_kind_of_work(catalogue_session: AsyncSession, ines: Actor) -> l
     await work_service.withdraw(catalogue_session, ines.caller, withdrawn)
     unconsented = (await create_work(catalogue_session, owner=ines)).id
     consent_withdrawn = await listed_work(catalogue_session, ines, uses=both)
-    await work_service.withdraw_consent(
+    await consent_service.withdraw_consent(
         catalogue_session, ines.caller, consent_withdrawn, ConsentWithdrawIn()
     )
     narrow_consent = await listed_work(catalogue_session, ines, uses=[Use.TRAINING])

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.licensing.royalties import Share, platform_fee, split
+from services.licensing.ledger.royalties import Share, platform_fee, split
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import Api, make_quote, quote_line, top_up
 

@@ -18,20 +18,13 @@ from services.contracts.licensing import (
     TransactionRead,
 )
 from services.kit.internal_token import Caller
-from services.licensing.accounts import account_service
 from services.licensing.errors import InsufficientFunds, ReferenceReused
-from services.licensing.ledger_references import LedgerReferenceRepository
+from services.licensing.ledger.accounts import account_service
+from services.licensing.ledger.references import LedgerReferenceRepository
+from services.licensing.ledger.repository import LedgerRepository
+from services.licensing.ledger.service import Entry, buyer_account, creator_account, ledger_service
 from services.licensing.models import AccountKey, LedgerReference
-from services.licensing.repository import LedgerRepository
-from services.licensing.service import (
-    Entry,
-    buyer_account,
-    check_currency,
-    creator_account,
-    ledger_service,
-    refuse_nul,
-    require_account,
-)
+from services.licensing.rules import check_currency, refuse_nul, require_account
 
 
 class PaymentService:

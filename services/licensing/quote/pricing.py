@@ -9,7 +9,7 @@ import uuid
 
 from services.contracts.catalogue import ConsentKind, Use, WorkRead, WorkStatus
 from services.contracts.licensing import ExclusionReason, QuoteExclusion, QuoteLine, ShareLine
-from services.licensing.royalties import platform_fee
+from services.licensing.ledger.royalties import platform_fee
 
 NOT_FOUND_DETAIL = "no such work in the catalogue"
 

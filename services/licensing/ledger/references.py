@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from services.contracts.licensing import PostingRead, TransactionRead
 from services.kit.repository import Repository
 from services.licensing.models import LedgerPosting, LedgerReference, LedgerTransaction
-from services.licensing.repository import upsert_statement
+from services.licensing.statements import upsert_statement
 
 
 class LedgerReferenceRepository(Repository[LedgerReference]):

@@ -1,0 +1,61 @@
+"""What licensing's routes share: their dependencies and the documented error answers."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts.catalogue import MAX_PAGE_SIZE
+from services.kit.client import ServiceClient
+from services.kit.db import get_session
+from services.kit.errors import (
+    AssentError,
+    NotFound,
+    Unauthenticated,
+    error_responses,
+)
+from services.kit.signing import Signer
+from services.licensing.catalogue_client import Catalogue
+from services.licensing.config import Settings
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Ids = Annotated[list[uuid.UUID], Query(alias="id", min_length=1, max_length=MAX_PAGE_SIZE)]
+First = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _catalogue(request: Request) -> Catalogue:
+    # Built per request from the app's shared client, which tests may route elsewhere.
+    state = request.app.state
+    return Catalogue(
+        ServiceClient(
+            "catalogue", state.settings.catalogue_url, signer=state.token_signer, http=state.http
+        )
+    )
+
+
+def _signer(request: Request) -> Signer:
+    signer: Signer = request.app.state.certificate_signer
+    return signer
+
+
+LicensingSettings = Annotated[Settings, Depends(_settings)]
+CatalogueReader = Annotated[Catalogue, Depends(_catalogue)]
+CertificateSigner = Annotated[Signer, Depends(_signer)]
+
+
+def responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
+    """`error_responses`, naming every error a status stands for (409 has several)."""
+    merged = error_responses(*errors)
+    for status_code, response in merged.items():
+        names = [error.__name__ for error in errors if error.status_code == status_code]
+        response["description"] = " | ".join(names)
+    return merged
+
+
+READ = (Unauthenticated, NotFound)

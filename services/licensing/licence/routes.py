@@ -1,0 +1,125 @@
+"""Purchases', licences' and certificates' routes."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.contracts.catalogue import MAX_PAGE_SIZE
+from services.contracts.licensing import (
+    CertificateRead,
+    LicencePage,
+    LicenceRead,
+    PurchaseIn,
+    PurchaseRead,
+    RefundIn,
+)
+from services.contracts.roles import Role
+from services.contracts.signing import PublicKeyRead
+from services.kit.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+)
+from services.kit.internal_token import CurrentCaller, require_role
+from services.licensing.dependencies import (
+    READ,
+    CertificateSigner,
+    First,
+    Ids,
+    Session,
+    responses,
+)
+from services.licensing.errors import (
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    LicenceRefunded,
+    NothingToPurchase,
+    QuoteExpired,
+    QuotePurchased,
+)
+from services.licensing.licence.service import licence_service
+
+router = APIRouter(prefix="/v1", tags=["licensing"])
+
+
+@router.post(
+    "/purchases",
+    responses=responses(
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        QuoteExpired,
+        QuotePurchased,
+        NothingToPurchase,
+        InsufficientFunds,
+        IdempotencyKeyReused,
+    ),
+)
+async def purchase(purchase: PurchaseIn, caller: CurrentCaller, session: Session) -> PurchaseRead:
+    """Buy a quote (buyers); the same idempotency key always answers with the same licence."""
+    require_role(caller, Role.BUYER)
+    return await licence_service.purchase(session, caller, purchase)
+
+
+@router.get("/licences", responses=responses(Unauthenticated, InvalidRequest))
+async def list_licences(
+    caller: CurrentCaller, session: Session, first: First = 20, after: str | None = None
+) -> LicencePage:
+    """Licences newest first: a buyer's own; every one for admins and auditors."""
+    return await licence_service.page(session, caller, after=after, first=first)
+
+
+@router.get("/licences/batch", responses=responses(Unauthenticated))
+async def get_licences(ids: Ids, caller: CurrentCaller, session: Session) -> list[LicenceRead]:
+    """Batch read in the order asked; licences missing or not the caller's are left out."""
+    return await licence_service.get_many(session, caller, ids)
+
+
+@router.get("/licences/certificates", responses=responses(Unauthenticated))
+async def get_certificates(
+    licence_ids: Annotated[
+        list[uuid.UUID], Query(alias="licence_id", min_length=1, max_length=MAX_PAGE_SIZE)
+    ],
+    caller: CurrentCaller,
+    session: Session,
+    signer: CertificateSigner,
+) -> list[CertificateRead]:
+    """Batch read of certificates in the order asked; licences missing or not the caller's
+    are left out."""
+    return await licence_service.certificates(session, caller, licence_ids, signer=signer)
+
+
+@router.get("/licences/{licence_id}", responses=responses(*READ))
+async def get_licence(
+    licence_id: uuid.UUID, caller: CurrentCaller, session: Session
+) -> LicenceRead:
+    """One licence: its buyer's, or any for admins and auditors."""
+    return await licence_service.get(session, caller, licence_id)
+
+
+@router.get("/licences/{licence_id}/certificate", responses=responses(*READ))
+async def get_certificate(
+    licence_id: uuid.UUID, caller: CurrentCaller, session: Session, signer: CertificateSigner
+) -> CertificateRead:
+    """The licence as a signed certificate (DSSE, Ed25519) a third party can verify."""
+    return await licence_service.certificate(session, caller, licence_id, signer=signer)
+
+
+@router.post(
+    "/licences/{licence_id}/refund",
+    responses=responses(Unauthenticated, Forbidden, NotFound, InvalidRequest, LicenceRefunded),
+)
+async def refund_licence(
+    licence_id: uuid.UUID, refund: RefundIn, caller: CurrentCaller, session: Session
+) -> LicenceRead:
+    """Refund and revoke a licence (admins): every entry of its sale is reversed."""
+    require_role(caller, Role.ADMIN)
+    return await licence_service.refund(session, caller, licence_id, refund)
+
+
+@router.get("/keys", responses=responses(Unauthenticated))
+async def get_keys(_caller: CurrentCaller, signer: CertificateSigner) -> list[PublicKeyRead]:
+    """The public keys that verify licence certificates."""
+    return [signer.published()]
