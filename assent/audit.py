@@ -2,7 +2,7 @@
 
 - `export_chain` asks `licenceChain` (with `consistentWith` the size of a checkpoint the
   auditor kept, when given), writes the chain export as `DIR/chain-<kind>-<id>.json` and
-  an HTML report beside it, and verifies the chain at once (`assent.chain`) with the
+  an HTML report beside it, and verifies the chain at once (`assent.protocol`) with the
   published keys. Both files are written whether or not it verifies: an invalid chain is
   evidence too, and the report says what failed.
 - `save_checkpoint` keeps the log's current signed checkpoint in a file. A file already
@@ -23,9 +23,15 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from assent.chain import ChainCheck, check_chain, checkpoint_of, consistency_problem
+from assent.protocol import ChainCheck, VerificationError, consistency_problem
 from assent.report import render
-from assent.verify import DocumentInvalid, KeysUnavailable, UnrecognisedDocument, load_keys
+from assent.verify import (
+    KeysUnavailable,
+    UnrecognisedDocument,
+    check_chain_document,
+    checkpoint_of,
+    load_keys,
+)
 from services.contracts.audit import ChainSubjectKind, Checkpoint, ConsistencyProof
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead
 
@@ -127,7 +133,7 @@ def _kept_checkpoint(kept: object, keys: Sequence[PublicKeyRead]) -> Checkpoint:
         return checkpoint_of(kept, keys)[0]
     except UnrecognisedDocument as exc:
         raise AuditError(str(exc)) from exc
-    except DocumentInvalid as exc:
+    except VerificationError as exc:
         raise AuditError(f"the kept checkpoint does not verify: {exc.problem}") from exc
 
 
@@ -159,10 +165,10 @@ def export_chain(
         )
     try:
         document = json.loads(node.get("document") or "")
-        check = check_chain(document, trusted, kept=kept)
+        check = check_chain_document(document, trusted, kept=kept)
     except ValueError as exc:
         raise AuditError(f"the gateway's chain document is not JSON: {exc}") from exc
-    except DocumentInvalid as exc:
+    except VerificationError as exc:
         raise AuditError(f"the gateway's chain document is not a chain export: {exc}") from exc
     answered = (check.chain.subject_kind, check.chain.subject_id)
     if answered != (kind, subject):
@@ -222,7 +228,7 @@ def save_checkpoint(
         checkpoint, key = checkpoint_of(document, trusted)
     except ValueError as exc:
         raise AuditError(f"the gateway's checkpoint document is not JSON: {exc}") from exc
-    except (DocumentInvalid, UnrecognisedDocument) as exc:
+    except (VerificationError, UnrecognisedDocument) as exc:
         raise AuditError(f"the gateway's checkpoint does not verify: {exc}") from exc
     if previous is not None:
         raw_proof = node.get("consistencyProof")

@@ -15,7 +15,7 @@ from uuid import UUID
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel
 
-from assent.chain import ChainCheck, ChainEvent
+from assent.protocol import ChainCheck, ChainEvent
 from services.contracts.audit import ChainEntry, ChainStep
 from services.contracts.catalogue import (
     CURRENCY_MINOR_DIGITS,

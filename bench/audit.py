@@ -37,6 +37,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from assent.protocol import Signer, canonical_json, leaf_hash, verify_envelope, verify_inclusion
 from assent.stack import SERVICES, Stack, migrate, stack_environment
 from services.audit.service import NewEntry, log_service, proof_service
 from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE, CheckpointProof
@@ -45,8 +46,6 @@ from services.contracts.roles import Role
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublicKeyRead
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.internal_token import TokenSigner
-from services.kit.merkle import leaf_hash, verify_inclusion
-from services.kit.signing import Signer, canonical_json, verify_envelope
 
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 import orjson
 from pydantic import SecretStr
 
+from assent.protocol import generate_seed, verify_envelope
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE
 from services.contracts.signing import Envelope
 from services.delivery.manifest import ManifestLine, ManifestSigner, ManifestWriter, Watermark
-from services.kit.signing import generate_seed, verify_envelope
 
 MiB = 1024 * 1024
 MEDIA = ("text", "image", "audio", "video", "other")

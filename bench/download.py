@@ -53,6 +53,7 @@ from botocore.config import Config
 from pydantic import SecretStr
 
 from assent.download import download
+from assent.protocol import Signer, canonical_json, generate_seed
 from services.contracts.catalogue import MediaType
 from services.contracts.delivery import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -62,7 +63,6 @@ from services.contracts.delivery import (
     ManifestHeader,
 )
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublishedKeys
-from services.kit.signing import Signer, canonical_json, generate_seed
 from storage.keys import work_version_key
 
 if TYPE_CHECKING:

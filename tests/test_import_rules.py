@@ -62,3 +62,49 @@ def test_contracts_import_only_the_standard_library_and_pydantic() -> None:
             m for m in modules if top(m, 1) == "services" and top(m, 2) != "services.contracts"
         }
         assert not foreign | inner, f"{path.relative_to(ROOT)} imports {foreign | inner}"
+
+
+def test_the_protocol_does_no_io_and_needs_only_contracts() -> None:
+    """The code both sides verify with: no network, no files, no database, no service."""
+    allowed = {"pydantic", "cryptography", "rfc8785", "assent", "services"}
+    io = {"socket", "ssl", "http", "urllib", "asyncio", "sqlite3", "pathlib", "io", "shutil"}
+    for path, modules in imports_under(ROOT / "assent" / "protocol").items():
+        foreign = {m for m in modules if top(m, 1) not in set(sys.stdlib_module_names) | allowed}
+        inner = {
+            m
+            for m in modules
+            if (top(m, 1) == "services" and top(m, 2) != "services.contracts")
+            or (top(m, 1) == "assent" and top(m, 2) != "assent.protocol")
+        }
+        blocking = {m for m in modules if top(m, 1) in io}
+        assert not foreign | inner | blocking, f"{path.relative_to(ROOT)} imports {foreign | inner}"
+
+
+# The platform's commands the CLI still carries (`assent up`, `assent migrate`, `assent
+# revision`), imported only when run; they move to the server side with the registry.
+SERVER_COMMANDS = {
+    ROOT / "assent" / "stack.py": {"services"},
+    ROOT / "assent" / "cli.py": {"services.kit.migrations"},
+}
+
+
+def test_the_lab_client_imports_only_the_contracts_of_the_services() -> None:
+    for path, modules in imports_under(ROOT / "assent").items():
+        allowed = SERVER_COMMANDS.get(path, set())
+        crossing = {
+            m
+            for m in modules
+            if top(m, 1) == "services"
+            and top(m, 2) != "services.contracts"
+            and not any(m == a or m.startswith(f"{a}.") for a in allowed)
+        }
+        assert not crossing, f"{path.relative_to(ROOT)} imports {crossing}"
+
+
+def test_services_and_the_gateway_share_only_the_protocol_of_the_client() -> None:
+    for folder in (ROOT / "services", ROOT / "gateway"):
+        for path, modules in imports_under(folder).items():
+            client = {
+                m for m in modules if top(m, 1) == "assent" and top(m, 2) != "assent.protocol"
+            }
+            assert not client, f"{path.relative_to(ROOT)} imports {client}"

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import Signer
 from services.audit.errors import NoCheckpoint
 from services.audit.service import chain_service, proof_service
 from services.contracts.audit import ChainRead, CheckpointProof, ConsistencyProof, InclusionProof
@@ -13,7 +14,6 @@ from services.contracts.signing import PublicKeyRead
 from services.kit.db import get_session
 from services.kit.errors import InvalidRequest, NotFound, Unauthenticated, error_responses
 from services.kit.internal_token import CurrentCaller
-from services.kit.signing import Signer
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from assent.protocol import Signer
 from services.audit.api import router
 from services.audit.config import Settings
 from services.audit.sequencer import Sequencer, SequencerRuntime, wake_sequencers
@@ -16,7 +17,6 @@ from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
 from services.kit.app import create_service_app
 from services.kit.db import on_commit
 from services.kit.outbox import EventReceiver
-from services.kit.signing import Signer
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
@@ -41,7 +41,7 @@ def create_app(
         # Checkpoints nobody can verify make the log worthless: refuse to start.
         raise ValueError(
             "ASSENT_AUDIT_SIGNING_KEY is not set: give the base64 Ed25519 seed that signs "
-            "audit checkpoints (python -c 'from services.kit.signing import generate_seed; "
+            "audit checkpoints (python -c 'from assent.protocol import generate_seed; "
             "print(generate_seed())' makes one)"
         )
     signer = Signer(settings.signing_key, purpose=CHECKPOINT_KEY_PURPOSE)

@@ -12,6 +12,7 @@ from enum import StrEnum
 import structlog
 from pydantic import ValidationError
 
+from assent.protocol import canonical_json
 from services.contracts.audit import ChainStep
 from services.contracts.catalogue import ConsentRecorded, OfferPublished, WorkWithdrawn
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -22,7 +23,6 @@ from services.contracts.licensing import (
     LicenceRefunded,
     SaleScopeRecorded,
 )
-from services.kit.signing import canonical_json
 
 log = structlog.get_logger()
 

@@ -12,9 +12,9 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Table, delete, func, insert, select, text, tuple_
 
+from assent.protocol import Node
 from services.audit.chain import SubjectKind
 from services.audit.models import ChainSubject, LogEntry, PendingEntry, SignedCheckpoint, TreeNode
-from services.kit.merkle import Node
 from services.kit.repository import Repository
 
 # Values bound per statement (a node binds two): well under every backend's limit.

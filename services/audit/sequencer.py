@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from assent.protocol import Signer
 from services.audit.service import log_service, published_object
 from services.kit.db import utcnow
-from services.kit.signing import Signer
 from storage.object_store import ObjectStore
 
 log = structlog.get_logger()

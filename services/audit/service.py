@@ -16,6 +16,19 @@ from typing import NoReturn
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import (
+    Frontier,
+    Node,
+    Range,
+    Signer,
+    canonical_json,
+    consistency_ranges,
+    frontier_nodes,
+    inclusion_ranges,
+    leaf_hash,
+    nodes_for,
+    range_hash,
+)
 from services.audit.chain import (
     WORK_STEPS,
     WORK_TOPICS,
@@ -44,18 +57,6 @@ from services.contracts.signing import Envelope
 from services.kit.db import utcnow
 from services.kit.errors import FieldError, InvalidRequest, NotFound
 from services.kit.internal_token import Caller
-from services.kit.merkle import (
-    Frontier,
-    Node,
-    Range,
-    consistency_ranges,
-    frontier_nodes,
-    inclusion_ranges,
-    leaf_hash,
-    nodes_for,
-    range_hash,
-)
-from services.kit.signing import Signer, canonical_json
 from storage.keys import checkpoint_key
 
 log = structlog.get_logger()

@@ -1,7 +1,7 @@
 """What crosses HTTP between the audit log and its readers (the gateway, `assent verify`).
 
 The log is an RFC 6962 Merkle tree over the logged entries: each entry is the canonical
-JSON (`services.kit.signing.canonical_json`) of one chain event's envelope, its leaf hash
+JSON (`assent.protocol.canonical_json`) of one chain event's envelope, its leaf hash
 is sha256(0x00 || entry) and an inner node sha256(0x01 || left || right). A checkpoint
 signs (tree size, root hash, time) as a DSSE envelope (`CHECKPOINT_PAYLOAD_TYPE`).
 Hashes travel as lowercase hex; proofs list their hashes bottom-up, as RFC 9162 orders

@@ -37,6 +37,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
+from assent.protocol import Signer, b64decode, b64encode
 from services.contracts.delivery import (
     IN_TOTO_PAYLOAD_TYPE,
     IN_TOTO_STATEMENT_TYPE,
@@ -44,7 +45,6 @@ from services.contracts.delivery import (
     ManifestHeader,
 )
 from services.contracts.signing import MANIFEST_KEY_PURPOSE, PublicKeyRead
-from services.kit.signing import Signer, b64decode, b64encode
 
 MIN_WATERMARK_SECRET_BYTES = 32
 IN_MEMORY_BYTES = 256 * 1024

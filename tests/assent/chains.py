@@ -1,5 +1,5 @@
 """Audit logs, checkpoints and licence chains built the way the audit service builds them:
-real RFC 6962 hashing and proofs (services.kit.merkle), checkpoints signed by a test key."""
+real RFC 6962 hashing and proofs (assent.protocol), checkpoints signed by a test key."""
 
 import uuid
 from collections.abc import Sequence
@@ -9,6 +9,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from assent.protocol import (
+    Frontier,
+    Node,
+    Signer,
+    canonical_json,
+    consistency_ranges,
+    inclusion_ranges,
+    leaf_hash,
+    range_hash,
+)
 from services.contracts.audit import (
     CHECKPOINT_PAYLOAD_TYPE,
     LOG_ORIGIN,
@@ -46,15 +56,6 @@ from services.contracts.licensing import (
     TransactionKind,
     TransactionRead,
 )
-from services.kit.merkle import (
-    Frontier,
-    Node,
-    consistency_ranges,
-    inclusion_ranges,
-    leaf_hash,
-    range_hash,
-)
-from services.kit.signing import Signer, canonical_json
 from tests.assent.documents import NOW
 
 TERMS = Terms(

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
+from assent.protocol import Signer
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
-from services.kit.signing import Signer
 from storage import StorageSettings
 from storage.local import LocalObjectStore
 from storage.local_server import create_app

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from assent.protocol import Signer, canonical_json, generate_seed
 from services.contracts.catalogue import MediaType, Use
 from services.contracts.delivery import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -31,7 +32,6 @@ from services.contracts.signing import (
     Envelope,
     PublishedKeys,
 )
-from services.kit.signing import Signer, canonical_json, generate_seed
 
 MANIFEST_PURPOSE = MANIFEST_KEY_PURPOSE
 CERTIFICATE_PURPOSE = CERTIFICATE_KEY_PURPOSE

@@ -9,9 +9,9 @@ from graphql import build_schema, parse, validate
 
 from assent.audit import CHECKPOINT_QUERY, chain_query
 from assent.cli import main
+from assent.protocol import Signer
 from services.contracts.audit import ChainRead, ChainSubjectKind, CheckpointRead, ConsistencyProof
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublishedKeys
-from services.kit.signing import Signer
 from tests.assent.chains import Log, Sale, sale
 from tests.assent.documents import new_signer
 from tests.assent.stand_in import API_KEY, AuditGatewayStandIn

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from assent.cli import main
-from assent.verify import DocumentInvalid, UnrecognisedDocument, verify_document
+from assent.protocol import Signer, VerificationError
+from assent.verify import UnrecognisedDocument, verify_document
 from services.contracts.audit import LOG_ORIGIN, ChainSubjectKind
 from services.contracts.catalogue import ConsentKind
 from services.contracts.events import Topic
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublicKeyRead
-from services.kit.signing import Signer
 from tests.assent.chains import Logged, Sale, consent, sale
 from tests.assent.documents import (
     certificate,
@@ -43,7 +43,7 @@ def keys_file(tmp_path: Path, keys: list[PublicKeyRead]) -> Path:
 
 
 def problems_of(document: Any, keys: list[PublicKeyRead], kept: Any = None) -> str:
-    with pytest.raises(DocumentInvalid) as caught:
+    with pytest.raises(VerificationError) as caught:
         verify_document(document, keys, kept=kept)
     assert caught.value.kind == "licence chain"
     return "\n".join(caught.value.problems)
@@ -605,7 +605,7 @@ def test_a_forged_checkpoint_is_invalid(
 
 
 def test_what_is_not_a_chain_export_is_refused(keys: list[PublicKeyRead]) -> None:
-    with pytest.raises(DocumentInvalid, match="licence chain: subject_kind"):
+    with pytest.raises(VerificationError, match="licence chain: subject_kind"):
         verify_document({"type": "application/vnd.assent.licence-chain+json"}, keys)
     with pytest.raises(UnrecognisedDocument, match="or a licence chain export"):
         verify_document({"type": "something else"}, keys)

@@ -6,14 +6,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from assent.chain import ChainCheck, check_chain
+from assent.protocol import ChainCheck, Signer, check_chain
 from assent.report import render
 from services.contracts.audit import ChainSubjectKind
 from services.contracts.catalogue import ConsentKind
 from services.contracts.events import AccountRegistered, Topic
 from services.contracts.licensing import LicenceRefunded
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
-from services.kit.signing import Signer
 from tests.assent.chains import Log, at, consent, grant, sale
 from tests.assent.documents import new_signer, published
 

@@ -6,13 +6,12 @@ import uuid
 
 import pytest
 
-from assent.chain import check_chain
+from assent.protocol import Signer, check_chain
 from services.contracts.audit import ChainSubjectKind
 from services.contracts.catalogue import ConsentKind, Use, WorkWithdrawn
 from services.contracts.events import Topic
 from services.contracts.licensing import SaleScopeRecorded
 from services.contracts.signing import PublicKeyRead
-from services.kit.signing import Signer
 from tests.assent.chains import Log, Logged, at, consent, delivery, grant
 from tests.assent.documents import published
 

@@ -8,16 +8,15 @@ from typing import Any
 import pytest
 
 from assent.cli import main
+from assent.protocol import Signer, VerificationError
 from assent.verify import (
     VERIFIERS,
-    DocumentInvalid,
     UnrecognisedDocument,
     verify_document,
 )
 from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE, ManifestEntry
 from services.contracts.licensing import LICENCE_CERTIFICATE_TYPE
-from services.kit.signing import Signer
 from tests.assent.documents import (
     MANIFEST_PURPOSE,
     certificate,
@@ -251,5 +250,5 @@ def test_documents_are_told_apart_by_payload_type() -> None:
     }
     with pytest.raises(UnrecognisedDocument):
         verify_document([], [])
-    with pytest.raises(DocumentInvalid, match="DSSE envelope: signatures"):
+    with pytest.raises(VerificationError, match="DSSE envelope: signatures"):
         verify_document({"payloadType": IN_TOTO_PAYLOAD_TYPE, "payload": ""}, [])

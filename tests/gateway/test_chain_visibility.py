@@ -4,11 +4,11 @@ leaf hash, and the chain's document still verifies offline with `assent verify`.
 import json
 import uuid
 
+from assent.protocol import leaf_hash
 from assent.verify import verify_document
 from gateway.types.audit import LicenceChain
 from services.contracts.audit import ChainRead, ChainSubjectKind
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
-from services.kit.merkle import leaf_hash
 from tests.assent.chains import sale
 from tests.assent.documents import new_signer, published
 

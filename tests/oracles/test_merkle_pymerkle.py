@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymerkle import InclusionProof, InmemoryTree, InvalidProof  # type: ignore[import-untyped]
 
-from services.kit.merkle import (
+from assent.protocol import (
     EMPTY_ROOT,
     Frontier,
     Node,
-    ProofInvalid,
+    VerificationError,
     consistency_ranges,
     inclusion_ranges,
     leaf_hash,
@@ -108,7 +108,7 @@ def assert_consistency_agrees(log: Log, old: int, new: int) -> None:
     if old > 1:
         with pytest.raises(InvalidProof):
             theirs.verify(log.roots[old - 1], log.roots[new])
-        with pytest.raises(ProofInvalid):
+        with pytest.raises(VerificationError):
             verify_consistency(old, new, log.oracle.get_root(old - 1), log.roots[new], ours)
 
 
@@ -136,5 +136,5 @@ def test_our_verifier_refuses_what_pymerkle_refuses(log: Log) -> None:
         InclusionProof("sha256", True, size, index + 1, theirs.rule, [leaf, *tampered]).verify(
             leaf, root
         )
-    with pytest.raises(ProofInvalid, match="does not lead to the root"):
+    with pytest.raises(VerificationError, match="does not lead to the root"):
         verify_inclusion(leaf, index, size, tampered, root)

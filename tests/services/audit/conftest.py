@@ -14,11 +14,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import generate_seed
 from services.audit.app import create_app
 from services.audit.config import Settings
 from services.audit.sequencer import Sequencer
 from services.contracts.roles import Role
-from services.kit.signing import generate_seed
 from storage import ObjectStore, StorageSettings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.storage import S3Server, s3_storage_settings, unique_bucket

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import leaf_hash, verify_consistency, verify_envelope, verify_inclusion
 from services.audit.models import LogEntry
 from services.contracts.audit import (
     CHECKPOINT_PAYLOAD_TYPE,
@@ -45,8 +46,6 @@ from services.contracts.licensing import (
 from services.contracts.roles import Role
 from services.contracts.signing import PublicKeyRead
 from services.kit.db import utcnow
-from services.kit.merkle import leaf_hash, verify_consistency, verify_inclusion
-from services.kit.signing import verify_envelope
 from tests.fixtures.rest import RestApi
 from tests.services.catalogue.helpers import SIGNER, Actor
 

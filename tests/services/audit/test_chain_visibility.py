@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from assent.chain import check_chain
+from assent.protocol import check_chain
 from services.audit.sequencer import Sequencer
 from services.contracts.audit import ChainRead, ChainStep
 from services.contracts.catalogue import Use

@@ -12,13 +12,12 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from assent.protocol import generate_seed, leaf_hash, root_of
 from assent.stack import SERVICES
 from services.audit.app import create_app
 from services.audit.models import LogEntry, SignedCheckpoint
 from services.audit.sequencer import Sequencer, SequencerPass
-from services.kit.merkle import leaf_hash, root_of
 from services.kit.migrations import upgrade
-from services.kit.signing import generate_seed
 from storage import StorageSettings
 from tests.fixtures.database import fresh_database
 from tests.services.audit.conftest import audit_settings

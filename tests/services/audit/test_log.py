@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import canonical_json, leaf_hash, root_of, verify_envelope, verify_inclusion
 from services.audit.app import create_app, sequencer_runtime
 from services.audit.models import LogEntry, PendingEntry, SignedCheckpoint
 from services.audit.sequencer import Sequencer
@@ -20,8 +21,6 @@ from services.contracts.audit import (
 )
 from services.contracts.events import AccountRegistered, Topic
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, Envelope
-from services.kit.merkle import leaf_hash, root_of, verify_inclusion
-from services.kit.signing import canonical_json, verify_envelope
 from storage import ObjectStore
 from storage.keys import checkpoint_key
 from storage.object_store import StorageUnavailable

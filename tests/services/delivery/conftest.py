@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import generate_seed
 from services.catalogue.app import create_app as create_catalogue_app
 from services.catalogue.config import Settings as CatalogueSettings
 from services.contracts.roles import Role
@@ -21,7 +22,6 @@ from services.delivery.app import create_app
 from services.delivery.builder import DeliveryBuilder
 from services.delivery.config import Settings
 from services.kit.client import HttpxTransport
-from services.kit.signing import generate_seed
 from storage import ObjectStore, StorageSettings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.storage import TEST_PART_SIZES, S3Server, s3_storage_settings, unique_bucket

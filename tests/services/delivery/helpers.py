@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import verify_envelope
 from services.contracts.catalogue import Use
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE
 from services.contracts.events import EventEnvelope, Topic
@@ -23,7 +24,6 @@ from services.contracts.roles import Role
 from services.contracts.signing import Envelope, PublicKeyRead
 from services.kit.db import utcnow
 from services.kit.outbox import OutboxDelivery
-from services.kit.signing import verify_envelope
 from tests.fixtures.rest import RestApi
 from tests.services.catalogue.helpers import SIGNER, Actor
 

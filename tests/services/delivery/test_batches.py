@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import Signer, generate_seed, verify_envelope
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE
 from services.contracts.events import Topic
 from services.contracts.signing import Envelope
@@ -21,7 +22,6 @@ from services.delivery import manifest
 from services.delivery.builder import DeliveryBuilder
 from services.delivery.manifest import ManifestLine, ManifestSigner, ManifestWriter, Watermark
 from services.delivery.models import Delivery
-from services.kit.signing import Signer, generate_seed, verify_envelope
 from storage import ObjectStore
 from storage.keys import manifest_key
 from storage.object_store import StorageUnavailable

@@ -15,6 +15,8 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import Signer, generate_seed, verify_envelope
+from assent.protocol import VerificationError as SignatureInvalid
 from services.contracts.catalogue import Use
 from services.contracts.delivery import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -26,7 +28,6 @@ from services.contracts.events import Topic
 from services.contracts.signing import Envelope
 from services.delivery.builder import DeliveryBuilder
 from services.delivery.models import Delivery, Licence
-from services.kit.signing import SignatureInvalid, Signer, generate_seed, verify_envelope
 from storage import ObjectStore
 from storage.keys import manifest_key
 from storage.object_store import StorageUnavailable

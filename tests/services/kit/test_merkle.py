@@ -26,12 +26,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.kit.merkle import (
+from assent.protocol import (
     EMPTY_ROOT,
     Frontier,
     Node,
-    ProofInvalid,
     Range,
+    VerificationError,
     consistency_ranges,
     inclusion_ranges,
     leaf_hash,
@@ -421,7 +421,7 @@ def test_a_corrupted_inclusion_proof_is_rejected(leaf: int, size: int, proof: li
     for what, bad_index, bad_size, bad_proof, bad_root, bad_leaf in probes:
         try:
             verify_inclusion(bad_leaf, bad_index, bad_size, bad_proof, bad_root)
-        except ProofInvalid:
+        except VerificationError:
             continue
         accepted.append(what)
 
@@ -472,7 +472,7 @@ def test_a_corrupted_consistency_proof_is_rejected(
     for what, bad_old, bad_new, bad_old_root, bad_new_root, bad_proof in probes:
         try:
             verify_consistency(bad_old, bad_new, bad_old_root, bad_new_root, bad_proof)
-        except ProofInvalid:
+        except VerificationError:
             continue
         accepted.append(what)
 
@@ -501,7 +501,7 @@ def test_a_corrupted_consistency_proof_is_rejected(
 def test_an_empty_inclusion_proof_is_rejected_unless_the_leaf_is_the_root(
     index: int, size: int, leaf: bytes, root: bytes
 ) -> None:
-    with pytest.raises(ProofInvalid):
+    with pytest.raises(VerificationError):
         verify_inclusion(leaf, index, size, [], root)
 
 
@@ -512,7 +512,7 @@ def test_the_only_leaf_of_a_tree_is_its_root() -> None:
     verify_inclusion(digest, 0, 1, [], digest)
     # The last case is equal, but not a hash: its size is wrong.
     for leaf, root in [(b"", digest), (digest, b""), (b"", b"")]:
-        with pytest.raises(ProofInvalid):
+        with pytest.raises(VerificationError):
             verify_inclusion(leaf, 0, 1, [], root)
 
 
@@ -554,7 +554,7 @@ def test_consistency_edge_cases(
     if valid:
         verify_consistency(old_size, new_size, old_root, new_root, proof)
     else:
-        with pytest.raises(ProofInvalid):
+        with pytest.raises(VerificationError):
             verify_consistency(old_size, new_size, old_root, new_root, proof)
 
 
@@ -590,10 +590,10 @@ def test_a_log_that_rewrote_its_history_cannot_prove_consistency(
     new_root = root_of(history[:new_size])
     ranges = consistency_ranges(old_size, new_size)
 
-    with pytest.raises(ProofInvalid):
+    with pytest.raises(VerificationError):
         verify_consistency(old_size, new_size, ROOTS[old_size], new_root, _proof(ranges, stored))
     # Nor can it pass off the honest proof against its new root.
-    with pytest.raises(ProofInvalid):
+    with pytest.raises(VerificationError):
         verify_consistency(old_size, new_size, ROOTS[old_size], new_root, _proof(ranges, STORED))
 
 

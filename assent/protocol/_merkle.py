@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._errors import VerificationError
+
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 HASH_SIZE = len(EMPTY_ROOT)
 
@@ -20,10 +22,6 @@ Node = tuple[int, int]
 
 Range = tuple[int, int]
 """[start, end) of leaves."""
-
-
-class ProofInvalid(Exception):
-    """A proof does not verify; the message says which check failed."""
 
 
 def leaf_hash(entry: bytes) -> bytes:
@@ -166,17 +164,17 @@ class Frontier:
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
-    """RFC 9162 2.1.3.2; raises ProofInvalid."""
+    """RFC 9162 2.1.3.2; raises VerificationError."""
     if not 0 <= index < size:
-        raise ProofInvalid(f"leaf index {index} is outside a tree of size {size}")
+        raise VerificationError(f"leaf index {index} is outside a tree of size {size}")
     # In a tree of one leaf the leaf hash is the root and is never hashed, so without
     # this check any bytes would "prove" themselves, e.g. an empty leaf and root.
     if len(leaf) != HASH_SIZE:
-        raise ProofInvalid(f"a leaf hash is {HASH_SIZE} bytes, not {len(leaf)}")
+        raise VerificationError(f"a leaf hash is {HASH_SIZE} bytes, not {len(leaf)}")
     fn, sn, result = index, size - 1, leaf
     for sibling in proof:
         if sn == 0:
-            raise ProofInvalid(f"the inclusion proof is too long for leaf {index} of {size}")
+            raise VerificationError(f"the inclusion proof is too long for leaf {index} of {size}")
         if fn & 1 or fn == sn:
             result = node_hash(sibling, result)
             while not fn & 1 and fn != 0:
@@ -187,29 +185,29 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofInvalid(f"the inclusion proof is too short for leaf {index} of {size}")
+        raise VerificationError(f"the inclusion proof is too short for leaf {index} of {size}")
     if result != root:
-        raise ProofInvalid(f"leaf {index} does not lead to the root of tree size {size}")
+        raise VerificationError(f"leaf {index} does not lead to the root of tree size {size}")
 
 
 def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> None:
-    """RFC 9162 2.1.4.2; raises ProofInvalid."""
+    """RFC 9162 2.1.4.2; raises VerificationError."""
     if not 0 <= old_size <= new_size:
-        raise ProofInvalid(f"tree size went from {old_size} down to {new_size}")
+        raise VerificationError(f"tree size went from {old_size} down to {new_size}")
     if old_size == new_size:
         if proof:
-            raise ProofInvalid("a proof between equal tree sizes must be empty")
+            raise VerificationError("a proof between equal tree sizes must be empty")
         if old_root != new_root:
-            raise ProofInvalid(f"two different roots for tree size {old_size}")
+            raise VerificationError(f"two different roots for tree size {old_size}")
         return
     if old_size == 0:
         if proof:
-            raise ProofInvalid("a proof from the empty tree must be empty")
+            raise VerificationError("a proof from the empty tree must be empty")
         return
     if not proof:
-        raise ProofInvalid(f"an empty consistency proof from size {old_size} to {new_size}")
+        raise VerificationError(f"an empty consistency proof from size {old_size} to {new_size}")
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)
@@ -220,7 +218,9 @@ def verify_consistency(
     fr = sr = path[0]
     for node in path[1:]:
         if sn == 0:
-            raise ProofInvalid(f"the consistency proof from {old_size} to {new_size} is too long")
+            raise VerificationError(
+                f"the consistency proof from {old_size} to {new_size} is too long"
+            )
         if fn & 1 or fn == sn:
             fr = node_hash(node, fr)
             sr = node_hash(node, sr)
@@ -232,8 +232,8 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofInvalid(f"the consistency proof from {old_size} to {new_size} is too short")
+        raise VerificationError(f"the consistency proof from {old_size} to {new_size} is too short")
     if fr != old_root:
-        raise ProofInvalid(f"the proof does not lead to the root of tree size {old_size}")
+        raise VerificationError(f"the proof does not lead to the root of tree size {old_size}")
     if sr != new_root:
-        raise ProofInvalid(f"the proof does not lead to the root of tree size {new_size}")
+        raise VerificationError(f"the proof does not lead to the root of tree size {new_size}")

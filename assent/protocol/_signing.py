@@ -8,9 +8,9 @@ and the payload bytes, so a signature can never be replayed under another payloa
 
 import base64
 import hashlib
-import json
 from typing import Any
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -18,16 +18,14 @@ from pydantic import SecretStr
 
 from services.contracts.signing import Envelope, EnvelopeSignature, PublicKeyRead
 
-
-class SignatureInvalid(Exception):
-    """The envelope is malformed, or no signature on it verifies with the given keys."""
+from ._errors import VerificationError
 
 
 def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8: the same document always gives the same bytes."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    """RFC 8785 (JCS): the same document always gives the same bytes, in any language.
+
+    Raises ValueError for what JCS cannot write (NaN, integers beyond 2**53)."""
+    return rfc8785.dumps(value)
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -44,7 +42,7 @@ def b64decode(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except ValueError as exc:
-        raise SignatureInvalid("not valid base64") from exc
+        raise VerificationError("not valid base64") from exc
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
@@ -84,7 +82,7 @@ class Signer:
 def public_key_from(published: PublicKeyRead) -> Ed25519PublicKey:
     raw = b64decode(published.public_key)
     if len(raw) != 32:
-        raise SignatureInvalid(f"public key {published.key_id} is not 32 bytes")
+        raise VerificationError(f"public key {published.key_id} is not 32 bytes")
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
@@ -93,7 +91,7 @@ def verify_envelope(
 ) -> tuple[bytes, PublicKeyRead]:
     """The payload, once one signature verifies with a key of the given set; else raises."""
     if envelope.payload_type != payload_type:
-        raise SignatureInvalid(
+        raise VerificationError(
             f"payload type is {envelope.payload_type!r}, expected {payload_type!r}"
         )
     payload = b64decode(envelope.payload)
@@ -108,4 +106,4 @@ def verify_envelope(
         except InvalidSignature:
             continue
         return payload, key
-    raise SignatureInvalid("no signature verifies with the published keys")
+    raise VerificationError("no signature verifies with the published keys")
