@@ -31,6 +31,7 @@ from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
     LicenceRefunded,
+    SaleScopeRecorded,
     TransactionKind,
 )
 
@@ -152,7 +153,20 @@ def describe(payload: BaseModel, names: _Names) -> tuple[str, list[str]]:
             f"{names(payload.buyer_id)} downloaded work {payload.work_id}",
             [f"delivery {payload.delivery_id}, licence {payload.licence_id}"],
         )
+    if isinstance(payload, SaleScopeRecorded):
+        return _sale_scope(payload)
     return type(payload).__name__, []
+
+
+def _sale_scope(payload: SaleScopeRecorded) -> tuple[str, list[str]]:
+    if payload.open_uses:
+        sold = f"licensing may sell it from then on for {', '.join(payload.open_uses)} only"
+    else:
+        sold = "licensing may not sell it from then on, for any use"
+    return f"Sale scope of work {payload.work_id} recorded: {sold}", [
+        f"recorded {_when(payload.recorded_at)}, after {payload.cause_topic} "
+        f"(event {payload.cause_event_id})"
+    ]
 
 
 def _consent(payload: ConsentRecorded, names: _Names) -> tuple[str, list[str]]:
@@ -198,7 +212,7 @@ def _clip(text: str, length: int = _LABEL_CHARS) -> str:
 def _label(entry: ChainEntry, event: ChainEvent | None, names: _Names) -> str:
     """A box's middle line: the one fact that tells the step apart from its neighbours."""
     if event is None:
-        return "unreadable entry"
+        return "withheld" if entry.entry is None else "unreadable entry"
     payload = event.payload
     if isinstance(payload, AccountRegistered | AccountRoleGranted):
         return payload.name
@@ -225,6 +239,8 @@ def _label(entry: ChainEntry, event: ChainEvent | None, names: _Names) -> str:
         return f"work {str(payload.work_id)[:8]}\u2026"
     if isinstance(payload, WorkWithdrawn):
         return f"work {str(payload.work_id)[:8]}\u2026"
+    if isinstance(payload, SaleScopeRecorded):
+        return f"sells {', '.join(payload.open_uses)}" if payload.open_uses else "not for sale"
     if isinstance(payload, LicenceRefunded):
         return money(payload.amount_minor, payload.currency)
     return entry.topic
@@ -315,7 +331,12 @@ def _row(
     position: int, entry: ChainEntry, event: ChainEvent | None, check: ChainCheck, names: _Names
 ) -> Row:
     details: list[str] = []
-    if event is None:
+    if entry.entry is None:
+        # Another party's entry (a creator is not shown a buyer's sale): its leaf hash and
+        # inclusion proof show that the log holds it here, and nothing says what it is.
+        headline = "withheld (another party's), proven by its leaf hash"
+        details = [f"leaf hash {entry.leaf_hash}"]
+    elif event is None:
         headline = "(the entry could not be read)"
     else:
         headline, details = describe(event.payload, names)

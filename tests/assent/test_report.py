@@ -6,12 +6,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from assent.protocol import ChainCheck, Signer, check_chain
+from assent.protocol import ChainCheck, Signer, check_chain, leaf_hash
 from assent.report import render
 from services.contracts.audit import ChainSubjectKind
-from services.contracts.catalogue import ConsentKind
+from services.contracts.catalogue import ConsentKind, Use
 from services.contracts.events import AccountRegistered, Topic
-from services.contracts.licensing import LicenceRefunded
+from services.contracts.licensing import LicenceRefunded, SaleScopeRecorded
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
 from tests.assent.chains import Log, at, consent, grant, sale
 from tests.assent.documents import new_signer, published
@@ -129,3 +129,39 @@ def test_the_report_tells_the_chain_in_words(signer: Signer, verified: bool) -> 
     assert "assent verify chain.json --keys KEYS.json" in shown
     for logged in sold.work_chain:
         assert str(logged.event_id) in shown
+
+
+def test_a_withheld_entry_and_a_sale_scope_are_told_in_words(signer: Signer) -> None:
+    sold = sale()
+    scope = sold.log.append(
+        Topic.SALE_SCOPE_RECORDED,
+        SaleScopeRecorded(
+            work_id=sold.work_id,
+            open_uses=[Use.TRAINING],
+            cause_event_id=sold.work_chain[0].event_id,
+            cause_topic=Topic.CONSENT_REVISED,
+            recorded_at=at(90),
+        ),
+        minute=90,
+    )
+    chain = sold.log.chain(signer, ChainSubjectKind.WORK, sold.work_id, [*sold.work_chain, scope])
+    payment = next(e for e in chain.entries if e.topic == Topic.LEDGER_RECORDED)
+    assert payment.entry is not None
+    hidden = payment.model_copy(
+        update={"entry": None, "leaf_hash": leaf_hash(payment.entry.encode()).hex()}
+    )
+    chain.entries[chain.entries.index(payment)] = hidden
+    check = check_chain(chain.model_dump(mode="json"), published(signer).keys)
+
+    page = render(check, exported_at=datetime.now(UTC), source="here", json_name="chain.json")
+
+    assert check.ok, check.problems
+    shown = " ".join(" ".join(Page(page).text).split())
+    assert "withheld (another party's), proven by its leaf hash" in shown
+    assert f"leaf hash {hidden.leaf_hash}" in shown
+    assert "could not be read" not in shown
+    assert (
+        f"Sale scope of work {sold.work_id} recorded: licensing may sell it from then on "
+        "for training only"
+    ) in shown
+    assert f"after {Topic.CONSENT_REVISED}" in shown
