@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.contracts.catalogue import Use
 from services.contracts.events import Topic
 from services.delivery.app import create_app
-from services.delivery.builder import BuildRuntime, DeliveryBuilder
-from services.delivery.building import BuildTools
+from services.delivery.builder import BuildRuntime, BuildTools, DeliveryBuilder
+from services.delivery.grant.service import grant_service
 from services.delivery.manifest import DeliveryKeys
 from services.delivery.models import Delivery, DeliveryEntry, Licence, LicenceLine
-from services.delivery.service import delivery_service
 from services.kit.db import create_engine, create_sessionmaker, utcnow
 from services.kit.outbox import InboxEvent, OutboxDelivery
 from storage import ObjectStore, StorageSettings, create_object_store
@@ -129,7 +128,7 @@ async def test_replicas_build_each_delivery_once_and_take_over_from_one_that_sta
     stalling, healthy = replica(first_db, stalling_store), replica(second_db, state.object_store)
     try:
         async with first_db() as session, session.begin():
-            await delivery_service.record_grants(session, [granted], watermark=keys.watermark)
+            await grant_service.record(session, [granted], watermark=keys.watermark)
         build = asyncio.create_task(stalling.build_next())
         await asyncio.wait_for(stalled.called.wait(), timeout=10)
         delivery_id, status = await status_of(second_db, granted.licence_id)
@@ -191,7 +190,7 @@ async def test_a_restarted_service_builds_what_was_left_and_each_new_grant_at_on
     try:
         # Granted while no builder ran (the last process stopped first).
         async with database() as session, session.begin():
-            await delivery_service.record_grants(session, [left_over], watermark=keys.watermark)
+            await grant_service.record(session, [left_over], watermark=keys.watermark)
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(

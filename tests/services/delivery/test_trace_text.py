@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.delivery.trace import chance_match, confidence, find_tokens, order_agreement
+from services.delivery.trace.reading import chance_match, confidence, find_tokens, order_agreement
 
 
 def test_tokens_are_exactly_32_hex_digits_in_order_of_first_appearance() -> None:

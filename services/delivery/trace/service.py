@@ -1,5 +1,5 @@
 """Tracing a leaked manifest, whole or in part, to the licence it was issued under, with
-the evidence an auditor can weigh (see `trace` for the reading of the text and the
+the evidence an auditor can weigh (see `reading` for the reading of the text and the
 odds)."""
 
 import math
@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.delivery import TraceIn, TraceMatch, TraceResult
 from services.contracts.roles import Role
 from services.delivery.models import Delivery
-from services.delivery.repository import DeliveryRepository, EntryRepository
-from services.delivery.trace import (
+from services.delivery.trace.reading import (
     FINGERPRINT_BITS,
     chance_match,
     confidence,
     find_tokens,
     order_agreement,
 )
+from services.delivery.trace.repository import TraceRepository
 from services.kit.errors import Forbidden
 from services.kit.internal_token import Caller
 
@@ -42,7 +42,8 @@ class TraceService:
             found += f", {tokens.from_payload} of them inside a base64 (DSSE) payload"
         if not examined:
             return _nobody(0, 0, [found + ": nothing Assent issues can be recognised"])
-        located = await EntryRepository(session).locate(tokens.fingerprints)
+        repository = TraceRepository(session)
+        located = await repository.locate(tokens.fingerprints)
         # Positions in the order the text lists them, per delivery.
         by_delivery: dict[uuid.UUID, list[int]] = {}
         for token in tokens.fingerprints:
@@ -54,7 +55,7 @@ class TraceService:
             return _nobody(examined, 0, [found, "none of them was issued by Assent"])
         ranked = sorted(by_delivery.items(), key=lambda item: (-len(item[1]), str(item[0])))
         ranked = ranked[:MAX_TRACE_CANDIDATES]
-        deliveries = await DeliveryRepository(session).get_many_with_licence(
+        deliveries = await repository.deliveries_with_licence(
             [delivery_id for delivery_id, _ in ranked]
         )
         candidates = [

@@ -1,14 +1,12 @@
-"""The background task that builds deliveries (see `building` for what a build does).
+"""The background worker that builds deliveries (see `assemble` for what a build does).
 
 A delivery waits in the database as `building` from the moment its grant commits, so
 nothing is lost when a process stops: whichever builder runs next leases it, at once if
 it was never leased, or once the lease of a builder that died has run out. A commit that
-creates one wakes the builders of this process at once; a poll covers the rest
-(retries, and grants received by another replica that has since died).
+creates one wakes this process's builder at once; a poll covers the rest (retries, and
+grants received by another replica that has since died).
 """
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,26 +17,14 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.delivery.building import (
-    BuildTools,
-    Built,
-    Leased,
-    LeaseLost,
-    assemble,
-    build_service,
-)
+from services.delivery.builder.assemble import BuildTools, Built, Leased, LeaseLost, assemble
+from services.delivery.builder.service import build_service
+from services.kit.worker import PollingWorker
 
 log = structlog.get_logger()
 
-# Each running builder's event, with its loop, as the outbox relay keeps its own.
-_builders_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-
-
-def wake_builders() -> None:
-    """Start building now rather than at the next poll (call once a grant has committed)."""
-    for loop, wake in list(_builders_waiting):
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+# A pass that keeps failing (the database away) is retried at most this far apart.
+MAX_PASS_BACKOFF_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -60,36 +46,35 @@ class DeliveryBuilder:
         batch_size: int = 50,
         gather_seconds: float = 0.05,
     ) -> None:
-        """After a pass that built several deliveries, the next waits `gather_seconds`:
-        under a stream of sales each batch then holds many, and its transactions and its
-        relayed events serve them all (bench/purchase.py). A build still running after
-        `lease_seconds` may be taken over by another builder."""
+        """A pass builds a batch of up to `batch_size` deliveries; a full batch means a
+        backlog, and the next pass starts at once. After a pass that built several but
+        fewer, the next waits `gather_seconds`: under a stream of sales each batch then
+        holds many, and its transactions and its relayed events serve them all
+        (bench/purchase.py). A build still running after `lease_seconds` may be taken
+        over by another builder; a build that failed is retried with backoff, at most
+        `max_backoff_seconds` later."""
         self._runtime = runtime
-        self._poll_seconds = poll_seconds
         self._max_backoff_seconds = max_backoff_seconds
         self._lease_for = timedelta(seconds=lease_seconds)
         self._batch_size = batch_size
-        self._gather_seconds = gather_seconds
+        self._worker = PollingWorker(
+            self._build_once,
+            name="delivery.builder",
+            poll_seconds=poll_seconds,
+            batch_size=batch_size,
+            gather_seconds=gather_seconds,
+            max_backoff_seconds=min(MAX_PASS_BACKOFF_SECONDS, max_backoff_seconds),
+        )
+
+    def wake(self) -> None:
+        """Start building now rather than at the next poll (call once a grant has committed)."""
+        self._worker.wake()
 
     async def run(self) -> None:
-        waiting = (asyncio.get_running_loop(), asyncio.Event())
-        _builders_waiting.add(waiting)
-        try:
-            built = 0
-            while True:
-                if built > 1:
-                    await asyncio.sleep(self._gather_seconds)
-                # Cleared before building, so a commit during a build still wakes us.
-                waiting[1].clear()
-                try:
-                    built = len(await self.build_pending())
-                except Exception:
-                    built = 0
-                    log.exception("delivery.builder.failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiting[1].wait(), timeout=self._poll_seconds)
-        finally:
-            _builders_waiting.discard(waiting)
+        await self._worker.run()
+
+    async def _build_once(self) -> int:
+        return len(await self.build_batch())
 
     async def build_pending(self) -> list[uuid.UUID]:
         """Build deliveries until none is due; the ids leased (built or postponed)."""

@@ -1,0 +1,77 @@
+"""Entitlements from licensing's events: a grant stores the licence, the lines it
+delivers and a delivery to build; a refund revokes every link of the licence.
+
+A delivery is built once per licence, after the grant has committed, from every line
+licensing granted: the version sold, on the terms sold, even when the work has since
+been withdrawn, its consent changed, or a newer version uploaded.
+"""
+
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts.licensing import (
+    LicenceGranted,
+    LicenceLineStatus,
+    LicenceRefunded,
+    LicenceStatus,
+)
+from services.delivery.delivery.repository import DeliveryRepository
+from services.delivery.grant.repository import Entitlement, KeyedLine, LicenceRepository
+from services.delivery.manifest import Watermark
+from services.kit.db import utcnow
+
+log = structlog.get_logger()
+
+
+class GrantService:
+    async def record(
+        self, session: AsyncSession, grants: Sequence[LicenceGranted], *, watermark: Watermark
+    ) -> None:
+        """Store each grant's entitlement and a delivery to build (the builder does the
+        rest). A licence already known, from another event, is left as it is."""
+        licences = LicenceRepository(session)
+        known = await licences.existing_ids([granted.licence_id for granted in grants])
+        entitlements = []
+        for granted in grants:
+            if granted.licence_id in known:
+                log.info("delivery.grant.duplicate", licence_id=str(granted.licence_id))
+                continue
+            known.add(granted.licence_id)
+            licence_text = str(granted.licence_id)
+            entitlements.append(
+                Entitlement(
+                    granted=granted,
+                    lines=[
+                        KeyedLine(line, watermark.order_key(licence_text, str(line.work_id)))
+                        for line in granted.lines
+                        if line.status == LicenceLineStatus.ACTIVE
+                    ],
+                )
+            )
+        if not entitlements:
+            return
+        now = utcnow()
+        await licences.add(entitlements, received_at=now)
+        await DeliveryRepository(session).add_to_build(
+            [entitlement.granted for entitlement in entitlements], created_at=now
+        )
+
+    async def record_refund(self, session: AsyncSession, refunded: LicenceRefunded) -> None:
+        """From now on every link of the licence is refused."""
+        licence = await LicenceRepository(session).get(refunded.licence_id, for_update=True)
+        if licence is None:
+            # Licensing relays a licence's grant before its refund, so this is a bug
+            # upstream; acknowledging keeps the events behind it flowing.
+            log.error("delivery.refund.unknown_licence", licence_id=str(refunded.licence_id))
+            return
+        if licence.status == LicenceStatus.REFUNDED:
+            return
+        licence.status = LicenceStatus.REFUNDED
+        licence.refunded_at = refunded.refunded_at
+        await session.flush()
+        log.info("delivery.licence.revoked", licence_id=str(licence.id))
+
+
+grant_service = GrantService()
