@@ -3,6 +3,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import Signer
 from services.contracts.delivery import DeliveryIssued
 from services.contracts.events import (
     AccountRegistered,
@@ -13,7 +14,6 @@ from services.contracts.events import (
 from services.contracts.signing import CERTIFICATE_KEY_PURPOSE
 from services.kit.app import create_service_app
 from services.kit.outbox import EventReceiver
-from services.kit.signing import Signer
 from services.licensing.api import router
 from services.licensing.config import Settings
 from services.licensing.ledger.accounts import account_service
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # A licence certificate nobody can verify is worse than no service: refuse to start.
         raise ValueError(
             "ASSENT_LICENSING_SIGNING_KEY is not set: give the base64 Ed25519 seed that signs "
-            "licence certificates (python -c 'from services.kit.signing import generate_seed; "
+            "licence certificates (python -c 'from assent.protocol import generate_seed; "
             "print(generate_seed())' makes one)"
         )
     signer = Signer(settings.signing_key, purpose=CERTIFICATE_KEY_PURPOSE)

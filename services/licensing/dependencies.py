@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import Signer
 from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.kit.client import ServiceClient
 from services.kit.db import get_session
@@ -15,7 +16,6 @@ from services.kit.errors import (
     Unauthenticated,
     error_responses,
 )
-from services.kit.signing import Signer
 from services.licensing.catalogue_client import Catalogue
 from services.licensing.config import Settings
 

@@ -25,9 +25,9 @@ from assent.download import (
     download,
     safe_file_name,
 )
+from assent.protocol import Signer
 from services.contracts.delivery import ManifestEntry
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH
-from services.kit.signing import Signer
 from tests.assent.conftest import ObjectServer
 from tests.assent.documents import (
     MANIFEST_PURPOSE,

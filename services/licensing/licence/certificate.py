@@ -1,5 +1,6 @@
 """A licence as a signed certificate (DSSE, Ed25519) that a third party can verify."""
 
+from assent.protocol import Signer, canonical_json
 from services.contracts.catalogue import (
     Use,
 )
@@ -11,7 +12,6 @@ from services.contracts.licensing import (
     LicenceLineStatus,
 )
 from services.kit.db import utcnow
-from services.kit.signing import Signer, canonical_json
 from services.licensing.models import (
     Licence,
 )

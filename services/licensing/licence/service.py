@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import Signer
 from services.contracts.catalogue import (
     Use,
 )
@@ -33,7 +34,6 @@ from services.kit.db import utcnow
 from services.kit.errors import NotFound
 from services.kit.internal_token import Caller
 from services.kit.outbox import emit
-from services.kit.signing import Signer
 from services.licensing.errors import (
     IdempotencyKeyReused,
     InsufficientFunds,

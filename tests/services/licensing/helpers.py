@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import generate_seed
 from services.contracts.catalogue import ConsentKind, MediaType, Terms, Use
 from services.contracts.events import AccountRegistered, Topic
 from services.contracts.licensing import (
@@ -20,7 +21,6 @@ from services.contracts.licensing import (
 from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.internal_token import Caller, TokenSigner
-from services.kit.signing import generate_seed
 from services.licensing.config import Settings
 from services.licensing.ledger.accounts import account_service
 from services.licensing.ledger.payments import payment_service

@@ -7,9 +7,10 @@ import uuid
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assent.protocol import VerificationError as SignatureInvalid
+from assent.protocol import canonical_json, verify_envelope
 from services.contracts.licensing import LICENCE_CERTIFICATE_TYPE, CertificateRead
 from services.contracts.signing import Envelope, EnvelopeSignature, PublicKeyRead
-from services.kit.signing import SignatureInvalid, canonical_json, verify_envelope
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import Api, make_quote, quote_line, top_up
 
