@@ -26,10 +26,17 @@ def typed_answer(response: httpx.Response, field: str) -> dict[str, Any]:
 
 
 async def purchase_answered(
-    gateway: GraphQLClient, key: str, quote_id: str, idempotency_key: str
+    gateway: GraphQLClient,
+    key: str,
+    quote_id: str,
+    idempotency_key: str,
+    *,
+    server_errors: list[str] | None = None,
 ) -> dict[str, Any]:
     """A client's purchase, retried with the same idempotency key while the gateway or
-    licensing is still coming back (no answer, or a typed ServiceUnavailable)."""
+    licensing is still coming back (no answer, or a typed ServiceUnavailable). Given
+    `server_errors`, an HTTP 5xx is retried too, as a client unsure of the outcome would,
+    and recorded there for the test to judge."""
 
     async def attempt() -> dict[str, Any] | None:
         try:
@@ -37,6 +44,9 @@ async def purchase_answered(
                 PURCHASE_OR_UNAVAILABLE, {"quote": quote_id, "key": idempotency_key}, key=key
             )
         except httpx.TransportError:
+            return None
+        if server_errors is not None and response.status_code >= 500:
+            server_errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
             return None
         result = typed_answer(response, "purchase")
         return None if result["__typename"] == "ServiceUnavailable" else result
