@@ -9,12 +9,19 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "assent", "services", "gateway", "storage")
+PROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+# Every top-level package the wheel takes, so a package added there is installed here too.
+PACKAGES = [
+    pattern.removesuffix("*")
+    for pattern in PROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    if "." not in pattern
+]
 SERVER_ONLY = (
     "fastapi",
     "sqlalchemy",
@@ -49,15 +56,12 @@ def client_environment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("client-install")
     source = root / "assent"
     source.mkdir()
-    for name in SOURCES:
-        if (REPO_ROOT / name).is_dir():
-            shutil.copytree(
-                REPO_ROOT / name,
-                source / name,
-                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-            )
-        else:
-            shutil.copy2(REPO_ROOT / name, source / name)
+    for name in ("pyproject.toml", PROJECT["project"]["readme"]):
+        shutil.copy2(REPO_ROOT / name, source / name)
+    for package in PACKAGES:
+        shutil.copytree(
+            REPO_ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     venv = root / "venv"
     created = _run(sys.executable, "-m", "venv", venv, cwd=root)
     assert created.returncode == 0, created.stderr
