@@ -13,7 +13,7 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
@@ -127,55 +127,48 @@ async def test_eight_labs_buying_at_once_on_the_embedded_default(
         labs = [
             await funded_buyer(gateway, admin, f"Embedded Lab {n}", 50_000) for n in range(LABS)
         ]
-        waits: list[float] = []
+        waits: list[tuple[float, str]] = []
         licences: list[tuple[str, str]] = []
 
         async def call(
-            query: str, variables: dict[str, Any], key: str, check: Callable[[Any], bool]
+            field: str, expected: str, query: str, variables: dict[str, Any], key: str
         ) -> dict[str, Any]:
+            """The answer's `field`, which must be `expected`; its wait is recorded."""
             started = time.monotonic()
             response = await gateway.post(query, variables, key=key)
-            waits.append(time.monotonic() - started)
+            waits.append((time.monotonic() - started, field))
             assert "ServiceUnavailable" not in response.text, response.text
             body = response.json()
             assert response.status_code == 200, body
             assert not body.get("errors"), body
-            data: dict[str, Any] = body["data"]
-            assert check(data), body
-            return data
+            answer: dict[str, Any] = body["data"][field]
+            assert answer["__typename"] == expected, body
+            return answer
 
         async def lab_rounds(buyer_id: str, lab: str) -> None:
             for round_number in range(ROUNDS):
+                bundle_input = {"name": "embedded", "uses": TRAINING, "workIds": works}
                 bundle = await call(
-                    CREATE_BUNDLE,
-                    {"input": {"name": "embedded", "uses": TRAINING, "workIds": works}},
-                    lab,
-                    lambda data: data["createBundle"]["__typename"] == "BundleCreated",
+                    "createBundle", "BundleCreated", CREATE_BUNDLE, {"input": bundle_input}, lab
                 )
-                quote = await call(
-                    QUOTE,
-                    {"id": bundle["createBundle"]["bundle"]["id"]},
-                    lab,
-                    lambda data: data["quoteBundle"]["__typename"] == "QuoteIssued",
+                quoted = await call(
+                    "quoteBundle", "QuoteIssued", QUOTE, {"id": bundle["bundle"]["id"]}, lab
                 )
-                bought = await call(
-                    PURCHASE,
-                    {"quote": quote["quoteBundle"]["quote"]["id"], "key": str(uuid.uuid4())},
-                    lab,
-                    lambda data: data["purchase"]["__typename"] == "PurchaseSucceeded",
-                )
-                licences.append((lab, bought["purchase"]["licence"]["id"]))
-                await call(
-                    TOP_UP,
-                    {"buyer": buyer_id, "amount": 1_000, "ref": f"wire-{round_number}-{lab[-6:]}"},
-                    admin,
-                    lambda data: data["topUp"]["__typename"] == "MoneyRecorded",
-                )
+                order = {"quote": quoted["quote"]["id"], "key": str(uuid.uuid4())}
+                bought = await call("purchase", "PurchaseSucceeded", PURCHASE, order, lab)
+                licences.append((lab, bought["licence"]["id"]))
+                credit = {
+                    "buyer": buyer_id,
+                    "amount": 1_000,
+                    "ref": f"wire-{round_number}-{buyer_id}",
+                }
+                await call("topUp", "MoneyRecorded", TOP_UP, credit, admin)
 
         runs: list[Awaitable[None]] = [lab_rounds(buyer_id, lab) for buyer_id, lab in labs]
         await asyncio.gather(*runs)
-        print(f"{len(waits)} calls by {LABS} labs: p99 {p99(waits):.3f} s, max {max(waits):.3f} s")
-        assert p99(waits) < BOUND_SECONDS, sorted(waits)[-5:]
+        seconds = [wait for wait, _ in waits]
+        print(f"{len(waits)} calls by {LABS} labs: p99 {p99(seconds):.3f} s, slowest {max(waits)}")
+        assert p99(seconds) < BOUND_SECONDS, sorted(waits)[-5:]
         for lab, licence_id in licences:
             licence = await delivered(gateway, lab, licence_id)
             assert licence["delivery"]["status"] == "ISSUED", licence
