@@ -16,6 +16,8 @@ from services.contracts.events import AccountRegistered, AccountRoleGranted
 from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
+    LicenceLineRead,
+    LicenceLineStatus,
     LicenceRefunded,
     SaleScopeRecorded,
 )
@@ -152,6 +154,12 @@ def _consent_in_force(
     return current
 
 
+def _sold(grant: LicenceGranted) -> list[LicenceLineRead]:
+    """The lines a grant sold: licensing logs the lines it left out (their work no longer
+    for sale for the licence's uses) in the same event, and those sell nothing."""
+    return [line for line in grant.lines if line.status is LicenceLineStatus.ACTIVE]
+
+
 def _sales_after_withdrawal(
     events: Sequence[ChainEvent],
 ) -> tuple[set[UUID], int, list[Problem]]:
@@ -159,7 +167,8 @@ def _sales_after_withdrawal(
     only uses its newest sale_scope.recorded before it left open. Licensing commits every
     sale of a work before or after each sale scope and its outbox keeps that order, so
     the log's order is the commits' order. A line sold before a withdrawal may be
-    delivered after it. The works with a sale scope are returned: the rule covers them."""
+    delivered after it, and a line licensing left out is no sale. The works with a sale
+    scope are returned: the rule covers them."""
     scopes: dict[UUID, ChainEvent] = {}
     sales = 0
     violations: list[Problem] = []
@@ -170,7 +179,7 @@ def _sales_after_withdrawal(
             continue
         if not isinstance(payload, LicenceGranted):
             continue
-        for line in payload.lines:
+        for line in _sold(payload):
             scope = scopes.get(line.work_id)
             if scope is None or not isinstance(scope.payload, SaleScopeRecorded):
                 continue
@@ -203,7 +212,7 @@ def _deliveries_after_withdrawal(
     for event in events:
         payload = event.payload
         if isinstance(payload, LicenceGranted):
-            lines[payload.licence_id].update(line.work_id for line in payload.lines)
+            lines[payload.licence_id].update(line.work_id for line in _sold(payload))
         elif isinstance(payload, WorkWithdrawn):
             moment = aware(payload.withdrawn_at)
             if payload.work_id not in withdrawn or moment < withdrawn[payload.work_id][0]:

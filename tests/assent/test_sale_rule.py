@@ -10,7 +10,7 @@ from assent.protocol import Signer, check_chain
 from services.contracts.audit import ChainSubjectKind
 from services.contracts.catalogue import ConsentKind, Use, WorkWithdrawn
 from services.contracts.events import Topic
-from services.contracts.licensing import SaleScopeRecorded
+from services.contracts.licensing import LicenceGranted, LicenceLineStatus, SaleScopeRecorded
 from services.contracts.signing import PublicKeyRead
 from tests.assent.chains import Log, Logged, at, consent, delivery, grant
 from tests.assent.documents import published
@@ -110,3 +110,72 @@ def test_no_sale_after_the_sale_scope_that_closed_its_use(
         f"sale scope in entry 4 (log index {closing.index}, event {closing.event_id}) "
         "(after consent.withdrawn) had closed"
     ]
+
+
+def excluded_grant(
+    licence: uuid.UUID, buyer: uuid.UUID, works: list[uuid.UUID], minute: int
+) -> LicenceGranted:
+    """A grant whose lines licensing left out, as it logs them: in the same event."""
+    granted = grant(licence, buyer, works, minute)
+    lines = [
+        line.model_copy(
+            update={"status": LicenceLineStatus.EXCLUDED, "excluded_reason": "withdrawn"}
+        )
+        for line in granted.lines
+    ]
+    return granted.model_copy(update={"lines": lines})
+
+
+def test_a_line_left_out_after_the_scope_closed_is_no_sale(
+    checkpoint_signer: Signer, keys: list[PublicKeyRead]
+) -> None:
+    # Quoted before the withdrawal, bought after it: licensing leaves the work out.
+    log, work, creator, buyer = Log(), *(uuid.uuid4() for _ in range(3))
+    given = log.append(Topic.CONSENT_GIVEN, consent(work, creator, ConsentKind.GIVEN, 1), minute=1)
+    entries = [given, scope(log, work, [Use.TRAINING], given, 2)]
+    withdrawal = withdrawn_work(log, work, creator, 3)
+    closing = scope(log, work, [], withdrawal, 4)
+    entries += [withdrawal, closing]
+    left_out = excluded_grant(uuid.uuid4(), buyer, [work], 5)
+    entries.append(log.append(Topic.LICENCE_GRANTED, left_out, minute=5))
+
+    problems, facts = chain_problems(checkpoint_signer, keys, log, work, entries)
+
+    assert problems == []
+    assert facts["withdrawal rule"] == (
+        "no sale after withdrawal: 1 withdrawn work, 0 sales checked by log order"
+    )
+
+    # A line sold for real after the same scope still breaks the rule.
+    licence = uuid.uuid4()
+    sold = log.append(Topic.LICENCE_GRANTED, grant(licence, buyer, [work], 6), minute=6)
+    entries.append(sold)
+
+    problems, _ = chain_problems(checkpoint_signer, keys, log, work, entries)
+
+    assert problems == [
+        f"no sale after withdrawal: entry {len(entries)} (log index {sold.index}, event "
+        f"{sold.event_id}): licence {licence} sells work {work} for training, which the "
+        f"sale scope in entry 4 (log index {closing.index}, event {closing.event_id}) "
+        "(after work.withdrawn) had closed"
+    ]
+
+
+def test_a_line_left_out_needs_no_exclusion_in_a_delivery_after_a_withdrawal(
+    checkpoint_signer: Signer, keys: list[PublicKeyRead]
+) -> None:
+    # A log from before sale scopes: the older rule, by the times the events carry.
+    log, work, creator, buyer, licence = Log(), *(uuid.uuid4() for _ in range(4))
+    given = log.append(Topic.CONSENT_GIVEN, consent(work, creator, ConsentKind.GIVEN, 1), minute=1)
+    withdrawal = withdrawn_work(log, work, creator, 2)
+    left_out = excluded_grant(licence, buyer, [work], 3)
+    entries = [given, withdrawal, log.append(Topic.LICENCE_GRANTED, left_out, minute=3)]
+    issued = delivery(uuid.uuid4(), licence, buyer, 4)
+    entries.append(log.append(Topic.DELIVERY_ISSUED, issued, minute=4))
+
+    problems, facts = chain_problems(checkpoint_signer, keys, log, work, entries)
+
+    assert problems == []
+    assert facts["withdrawal rule"] == (
+        "no sale after withdrawal: 1 withdrawn work, 0 sales checked by log order"
+    )
