@@ -39,7 +39,9 @@ from sqlalchemy import text
 
 from assent.protocol import Signer, canonical_json, leaf_hash, verify_envelope, verify_inclusion
 from assent.stack import SERVICES, Stack, migrate, stack_environment
-from services.audit.service import NewEntry, log_service, proof_service
+from services.audit.checkpoint.service import checkpoint_service, proof_service
+from services.audit.log.repository import NewEntry
+from services.audit.log.service import log_service
 from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE, CheckpointProof
 from services.contracts.events import Topic
 from services.contracts.roles import Role
@@ -125,7 +127,7 @@ async def seed(database_url: str, signer: Signer, args: argparse.Namespace) -> N
             if done % 100_000 == 0:
                 print(f"  {done:,} entries, {done / appending:,.0f} appends/s so far", flush=True)
         async with sessionmaker() as session, session.begin():
-            await log_service.checkpoint_if_due(
+            await checkpoint_service.checkpoint_if_due(
                 session, signer=signer, interval=timedelta(0), now=datetime.now(UTC)
             )
     finally:

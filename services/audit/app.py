@@ -1,29 +1,23 @@
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
 from assent.protocol import Signer
-from services.audit.api import router
+from services.audit.chain.api import router as chain_router
+from services.audit.checkpoint.api import router as checkpoint_router
 from services.audit.config import Settings
-from services.audit.sequencer import Sequencer, SequencerRuntime, wake_sequencers
-from services.audit.service import log_service
-from services.contracts.events import SUBSCRIBERS, EventEnvelope
+from services.audit.log.events import log_receiver
+from services.audit.sequencer import Sequencer, SequencerRuntime
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
 from services.kit.app import create_service_app
-from services.kit.db import on_commit
-from services.kit.outbox import EventReceiver
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
-
-async def _record(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
-    await log_service.record(session, envelopes)
-    on_commit(session, wake_sequencers)
+ROUTERS = (checkpoint_router, chain_router)
 
 
 def sequencer_runtime(state: State) -> SequencerRuntime:
@@ -44,23 +38,21 @@ def create_app(
             "audit checkpoints (python -c 'from assent.protocol import generate_seed; "
             "print(generate_seed())' makes one)"
         )
-    signer = Signer(settings.signing_key, purpose=CHECKPOINT_KEY_PURPOSE)
-    # Every chain event whose subscribers include the audit log is recorded in it.
-    topics = frozenset(topic for topic, receivers in SUBSCRIBERS.items() if "audit" in receivers)
-    app = create_service_app(
-        "audit",
-        settings,
-        routers=[router],
-        event_handlers=EventReceiver(topics, _record),
-        object_store=create_object_store(storage_settings or StorageSettings()),
-    )
-    app.state.checkpoint_signer = signer
     sequencer = Sequencer(
         lambda: sequencer_runtime(app.state),
         batch_size=settings.sequencer_batch_size,
         poll_seconds=settings.sequencer_poll_seconds,
         checkpoint_interval=timedelta(seconds=settings.checkpoint_interval_seconds),
+        max_backoff_seconds=settings.sequencer_max_backoff_seconds,
     )
+    app = create_service_app(
+        "audit",
+        settings,
+        routers=list(ROUTERS),
+        event_handlers=log_receiver(on_recorded=sequencer.wake),
+        object_store=create_object_store(storage_settings or StorageSettings()),
+    )
+    app.state.checkpoint_signer = Signer(settings.signing_key, purpose=CHECKPOINT_KEY_PURPOSE)
     app.state.sequencer = sequencer
     service_lifespan = app.router.lifespan_context
 

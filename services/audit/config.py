@@ -17,5 +17,7 @@ class Settings(ServiceSettings):
     # A commit in this process wakes the sequencer at once; the poll picks up events
     # another replica received, and checkpoints that came due.
     sequencer_poll_seconds: float = Field(default=0.5, gt=0)
+    # A pass that failed (the database away) is retried with backoff, at most this late.
+    sequencer_max_backoff_seconds: float = Field(default=5.0, gt=0)
     # A LICENCE_GRANTED event of a 1,000-work bundle runs past the kit's 1 MiB default.
     max_request_bytes: int = 4 * 1024 * 1024

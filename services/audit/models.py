@@ -8,9 +8,19 @@ every perfect subtree it completes as a `tree_node`, and its `chain_subject` row
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, SmallInteger, String, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kit.db import UTCDateTime, new_metadata
@@ -18,6 +28,12 @@ from services.kit.db import UTCDateTime, new_metadata
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for the bulk statements that skip the ORM's per-row bookkeeping:
+    the sequencer moves thousands of entries a second."""
+    return cast(Table, model.__table__)
 
 
 class PendingEntry(Base):
@@ -34,7 +50,7 @@ class PendingEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Bytes, not text: the canonical JSON may carry a NUL, which PostgreSQL text refuses.
     entry: Mapped[bytes] = mapped_column(LargeBinary)
-    # [[kind, subject id], ...] as `services.audit.chain.subjects_of` read them.
+    # [[kind, subject id], ...] as `services.audit.chain.subjects.subjects_of` read them.
     subjects: Mapped[list[list[str]]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -64,7 +80,8 @@ class TreeNode(Base):
 
 
 class ChainSubject(Base):
-    """A work, licence or account an entry is about (`services.audit.chain.SubjectKind`)."""
+    """A work, licence or account an entry is about
+    (`services.audit.chain.subjects.SubjectKind`)."""
 
     __tablename__ = "chain_subject"
     # The primary key finds a subject's entries; this index finds an entry's other

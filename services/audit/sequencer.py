@@ -4,12 +4,12 @@ Requests only store pending entries; appending them one by one would make every 
 contend for the tree's head. The sequencer instead takes them in batches, in arrival
 order, and integrates each batch in one transaction. On PostgreSQL an advisory lock
 makes it one per schema, however many replicas run: a replica that finds the lock taken
-skips its pass. A commit of a pending entry wakes the sequencer of this process at
-once; a poll covers entries other replicas received and checkpoints that came due.
+skips its pass. It runs on the kit's polling worker: a commit of a pending entry wakes
+the sequencer of this process at once, a timer wakes it when a checkpoint comes due, and
+a poll covers entries other replicas received.
 """
 
 import asyncio
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -20,8 +20,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assent.protocol import Signer
-from services.audit.service import log_service, published_object
+from services.audit.checkpoint.service import checkpoint_service, published_object
+from services.audit.log.service import log_service
 from services.kit.db import utcnow
+from services.kit.worker import PollingWorker
 from storage.object_store import ObjectStore
 
 log = structlog.get_logger()
@@ -31,16 +33,6 @@ PUBLISH_BATCH = 100
 # How often a pass that signed nothing still looks for checkpoints left unpublished
 # (by a replica that died between signing and publishing).
 PUBLISH_CHECK_SECONDS = 5.0
-
-# Each running sequencer's event, with its loop, as the outbox relay keeps its own.
-_sequencers_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-
-
-def wake_sequencers() -> None:
-    """Sequence now rather than at the next poll (call once a pending entry committed)."""
-    for loop, wake in list(_sequencers_waiting):
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
 
 
 @dataclass(frozen=True)
@@ -74,40 +66,51 @@ class Sequencer:
         poll_seconds: float,
         checkpoint_interval: timedelta,
         gather_seconds: float = 0.1,
+        max_backoff_seconds: float = 5.0,
     ) -> None:
-        """Passes start at most every `gather_seconds`: under a stream of events each
-        pass then takes many entries in its one transaction, rather than one or two."""
+        """After a pass that took several entries but less than a batch, the next starts
+        `gather_seconds` later: under a stream of events each pass then takes many
+        entries in its one transaction, rather than one or two. A pass that failed is
+        retried with backoff, at most `max_backoff_seconds` later."""
         self._runtime = runtime
         self._batch_size = batch_size
-        self._poll_seconds = poll_seconds
         self._checkpoint_interval = checkpoint_interval
-        self._gather_seconds = gather_seconds
         self._next_publish_check = -math.inf
+        self._checkpoint_wake: asyncio.TimerHandle | None = None
+        self._worker = PollingWorker(
+            self._pass,
+            name="audit.sequencer",
+            poll_seconds=poll_seconds,
+            batch_size=batch_size,
+            gather_seconds=gather_seconds,
+            max_backoff_seconds=max_backoff_seconds,
+        )
+
+    def wake(self) -> None:
+        """Sequence now rather than at the next poll (call once a pending entry committed)."""
+        self._worker.wake()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        waiting = (loop, asyncio.Event())
-        _sequencers_waiting.add(waiting)
-        last_pass = -math.inf
         try:
-            while True:
-                await asyncio.sleep(max(0.0, last_pass + self._gather_seconds - loop.time()))
-                last_pass = loop.time()
-                # Cleared before the pass, so a commit during it still wakes us.
-                waiting[1].clear()
-                timeout = self._poll_seconds
-                try:
-                    done = await self.run_once()
-                except Exception:
-                    log.exception("audit.sequencer.failed")
-                else:
-                    if done.checkpoint_due_at is not None:
-                        until_due = (done.checkpoint_due_at - utcnow()).total_seconds()
-                        timeout = max(0.0, min(timeout, until_due))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiting[1].wait(), timeout=timeout)
+            await self._worker.run()
         finally:
-            _sequencers_waiting.discard(waiting)
+            self._cancel_checkpoint_wake()
+
+    async def _pass(self) -> int:
+        done = await self.run_once()
+        self._cancel_checkpoint_wake()
+        if done.checkpoint_due_at is not None:
+            # A checkpoint that comes due before the next poll is signed when it does.
+            until_due = (done.checkpoint_due_at - utcnow()).total_seconds()
+            self._checkpoint_wake = asyncio.get_running_loop().call_later(
+                max(0.0, until_due), self._worker.wake
+            )
+        return done.sequenced
+
+    def _cancel_checkpoint_wake(self) -> None:
+        if self._checkpoint_wake is not None:
+            self._checkpoint_wake.cancel()
+            self._checkpoint_wake = None
 
     async def run_once(self) -> SequencerPass:
         """Sequence every pending entry, sign a checkpoint when one is due, and publish
@@ -120,7 +123,7 @@ class Sequencer:
                     done.skipped = True
                     break
                 sequenced = await log_service.sequence(session, limit=self._batch_size)
-                due = await log_service.checkpoint_if_due(
+                due = await checkpoint_service.checkpoint_if_due(
                     session,
                     signer=runtime.signer,
                     interval=self._checkpoint_interval,
@@ -147,7 +150,7 @@ class Sequencer:
         """
         async with runtime.sessionmaker() as session:
             async with session.begin():
-                waiting = await log_service.unpublished(session, limit=PUBLISH_BATCH)
+                waiting = await checkpoint_service.unpublished(session, limit=PUBLISH_BATCH)
             published: list[int] = []
             # Until all of them are out, the next pass looks again.
             self._next_publish_check = (
@@ -168,6 +171,6 @@ class Sequencer:
                     )
                     break
                 async with session.begin():
-                    await log_service.mark_published(session, checkpoint.tree_size)
+                    await checkpoint_service.mark_published(session, checkpoint.tree_size)
                 published.append(checkpoint.tree_size)
             return published

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit.chain import SubjectKind, subjects_of
+from services.audit.chain.subjects import SubjectKind, subjects_of
 from services.audit.sequencer import Sequencer
 from services.contracts.audit import ChainStep, ChainSubjectKind
 from services.contracts.catalogue import ConsentKind

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assent.protocol import canonical_json
 from assent.stack import SERVICES
+from services.audit.log.service import log_service
 from services.audit.models import ChainSubject, LogEntry, PendingEntry
-from services.audit.service import log_service
 from services.contracts.events import EventEnvelope
 from services.kit.db import UTCDateTime, create_engine, create_sessionmaker, utcnow
 from services.kit.migrations import alembic_config, upgrade

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import services.kit.db
-from services.audit.chain import entry_bytes, subjects_of
+from services.audit.chain.subjects import entry_bytes, subjects_of
 from services.contracts.events import EventEnvelope
 
 revision: str = "0002"

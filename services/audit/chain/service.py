@@ -1,0 +1,185 @@
+"""Licence chains: the entries about a work or a licence, shown to those the log's own
+evidence lets read them, each proven against one checkpoint."""
+
+import uuid
+from collections.abc import Collection
+from typing import NoReturn
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assent.protocol import leaf_hash
+from services.audit.chain.repository import ChainRepository
+from services.audit.chain.subjects import WORK_STEPS, WORK_TOPICS, SubjectKind, step_of
+from services.audit.checkpoint.service import checkpoint_read, proof_service
+from services.contracts.audit import ChainEntry, ChainRead, ChainSubjectKind
+from services.contracts.events import Topic
+from services.contracts.roles import Role
+from services.kit.errors import NotFound
+from services.kit.internal_token import Caller
+
+log = structlog.get_logger()
+
+
+def _sees_every_chain(caller: Caller) -> bool:
+    return caller.has(Role.ADMIN, Role.AUDITOR)
+
+
+def _account(caller: Caller) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(caller.subject)
+    except ValueError:
+        return None
+
+
+def _refuse(caller: Caller, kind: ChainSubjectKind, subject_id: uuid.UUID) -> NoReturn:
+    log.warning(
+        "audit.chain.refused", caller=caller.subject, subject_kind=kind, subject_id=str(subject_id)
+    )
+    raise NotFound(f"no such {kind} in the log")
+
+
+class ChainService:
+    """Licence chains, each proven against one checkpoint.
+
+    Who may read a chain is decided from the log's own evidence: the consent entries
+    name a work's creator, a licence's grant names its buyer. A chain the caller may
+    not read is not found, never forbidden, as for another buyer's licence elsewhere.
+    """
+
+    async def work_chain(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        work_id: uuid.UUID,
+        *,
+        tree_size: int | None = None,
+        consistent_with: int | None = None,
+    ) -> ChainRead:
+        """The work's consent, offers and withdrawal, every licence of it with its
+        payment, delivery and refund, and the downloads of this work."""
+        repository = ChainRepository(session)
+        about_work = await repository.leaves_of(SubjectKind.WORK, [work_id])
+        if not about_work:
+            raise NotFound("no such work in the log")
+        grants = [leaf for leaf, topic in about_work.items() if topic == Topic.LICENCE_GRANTED]
+        named = await repository.subjects_on(grants, (SubjectKind.LICENCE, SubjectKind.BUYER))
+        licence_of = {leaf: who for leaf, kind, who in named if kind == SubjectKind.LICENCE}
+        buyers: dict[uuid.UUID, set[uuid.UUID]] = {
+            licence: set() for licence in licence_of.values()
+        }
+        for leaf, kind, who in named:
+            if kind == SubjectKind.BUYER and leaf in licence_of:
+                buyers[licence_of[leaf]].add(who)
+
+        me = _account(caller)
+        every = _sees_every_chain(caller)
+        creator = (
+            not every
+            and me is not None
+            and await repository.about_both((SubjectKind.WORK, work_id), (SubjectKind.CREATOR, me))
+        )
+        bought = {licence for licence, named in buyers.items() if me in named}
+        if not (every or creator or bought):
+            _refuse(caller, ChainSubjectKind.WORK, work_id)
+        # The work's own steps, which every reader of its chain sees.
+        leaves = {leaf for leaf, topic in about_work.items() if step_of(topic) in WORK_STEPS}
+        shown = set(leaves)
+        licences = set(buyers) if every or creator else bought
+        for licence, about_licence in (
+            await repository.leaves_by_subject(SubjectKind.LICENCE, licences)
+        ).items():
+            for leaf, topic in about_licence.items():
+                # A licence of several works: its downloads of the others are their chains'.
+                if topic != Topic.FILE_DOWNLOADED or leaf in about_work:
+                    leaves.add(leaf)
+                    if every or licence in bought:
+                        shown.add(leaf)
+        return await self._proven(
+            session,
+            ChainSubjectKind.WORK,
+            work_id,
+            leaves,
+            withheld=leaves - shown,
+            tree_size=tree_size,
+            consistent_with=consistent_with,
+        )
+
+    async def licence_chain(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        licence_id: uuid.UUID,
+        *,
+        tree_size: int | None = None,
+        consistent_with: int | None = None,
+    ) -> ChainRead:
+        """The licence's grant, payment, deliveries, downloads and refund, and the
+        consent, offers and withdrawal of each of its works."""
+        repository = ChainRepository(session)
+        about_licence = await repository.leaves_of(SubjectKind.LICENCE, [licence_id])
+        if not about_licence:
+            raise NotFound("no such licence in the log")
+        grants = [leaf for leaf, topic in about_licence.items() if topic == Topic.LICENCE_GRANTED]
+        named = await repository.subjects_on(grants, (SubjectKind.WORK, SubjectKind.BUYER))
+        if not _sees_every_chain(caller):
+            me = _account(caller)
+            if not any(kind == SubjectKind.BUYER and who == me for _, kind, who in named):
+                _refuse(caller, ChainSubjectKind.LICENCE, licence_id)
+        works = {subject_id for _, kind, subject_id in named if kind == SubjectKind.WORK}
+        leaves = set(about_licence)
+        leaves.update(await repository.leaves_of(SubjectKind.WORK, works, topics=WORK_TOPICS))
+        return await self._proven(
+            session,
+            ChainSubjectKind.LICENCE,
+            licence_id,
+            leaves,
+            tree_size=tree_size,
+            consistent_with=consistent_with,
+        )
+
+    async def _proven(
+        self,
+        session: AsyncSession,
+        kind: ChainSubjectKind,
+        subject_id: uuid.UUID,
+        leaves: Collection[int],
+        *,
+        withheld: Collection[int] = (),
+        tree_size: int | None,
+        consistent_with: int | None,
+    ) -> ChainRead:
+        """The entries proven against one checkpoint; those in `withheld` are another
+        party's, shown by their leaf hash only, which their proofs still prove."""
+        checkpoint = await proof_service.signed_checkpoint(session, tree_size)
+        consistency = await proof_service.consistency_with(session, checkpoint, consistent_with)
+        size = checkpoint.tree_size
+        proven = [leaf for leaf in leaves if leaf < size]
+        proofs = await proof_service.inclusion_proofs(session, proven, size)
+        rows = await ChainRepository(session).entries(proven)
+        return ChainRead(
+            subject_kind=kind,
+            subject_id=subject_id,
+            checkpoint=checkpoint_read(checkpoint),
+            entries=[
+                ChainEntry(
+                    index=row.leaf_index,
+                    event_id=row.event_id,
+                    topic=row.topic,
+                    step=step_of(row.topic),
+                    occurred_at=row.occurred_at,
+                    # A byte edited into invalid UTF-8 must still reach the verifier.
+                    entry=None
+                    if row.leaf_index in withheld
+                    else row.entry.decode(errors="replace"),
+                    leaf_hash=leaf_hash(row.entry).hex() if row.leaf_index in withheld else None,
+                    inclusion_proof=proofs[row.leaf_index],
+                )
+                for row in rows
+            ],
+            consistency=consistency,
+            pending_entries=len(leaves) - len(proven),
+        )
+
+
+chain_service = ChainService()
