@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cached_property
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
@@ -36,6 +37,10 @@ class Context(BaseContext):
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], None]] = []
+        # A statement failed outside a savepoint: on PostgreSQL the transaction is void.
+        self.transaction_broken = False
+        # A mutation's savepoint was kept and its success answered: only a commit keeps it.
+        self.writes_answered = False
         self.principal = principal
         # Why the key presented was refused; None when none was presented.
         self._refusal = refusal
@@ -73,7 +78,11 @@ class Context(BaseContext):
         """The operation's session, for one resolver at a time: sibling fields resolve
         concurrently, and a session must not be used by two at once."""
         async with self._lock:
-            yield self._opened()
+            try:
+                yield self._opened()
+            except SQLAlchemyError:
+                self.transaction_broken = True
+                raise
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[AsyncSession]:
@@ -83,6 +92,7 @@ class Context(BaseContext):
             session = self._opened()
             async with session.begin_nested():
                 yield session
+            self.writes_answered = True
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -16,9 +16,9 @@ aliases or too costly (see `_DocumentMeasurer`) before it runs, each in time lin
 the document, however its fragments spread.
 """
 
+import dataclasses
 import math
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -136,14 +136,17 @@ class DocumentLimits:
     max_depth: int
     max_aliases: int
     max_cost: int
-    max_same_name_fields: int = 20
-    max_fragment_spreads: int = 20
+    # Fields graphql-core's merging check may compare, as `_merge_work` bounds them: 400
+    # copies of `me { __typename }` (2 x 400**2) took 0.6 s of CPU.
+    max_merge_work: int = 5_000
 
 
 MAX_PAGE_SIZE = 100
-# A list that takes no page size (roles, lines, shares, entries): short in practice, but
-# not free, so each counts as this many items.
+# A list that takes no page size and declares no bound (roles, shares, entries): short in
+# practice, but not free, so each counts as this many items.
 UNPAGED_LIST_SIZE = 5
+# The metadata key of a list field's largest length, where it is more than that.
+MAX_ITEMS = "max_items"
 # A field whose resolver awaits (a service call, a DataLoader, the gateway's database).
 SERVICE_CALL_WEIGHT = 20
 # Keeps the arithmetic on small integers: anything this costly is refused all the same.
@@ -155,16 +158,24 @@ class _Measure:
     depth: int
     aliases: int
     cost: int
+    # The part of `cost` spent on fields that await.
+    calls: int
 
     def __add__(self, other: "_Measure") -> "_Measure":
         return _Measure(
             max(self.depth, other.depth),
             self.aliases + other.aliases,
             min(self.cost + other.cost, _COST_CEILING),
+            min(self.calls + other.calls, _COST_CEILING),
         )
 
 
-_NOTHING = _Measure(0, 0, 0)
+_NOTHING = _Measure(0, 0, 0, 0)
+
+
+def list_bound(items: int) -> dict[str, int]:
+    """A list field's metadata declaring how many items it holds at most."""
+    return {MAX_ITEMS: items}
 
 
 class _DocumentMeasurer:
@@ -176,9 +187,11 @@ class _DocumentMeasurer:
     one per field, plus SERVICE_CALL_WEIGHT for a field that awaits, and a list
     multiplies what is under it: by the page size of the field above it (its `first`
     argument, else that argument's default, at most MAX_PAGE_SIZE; a variable counts as
-    the maximum, as its value is unknown when the verdict is cached), or by
-    UNPAGED_LIST_SIZE. Aliases are counted as spread, so a fragment spread twice counts
-    its aliases twice."""
+    the maximum, as its value is unknown when the verdict is cached), else by the bound
+    the field declares (`list_bound`), else by UNPAGED_LIST_SIZE. A list that neither
+    pages nor awaits came whole in its parent's answer (a licence's lines), which paid
+    for its fields: it multiplies only the calls under it. Aliases are counted as
+    spread, so a fragment spread twice counts its aliases twice."""
 
     def __init__(self, context: ValidationContext) -> None:
         self.schema = context.schema
@@ -239,16 +252,20 @@ class _DocumentMeasurer:
             else:
                 inner_type = get_named_type(field.type)
                 inner = self._selections(node.selection_set, inner_type, _page_size(node, field))
-        items, weight = 1, 0
+        items, weight, listed = 1, 0, inner.cost
         if field is not None:
             weight = _weight(field)
             if is_list_type(get_nullable_type(field.type)):
-                items = page if page is not None else UNPAGED_LIST_SIZE
+                items = page if page is not None else _list_bound(field)
+                listed = items * inner.cost
+                if page is None and weight == 0:
+                    listed = inner.cost - inner.calls + items * inner.calls
         depth = 0
         if node.selection_set is not None and not name.startswith("__"):
             depth = inner.depth + 1
-        cost = min(1 + weight + items * inner.cost, _COST_CEILING)
-        return _Measure(depth, (1 if node.alias else 0) + inner.aliases, cost)
+        cost = min(1 + weight + listed, _COST_CEILING)
+        calls = min(weight + items * inner.calls, _COST_CEILING)
+        return _Measure(depth, (1 if node.alias else 0) + inner.aliases, cost, calls)
 
 
 def _field_of(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
@@ -276,6 +293,15 @@ def _weight(field: GraphQLField) -> int:
     if isinstance(definition, StrawberryField) and definition.is_async:
         return SERVICE_CALL_WEIGHT
     return 0
+
+
+def _list_bound(field: GraphQLField) -> int:
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if isinstance(definition, StrawberryField):
+        bound = definition.metadata.get(MAX_ITEMS)
+        if isinstance(bound, int):
+            return bound
+    return UNPAGED_LIST_SIZE
 
 
 def document_limit_rules(limits: DocumentLimits) -> list[type[ASTValidationRule]]:
@@ -325,21 +351,21 @@ def document_limit_rules(limits: DocumentLimits) -> list[type[ASTValidationRule]
 
     class BoundedFieldMerging(ValidationRule):
         """graphql-core's check that fields sharing a response name can merge compares
-        them pairwise: 400 copies of `me { __typename }` took 0.6 s of CPU. It runs only
-        when no selection set holds more than `max_same_name_fields` fields of one name
-        or spreads more than `max_fragment_spreads` fragments, which bounds the pairs."""
+        them pairwise, fragments expanded. It runs only when `_merge_work` bounds those
+        comparisons within `max_merge_work`; otherwise the document is refused."""
 
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             self.merging: OverlappingFieldsCanBeMergedRule | None = None
-            if _merging_is_bounded(context.document, limits):
+            if _merge_work(context.document, limits.max_merge_work) is not None:
                 self.merging = OverlappingFieldsCanBeMergedRule(context)
             else:
                 context.report_error(
                     DocumentRefused(
-                        f"a selection holds more than {limits.max_same_name_fields} fields "
-                        f"of one name or more than {limits.max_fragment_spreads} fragments",
+                        "fields of one name repeat too often once fragments are spread "
+                        f"(more than {limits.max_merge_work} comparisons)",
                         "QUERY_TOO_REPETITIVE",
+                        limit=limits.max_merge_work,
                     )
                 )
 
@@ -354,30 +380,101 @@ def document_limit_rules(limits: DocumentLimits) -> list[type[ASTValidationRule]
     return [OperationLimits, BoundedFieldMerging]
 
 
-def _merging_is_bounded(document: DocumentNode, limits: DocumentLimits) -> bool:
-    """Each selection set with its inline fragments flattened into it, as graphql-core
-    gathers them; an inline fragment's own selection set is not counted again."""
-    pending: list[SelectionSetNode] = [
-        definition.selection_set
-        for definition in document.definitions
-        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode)
-    ]
-    while pending:
-        names: Counter[str] = Counter()
-        spreads: set[str] = set()
-        flattening = [pending.pop()]
-        while flattening:
-            for selection in flattening.pop().selections:
-                if isinstance(selection, FieldNode):
-                    names[(selection.alias or selection.name).value] += 1
-                    if selection.selection_set is not None:
-                        pending.append(selection.selection_set)
-                elif isinstance(selection, InlineFragmentNode):
-                    flattening.append(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode):
-                    spreads.add(selection.name.value)
-        if len(spreads) > limits.max_fragment_spreads:
-            return False
-        if names and max(names.values()) > limits.max_same_name_fields:
-            return False
-    return True
+@dataclass
+class _Branch:
+    """The fields of one response name at one place, fragments expanded: how many, and
+    what their selections hold together, by response name."""
+
+    count: int = 0
+    inner: dict[str, "_Branch"] = dataclasses.field(default_factory=dict)
+
+
+class _OverBudget(Exception):
+    pass
+
+
+class _MergeWork:
+    """Each operation's and fragment's selections merged by response name (types aside),
+    each fragment expanded once and copied where it is spread. Copying is charged a unit
+    per branch, and the walk stops once the units pass the budget, so the work is linear
+    in the document up to the budget."""
+
+    def __init__(self, document: DocumentNode, budget: int) -> None:
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self.budget = budget
+        self.spent = 0
+        self._expanded: dict[str, dict[str, _Branch] | None] = {}
+
+    def merged(self, selection_set: SelectionSetNode) -> dict[str, _Branch]:
+        merged: dict[str, _Branch] = {}
+        self._add_selections(merged, selection_set)
+        return merged
+
+    def fragment(self, name: str) -> dict[str, _Branch] | None:
+        if name in self._expanded:
+            # None: being expanded, so a cycle, which NoFragmentCyclesRule reports.
+            return self._expanded[name]
+        definition = self.fragments.get(name)
+        if definition is None:
+            return None
+        self._expanded[name] = None
+        expanded = self.merged(definition.selection_set)
+        self._expanded[name] = expanded
+        return expanded
+
+    def _add_selections(self, into: dict[str, _Branch], selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                branch = self._branch(into, (selection.alias or selection.name).value, 1)
+                if selection.selection_set is not None:
+                    self._add_selections(branch.inner, selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                self._add_selections(into, selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                expanded = self.fragment(selection.name.value)
+                if expanded is not None:
+                    self._add_expanded(into, expanded)
+
+    def _add_expanded(self, into: dict[str, _Branch], expanded: dict[str, _Branch]) -> None:
+        for name, branch in expanded.items():
+            self._add_expanded(self._branch(into, name, branch.count).inner, branch.inner)
+
+    def _branch(self, into: dict[str, _Branch], name: str, count: int) -> _Branch:
+        self.spent += 1
+        if self.spent > self.budget:
+            raise _OverBudget
+        branch = into.setdefault(name, _Branch())
+        branch.count += count
+        return branch
+
+
+def _comparisons(merged: dict[str, _Branch]) -> int:
+    """At most how many field pairs merging `merged` compares: at each place, the square
+    of the fields of each name (a field is compared to itself in the count, which keeps
+    the sum above the branches copied)."""
+    return sum(branch.count**2 + _comparisons(branch.inner) for branch in merged.values())
+
+
+def _merge_work(document: DocumentNode, budget: int) -> int | None:
+    """An upper bound on the field comparisons graphql-core's merging check makes, for
+    every operation and fragment; None when over `budget` (found within it)."""
+    work = _MergeWork(document, budget)
+    total = 0
+    try:
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                merged = work.merged(definition.selection_set)
+            elif isinstance(definition, FragmentDefinitionNode):
+                merged = work.fragment(definition.name.value) or {}
+            else:
+                continue
+            total += _comparisons(merged)
+            if total > budget:
+                return None
+    except _OverBudget:
+        return None
+    return total

@@ -1,6 +1,6 @@
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from functools import lru_cache
+from itertools import islice
 
 import strawberry
 import structlog
@@ -79,50 +79,56 @@ def _replace_errors(
 
 
 class DatabaseTransaction(SchemaExtension):
-    """Commits the operation's session once it has run; any unexpected error rolls it
-    back. A commit that fails turns the whole answer into one typed error, COMMIT_FAILED:
-    the client must never see success, nor SQL, for writes that were not kept."""
+    """Commits the operation's session once it has run. Each mutation wrote in a savepoint
+    of its own, which its failure already undid, so errors the resolvers placed in the
+    answer (a service unavailable at a nested field) keep the others' writes. Only an
+    exception that escaped the operation, or a statement that broke the transaction,
+    rolls it back. Either way, writes that were answered but not kept, or a commit that
+    fails, turn the whole answer into one typed error, COMMIT_FAILED: the client must
+    never see success, nor SQL, for writes that were not kept."""
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
-        committed = False
+        finished = False
         try:
             yield
             result = self.execution_context.result
             if isinstance(context, Context):
-                failed = result is None or bool(result.errors)
+                keep = result is not None and not context.transaction_broken
+                refused = keep is False and context.writes_answered
                 try:
-                    await context.finish(commit=not failed)
-                    committed = True
+                    await context.finish(commit=keep)
                 except Exception:
                     log.exception("graphql.commit.failed")
+                    refused = True
+                finished = True
+                if refused:
                     refusal = GraphQLError(
                         "the changes could not be saved, and none was made; try again",
                         extensions={"code": COMMIT_FAILED},
                     )
                     _replace_errors(result, [refusal], clear_data=True)
         finally:
-            if isinstance(context, Context) and not committed:
+            if isinstance(context, Context) and not finished:
                 await context.finish(commit=False)
 
 
 class DocumentGuard(SchemaExtension):
     """Bounds the CPU a document may spend before it runs: its size is checked before
     parsing, the parser stops at the token limit (MaxTokensLimiter), and every rule runs
-    in time linear in the document (graphql-core's field-merging check is replaced by
-    one that runs only where its pairwise comparisons are few)."""
+    in time linear in the document (graphql-core's field-merging check runs only where
+    its pairwise comparisons are few). The tokens are counted up to the limit, uncached:
+    a cache keyed by the text would keep refused documents in memory."""
 
     def __init__(
         self,
         *,
         max_length: int,
         max_tokens: int,
-        count_tokens: Callable[[str], int],
         rules: tuple[type[ASTValidationRule], ...],
     ) -> None:
         self.max_length = max_length
         self.max_tokens = max_tokens
-        self.count_tokens = count_tokens
         self.rules = rules
 
     def on_operation(self) -> Iterator[None]:
@@ -134,7 +140,7 @@ class DocumentGuard(SchemaExtension):
                 "DOCUMENT_TOO_LARGE",
                 limit=self.max_length,
             )
-        if self.count_tokens(query) > self.max_tokens:
+        if _holds_more_tokens(query, self.max_tokens):
             raise DocumentRefused(
                 f"the document holds more than {self.max_tokens} tokens",
                 "DOCUMENT_TOO_LARGE",
@@ -158,8 +164,10 @@ class HideSuggestions(SchemaExtension):
             )
 
 
-def _count_tokens(query: str) -> int:
-    return sum(1 for token in _TOKEN.finditer(query) if token[0][0] != "#")
+def _holds_more_tokens(query: str, limit: int) -> bool:
+    """Scans no further than the token past `limit`."""
+    tokens = (token for token in _TOKEN.finditer(query) if token[0][0] != "#")
+    return next(islice(tokens, limit, None), None) is not None
 
 
 def _without_suggestion(error: GraphQLError) -> GraphQLError:
@@ -231,13 +239,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *(rule for rule in specified_rules if rule is not OverlappingFieldsCanBeMergedRule),
         *document_limit_rules(limits),
     )
-    # The documents clients send are few and repeated, as the parser cache knows.
-    count_tokens = lru_cache(maxsize=1000)(_count_tokens)
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: DocumentGuard(
             max_length=settings.max_document_length,
             max_tokens=settings.max_tokens,
-            count_tokens=count_tokens,
             rules=rules,
         ),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

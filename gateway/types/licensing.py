@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gateway.context import Context
+from gateway.limits import list_bound
 from gateway.types.catalogue import MediaType, Money, Terms, Use, Work
 from gateway.types.delivery import Delivery
 from gateway.types.errors import (
@@ -77,7 +78,10 @@ class Bundle:
             created_at=bundle.created_at,
         )
 
-    @strawberry.field(description="The bundle's works you may still see (one batch call).")
+    @strawberry.field(
+        description="The bundle's works you may still see (one batch call).",
+        metadata=list_bound(contract.MAX_BUNDLE_WORKS),
+    )
     async def works(self, info: Info[Context, None]) -> list[Work]:
         loaded = await info.context.loaders.works.load_many(
             [uuid.UUID(str(work_id)) for work_id in self.work_ids]
@@ -153,7 +157,7 @@ class Quote:
     bundle_id: strawberry.ID
     currency: str
     uses: list[Use]
-    lines: list[QuoteLine]
+    lines: list[QuoteLine] = strawberry.field(metadata=list_bound(contract.MAX_BUNDLE_WORKS))
     excluded: list[QuoteExclusion] = strawberry.field(description="Works left out, and why.")
     subtotal: Money
     platform_fee: Money = strawberry.field(description="Taken out of the total, not added.")
@@ -223,7 +227,7 @@ class Licence:
     starts_at: datetime
     ends_at: datetime
     refunded_at: datetime | None
-    lines: list[LicenceLine]
+    lines: list[LicenceLine] = strawberry.field(metadata=list_bound(contract.MAX_BUNDLE_WORKS))
 
     @classmethod
     def of(cls, licence: contract.LicenceRead) -> "Licence":

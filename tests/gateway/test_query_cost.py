@@ -63,6 +63,31 @@ async def test_one_page_of_licences_with_all_their_files_is_refused(client: Grap
     assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
 
 
+async def test_a_page_of_bundles_with_all_their_works_is_refused_naming_cost_and_limit() -> None:
+    # A bundle holds up to 1,000 works, each fetched from the catalogue.
+    document = """{ bundles(first: 100) { ... on BundleConnection { items {
+      works { id title shares { creator { name } } offer { price { amountMinor } } } } } } }"""
+
+    result = await build_schema(Settings()).execute(document)
+
+    [error] = result.errors or []
+    assert error.extensions is not None
+    assert error.extensions["code"] == "QUERY_TOO_COSTLY"
+    assert error.extensions["limit"] == 25_000
+    assert error.extensions["cost"] > 100 * 1_000
+    assert f"costs {error.extensions['cost']}" in error.message
+
+
+async def test_a_licences_lines_multiply_only_the_calls_under_them() -> None:
+    # The lines come inside the licence's answer: their fields are paid for once, and
+    # the bound (1,000 lines) would multiply only calls made per line.
+    document = "{ licences(first: 1) { ... on LicenceConnection { items { lines { title } } } } }"
+
+    [refusal] = await refusals(document, Settings(max_query_cost=1))
+
+    assert refusal["cost"] == 1 + 20 + 1 + 1 * (1 + 1)
+
+
 async def test_the_cost_multiplies_page_sizes_and_service_calls() -> None:
     # licences: 1 + 20 (it calls licensing); items: 1, three times (first: 3) what each
     # licence costs: id 1, certificate 1 + 20.
