@@ -28,6 +28,7 @@ from services.kit.outbox import (
     EventHandler,
     EventReceiver,
     OutboxRelay,
+    RelayWakeups,
     event_router,
     pending_count,
 )
@@ -63,6 +64,8 @@ def create_service_app(
         pre_ping=settings.database_pool_pre_ping,
     )
     sessionmaker = create_sessionmaker(engine)
+    wakeups = RelayWakeups()
+    wakeups.serve(sessionmaker)
     http = new_transport()
     relay = OutboxRelay(
         sessionmaker,
@@ -72,6 +75,7 @@ def create_service_app(
         http=http,
         poll_seconds=settings.outbox_poll_seconds,
         max_backoff_seconds=settings.outbox_max_backoff_seconds,
+        wakeups=wakeups,
     )
 
     @asynccontextmanager

@@ -3,7 +3,10 @@
 A state change and its event commit in one transaction (`emit`); the relay then delivers
 each event to every subscribed service at least once, in order per receiver, retrying
 with backoff; receivers record the event id in the same transaction as its effect, so a
-redelivery does nothing.
+redelivery does nothing. The order is insert order: on PostgreSQL it is the commit
+order only within a transaction and between transactions serialised by a lock taken
+before they insert (see `_relay`). A commit wakes the relay streams of its receivers
+through the service's `RelayWakeups`.
 """
 
 from services.kit.outbox._emit import emit, emit_all
@@ -20,6 +23,7 @@ from services.kit.outbox._tables import (
     OutboxDelivery,
     pending_count,
 )
+from services.kit.outbox._wakeups import RelayWakeups
 
 __all__ = [
     "KIT_METADATA",
@@ -29,6 +33,7 @@ __all__ = [
     "InboxEvent",
     "OutboxDelivery",
     "OutboxRelay",
+    "RelayWakeups",
     "backoff",
     "emit",
     "emit_all",

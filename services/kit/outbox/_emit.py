@@ -1,7 +1,7 @@
 """Writing events: a state change and its events commit in one transaction."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import cast
 
 from pydantic import BaseModel
@@ -11,17 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.events import SUBSCRIBERS, Topic
 from services.kit.db import on_commit, utcnow
 from services.kit.outbox._tables import OutboxDelivery
-from services.kit.worker import PollingWorker
-
-# Each running relay stream, by its receiver: a commit wakes the streams of the receivers
-# it wrote to, so events go out at once instead of at the next poll.
-streams_waiting: set[tuple[str, PollingWorker]] = set()
+from services.kit.outbox._wakeups import RelayWakeups
 
 
-def _wake_streams(destinations: Iterable[str]) -> None:
-    for destination, stream in list(streams_waiting):
-        if destination in destinations:
-            stream.wake()
+def _wake_on_commit(session: AsyncSession, destinations: Collection[str]) -> None:
+    wakeups = RelayWakeups.of(session)
+    if wakeups is not None:
+        on_commit(session, lambda: wakeups.wake(destinations))
 
 
 def emit(session: AsyncSession, topic: Topic, payload: BaseModel) -> uuid.UUID:
@@ -40,7 +36,7 @@ def emit(session: AsyncSession, topic: Topic, payload: BaseModel) -> uuid.UUID:
                 next_attempt_at=now,
             )
         )
-    on_commit(session, lambda: _wake_streams(SUBSCRIBERS[topic]))
+    _wake_on_commit(session, SUBSCRIBERS[topic])
     return event_id
 
 
@@ -66,4 +62,4 @@ async def emit_all(session: AsyncSession, events: Sequence[tuple[Topic, BaseMode
     if rows:
         await session.execute(insert(cast(Table, OutboxDelivery.__table__)), rows)
     destinations = {destination for topic, _ in events for destination in SUBSCRIBERS[topic]}
-    on_commit(session, lambda: _wake_streams(destinations))
+    _wake_on_commit(session, destinations)

@@ -6,6 +6,21 @@ sends them with no transaction open, and records the outcome in another short on
 database lock is held across a call to another process, and relays in several processes
 share the work safely. A receiver's next batch is claimed only once its previous one
 is acknowledged or its lease has lapsed, so each receiver gets its events in order.
+
+That order is the rows' ids, the order they were inserted in. On SQLite, one writer at
+a time, it is the commit order. On PostgreSQL two transactions insert side by side: a
+row whose transaction commits first may hold the higher id, be claimed while the lower
+one is still uncommitted and so invisible, and be delivered before it. Across
+concurrent transactions the order is therefore only approximately the commit order.
+It is exact for the rows of one transaction, and for transactions serialised by a
+lock taken before they insert: licensing writes a sale's rows and a sale scope's rows
+of the same work under that work's advisory lock, held until commit, so the later
+transaction draws its ids only after the earlier one has committed and their order is
+the commit order the audit log's "no sale after withdrawal" rule reads. Holding back
+every row newer than the oldest transaction still running would make the order exact
+everywhere, but needs the inserting transaction's id stored with each row (compared
+with `pg_snapshot_xmin(pg_current_snapshot())` at claim), a column in every service's
+outbox table.
 """
 
 import asyncio
@@ -26,8 +41,8 @@ from services.contracts.roles import Role
 from services.kit.client import Transport, TransportFailed
 from services.kit.db import utcnow
 from services.kit.internal_token import TokenSigner
-from services.kit.outbox._emit import streams_waiting
 from services.kit.outbox._tables import OutboxDelivery
+from services.kit.outbox._wakeups import RelayWakeups
 from services.kit.worker import PollingWorker
 
 log = structlog.get_logger()
@@ -56,6 +71,13 @@ class _Failure:
     refused: bool = False
 
 
+@dataclass
+class _Progress:
+    """How many of a claim's rows, from its head, the receiver has acknowledged."""
+
+    acknowledged: int = 0
+
+
 @dataclass(frozen=True)
 class _Claim:
     """A receiver's rows, oldest first, leased to this relay until `leased_until`."""
@@ -80,6 +102,7 @@ class OutboxRelay:
         max_batch_bytes: int = 512 * 1024,
         gather_seconds: float = 0.05,
         lease_seconds: float = 60.0,
+        wakeups: RelayWakeups | None = None,
     ) -> None:
         """`batch_size` bounds the rows a stream claims at once, and so the events per
         request; `max_batch_bytes` keeps a request well under a receiver's body cap
@@ -88,7 +111,8 @@ class OutboxRelay:
         it: under a stream of commits each request then carries many events, not one
         (every request is a transaction at the receiver). A claim lasts `lease_seconds`:
         the relay stops sending at 80 % of it, and a crashed relay's claim is taken over
-        once it lapses."""
+        once it lapses. A running stream listens on `wakeups`, the hub the service's
+        sessions wake on commit; without it, streams find new rows by polling."""
         self._sessionmaker = sessionmaker
         self._source = source
         self._destinations = destinations
@@ -100,6 +124,7 @@ class OutboxRelay:
         self._max_batch_bytes = max_batch_bytes
         self._gather_seconds = gather_seconds
         self._lease = timedelta(seconds=lease_seconds)
+        self._wakeups = wakeups if wakeups is not None else RelayWakeups()
         # Every receiver this relay may find rows for: those it can reach, and those the
         # contracts name (a row for one it cannot reach is kept with the reason).
         self._streams = sorted(
@@ -121,13 +146,15 @@ class OutboxRelay:
             )
             for destination in self._streams
         ]
-        streams_waiting.update(workers)
+        for destination, worker in workers:
+            self._wakeups.listen(destination, worker)
         try:
             async with asyncio.TaskGroup() as streams:
                 for destination, worker in workers:
                     streams.create_task(worker.run(), name=f"outbox-relay-{destination}")
         finally:
-            streams_waiting.difference_update(workers)
+            for destination, worker in workers:
+                self._wakeups.forget(destination, worker)
 
     async def relay_once(self) -> int:
         """One pass of every receiver's stream, side by side; returns how many events
@@ -184,11 +211,15 @@ class OutboxRelay:
         """Send the claimed rows, outside any transaction, until the lease's sending
         share is spent; returns how many the receiver acknowledged, and why the rest
         were not."""
+        # Counted outside the timeout: requests acknowledged before a later one ran out
+        # of time stay delivered.
+        progress = _Progress()
         try:
             async with asyncio.timeout(self._lease.total_seconds() * _SENDING_SHARE_OF_LEASE):
-                return await self._deliver_in_order(claim.destination, claim.rows)
+                failure = await self._deliver_in_order(claim.destination, claim.rows, progress)
         except TimeoutError:
-            return 0, "no answer within the relay's lease"
+            failure = "no answer within the relay's lease"
+        return progress.acknowledged, failure
 
     async def _settle(self, claim: _Claim, delivered: int, failure: str | None) -> None:
         """Mark what was delivered, and reschedule the rest after a backoff unless the
@@ -235,35 +266,36 @@ class OutboxRelay:
         )
 
     async def _deliver_in_order(
-        self, destination: str, rows: list[OutboxDelivery]
-    ) -> tuple[int, str | None]:
-        """Send one receiver's rows, oldest first, in as few requests as the bounds allow;
-        returns how many the receiver acknowledged, and why the next one was not."""
+        self, destination: str, rows: list[OutboxDelivery], progress: _Progress
+    ) -> str | None:
+        """Send one receiver's rows, oldest first, in as few requests as the bounds allow,
+        counting in `progress` the rows the receiver acknowledged; returns why the next
+        one was not."""
         base_url = self._destinations.get(destination)
         if base_url is None:
-            return 0, f"no address configured for {destination}"
+            return f"no address configured for {destination}"
         bodies, unreadable = self._serialise(rows)
-        delivered = 0
         for end in self._batch_ends(bodies):
-            failure = await self._send(base_url, rows[delivered:end], bodies[delivered:end])
-            if failure is not None and failure.refused and end - delivered > 1:
+            start = progress.acknowledged
+            failure = await self._send(base_url, rows[start:end], bodies[start:end])
+            if failure is not None and failure.refused and end - start > 1:
                 # Find out which event the receiver refuses, and deliver the ones before
                 # it; this also serves a receiver not yet upgraded to the batch endpoint.
                 log.warning(
                     "outbox.delivery.batch_refused",
                     destination=destination,
-                    events=end - delivered,
+                    events=end - start,
                     error=failure.error,
                 )
-                for row, body in zip(rows[delivered:end], bodies[delivered:end], strict=True):
+                for row, body in zip(rows[start:end], bodies[start:end], strict=True):
                     failure = await self._send(base_url, [row], [body])
                     if failure is not None:
                         break
-                    delivered += 1
+                    progress.acknowledged += 1
             if failure is not None:
-                return delivered, failure.error
-            delivered = end
-        return delivered, unreadable
+                return failure.error
+            progress.acknowledged = end
+        return unreadable
 
     def _serialise(self, rows: list[OutboxDelivery]) -> tuple[list[bytes], str | None]:
         """The envelopes of the rows up to the first this version cannot read, and why

@@ -28,6 +28,7 @@ from services.kit.outbox import (
     InboxEvent,
     OutboxDelivery,
     OutboxRelay,
+    RelayWakeups,
     backoff,
     emit,
     pending_count,
@@ -855,6 +856,8 @@ async def test_running_relay_delivers_as_soon_as_the_event_commits(
     event_ids: list[uuid.UUID],
 ) -> None:
     # A poll far longer than the test: only the commit's wake-up can deliver in time.
+    wakeups = RelayWakeups()
+    wakeups.serve(catalogue_db)
     relay = OutboxRelay(
         catalogue_db,
         source="catalogue",
@@ -862,6 +865,7 @@ async def test_running_relay_delivers_as_soon_as_the_event_commits(
         signer=TokenSigner(SECRET, issuer="catalogue"),
         http=HttpxTransport(receiver_http),
         poll_seconds=60,
+        wakeups=wakeups,
     )
     task = asyncio.create_task(relay.run())
     try:
@@ -938,3 +942,55 @@ async def test_an_event_committed_after_a_failed_one_waits_for_it(
     assert (await _delivery(catalogue_db, first)).attempts == 1
     assert (await _delivery(catalogue_db, second)).delivered_at is None
     assert receiver.handled_of([first, second]) == []
+
+
+class HangingAfter(httpx.AsyncBaseTransport):
+    """The receiver, answering its first `answered` requests and never any after them."""
+
+    def __init__(self, receiver: Receiver, answered: int) -> None:
+        self._receiver = receiver
+        self._answered = answered
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._answered == 0:
+            await asyncio.Event().wait()
+        self._answered -= 1
+        return await self._receiver.handle_async_request(request)
+
+
+async def test_a_request_timing_out_keeps_the_ones_acknowledged_before_it(
+    catalogue_db: async_sessionmaker[AsyncSession],
+    receiver: Receiver,
+    event_ids: list[uuid.UUID],
+) -> None:
+    # Envelopes of about 500 bytes: two to a request of at most 1,200 bytes.
+    emitted = [
+        await _emit_committed(catalogue_db, event_ids, _registered("x" * 300)) for _ in range(4)
+    ]
+    async with httpx.AsyncClient(
+        transport=HangingAfter(receiver, answered=1), base_url=AUDIT_URL
+    ) as http:
+        relay = OutboxRelay(
+            catalogue_db,
+            source="catalogue",
+            destinations={"audit": AUDIT_URL},
+            signer=TokenSigner(SECRET, issuer="catalogue"),
+            http=HttpxTransport(http),
+            max_batch_bytes=1_200,
+            lease_seconds=0.5,
+        )
+
+        delivered = await relay.relay_once()
+
+    assert delivered == 2
+    assert receiver.handled_of(emitted) == emitted[:2]
+    rows = [await _delivery(catalogue_db, event_id) for event_id in emitted]
+    for row in rows[:2]:
+        assert row.delivered_at is not None
+        assert row.attempts == 0
+        assert row.last_error is None
+    timed_out, waiting = rows[2:]
+    assert timed_out.delivered_at is None
+    assert timed_out.attempts == 1
+    assert timed_out.last_error == "no answer within the relay's lease"
+    assert waiting.last_error == "waiting for an earlier event"
