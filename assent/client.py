@@ -425,8 +425,9 @@ class AssentClient:
         is verified again with the published keys, and each record's terms must hash to
         the `terms_id` the signed manifest names."""
         from assent.download import MANIFEST_FILE
+        from assent.protocol import VerificationError
         from assent.records import records_of
-        from assent.verify import DocumentInvalid, verify_manifest
+        from assent.verify import verify_manifest
         from services.contracts.signing import Envelope
 
         directory = Path(bundle_dir)
@@ -440,7 +441,7 @@ class AssentClient:
             raise BundleInvalid(f"{directory / MANIFEST_FILE} is not a DSSE envelope") from exc
         try:
             manifest = verify_manifest(envelope, self.published_keys())
-        except DocumentInvalid as exc:
+        except VerificationError as exc:
             raise BundleInvalid(f"the kept manifest does not verify: {exc}") from exc
         licence = self.licence(manifest.header.licence_id)
         return records_of(directory, manifest, licence)

@@ -57,7 +57,8 @@ import urllib3
 from pydantic import BaseModel, Field, ValidationError
 from rich.progress import Progress, TaskID
 
-from assent.verify import DocumentInvalid, KeysUnavailable, VerifiedManifest, verify_manifest
+from assent.protocol import VerificationError
+from assent.verify import KeysUnavailable, VerifiedManifest, verify_manifest
 from assent.verify import parse_keys as parse_published_keys
 from services.contracts.delivery import ManifestEntry
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublicKeyRead
@@ -611,7 +612,7 @@ def download(
         envelope = client.envelope(delivery_id, wait=wait)
         try:
             manifest = verify_manifest(envelope, trusted)
-        except DocumentInvalid as exc:
+        except VerificationError as exc:
             raise ManifestRefused(f"refusing the manifest: {exc}") from exc
         if manifest.header.delivery_id != delivery_id:
             raise ManifestRefused(

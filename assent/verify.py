@@ -40,7 +40,8 @@ from services.contracts.signing import (
     PublishedKeys,
 )
 
-# The name the client's modules catch a failed check by.
+# The old name of VerificationError, which assent/cli.py still catches; to go once it
+# catches VerificationError.
 DocumentInvalid = VerificationError
 
 __all__ = [
