@@ -12,8 +12,11 @@ from the object store or is not the size sold.
 No transaction stays open across a call to another process. A builder leases its
 deliveries in a short transaction (other builders skip them until the lease runs out),
 reads their lines a chunk at a time in short transactions, checks the files and stores
-each signed manifest with no transaction open, and issues in a last transaction that
-first checks each lease is still its own.
+each signed manifest with no transaction open, and issues it in a last transaction that
+first checks the lease is still its own. The manifest is stored under a key named by
+the lease, and the issue points the delivery at it: a build that outlived its lease can
+only write an object no delivery points at, never replace the manifest of the build
+that took over.
 """
 
 import asyncio
@@ -31,7 +34,7 @@ from services.contracts.licensing import ExclusionReason
 from services.delivery.delivery.repository import IssuedEntry
 from services.delivery.manifest import DeliveryKeys, ManifestLine, ManifestWriter
 from services.kit.db import utcnow
-from storage.keys import manifest_key, work_version_key
+from storage.keys import manifest_key, validate_key, work_version_key
 from storage.object_store import ObjectNotFound, ObjectStore
 
 log = structlog.get_logger()
@@ -42,8 +45,9 @@ FILE_CHECKS_AT_ONCE = 16
 
 Lines = Callable[[uuid.UUID, str], Awaitable[Sequence[Row[Any]]]]
 """The lines of a licence after an order key, read in a transaction of their own."""
-Renew = Callable[["Leased"], Awaitable[bool]]
-"""Extend a lease in a transaction of its own; False when it is no longer held."""
+KeepLease = Callable[["Leased"], Awaitable[bool]]
+"""Keep a lease held while a build runs (extended in a transaction of its own once much
+of it has passed); False when it is no longer held."""
 
 
 class LeaseLost(Exception):
@@ -86,6 +90,13 @@ class Built:
     manifest_sha256: str | None
 
 
+def lease_manifest_key(leased: Leased) -> str:
+    """Where the build under `leased` stores its manifest: beside the delivery's own
+    manifest key, in a folder named by the lease, so no two builds share an object."""
+    folder, name = manifest_key(leased.delivery_id).rsplit("/", 1)
+    return validate_key(f"{folder}/{leased.lease_id}/{name}")
+
+
 async def _undeliverable(
     store: ObjectStore, chunk: Sequence[Row[Any]]
 ) -> dict[uuid.UUID, DeliveryExclusion]:
@@ -112,12 +123,17 @@ async def _undeliverable(
     return {left_out.work_id: left_out for left_out in checked if left_out is not None}
 
 
+async def _keep(leased: Leased, keep_lease: KeepLease) -> None:
+    if not await keep_lease(leased):
+        raise LeaseLost(f"the lease on delivery {leased.delivery_id} was taken over")
+
+
 async def assemble(
     leased: Leased,
     first_chunk: Sequence[Row[Any]],
     *,
     lines: Lines,
-    renew: Renew,
+    keep_lease: KeepLease,
     tools: BuildTools,
 ) -> Built:
     """Write, sign and store the manifest of every deliverable line, with no transaction
@@ -156,19 +172,20 @@ async def assemble(
                 )
                 entries.append(IssuedEntry(fingerprint, line.work_id))
             # A short chunk is the last: no query to find there is nothing after it.
-            last = chunk[-1].order_key
-            chunk = await lines(leased.licence_id, last) if len(chunk) == BUILD_CHUNK else []
+            if len(chunk) < BUILD_CHUNK:
+                break
+            await _keep(leased, keep_lease)
+            chunk = await lines(leased.licence_id, chunk[-1].order_key)
         issued_at = utcnow()
         if writer.count:
             if writer.in_memory:
                 signed = writer.sign(signer, issued_at=issued_at)
             else:
                 signed = await asyncio.to_thread(writer.sign, signer, issued_at=issued_at)
-            stored_key = manifest_key(leased.delivery_id)
-            # A build that outlived its lease must not overwrite the manifest of the build
-            # that took over (and may have issued it already).
-            if not await renew(leased):
-                raise LeaseLost(f"the lease on delivery {leased.delivery_id} was taken over")
+            # Not needed for safety (the key is this lease's own), but an upload for a
+            # delivery another builder has taken over would be wasted.
+            await _keep(leased, keep_lease)
+            stored_key = lease_manifest_key(leased)
             await tools.store.put(stored_key, signed.envelope, content_type="application/json")
             stored_sha256 = signed.sha256
         commitment = writer.watermark_commitment

@@ -7,8 +7,10 @@ creates one wakes this process's builder at once; a poll covers the rest (retrie
 grants received by another replica that has since died).
 """
 
+import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,11 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.delivery.builder.assemble import BuildTools, Built, Leased, LeaseLost, assemble
 from services.delivery.builder.service import build_service
 from services.kit.worker import PollingWorker
+from storage.object_store import ObjectStore, StorageError
 
 log = structlog.get_logger()
 
 # A pass that keeps failing (the database away) is retried at most this far apart.
 MAX_PASS_BACKOFF_SECONDS = 30.0
+# Builds of one batch run side by side, this many at a time: enough that a slow one
+# (thousands of files to check) holds up no other, few enough to bound the calls to
+# the object store (each build makes several at once).
+BUILDS_AT_ONCE = 8
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,9 @@ class DeliveryBuilder:
         backlog, and the next pass starts at once. After a pass that built several but
         fewer, the next waits `gather_seconds`: under a stream of sales each batch then
         holds many, and its transactions and its relayed events serve them all
-        (bench/purchase.py). A build still running after `lease_seconds` may be taken
-        over by another builder; a build that failed is retried with backoff, at most
-        `max_backoff_seconds` later."""
+        (bench/purchase.py). A build renews its lease as it goes; one that stalls for
+        `lease_seconds` may be taken over by another builder. A build that failed is
+        retried with backoff, at most `max_backoff_seconds` later."""
         self._runtime = runtime
         self._max_backoff_seconds = max_backoff_seconds
         self._lease_for = timedelta(seconds=lease_seconds)
@@ -89,78 +96,145 @@ class DeliveryBuilder:
         return built[0] if built else None
 
     async def build_batch(self, limit: int | None = None) -> list[uuid.UUID]:
-        """Lease up to `limit` (the batch size) due deliveries, build each, and issue
-        them in one transaction. Under a stream of sales the lease, the first lines and
-        the issue are each one transaction for many deliveries; a build that fails is
-        postponed alone."""
+        """Lease up to `limit` (the batch size) due deliveries and build them side by
+        side, each issued as soon as it is built: a slow build holds up only its own
+        delivery. Under a stream of sales the lease and the first lines are one
+        transaction for many deliveries, and builds finished together are issued
+        together; a build that fails is postponed alone."""
         runtime = self._runtime()
-        sessionmaker = runtime.sessionmaker
-        async with sessionmaker() as session, session.begin():
+        batch = _Batch(runtime.sessionmaker, lease_for=self._lease_for)
+        async with batch.transaction() as session:
             leased = await build_service.lease(
                 session, limit=limit or self._batch_size, lease_for=self._lease_for
             )
             if not leased:
                 return []
             first = await build_service.first_chunks(session, leased)
+        batch.held_since(leased)
+        builds_at_once = asyncio.Semaphore(BUILDS_AT_ONCE)
 
-        async def lines(licence_id: uuid.UUID, after: str) -> Sequence[Row[Any]]:
-            async with sessionmaker() as session, session.begin():
-                return await build_service.lines_after(session, licence_id, after)
+        async def build(held: Leased) -> None:
+            async with builds_at_once:
+                await self._build(batch, runtime.tools, held, first[held.licence_id])
 
-        async def renew(held: Leased) -> bool:
-            async with sessionmaker() as session, session.begin():
-                return await build_service.renew(session, held, lease_for=self._lease_for)
-
-        built: list[Built] = []
-        for held in leased:
-            try:
-                built.append(
-                    await assemble(
-                        held,
-                        first[held.licence_id],
-                        lines=lines,
-                        renew=renew,
-                        tools=runtime.tools,
-                    )
-                )
-            except LeaseLost:
-                log.warning("delivery.build.lease_lost", delivery_id=str(held.delivery_id))
-            except Exception as exc:
-                await self._postpone(sessionmaker, held, exc)
-        if built:
-            await self._issue(sessionmaker, built)
+        async with asyncio.TaskGroup() as builds:
+            for held in leased:
+                builds.create_task(build(held))
         return [held.delivery_id for held in leased]
 
-    async def _issue(
-        self, sessionmaker: async_sessionmaker[AsyncSession], built: Sequence[Built]
+    async def _build(
+        self, batch: "_Batch", tools: BuildTools, held: Leased, first: Sequence[Row[Any]]
     ) -> None:
-        """In one transaction; when that fails, each in its own, so that whatever failed
-        it postpones only its own delivery."""
         try:
-            async with sessionmaker() as session, session.begin():
-                for ready in built:
-                    await build_service.issue(session, ready)
+            # A build that waited for its turn may find its lease taken over meanwhile.
+            if not await batch.keep_lease(held):
+                raise LeaseLost(f"the lease on delivery {held.delivery_id} was taken over")
+            built = await assemble(
+                held, first, lines=batch.lines, keep_lease=batch.keep_lease, tools=tools
+            )
+        except LeaseLost:
+            log.warning("delivery.build.lease_lost", delivery_id=str(held.delivery_id))
             return
         except Exception as exc:
+            await self._postpone(batch, held, exc)
+            return
+        for unissued in await batch.issue(built, self._issue):
+            await _discard_manifest(tools.store, unissued)
+
+    async def _issue(self, batch: "_Batch", built: Sequence[Built]) -> list[Built]:
+        """In one transaction; when that fails, each in its own, so that whatever failed
+        it postpones only its own delivery. The builds that were not issued."""
+        try:
+            async with batch.transaction() as session:
+                issued = [await build_service.issue(session, ready) for ready in built]
+            return [ready for ready, event in zip(built, issued, strict=True) if event is None]
+        except Exception as exc:
             if len(built) == 1:
-                await self._postpone(sessionmaker, built[0].leased, exc)
-                return
+                await self._postpone(batch, built[0].leased, exc)
+                return list(built)
             log.warning("delivery.build.batch_failed", deliveries=len(built), exc_info=True)
+        unissued = []
         for ready in built:
             try:
-                async with sessionmaker() as session, session.begin():
-                    await build_service.issue(session, ready)
+                async with batch.transaction() as session:
+                    if await build_service.issue(session, ready) is None:
+                        unissued.append(ready)
             except Exception as exc:
-                await self._postpone(sessionmaker, ready.leased, exc)
+                await self._postpone(batch, ready.leased, exc)
+                unissued.append(ready)
+        return unissued
 
-    async def _postpone(
-        self, sessionmaker: async_sessionmaker[AsyncSession], leased: Leased, exc: Exception
-    ) -> None:
+    async def _postpone(self, batch: "_Batch", leased: Leased, exc: Exception) -> None:
         log.exception("delivery.build.failed", delivery_id=str(leased.delivery_id))
-        async with sessionmaker() as session, session.begin():
+        async with batch.transaction() as session:
             await build_service.postpone(
                 session,
                 leased,
                 error=f"{type(exc).__name__}: {exc}",
                 max_backoff=self._max_backoff_seconds,
             )
+
+
+IssueMany = Callable[["_Batch", Sequence[Built]], Awaitable[list[Built]]]
+
+
+class _Batch:
+    """The transactions of one batch's builds. They take turns, each short, so a builder
+    holds at most one connection, leaving the pool to requests; the builds' calls to
+    the object store overlap."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, lease_for: timedelta
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._lease_for = lease_for
+        self._turn = asyncio.Lock()
+        self._renewed_at: dict[uuid.UUID, float] = {}
+        self._ready: list[Built] = []
+        self._issuing = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._turn, self._sessionmaker() as session, session.begin():
+            yield session
+
+    def held_since(self, leased: Sequence[Leased]) -> None:
+        now = asyncio.get_running_loop().time()
+        self._renewed_at.update((held.lease_id, now) for held in leased)
+
+    async def keep_lease(self, held: Leased) -> bool:
+        """Renewed once half of it has passed, so a batch that takes longer than one
+        lease keeps what it has not built yet; another builder takes over only a build
+        that stalled."""
+        now = asyncio.get_running_loop().time()
+        if now - self._renewed_at[held.lease_id] < self._lease_for.total_seconds() / 2:
+            return True
+        async with self.transaction() as session:
+            kept = await build_service.renew(session, held, lease_for=self._lease_for)
+        self._renewed_at[held.lease_id] = now
+        return kept
+
+    async def lines(self, licence_id: uuid.UUID, after: str) -> Sequence[Row[Any]]:
+        async with self.transaction() as session:
+            return await build_service.lines_after(session, licence_id, after)
+
+    async def issue(self, built: Built, issue_many: IssueMany) -> list[Built]:
+        """Issue `built` at once, with whatever else finished while the last issue
+        committed (builds finished together share a transaction); the builds of that
+        transaction that were not issued."""
+        self._ready.append(built)
+        async with self._issuing:
+            if not self._ready:
+                return []  # issued with the builds before it, by the one that went first
+            ready, self._ready = self._ready, []
+            return await issue_many(self, ready)
+
+
+async def _discard_manifest(store: ObjectStore, unissued: Built) -> None:
+    """A manifest no delivery points at (its build lost the lease or failed to issue)."""
+    if unissued.manifest_key is None:
+        return
+    try:
+        await store.delete(unissued.manifest_key)
+    except StorageError:
+        log.warning("delivery.build.manifest_left", key=unissued.manifest_key, exc_info=True)
