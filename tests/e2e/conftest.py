@@ -22,6 +22,9 @@ FAULT_SETTINGS = {
     },
     "ASSENT_DELIVERY_BUILD_POLL_SECONDS": "0.5",
     "ASSENT_DELIVERY_BUILD_MAX_BACKOFF_SECONDS": "2",
+    # A killed builder's lease lapses in seconds (10 minutes in production), so its
+    # delivery is built again while the test waits.
+    "ASSENT_DELIVERY_BUILD_LEASE_SECONDS": "5",
     # Every request authenticates from the database and records the key's use, so a
     # fault in the gateway's database meets authentication at once, not minutes later.
     "ASSENT_GATEWAY_PRINCIPAL_CACHE_SECONDS": "0",
