@@ -37,9 +37,11 @@ def work_version_key(work_id: uuid.UUID, version_id: uuid.UUID) -> str:
     return f"works/{work_id}/versions/{version_id}"
 
 
-def manifest_key(delivery_id: uuid.UUID) -> str:
-    """The signed manifest (DSSE envelope) of one delivery."""
-    return f"deliveries/{delivery_id}/manifest.dsse.json"
+def manifest_key(delivery_id: uuid.UUID, build_id: uuid.UUID) -> str:
+    """The signed manifest (DSSE envelope) of one delivery, as one build wrote it: each
+    build has its own object, so a build that outlived its lease never replaces the
+    manifest another build issued (the delivery's row names the issued one)."""
+    return f"deliveries/{delivery_id}/{build_id}/manifest.dsse.json"
 
 
 def checkpoint_key(tree_size: int) -> str:

@@ -91,10 +91,9 @@ class Built:
 
 
 def lease_manifest_key(leased: Leased) -> str:
-    """Where the build under `leased` stores its manifest: beside the delivery's own
-    manifest key, in a folder named by the lease, so no two builds share an object."""
-    folder, name = manifest_key(leased.delivery_id).rsplit("/", 1)
-    return validate_key(f"{folder}/{leased.lease_id}/{name}")
+    """Where the build under `leased` stores its manifest: its own object, named by the
+    lease, so no two builds share one."""
+    return validate_key(manifest_key(leased.delivery_id, leased.lease_id))
 
 
 async def _undeliverable(
