@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from assent.protocol import verify_envelope
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublishedKeys
-from services.kit.signing import verify_envelope
 from tests.e2e.marketplace import (
     LICENCE,
     LICENCES,
