@@ -124,7 +124,7 @@ class StackError(Exception):
 
 
 def _new_secrets() -> dict[str, str]:
-    from services.kit.signing import generate_seed
+    from assent.protocol import generate_seed
 
     return {
         "internal_token_secret": secrets.token_urlsafe(48),

@@ -72,10 +72,9 @@ from scratch_market import (
     wait_drained,
 )
 
+from assent.protocol import leaf_hash, root_of, verify_envelope
 from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE, Checkpoint, CheckpointRead
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublishedKeys
-from services.kit.merkle import leaf_hash, root_of
-from services.kit.signing import verify_envelope
 
 T = TypeVar("T")
 STEPS = ("search", "quote", "purchase", "download")
