@@ -94,8 +94,11 @@ class DatabaseTransaction(SchemaExtension):
             yield
             result = self.execution_context.result
             if isinstance(context, Context):
-                keep = result is not None and not context.transaction_broken
-                refused = keep is False and context.writes_answered
+                # An answer with no data (an unexpected error nulled it, and graphql-core
+                # ran no later mutation) reports no success, so nothing of it is kept.
+                answered = result is not None and result.data is not None
+                keep = answered and not context.transaction_broken
+                refused = answered and not keep and context.writes_answered
                 try:
                     await context.finish(commit=keep)
                 except Exception:
@@ -104,7 +107,10 @@ class DatabaseTransaction(SchemaExtension):
                 finished = True
                 if refused:
                     refusal = GraphQLError(
-                        "the changes could not be saved, and none was made; try again",
+                        "the gateway could not save this operation's changes to accounts "
+                        "and keys, and made none of them; a change made by another service "
+                        "in the same operation (a purchase, a bundle) may stand: retry with "
+                        "the same idempotency key, or read it back",
                         extensions={"code": COMMIT_FAILED},
                     )
                     _replace_errors(result, [refusal], clear_data=True)
