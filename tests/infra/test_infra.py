@@ -37,6 +37,8 @@ PACKAGES = [
     pattern.rstrip("*")
     for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
 ]
+# The lock of the server's dependencies alone, which the image installs.
+SERVER_LOCK = "requirements-server.lock"
 
 # In containers every component listens on the port `assent up` gives it by default.
 BASE_PORT: int = build_parser().parse_args(["up"]).port
@@ -583,6 +585,16 @@ def dockerfile_problems(text: str) -> list[str]:
         for package in PACKAGES
         if package not in copied
     ]
+    # The server's dependencies come pinned and hashed from the lock make lock writes, so
+    # the image runs the versions the suite ran; the project alone is installed after them.
+    installs = [line for line in instructions if line.upper().startswith("RUN ")]
+    if SERVER_LOCK not in copied or not any(
+        re.search(rf"pip install --require-hashes -r {re.escape(SERVER_LOCK)}\b", line)
+        for line in installs
+    ):
+        problems.append(f"the dependencies are not installed from {SERVER_LOCK} with hashes")
+    if not any(re.search(r"pip install --no-deps \.", line) for line in installs):
+        problems.append("the project is installed with dependencies the lock does not pin")
     return problems
 
 
@@ -596,10 +608,14 @@ def test_dockerfile_checks_notice_root_and_another_python() -> None:
         "python:3.11-slim", "python:3.12-slim"
     )
     broken = broken.replace("COPY storage ./storage\n", "")
+    broken = broken.replace("--require-hashes -r requirements-server.lock", "'.[server]'")
+    broken = broken.replace("pip install --no-deps .", "pip install .")
     problems = "\n".join(dockerfile_problems(broken))
     assert "base image python:3.12-slim is not Python 3.11" in problems
     assert "the image runs as root (USER root)" in problems
     assert "the package storage is not copied" in problems
+    assert "not installed from requirements-server.lock with hashes" in problems
+    assert "the project is installed with dependencies the lock does not pin" in problems
     assert "runs as root" in "\n".join(dockerfile_problems(text.replace("USER 10001:10001\n", "")))
 
 
@@ -611,9 +627,8 @@ def test_build_context_lets_every_package_through() -> None:
     ]
     # Everything is left out first, then what the build copies is let back in.
     assert rules[0] == "*"
-    assert {f"!{package}/" for package in PACKAGES} | {"!pyproject.toml", "!README.md"} <= set(
-        rules
-    )
+    let_through = {"!pyproject.toml", "!README.md", f"!{SERVER_LOCK}"}
+    assert {f"!{package}/" for package in PACKAGES} | let_through <= set(rules)
 
 
 def test_installed_package_carries_every_file_the_code_needs() -> None:
