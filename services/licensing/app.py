@@ -17,14 +17,10 @@ from services.kit.outbox import EventReceiver
 from services.licensing.api import router
 from services.licensing.config import Settings
 from services.licensing.ledger.accounts import account_service
+from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.licence.sale_scope import SCOPE_TOPICS, sale_scope_service
-from services.licensing.licence.service import licence_service
-
-
-async def _delivery_issued(session: AsyncSession, envelope: EventEnvelope) -> None:
-    await licence_service.refund_undelivered(
-        session, DeliveryIssued.model_validate(envelope.payload)
-    )
+from services.licensing.licence.service import LicenceService
+from services.licensing.wiring import LicensingServices
 
 
 async def _account_registered(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -39,11 +35,15 @@ async def _account_role_granted(session: AsyncSession, envelope: EventEnvelope) 
     )
 
 
-def _receiver() -> EventReceiver:
+def _receiver(licences: LicenceService) -> EventReceiver:
     """Each event handled in order; a batch's sale scope locks all taken first."""
+
+    async def delivery_issued(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await licences.refund_undelivered(session, DeliveryIssued.model_validate(envelope.payload))
+
     per_event = EventReceiver.per_event(
         {
-            Topic.DELIVERY_ISSUED: _delivery_issued,
+            Topic.DELIVERY_ISSUED: delivery_issued,
             Topic.ACCOUNT_REGISTERED: _account_registered,
             Topic.ACCOUNT_ROLE_GRANTED: _account_role_granted,
             **dict.fromkeys(SCOPE_TOPICS, sale_scope_service.record),
@@ -57,7 +57,11 @@ def _receiver() -> EventReceiver:
     return EventReceiver(per_event.topics, handle)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, known_accounts: KnownAccounts | None = None
+) -> FastAPI:
+    """The licensing service; `known_accounts` stands in for the ledger accounts cache
+    (tests turn it off)."""
     settings = settings or Settings()
     if not settings.signing_key.get_secret_value():
         # A licence certificate nobody can verify is worse than no service: refuse to start.
@@ -67,11 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "print(generate_seed())' makes one)"
         )
     signer = Signer(settings.signing_key, purpose=CERTIFICATE_KEY_PURPOSE)
+    licensing = LicensingServices.build(known_accounts or KnownAccounts())
     app = create_service_app(
         "licensing",
         settings,
         routers=[router],
-        event_handlers=_receiver(),
+        event_handlers=_receiver(licensing.licences),
     )
     app.state.certificate_signer = signer
+    app.state.licensing = licensing
     return app

@@ -18,6 +18,10 @@ from services.kit.errors import (
 )
 from services.licensing.catalogue_client import Catalogue
 from services.licensing.config import Settings
+from services.licensing.ledger.payments import PaymentService
+from services.licensing.ledger.service import LedgerService
+from services.licensing.licence.service import LicenceService
+from services.licensing.wiring import LicensingServices
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Ids = Annotated[list[uuid.UUID], Query(alias="id", min_length=1, max_length=MAX_PAGE_SIZE)]
@@ -44,9 +48,29 @@ def _signer(request: Request) -> Signer:
     return signer
 
 
+async def _services(request: Request) -> LicensingServices:
+    services: LicensingServices = request.app.state.licensing
+    return services
+
+
+async def _ledger(services: Annotated[LicensingServices, Depends(_services)]) -> LedgerService:
+    return services.ledger
+
+
+async def _payments(services: Annotated[LicensingServices, Depends(_services)]) -> PaymentService:
+    return services.payments
+
+
+async def _licences(services: Annotated[LicensingServices, Depends(_services)]) -> LicenceService:
+    return services.licences
+
+
 LicensingSettings = Annotated[Settings, Depends(_settings)]
 CatalogueReader = Annotated[Catalogue, Depends(_catalogue)]
 CertificateSigner = Annotated[Signer, Depends(_signer)]
+Ledger = Annotated[LedgerService, Depends(_ledger)]
+Payments = Annotated[PaymentService, Depends(_payments)]
+Licences = Annotated[LicenceService, Depends(_licences)]
 
 
 def responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:

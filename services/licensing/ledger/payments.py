@@ -22,12 +22,16 @@ from services.licensing.errors import InsufficientFunds, ReferenceReused
 from services.licensing.ledger.accounts import account_service
 from services.licensing.ledger.references import LedgerReferenceRepository
 from services.licensing.ledger.repository import LedgerRepository
-from services.licensing.ledger.service import Entry, buyer_account, creator_account, ledger_service
+from services.licensing.ledger.service import LedgerService, buyer_account, creator_account
+from services.licensing.ledger.transaction import Entry
 from services.licensing.models import AccountKey, LedgerReference
 from services.licensing.rules import check_currency, refuse_nul, require_account
 
 
 class PaymentService:
+    def __init__(self, ledger: LedgerService) -> None:
+        self.ledger = ledger
+
     async def top_up(
         self, session: AsyncSession, caller: Caller, top_up: TopUpIn
     ) -> TransactionRead:
@@ -40,7 +44,7 @@ class PaymentService:
         if (earlier := await LedgerReferenceRepository(session).claim(claim)) is not None:
             return await self._replay(session, earlier, claim)
         funding = AccountKey(LedgerAccountKind.FUNDING, None, top_up.currency)
-        transaction = await ledger_service.record(
+        transaction = await self.ledger.record(
             session,
             kind=TransactionKind.TOP_UP,
             currency=top_up.currency,
@@ -75,7 +79,7 @@ class PaymentService:
             raise InsufficientFunds(
                 f"the creator is owed {owed} {payout.currency}, less than {payout.amount_minor}"
             )
-        transaction = await ledger_service.record(
+        transaction = await self.ledger.record(
             session,
             kind=TransactionKind.PAYOUT,
             currency=payout.currency,
@@ -115,6 +119,3 @@ class PaymentService:
                 f"the reference {claim.reference!r} already recorded another {claim.kind}"
             )
         return await LedgerReferenceRepository(session).transaction(earlier.transaction_id)
-
-
-payment_service = PaymentService()

@@ -1,10 +1,9 @@
 """The ledger's queries (on PostgreSQL and SQLite alike)."""
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, cast
-from weakref import WeakKeyDictionary
+from typing import cast
 
 from sqlalchemy import (
     Table,
@@ -14,13 +13,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from services.contracts.licensing import LedgerAccountKind, TransactionKind
-from services.kit.db import on_commit, utcnow
+from services.kit.db import utcnow
 from services.kit.repository import Repository
+from services.licensing.ledger.known_accounts import KnownAccounts
+from services.licensing.ledger.transaction import Transaction
 from services.licensing.models import (
     AccountKey,
     LedgerAccount,
@@ -30,6 +29,8 @@ from services.licensing.models import (
 from services.licensing.statements import upsert_statement
 
 _ACCOUNT = cast(Table, LedgerAccount.__table__)
+_TRANSACTION = cast(Table, LedgerTransaction.__table__)
+_POSTING = cast(Table, LedgerPosting.__table__)
 _LOCK_BALANCE = (
     select(_ACCOUNT.c.balance_minor)
     .where(_ACCOUNT.c.id == bindparam("account_id"))
@@ -42,22 +43,6 @@ _ADD_TO_BALANCE = (
 )
 
 
-# By engine: the same account id may be missing from another database this process
-# uses (tests run SQLite beside PostgreSQL).
-_accounts_by_engine: WeakKeyDictionary[Engine, set[uuid.UUID]] = WeakKeyDictionary()
-
-
-def committed_accounts(session: AsyncSession) -> set[uuid.UUID]:
-    """The ledger accounts this process has seen committed in the session's database.
-
-    A session bound to a connection joins a transaction it does not end (a test's, rolled
-    back afterwards): nothing it commits is known to last, so it remembers nothing."""
-    bind = session.get_bind()
-    if not isinstance(bind, Engine):
-        return set()
-    return _accounts_by_engine.setdefault(bind, set())
-
-
 @dataclass(frozen=True)
 class Balance:
     kind: LedgerAccountKind
@@ -68,17 +53,15 @@ class Balance:
 class LedgerRepository(Repository[LedgerAccount]):
     model = LedgerAccount
 
-    async def ensure_accounts(self, keys: Collection[AccountKey]) -> None:
+    async def ensure_accounts(self, keys: Collection[AccountKey], known: KnownAccounts) -> None:
         """Create the accounts that do not exist yet, in id order.
 
         An existing account is neither locked nor written (a conflict with a committed
         row does not wait), so a sale never contends on its creators' or the platform's
         rows; the id order keeps two sales creating the same new accounts from deadlocking.
-        Accounts are never deleted, so once this process has committed one to a database
-        it skips the statement for it there.
+        Accounts `known` to be committed are skipped without a statement.
         """
-        known = committed_accounts(self.session)
-        keys = [key for key in keys if key.id not in known]
+        keys = {key for key in keys if not known.knows(self.session, key.id)}
         if not keys:
             return
         now = utcnow()
@@ -91,21 +74,40 @@ class LedgerRepository(Repository[LedgerAccount]):
                 "balance_minor": 0 if key.kind == LedgerAccountKind.BUYER_BALANCE else None,
                 "created_at": now,
             }
-            for key in sorted(set(keys), key=lambda key: key.id)
+            for key in sorted(keys, key=lambda key: key.id)
         ]
-        table = cast(Table, LedgerAccount.__table__)
         await self.session.execute(
-            upsert_statement(self.session)(table).on_conflict_do_nothing(), rows
+            upsert_statement(self.session)(_ACCOUNT).on_conflict_do_nothing(), rows
         )
-        created = {key.id for key in keys}
-        on_commit(self.session, lambda: known.update(created))
+        known.remember_on_commit(self.session, [key.id for key in keys])
 
-    async def add_transaction(
-        self, transaction: dict[str, Any], postings: Sequence[dict[str, Any]]
-    ) -> None:
+    async def add(self, transaction: Transaction) -> None:
         """Insert a transaction and its postings: a statement per table, without the flush."""
-        await self.session.execute(insert(cast(Table, LedgerTransaction.__table__)), transaction)
-        await self.session.execute(insert(cast(Table, LedgerPosting.__table__)), list(postings))
+        await self.session.execute(
+            insert(_TRANSACTION),
+            {
+                "id": transaction.id,
+                "kind": transaction.kind,
+                "currency": transaction.currency,
+                "licence_id": transaction.licence_id,
+                "reference": transaction.reference,
+                "dedupe_key": transaction.dedupe_key,
+                "recorded_by": transaction.recorded_by,
+                "recorded_at": transaction.recorded_at,
+            },
+        )
+        await self.session.execute(
+            insert(_POSTING),
+            [
+                {
+                    "transaction_id": transaction.id,
+                    "account_id": entry.account.id,
+                    "amount_minor": entry.amount_minor,
+                    "work_id": entry.work_id,
+                }
+                for entry in transaction.entries
+            ],
+        )
 
     async def lock_stored_balance(self, account_id: uuid.UUID) -> int | None:
         """A buyer's stored balance, locked until the transaction ends; None: no account."""

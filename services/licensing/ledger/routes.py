@@ -19,6 +19,8 @@ from services.kit.errors import (
 )
 from services.kit.internal_token import CurrentCaller, require_role
 from services.licensing.dependencies import (
+    Ledger,
+    Payments,
     Session,
     responses,
 )
@@ -26,8 +28,6 @@ from services.licensing.errors import (
     InsufficientFunds,
     ReferenceReused,
 )
-from services.licensing.ledger.payments import payment_service
-from services.licensing.ledger.service import ledger_service
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
 
@@ -37,11 +37,13 @@ router = APIRouter(prefix="/v1", tags=["licensing"])
     status_code=status.HTTP_201_CREATED,
     responses=responses(Unauthenticated, Forbidden, InvalidRequest, ReferenceReused),
 )
-async def top_up(top_up: TopUpIn, caller: CurrentCaller, session: Session) -> TransactionRead:
+async def top_up(
+    top_up: TopUpIn, caller: CurrentCaller, session: Session, payments: Payments
+) -> TransactionRead:
     """Record money received from a buyer (admins): it credits their prepaid balance, once
     per reference (a retry answers the same transaction)."""
     require_role(caller, Role.ADMIN)
-    return await payment_service.top_up(session, caller, top_up)
+    return await payments.top_up(session, caller, top_up)
 
 
 @router.post(
@@ -51,23 +53,25 @@ async def top_up(top_up: TopUpIn, caller: CurrentCaller, session: Session) -> Tr
         Unauthenticated, Forbidden, InvalidRequest, InsufficientFunds, ReferenceReused
     ),
 )
-async def payout(payout: PayoutIn, caller: CurrentCaller, session: Session) -> TransactionRead:
+async def payout(
+    payout: PayoutIn, caller: CurrentCaller, session: Session, payments: Payments
+) -> TransactionRead:
     """Record money paid to a creator (admins), at most what they are owed, once per
     reference (a retry answers the same transaction)."""
     require_role(caller, Role.ADMIN)
-    return await payment_service.payout(session, caller, payout)
+    return await payments.payout(session, caller, payout)
 
 
 @router.get("/ledger/check", responses=responses(Unauthenticated, Forbidden))
-async def check_ledger(caller: CurrentCaller, session: Session) -> LedgerCheck:
+async def check_ledger(caller: CurrentCaller, session: Session, ledger: Ledger) -> LedgerCheck:
     """The ledger's invariants (admins and auditors): every list is empty when it is sound."""
     require_role(caller, Role.ADMIN, Role.AUDITOR)
-    return await ledger_service.check(session)
+    return await ledger.check(session)
 
 
 @router.get("/balances", responses=responses(Unauthenticated, Forbidden, InvalidRequest))
 async def get_balances(
-    caller: CurrentCaller, session: Session, owner_id: uuid.UUID | None = None
+    caller: CurrentCaller, session: Session, ledger: Ledger, owner_id: uuid.UUID | None = None
 ) -> list[BalanceRead]:
     """An account holder's balances per currency: one's own; anyone's for admins, auditors."""
-    return await ledger_service.balances(session, caller, owner_id)
+    return await ledger.balances(session, caller, owner_id)

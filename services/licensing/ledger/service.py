@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import structlog
 from pydantic import BaseModel
@@ -14,7 +13,6 @@ from services.contracts.licensing import (
     LedgerAccountKind,
     LedgerCheck,
     LedgerRecorded,
-    PostingRead,
     QuoteLine,
     TransactionKind,
     TransactionRead,
@@ -24,8 +22,10 @@ from services.kit.db import utcnow
 from services.kit.errors import FieldError, Forbidden, InvalidRequest
 from services.kit.internal_token import Caller
 from services.kit.outbox import emit_all
+from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.ledger.repository import LedgerRepository
 from services.licensing.ledger.royalties import Share, split
+from services.licensing.ledger.transaction import Entry, Transaction
 from services.licensing.models import (
     AccountKey,
     LedgerPosting,
@@ -35,15 +35,6 @@ from services.licensing.rules import (
 )
 
 log = structlog.get_logger()
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A posting to be written."""
-
-    account: AccountKey
-    amount_minor: int
-    work_id: uuid.UUID | None
 
 
 def _platform(currency: str) -> AccountKey:
@@ -88,6 +79,9 @@ def reversal(postings: Sequence[LedgerPosting]) -> list[Entry]:
 
 
 class LedgerService:
+    def __init__(self, known_accounts: KnownAccounts) -> None:
+        self.known_accounts = known_accounts
+
     async def record(
         self,
         session: AsyncSession,
@@ -113,54 +107,26 @@ class LedgerService:
         if any(entry.account.currency != currency for entry in entries):
             raise ValueError("a ledger transaction has one currency")
         ledger = LedgerRepository(session)
-        await ledger.ensure_accounts({entry.account for entry in entries})
+        await ledger.ensure_accounts({entry.account for entry in entries}, self.known_accounts)
         stored: dict[uuid.UUID, int] = {}
         for entry in entries:
             if entry.account.kind == LedgerAccountKind.BUYER_BALANCE:
                 stored[entry.account.id] = stored.get(entry.account.id, 0) + entry.amount_minor
         for account, amount in sorted(stored.items()):
             await ledger.add_to_stored_balance(account, amount)
-        transaction_id = transaction_id or uuid.uuid4()
-        recorded_at = utcnow()
-        await ledger.add_transaction(
-            {
-                "id": transaction_id,
-                "kind": kind,
-                "currency": currency,
-                "licence_id": licence_id,
-                "reference": reference,
-                "dedupe_key": dedupe_key,
-                "recorded_by": recorded_by,
-                "recorded_at": recorded_at,
-            },
-            [
-                {
-                    "transaction_id": transaction_id,
-                    "account_id": entry.account.id,
-                    "amount_minor": entry.amount_minor,
-                    "work_id": entry.work_id,
-                }
-                for entry in entries
-            ],
-        )
-        read = TransactionRead(
-            id=transaction_id,
+        transaction = Transaction(
+            id=transaction_id or uuid.uuid4(),
             kind=kind,
             currency=currency,
+            entries=entries,
+            recorded_by=recorded_by,
+            recorded_at=utcnow(),
             licence_id=licence_id,
             reference=reference,
-            recorded_by=recorded_by,
-            recorded_at=recorded_at,
-            postings=[
-                PostingRead(
-                    account_kind=entry.account.kind,
-                    owner_id=entry.account.owner_id,
-                    amount_minor=entry.amount_minor,
-                    work_id=entry.work_id,
-                )
-                for entry in entries
-            ],
+            dedupe_key=dedupe_key,
         )
+        await ledger.add(transaction)
+        read = transaction.read()
         await emit_all(
             session, [*events, (Topic.LEDGER_RECORDED, LedgerRecorded(transaction=read))]
         )
@@ -200,6 +166,3 @@ class LedgerService:
             negative_buyer_balances=await ledger.negative_buyer_balances(),
             totals=await ledger.totals_by_currency(),
         )
-
-
-ledger_service = LedgerService()

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     Select,
@@ -14,12 +14,16 @@ from sqlalchemy.orm import selectinload
 
 from services.kit.db import utcnow
 from services.kit.repository import Page, Repository
+from services.licensing.licence.grant import LicenceGrant
 from services.licensing.models import (
     Licence,
     LicenceLine,
     Purchase,
 )
 from services.licensing.statements import upsert_statement
+
+_LICENCE = cast(Table, Licence.__table__)
+_LINE = cast(Table, LicenceLine.__table__)
 
 
 class PurchaseRepository(Repository[Purchase]):
@@ -80,10 +84,57 @@ class LicenceRepository(Repository[Licence]):
             await self.session.scalars(self._read().where(Licence.quote_id == quote_id))
         ).first()
 
-    async def grant(self, licence: dict[str, Any], lines: Sequence[dict[str, Any]]) -> None:
+    async def grant(self, grant: LicenceGrant) -> None:
         """Insert a licence and its lines: a statement per table, without the ORM's flush."""
-        await self.session.execute(insert(cast(Table, Licence.__table__)), licence)
-        await self.session.execute(insert(cast(Table, LicenceLine.__table__)), list(lines))
+        licence = grant.licence
+        await self.session.execute(
+            insert(_LICENCE),
+            {
+                "id": licence.id,
+                "buyer_id": licence.buyer_id,
+                "buyer_name": licence.buyer_name,
+                "bundle_id": licence.bundle_id,
+                "quote_id": licence.quote_id,
+                "uses": licence.uses,
+                "currency": licence.currency,
+                "total_minor": licence.total_minor,
+                "platform_fee_minor": licence.platform_fee_minor,
+                "refunded_minor": licence.refunded_minor,
+                "status": licence.status,
+                "granted_at": licence.granted_at,
+                "starts_at": licence.starts_at,
+                "ends_at": licence.ends_at,
+            },
+        )
+        await self.session.execute(
+            insert(_LINE),
+            [
+                {
+                    "licence_id": licence.id,
+                    "work_id": line.work_id,
+                    "position": position,
+                    "version_id": line.version_id,
+                    "title": line.title,
+                    "media_type": line.media_type,
+                    "file_name": line.file_name,
+                    "size": line.size,
+                    "sha256": line.sha256,
+                    "attribution": line.attribution,
+                    "terms_id": line.terms_id,
+                    "terms": line.terms.model_dump(mode="json"),
+                    "price_minor": line.price_minor,
+                    "platform_fee_minor": sold.platform_fee_minor,
+                    "shares": [share.model_dump(mode="json") for share in sold.shares],
+                    "starts_at": line.starts_at,
+                    "ends_at": line.ends_at,
+                    "status": line.status,
+                    "excluded_reason": line.excluded_reason,
+                }
+                for position, (line, sold) in enumerate(
+                    zip(licence.lines, grant.quote_lines, strict=True)
+                )
+            ],
+        )
 
     async def lock(self, licence_id: uuid.UUID) -> Licence | None:
         """The licence, locked, with its lines loaded afterwards (so they are current)."""

@@ -28,6 +28,7 @@ from services.licensing.dependencies import (
     CertificateSigner,
     First,
     Ids,
+    Licences,
     Session,
     responses,
 )
@@ -39,7 +40,6 @@ from services.licensing.errors import (
     QuoteExpired,
     QuotePurchased,
 )
-from services.licensing.licence.service import licence_service
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
 
@@ -57,24 +57,32 @@ router = APIRouter(prefix="/v1", tags=["licensing"])
         IdempotencyKeyReused,
     ),
 )
-async def purchase(purchase: PurchaseIn, caller: CurrentCaller, session: Session) -> PurchaseRead:
+async def purchase(
+    purchase: PurchaseIn, caller: CurrentCaller, session: Session, licences: Licences
+) -> PurchaseRead:
     """Buy a quote (buyers); the same idempotency key always answers with the same licence."""
     require_role(caller, Role.BUYER)
-    return await licence_service.purchase(session, caller, purchase)
+    return await licences.purchase(session, caller, purchase)
 
 
 @router.get("/licences", responses=responses(Unauthenticated, InvalidRequest))
 async def list_licences(
-    caller: CurrentCaller, session: Session, first: First = 20, after: str | None = None
+    caller: CurrentCaller,
+    session: Session,
+    licences: Licences,
+    first: First = 20,
+    after: str | None = None,
 ) -> LicencePage:
     """Licences newest first: a buyer's own; every one for admins and auditors."""
-    return await licence_service.page(session, caller, after=after, first=first)
+    return await licences.page(session, caller, after=after, first=first)
 
 
 @router.get("/licences/batch", responses=responses(Unauthenticated))
-async def get_licences(ids: Ids, caller: CurrentCaller, session: Session) -> list[LicenceRead]:
+async def get_licences(
+    ids: Ids, caller: CurrentCaller, session: Session, licences: Licences
+) -> list[LicenceRead]:
     """Batch read in the order asked; licences missing or not the caller's are left out."""
-    return await licence_service.get_many(session, caller, ids)
+    return await licences.get_many(session, caller, ids)
 
 
 @router.get("/licences/certificates", responses=responses(Unauthenticated))
@@ -84,27 +92,32 @@ async def get_certificates(
     ],
     caller: CurrentCaller,
     session: Session,
+    licences: Licences,
     signer: CertificateSigner,
 ) -> list[CertificateRead]:
     """Batch read of certificates in the order asked; licences missing or not the caller's
     are left out."""
-    return await licence_service.certificates(session, caller, licence_ids, signer=signer)
+    return await licences.certificates(session, caller, licence_ids, signer=signer)
 
 
 @router.get("/licences/{licence_id}", responses=responses(*READ))
 async def get_licence(
-    licence_id: uuid.UUID, caller: CurrentCaller, session: Session
+    licence_id: uuid.UUID, caller: CurrentCaller, session: Session, licences: Licences
 ) -> LicenceRead:
     """One licence: its buyer's, or any for admins and auditors."""
-    return await licence_service.get(session, caller, licence_id)
+    return await licences.get(session, caller, licence_id)
 
 
 @router.get("/licences/{licence_id}/certificate", responses=responses(*READ))
 async def get_certificate(
-    licence_id: uuid.UUID, caller: CurrentCaller, session: Session, signer: CertificateSigner
+    licence_id: uuid.UUID,
+    caller: CurrentCaller,
+    session: Session,
+    licences: Licences,
+    signer: CertificateSigner,
 ) -> CertificateRead:
     """The licence as a signed certificate (DSSE, Ed25519) a third party can verify."""
-    return await licence_service.certificate(session, caller, licence_id, signer=signer)
+    return await licences.certificate(session, caller, licence_id, signer=signer)
 
 
 @router.post(
@@ -112,11 +125,15 @@ async def get_certificate(
     responses=responses(Unauthenticated, Forbidden, NotFound, InvalidRequest, LicenceRefunded),
 )
 async def refund_licence(
-    licence_id: uuid.UUID, refund: RefundIn, caller: CurrentCaller, session: Session
+    licence_id: uuid.UUID,
+    refund: RefundIn,
+    caller: CurrentCaller,
+    session: Session,
+    licences: Licences,
 ) -> LicenceRead:
     """Refund and revoke a licence (admins): every entry of its sale is reversed."""
     require_role(caller, Role.ADMIN)
-    return await licence_service.refund(session, caller, licence_id, refund)
+    return await licences.refund(session, caller, licence_id, refund)
 
 
 @router.get("/keys", responses=responses(Unauthenticated))

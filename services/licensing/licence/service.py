@@ -17,7 +17,6 @@ from services.contracts.events import Topic
 from services.contracts.licensing import (
     CertificateRead,
     LedgerAccountKind,
-    LicenceGranted,
     LicenceLineRead,
     LicenceLineStatus,
     LicencePage,
@@ -44,13 +43,14 @@ from services.licensing.errors import (
 )
 from services.licensing.ledger.repository import LedgerRepository
 from services.licensing.ledger.service import (
-    Entry,
+    LedgerService,
     buyer_account,
-    ledger_service,
     reversal,
     sale_entries,
 )
+from services.licensing.ledger.transaction import Entry
 from services.licensing.licence.certificate import signed_certificate
+from services.licensing.licence.grant import LicenceGrant
 from services.licensing.licence.repository import LicenceRepository, PurchaseRepository
 from services.licensing.licence.sale_scope import sale_scope_service
 from services.licensing.models import (
@@ -79,6 +79,9 @@ def _attribution(line: QuoteLine) -> str:
 
 
 class LicenceService:
+    def __init__(self, ledger: LedgerService) -> None:
+        self.ledger = ledger
+
     async def purchase(
         self, session: AsyncSession, caller: Caller, purchase: PurchaseIn
     ) -> PurchaseRead:
@@ -157,50 +160,9 @@ class LicenceService:
                 for line in lines
             ],
         )
-        # Written as rows, not mapped objects: the ORM's flush costs more than the SQL.
-        await LicenceRepository(session).grant(
-            {
-                "id": read.id,
-                "buyer_id": read.buyer_id,
-                "buyer_name": read.buyer_name,
-                "bundle_id": read.bundle_id,
-                "quote_id": read.quote_id,
-                "uses": quote.uses,
-                "currency": read.currency,
-                "total_minor": read.total_minor,
-                "platform_fee_minor": read.platform_fee_minor,
-                "refunded_minor": 0,
-                "status": read.status,
-                "granted_at": now,
-                "starts_at": now,
-                "ends_at": read.ends_at,
-            },
-            [
-                {
-                    "licence_id": read.id,
-                    "work_id": line.work_id,
-                    "position": position,
-                    "version_id": line.version_id,
-                    "title": line.title,
-                    "media_type": line.media_type,
-                    "file_name": line.file_name,
-                    "size": line.size,
-                    "sha256": line.sha256,
-                    "attribution": granted.attribution,
-                    "terms_id": line.terms_id,
-                    "terms": line.terms.model_dump(mode="json"),
-                    "price_minor": line.price_minor,
-                    "platform_fee_minor": line.platform_fee_minor,
-                    "shares": [share.model_dump(mode="json") for share in line.shares],
-                    "starts_at": granted.starts_at,
-                    "ends_at": granted.ends_at,
-                    "status": granted.status,
-                    "excluded_reason": granted.excluded_reason,
-                }
-                for position, (line, granted) in enumerate(zip(lines, read.lines, strict=True))
-            ],
-        )
-        await ledger_service.record(
+        grant = LicenceGrant(read, lines)
+        await LicenceRepository(session).grant(grant)
+        await self.ledger.record(
             session,
             kind=TransactionKind.SALE,
             currency=quote.currency,
@@ -208,23 +170,7 @@ class LicenceService:
             recorded_by=buyer_id,
             licence_id=read.id,
             dedupe_key=f"sale:{read.id}",
-            events=[
-                (
-                    Topic.LICENCE_GRANTED,
-                    LicenceGranted(
-                        licence_id=read.id,
-                        buyer_id=read.buyer_id,
-                        buyer_name=read.buyer_name,
-                        bundle_id=read.bundle_id,
-                        quote_id=read.quote_id,
-                        uses=read.uses,
-                        currency=read.currency,
-                        total_minor=read.total_minor,
-                        granted_at=read.granted_at,
-                        lines=read.lines,
-                    ),
-                )
-            ],
+            events=[(Topic.LICENCE_GRANTED, grant.announced())],
         )
         log.info("licence.purchase.granted", licence_id=str(read.id), total=total)
         return PurchaseRead(licence=read, replayed=False)
@@ -324,7 +270,7 @@ class LicenceService:
         )
         # Nothing is left to reverse when delivery already left every line out.
         if remaining:
-            await ledger_service.record(
+            await self.ledger.record(
                 session,
                 kind=TransactionKind.REFUND,
                 currency=licence.currency,
@@ -374,7 +320,7 @@ class LicenceService:
                     and posting.account.kind != LedgerAccountKind.BUYER_BALANCE
                 ]
             )
-            await ledger_service.record(
+            await self.ledger.record(
                 session,
                 kind=TransactionKind.REFUND,
                 currency=licence.currency,
@@ -410,6 +356,3 @@ class LicenceService:
         if licence is None or not self._may_see(caller, licence):
             raise NotFound("no such licence")
         return licence
-
-
-licence_service = LicenceService()

@@ -23,9 +23,10 @@ from services.kit.db import utcnow
 from services.kit.internal_token import Caller, TokenSigner
 from services.licensing.config import Settings
 from services.licensing.ledger.accounts import account_service
-from services.licensing.ledger.payments import payment_service
+from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.ledger.royalties import platform_fee
 from services.licensing.models import Bundle, Quote
+from services.licensing.wiring import LicensingServices
 from tests.fixtures.rest import RestApi
 from tests.services.catalogue.helpers import SECRET, Actor, create_work, list_work
 
@@ -34,6 +35,10 @@ SIGNING_KEY = generate_seed()
 SIGNER = TokenSigner(SECRET, issuer="gateway")
 ADMIN = Caller(subject=str(uuid.uuid4()), roles=frozenset({Role.ADMIN}), issuer="gateway")
 FEE_BPS = 1_500
+
+# What tests call outside an app runs on services of its own, with the ledger accounts
+# cache off, so it never trusts what an app's cache remembers of another database.
+SERVICES = LicensingServices.build(KnownAccounts(enabled=False))
 
 
 def licensing_settings(database_url: str, schema: str | None, **overrides: Any) -> Settings:
@@ -251,7 +256,7 @@ async def top_up(
 ) -> TransactionRead:
     """Credit a buyer's balance, registering the buyer with licensing first."""
     await register_buyer(session, buyer_id)
-    return await payment_service.top_up(
+    return await SERVICES.payments.top_up(
         session,
         ADMIN,
         TopUpIn(

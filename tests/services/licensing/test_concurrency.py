@@ -19,7 +19,6 @@ from services.kit.migrations import upgrade
 from services.kit.outbox import OutboxDelivery
 from services.licensing.app import create_app
 from services.licensing.licence.sale_scope import sale_scope_service
-from services.licensing.licence.service import licence_service
 from services.licensing.models import LedgerTransaction, Licence, Purchase
 from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
@@ -294,7 +293,7 @@ async def test_a_withdrawal_waits_for_a_sale_under_way_and_is_logged_after_it(
         await session.commit()
 
     async with sessions() as sale:
-        bought = await licence_service.purchase(
+        bought = await racing_app.state.licensing.licences.purchase(
             sale, buyer.caller, PurchaseIn(quote_id=quote_id, idempotency_key="held")
         )
         withdrawal = asyncio.create_task(_withdraw(racing_app, line.work_id))

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.licensing import LedgerAccountKind
 from services.kit.db import create_engine, create_sessionmaker
+from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.ledger.repository import LedgerRepository
 from services.licensing.models import AccountKey, LedgerAccount, LedgerPosting, LedgerTransaction
 from tests.services.catalogue.helpers import Actor, outbox_topics
@@ -169,7 +170,7 @@ async def test_the_ledger_check_reports_every_broken_invariant(
         await session.scalars(select(LedgerTransaction).order_by(LedgerTransaction.recorded_at))
     ).all()
     await LedgerRepository(session).ensure_accounts(
-        [AccountKey(LedgerAccountKind.FUNDING, None, "USD")]
+        [AccountKey(LedgerAccountKind.FUNDING, None, "USD")], KnownAccounts(enabled=False)
     )
     lab_account = _buyer_account(lab)
     # Money appearing from nowhere on the lab's balance, and a posting in another currency.
@@ -219,15 +220,16 @@ async def test_an_account_is_written_until_its_creation_has_committed(
             written.append(statement)
 
     sessionmaker = create_sessionmaker(engine)
+    known = KnownAccounts()
     payable = AccountKey(LedgerAccountKind.CREATOR_PAYABLE, uuid.uuid4(), "EUR")
     try:
         async with sessionmaker() as session:
-            await LedgerRepository(session).ensure_accounts([payable])
+            await LedgerRepository(session).ensure_accounts([payable], known)
             await session.rollback()
         async with sessionmaker() as session, session.begin():
-            await LedgerRepository(session).ensure_accounts([payable])
+            await LedgerRepository(session).ensure_accounts([payable], known)
         async with sessionmaker() as session, session.begin():
-            await LedgerRepository(session).ensure_accounts([payable])
+            await LedgerRepository(session).ensure_accounts([payable], known)
             stored = await session.get(LedgerAccount, payable.id)
     finally:
         await engine.dispose()

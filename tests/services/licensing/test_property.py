@@ -14,11 +14,8 @@ from services.contracts.roles import Role
 from services.kit.db import utcnow
 from services.kit.errors import Conflict
 from services.kit.internal_token import Caller
-from services.licensing.ledger.payments import payment_service
-from services.licensing.ledger.service import ledger_service
-from services.licensing.licence.service import licence_service
 from services.licensing.models import LedgerAccount, LedgerPosting, LedgerTransaction
-from tests.services.licensing.helpers import ADMIN, make_quote, quote_line, top_up
+from tests.services.licensing.helpers import ADMIN, SERVICES, make_quote, quote_line, top_up
 
 CURRENCIES = ("EUR", "JPY")
 SHARES = (
@@ -127,26 +124,26 @@ async def _apply(session: AsyncSession, world: World, operation: Operation) -> N
             currency=operation.currency,
         )
         purchase = PurchaseIn(quote_id=quote_id, idempotency_key=f"key-{operation.key}")
-        bought = await licence_service.purchase(session, buyer, purchase)
+        bought = await SERVICES.licences.purchase(session, buyer, purchase)
         world.licences.append(bought.licence.id)
         world.purchases[bought.licence.id] = purchase
     elif isinstance(operation, Replay) and world.licences:
-        licence = await licence_service.get(
+        licence = await SERVICES.licences.get(
             session, ADMIN, world.licences[operation.licence % len(world.licences)]
         )
         buyer = next(b for b in world.buyers if b.subject == str(licence.buyer_id))
-        replayed = await licence_service.purchase(session, buyer, world.purchases[licence.id])
+        replayed = await SERVICES.licences.purchase(session, buyer, world.purchases[licence.id])
         assert replayed.replayed
         assert replayed.licence.id == licence.id
     elif isinstance(operation, Refund) and world.licences:
         licence_id = world.licences[operation.licence % len(world.licences)]
-        await licence_service.refund(session, ADMIN, licence_id, RefundIn(reason="property"))
+        await SERVICES.licences.refund(session, ADMIN, licence_id, RefundIn(reason="property"))
     elif isinstance(operation, Exclude) and world.licences:
-        licence = await licence_service.get(
+        licence = await SERVICES.licences.get(
             session, ADMIN, world.licences[operation.licence % len(world.licences)]
         )
         line = licence.lines[operation.line % len(licence.lines)]
-        await licence_service.refund_undelivered(
+        await SERVICES.licences.refund_undelivered(
             session,
             DeliveryIssued(
                 delivery_id=uuid.uuid4(),
@@ -163,7 +160,7 @@ async def _apply(session: AsyncSession, world: World, operation: Operation) -> N
             ),
         )
     elif isinstance(operation, Payout):
-        await payment_service.payout(
+        await SERVICES.payments.payout(
             session,
             ADMIN,
             PayoutIn(
@@ -236,7 +233,7 @@ async def test_the_ledger_stays_balanced_and_conserves_money(
                 event(f"{type(operation).__name__}: done")
                 await attempt.commit()
 
-        check = await ledger_service.check(session)
+        check = await SERVICES.ledger.check(session)
         assert check.unbalanced_transactions == []
         assert check.mixed_currency_transactions == []
         assert check.balance_mismatches == []
@@ -260,7 +257,7 @@ async def test_the_ledger_stays_balanced_and_conserves_money(
             )
             assert held == funded
         for licence_id in world.licences:
-            licence = await licence_service.get(session, ADMIN, licence_id)
+            licence = await SERVICES.licences.get(session, ADMIN, licence_id)
             if licence.status == "refunded":
                 assert await _licence_nets(session, licence_id) <= {0}
                 assert licence.refunded_minor == licence.total_minor
