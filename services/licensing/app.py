@@ -60,8 +60,8 @@ def _receiver(licences: LicenceService) -> EventReceiver:
 def create_app(
     settings: Settings | None = None, *, known_accounts: KnownAccounts | None = None
 ) -> FastAPI:
-    """The licensing service; `known_accounts` stands in for the ledger accounts cache
-    (tests turn it off)."""
+    """The licensing service. `known_accounts` is its ledger accounts cache, on unless a
+    test passes one turned off."""
     settings = settings or Settings()
     if not settings.signing_key.get_secret_value():
         # A licence certificate nobody can verify is worse than no service: refuse to start.
