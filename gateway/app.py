@@ -27,6 +27,7 @@ from gateway.portal import portal_router
 from gateway.schema import build_schema
 from services.kit import errors
 from services.kit.app import create_service_app
+from services.kit.db import short_session
 from storage.object_store import StorageSettings
 
 API_KEY_HEADER = "x-api-key"
@@ -113,7 +114,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             return principal
         generation = principals.generation
         try:
-            async with app.state.sessionmaker() as session:
+            async with short_session(app.state.sessionmaker, service="gateway") as session:
                 principal = await account_service.authenticate(
                     session, secret, last_used_resolution=last_used_resolution
                 )
@@ -132,7 +133,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         """Best effort: a database that cannot write (a full disk) must not turn away a
         valid key; the stamp is tried again on the key's next request."""
         try:
-            async with app.state.sessionmaker() as session:
+            async with short_session(app.state.sessionmaker, service="gateway") as session:
                 await account_service.record_use(session, principal.key_id)
                 await commit_or_roll_back(session)
         except Exception:
@@ -143,10 +144,13 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
     async def get_context(request: Request) -> Context:
         """A key that is unknown or revoked is answered as no key is: the operation
         runs, and each field that needs a caller answers the typed `Unauthenticated`,
-        here with the reason the key was refused."""
+        here with the reason the key was refused. A key that could not be checked (the
+        database connection was lost) is answered the same way, with the typed,
+        retryable `ServiceUnavailable`."""
+        refusal: errors.Unauthenticated | errors.ServiceUnavailable | None
         try:
             principal, refusal = await authenticate(request), None
-        except errors.Unauthenticated as refused:
+        except (errors.Unauthenticated, errors.ServiceUnavailable) as refused:
             principal, refusal = None, refused
         return Context(
             sessionmaker=app.state.sessionmaker,

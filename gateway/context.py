@@ -18,7 +18,8 @@ from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
 from gateway.loaders import Loaders
-from services.kit.errors import Unauthenticated
+from services.kit.db import close, roll_back
+from services.kit.errors import ServiceUnavailable, Unauthenticated, connection_lost
 
 
 class Context(BaseContext):
@@ -28,7 +29,7 @@ class Context(BaseContext):
         sessionmaker: async_sessionmaker[AsyncSession],
         principal: Principal | None,
         principals: PrincipalCache,
-        refusal: Unauthenticated | None = None,
+        refusal: Unauthenticated | ServiceUnavailable | None = None,
         services: ServiceClients,
         public_url: Callable[[], str],
     ) -> None:
@@ -42,7 +43,8 @@ class Context(BaseContext):
         # A mutation's savepoint was kept and its success answered: only a commit keeps it.
         self.writes_answered = False
         self.principal = principal
-        # Why the key presented was refused; None when none was presented.
+        # Why the key presented was refused, or could not be checked; None when none was
+        # presented.
         self._refusal = refusal
         # Changes to keys and roles forget what they affect, once they are committed.
         self.principals = principals
@@ -80,8 +82,10 @@ class Context(BaseContext):
         async with self._lock:
             try:
                 yield self._opened()
-            except SQLAlchemyError:
+            except SQLAlchemyError as exc:
                 self.transaction_broken = True
+                if connection_lost(exc):
+                    raise _lost_connection() from exc
                 raise
 
     @asynccontextmanager
@@ -90,18 +94,26 @@ class Context(BaseContext):
         never a mutation before it in the same operation that already answered."""
         async with self._lock:
             session = self._opened()
-            async with session.begin_nested():
-                yield session
+            try:
+                async with session.begin_nested():
+                    yield session
+            except SQLAlchemyError as exc:
+                if not connection_lost(exc):
+                    raise
+                self.transaction_broken = True
+                raise _lost_connection() from exc
             self.writes_answered = True
 
     def require_principal(self) -> Principal:
-        if self.principal is None:
-            raise Unauthenticated(
-                self._refusal.detail
-                if self._refusal is not None
-                else "sign in with an API key (Authorization: Bearer <key>)"
-            )
-        return self.principal
+        if self.principal is not None:
+            return self.principal
+        if isinstance(self._refusal, ServiceUnavailable):
+            raise ServiceUnavailable(self._refusal.detail, service=self._refusal.service)
+        raise Unauthenticated(
+            self._refusal.detail
+            if self._refusal is not None
+            else "sign in with an API key (Authorization: Bearer <key>)"
+        )
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the operation's writes are committed, and only then."""
@@ -116,13 +128,21 @@ class Context(BaseContext):
                 if commit:
                     await commit_or_roll_back(session)
                 else:
-                    await session.rollback()
+                    await roll_back(session)
             if commit:
                 for callback in callbacks:
                     callback()
         finally:
             if session is not None:
-                await session.close()
+                await close(session)
+
+
+def _lost_connection() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the gateway lost its database connection; nothing of this operation's changes to "
+        "accounts and keys was saved, retry",
+        service="gateway",
+    )
 
 
 async def commit_or_roll_back(session: AsyncSession) -> None:
@@ -131,6 +151,7 @@ async def commit_or_roll_back(session: AsyncSession) -> None:
     except Exception:
         # On SQLite a COMMIT refused (a deferred constraint, a full disk) leaves the
         # transaction open, and its write lock held past the session's close: every
-        # other writer would wait on it. The rollback ends it.
-        await session.rollback()
+        # other writer would wait on it. The rollback ends it (or, on a lost
+        # connection, discards the connection).
+        await roll_back(session)
         raise

@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.requests import Request
 
-from services.kit.errors import CommitFailed
+from services.kit.errors import CommitFailed, ServiceUnavailable, connection_lost
 
 log = structlog.get_logger()
 
@@ -123,23 +123,80 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     the response is sent: a client never sees success for a write that failed to commit.
     """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
+    session = sessionmaker()
+    try:
         try:
             yield session
         except BaseException:
-            await session.rollback()
+            await roll_back(session)
             raise
         try:
             await session.commit()
         except SQLAlchemyError as exc:
-            # A full disk, a deferred constraint, a connection cut at COMMIT: whatever the
-            # endpoint was about to answer did not happen, so it must not be answered.
             log.error("db.commit_failed", error=f"{type(exc).__name__}: {exc}"[:500])
             # SQLite keeps a transaction whose COMMIT failed open, with its write lock:
             # without this rollback the connection went back to the pool holding it.
-            with contextlib.suppress(SQLAlchemyError):
-                await session.rollback()
+            await roll_back(session)
+            if connection_lost(exc):
+                # The COMMIT may have reached the server before the connection went.
+                raise CommitFailed(
+                    "the connection to the database was lost while saving: the change may "
+                    "or may not have been saved; read it back, or retry with the same "
+                    "idempotency key or reference"
+                ) from exc
+            # A full disk, a deferred constraint: whatever the endpoint was about to
+            # answer did not happen, so it must not be answered.
             raise CommitFailed("the change could not be saved; nothing was changed") from exc
+    finally:
+        await close(session)
+
+
+async def roll_back(session: AsyncSession) -> None:
+    """Roll back, and discard the connection instead when it cannot (it was lost, or the
+    driver was left mid-operation): the server rolls back a transaction whose connection
+    ends, and a broken connection must never go back to the pool."""
+    try:
+        await session.rollback()
+    except Exception as exc:
+        await _discard(session, exc)
+
+
+async def close(session: AsyncSession) -> None:
+    """Close the session, discarding its connection if returning it fails."""
+    try:
+        await session.close()
+    except Exception as exc:
+        await _discard(session, exc)
+
+
+async def _discard(session: AsyncSession, cause: Exception) -> None:
+    log.warning("db.connection_discarded", error=f"{type(cause).__name__}: {cause}"[:300])
+    await session.invalidate()
+
+
+@contextlib.asynccontextmanager
+async def short_session(
+    sessionmaker: async_sessionmaker[AsyncSession], *, service: str
+) -> AsyncIterator[AsyncSession]:
+    """A session outside a request's own (authentication, a best-effort stamp): rolled
+    back and closed however it ends, and a lost connection raised as `ServiceUnavailable`,
+    which callers answer as the typed, retryable refusal it is."""
+    session = sessionmaker()
+    try:
+        try:
+            yield session
+        except BaseException:
+            await roll_back(session)
+            raise
+    except Exception as exc:
+        if connection_lost(exc):
+            raise ServiceUnavailable(
+                "the connection to the database was lost; nothing was saved, retry",
+                service=service,
+            ) from exc
+        raise
+    finally:
+        await close(session)
 
 
 def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -67,8 +68,9 @@ class ServiceUnavailable(AssentError):
 
 
 class CommitFailed(AssentError):
-    """The database refused to commit the request's changes: none of them was made.
-    Retrying may succeed once the database can write again."""
+    """The request's changes could not be committed. The detail says whether none was
+    made (the database refused them) or the outcome is unknown (the connection was lost
+    during COMMIT). Retrying may succeed once the database can write again."""
 
     status_code = 503
 
@@ -129,15 +131,63 @@ async def _handle_http_exception(_request: Request, exc: Exception) -> JSONRespo
 _NUL_SQLSTATES = frozenset({"22021", "22P05"})
 
 
+# The driver's own signs of a broken connection: its protocol left mid-operation
+# (InternalClientError, InterfaceError but for its refusal of an argument, DataError),
+# or its socket gone.
+_DRIVER_CONNECTION_ERRORS = (
+    asyncpg.InternalClientError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    OSError,
+)
+# PostgreSQL's connection exceptions (08) and the server ending the session (57P01
+# admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+_LOST_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` says the database connection broke (the server ended it, the
+    network dropped it, the driver was left mid-operation), rather than that the
+    database refused a statement."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        sqlstate = str(getattr(cause, "sqlstate", "") or "")
+        if sqlstate.startswith(_LOST_CONNECTION_SQLSTATES) or (
+            isinstance(cause, _DRIVER_CONNECTION_ERRORS)
+            and not isinstance(cause, asyncpg.DataError)
+        ):
+            return True
+        cause = cause.orig if isinstance(cause, DBAPIError) else cause.__cause__
+    return False
+
+
 async def _handle_database_error(_request: Request, exc: Exception) -> JSONResponse:
     """Text PostgreSQL cannot store is the request's fault, wherever a field slipped past
-    the services' own NUL checks (an event's source, a payload stored as JSON); any other
-    database error stays the server error it is."""
+    the services' own NUL checks (an event's source, a payload stored as JSON). A lost
+    connection is a retryable 503: the statement failed before any commit, so nothing
+    was saved. Any other database error stays the server error it is."""
     assert isinstance(exc, DBAPIError)
+    if connection_lost(exc):
+        return _render(_lost_connection())
     if getattr(exc.orig, "sqlstate", None) not in _NUL_SQLSTATES:
         raise exc
     body = ErrorBody(error="ValidationFailed", detail="text may not contain a NUL character")
     return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+
+async def _handle_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The last resort, so that no failure is answered as a plain-text 500: a connection
+    the driver lost outside a statement (a rollback, a close) is the 503 it is."""
+    if connection_lost(exc):
+        return _render(_lost_connection())
+    body = ErrorBody(error="InternalError", detail="the request failed unexpectedly")
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=500)
+
+
+def _lost_connection() -> ServiceUnavailable:
+    return ServiceUnavailable("the connection to the database was lost; nothing was saved, retry")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -145,6 +195,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(DBAPIError, _handle_database_error)
+    app.add_exception_handler(Exception, _handle_unexpected_error)
     amend_openapi(app, _document_validation_errors)
 
 
