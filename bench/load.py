@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import random
 import sys
 import time
@@ -51,6 +50,7 @@ from typing import Any, TypeVar
 import aiohttp
 import asyncpg
 import httpx
+from attacker import Attack, attacker, compare
 from scratch_market import (
     LEDGER_CHECK,
     OUTBOX_SCHEMAS,
@@ -95,26 +95,7 @@ DELIVERY = """query($id: ID!) { licence(id: $id) { __typename ... on Licence {
 FILES = """query($id: ID!) { delivery(id: $id) { __typename ... on Delivery {
   files(first: 100) { items { sha256 downloadUrl } } } } }"""
 CHECKPOINT = """{ auditCheckpoint { __typename ... on AuditCheckpoint { treeSize document } } }"""
-FAN_OUT_DEPTHS = range(18, 61)
-COSTLY_ALIASES = 15
-COSTLY_LICENCES = (
-    "query {"
-    + "".join(
-        f""" a{n}: licences(first: 100) {{ ... on LicenceConnection {{ items {{ certificate
-        delivery {{ manifest files(first: 100) {{ items {{ sha256 downloadUrl }} }} }} }} }} }}"""
-        for n in range(COSTLY_ALIASES)
-    )
-    + " }"
-)
 ATTACKER_PURCHASES = 3
-
-
-def fan_out(depth: int) -> str:
-    """Each fragment spreads the next twice: 2**depth paths through a document of 1 KB."""
-    spreads = " ".join(
-        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(depth)
-    )
-    return f"query {{ ...F0 }} {spreads} fragment F{depth} on Query {{ me {{ __typename }} }}"
 
 
 class StepFailed(Exception):
@@ -150,40 +131,6 @@ class Run:
         if latency:
             self.steps[name].latencies.append(time.perf_counter() - began)
         return answer
-
-
-@dataclass
-class Attack:
-    sent: int = 0
-    # Answered with a GraphQL error or a 4xx: the gateway turned the document away.
-    refused: int = 0
-    # No answer, or a 5xx.
-    failed: int = 0
-    slowest: float = 0.0
-
-
-async def attacker(deadline: float, gateway_url: str, key: str, attack: Attack) -> None:
-    """The hostile documents in a loop, one at a time, on a connection of their own."""
-    documents = itertools.cycle(
-        document for depth in FAN_OUT_DEPTHS for document in (fan_out(depth), COSTLY_LICENCES)
-    )
-    async with httpx.AsyncClient(timeout=120) as http:
-        while time.perf_counter() < deadline:
-            began = time.perf_counter()
-            try:
-                response = await http.post(
-                    gateway_url + "/graphql",
-                    json={"query": next(documents)},
-                    headers={"authorization": f"Bearer {key}"},
-                )
-                if response.status_code >= 500:
-                    attack.failed += 1
-                elif response.status_code >= 400 or response.json().get("errors"):
-                    attack.refused += 1
-            except httpx.HTTPError:
-                attack.failed += 1
-            attack.sent += 1
-            attack.slowest = max(attack.slowest, time.perf_counter() - began)
 
 
 def typename(data: dict[str, Any], expected: str) -> dict[str, Any]:
@@ -433,10 +380,7 @@ async def phase(
     )
     report(run, elapsed)
     if attacker_key:
-        print(
-            f"attacker: {attack.sent} documents sent, {attack.refused} refused, "
-            f"{attack.failed} failed or unanswered, slowest answer {attack.slowest:.2f} s"
-        )
+        print(attack.summary())
     print(f"every sale delivered and logged {catch_up:.1f} s after the last step")
     # Per round of the four steps, each ending in a purchase.
     print_cpu(spent, per=max(1, len(run.licences)), what="round")
@@ -447,20 +391,6 @@ def errors_and_purchase_latency(run: Run) -> tuple[int, float, float]:
     latencies = run.steps["purchase"].latencies
     errors = sum(len(step.errors) for step in run.steps.values())
     return errors, percentile(latencies, 0.5), percentile(latencies, 0.99)
-
-
-def compare(alone: Run, attacked: Run) -> None:
-    print(f"\n{'buyers':<18} {'errors':>6} {'purchase p50 ms':>16} {'purchase p99 ms':>16}")
-    figures = {"alone": alone, "beside attacker": attacked}
-    for name, run in figures.items():
-        errors, p50, p99 = errors_and_purchase_latency(run)
-        print(f"{name:<18} {errors:>6} {p50:>16.1f} {p99:>16.1f}")
-    (_, p50_alone, p99_alone), (errors, p50, p99) = map(
-        errors_and_purchase_latency, figures.values()
-    )
-    print(f"{'ratio':<18} {'':>6} {p50 / p50_alone:>16.2f} {p99 / p99_alone:>16.2f}")
-    verdict = "met" if errors == 0 and p99 <= 1.2 * p99_alone else "not met"
-    print(f"target (no buyer error beside the attacker, p99 within 20 %): {verdict}")
 
 
 async def measure(market: RunningMarket, args: argparse.Namespace) -> list[str]:
@@ -490,7 +420,7 @@ async def measure(market: RunningMarket, args: argparse.Namespace) -> list[str]:
         runs = [await phase(market, gateway, keys, args, attacker_key=None)]
         if attacker_key:
             runs.append(await phase(market, gateway, keys, args, attacker_key=attacker_key))
-            compare(*runs)
+            compare(*map(errors_and_purchase_latency, runs))
         else:
             errors, _, purchase_p99 = errors_and_purchase_latency(runs[0])
             verdict = "met" if errors == 0 and purchase_p99 < 500 else "not met"
