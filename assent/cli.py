@@ -19,14 +19,6 @@ from assent.options import (
     connection_options,
     gateway_url,
 )
-from assent.stack import (
-    DATABASE_COMPONENTS,
-    Stack,
-    StackError,
-    check_settings,
-    migrate,
-    stack_environment,
-)
 
 if TYPE_CHECKING:
     from assent.download import DownloadResult
@@ -34,9 +26,47 @@ if TYPE_CHECKING:
 
 MAX_PARALLEL = 64
 MAX_PROBLEMS_PRINTED = 20
+# What the `server` extra installs, by import name, and the platform's own packages: a
+# platform command that misses one of these runs in a client-only install.
+PLATFORM_PACKAGES = frozenset(
+    {
+        "aiohttp",
+        "aiosqlite",
+        "alembic",
+        "asyncpg",
+        "boto3",
+        "botocore",
+        "fastapi",
+        "gateway",
+        "graphql",
+        "jwt",
+        "orjson",
+        "pydantic_settings",
+        "services",
+        "sqlalchemy",
+        "starlette",
+        "storage",
+        "strawberry",
+        "structlog",
+        "uvicorn",
+    }
+)
+
+
+def _needs_platform(command: str, missing: ModuleNotFoundError) -> int:
+    """Words a platform command run without the platform; any other missing module is a
+    fault of ours and is raised on."""
+    if (missing.name or "").split(".")[0] not in PLATFORM_PACKAGES:
+        raise missing
+    print(f"assent {command} needs the platform: pip install 'assent[server]'", file=sys.stderr)
+    return 2
 
 
 def _up(args: argparse.Namespace) -> int:
+    try:
+        from services.stack import Stack, StackError, check_settings, migrate, stack_environment
+    except ModuleNotFoundError as missing:
+        return _needs_platform("up", missing)
     started = time.monotonic()
     data_dir = Path(args.data_dir)
     env = stack_environment(data_dir=data_dir, port=args.port, host=args.host)
@@ -90,6 +120,10 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    try:
+        from services.stack import migrate, stack_environment
+    except ModuleNotFoundError as missing:
+        return _needs_platform("migrate", missing)
     env = stack_environment(data_dir=Path(args.data_dir), port=args.port)
     migrate(env)
     print("every schema is at its newest revision")
@@ -97,7 +131,10 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _keygen(_args: argparse.Namespace) -> int:
-    from gateway.accounts.keys import generate_key
+    try:
+        from gateway.accounts.keys import generate_key
+    except ModuleNotFoundError as missing:
+        return _needs_platform("keygen", missing)
 
     print(generate_key().secret)
     return 0
@@ -105,11 +142,22 @@ def _keygen(_args: argparse.Namespace) -> int:
 
 def _revision(args: argparse.Namespace) -> int:
     """Autogenerate a migration for one component against a scratch SQLite database."""
-    from alembic import command
+    try:
+        from alembic import command
 
-    from services.kit.migrations import alembic_config, upgrade
-
-    component = next(c for c in DATABASE_COMPONENTS if c.name == args.component)
+        from services.kit.migrations import alembic_config, upgrade
+        from services.stack import DATABASE_COMPONENTS
+    except ModuleNotFoundError as missing:
+        return _needs_platform("revision", missing)
+    names = [c.name for c in DATABASE_COMPONENTS]
+    # Checked here, not by argparse: the names are the platform's, which `--help` never imports.
+    if args.component not in names:
+        print(
+            f"assent revision: no component {args.component!r}; one of {', '.join(names)}",
+            file=sys.stderr,
+        )
+        return 2
+    component = DATABASE_COMPONENTS[names.index(args.component)]
     assert component.migrations is not None
     with tempfile.TemporaryDirectory() as scratch:
         url = args.database_url or f"sqlite+aiosqlite:///{scratch}/scratch.db"
@@ -226,13 +274,8 @@ def _print_invalid(kind: str, problems: list[str], file: str) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from assent.verify import (
-        DocumentInvalid,
-        KeysUnavailable,
-        UnrecognisedDocument,
-        load_keys,
-        verify_document,
-    )
+    from assent.protocol import VerificationError
+    from assent.verify import KeysUnavailable, UnrecognisedDocument, load_keys, verify_document
     from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 
     document = _read_json(args.file, "verify")
@@ -246,7 +289,7 @@ def _verify(args: argparse.Namespace) -> int:
     except (KeysUnavailable, UnrecognisedDocument) as error:
         print(f"assent verify: {error}", file=sys.stderr)
         return 2
-    except DocumentInvalid as invalid:
+    except VerificationError as invalid:
         if args.json:
             result = {"valid": False, "file": args.file, "kind": invalid.kind}
             print(json.dumps({**result, "problems": invalid.problems}, indent=2))
@@ -373,7 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.set_defaults(handler=_keygen)
 
     revision = commands.add_parser("revision", help="(developers) autogenerate a migration")
-    revision.add_argument("component", choices=[c.name for c in DATABASE_COMPONENTS])
+    revision.add_argument(
+        "component", help="the component whose models changed: the gateway or a service"
+    )
     revision.add_argument("-m", "--message", required=True)
     revision.add_argument("--rev-id")
     revision.add_argument("--database-url", help="compare against this database instead of SQLite")

@@ -40,12 +40,7 @@ from services.contracts.signing import (
     PublishedKeys,
 )
 
-# The old name of VerificationError, which assent/cli.py still catches; to go once it
-# catches VerificationError.
-DocumentInvalid = VerificationError
-
 __all__ = [
-    "DocumentInvalid",
     "KeysUnavailable",
     "UnrecognisedDocument",
     "Verdict",

@@ -38,7 +38,6 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from assent.protocol import Signer, canonical_json, leaf_hash, verify_envelope, verify_inclusion
-from assent.stack import SERVICES, Stack, migrate, stack_environment
 from services.audit.checkpoint.service import checkpoint_service, proof_service
 from services.audit.log.repository import NewEntry
 from services.audit.log.service import log_service
@@ -48,6 +47,7 @@ from services.contracts.roles import Role
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublicKeyRead
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.internal_token import TokenSigner
+from services.stack import SERVICES, Stack, migrate, stack_environment
 
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

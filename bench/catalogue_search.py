@@ -45,12 +45,12 @@ from scratch_market import Gateway
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assent.stack import OBJECT_SERVER, ROOT, Stack, migrate, stack_environment
 from services.catalogue.models import USE_BITS
 from services.catalogue.search.repository import SearchFilters, SearchRepository
 from services.catalogue.work.repository import WorkRepository
 from services.contracts.catalogue import MediaType, SearchSort, Use
 from services.kit.db import create_engine, create_sessionmaker
+from services.stack import OBJECT_SERVER, ROOT, Stack, migrate, stack_environment
 
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from assent.stack import OBJECT_SERVER, Stack, migrate, stack_environment
 from gateway.accounts.keys import generate_key
+from services.stack import OBJECT_SERVER, Stack, migrate, stack_environment
 
 
 async def drive(

@@ -41,7 +41,6 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assent.stack import migrate, stack_environment
 from services.contracts.delivery import FileDownloaded
 from services.contracts.events import SUBSCRIBERS, EventEnvelope, Topic
 from services.kit.app import create_service_app
@@ -50,6 +49,7 @@ from services.kit.db import create_engine, create_sessionmaker
 from services.kit.internal_token import TokenSigner
 from services.kit.outbox import OutboxRelay, emit, pending_count
 from services.kit.settings import ServiceSettings
+from services.stack import migrate, stack_environment
 
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -28,8 +28,8 @@ import asyncpg
 import httpx
 import orjson
 
-from assent.stack import OBJECT_SERVER, Stack, migrate, stack_environment
 from gateway.accounts.keys import generate_key
+from services.stack import OBJECT_SERVER, Stack, migrate, stack_environment
 
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -2,25 +2,29 @@
 
 import ast
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+from assent.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("catalogue", "licensing", "delivery", "audit")
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, relative imports resolved, and `from a import b`
-    counted as both `a` and `a.b` (b may be a module)."""
+def imported_modules(path: Path, nodes: Iterable[ast.AST] | None = None) -> set[str]:
+    """Every module a file imports (or, given `nodes`, those parts of it), relative imports
+    resolved, and `from a import b` counted as both `a` and `a.b` (b may be a module)."""
     package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
     modules: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package[: len(package) - node.level + 1] if node.level else []
-            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
-            modules.add(module)
-            modules.update(f"{module}.{alias.name}" for alias in node.names)
+    for root in [ast.parse(path.read_text(), filename=str(path))] if nodes is None else nodes:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                modules.add(module)
+                modules.update(f"{module}.{alias.name}" for alias in node.names)
     return modules
 
 
@@ -80,25 +84,35 @@ def test_the_protocol_does_no_io_and_needs_only_contracts() -> None:
         assert not foreign | inner | blocking, f"{path.relative_to(ROOT)} imports {foreign | inner}"
 
 
-# The platform's commands the CLI still carries (`assent up`, `assent migrate`, `assent
-# revision`), imported only when run; they move to the server side with the registry.
-SERVER_COMMANDS = {
-    ROOT / "assent" / "stack.py": {"services"},
-    ROOT / "assent" / "cli.py": {"services.kit.migrations"},
-}
+# What only `pip install '.[server]'` brings: the platform's packages and libraries.
+PLATFORM = frozenset(
+    {"gateway", "storage", "fastapi", "starlette", "uvicorn", "strawberry", "sqlalchemy", "alembic"}
+    | {"asyncpg", "aiosqlite", "boto3"}
+)
+PLATFORM_COMMANDS = (["up"], ["migrate"], ["keygen"], ["revision", "audit", "-m", "a change"])
+
+
+def platform_modules(modules: set[str]) -> set[str]:
+    return {
+        m
+        for m in modules
+        if top(m, 1) in PLATFORM or (top(m, 1) == "services" and top(m, 2) != "services.contracts")
+    }
 
 
 def test_the_lab_client_imports_only_the_contracts_of_the_services() -> None:
+    cli = ROOT / "assent" / "cli.py"
     for path, modules in imports_under(ROOT / "assent").items():
-        allowed = SERVER_COMMANDS.get(path, set())
-        crossing = {
-            m
-            for m in modules
-            if top(m, 1) == "services"
-            and top(m, 2) != "services.contracts"
-            and not any(m == a or m.startswith(f"{a}.") for a in allowed)
-        }
-        assert not crossing, f"{path.relative_to(ROOT)} imports {crossing}"
+        platform = platform_modules(modules)
+        assert path == cli or not platform, f"{path.relative_to(ROOT)} imports {platform}"
+    tree = ast.parse(cli.read_text())
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    at_load = [node for node in tree.body if node not in functions]
+    assert not platform_modules(imported_modules(cli, at_load))
+    # Only the platform's commands import the platform, and only when they run.
+    handlers = {build_parser().parse_args(argv).handler.__name__ for argv in PLATFORM_COMMANDS}
+    importing = {f.name for f in functions if platform_modules(imported_modules(cli, [f]))}
+    assert importing == handlers
 
 
 def test_services_and_the_gateway_share_only_the_protocol_of_the_client() -> None:

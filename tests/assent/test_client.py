@@ -25,7 +25,6 @@ from assent.client import (
 from assent.errors import BundleInvalid
 from assent.models import Licence, Money, Terms
 from assent.records import records_of
-from assent.stack import GATEWAY
 from assent.verify import VerifiedManifest
 from gateway.accounts.keys import generate_key
 from gateway.app import create_app
@@ -35,6 +34,7 @@ from services.contracts import catalogue
 from services.contracts.delivery import ManifestHeader
 from services.contracts.signing import PublicKeyRead
 from services.kit.migrations import upgrade
+from services.stack import GATEWAY
 from tests.assent.documents import NOW, entry_for
 from tests.assent.stand_in import bound_socket, serve
 from tests.fixtures.database import fresh_database

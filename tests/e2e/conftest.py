@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assent.stack import OBJECT_SERVER
+from services.stack import OBJECT_SERVER
 from tests.e2e.embedded import ADMIN_KEY_LINE, EmbeddedStack, start, stop
 from tests.fixtures.database import fresh_database
 from tests.fixtures.stack import RunningStack, free_port_block, launch_stack

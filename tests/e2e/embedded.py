@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from assent.stack import GATEWAY, OBJECT_SERVER, SERVICES
+from services.stack import GATEWAY, OBJECT_SERVER, SERVICES
 
 ALL_COMPONENTS = (GATEWAY, *SERVICES, OBJECT_SERVER)
 

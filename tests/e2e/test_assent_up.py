@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assent.stack import OBJECT_SERVER
+from services.stack import OBJECT_SERVER
 from tests.e2e.embedded import ADMIN_KEY_LINE, Running, graphql, start, stop
 from tests.fixtures.stack import free_port_block
 

@@ -12,9 +12,9 @@ import jwt
 import pytest
 from alembic.script import ScriptDirectory
 
-from assent.stack import SERVICES
 from services.contracts.events import SUBSCRIBERS, Topic
 from services.kit.migrations import alembic_config
+from services.stack import SERVICES
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.stack import RunningStack
 

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from assent.stack import SERVICES, Component
 from services.contracts.events import Topic
 from services.contracts.roles import Role
 from services.kit import internal_token
 from services.kit.internal_token import CLOCK_LEEWAY, TOKEN_LIFETIME, TokenSigner
+from services.stack import SERVICES, Component
 from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assent.stack import DATABASE_COMPONENTS
 from gateway.app import create_app
 from services.kit.db import create_engine
 from services.kit.migrations import upgrade
+from services.stack import DATABASE_COMPONENTS
 from tests.fixtures.database import fresh_database
 from tests.fixtures.graphql import GraphQLClient
 from tests.gateway.conftest import unattached_settings

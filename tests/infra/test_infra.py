@@ -2,7 +2,7 @@
 
 No Docker engine or cluster is needed: the files are parsed and compared with what the
 code itself declares. The settings classes give the valid environment variables, the
-component factories say which settings each process reads, and `assent.stack` gives the
+component factories say which settings each process reads, and `services.stack` gives the
 command line `assent up` runs for each component. Each check returns the problems it
 found, so that a deliberately broken copy can show that the check notices.
 """
@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource
 
 from assent.cli import build_parser
-from assent.stack import DATABASE_COMPONENTS, Component, components_for
+from services.stack import DATABASE_COMPONENTS, Component, components_for
 from storage.object_store import StorageSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,11 +13,11 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from assent.protocol import generate_seed, leaf_hash, root_of
-from assent.stack import SERVICES
 from services.audit.app import create_app
 from services.audit.models import LogEntry, SignedCheckpoint
 from services.audit.sequencer import Sequencer, SequencerPass
 from services.kit.migrations import upgrade
+from services.stack import SERVICES
 from storage import StorageSettings
 from tests.fixtures.database import fresh_database
 from tests.services.audit.conftest import audit_settings

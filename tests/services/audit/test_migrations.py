@@ -14,12 +14,12 @@ from alembic import command
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assent.protocol import canonical_json
-from assent.stack import SERVICES
 from services.audit.log.service import log_service
 from services.audit.models import ChainSubject, LogEntry, PendingEntry
 from services.contracts.events import EventEnvelope
 from services.kit.db import UTCDateTime, create_engine, create_sessionmaker, utcnow
 from services.kit.migrations import alembic_config, upgrade
+from services.stack import SERVICES
 from tests.fixtures.database import fresh_database
 from tests.services.audit.helpers import consent, grant, registered
 from tests.services.catalogue.helpers import Actor

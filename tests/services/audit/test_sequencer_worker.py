@@ -11,10 +11,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from assent.stack import SERVICES
 from services.audit.app import create_app
 from services.audit.sequencer import Sequencer
 from services.kit.migrations import upgrade
+from services.stack import SERVICES
 from storage import StorageSettings
 from tests.fixtures.faults import eventually
 from tests.services.audit.conftest import audit_settings

@@ -10,11 +10,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from assent.stack import SERVICES
 from services.audit.app import create_app
 from services.audit.sequencer import Sequencer
 from services.contracts.signing import Envelope
 from services.kit.migrations import upgrade
+from services.stack import SERVICES
 from storage import ObjectStore, StorageSettings
 from tests.services.audit.conftest import audit_settings
 from tests.services.audit.helpers import (

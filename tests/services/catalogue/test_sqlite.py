@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from assent.stack import SERVICES
 from services.catalogue.app import create_app
 from services.catalogue.config import Settings
 from services.contracts.catalogue import MediaType, Use
 from services.contracts.roles import Role
 from services.kit.migrations import upgrade
+from services.stack import SERVICES
 from storage import StorageSettings
 from storage.keys import work_version_key
 from tests.services.catalogue.helpers import SECRET, Actor, Api, create_work, list_work

@@ -15,12 +15,12 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from assent.stack import SERVICES
 from services.catalogue.app import create_app
 from services.catalogue.config import Settings
 from services.catalogue.storage import Storage
 from services.contracts.roles import Role
 from services.kit.migrations import upgrade
+from services.stack import SERVICES
 from storage import ObjectInfo, StorageSettings, UploadedPart
 from storage.keys import work_version_key
 from storage.local import LocalObjectStore

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from assent.stack import SERVICES
 from services.kit.migrations import alembic_config, upgrade
+from services.stack import SERVICES
 from tests.fixtures.database import fresh_database
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "delivery").migrations

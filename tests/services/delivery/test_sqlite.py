@@ -11,11 +11,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from assent.stack import SERVICES
 from services.contracts.catalogue import Use
 from services.delivery.app import create_app
 from services.delivery.builder import DeliveryBuilder
 from services.kit.migrations import upgrade
+from services.stack import SERVICES
 from storage import ObjectStore, StorageSettings
 from storage.keys import work_version_key
 from tests.services.catalogue.helpers import Actor, Api

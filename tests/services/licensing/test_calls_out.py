@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from assent.stack import SERVICES
 from services.contracts.roles import Role
 from services.kit.client import HttpxTransport
 from services.kit.migrations import upgrade
 from services.licensing.app import create_app
+from services.stack import SERVICES
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import CATALOGUE_URL, Api, licensing_settings
 

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assent.stack import SERVICES
 from services.contracts.events import EventEnvelope, Topic
 from services.contracts.licensing import PurchaseIn
 from services.contracts.roles import Role
@@ -20,6 +19,7 @@ from services.kit.outbox import OutboxDelivery
 from services.licensing.app import create_app
 from services.licensing.licence.sale_scope import sale_scope_service
 from services.licensing.models import LedgerTransaction, Licence, Purchase
+from services.stack import SERVICES
 from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import (

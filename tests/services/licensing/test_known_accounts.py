@@ -9,13 +9,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assent.stack import SERVICES
 from services.contracts.licensing import LedgerAccountKind
 from services.contracts.roles import Role
 from services.kit.migrations import upgrade
 from services.licensing.app import create_app
 from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.models import AccountKey
+from services.stack import SERVICES
 from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import Api, licensing_settings, make_quote, quote_line

@@ -10,11 +10,11 @@ import pytest
 from alembic import command
 from fastapi import FastAPI
 
-from assent.stack import SERVICES
 from services.contracts.events import Topic
 from services.contracts.roles import Role
 from services.kit.migrations import alembic_config, upgrade
 from services.licensing.app import create_app
+from services.stack import SERVICES
 from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import (

@@ -1,7 +1,9 @@
 """Every process of the marketplace, how each is configured, migrated and started.
 
 `assent up` and the whole-stack tests both start the stack through `Stack`, so the
-tests exercise exactly what an operator runs.
+tests exercise exactly what an operator runs. It is the platform's, not the lab client's:
+the CLI imports it only when a platform command runs, and in a client-only install this
+import is what fails (alembic and SQLAlchemy are missing).
 """
 
 import json
@@ -19,6 +21,10 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
+from assent.protocol import generate_seed
+from gateway.accounts.keys import key_from_secret
+from services.kit.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,8 +130,6 @@ class StackError(Exception):
 
 
 def _new_secrets() -> dict[str, str]:
-    from assent.protocol import generate_seed
-
     return {
         "internal_token_secret": secrets.token_urlsafe(48),
         "storage_signing_secret": secrets.token_urlsafe(48),
@@ -217,8 +221,6 @@ def environment_for(component: Component, env: Mapping[str, str]) -> dict[str, s
 
 def check_settings(env: Mapping[str, str]) -> None:
     """Refuses settings a process would only fail on once started, deep in a traceback."""
-    from gateway.accounts.keys import key_from_secret
-
     # Empty is unset, as the gateway reads it.
     if admin_key := env.get(ADMIN_KEY):
         try:
@@ -238,8 +240,6 @@ def components_for(env: Mapping[str, str]) -> list[Component]:
 
 def migrate(env: Mapping[str, str]) -> None:
     """Bring every component's schema to its newest revision."""
-    from services.kit.migrations import upgrade
-
     for component in DATABASE_COMPONENTS:
         assert component.migrations is not None
         url = env[component.env_prefix + "DATABASE_URL"]
@@ -300,7 +300,8 @@ class Stack:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             output = (self.log_dir / f"{component.name}.log").open("ab")
             self._log_files.append(output)
-        self.processes[component.name] = subprocess.Popen(
+        # The command line is the registry's own (the interpreter and a factory path), never input.
+        self.processes[component.name] = subprocess.Popen(  # noqa: S603
             command,
             env=environment_for(component, self.env),
             cwd=ROOT,
