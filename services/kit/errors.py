@@ -140,9 +140,10 @@ _DRIVER_CONNECTION_ERRORS = (
     asyncpg.PostgresConnectionError,
     OSError,
 )
-# PostgreSQL's connection exceptions (08) and the server ending the session (57P01
-# admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
-_LOST_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# PostgreSQL's connection exceptions (08), the server ending the session (57P01
+# admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now), and the server
+# refusing a new one (53300 too_many_connections): each passes, so each is retryable.
+_LOST_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def connection_lost(error: BaseException) -> bool:

@@ -123,3 +123,25 @@ async def test_an_unexpected_error_is_answered_in_the_error_shape(
 
     assert failed.status_code == 500
     assert failed.json()["error"] == "InternalError"
+
+
+async def test_a_connection_the_server_refuses_is_a_typed_retryable_503(
+    notes_engine: AsyncEngine, admin_engine: AsyncEngine
+) -> None:
+    """A server at its connection limit refuses the request's connection: as retryable as
+    a lost one (here a role allowed no connection stands in for the full server)."""
+    role = f"kit_refused_{uuid.uuid4().hex[:8]}"
+    async with admin_engine.begin() as connection:
+        await connection.execute(text(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0'))
+    refused = create_engine(
+        notes_engine.url.set(username=role).render_as_string(hide_password=False), pool_size=1
+    )
+    try:
+        answer = await _call(_notes_app(refused, admin_engine), "POST", "/notes/refused")
+    finally:
+        await refused.dispose()
+        async with admin_engine.begin() as connection:
+            await connection.execute(text(f'DROP ROLE "{role}"'))
+
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "ServiceUnavailable"
