@@ -4,7 +4,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 
 class Topic(StrEnum):
@@ -47,12 +47,36 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 
 
+SAFE_INTEGER = 2**53 - 1
+"""The largest integer canonical JSON (RFC 8785) can write: the log refuses others."""
+
+
+def _within_safe_integers(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -SAFE_INTEGER <= value <= SAFE_INTEGER
+    if isinstance(value, dict):
+        return all(_within_safe_integers(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_within_safe_integers(item) for item in value)
+    return True
+
+
 class EventEnvelope(BaseModel):
     id: UUID
     topic: Topic
     source: str
     occurred_at: AwareDatetime
     payload: dict[str, Any]
+
+    @field_validator("payload")
+    @classmethod
+    def _loggable(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        # Refused at the door (422) rather than failing the audit log's canonical JSON.
+        if not _within_safe_integers(payload):
+            raise ValueError(f"an integer in the payload is beyond +-{SAFE_INTEGER}")
+        return payload
 
 
 class EventReceipt(BaseModel):
