@@ -115,7 +115,7 @@ def _token(secret: str, *, audience: str, expires_in: timedelta) -> str:
         "sub": "someone",
         "aud": audience,
         "roles": ["admin"],
-        "iat": now - timedelta(minutes=10),
+        "iat": now,
         "exp": now + expires_in,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
