@@ -249,7 +249,11 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
 
     await until(chain_holds_the_sale, "the sale reaching the work's chain")
     count = await steps.count()
-    await expect(page.get_by_text("Proven in the log.")).to_have_count(count)
+    # The creator's own steps are shown and proven; the sale's (the lab's payment and
+    # licence) are another party's: withheld, their place in the log still proven.
+    await expect(page.locator("#chain-entries .proof-ok")).to_have_count(count)
+    await expect(page.locator("#chain-entries .proof-bad")).to_have_count(0)
+    await expect(page.get_by_text("its details are withheld from you")).not_to_have_count(0)
     await expect(page.locator("#chain-checkpoint")).to_contain_text(
         f"{count} of {count} steps proven against it"
     )
