@@ -1,0 +1,9 @@
+from storage.local._store import (
+    LocalObjectStore,
+    OpenedObject,
+    SignatureInvalid,
+    SizeMismatch,
+    UrlExpired,
+)
+
+__all__ = ["LocalObjectStore", "OpenedObject", "SignatureInvalid", "SizeMismatch", "UrlExpired"]
