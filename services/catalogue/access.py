@@ -14,31 +14,19 @@ from services.kit.errors import Forbidden, NotFound
 from services.kit.internal_token import Caller
 
 
-def account_id(caller: Caller) -> uuid.UUID | None:
-    """The caller's account, or None for a caller that is not an account (anonymous)."""
-    try:
-        return uuid.UUID(caller.subject)
-    except ValueError:
-        return None
-
-
 def require_account(caller: Caller) -> uuid.UUID:
-    found = account_id(caller)
+    found = caller.account_id
     if found is None:
         raise Forbidden("only an account may change the catalogue")
     return found
 
 
-def sees_every_work(caller: Caller) -> bool:
-    return caller.has(Role.ADMIN, Role.AUDITOR, Role.SERVICE)
-
-
 def is_visible(work: Work | WorkRead, caller: Caller) -> bool:
     """Buyers see listed works only; members (the owner and the co-creators), admins and
     auditors see every state."""
-    if work.listed or sees_every_work(caller):
+    if work.listed or caller.sees_everything:
         return True
-    member = account_id(caller)
+    member = caller.account_id
     return member is not None and (
         member == work.owner_id or any(share.creator_id == member for share in work.shares)
     )
@@ -63,14 +51,14 @@ async def owned_work(
     session: AsyncSession, caller: Caller, work_id: uuid.UUID, *, lock: bool
 ) -> Work:
     work = await visible_work(session, caller, work_id, lock=lock)
-    if work.owner_id != account_id(caller):
+    if work.owner_id != caller.account_id:
         raise Forbidden("only the work's owner may change it")
     return work
 
 
 async def record_acting_creator(session: AsyncSession, caller: Caller) -> None:
     """A creator acting before `account.registered` arrives is in the directory at once."""
-    creator_id = account_id(caller)
+    creator_id = caller.account_id
     if creator_id is not None and caller.has(Role.CREATOR):
         await CreatorRepository(session).upsert(creator_id, caller.name)
 

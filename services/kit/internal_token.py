@@ -46,6 +46,25 @@ class Caller:
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)
 
+    @property
+    def account_id(self) -> uuid.UUID | None:
+        """The caller's account, or None for a caller that is not an account (a service,
+        an anonymous visitor)."""
+        try:
+            return uuid.UUID(self.subject)
+        except ValueError:
+            return None
+
+    @property
+    def oversees(self) -> bool:
+        """An admin or an auditor, who may read every account's records."""
+        return self.has(Role.ADMIN, Role.AUDITOR)
+
+    @property
+    def sees_everything(self) -> bool:
+        """An overseer, or another service of the platform reading on its behalf."""
+        return self.oversees or self.has(Role.SERVICE)
+
 
 def _check_secret(secret: str) -> bytes:
     key = secret.encode()

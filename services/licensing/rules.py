@@ -8,28 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.catalogue import (
     CURRENCY_MINOR_DIGITS,
 )
-from services.contracts.roles import Role
 from services.kit.errors import FieldError, Forbidden, InvalidRequest
 from services.kit.internal_token import Caller
 
 
-def account_id(caller: Caller) -> uuid.UUID | None:
-    """The caller's account, or None for a caller that is not an account (a service)."""
-    try:
-        return uuid.UUID(caller.subject)
-    except ValueError:
-        return None
-
-
 def require_account(caller: Caller) -> uuid.UUID:
-    found = account_id(caller)
+    found = caller.account_id
     if found is None:
         raise Forbidden("only an account may do this")
     return found
-
-
-def sees_everything(caller: Caller) -> bool:
-    return caller.has(Role.ADMIN, Role.AUDITOR, Role.SERVICE)
 
 
 def refuse_nul(**texts: str) -> None:

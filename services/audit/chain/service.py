@@ -14,22 +14,10 @@ from services.audit.chain.subjects import WORK_STEPS, WORK_TOPICS, SubjectKind, 
 from services.audit.checkpoint.service import checkpoint_read, proof_service
 from services.contracts.audit import ChainEntry, ChainRead, ChainSubjectKind
 from services.contracts.events import Topic
-from services.contracts.roles import Role
 from services.kit.errors import NotFound
 from services.kit.internal_token import Caller
 
 log = structlog.get_logger()
-
-
-def _sees_every_chain(caller: Caller) -> bool:
-    return caller.has(Role.ADMIN, Role.AUDITOR)
-
-
-def _account(caller: Caller) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(caller.subject)
-    except ValueError:
-        return None
 
 
 def _refuse(caller: Caller, kind: ChainSubjectKind, subject_id: uuid.UUID) -> NoReturn:
@@ -72,8 +60,8 @@ class ChainService:
             if kind == SubjectKind.BUYER and leaf in licence_of:
                 buyers[licence_of[leaf]].add(who)
 
-        me = _account(caller)
-        every = _sees_every_chain(caller)
+        me = caller.account_id
+        every = caller.oversees
         creator = (
             not every
             and me is not None
@@ -122,8 +110,8 @@ class ChainService:
             raise NotFound("no such licence in the log")
         grants = [leaf for leaf, topic in about_licence.items() if topic == Topic.LICENCE_GRANTED]
         named = await repository.subjects_on(grants, (SubjectKind.WORK, SubjectKind.BUYER))
-        if not _sees_every_chain(caller):
-            me = _account(caller)
+        if not caller.oversees:
+            me = caller.account_id
             if not any(kind == SubjectKind.BUYER and who == me for _, kind, who in named):
                 _refuse(caller, ChainSubjectKind.LICENCE, licence_id)
         works = {subject_id for _, kind, subject_id in named if kind == SubjectKind.WORK}

@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.access import account_id, read_work, visible_work
+from services.catalogue.access import read_work, visible_work
 from services.catalogue.errors import NotUnderReview
 from services.catalogue.listing import refresh_listing
 from services.catalogue.text import refuse_nul
@@ -31,7 +31,7 @@ class ReviewService:
         if work.review_status != ReviewStatus.FLAGGED or work.status == WorkStatus.WITHDRAWN:
             raise NotUnderReview("this work is not awaiting a review")
         work.review_note = decision.note
-        work.reviewed_by = account_id(caller)
+        work.reviewed_by = caller.account_id
         work.reviewed_at = utcnow()
         if decision.accept:
             work.review_status = ReviewStatus.CLEAR

@@ -4,7 +4,6 @@ import unicodedata
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.access import account_id
 from services.catalogue.models import uses_mask
 from services.catalogue.search.repository import SearchFilters, SearchRepository
 from services.catalogue.text import canonical_language, refuse_nul
@@ -36,7 +35,7 @@ class SearchService:
             )
         if problems:
             raise InvalidRequest("the search is not valid", fields=problems)
-        member_id = account_id(caller) if search.mine else None
+        member_id = caller.account_id if search.mine else None
         if search.mine and member_id is None:
             return WorkPage(items=[], next_cursor=None)
         filters = SearchFilters(

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.access import (
-    account_id,
     is_visible,
     read_work,
     record_acting_creator,
@@ -107,7 +106,7 @@ class WorkService:
 
     async def withdraw(self, session: AsyncSession, caller: Caller, work_id: uuid.UUID) -> WorkRead:
         work = await visible_work(session, caller, work_id, lock=True)
-        if work.owner_id != account_id(caller) and not caller.has(Role.ADMIN):
+        if work.owner_id != caller.account_id and not caller.has(Role.ADMIN):
             raise Forbidden("only the work's owner or an admin may withdraw it")
         if work.status != WorkStatus.WITHDRAWN:
             mark_withdrawn(session, caller, work)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.delivery import DeliveryStatus, DownloadLink, FileDownloaded
 from services.contracts.events import Topic
 from services.contracts.licensing import LicenceStatus
-from services.delivery.access import account_id, may_see
+from services.delivery.access import may_see
 from services.delivery.delivery.repository import DeliveryRepository, EntryRepository
 from services.delivery.download.repository import DownloadRepository
 from services.delivery.errors import DeliveryNotReady, LicenceExpired, LicenceRevoked
@@ -58,7 +58,7 @@ class DownloadService:
         delivery = await DeliveryRepository(session).get(delivery_id)
         if delivery is None:
             refuse("no_such_delivery", NotFound("no such delivery"))
-        if delivery.buyer_id != account_id(caller):
+        if delivery.buyer_id != caller.account_id:
             if may_see(delivery, caller):
                 refuse("not_the_buyer", Forbidden("only the licence's buyer downloads its files"))
             refuse("not_the_buyer", NotFound("no such delivery"))

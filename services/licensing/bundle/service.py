@@ -20,11 +20,9 @@ from services.licensing.models import (
     Bundle,
 )
 from services.licensing.rules import (
-    account_id,
     check_currency,
     refuse_nul,
     require_account,
-    sees_everything,
 )
 
 log = structlog.get_logger()
@@ -76,7 +74,7 @@ class BundleService:
     async def page(
         self, session: AsyncSession, caller: Caller, *, after: str | None, first: int
     ) -> BundlePage:
-        buyer_id = account_id(caller)
+        buyer_id = caller.account_id
         if buyer_id is None:
             return BundlePage(items=[], next_cursor=None)
         page = await BundleRepository(session).page_of(buyer_id, after=after, limit=first)
@@ -91,7 +89,7 @@ class BundleService:
     async def _visible(self, session: AsyncSession, caller: Caller, bundle_id: uuid.UUID) -> Bundle:
         """The bundle if the caller may see it; otherwise 404, never revealing it exists."""
         bundle = await BundleRepository(session).get(bundle_id)
-        if bundle is None or not (sees_everything(caller) or bundle.buyer_id == account_id(caller)):
+        if bundle is None or not (caller.sees_everything or bundle.buyer_id == caller.account_id):
             raise NotFound("no such bundle")
         return bundle
 

@@ -29,7 +29,6 @@ from services.licensing.earnings.repository import (
 )
 from services.licensing.ledger.repository import LedgerRepository
 from services.licensing.rules import (
-    account_id,
     aware,
     check_currency,
 )
@@ -133,7 +132,7 @@ class EarningsService:
 
     def _whose(self, caller: Caller, query: EarningsQuery) -> uuid.UUID:
         """Creators see their own earnings; admins and auditors any creator's."""
-        me = account_id(caller)
+        me = caller.account_id
         if caller.has(Role.ADMIN, Role.AUDITOR):
             creator_id = query.creator_id or (me if caller.has(Role.CREATOR) else None)
             if creator_id is None:

@@ -30,9 +30,6 @@ from services.licensing.models import (
     AccountKey,
     LedgerPosting,
 )
-from services.licensing.rules import (
-    account_id,
-)
 
 log = structlog.get_logger()
 
@@ -135,7 +132,7 @@ class LedgerService:
     async def balances(
         self, session: AsyncSession, caller: Caller, owner_id: uuid.UUID | None
     ) -> list[BalanceRead]:
-        me = account_id(caller)
+        me = caller.account_id
         owner = owner_id or me
         if owner is None:
             raise InvalidRequest(

@@ -58,10 +58,8 @@ from services.licensing.models import (
 )
 from services.licensing.quote.repository import QuoteRepository
 from services.licensing.rules import (
-    account_id,
     refuse_nul,
     require_account,
-    sees_everything,
 )
 
 log = structlog.get_logger()
@@ -191,8 +189,8 @@ class LicenceService:
         self, session: AsyncSession, caller: Caller, *, after: str | None, first: int
     ) -> LicencePage:
         """Newest first: a buyer's own licences; every licence for admins and auditors."""
-        buyer_id = None if sees_everything(caller) else account_id(caller)
-        if buyer_id is None and not sees_everything(caller):
+        buyer_id = None if caller.sees_everything else caller.account_id
+        if buyer_id is None and not caller.sees_everything:
             return LicencePage(items=[], next_cursor=None)
         page = await LicenceRepository(session).page(buyer_id=buyer_id, after=after, limit=first)
         return LicencePage(
@@ -346,7 +344,7 @@ class LicenceService:
         await session.flush()
 
     def _may_see(self, caller: Caller, licence: Licence) -> bool:
-        return sees_everything(caller) or licence.buyer_id == account_id(caller)
+        return caller.sees_everything or licence.buyer_id == caller.account_id
 
     async def _visible(
         self, session: AsyncSession, caller: Caller, licence_id: uuid.UUID

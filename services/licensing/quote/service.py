@@ -27,10 +27,8 @@ from services.licensing.models import (
 from services.licensing.quote.pricing import price
 from services.licensing.quote.repository import QuoteRepository
 from services.licensing.rules import (
-    account_id,
     end_read_before_calling_out,
     require_account,
-    sees_everything,
 )
 
 log = structlog.get_logger()
@@ -119,7 +117,7 @@ class QuoteService:
 
     async def get(self, session: AsyncSession, caller: Caller, quote_id: uuid.UUID) -> QuoteRead:
         quote = await QuoteRepository(session).get(quote_id)
-        if quote is None or not (sees_everything(caller) or quote.buyer_id == account_id(caller)):
+        if quote is None or not (caller.sees_everything or quote.buyer_id == caller.account_id):
             raise NotFound("no such quote")
         return quote_read(quote, now=utcnow())
 

@@ -1,5 +1,6 @@
 import base64
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -16,6 +17,7 @@ from services.kit.internal_token import (
     CLOCK_LEEWAY,
     TOKEN_LIFETIME,
     TOKEN_REUSE,
+    Caller,
     CurrentCaller,
     TokenSigner,
     TokenVerifier,
@@ -437,3 +439,27 @@ async def test_endpoint_answers_403_when_the_caller_lacks_the_role(
     assert refused.status_code == 403
     assert refused.json() == {"error": "Forbidden", "detail": "this needs one of the roles: admin"}
     assert allowed.status_code == 200
+
+
+def test_a_caller_is_an_account_only_when_its_subject_is_an_account_id() -> None:
+    account = uuid.uuid4()
+
+    assert Caller(str(account), frozenset({Role.BUYER}), "gateway").account_id == account
+    assert Caller("licensing", frozenset({Role.SERVICE}), "licensing").account_id is None
+
+
+@pytest.mark.parametrize(
+    ("roles", "oversees", "sees_everything"),
+    [
+        ({Role.ADMIN}, True, True),
+        ({Role.AUDITOR}, True, True),
+        ({Role.SERVICE}, False, True),
+        ({Role.BUYER, Role.CREATOR}, False, False),
+    ],
+)
+def test_admins_and_auditors_oversee_and_services_also_see_everything(
+    roles: set[Role], oversees: bool, sees_everything: bool
+) -> None:
+    caller = Caller(str(uuid.uuid4()), frozenset(roles), "gateway")
+
+    assert (caller.oversees, caller.sees_everything) == (oversees, sees_everything)
