@@ -25,17 +25,16 @@ caller should decide.
 """
 
 import os
-import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from assent.errors import (
     AssentError,
@@ -43,7 +42,6 @@ from assent.errors import (
     Conflict,
     DeliveryTimeout,
     DownloadFailed,
-    FieldError,
     Forbidden,
     InsufficientFunds,
     NotFound,
@@ -66,8 +64,20 @@ from assent.models import (
     graphql_enum,
     parse_uses,
 )
+from assent.operations import (
+    CREATE_BUNDLE,
+    DOCUMENTS,
+    LICENCE,
+    LICENCE_DELIVERY,
+    LICENCES,
+    PURCHASE,
+    QUOTE_BUNDLE,
+    SEARCH,
+    WORK,
+)
 from assent.options import API_KEY_ENV
 from assent.options import gateway_url as default_gateway_url
+from assent.wire import GraphQLWire
 from services.contracts.catalogue import SearchSort
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead
 
@@ -78,6 +88,7 @@ if TYPE_CHECKING:
     from assent.records import Record
 
 __all__ = [
+    "DOCUMENTS",
     "AssentClient",
     "AssentError",
     "BundleInvalid",
@@ -98,127 +109,6 @@ __all__ = [
 MAX_PAGE_SIZE = 100
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_ATTEMPTS = 5
-# A wait asked by the gateway beyond this is not slept through: the caller hears of it.
-MAX_RETRY_AFTER = 60.0
-
-_TERMS = "uses commercialUse attributionRequired territory durationDays exclusivityDays maxModels"
-_MONEY = "amountMinor currency"
-_WORK = f"""id title description mediaType tags language status listed createdAt withdrawnAt
-  owner {{ id name }} shares {{ creator {{ id name }} basisPoints }}
-  offer {{ id price {{ {_MONEY} }} termsId terms {{ {_TERMS} }} publishedAt }}"""
-_BUNDLE = "id name uses currency workIds createdAt"
-_QUOTE = f"""id bundleId currency uses subtotal {{ {_MONEY} }} platformFee {{ {_MONEY} }}
-  total {{ {_MONEY} }} platformFeeBps status createdAt expiresAt
-  excluded {{ workId reason detail }}
-  lines {{ workId versionId title mediaType fileName size sha256 offerId termsId
-    terms {{ {_TERMS} }} price {{ {_MONEY} }} platformFee {{ {_MONEY} }}
-    shares {{ creatorId creatorName basisPoints }} }}"""
-_DELIVERY = """id licenceId status createdAt issuedAt keyId manifestSha256 entryCount
-  excluded { workId reason detail }"""
-_LICENCE = f"""id buyerId buyerName bundleId quoteId uses total {{ {_MONEY} }}
-  platformFee {{ {_MONEY} }} refunded {{ {_MONEY} }} status grantedAt startsAt endsAt refundedAt
-  lines {{ workId versionId title mediaType fileName size sha256 attribution termsId
-    terms {{ {_TERMS} }} price {{ {_MONEY} }} startsAt endsAt status excludedReason }}
-  delivery {{ {_DELIVERY} }}"""
-
-
-def _failures(*members: str) -> str:
-    """The selection of a union's failure members: every one's message, and the fields
-    of those that carry more."""
-    extra = {
-        "ValidationFailed": "... on ValidationFailed { fields { field message code } }",
-        "Conflict": "... on Conflict { code }",
-        "ServiceUnavailable": "... on ServiceUnavailable { service }",
-    }
-    return " ".join(["... on Error { message }", *(extra[m] for m in members if m in extra)])
-
-
-SEARCH = f"""query Search($filter: WorkFilter, $sort: SearchSort, $first: Int!, $after: String) {{
-  works(filter: $filter, sort: $sort, first: $first, after: $after) {{ __typename
-    ... on WorkConnection {{ nextCursor items {{ {_WORK} }} }}
-    {_failures("ValidationFailed", "ServiceUnavailable")} }} }}"""
-WORK = f"""query Work($id: ID!) {{ work(id: $id) {{ __typename
-  ... on Work {{ {_WORK} }} {_failures("ServiceUnavailable")} }} }}"""
-CREATE_BUNDLE = f"""mutation CreateBundle($input: CreateBundleInput!) {{
-  createBundle(input: $input) {{ __typename ... on BundleCreated {{ bundle {{ {_BUNDLE} }} }}
-    {_failures("ValidationFailed", "ServiceUnavailable")} }} }}"""
-QUOTE_BUNDLE = f"""mutation QuoteBundle($id: ID!) {{ quoteBundle(bundleId: $id) {{ __typename
-  ... on QuoteIssued {{ quote {{ {_QUOTE} }} }} {_failures("ServiceUnavailable")} }} }}"""
-PURCHASE = f"""mutation Purchase($quote: ID!, $key: String!) {{
-  purchase(quoteId: $quote, idempotencyKey: $key) {{ __typename
-    ... on PurchaseSucceeded {{ replayed licence {{ {_LICENCE} }} }}
-    {_failures("ValidationFailed", "Conflict", "ServiceUnavailable")} }} }}"""
-LICENCE = f"""query Licence($id: ID!) {{ licence(id: $id) {{ __typename
-  ... on Licence {{ {_LICENCE} }} {_failures("ServiceUnavailable")} }} }}"""
-LICENCES = f"""query Licences($first: Int!, $after: String) {{
-  licences(first: $first, after: $after) {{ __typename
-    ... on LicenceConnection {{ nextCursor items {{ {_LICENCE} }} }}
-    {_failures("ServiceUnavailable")} }} }}"""
-LICENCE_DELIVERY = f"""query LicenceDelivery($id: ID!) {{ licence(id: $id) {{ __typename
-  ... on Licence {{ delivery {{ {_DELIVERY} }} }} {_failures("ServiceUnavailable")} }} }}"""
-
-DOCUMENTS = (
-    SEARCH,
-    WORK,
-    CREATE_BUNDLE,
-    QUOTE_BUNDLE,
-    PURCHASE,
-    LICENCE,
-    LICENCES,
-    LICENCE_DELIVERY,
-)
-
-_FAILURES: dict[str, type[AssentError]] = {
-    "NotFound": NotFound,
-    "Forbidden": Forbidden,
-    "Unauthenticated": Unauthenticated,
-    "QuoteExpired": QuoteExpired,
-    "InsufficientFunds": InsufficientFunds,
-}
-
-M = TypeVar("M", bound=BaseModel)
-
-
-class _Retry(Exception):
-    def __init__(self, failure: AssentError, wait: float | None = None) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-        self.wait = wait
-
-
-def _failure(node: dict[str, Any]) -> AssentError:
-    typename = str(node.get("__typename"))
-    message = str(node.get("message") or typename)
-    if typename == "ValidationFailed":
-        fields = [FieldError(**field) for field in node.get("fields") or []]
-        return ValidationFailed(message, fields)
-    if typename == "Conflict":
-        return Conflict(message, str(node.get("code")))
-    if typename == "ServiceUnavailable":
-        return ServiceUnavailable(message, str(node.get("service")))
-    if typename in _FAILURES:
-        return _FAILURES[typename](message)
-    return UnexpectedResponse(f"{typename}: {message}")
-
-
-def _retry_after(response: httpx.Response, errors: list[dict[str, Any]]) -> float:
-    for error in errors:
-        extensions = error.get("extensions") or {}
-        if extensions.get("code") == "RateLimited" and "retryAfter" in extensions:
-            return float(extensions["retryAfter"])
-    try:
-        return float(response.headers.get("retry-after", 1))
-    except ValueError:
-        return 1.0
-
-
-def _error_list(response: httpx.Response) -> list[dict[str, Any]]:
-    try:
-        body = response.json()
-    except ValueError:
-        return []
-    errors = body.get("errors") if isinstance(body, dict) else None
-    return [error for error in errors or [] if isinstance(error, dict)]
 
 
 class AssentClient:
@@ -237,12 +127,12 @@ class AssentClient:
             raise ValueError("attempts must be at least 1")
         self.gateway_url = (gateway_url or default_gateway_url()).rstrip("/")
         self._api_key = api_key or os.environ.get(API_KEY_ENV) or None
-        self._attempts = attempts
         headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         # Idle connections dropped before the gateway's own 5 s keep-alive ends, so a
         # request never goes out on one the server is closing at that moment.
         limits = httpx.Limits(keepalive_expiry=4.0)
         self._http = httpx.Client(timeout=timeout, headers=headers, limits=limits)
+        self._wire = GraphQLWire(self._http, self.gateway_url, attempts)
 
     def __repr__(self) -> str:
         # Never the key: a repr ends up in logs and tracebacks.
@@ -299,10 +189,10 @@ class AssentClient:
             "sort": graphql_enum(SearchSort(str(sort).lower())) if sort is not None else None,
             "first": page_size,
         }
-        return self._pages(SEARCH, variables, "works", "WorkConnection", Work)
+        return self._wire.pages(SEARCH, variables, "works", "WorkConnection", Work)
 
     def work(self, work_id: str | uuid.UUID) -> Work:
-        node = self._ask(WORK, {"id": str(work_id)}, "work", "Work", retry=True)
+        node = self._wire.ask(WORK, {"id": str(work_id)}, "work", "Work", retry=True)
         return Work.model_validate(node)
 
     # -- buying ---------------------------------------------------------------------------
@@ -321,7 +211,7 @@ class AssentClient:
             "uses": [graphql_enum(use) for use in parse_uses(list(uses))],
             "workIds": ids,
         }
-        node = self._ask(
+        node = self._wire.ask(
             CREATE_BUNDLE, {"input": bundle}, "createBundle", "BundleCreated", retry=False
         )
         return Bundle.model_validate(node["bundle"])
@@ -329,7 +219,7 @@ class AssentClient:
     def quote(self, bundle_id: str | uuid.UUID) -> Quote:
         """Lock the bundle's current prices for a while (`expires_at`); works that cannot
         be sold are in `excluded`, with the reason."""
-        node = self._ask(
+        node = self._wire.ask(
             QUOTE_BUNDLE, {"id": str(bundle_id)}, "quoteBundle", "QuoteIssued", retry=False
         )
         return Quote.model_validate(node["quote"])
@@ -342,7 +232,7 @@ class AssentClient:
         key = idempotency_key or f"sdk-{uuid.uuid4()}"
         variables = {"quote": str(quote_id), "key": key}
         try:
-            node = self._ask(PURCHASE, variables, "purchase", "PurchaseSucceeded", retry=True)
+            node = self._wire.ask(PURCHASE, variables, "purchase", "PurchaseSucceeded", retry=True)
         except AssentError as error:
             error.quote_id, error.idempotency_key = str(quote_id), key
             raise
@@ -367,14 +257,16 @@ class AssentClient:
     # -- licences and deliveries ----------------------------------------------------------
 
     def licence(self, licence_id: str | uuid.UUID) -> Licence:
-        node = self._ask(LICENCE, {"id": str(licence_id)}, "licence", "Licence", retry=True)
+        node = self._wire.ask(LICENCE, {"id": str(licence_id)}, "licence", "Licence", retry=True)
         return Licence.model_validate(node)
 
     def licences(self, *, page_size: int = 20) -> Iterator[Licence]:
         """Your licences, newest first, a page at a time."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        return self._pages(LICENCES, {"first": page_size}, "licences", "LicenceConnection", Licence)
+        return self._wire.pages(
+            LICENCES, {"first": page_size}, "licences", "LicenceConnection", Licence
+        )
 
     def wait_for_delivery(self, licence_id: str | uuid.UUID, *, timeout: float = 60.0) -> Delivery:
         """The licence's delivery once built: `issued`, or `empty` when every work was
@@ -382,7 +274,7 @@ class AssentClient:
         deadline = time.monotonic() + timeout
         delay = 0.1
         while True:
-            node = self._ask(
+            node = self._wire.ask(
                 LICENCE_DELIVERY, {"id": str(licence_id)}, "licence", "Licence", retry=True
             )
             found = node.get("delivery")
@@ -457,92 +349,9 @@ class AssentClient:
         except (httpx.HTTPError, KeysUnavailable) as exc:
             raise ServiceUnavailable(f"cannot read the published keys: {exc}", "gateway") from exc
 
-    # -- the wire -------------------------------------------------------------------------
+    # -- the API key ----------------------------------------------------------------------
 
     def _require_key(self) -> str:
         if not self._api_key:
             raise Unauthenticated(f"no API key: pass api_key or set {API_KEY_ENV}")
         return self._api_key
-
-    def _pages(
-        self,
-        document: str,
-        variables: dict[str, Any],
-        field: str,
-        typename: str,
-        model: type[M],
-    ) -> Iterator[M]:
-        after: str | None = None
-        while True:
-            page = self._ask(document, {**variables, "after": after}, field, typename, retry=True)
-            for item in page["items"]:
-                yield model.model_validate(item)
-            after = page.get("nextCursor")
-            if not after:
-                return
-
-    def _ask(
-        self, document: str, variables: dict[str, Any], field: str, typename: str, *, retry: bool
-    ) -> dict[str, Any]:
-        """The `field` of the answer when it is a `typename`; its failure raised otherwise.
-        `retry`: the operation may safely be sent again after it reached the gateway."""
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return self._once(document, variables, field, typename, retry=retry)
-            except _Retry as again:
-                if attempt == self._attempts:
-                    raise again.failure from again
-                time.sleep(again.wait if again.wait is not None else self._backoff(attempt))
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        # Full jitter: retries of many clients after one outage do not arrive together.
-        return random.uniform(0, min(0.25 * 2**attempt, 5.0))
-
-    def _once(
-        self, document: str, variables: dict[str, Any], field: str, typename: str, *, retry: bool
-    ) -> dict[str, Any]:
-        url = self.gateway_url + "/graphql"
-        try:
-            response = self._http.post(url, json={"query": document, "variables": variables})
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            # Never sent: safe to send again whatever the operation.
-            raise _Retry(ServiceUnavailable(f"cannot reach {url}: {exc}", "gateway")) from exc
-        except httpx.TransportError as exc:
-            failure = ServiceUnavailable(f"{url}: {exc!r}", "gateway")
-            if retry:
-                raise _Retry(failure) from exc
-            raise failure from exc
-        errors = _error_list(response)
-        if response.status_code == 429:
-            wait = _retry_after(response, errors)
-            limited = RateLimited(f"rate limited; retry after {wait:g} s", wait)
-            if wait > MAX_RETRY_AFTER:
-                raise limited
-            raise _Retry(limited, wait)
-        if response.status_code == 401:
-            messages = "; ".join(str(error.get("message")) for error in errors)
-            raise Unauthenticated(messages or "the API key was refused")
-        if response.status_code >= 500:
-            failure = ServiceUnavailable(f"{url} answered {response.status_code}", "gateway")
-            if retry:
-                raise _Retry(failure)
-            raise failure
-        if errors:
-            messages = "; ".join(str(error.get("message")) for error in errors)
-            raise UnexpectedResponse(f"{field}: {messages}")
-        try:
-            node = response.json()["data"][field]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UnexpectedResponse(
-                f"{url} answered {response.status_code} without {field}"
-            ) from exc
-        found = node.get("__typename")
-        if found == typename:
-            result: dict[str, Any] = node
-            return result
-        refusal = _failure(node)
-        if retry and isinstance(refusal, ServiceUnavailable):
-            raise _Retry(refusal)
-        raise refusal
