@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import structlog
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -110,6 +111,12 @@ def _json_text(value: Any) -> str:
     """JSON columns through orjson: a quote's lines decoded with the standard library's
     json were a twentieth of a purchase's CPU in the licensing process."""
     return orjson.dumps(value).decode()
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """`insert` as the session's database spells it, which knows `ON CONFLICT`. Typed
+    `Any`: the two dialects' `Insert` classes share no type that declares it."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,9 +3,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from services.catalogue.db import dialect_insert
 from services.catalogue.models import Creator
-from services.kit.db import utcnow
+from services.kit.db import dialect_insert, utcnow
 from services.kit.repository import Repository
 
 

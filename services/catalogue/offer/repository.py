@@ -1,10 +1,9 @@
 import uuid
 
-from services.catalogue.db import dialect_insert
 from services.catalogue.models import Offer, TermsRecord, Work
 from services.catalogue.terms import canonical_json, terms_id
 from services.contracts.catalogue import OfferIn, Terms
-from services.kit.db import utcnow
+from services.kit.db import dialect_insert, utcnow
 from services.kit.repository import Repository
 
 

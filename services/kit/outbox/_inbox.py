@@ -9,7 +9,6 @@ import structlog
 from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.events import (
@@ -20,7 +19,7 @@ from services.contracts.events import (
     Topic,
 )
 from services.contracts.roles import Role
-from services.kit.db import get_session, utcnow
+from services.kit.db import dialect_insert, get_session, utcnow
 from services.kit.errors import (
     FieldError,
     Forbidden,
@@ -70,13 +69,11 @@ async def _record_receipts(
         }
         for envelope in envelopes
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # On the table, not the mapped class: the same SQL without the ORM's bulk machinery.
     # Rows as parameters, not `.values(rows)`: a statement with the rows inlined is
     # compiled anew for every batch size, which cost more CPU than running it.
     table = cast(Table, InboxEvent.__table__)
-    statement = insert(table).on_conflict_do_nothing().returning(table.c.event_id)
+    statement = dialect_insert(session)(table).on_conflict_do_nothing().returning(table.c.event_id)
     result = await session.execute(statement, values)
     return set(result.scalars())
 

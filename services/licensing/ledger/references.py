@@ -7,9 +7,9 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import selectinload
 
 from services.contracts.licensing import PostingRead, TransactionRead
+from services.kit.db import dialect_insert
 from services.kit.repository import Repository
 from services.licensing.models import LedgerPosting, LedgerReference, LedgerTransaction
-from services.licensing.statements import upsert_statement
 
 
 class LedgerReferenceRepository(Repository[LedgerReference]):
@@ -22,7 +22,7 @@ class LedgerReferenceRepository(Repository[LedgerReference]):
         then finds its record; if the first rolled back, the racer's claim goes in."""
         table = cast(Table, LedgerReference.__table__)
         statement = (
-            upsert_statement(self.session)(table).on_conflict_do_nothing().returning(table.c.kind)
+            dialect_insert(self.session)(table).on_conflict_do_nothing().returning(table.c.kind)
         )
         inserted = await self.session.execute(
             statement,

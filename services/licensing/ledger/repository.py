@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload
 
 from services.contracts.licensing import LedgerAccountKind, TransactionKind
-from services.kit.db import utcnow
+from services.kit.db import dialect_insert, utcnow
 from services.kit.repository import Repository
 from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.ledger.transaction import Transaction
@@ -26,7 +26,6 @@ from services.licensing.models import (
     LedgerPosting,
     LedgerTransaction,
 )
-from services.licensing.statements import upsert_statement
 
 _ACCOUNT = cast(Table, LedgerAccount.__table__)
 _TRANSACTION = cast(Table, LedgerTransaction.__table__)
@@ -77,7 +76,7 @@ class LedgerRepository(Repository[LedgerAccount]):
             for key in sorted(keys, key=lambda key: key.id)
         ]
         await self.session.execute(
-            upsert_statement(self.session)(_ACCOUNT).on_conflict_do_nothing(), rows
+            dialect_insert(self.session)(_ACCOUNT).on_conflict_do_nothing(), rows
         )
         known.remember_on_commit(self.session, [key.id for key in keys])
 

@@ -12,7 +12,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import selectinload
 
-from services.kit.db import utcnow
+from services.kit.db import dialect_insert, utcnow
 from services.kit.repository import Page, Repository
 from services.licensing.licence.grant import LicenceGrant
 from services.licensing.models import (
@@ -20,7 +20,6 @@ from services.licensing.models import (
     LicenceLine,
     Purchase,
 )
-from services.licensing.statements import upsert_statement
 
 _LICENCE = cast(Table, Licence.__table__)
 _LINE = cast(Table, LicenceLine.__table__)
@@ -36,9 +35,7 @@ class PurchaseRepository(Repository[Purchase]):
         # insert machinery, which costs more than the statement on this hot path.
         table = cast(Table, Purchase.__table__)
         statement = (
-            upsert_statement(self.session)(table)
-            .on_conflict_do_nothing()
-            .returning(table.c.buyer_id)
+            dialect_insert(self.session)(table).on_conflict_do_nothing().returning(table.c.buyer_id)
         )
         claimed = await self.session.execute(
             statement,
