@@ -4,14 +4,13 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.resolvers.catalogue import REFUSALS
 from gateway.types.audit import (
     AuditCheckpoint,
     AuditCheckpointResult,
     LicenceChain,
     LicenceChainResult,
 )
-from gateway.types.errors import Forbidden, NotFound, ValidationFailed, failure
+from gateway.types.errors import REFUSALS, Forbidden, NotFound, ValidationFailed, failure
 from services.contracts.audit import ChainSubjectKind
 from services.kit import errors
 

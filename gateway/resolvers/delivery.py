@@ -5,14 +5,13 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.resolvers.catalogue import REFUSALS
 from gateway.types.delivery import (
     Delivery,
     DeliveryResult,
     TraceManifestResult,
     TraceReport,
 )
-from gateway.types.errors import Forbidden, NotFound, ValidationFailed, failure
+from gateway.types.errors import REFUSALS, Forbidden, NotFound, ValidationFailed, failure
 from services.contracts import delivery as contract
 from services.kit import errors
 

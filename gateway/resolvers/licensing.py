@@ -7,9 +7,10 @@ from strawberry.types import Info
 
 from gateway.accounts.repository import AccountRepository
 from gateway.context import Context
-from gateway.resolvers.catalogue import REFUSALS, work_search
+from gateway.resolvers.catalogue import work_search
 from gateway.types.catalogue import SearchSort, Use, WorkFilter
 from gateway.types.errors import (
+    REFUSALS,
     Conflict,
     Forbidden,
     InsufficientFunds,

@@ -13,8 +13,7 @@ from gateway.types.catalogue import MediaType
 from gateway.types.errors import (
     Forbidden,
     NotFound,
-    ServiceUnavailable,
-    Unauthenticated,
+    Refusals,
     ValidationFailed,
     unavailable_in_place,
 )
@@ -202,10 +201,8 @@ class TraceReport:
         )
 
 
-_Refusals = Unauthenticated | ServiceUnavailable
-
-DeliveryResult = Annotated[Delivery | NotFound | _Refusals, strawberry.union("DeliveryResult")]
+DeliveryResult = Annotated[Delivery | NotFound | Refusals, strawberry.union("DeliveryResult")]
 TraceManifestResult = Annotated[
-    TraceReport | ValidationFailed | Forbidden | _Refusals,
+    TraceReport | ValidationFailed | Forbidden | Refusals,
     strawberry.union("TraceManifestResult"),
 ]

@@ -62,6 +62,13 @@ class ServiceUnavailable(Error):
     service: str
 
 
+# Any resolver may be refused these: the caller's key was refused, or a service (the
+# gateway's own database included) did not answer. The union members, and the same as a
+# tuple for `failure`.
+Refusals = Unauthenticated | ServiceUnavailable
+REFUSALS = (Unauthenticated, ServiceUnavailable)
+
+
 def unavailable_in_place(error: errors.ServiceUnavailable) -> GraphQLError:
     """What a field of an answer raises when the service behind it did not answer in time.
 

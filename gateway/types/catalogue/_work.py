@@ -1,0 +1,175 @@
+"""Works: what a creator lists, its file versions and co-creators, and the search."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from gateway.context import Context
+from gateway.types.catalogue._terms import Consent, Offer, Use
+from gateway.types.errors import Conflict, Forbidden, NotFound, Refusals, ValidationFailed
+from gateway.types.scalars import BigInt
+from services.contracts import catalogue as contract
+
+# The contracts' enums become GraphQL enums as they are (strawberry.enum marks the class).
+MediaType = contract.MediaType
+WorkStatus = contract.WorkStatus
+ReviewStatus = contract.ReviewStatus
+VersionStatus = contract.VersionStatus
+SearchSort = contract.SearchSort
+for _enum in (MediaType, WorkStatus, ReviewStatus, VersionStatus, SearchSort):
+    strawberry.enum(_enum)
+
+
+@strawberry.type
+class WorkVersion:
+    id: strawberry.ID
+    number: int
+    file_name: str
+    size: BigInt
+    sha256: str
+    status: VersionStatus
+    failure_reason: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, version: contract.VersionRead | None) -> "WorkVersion | None":
+        if version is None:
+            return None
+        return cls(
+            id=strawberry.ID(str(version.id)),
+            number=version.number,
+            file_name=version.file_name,
+            size=BigInt(version.size),
+            sha256=version.sha256,
+            status=version.status,
+            failure_reason=version.failure_reason,
+            created_at=version.created_at,
+            completed_at=version.completed_at,
+        )
+
+
+@strawberry.type
+class Creator:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class Share:
+    creator: Creator
+    basis_points: int = strawberry.field(description="Out of 10000.")
+
+
+@strawberry.type
+class Work:
+    id: strawberry.ID
+    title: str
+    description: str
+    media_type: MediaType
+    tags: list[str]
+    language: str
+    status: WorkStatus
+    review_status: ReviewStatus
+    listed: bool = strawberry.field(description="Offered to buyers right now.")
+    created_at: datetime
+    withdrawn_at: datetime | None
+    current_version: WorkVersion | None
+    pending_version: WorkVersion | None
+    shares: list[Share]
+    consent: Consent | None = strawberry.field(description="The newest consent record.")
+    offer: Offer | None
+    owner_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def of(cls, work: contract.WorkRead) -> "Work":
+        return cls(
+            id=strawberry.ID(str(work.id)),
+            title=work.title,
+            description=work.description,
+            media_type=work.media_type,
+            tags=list(work.tags),
+            language=work.language,
+            status=work.status,
+            review_status=work.review_status,
+            listed=work.listed,
+            created_at=work.created_at,
+            withdrawn_at=work.withdrawn_at,
+            current_version=WorkVersion.of(work.current_version),
+            pending_version=WorkVersion.of(work.pending_version),
+            shares=[
+                Share(
+                    creator=Creator(
+                        id=strawberry.ID(str(share.creator_id)), name=share.creator_name
+                    ),
+                    basis_points=share.basis_points,
+                )
+                for share in work.shares
+            ],
+            consent=Consent.of(work.consent) if work.consent else None,
+            offer=Offer.of(work.offer) if work.offer else None,
+            owner_id=work.owner_id,
+        )
+
+    @strawberry.field
+    async def owner(self, info: Info[Context, None]) -> Creator | None:
+        creator = await info.context.loaders.creators.load(self.owner_id)
+        return Creator(id=strawberry.ID(str(creator.id)), name=creator.name) if creator else None
+
+    @strawberry.field(
+        description="The terms as W3C TDMRep, ODRL (JSON-LD) and C2PA training-and-mining "
+        "values, for the creator to publish on their own site."
+    )
+    async def signals(self, info: Info[Context, None]) -> JSON:
+        signals = await info.context.catalogue.signals(
+            info.context.principal, uuid.UUID(str(self.id))
+        )
+        return JSON(signals.model_dump(mode="json"))
+
+
+@strawberry.type
+class WorkConnection:
+    items: list[Work]
+    next_cursor: str | None
+
+
+@strawberry.input
+class WorkFilter:
+    query: str | None = strawberry.field(
+        default=None, description="Words in title, description, tags."
+    )
+    media_types: list[MediaType] = strawberry.field(default_factory=list)
+    uses: list[Use] = strawberry.field(default_factory=list, description="All must be offered.")
+    max_price_minor: BigInt | None = None
+    currency: str | None = None
+    creator_id: strawberry.ID | None = None
+    language: str | None = None
+    tags: list[str] = strawberry.field(default_factory=list, description="All must be present.")
+    mine: bool = strawberry.field(default=False, description="Creators: your works in every state.")
+
+
+@strawberry.type
+class WorkWithdrawn:
+    work: Work
+
+
+@strawberry.type
+class WorkReviewed:
+    work: Work
+
+
+WorkResult = Annotated[Work | NotFound | Refusals, strawberry.union("WorkResult")]
+WorksResult = Annotated[
+    WorkConnection | ValidationFailed | Refusals, strawberry.union("WorksResult")
+]
+WithdrawWorkResult = Annotated[
+    WorkWithdrawn | NotFound | Forbidden | Refusals, strawberry.union("WithdrawWorkResult")
+]
+ReviewWorkResult = Annotated[
+    WorkReviewed | ValidationFailed | NotFound | Forbidden | Conflict | Refusals,
+    strawberry.union("ReviewWorkResult"),
+]

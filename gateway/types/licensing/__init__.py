@@ -1,0 +1,65 @@
+"""Licensing's GraphQL types: bundles, quotes, licences, the ledger and creators' earnings."""
+
+from gateway.types.licensing._bundle import (
+    Bundle,
+    BundleConnection,
+    BundleCreated,
+    BundleResult,
+    BundlesResult,
+    CreateBundleResult,
+)
+from gateway.types.licensing._common import Period
+from gateway.types.licensing._earnings import Earnings, EarningsResult
+from gateway.types.licensing._ledger import (
+    Balance,
+    Balances,
+    BalancesResult,
+    LedgerCheck,
+    LedgerCheckResult,
+    LedgerTransaction,
+    MoneyRecorded,
+    RecordMoneyResult,
+)
+from gateway.types.licensing._licence import (
+    Licence,
+    LicenceConnection,
+    LicenceRefunded,
+    LicenceResult,
+    LicencesResult,
+    PurchaseResult,
+    PurchaseSucceeded,
+    RefundLicenceResult,
+)
+from gateway.types.licensing._quote import Quote, QuoteBundleResult, QuoteIssued, QuoteResult
+
+__all__ = [
+    "Balance",
+    "Balances",
+    "BalancesResult",
+    "Bundle",
+    "BundleConnection",
+    "BundleCreated",
+    "BundleResult",
+    "BundlesResult",
+    "CreateBundleResult",
+    "Earnings",
+    "EarningsResult",
+    "LedgerCheck",
+    "LedgerCheckResult",
+    "LedgerTransaction",
+    "Licence",
+    "LicenceConnection",
+    "LicenceRefunded",
+    "LicenceResult",
+    "LicencesResult",
+    "MoneyRecorded",
+    "Period",
+    "PurchaseResult",
+    "PurchaseSucceeded",
+    "Quote",
+    "QuoteBundleResult",
+    "QuoteIssued",
+    "QuoteResult",
+    "RecordMoneyResult",
+    "RefundLicenceResult",
+]

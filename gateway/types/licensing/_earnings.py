@@ -1,0 +1,108 @@
+"""A creator's earnings: their share of each sale, by work and by period, and payouts."""
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from gateway.types.catalogue import Money, Use
+from gateway.types.errors import Forbidden, Refusals, ValidationFailed
+from gateway.types.licensing._common import TransactionKind, money
+from services.contracts import licensing as contract
+
+
+@strawberry.type
+class EarningLine:
+    licence_id: strawberry.ID
+    work_id: strawberry.ID
+    title: str
+    buyer_id: strawberry.ID
+    buyer_name: str
+    uses: list[Use]
+    basis_points: int
+    amount: Money = strawberry.field(description="Your share; negative for a refund.")
+    kind: TransactionKind
+    recorded_at: datetime
+
+
+@strawberry.type
+class WorkEarnings:
+    work_id: strawberry.ID
+    title: str
+    amount: Money
+    licences: int
+
+
+@strawberry.type
+class PeriodEarnings:
+    period_start: datetime
+    amount: Money
+
+
+@strawberry.type
+class Payout:
+    transaction_id: strawberry.ID
+    amount: Money
+    reference: str
+    recorded_at: datetime
+
+
+@strawberry.type
+class Earnings:
+    creator_id: strawberry.ID
+    lines: list[EarningLine]
+    by_work: list[WorkEarnings]
+    by_period: list[PeriodEarnings]
+    payouts: list[Payout]
+    owed: list[Money] = strawberry.field(description="Earned and not yet paid out.")
+
+    @classmethod
+    def of(cls, earnings: contract.EarningsRead) -> "Earnings":
+        return cls(
+            creator_id=strawberry.ID(str(earnings.creator_id)),
+            lines=[
+                EarningLine(
+                    licence_id=strawberry.ID(str(line.licence_id)),
+                    work_id=strawberry.ID(str(line.work_id)),
+                    title=line.title,
+                    buyer_id=strawberry.ID(str(line.buyer_id)),
+                    buyer_name=line.buyer_name,
+                    uses=list(line.uses),
+                    basis_points=line.basis_points,
+                    amount=money(line.amount_minor, line.currency),
+                    kind=line.kind,
+                    recorded_at=line.recorded_at,
+                )
+                for line in earnings.lines
+            ],
+            by_work=[
+                WorkEarnings(
+                    work_id=strawberry.ID(str(w.work_id)),
+                    title=w.title,
+                    amount=money(w.amount_minor, w.currency),
+                    licences=w.licences,
+                )
+                for w in earnings.by_work
+            ],
+            by_period=[
+                PeriodEarnings(
+                    period_start=p.period_start, amount=money(p.amount_minor, p.currency)
+                )
+                for p in earnings.by_period
+            ],
+            payouts=[
+                Payout(
+                    transaction_id=strawberry.ID(str(p.transaction_id)),
+                    amount=money(p.amount_minor, p.currency),
+                    reference=p.reference,
+                    recorded_at=p.recorded_at,
+                )
+                for p in earnings.payouts
+            ],
+            owed=[money(b.balance_minor, b.currency) for b in earnings.balances],
+        )
+
+
+EarningsResult = Annotated[
+    Earnings | ValidationFailed | Forbidden | Refusals, strawberry.union("EarningsResult")
+]
