@@ -1,7 +1,7 @@
 """What every router of the catalogue declares alike: its session, id lists and errors."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,12 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.kit.db import get_session
 from services.kit.errors import (
-    AssentError,
     Forbidden,
     InvalidRequest,
     NotFound,
     Unauthenticated,
-    error_responses,
 )
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -26,12 +24,3 @@ CHANGE = (Unauthenticated, Forbidden, NotFound, InvalidRequest)
 
 def catalogue_router() -> APIRouter:
     return APIRouter(prefix="/v1", tags=["catalogue"])
-
-
-def responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
-    """`error_responses`, naming every error a status stands for (409 has several)."""
-    merged = error_responses(*errors)
-    for status_code, response in merged.items():
-        names = [error.__name__ for error in errors if error.status_code == status_code]
-        response["description"] = " | ".join(names)
-    return merged

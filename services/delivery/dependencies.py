@@ -1,8 +1,8 @@
 """What delivery's routers take from the request: the session, the object store, the
-keys, the link lifetime, and the errors each route declares."""
+keys and the link lifetime."""
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.delivery.config import Settings
 from services.delivery.manifest import DeliveryKeys
 from services.kit.db import get_session
-from services.kit.errors import AssentError, error_responses
 from storage.object_store import ObjectStore
 
 
@@ -33,12 +32,3 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Store = Annotated[ObjectStore, Depends(_store)]
 Keys = Annotated[DeliveryKeys, Depends(_keys)]
 LinkTtl = Annotated[timedelta, Depends(_link_ttl)]
-
-
-def responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
-    """`error_responses`, naming every error a status stands for (409 and 410 have two)."""
-    merged = error_responses(*errors)
-    for status_code, response in merged.items():
-        names = [error.__name__ for error in errors if error.status_code == status_code]
-        response["description"] = " | ".join(names)
-    return merged

@@ -76,9 +76,14 @@ class CommitFailed(AssentError):
 
 
 def error_responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` entry an endpoint declares for the domain errors it can raise."""
+    """The `responses=` entry an endpoint declares for the domain errors it can raise,
+    each status described by every error it stands for (`Conflict | QuoteExpired`)."""
+    names: dict[int, list[str]] = {}
+    for error in errors:
+        names.setdefault(error.status_code, []).append(error.__name__)
     return {
-        error.status_code: {"model": ErrorBody, "description": error.__name__} for error in errors
+        status_code: {"model": ErrorBody, "description": " | ".join(named)}
+        for status_code, named in names.items()
     }
 
 

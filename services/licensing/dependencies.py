@@ -1,7 +1,7 @@
 """What licensing's routes share: their dependencies and the documented error answers."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,10 +11,8 @@ from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.kit.client import ServiceClient
 from services.kit.db import get_session
 from services.kit.errors import (
-    AssentError,
     NotFound,
     Unauthenticated,
-    error_responses,
 )
 from services.licensing.catalogue_client import Catalogue
 from services.licensing.config import Settings
@@ -71,15 +69,6 @@ CertificateSigner = Annotated[Signer, Depends(_signer)]
 Ledger = Annotated[LedgerService, Depends(_ledger)]
 Payments = Annotated[PaymentService, Depends(_payments)]
 Licences = Annotated[LicenceService, Depends(_licences)]
-
-
-def responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:
-    """`error_responses`, naming every error a status stands for (409 has several)."""
-    merged = error_responses(*errors)
-    for status_code, response in merged.items():
-        names = [error.__name__ for error in errors if error.status_code == status_code]
-        response["description"] = " | ".join(names)
-    return merged
 
 
 READ = (Unauthenticated, NotFound)

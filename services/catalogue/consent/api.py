@@ -6,8 +6,9 @@ from fastapi import status
 
 from services.catalogue.consent.service import consent_service
 from services.catalogue.errors import ConsentNotInForce, WorkWithdrawn
-from services.catalogue.routes import CHANGE, Session, catalogue_router, responses
+from services.catalogue.routes import CHANGE, Session, catalogue_router
 from services.contracts.catalogue import ConsentIn, ConsentRead, ConsentWithdrawIn
+from services.kit.errors import error_responses
 from services.kit.internal_token import CurrentCaller
 
 router = catalogue_router()
@@ -16,7 +17,7 @@ router = catalogue_router()
 @router.post(
     "/works/{work_id}/consents",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(*CHANGE, WorkWithdrawn),
+    responses=error_responses(*CHANGE, WorkWithdrawn),
 )
 async def give_consent(
     work_id: uuid.UUID, consent: ConsentIn, caller: CurrentCaller, session: Session
@@ -27,7 +28,7 @@ async def give_consent(
 
 @router.post(
     "/works/{work_id}/consents/withdraw",
-    responses=responses(*CHANGE, ConsentNotInForce),
+    responses=error_responses(*CHANGE, ConsentNotInForce),
 )
 async def withdraw_consent(
     work_id: uuid.UUID, withdrawal: ConsentWithdrawIn, caller: CurrentCaller, session: Session

@@ -4,8 +4,9 @@ import uuid
 
 from services.catalogue.errors import ConsentRequired, WorkWithdrawn
 from services.catalogue.offer.service import offer_service
-from services.catalogue.routes import CHANGE, Session, catalogue_router, responses
+from services.catalogue.routes import CHANGE, Session, catalogue_router
 from services.contracts.catalogue import OfferIn, OfferRead
+from services.kit.errors import error_responses
 from services.kit.internal_token import CurrentCaller
 
 router = catalogue_router()
@@ -13,7 +14,7 @@ router = catalogue_router()
 
 @router.put(
     "/works/{work_id}/offer",
-    responses=responses(*CHANGE, ConsentRequired, WorkWithdrawn),
+    responses=error_responses(*CHANGE, ConsentRequired, WorkWithdrawn),
 )
 async def set_offer(
     work_id: uuid.UUID, offer: OfferIn, caller: CurrentCaller, session: Session

@@ -4,8 +4,9 @@ import uuid
 
 from services.catalogue.errors import NotUnderReview
 from services.catalogue.review.service import review_service
-from services.catalogue.routes import CHANGE, Session, catalogue_router, responses
+from services.catalogue.routes import CHANGE, Session, catalogue_router
 from services.contracts.catalogue import ReviewDecision, WorkRead
+from services.kit.errors import error_responses
 from services.kit.internal_token import CurrentCaller
 
 router = catalogue_router()
@@ -13,7 +14,7 @@ router = catalogue_router()
 
 @router.post(
     "/works/{work_id}/review",
-    responses=responses(*CHANGE, NotUnderReview),
+    responses=error_responses(*CHANGE, NotUnderReview),
 )
 async def review_work(
     work_id: uuid.UUID, decision: ReviewDecision, caller: CurrentCaller, session: Session

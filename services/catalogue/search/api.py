@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import Query, status
 
-from services.catalogue.routes import Session, catalogue_router, responses
+from services.catalogue.routes import Session, catalogue_router
 from services.catalogue.search.service import search_service
 from services.contracts.catalogue import WorkPage, WorkSearch
-from services.kit.errors import ErrorBody, InvalidRequest, Unauthenticated
+from services.kit.errors import ErrorBody, InvalidRequest, Unauthenticated, error_responses
 from services.kit.internal_token import CurrentCaller
 
 router = catalogue_router()
@@ -16,7 +16,7 @@ router = catalogue_router()
 @router.get(
     "/works/search",
     responses={
-        **responses(Unauthenticated, InvalidRequest),
+        **error_responses(Unauthenticated, InvalidRequest),
         status.HTTP_422_UNPROCESSABLE_CONTENT: {"model": ErrorBody},
     },
 )

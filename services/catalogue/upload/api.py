@@ -3,7 +3,7 @@
 import uuid
 
 from services.catalogue.errors import NoPendingUpload, SingleUpload, UploadClosed, WorkWithdrawn
-from services.catalogue.routes import CHANGE, Session, catalogue_router, responses
+from services.catalogue.routes import CHANGE, Session, catalogue_router
 from services.catalogue.storage import CatalogueStorage
 from services.catalogue.upload.service import upload_service
 from services.contracts.catalogue import (
@@ -13,7 +13,7 @@ from services.contracts.catalogue import (
     UploadCompleted,
     UploadTarget,
 )
-from services.kit.errors import ServiceUnavailable
+from services.kit.errors import ServiceUnavailable, error_responses
 from services.kit.internal_token import CurrentCaller
 
 router = catalogue_router()
@@ -21,7 +21,7 @@ router = catalogue_router()
 
 @router.get(
     "/works/{work_id}/upload",
-    responses=responses(*CHANGE, NoPendingUpload, UploadClosed, ServiceUnavailable),
+    responses=error_responses(*CHANGE, NoPendingUpload, UploadClosed, ServiceUnavailable),
 )
 async def get_upload(
     work_id: uuid.UUID, caller: CurrentCaller, session: Session, storage: CatalogueStorage
@@ -32,7 +32,9 @@ async def get_upload(
 
 @router.post(
     "/works/{work_id}/upload/parts",
-    responses=responses(*CHANGE, NoPendingUpload, UploadClosed, SingleUpload, ServiceUnavailable),
+    responses=error_responses(
+        *CHANGE, NoPendingUpload, UploadClosed, SingleUpload, ServiceUnavailable
+    ),
 )
 async def presign_parts(
     work_id: uuid.UUID,
@@ -47,7 +49,9 @@ async def presign_parts(
 
 @router.post(
     "/works/{work_id}/upload/complete",
-    responses=responses(*CHANGE, NoPendingUpload, UploadClosed, WorkWithdrawn, ServiceUnavailable),
+    responses=error_responses(
+        *CHANGE, NoPendingUpload, UploadClosed, WorkWithdrawn, ServiceUnavailable
+    ),
 )
 async def complete_upload(
     work_id: uuid.UUID, caller: CurrentCaller, session: Session, storage: CatalogueStorage
@@ -58,7 +62,7 @@ async def complete_upload(
 
 @router.post(
     "/works/{work_id}/versions",
-    responses=responses(*CHANGE, WorkWithdrawn, ServiceUnavailable),
+    responses=error_responses(*CHANGE, WorkWithdrawn, ServiceUnavailable),
 )
 async def new_version(
     work_id: uuid.UUID,

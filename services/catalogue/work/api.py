@@ -4,11 +4,17 @@ import uuid
 
 from fastapi import status
 
-from services.catalogue.routes import CHANGE, READ, Ids, Session, catalogue_router, responses
+from services.catalogue.routes import CHANGE, READ, Ids, Session, catalogue_router
 from services.catalogue.storage import CatalogueStorage
 from services.catalogue.work.service import work_service
 from services.contracts.catalogue import TermsSignals, WorkCreate, WorkCreated, WorkRead
-from services.kit.errors import Forbidden, InvalidRequest, ServiceUnavailable, Unauthenticated
+from services.kit.errors import (
+    Forbidden,
+    InvalidRequest,
+    ServiceUnavailable,
+    Unauthenticated,
+    error_responses,
+)
 from services.kit.internal_token import CurrentCaller
 
 router = catalogue_router()
@@ -17,7 +23,7 @@ router = catalogue_router()
 @router.post(
     "/works",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(Unauthenticated, Forbidden, InvalidRequest, ServiceUnavailable),
+    responses=error_responses(Unauthenticated, Forbidden, InvalidRequest, ServiceUnavailable),
 )
 async def create_work(
     work: WorkCreate, caller: CurrentCaller, session: Session, storage: CatalogueStorage
@@ -26,25 +32,25 @@ async def create_work(
     return await work_service.create(session, caller, work, storage=storage)
 
 
-@router.get("/works", responses=responses(Unauthenticated))
+@router.get("/works", responses=error_responses(Unauthenticated))
 async def get_works(ids: Ids, caller: CurrentCaller, session: Session) -> list[WorkRead]:
     """Batch read in the order asked; works that are missing or hidden are left out."""
     return await work_service.get_many(session, caller, ids)
 
 
-@router.get("/works/{work_id}", responses=responses(*READ))
+@router.get("/works/{work_id}", responses=error_responses(*READ))
 async def get_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> WorkRead:
     """One work, if the caller may see it."""
     return await work_service.get(session, caller, work_id)
 
 
-@router.post("/works/{work_id}/withdraw", responses=responses(*CHANGE))
+@router.post("/works/{work_id}/withdraw", responses=error_responses(*CHANGE))
 async def withdraw_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> WorkRead:
     """Take the work out of future sales (owner or admin); licences sold stay valid."""
     return await work_service.withdraw(session, caller, work_id)
 
 
-@router.get("/works/{work_id}/signals", responses=responses(*READ))
+@router.get("/works/{work_id}/signals", responses=error_responses(*READ))
 async def get_signals(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> TermsSignals:
     """The work's terms as TDMRep, ODRL and C2PA training-and-mining values."""
     return await work_service.signals(session, caller, work_id)

@@ -10,9 +10,15 @@ from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.contracts.delivery import DeliveryFilePage, DeliveryFiles, DeliveryRead, ManifestRead
 from services.contracts.signing import PublicKeyRead
 from services.delivery.delivery.service import delivery_service
-from services.delivery.dependencies import Keys, Session, Store, responses
+from services.delivery.dependencies import Keys, Session, Store
 from services.delivery.errors import DeliveryEmpty, DeliveryNotReady
-from services.kit.errors import InvalidRequest, NotFound, ServiceUnavailable, Unauthenticated
+from services.kit.errors import (
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+    error_responses,
+)
 from services.kit.internal_token import CurrentCaller
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
@@ -26,7 +32,7 @@ DeliveryIds = Annotated[
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 
-@router.get("/deliveries", responses=responses(Unauthenticated))
+@router.get("/deliveries", responses=error_responses(Unauthenticated))
 async def get_deliveries(
     licence_ids: LicenceIds, caller: CurrentCaller, session: Session
 ) -> list[DeliveryRead]:
@@ -34,7 +40,7 @@ async def get_deliveries(
     return await delivery_service.get_many(session, caller, licence_ids)
 
 
-@router.get("/deliveries/{delivery_id}", responses=responses(Unauthenticated, NotFound))
+@router.get("/deliveries/{delivery_id}", responses=error_responses(Unauthenticated, NotFound))
 async def get_delivery(
     delivery_id: uuid.UUID, caller: CurrentCaller, session: Session
 ) -> DeliveryRead:
@@ -44,7 +50,7 @@ async def get_delivery(
 
 @router.get(
     "/deliveries/{delivery_id}/manifest",
-    responses=responses(
+    responses=error_responses(
         Unauthenticated, NotFound, DeliveryNotReady, DeliveryEmpty, ServiceUnavailable
     ),
 )
@@ -57,7 +63,7 @@ async def get_manifest(
 
 @router.get(
     "/deliveries/{delivery_id}/files",
-    responses=responses(Unauthenticated, NotFound, DeliveryNotReady, InvalidRequest),
+    responses=error_responses(Unauthenticated, NotFound, DeliveryNotReady, InvalidRequest),
 )
 async def get_files(
     delivery_id: uuid.UUID,
@@ -70,7 +76,9 @@ async def get_files(
     return await delivery_service.files(session, caller, delivery_id, first=first, after=after)
 
 
-@router.get("/manifests", responses=responses(Unauthenticated, InvalidRequest, ServiceUnavailable))
+@router.get(
+    "/manifests", responses=error_responses(Unauthenticated, InvalidRequest, ServiceUnavailable)
+)
 async def get_manifests(
     delivery_ids: DeliveryIds, caller: CurrentCaller, session: Session, store: Store
 ) -> list[ManifestRead]:
@@ -79,7 +87,7 @@ async def get_manifests(
     return await delivery_service.manifests(session, caller, delivery_ids, store=store)
 
 
-@router.get("/files", responses=responses(Unauthenticated, InvalidRequest))
+@router.get("/files", responses=error_responses(Unauthenticated, InvalidRequest))
 async def get_first_files(
     delivery_ids: DeliveryIds,
     caller: CurrentCaller,
@@ -91,7 +99,7 @@ async def get_first_files(
     return await delivery_service.first_files(session, caller, delivery_ids, first=first)
 
 
-@router.get("/keys", responses=responses(Unauthenticated))
+@router.get("/keys", responses=error_responses(Unauthenticated))
 async def get_keys(_caller: CurrentCaller, keys: Keys) -> list[PublicKeyRead]:
     """The public keys that verify manifests."""
     return delivery_service.keys(keys)

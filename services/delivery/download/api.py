@@ -6,10 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from services.contracts.delivery import DownloadLink
-from services.delivery.dependencies import LinkTtl, Session, Store, responses
+from services.delivery.dependencies import LinkTtl, Session, Store
 from services.delivery.download.service import download_service
 from services.delivery.errors import DeliveryNotReady, LicenceExpired, LicenceRevoked
-from services.kit.errors import Forbidden, NotFound, ServiceUnavailable, Unauthenticated
+from services.kit.errors import (
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+    error_responses,
+)
 from services.kit.internal_token import CurrentCaller
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
@@ -19,7 +25,7 @@ Fingerprint = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 @router.post(
     "/deliveries/{delivery_id}/files/{fingerprint}/link",
-    responses=responses(
+    responses=error_responses(
         Unauthenticated,
         Forbidden,
         NotFound,

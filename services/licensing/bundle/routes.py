@@ -15,16 +15,11 @@ from services.kit.errors import (
     InvalidRequest,
     ServiceUnavailable,
     Unauthenticated,
+    error_responses,
 )
 from services.kit.internal_token import CurrentCaller, require_role
 from services.licensing.bundle.service import bundle_service
-from services.licensing.dependencies import (
-    READ,
-    CatalogueReader,
-    First,
-    Session,
-    responses,
-)
+from services.licensing.dependencies import READ, CatalogueReader, First, Session
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
 
@@ -32,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["licensing"])
 @router.post(
     "/bundles",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(Unauthenticated, Forbidden, InvalidRequest, ServiceUnavailable),
+    responses=error_responses(Unauthenticated, Forbidden, InvalidRequest, ServiceUnavailable),
 )
 async def create_bundle(
     bundle: BundleCreate, caller: CurrentCaller, session: Session, catalogue: CatalogueReader
@@ -42,7 +37,7 @@ async def create_bundle(
     return await bundle_service.create(session, caller, bundle, catalogue=catalogue)
 
 
-@router.get("/bundles", responses=responses(Unauthenticated, InvalidRequest))
+@router.get("/bundles", responses=error_responses(Unauthenticated, InvalidRequest))
 async def list_bundles(
     caller: CurrentCaller, session: Session, first: First = 20, after: str | None = None
 ) -> BundlePage:
@@ -50,7 +45,7 @@ async def list_bundles(
     return await bundle_service.page(session, caller, after=after, first=first)
 
 
-@router.get("/bundles/{bundle_id}", responses=responses(*READ))
+@router.get("/bundles/{bundle_id}", responses=error_responses(*READ))
 async def get_bundle(bundle_id: uuid.UUID, caller: CurrentCaller, session: Session) -> BundleRead:
     """One bundle: its buyer's, or any for admins and auditors."""
     return await bundle_service.get(session, caller, bundle_id)

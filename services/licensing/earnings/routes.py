@@ -8,19 +8,15 @@ from services.contracts.licensing import (
     EarningsQuery,
     EarningsRead,
 )
-from services.kit.errors import (
-    Forbidden,
-    InvalidRequest,
-    Unauthenticated,
-)
+from services.kit.errors import Forbidden, InvalidRequest, Unauthenticated, error_responses
 from services.kit.internal_token import CurrentCaller
-from services.licensing.dependencies import Session, responses
+from services.licensing.dependencies import Session
 from services.licensing.earnings.service import earnings_service
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
 
 
-@router.get("/earnings", responses=responses(Unauthenticated, Forbidden, InvalidRequest))
+@router.get("/earnings", responses=error_responses(Unauthenticated, Forbidden, InvalidRequest))
 async def get_earnings(
     query: Annotated[EarningsQuery, Query()], caller: CurrentCaller, session: Session
 ) -> EarningsRead:

@@ -12,18 +12,9 @@ from services.contracts.licensing import (
     TransactionRead,
 )
 from services.contracts.roles import Role
-from services.kit.errors import (
-    Forbidden,
-    InvalidRequest,
-    Unauthenticated,
-)
+from services.kit.errors import Forbidden, InvalidRequest, Unauthenticated, error_responses
 from services.kit.internal_token import CurrentCaller, require_role
-from services.licensing.dependencies import (
-    Ledger,
-    Payments,
-    Session,
-    responses,
-)
+from services.licensing.dependencies import Ledger, Payments, Session
 from services.licensing.errors import (
     InsufficientFunds,
     ReferenceReused,
@@ -35,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["licensing"])
 @router.post(
     "/ledger/top-ups",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(Unauthenticated, Forbidden, InvalidRequest, ReferenceReused),
+    responses=error_responses(Unauthenticated, Forbidden, InvalidRequest, ReferenceReused),
 )
 async def top_up(
     top_up: TopUpIn, caller: CurrentCaller, session: Session, payments: Payments
@@ -49,7 +40,7 @@ async def top_up(
 @router.post(
     "/ledger/payouts",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(
+    responses=error_responses(
         Unauthenticated, Forbidden, InvalidRequest, InsufficientFunds, ReferenceReused
     ),
 )
@@ -62,14 +53,14 @@ async def payout(
     return await payments.payout(session, caller, payout)
 
 
-@router.get("/ledger/check", responses=responses(Unauthenticated, Forbidden))
+@router.get("/ledger/check", responses=error_responses(Unauthenticated, Forbidden))
 async def check_ledger(caller: CurrentCaller, session: Session, ledger: Ledger) -> LedgerCheck:
     """The ledger's invariants (admins and auditors): every list is empty when it is sound."""
     require_role(caller, Role.ADMIN, Role.AUDITOR)
     return await ledger.check(session)
 
 
-@router.get("/balances", responses=responses(Unauthenticated, Forbidden, InvalidRequest))
+@router.get("/balances", responses=error_responses(Unauthenticated, Forbidden, InvalidRequest))
 async def get_balances(
     caller: CurrentCaller, session: Session, ledger: Ledger, owner_id: uuid.UUID | None = None
 ) -> list[BalanceRead]:

@@ -21,17 +21,10 @@ from services.kit.errors import (
     InvalidRequest,
     NotFound,
     Unauthenticated,
+    error_responses,
 )
 from services.kit.internal_token import CurrentCaller, require_role
-from services.licensing.dependencies import (
-    READ,
-    CertificateSigner,
-    First,
-    Ids,
-    Licences,
-    Session,
-    responses,
-)
+from services.licensing.dependencies import READ, CertificateSigner, First, Ids, Licences, Session
 from services.licensing.errors import (
     IdempotencyKeyReused,
     InsufficientFunds,
@@ -46,7 +39,7 @@ router = APIRouter(prefix="/v1", tags=["licensing"])
 
 @router.post(
     "/purchases",
-    responses=responses(
+    responses=error_responses(
         Unauthenticated,
         Forbidden,
         NotFound,
@@ -65,7 +58,7 @@ async def purchase(
     return await licences.purchase(session, caller, purchase)
 
 
-@router.get("/licences", responses=responses(Unauthenticated, InvalidRequest))
+@router.get("/licences", responses=error_responses(Unauthenticated, InvalidRequest))
 async def list_licences(
     caller: CurrentCaller,
     session: Session,
@@ -77,7 +70,7 @@ async def list_licences(
     return await licences.page(session, caller, after=after, first=first)
 
 
-@router.get("/licences/batch", responses=responses(Unauthenticated))
+@router.get("/licences/batch", responses=error_responses(Unauthenticated))
 async def get_licences(
     ids: Ids, caller: CurrentCaller, session: Session, licences: Licences
 ) -> list[LicenceRead]:
@@ -85,7 +78,7 @@ async def get_licences(
     return await licences.get_many(session, caller, ids)
 
 
-@router.get("/licences/certificates", responses=responses(Unauthenticated))
+@router.get("/licences/certificates", responses=error_responses(Unauthenticated))
 async def get_certificates(
     licence_ids: Annotated[
         list[uuid.UUID], Query(alias="licence_id", min_length=1, max_length=MAX_PAGE_SIZE)
@@ -100,7 +93,7 @@ async def get_certificates(
     return await licences.certificates(session, caller, licence_ids, signer=signer)
 
 
-@router.get("/licences/{licence_id}", responses=responses(*READ))
+@router.get("/licences/{licence_id}", responses=error_responses(*READ))
 async def get_licence(
     licence_id: uuid.UUID, caller: CurrentCaller, session: Session, licences: Licences
 ) -> LicenceRead:
@@ -108,7 +101,7 @@ async def get_licence(
     return await licences.get(session, caller, licence_id)
 
 
-@router.get("/licences/{licence_id}/certificate", responses=responses(*READ))
+@router.get("/licences/{licence_id}/certificate", responses=error_responses(*READ))
 async def get_certificate(
     licence_id: uuid.UUID,
     caller: CurrentCaller,
@@ -122,7 +115,9 @@ async def get_certificate(
 
 @router.post(
     "/licences/{licence_id}/refund",
-    responses=responses(Unauthenticated, Forbidden, NotFound, InvalidRequest, LicenceRefunded),
+    responses=error_responses(
+        Unauthenticated, Forbidden, NotFound, InvalidRequest, LicenceRefunded
+    ),
 )
 async def refund_licence(
     licence_id: uuid.UUID,
@@ -136,7 +131,7 @@ async def refund_licence(
     return await licences.refund(session, caller, licence_id, refund)
 
 
-@router.get("/keys", responses=responses(Unauthenticated))
+@router.get("/keys", responses=error_responses(Unauthenticated))
 async def get_keys(_caller: CurrentCaller, signer: CertificateSigner) -> list[PublicKeyRead]:
     """The public keys that verify licence certificates."""
     return [signer.published()]

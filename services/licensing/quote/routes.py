@@ -15,15 +15,10 @@ from services.kit.errors import (
     NotFound,
     ServiceUnavailable,
     Unauthenticated,
+    error_responses,
 )
 from services.kit.internal_token import CurrentCaller, require_role
-from services.licensing.dependencies import (
-    READ,
-    CatalogueReader,
-    LicensingSettings,
-    Session,
-    responses,
-)
+from services.licensing.dependencies import READ, CatalogueReader, LicensingSettings, Session
 from services.licensing.quote.service import quote_service
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
@@ -32,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["licensing"])
 @router.post(
     "/quotes",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(Unauthenticated, Forbidden, NotFound, ServiceUnavailable),
+    responses=error_responses(Unauthenticated, Forbidden, NotFound, ServiceUnavailable),
 )
 async def create_quote(
     quote: QuoteIn,
@@ -53,7 +48,7 @@ async def create_quote(
     )
 
 
-@router.get("/quotes/{quote_id}", responses=responses(*READ))
+@router.get("/quotes/{quote_id}", responses=error_responses(*READ))
 async def get_quote(quote_id: uuid.UUID, caller: CurrentCaller, session: Session) -> QuoteRead:
     """One quote, with its status now (open, purchased or expired)."""
     return await quote_service.get(session, caller, quote_id)

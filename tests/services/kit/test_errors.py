@@ -151,3 +151,16 @@ async def test_declared_errors_appear_in_the_openapi_document(
     assert document["paths"]["/works/{work_id}"]["get"]["responses"]["404"]["description"] == (
         "NotFound"
     )
+
+
+def test_a_status_several_errors_stand_for_names_each_of_them() -> None:
+    class QuoteExpired(Conflict):
+        pass
+
+    declared = error_responses(NotFound, Conflict, QuoteExpired, InvalidRequest)
+
+    assert {status: response["description"] for status, response in declared.items()} == {
+        404: "NotFound",
+        409: "Conflict | QuoteExpired",
+        400: "InvalidRequest",
+    }
