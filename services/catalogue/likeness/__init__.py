@@ -1,0 +1,16 @@
+"""Near-duplicate detection: perceptual hashes of images, MinHash of texts, and a store
+that finds a fingerprint's near matches by exact band lookups in SQL."""
+
+from services.catalogue.likeness.fingerprint import Fingerprint
+from services.catalogue.likeness.models import FingerprintBand, FingerprintKind, StoredFingerprint
+from services.catalogue.likeness.service import LikenessService, Match, likeness_service
+
+__all__ = [
+    "Fingerprint",
+    "FingerprintBand",
+    "FingerprintKind",
+    "LikenessService",
+    "Match",
+    "StoredFingerprint",
+    "likeness_service",
+]

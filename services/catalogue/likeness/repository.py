@@ -1,0 +1,58 @@
+"""The fingerprint store's queries."""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+
+from services.catalogue.likeness.fingerprint import Fingerprint
+from services.catalogue.likeness.models import FingerprintBand, StoredFingerprint
+from services.kit.repository import Repository
+
+
+@dataclass(frozen=True)
+class WorkFingerprint:
+    work_id: uuid.UUID
+    creator_id: uuid.UUID
+    fingerprint: Fingerprint
+
+
+class FingerprintRepository(Repository[StoredFingerprint]):
+    model = StoredFingerprint
+
+    async def add(self, new: WorkFingerprint) -> StoredFingerprint:
+        stored = StoredFingerprint(
+            id=uuid.uuid4(),
+            work_id=new.work_id,
+            creator_id=new.creator_id,
+            kind=new.fingerprint.kind,
+            signature=new.fingerprint.signature,
+        )
+        self.session.add(stored)
+        # The bands point at the fingerprint: it must be written first.
+        await self.session.flush()
+        self.session.add_all(
+            FingerprintBand(kind=stored.kind, band=band, value=value, fingerprint_id=stored.id)
+            for band, value in new.fingerprint.bands
+        )
+        await self.session.flush()
+        return stored
+
+    async def sharing_a_band(
+        self, fingerprint: Fingerprint, *, excluding_creator: uuid.UUID | None
+    ) -> list[StoredFingerprint]:
+        """Stored fingerprints of the same kind with at least one band equal to one of
+        `fingerprint`'s: the candidates, to be confirmed on their signatures."""
+        same_band = or_(
+            *(
+                and_(FingerprintBand.band == band, FingerprintBand.value == value)
+                for band, value in sorted(fingerprint.bands)
+            )
+        )
+        candidate_ids = select(FingerprintBand.fingerprint_id).where(
+            FingerprintBand.kind == fingerprint.kind, same_band
+        )
+        statement = select(StoredFingerprint).where(StoredFingerprint.id.in_(candidate_ids))
+        if excluding_creator is not None:
+            statement = statement.where(StoredFingerprint.creator_id != excluding_creator)
+        return await self.list(statement)

@@ -1,0 +1,65 @@
+"""Near duplicates: a file's fingerprint, and the stored works it nearly copies.
+
+Fingerprinting decodes and hashes the whole file, which is CPU work: call it from a
+thread (`asyncio.to_thread`) when an event loop is running.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.likeness.fingerprint import SCORES, Fingerprint, fingerprint_content
+from services.catalogue.likeness.models import StoredFingerprint
+from services.catalogue.likeness.repository import FingerprintRepository, WorkFingerprint
+from services.contracts.catalogue import MediaType
+
+
+@dataclass(frozen=True)
+class Match:
+    work_id: uuid.UUID
+    creator_id: uuid.UUID
+    # 1.0 for the same fingerprint; images: the share of equal hash bits,
+    # texts: the estimated Jaccard similarity of their shingles.
+    score: float
+
+
+class LikenessService:
+    def fingerprint(self, content: bytes, media_type: MediaType) -> Fingerprint | None:
+        return fingerprint_content(content, media_type)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        fingerprint: Fingerprint,
+        *,
+        work_id: uuid.UUID,
+        creator_id: uuid.UUID,
+    ) -> StoredFingerprint:
+        return await FingerprintRepository(session).add(
+            WorkFingerprint(work_id=work_id, creator_id=creator_id, fingerprint=fingerprint)
+        )
+
+    async def find_near(
+        self,
+        session: AsyncSession,
+        fingerprint: Fingerprint,
+        excluding_creator: uuid.UUID | None,
+    ) -> list[Match]:
+        """Stored works near `fingerprint`, best first; one match per work."""
+        score = SCORES[fingerprint.kind]
+        best: dict[uuid.UUID, Match] = {}
+        candidates = await FingerprintRepository(session).sharing_a_band(
+            fingerprint, excluding_creator=excluding_creator
+        )
+        for candidate in candidates:
+            near = score(fingerprint.signature, candidate.signature)
+            if near is None:
+                continue
+            kept = best.get(candidate.work_id)
+            if kept is None or near > kept.score:
+                best[candidate.work_id] = Match(candidate.work_id, candidate.creator_id, near)
+        return sorted(best.values(), key=lambda match: (-match.score, str(match.work_id)))
+
+
+likeness_service = LikenessService()
