@@ -1,6 +1,5 @@
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from itertools import islice
 
 import strawberry
 import structlog
@@ -21,7 +20,12 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from gateway.config import Settings
 from gateway.context import Context
-from gateway.limits import DocumentLimits, DocumentRefused, document_limit_rules
+from gateway.document_limits import (
+    DocumentGuard,
+    DocumentLimits,
+    document_limit_rules,
+    field_weights,
+)
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
 from gateway.resolvers.audit import AuditQuery
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
@@ -35,15 +39,6 @@ COMMIT_FAILED = "COMMIT_FAILED"
 # What a refused request's log line may hold of the error's message.
 _LOGGED_MESSAGE_CHARS = 300
 _EMAIL = re.compile(r"[^\s'\"@]+@[^\s'\"@]+")
-# A lexer's token count at C speed, never more than graphql-core's (commas and comments
-# are not tokens); the parser's own count, stopped at the limit, stays the exact check.
-_TOKEN = re.compile(
-    # An unterminated string runs to the end of its line (a block string to the end of
-    # the document), so no character is scanned twice whatever the input.
-    r'"""(?:[^"\\]|\\.?|"(?!""))*+(?:"""|\Z)|"(?:[^"\\\n]|\\.?)*+(?:"|$)'
-    r"|#[^\n]*|\.\.\.|[\w.+-]+|[!$&()\[\]{}:=@|]",
-    re.MULTILINE | re.DOTALL,
-)
 # graphql-core writes a value the client sent after these words (or quotes an enum's).
 _GIVEN_VALUES = [
     (
@@ -119,44 +114,6 @@ class DatabaseTransaction(SchemaExtension):
                 await context.finish(commit=False)
 
 
-class DocumentGuard(SchemaExtension):
-    """Bounds the CPU a document may spend before it runs: its size is checked before
-    parsing, the parser stops at the token limit (MaxTokensLimiter), and every rule runs
-    in time linear in the document (graphql-core's field-merging check runs only where
-    its pairwise comparisons are few). The tokens are counted up to the limit, uncached:
-    a cache keyed by the text would keep refused documents in memory."""
-
-    def __init__(
-        self,
-        *,
-        max_length: int,
-        max_tokens: int,
-        rules: tuple[type[ASTValidationRule], ...],
-    ) -> None:
-        self.max_length = max_length
-        self.max_tokens = max_tokens
-        self.rules = rules
-
-    def on_operation(self) -> Iterator[None]:
-        query = self.execution_context.query or ""
-        if len(query) > self.max_length:
-            raise DocumentRefused(
-                f"the document is longer than {self.max_length} characters; "
-                "send values as variables",
-                "DOCUMENT_TOO_LARGE",
-                limit=self.max_length,
-            )
-        if _holds_more_tokens(query, self.max_tokens):
-            raise DocumentRefused(
-                f"the document holds more than {self.max_tokens} tokens",
-                "DOCUMENT_TOO_LARGE",
-                limit=self.max_tokens,
-            )
-        # Listed first among the extensions: the rules added after (introspection's) stay.
-        self.execution_context.validation_rules = self.rules
-        yield
-
-
 class HideSuggestions(SchemaExtension):
     """With introspection off, "Did you mean ..." would still name the schema's fields,
     types and enum values; the answer keeps the error and drops the suggestion."""
@@ -168,12 +125,6 @@ class HideSuggestions(SchemaExtension):
             _replace_errors(
                 result, [_without_suggestion(e) for e in result.errors], clear_data=False
             )
-
-
-def _holds_more_tokens(query: str, limit: int) -> bool:
-    """Scans no further than the token past `limit`."""
-    tokens = (token for token in _TOKEN.finditer(query) if token[0][0] != "#")
-    return next(islice(tokens, limit, None), None) is not None
 
 
 def _without_suggestion(error: GraphQLError) -> GraphQLError:
@@ -233,19 +184,11 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # The limit rules are built once: the validation cache keys on the rule classes.
     # Extensions are factories, a fresh one per operation; the parser and validation
     # caches are module-level inside strawberry, so they are shared.
-    limits = DocumentLimits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_aliases,
-        max_cost=settings.max_query_cost,
-    )
-    rules = (
-        *(rule for rule in specified_rules if rule is not OverlappingFieldsCanBeMergedRule),
-        *document_limit_rules(limits),
-    )
+    rules: tuple[type[ASTValidationRule], ...] = ()
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        # Reads `rules` when an operation starts, by when they are built (below).
         lambda: DocumentGuard(
             max_length=settings.max_document_length,
             max_tokens=settings.max_tokens,
@@ -259,9 +202,21 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions += [DisableIntrospection, HideSuggestions]
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
     )
+    # The limit rules weigh each field by its definition in the schema, so they are built
+    # once it is, and only once: the validation cache keys on the rule classes.
+    limits = DocumentLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_cost=settings.max_query_cost,
+    )
+    rules = (
+        *(rule for rule in specified_rules if rule is not OverlappingFieldsCanBeMergedRule),
+        *document_limit_rules(limits, field_weights(schema)),
+    )
+    return schema
