@@ -1,6 +1,7 @@
 """Domain errors and the one handler that renders them as `{"error", "detail"}`."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.openapi import amend_openapi
+from storage.object_store import StorageUnavailable
 
 
 class ErrorBody(BaseModel):
@@ -73,6 +75,16 @@ class CommitFailed(AssentError):
     during COMMIT). Retrying may succeed once the database can write again."""
 
     status_code = 503
+
+
+@asynccontextmanager
+async def storage_calls() -> AsyncIterator[None]:
+    """Calls to the object store, whose outage is answered as a 503 the caller may retry,
+    never a 500."""
+    try:
+        yield
+    except StorageUnavailable as exc:
+        raise ServiceUnavailable("the object store is unavailable; try again") from exc
 
 
 def error_responses(*errors: type[AssentError]) -> dict[int | str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from services.catalogue.access import (
 from services.catalogue.errors import NoPendingUpload, SingleUpload, UploadClosed
 from services.catalogue.listing import refresh_listing
 from services.catalogue.models import Work, WorkVersion
-from services.catalogue.storage import Storage, storage_calls
+from services.catalogue.storage import Storage
 from services.catalogue.text import refuse_nul
 from services.catalogue.upload.repository import VersionRepository
 from services.catalogue.upload.store import (
@@ -39,7 +39,7 @@ from services.contracts.catalogue import (
     WorkStatus,
 )
 from services.kit.db import utcnow
-from services.kit.errors import FieldError, InvalidRequest
+from services.kit.errors import FieldError, InvalidRequest, storage_calls
 from services.kit.internal_token import Caller
 from storage.object_store import UploadNotFound
 

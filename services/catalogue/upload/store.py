@@ -9,7 +9,7 @@ from datetime import timedelta
 import structlog
 
 from services.catalogue.models import Work, WorkVersion
-from services.catalogue.storage import Storage, storage_calls
+from services.catalogue.storage import Storage
 from services.contracts.catalogue import (
     FileIn,
     PresignedPut,
@@ -17,6 +17,7 @@ from services.contracts.catalogue import (
     UploadMethod,
     UploadTarget,
 )
+from services.kit.errors import storage_calls
 from storage.keys import work_version_key
 from storage.object_store import (
     MAX_PART_NUMBER,

@@ -22,8 +22,7 @@ from services.delivery.delivery.repository import DeliveryRepository, EntryRepos
 from services.delivery.errors import DeliveryEmpty, DeliveryNotReady
 from services.delivery.manifest import DeliveryKeys, download_path
 from services.delivery.models import Delivery, DeliveryEntry
-from services.delivery.storage import storage_calls
-from services.kit.errors import NotFound, ServiceUnavailable
+from services.kit.errors import NotFound, ServiceUnavailable, storage_calls
 from services.kit.internal_token import Caller
 from storage.object_store import ObjectNotFound, ObjectStore
 

@@ -17,9 +17,8 @@ from services.delivery.delivery.repository import DeliveryRepository, EntryRepos
 from services.delivery.download.repository import DownloadRepository
 from services.delivery.errors import DeliveryNotReady, LicenceExpired, LicenceRevoked
 from services.delivery.grant.repository import LicenceRepository
-from services.delivery.storage import storage_calls
 from services.kit.db import utcnow
-from services.kit.errors import AssentError, Forbidden, NotFound
+from services.kit.errors import AssentError, Forbidden, NotFound, storage_calls
 from services.kit.internal_token import Caller
 from services.kit.outbox import emit
 from storage.keys import work_version_key
