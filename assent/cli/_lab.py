@@ -20,18 +20,23 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from assent.cli._lab_output import (
+    count,
+    licences_table,
+    print_licence,
+    quote_table,
+    uses_text,
+    works_table,
+)
 from assent.options import API_KEY_ENV, connection_options
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from assent.client import AssentClient
-    from assent.models import Delivery, Licence, Quote, Work
+    from assent.models import Work
 
 USES = ("training", "fine_tuning", "retrieval", "evaluation", "synthetic_data")
 MEDIA_TYPES = ("text", "image", "audio", "video", "other")
 SORTS = ("relevance", "newest", "price_asc", "price_desc")
-_ID_WIDTH = 36
 
 
 def _use(text: str) -> str:
@@ -48,22 +53,10 @@ def _page_limit(text: str) -> int:
     return value
 
 
-def _console() -> "Console":
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    # Piped, rich would assume 80 columns and fold the ids; a file has room for them.
-    return console if console.is_terminal else Console(highlight=False, width=200)
-
-
 def _client(args: argparse.Namespace) -> "AssentClient":
     from assent.client import AssentClient
 
     return AssentClient(args.gateway, args.key)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _print_json(value: object) -> None:
@@ -120,33 +113,10 @@ def _search(args: argparse.Namespace) -> int:
         if args.json:
             _print_json([work.model_dump(mode="json") for work in works])
         else:
-            _works_table(works)
+            works_table(works)
         return 0
 
     return _run(args, action)
-
-
-def _works_table(works: "list[Work]") -> None:
-    from rich.table import Table
-
-    table = Table(title=_count(len(works), "work"), title_justify="left")
-    table.add_column("work id", no_wrap=True, min_width=_ID_WIDTH)
-    table.add_column("title")
-    table.add_column("type")
-    table.add_column("price", justify="right", no_wrap=True)
-    table.add_column("uses offered")
-    table.add_column("creator")
-    for work in works:
-        offer = work.offer
-        table.add_row(
-            work.id,
-            work.title,
-            work.media_type.value,
-            str(offer.price) if offer else "-",
-            ", ".join(use.value for use in offer.terms.uses) if offer else "-",
-            work.owner.name if work.owner else "-",
-        )
-    _console().print(table)
 
 
 # -- quote -------------------------------------------------------------------------------
@@ -159,39 +129,11 @@ def _quote(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(quote.model_dump(mode="json"))
         else:
-            _quote_table(quote)
+            quote_table(quote)
             print(f"buy it with: assent buy --quote {quote.id}")
         return 0
 
     return _run(args, action)
-
-
-def _quote_table(quote: "Quote") -> None:
-    from rich.table import Table
-
-    table = Table(
-        title=f"quote {quote.id} (bundle {quote.bundle_id})",
-        title_justify="left",
-        caption=f"total {quote.total} (platform fee {quote.platform_fee} included); "
-        f"the prices hold until {quote.expires_at:%Y-%m-%d %H:%M:%S %Z}",
-        caption_justify="left",
-    )
-    table.add_column("work id", no_wrap=True, min_width=_ID_WIDTH)
-    table.add_column("title")
-    table.add_column("price", justify="right", no_wrap=True)
-    table.add_column("uses", no_wrap=False)
-    table.add_column("days", justify="right")
-    for line in quote.lines:
-        table.add_row(
-            line.work_id,
-            line.title,
-            str(line.price),
-            ", ".join(use.value for use in line.terms.uses),
-            str(line.terms.duration_days),
-        )
-    for excluded in quote.excluded:
-        table.add_row(excluded.work_id, f"left out: {excluded.reason.value}", "-", "-", "-")
-    _console().print(table)
 
 
 # -- buy ---------------------------------------------------------------------------------
@@ -243,11 +185,11 @@ def _buy(args: argparse.Namespace) -> int:
         )
         print(f"licence {purchase.id} ({how})")
         print(f"  quote {purchase.quote_id}, idempotency key {purchase.idempotency_key}")
-        print(f"  valid until {purchase.ends_at:%Y-%m-%d}, for {_uses(purchase)}")
+        print(f"  valid until {purchase.ends_at:%Y-%m-%d}, for {uses_text(purchase)}")
         if delivery is None:
             print("  delivery: not built yet; `assent licence LICENCE_ID` shows it when it is")
         else:
-            files = _count(delivery.entry_count, "file")
+            files = count(delivery.entry_count, "file")
             print(f"delivery {delivery.id} ({delivery.status.value}, {files})")
             print(f"  fetch it with: assent download {delivery.id} --to DIR")
         print(
@@ -259,10 +201,6 @@ def _buy(args: argparse.Namespace) -> int:
     return _run(args, action)
 
 
-def _uses(licence: "Licence") -> str:
-    return ", ".join(use.value for use in licence.uses)
-
-
 # -- licences ----------------------------------------------------------------------------
 
 
@@ -272,37 +210,10 @@ def _licences(args: argparse.Namespace) -> int:
         if args.json:
             _print_json([licence.model_dump(mode="json") for licence in licences])
             return 0
-        from rich.table import Table
-
-        shown = _count(len(licences), "licence")
-        table = Table(title=f"{shown}, newest first", title_justify="left")
-        table.add_column("licence id", no_wrap=True, min_width=_ID_WIDTH)
-        table.add_column("granted", no_wrap=True)
-        table.add_column("status")
-        table.add_column("total", justify="right", no_wrap=True)
-        table.add_column("works", justify="right")
-        table.add_column("delivery id", no_wrap=True, min_width=_ID_WIDTH)
-        table.add_column("until", no_wrap=True)
-        for licence in licences:
-            table.add_row(
-                licence.id,
-                f"{licence.granted_at:%Y-%m-%d}",
-                licence.status.value,
-                str(licence.total),
-                str(len(licence.lines)),
-                _delivery_cell(licence.delivery),
-                f"{licence.ends_at:%Y-%m-%d}",
-            )
-        _console().print(table)
+        licences_table(licences)
         return 0
 
     return _run(args, action)
-
-
-def _delivery_cell(delivery: "Delivery | None") -> str:
-    if delivery is None:
-        return "not built yet"
-    return f"{delivery.id} ({delivery.status.value})"
 
 
 def _licence(args: argparse.Namespace) -> int:
@@ -311,33 +222,7 @@ def _licence(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(licence.model_dump(mode="json"))
             return 0
-        from rich.table import Table
-
-        print(f"licence {licence.id}: {licence.status.value}, bought by {licence.buyer_name}")
-        print(f"  for {_uses(licence)}; total {licence.total}, refunded {licence.refunded}")
-        print(f"  granted {licence.granted_at:%Y-%m-%d %H:%M %Z}, until {licence.ends_at:%Y-%m-%d}")
-        print(f"  delivery: {_delivery_cell(licence.delivery)}")
-        table = Table()
-        table.add_column("work id", no_wrap=True, min_width=_ID_WIDTH)
-        table.add_column("title")
-        table.add_column("status")
-        table.add_column("price", justify="right", no_wrap=True)
-        table.add_column("attribution")
-        table.add_column("terms")
-        for line in licence.lines:
-            terms = line.terms
-            table.add_row(
-                line.work_id,
-                line.title,
-                line.status.value + (f" ({line.excluded_reason})" if line.excluded_reason else ""),
-                str(line.price),
-                line.attribution,
-                f"{', '.join(use.value for use in terms.uses)}; "
-                f"{'commercial' if terms.commercial_use else 'non-commercial'}; "
-                f"{'credit required' if terms.attribution_required else 'no credit needed'}; "
-                f"{terms.duration_days} days; {', '.join(terms.territory)}",
-            )
-        _console().print(table)
+        print_licence(licence)
         return 0
 
     return _run(args, action)

@@ -1,0 +1,5 @@
+import sys
+
+from assent.cli import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""`assent verify`: a signed document checked offline, and the verdict's printing, which
+the audit commands share."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assent.options import DEFAULT_GATEWAY_URL, GATEWAY_URL_ENV, gateway_url
+
+if TYPE_CHECKING:
+    from assent.verify import Verdict
+
+MAX_PROBLEMS_PRINTED = 20
+
+
+def read_json(path: str, command: str) -> object:
+    """A JSON file named on the command line; None after a usage error is printed."""
+    try:
+        return json.loads(Path(path).read_bytes())
+    except OSError as error:
+        print(f"assent {command}: cannot read {path}: {error.strerror}", file=sys.stderr)
+    except ValueError as error:
+        print(f"assent {command}: {path} is not JSON: {error}", file=sys.stderr)
+    return None
+
+
+def _print_verdict(verdict: "Verdict", file: str, source: str) -> None:
+    print(f"VALID {verdict.kind} in {file}")
+    print(f"  signed by key {verdict.key.key_id} ({verdict.key.purpose}) from {source}")
+    for label, value in verdict.facts:
+        print(f"  {label}: {value}")
+
+
+def print_invalid(kind: str, problems: list[str], file: str) -> None:
+    print(f"INVALID {kind} in {file}")
+    for problem in problems[:MAX_PROBLEMS_PRINTED]:
+        print(f"  {problem}")
+    if len(problems) > MAX_PROBLEMS_PRINTED:
+        print(f"  and {len(problems) - MAX_PROBLEMS_PRINTED} more")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from assent.protocol import VerificationError
+    from assent.verify import KeysUnavailable, UnrecognisedDocument, load_keys, verify_document
+    from services.contracts.signing import WELL_KNOWN_KEYS_PATH
+
+    document = read_json(args.file, "verify")
+    kept = read_json(args.checkpoint, "verify") if args.checkpoint else None
+    if document is None or (args.checkpoint and kept is None):
+        return 2
+    source = args.keys or gateway_url().rstrip("/") + WELL_KNOWN_KEYS_PATH
+    try:
+        keys = load_keys(source)
+        verdict = verify_document(document, keys, kept=kept)
+    except (KeysUnavailable, UnrecognisedDocument) as error:
+        print(f"assent verify: {error}", file=sys.stderr)
+        return 2
+    except VerificationError as invalid:
+        if args.json:
+            result = {"valid": False, "file": args.file, "kind": invalid.kind}
+            print(json.dumps({**result, "problems": invalid.problems}, indent=2))
+        else:
+            print_invalid(invalid.kind, invalid.problems, args.file)
+        return 1
+    if args.json:
+        key = verdict.key.model_dump(include={"key_id", "purpose"})
+        result = {"valid": True, "file": args.file, "kind": verdict.kind, "key": key}
+        print(json.dumps({**result, "keys": source, "facts": dict(verdict.facts)}, indent=2))
+    else:
+        _print_verdict(verdict, args.file, source)
+    return 0
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add `assent verify` to the `assent` parser."""
+    verify = commands.add_parser(
+        "verify",
+        help="check a manifest, licence certificate, audit checkpoint or licence chain offline",
+        description="Exit code 0: valid; 1: invalid (the output says where); 2: usage.",
+    )
+    verify.add_argument(
+        "file",
+        metavar="FILE",
+        help="a DSSE envelope, a CertificateRead, a ManifestRead, a CheckpointRead or a "
+        "licence chain export (JSON)",
+    )
+    verify.add_argument(
+        "--keys",
+        metavar="FILE_OR_URL",
+        help="the published keys: a JSON file or a URL (default the gateway's well-known "
+        f"keys at ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        metavar="KEPT.json",
+        help="a licence chain must be consistent with this checkpoint, kept earlier "
+        "(assent audit checkpoint)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.set_defaults(handler=_verify)
