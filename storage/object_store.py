@@ -246,6 +246,17 @@ def expiry_seconds(expires_in: timedelta) -> int:
     return seconds
 
 
+def presigned_put_headers(content_length: int | None, content_type: str | None) -> dict[str, str]:
+    """The headers a presigned PUT tells its client to send, the same on every backend so
+    that a client written against one works against the other."""
+    headers = {}
+    if content_length is not None:
+        headers["Content-Length"] = str(content_length)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return headers
+
+
 def content_disposition(filename: str) -> str:
     # The quoted ASCII form is for old clients; filename* carries the exact UTF-8 name.
     fallback = "".join(

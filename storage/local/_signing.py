@@ -17,6 +17,7 @@ from storage.object_store import (
     StorageSettings,
     check_sha256,
     expiry_seconds,
+    presigned_put_headers,
 )
 
 _SIGNATURE_VERSION = "assent-local-v1"
@@ -56,17 +57,17 @@ class UrlSigner:
     ) -> PresignedRequest:
         expires = self._expiry(expires_in)
         params = {"op": "put", "exp": str(expires)}
-        headers = {}
         if content_length is not None:
             params["len"] = str(content_length)
-            headers["Content-Length"] = str(content_length)
         if sha256 is not None:
             params["sha256"] = check_sha256(sha256)
         if content_type is not None:
             params["type"] = content_type
-            headers["Content-Type"] = content_type
         return PresignedRequest(
-            "PUT", self._signed_url(key, params), headers, datetime.fromtimestamp(expires, UTC)
+            "PUT",
+            self._signed_url(key, params),
+            presigned_put_headers(content_length, content_type),
+            datetime.fromtimestamp(expires, UTC),
         )
 
     def part_request(

@@ -8,6 +8,7 @@ from storage.object_store import (
     PresignedRequest,
     content_disposition,
     expiry_seconds,
+    presigned_put_headers,
     sha256_to_base64,
 )
 from storage.s3._client import translated_errors
@@ -38,13 +39,11 @@ class S3Presigner:
     ) -> PresignedRequest:
         seconds = expiry_seconds(expires_in)
         params: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
-        headers: dict[str, str] = {}
+        headers = presigned_put_headers(content_length, content_type)
         if content_length is not None:
             params["ContentLength"] = content_length
-            headers["Content-Length"] = str(content_length)
         if content_type is not None:
             params["ContentType"] = content_type
-            headers["Content-Type"] = content_type
         if sha256 is not None:
             # The checksum makes S3 refuse other bytes; the metadata is what head reads
             # back, since a presigned PUT leaves some servers without a stored checksum.
