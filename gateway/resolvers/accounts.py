@@ -24,11 +24,12 @@ from gateway.types.accounts import (
     RoleGranted,
 )
 from gateway.types.errors import (
+    REFUSALS,
     Forbidden,
     NotFound,
     ServiceUnavailable,
-    Unauthenticated,
     ValidationFailed,
+    failure,
 )
 from gateway.types.status import (
     ServiceHealth,
@@ -51,11 +52,10 @@ def _parse_id(value: strawberry.ID) -> uuid.UUID | None:
 class AccountQuery:
     @strawberry.field(description="The account the API key belongs to.")
     async def me(self, info: Info[Context, None]) -> MeResult:
-        ctx = info.context
         try:
-            principal = ctx.require_principal()
-        except errors.Unauthenticated as error:
-            return Unauthenticated.of(error)
+            principal = info.context.require_principal()
+        except errors.AssentError as error:
+            return failure(error, *REFUSALS)
         return AccountType.of(principal.account)
 
     @strawberry.field(description="Each service's schema revision and outbox backlog (admin).")
@@ -63,8 +63,8 @@ class AccountQuery:
         ctx = info.context
         try:
             principal = ctx.require_principal()
-        except errors.Unauthenticated as error:
-            return Unauthenticated.of(error)
+        except errors.AssentError as error:
+            return failure(error, *REFUSALS)
         if not principal.has(Role.ADMIN):
             return Forbidden(message="only an admin may see the system status")
 
@@ -91,10 +91,8 @@ class AccountMutation:
                     email=input.email,
                     role=Role(input.role.value),
                 )
-        except errors.InvalidRequest as error:
-            return ValidationFailed.of(error)
-        except errors.Forbidden as error:
-            return Forbidden.of(error)
+        except errors.AssentError as error:
+            return failure(error, ValidationFailed, Forbidden, ServiceUnavailable)
         return Registered(
             account=AccountType.of(account),
             api_key=CreatedApiKey(key=ApiKeyType.of(issued.key), secret=issued.secret),
@@ -107,10 +105,8 @@ class AccountMutation:
             principal = ctx.require_principal()
             async with ctx.atomic() as session:
                 issued = await account_service.create_key(session, principal, name=name)
-        except errors.Unauthenticated as error:
-            return Unauthenticated.of(error)
-        except errors.InvalidRequest as error:
-            return ValidationFailed.of(error)
+        except errors.AssentError as error:
+            return failure(error, ValidationFailed, *REFUSALS)
         return ApiKeyCreated(
             api_key=CreatedApiKey(key=ApiKeyType.of(issued.key), secret=issued.secret)
         )
@@ -129,10 +125,8 @@ class AccountMutation:
                 key = await account_service.revoke_key(session, principal, key_id)
             revoked_id = key.id
             ctx.after_commit(lambda: ctx.principals.forget_key(revoked_id))
-        except errors.Unauthenticated as error:
-            return Unauthenticated.of(error)
-        except errors.NotFound as error:
-            return NotFound.of(error)
+        except errors.AssentError as error:
+            return failure(error, NotFound, *REFUSALS)
         return ApiKeyRevoked(key=ApiKeyType.of(key))
 
     @strawberry.mutation(description="Give an account another role (admin).")
@@ -150,10 +144,6 @@ class AccountMutation:
                     session, principal, target, Role(role.value)
                 )
             ctx.after_commit(lambda: ctx.principals.forget_account(target))
-        except errors.Unauthenticated as error:
-            return Unauthenticated.of(error)
-        except errors.Forbidden as error:
-            return Forbidden.of(error)
-        except errors.NotFound as error:
-            return NotFound.of(error)
+        except errors.AssentError as error:
+            return failure(error, NotFound, Forbidden, *REFUSALS)
         return RoleGranted(account=AccountType.of(account))

@@ -9,7 +9,14 @@ from strawberry.types import Info
 from gateway.accounts.models import Account, ApiKey
 from gateway.accounts.service import account_service
 from gateway.context import Context
-from gateway.types.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from gateway.types.errors import (
+    Forbidden,
+    NotFound,
+    Refusals,
+    ServiceUnavailable,
+    ValidationFailed,
+    failure,
+)
 from services.contracts.roles import Role
 from services.kit import errors
 
@@ -50,7 +57,8 @@ class ApiKeyPage:
 
 
 ApiKeyPageResult = Annotated[
-    ApiKeyPage | ValidationFailed | Forbidden, strawberry.union("ApiKeyPageResult")
+    ApiKeyPage | ValidationFailed | Forbidden | ServiceUnavailable,
+    strawberry.union("ApiKeyPageResult"),
 ]
 
 
@@ -84,10 +92,8 @@ class AccountType:
                 page = await account_service.list_keys(
                     session, ctx.principal, uuid.UUID(self.id), after=after, limit=first
                 )
-        except errors.InvalidRequest as error:
-            return ValidationFailed.of(error)
-        except errors.Forbidden as error:
-            return Forbidden.of(error)
+        except errors.AssentError as error:
+            return failure(error, ValidationFailed, Forbidden, ServiceUnavailable)
         return ApiKeyPage(
             items=[ApiKeyType.of(key) for key in page.items], next_cursor=page.next_cursor
         )
@@ -129,16 +135,17 @@ class RegisterInput:
     )
 
 
-MeResult = Annotated[AccountType | Unauthenticated, strawberry.union("MeResult")]
+MeResult = Annotated[AccountType | Refusals, strawberry.union("MeResult")]
 RegisterResult = Annotated[
-    Registered | ValidationFailed | Forbidden, strawberry.union("RegisterResult")
+    Registered | ValidationFailed | Forbidden | ServiceUnavailable,
+    strawberry.union("RegisterResult"),
 ]
 CreateApiKeyResult = Annotated[
-    ApiKeyCreated | ValidationFailed | Unauthenticated, strawberry.union("CreateApiKeyResult")
+    ApiKeyCreated | ValidationFailed | Refusals, strawberry.union("CreateApiKeyResult")
 ]
 RevokeApiKeyResult = Annotated[
-    ApiKeyRevoked | NotFound | Unauthenticated, strawberry.union("RevokeApiKeyResult")
+    ApiKeyRevoked | NotFound | Refusals, strawberry.union("RevokeApiKeyResult")
 ]
 GrantRoleResult = Annotated[
-    RoleGranted | NotFound | Forbidden | Unauthenticated, strawberry.union("GrantRoleResult")
+    RoleGranted | NotFound | Forbidden | Refusals, strawberry.union("GrantRoleResult")
 ]

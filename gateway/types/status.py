@@ -3,7 +3,7 @@ from typing import Annotated
 
 import strawberry
 
-from gateway.types.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from gateway.types.errors import Forbidden, Refusals, ServiceUnavailable
 from services.contracts.health import ServiceStatus
 
 
@@ -35,5 +35,5 @@ class SystemStatus:
 
 
 SystemStatusResult = Annotated[
-    SystemStatus | Forbidden | Unauthenticated, strawberry.union("SystemStatusResult")
+    SystemStatus | Forbidden | Refusals, strawberry.union("SystemStatusResult")
 ]
