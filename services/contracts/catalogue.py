@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.contracts.text import NulFreeStr
+
 BASIS_POINTS_WHOLE = 10_000
 MAX_PAGE_SIZE = 100
 SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -88,7 +90,7 @@ class Schema(BaseModel):
 
 
 Tag = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)
+    NulFreeStr, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)
 ]
 Sha256 = Annotated[str, StringConstraints(to_lower=True, pattern=SHA256_HEX)]
 
@@ -118,14 +120,14 @@ class ShareRead(Schema):
 
 
 class FileIn(Schema):
-    file_name: str = Field(min_length=1, max_length=255)
+    file_name: NulFreeStr = Field(min_length=1, max_length=255)
     size: int = Field(gt=0, le=5 * 1024**4)
     sha256: Sha256
 
 
 class WorkCreate(FileIn):
-    title: str = Field(min_length=1, max_length=300)
-    description: str = Field(default="", max_length=10_000)
+    title: NulFreeStr = Field(min_length=1, max_length=300)
+    description: NulFreeStr = Field(default="", max_length=10_000)
     media_type: MediaType
     tags: list[Tag] = Field(default_factory=list, max_length=30)
     language: str = Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)
@@ -171,12 +173,12 @@ class Terms(Schema):
 
 class ConsentIn(Schema):
     uses: list[Use] = Field(min_length=1)
-    statement_text: str = Field(min_length=1, max_length=20_000)
-    statement_version: str = Field(min_length=1, max_length=50)
+    statement_text: NulFreeStr = Field(min_length=1, max_length=20_000)
+    statement_version: NulFreeStr = Field(min_length=1, max_length=50)
 
 
 class ConsentWithdrawIn(Schema):
-    statement_text: str = Field(default="", max_length=20_000)
+    statement_text: NulFreeStr = Field(default="", max_length=20_000)
 
 
 class ConsentRead(Schema):
@@ -294,7 +296,7 @@ class WorkSearch(Schema):
     max_price_minor: int | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     creator_id: UUID | None = None
-    language: str | None = Field(default=None, max_length=35)
+    language: NulFreeStr | None = Field(default=None, max_length=35)
     tags: list[Tag] = Field(default_factory=list, description="every one must be present")
     mine: bool = Field(default=False, description="creators: their own works in every state")
     sort: SearchSort | None = Field(
@@ -314,7 +316,7 @@ class TermsSignals(Schema):
 
 class ReviewDecision(Schema):
     accept: bool
-    note: str = Field(default="", max_length=2_000)
+    note: NulFreeStr = Field(default="", max_length=2_000)
 
 
 # --- events ---

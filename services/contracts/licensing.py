@@ -22,6 +22,7 @@ from services.contracts.catalogue import (
 )
 from services.contracts.roles import Role
 from services.contracts.signing import Envelope
+from services.contracts.text import NulFreeStr
 
 MAX_BUNDLE_WORKS = 1_000
 """A bundle's works; a lab wanting more buys several bundles."""
@@ -34,7 +35,9 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 IdempotencyKey = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 ]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reference = Annotated[
+    NulFreeStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 
 
 class Schema(BaseModel):
@@ -47,7 +50,7 @@ class Schema(BaseModel):
 class BundleCreate(Schema):
     """Exactly one of `work_ids` or `search`; a search is resolved into works at creation."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: NulFreeStr = Field(min_length=1, max_length=200)
     uses: list[Use] = Field(min_length=1, description="what the buyer will do with the works")
     currency: Currency = "EUR"
     work_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_BUNDLE_WORKS)
@@ -225,7 +228,7 @@ class LicencePage(Schema):
 
 
 class RefundIn(Schema):
-    reason: str = Field(min_length=1, max_length=2_000)
+    reason: NulFreeStr = Field(min_length=1, max_length=2_000)
 
 
 # --- money ---

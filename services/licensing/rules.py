@@ -19,17 +19,6 @@ def require_account(caller: Caller) -> uuid.UUID:
     return found
 
 
-def refuse_nul(**texts: str) -> None:
-    """PostgreSQL text cannot hold a NUL: refuse it as bad input rather than fail later."""
-    problems = [
-        FieldError(name, "contains a NUL character", "nul_character")
-        for name, text in texts.items()
-        if "\x00" in text
-    ]
-    if problems:
-        raise InvalidRequest("the text is not valid", fields=problems)
-
-
 def check_currency(currency: str) -> None:
     if currency not in CURRENCY_MINOR_DIGITS:
         raise InvalidRequest(

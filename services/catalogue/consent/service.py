@@ -10,7 +10,6 @@ from services.catalogue.consent.repository import ConsentRepository
 from services.catalogue.errors import ConsentNotInForce
 from services.catalogue.listing import refresh_listing
 from services.catalogue.models import Work
-from services.catalogue.text import refuse_nul
 from services.contracts.catalogue import (
     ConsentIn,
     ConsentKind,
@@ -34,10 +33,6 @@ class ConsentService:
     async def give_consent(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID, consent_in: ConsentIn
     ) -> ConsentRead:
-        refuse_nul(
-            statement_text=consent_in.statement_text,
-            statement_version=consent_in.statement_version,
-        )
         work = await owned_for_change(session, caller, work_id)
         require_not_withdrawn(work)
         previous = work.consent
@@ -61,7 +56,6 @@ class ConsentService:
         work_id: uuid.UUID,
         withdrawal: ConsentWithdrawIn,
     ) -> ConsentRead:
-        refuse_nul(statement_text=withdrawal.statement_text)
         # Allowed on a withdrawn work too: a creator may always put the withdrawal on record.
         work = await owned_for_change(session, caller, work_id)
         previous = work.consent

@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalogue.access import read_work, visible_work
 from services.catalogue.errors import NotUnderReview
 from services.catalogue.listing import refresh_listing
-from services.catalogue.text import refuse_nul
 from services.catalogue.work.service import mark_withdrawn
 from services.contracts.catalogue import ReviewDecision, ReviewStatus, WorkRead, WorkStatus
 from services.contracts.roles import Role
@@ -27,7 +26,6 @@ class ReviewService:
         work = await visible_work(session, caller, work_id, lock=True)
         if not caller.has(Role.ADMIN):
             raise Forbidden("only an admin reviews flagged works")
-        refuse_nul(note=decision.note)
         if work.review_status != ReviewStatus.FLAGGED or work.status == WorkStatus.WITHDRAWN:
             raise NotUnderReview("this work is not awaiting a review")
         work.review_note = decision.note

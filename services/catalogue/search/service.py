@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.models import uses_mask
 from services.catalogue.search.repository import SearchFilters, SearchRepository
-from services.catalogue.text import canonical_language, refuse_nul
+from services.catalogue.text import canonical_language
 from services.catalogue.work.repository import WorkRepository
 from services.contracts.catalogue import CURRENCY_MINOR_DIGITS, SearchSort, WorkPage, WorkSearch
 from services.kit.errors import FieldError, InvalidRequest
@@ -22,7 +22,6 @@ def _searchable(query: str | None) -> str | None:
 class SearchService:
     async def search(self, session: AsyncSession, caller: Caller, search: WorkSearch) -> WorkPage:
         query = _searchable(search.query)
-        refuse_nul(language=search.language or "", tags=search.tags)
         sort = search.sort or (SearchSort.RELEVANCE if query else SearchSort.NEWEST)
         problems = []
         if sort == SearchSort.RELEVANCE and query is None:

@@ -15,7 +15,6 @@ from services.catalogue.errors import NoPendingUpload, SingleUpload, UploadClose
 from services.catalogue.listing import refresh_listing
 from services.catalogue.models import Work, WorkVersion
 from services.catalogue.storage import Storage
-from services.catalogue.text import refuse_nul
 from services.catalogue.upload.repository import VersionRepository
 from services.catalogue.upload.store import (
     UPLOAD_URL_LIFETIME,
@@ -67,7 +66,6 @@ class UploadService:
         *,
         storage: Storage,
     ) -> UploadTarget:
-        refuse_nul(file_name=file.file_name)
         work = await owned_work(session, caller, work_id, lock=False)
         require_not_withdrawn(work)
         # Ended before the store opens the new upload: no transaction stays open across it.

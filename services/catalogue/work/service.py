@@ -18,7 +18,7 @@ from services.catalogue.listing import refresh_listing
 from services.catalogue.models import Work
 from services.catalogue.signals import terms_signals
 from services.catalogue.storage import Storage
-from services.catalogue.text import canonical_language, refuse_nul
+from services.catalogue.text import canonical_language
 from services.catalogue.upload.repository import VersionRepository
 from services.catalogue.upload.store import open_in_store, presigned_target
 from services.catalogue.work.repository import WorkRepository
@@ -63,12 +63,6 @@ class WorkService:
         owner_id = require_account(caller)
         if not caller.has(Role.CREATOR):
             raise Forbidden("only a creator may list a work")
-        refuse_nul(
-            title=work_in.title,
-            description=work_in.description,
-            tags=work_in.tags,
-            file_name=work_in.file_name,
-        )
         await record_acting_creator(session, caller)
         await creator_service.record_confirmed(session, caller, work_in)
         shares = await self._checked_shares(session, owner_id, work_in.shares)

@@ -21,7 +21,6 @@ from services.licensing.models import (
 )
 from services.licensing.rules import (
     check_currency,
-    refuse_nul,
     require_account,
 )
 
@@ -38,7 +37,6 @@ class BundleService:
         catalogue: Catalogue,
     ) -> BundleRead:
         buyer_id = require_account(caller)
-        refuse_nul(name=bundle_in.name)
         if not bundle_in.name.strip():
             raise InvalidRequest(
                 "the bundle needs a name", fields=[FieldError("name", "is blank", "blank")]

@@ -25,7 +25,7 @@ from services.licensing.ledger.repository import LedgerRepository
 from services.licensing.ledger.service import LedgerService, buyer_account, creator_account
 from services.licensing.ledger.transaction import Entry
 from services.licensing.models import AccountKey, LedgerReference
-from services.licensing.rules import check_currency, refuse_nul, require_account
+from services.licensing.rules import check_currency, require_account
 
 
 class PaymentService:
@@ -37,7 +37,6 @@ class PaymentService:
     ) -> TransactionRead:
         """Money received from a buyer, credited to their prepaid balance."""
         check_currency(top_up.currency)
-        refuse_nul(reference=top_up.reference)
         admin_id = require_account(caller)
         await account_service.require_buyer(session, caller, top_up)
         claim = self._claim(TransactionKind.TOP_UP, top_up.buyer_id, top_up)
@@ -64,7 +63,6 @@ class PaymentService:
     ) -> TransactionRead:
         """Money paid to a creator, never more than they are owed in that currency."""
         check_currency(payout.currency)
-        refuse_nul(reference=payout.reference)
         admin_id = require_account(caller)
         claim = self._claim(TransactionKind.PAYOUT, payout.creator_id, payout)
         if (earlier := await LedgerReferenceRepository(session).claim(claim)) is not None:

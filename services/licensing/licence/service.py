@@ -58,7 +58,6 @@ from services.licensing.models import (
 )
 from services.licensing.quote.repository import QuoteRepository
 from services.licensing.rules import (
-    refuse_nul,
     require_account,
 )
 
@@ -231,7 +230,6 @@ class LicenceService:
     ) -> LicenceRead:
         """Revoke the licence and reverse whatever of its sale is not yet reversed."""
         admin_id = require_account(caller)
-        refuse_nul(reason=refund.reason)
         licence = await LicenceRepository(session).lock(licence_id)
         if licence is None:
             raise NotFound("no such licence")

@@ -344,6 +344,10 @@ async def test_text_with_a_nul_is_refused_not_stored(
         json=work_payload(b"x", title="bad\x00title", tags=["ok", "b\x00d"]),
     )
 
-    assert response.status_code == 400
-    assert {f["field"] for f in response.json()["fields"]} == {"title", "tags.1"}
+    # A payload error, refused by the contract before the service runs.
+    assert response.status_code == 422
+    assert {(f["field"], f["code"]) for f in response.json()["fields"]} == {
+        ("body.title", "nul_character"),
+        ("body.tags.1", "nul_character"),
+    }
     assert await count(session, WorkVersion) == 0
