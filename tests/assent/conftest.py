@@ -1,13 +1,15 @@
+import json
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from assent.protocol import Signer
-from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
+from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublicKeyRead
 from storage import StorageSettings
 from storage.local import LocalObjectStore
 from storage.local_server import create_app
@@ -48,6 +50,21 @@ def licence_signer() -> Signer:
 @pytest.fixture(scope="session")
 def checkpoint_signer() -> Signer:
     return new_signer(CHECKPOINT_KEY_PURPOSE)
+
+
+@pytest.fixture
+def chain_keys(
+    checkpoint_signer: Signer, manifest_signer: Signer, licence_signer: Signer
+) -> list[PublicKeyRead]:
+    """The published keys a licence chain's documents verify with."""
+    return published(checkpoint_signer, manifest_signer, licence_signer).keys
+
+
+@pytest.fixture
+def chain_keys_file(tmp_path: Path, chain_keys: list[PublicKeyRead]) -> Path:
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": [key.model_dump() for key in chain_keys]}))
+    return path
 
 
 @pytest.fixture(scope="session")
