@@ -20,7 +20,7 @@ class Settings(ServiceSettings):
     max_tokens: int = 2000
     # Refused before parsing; values belong in variables, which this does not count.
     max_document_length: int = Field(default=32_768, ge=1024)
-    # The static cost a query may reach (gateway/limits.py): the SDK's page of 100
+    # The static cost a query may reach (gateway/document_limits/): the SDK's page of 100
     # licences with their lines and deliveries costs about 18,600.
     max_query_cost: int = Field(default=25_000, ge=1)
     # How stale an API key's last-used time may be: saves a write on every request.
