@@ -14,7 +14,8 @@ from services.contracts.catalogue import ConsentKind
 from services.contracts.events import Topic
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublicKeyRead
 from tests.assent.chain_checks import LICENCE, WORK, facts_of, problems_of, run, write
-from tests.assent.chains import Logged, Sale, consent, sale
+from tests.assent.chain_events import consent
+from tests.assent.chains import Logged, Sale, sale
 from tests.assent.documents import new_signer, with_payload
 
 # -- valid chains -------------------------------------------------------------------------

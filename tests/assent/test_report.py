@@ -13,7 +13,8 @@ from services.contracts.catalogue import ConsentKind, Use
 from services.contracts.events import AccountRegistered, Topic
 from services.contracts.licensing import LicenceRefunded, SaleScopeRecorded
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
-from tests.assent.chains import Log, at, consent, grant, sale
+from tests.assent.chain_events import at, consent, grant
+from tests.assent.chains import Log, sale
 from tests.assent.documents import new_signer, published
 
 SCRIPT = "<script>alert('owned')</script>"

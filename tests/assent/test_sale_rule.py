@@ -12,7 +12,8 @@ from services.contracts.catalogue import ConsentKind, Use, WorkWithdrawn
 from services.contracts.events import Topic
 from services.contracts.licensing import LicenceGranted, LicenceLineStatus, SaleScopeRecorded
 from services.contracts.signing import PublicKeyRead
-from tests.assent.chains import Log, Logged, at, consent, delivery, grant
+from tests.assent.chain_events import at, consent, delivery, grant
+from tests.assent.chains import Log, Logged
 from tests.assent.documents import published
 
 
