@@ -12,12 +12,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.requests import Request
 
@@ -119,8 +120,17 @@ def dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_sessionmaker(
+    bind: AsyncEngine | AsyncConnection, **options: Any
+) -> async_sessionmaker[AsyncSession]:
+    """The sessions of one app (or test), which run what `on_commit` queued once they
+    commit. The listeners sit on this factory's own Session class, built here, so they
+    reach no session of any other factory in the process."""
+    sessions = sessionmaker()
+    event.listen(sessions, "after_commit", _run_after_commit)
+    event.listen(sessions, "after_soft_rollback", _forget_after_rollback)
+    settings: dict[str, Any] = {"expire_on_commit": False, "autoflush": False, **options}
+    return async_sessionmaker(bind, sync_session_class=sessions, **settings)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -207,17 +217,16 @@ async def short_session(
 
 
 def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run `callback` once the session's transaction has committed (e.g. wake the relay)."""
+    """Run `callback` once the session's transaction has committed (e.g. wake the relay).
+    Only a session of `create_sessionmaker` runs it: the listeners are on its factory."""
     session.info.setdefault("after_commit", []).append(callback)
 
 
-@event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
     for callback in session.info.pop("after_commit", []):
         callback()
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _forget_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     # Only the outermost transaction: a failed savepoint leaves the rest to commit.
     if previous_transaction.parent is None:

@@ -291,6 +291,24 @@ async def test_on_commit_does_not_run_when_the_transaction_rolls_back(
     assert calls == []
 
 
+async def test_on_commit_runs_only_for_sessions_of_the_kit_sessionmaker(
+    gateway_db: async_sessionmaker[AsyncSession],
+) -> None:
+    calls: list[str] = []
+    async with gateway_db() as ours:
+        engine = ours.bind
+    async with async_sessionmaker(engine)() as foreign:
+        on_commit(foreign, lambda: calls.append("foreign"))
+        await foreign.execute(text("SELECT 1"))
+        await foreign.commit()
+    async with gateway_db() as session:
+        on_commit(session, lambda: calls.append("ours"))
+        await session.execute(text("SELECT 1"))
+        await session.commit()
+
+    assert calls == ["ours"]
+
+
 async def test_utcnow_is_aware_utc() -> None:
     now = utcnow()
 
