@@ -1,13 +1,11 @@
-"""`assent download` against the gateway's delivery surface and the real local object server."""
+"""`assent download` against the gateway's delivery surface and the real local object server:
+files land verified, resume, retry and go through the proxy the environment names."""
 
-import asyncio
-import hashlib
 import http.server
 import json
-import random
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,73 +13,22 @@ from typing import Any
 import pytest
 
 from assent.cli import main
-from assent.download import (
-    ATTEMPTS,
-    MANIFEST_FILE,
-    DownloadError,
-    DownloadResult,
-    FileStatus,
-    ManifestRefused,
-    download,
-    safe_file_name,
-)
+from assent.download import ATTEMPTS, MANIFEST_FILE, DownloadError, FileStatus, download
 from assent.protocol import Signer
-from services.contracts.delivery import ManifestEntry
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 from tests.assent.conftest import ObjectServer
-from tests.assent.documents import (
-    MANIFEST_PURPOSE,
-    new_signer,
-    published,
-    sign_statement,
-    signed_manifest,
-    statement,
-    with_payload,
+from tests.assent.deliveries import (
+    FILES,
+    RNG,
+    MiB,
+    download_args,
+    fetch,
+    files_under,
+    publish,
+    sha256_of,
+    statuses,
 )
 from tests.assent.stand_in import API_KEY, GatewayStandIn
-
-MiB = 1024 * 1024
-RNG = random.Random(5)
-FILES = [
-    ("empty.txt", b""),
-    ("one-byte.bin", b"x"),
-    ("notes.txt", RNG.randbytes(70_000)),
-    # Larger than a chunk, so a resumed transfer starts mid-file.
-    ("big.bin", RNG.randbytes(3 * MiB + 123)),
-]
-
-
-def publish(
-    gateway: GatewayStandIn,
-    signer: Signer,
-    files: Sequence[tuple[str, bytes]] = FILES,
-    *,
-    served: dict[str, bytes] | None = None,
-) -> tuple[uuid.UUID, list[ManifestEntry]]:
-    delivery_id = uuid.uuid4()
-    entries = asyncio.run(gateway.store_files(delivery_id, files, served=served))
-    gateway.issue(delivery_id, signed_manifest(signer, delivery_id, entries))
-    return delivery_id, entries
-
-
-def fetch(gateway: GatewayStandIn, delivery_id: uuid.UUID, to: Path) -> DownloadResult:
-    return download(delivery_id, to, gateway_url=gateway.url, api_key=API_KEY, parallel=3)
-
-
-def _download_args(gateway: GatewayStandIn, delivery_id: uuid.UUID, to: Path) -> list[str]:
-    return ["download", str(delivery_id), "--to", str(to), "--gateway", gateway.url, "--quiet"]
-
-
-def statuses(result: DownloadResult) -> dict[str, FileStatus]:
-    return {file.entry.file_name: file.status for file in result.files}
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def files_under(directory: Path) -> set[Path]:
-    return {path for path in directory.rglob("*") if path.is_file()}
 
 
 def test_every_file_lands_verified_beside_the_signed_manifest(
@@ -203,7 +150,7 @@ def test_bytes_unlike_the_manifest_fail_that_file_and_exit_non_zero(
 ) -> None:
     delivery_id, entries = publish(gateway, manifest_signer, served={"notes.txt": served})
 
-    code = main([*_download_args(gateway, delivery_id, tmp_path), "--key", API_KEY])
+    code = main([*download_args(gateway, delivery_id, tmp_path), "--key", API_KEY])
 
     output = capsys.readouterr()
     assert code == 1
@@ -226,8 +173,8 @@ def test_the_cli_downloads_with_the_key_from_the_environment(
     delivery_id, _ = publish(gateway, manifest_signer)
     monkeypatch.setenv("ASSENT_API_KEY", API_KEY)
 
-    first = main(_download_args(gateway, delivery_id, tmp_path))
-    second = main(_download_args(gateway, delivery_id, tmp_path))
+    first = main(download_args(gateway, delivery_id, tmp_path))
+    second = main(download_args(gateway, delivery_id, tmp_path))
 
     output = capsys.readouterr().out
     assert (first, second) == (0, 0)
@@ -245,7 +192,7 @@ def test_the_cli_wants_an_api_key(
 ) -> None:
     monkeypatch.delenv("ASSENT_API_KEY", raising=False)
 
-    code = main(_download_args(gateway, uuid.uuid4(), tmp_path))
+    code = main(download_args(gateway, uuid.uuid4(), tmp_path))
 
     assert code == 2
     assert "ASSENT_API_KEY" in capsys.readouterr().err
@@ -353,120 +300,3 @@ def test_the_proxy_the_environment_names_is_used_unless_no_proxy_exempts_the_hos
         seen.clear()
         assert fetch(gateway, delivery_id, tmp_path).ok
         assert seen == []
-
-
-def _swap_digest(document: dict[str, object]) -> None:
-    entries = document["predicate"]["entries"]  # type: ignore[index]
-    entries[1]["sha256"] = "0" * 64
-
-
-@pytest.mark.parametrize(
-    ("tamper", "reason"),
-    [
-        ("payload", "no signature verifies"),
-        ("unpublished-key", "no signature verifies"),
-        ("licence-key", "published for licence-certificate"),
-        ("other-delivery", "it is for delivery"),
-    ],
-)
-def test_a_tampered_manifest_is_refused_before_any_download(
-    gateway: GatewayStandIn,
-    object_server: ObjectServer,
-    manifest_signer: Signer,
-    licence_signer: Signer,
-    tmp_path: Path,
-    tamper: str,
-    reason: str,
-) -> None:
-    delivery_id, entries = publish(gateway, manifest_signer)
-    good = gateway.deliveries[str(delivery_id)].envelope
-    assert good is not None
-    if tamper == "payload":
-        envelope = with_payload(good, _swap_digest)
-    elif tamper == "unpublished-key":
-        envelope = signed_manifest(new_signer(MANIFEST_PURPOSE), delivery_id, entries)
-    elif tamper == "licence-key":
-        envelope = sign_statement(licence_signer, statement(delivery_id, entries, "ignored"))
-    else:
-        other, _ = publish(gateway, manifest_signer)
-        envelope = good
-        delivery_id = other
-    gateway.issue(delivery_id, envelope)
-
-    with pytest.raises(ManifestRefused, match=reason):
-        fetch(gateway, delivery_id, tmp_path / "out")
-
-    assert (gateway.downloads, object_server.recorder.seen) == ([], [])
-    assert not (tmp_path / "out").exists()
-
-
-def test_pinned_keys_overrule_the_gateways(
-    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
-) -> None:
-    delivery_id, _ = publish(gateway, manifest_signer, FILES[:1])
-    someone_else = published(new_signer(MANIFEST_PURPOSE)).keys
-
-    with pytest.raises(ManifestRefused, match="no signature verifies"):
-        download(delivery_id, tmp_path, gateway_url=gateway.url, api_key=API_KEY, keys=someone_else)
-
-
-MALICIOUS_NAMES = [
-    "../../escape.txt",
-    "/etc/passwd",
-    "..\\..\\windows.ini",
-    "a/../../../b.txt",
-    "..",
-    "",
-    "...",
-    ".hidden",
-    "con:trol\x00\n|chars?.txt",
-    "x" * 300 + ".safetensors",
-]
-
-
-def test_malicious_file_names_cannot_escape_the_directory(
-    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
-) -> None:
-    files = [(name, f"file {index}".encode()) for index, name in enumerate(MALICIOUS_NAMES)]
-    delivery_id, _ = publish(gateway, manifest_signer, files)
-    out = tmp_path / "deep" / "out"
-
-    result = fetch(gateway, delivery_id, out)
-
-    assert result.ok
-    assert files_under(tmp_path) == {out / MANIFEST_FILE} | {file.path for file in result.files}
-    for file in result.files:
-        assert file.path.parent == out / str(file.entry.work_id)
-        assert file.path.read_bytes() == dict(files)[file.entry.file_name]
-        assert len(file.path.name.encode()) <= 200
-
-
-def test_two_entries_for_one_file_are_refused(
-    gateway: GatewayStandIn, manifest_signer: Signer, tmp_path: Path
-) -> None:
-    delivery_id = uuid.uuid4()
-    work_id = uuid.uuid4()
-    files = [("Data.bin", b"one"), ("data.bin", b"two")]
-    entries = asyncio.run(gateway.store_files(delivery_id, files, work_id=work_id))
-    gateway.issue(delivery_id, signed_manifest(manifest_signer, delivery_id, entries))
-
-    with pytest.raises(ManifestRefused, match="would both be written"):
-        fetch(gateway, delivery_id, tmp_path)
-    assert gateway.downloads == []
-
-
-@pytest.mark.parametrize(
-    ("name", "safe"),
-    [
-        ("../../escape.txt", "escape.txt"),
-        ("C:\\Users\\x\\model.bin", "model.bin"),
-        ("..", "file"),
-        (".bashrc", "bashrc"),
-        ("a:b*c?.txt", "a_b_c_.txt"),
-        ("tab\there.txt", "tab_here.txt"),
-        ("trailing. ", "trailing"),
-        ("é" * 150 + ".wav", "é" * 98 + ".wav"),
-    ],
-)
-def test_safe_file_name(name: str, safe: str) -> None:
-    assert safe_file_name(name) == safe
