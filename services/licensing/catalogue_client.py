@@ -20,7 +20,7 @@ _WORKS = TypeAdapter(list[WorkRead])
 _PAGE = TypeAdapter(WorkPage)
 
 
-class Catalogue:
+class CatalogueClient:
     def __init__(self, client: ServiceClient) -> None:
         self._client = client
 

@@ -14,7 +14,7 @@ from services.kit.errors import (
     NotFound,
     Unauthenticated,
 )
-from services.licensing.catalogue_client import Catalogue
+from services.licensing.catalogue_client import CatalogueClient
 from services.licensing.config import Settings
 from services.licensing.ledger.payments import PaymentService
 from services.licensing.ledger.service import LedgerService
@@ -31,10 +31,10 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _catalogue(request: Request) -> Catalogue:
+def _catalogue_client(request: Request) -> CatalogueClient:
     # Built per request from the app's shared client, which tests may route elsewhere.
     state = request.app.state
-    return Catalogue(
+    return CatalogueClient(
         ServiceClient(
             "catalogue", state.settings.catalogue_url, signer=state.token_signer, http=state.http
         )
@@ -64,7 +64,7 @@ async def _licences(services: Annotated[LicensingServices, Depends(_services)]) 
 
 
 LicensingSettings = Annotated[Settings, Depends(_settings)]
-CatalogueReader = Annotated[Catalogue, Depends(_catalogue)]
+Catalogue = Annotated[CatalogueClient, Depends(_catalogue_client)]
 CertificateSigner = Annotated[Signer, Depends(_signer)]
 Ledger = Annotated[LedgerService, Depends(_ledger)]
 Payments = Annotated[PaymentService, Depends(_payments)]

@@ -44,6 +44,6 @@ async def authorise_download(
     ttl: LinkTtl,
 ) -> DownloadLink:
     """Check the buyer's entitlement now, record the download, return a short-lived URL."""
-    return await download_service.authorise(
+    return await download_service.entitled_link(
         session, caller, delivery_id, fingerprint, store=store, ttl=ttl
     )

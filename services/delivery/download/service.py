@@ -28,7 +28,7 @@ log = structlog.get_logger()
 
 
 class DownloadService:
-    async def authorise(
+    async def entitled_link(
         self,
         session: AsyncSession,
         caller: Caller,

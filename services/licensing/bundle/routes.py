@@ -19,7 +19,7 @@ from services.kit.errors import (
 )
 from services.kit.internal_token import CurrentCaller, require_role
 from services.licensing.bundle.service import bundle_service
-from services.licensing.dependencies import READ, CatalogueReader, First, Session
+from services.licensing.dependencies import READ, Catalogue, First, Session
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
 
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1", tags=["licensing"])
     responses=error_responses(Unauthenticated, Forbidden, InvalidRequest, ServiceUnavailable),
 )
 async def create_bundle(
-    bundle: BundleCreate, caller: CurrentCaller, session: Session, catalogue: CatalogueReader
+    bundle: BundleCreate, caller: CurrentCaller, session: Session, catalogue: Catalogue
 ) -> BundleRead:
     """Save a selection of works (buyers): the ids given, or what a search finds now."""
     require_role(caller, Role.BUYER)

@@ -15,7 +15,7 @@ from services.kit.db import utcnow
 from services.kit.errors import FieldError, InvalidRequest, NotFound
 from services.kit.internal_token import Caller
 from services.licensing.bundle.repository import BundleRepository
-from services.licensing.catalogue_client import Catalogue
+from services.licensing.catalogue_client import CatalogueClient
 from services.licensing.models import (
     Bundle,
 )
@@ -34,7 +34,7 @@ class BundleService:
         caller: Caller,
         bundle_in: BundleCreate,
         *,
-        catalogue: Catalogue,
+        catalogue: CatalogueClient,
     ) -> BundleRead:
         buyer_id = require_account(caller)
         if not bundle_in.name.strip():

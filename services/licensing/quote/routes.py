@@ -18,7 +18,7 @@ from services.kit.errors import (
     error_responses,
 )
 from services.kit.internal_token import CurrentCaller, require_role
-from services.licensing.dependencies import READ, CatalogueReader, LicensingSettings, Session
+from services.licensing.dependencies import READ, Catalogue, LicensingSettings, Session
 from services.licensing.quote.service import quote_service
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
@@ -33,7 +33,7 @@ async def create_quote(
     quote: QuoteIn,
     caller: CurrentCaller,
     session: Session,
-    catalogue: CatalogueReader,
+    catalogue: Catalogue,
     settings: LicensingSettings,
 ) -> QuoteRead:
     """Price a bundle now: each work's current offer locked until the quote expires."""

@@ -20,7 +20,7 @@ from services.kit.db import utcnow
 from services.kit.errors import NotFound
 from services.kit.internal_token import Caller
 from services.licensing.bundle.repository import BundleRepository
-from services.licensing.catalogue_client import Catalogue
+from services.licensing.catalogue_client import CatalogueClient
 from services.licensing.models import (
     Quote,
 )
@@ -66,7 +66,7 @@ class QuoteService:
         caller: Caller,
         quote_in: QuoteIn,
         *,
-        catalogue: Catalogue,
+        catalogue: CatalogueClient,
         fee_bps: int,
         ttl: timedelta,
     ) -> QuoteRead:

@@ -158,7 +158,11 @@ class DeliveryApi(RestApi):
         )
         return page
 
-    async def link(self, actor: Actor, delivery_id: str, fingerprint: str) -> dict[str, Any]:
+    async def entitled_link(
+        self, actor: Actor, delivery_id: str, fingerprint: str
+    ) -> dict[str, Any]:
+        """A file's download link, which the service hands out after checking the
+        entitlement (the licence in force, the caller its buyer)."""
         link: dict[str, Any] = await self.ok(
             actor, "POST", f"/v1/deliveries/{delivery_id}/files/{fingerprint}/link"
         )

@@ -251,7 +251,7 @@ async def test_the_version_sold_is_delivered_even_after_the_creator_replaces_the
     read = await delivery.delivery_of(lab, granted.licence_id)
     [entry] = (await delivery.files(lab, read["id"]))["items"]
     assert entry["version_id"] == work["current_version"]["id"] != target["version_id"]
-    link = await delivery.link(lab, read["id"], entry["fingerprint"])
+    link = await delivery.entitled_link(lab, read["id"], entry["fingerprint"])
     async with httpx.AsyncClient() as http:
         assert (await http.get(link["url"])).content == sold
 

@@ -79,7 +79,7 @@ async def test_a_link_fetches_the_licensed_bytes_from_s3_and_a_range_resumes_it(
     granted, read, [entry] = await bought(delivery, builder, catalogue, ines, lab, [data])
 
     before = utcnow()
-    link = await delivery.link(lab, read["id"], entry["fingerprint"])
+    link = await delivery.entitled_link(lab, read["id"], entry["fingerprint"])
     assert (link["size"], link["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
     expires_at = datetime.fromisoformat(link["expires_at"])
     assert before + timedelta(seconds=299) <= expires_at <= utcnow() + timedelta(seconds=301)
@@ -145,7 +145,7 @@ async def test_a_refunded_licence_refuses_every_link_from_then_on(
     granted, read, entries = await bought(
         delivery, builder, catalogue, ines, lab, [os.urandom(1_000), os.urandom(1_001)]
     )
-    first = await delivery.link(lab, read["id"], entries[0]["fingerprint"])
+    first = await delivery.entitled_link(lab, read["id"], entries[0]["fingerprint"])
     assert first["url"]
 
     receipt = await delivery.event(Topic.LICENCE_REFUNDED, refunded(granted))
@@ -175,7 +175,9 @@ async def test_an_expired_line_refuses_its_link_and_only_its_link(
     by_size = {entry["size"]: entry for entry in entries}
     expired = f"/v1/deliveries/{read['id']}/files/{by_size[1_000]['fingerprint']}/link"
     assert await delivery.refused(lab, "POST", expired) == (410, "LicenceExpired")
-    assert (await delivery.link(lab, read["id"], by_size[1_001]["fingerprint"]))["size"] == 1_001
+    assert (await delivery.entitled_link(lab, read["id"], by_size[1_001]["fingerprint"]))[
+        "size"
+    ] == 1_001
 
 
 async def test_a_delivery_still_being_built_is_not_ready(

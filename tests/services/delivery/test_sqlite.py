@@ -68,7 +68,7 @@ async def test_a_delivery_is_built_signed_and_linked_on_sqlite_and_local_storage
         assert (await delivery.files(lab, read["id"]))["items"] == entries
 
         # The local store's own signed, expiring URL stands in for S3's presigned one.
-        link = await delivery.link(lab, read["id"], entries[0]["fingerprint"])
+        link = await delivery.entitled_link(lab, read["id"], entries[0]["fingerprint"])
         assert link["url"].startswith(f"{OBJECT_SERVER}/")
         assert "sig=" in link["url"]
 
