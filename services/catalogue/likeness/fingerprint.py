@@ -31,7 +31,7 @@ SCHEMES: dict[MediaType, _Scheme] = {
     MediaType.IMAGE: _Scheme(FingerprintKind.IMAGE, image_signature, image_bands, image_score),
     MediaType.TEXT: _Scheme(FingerprintKind.TEXT, text_signature, text_bands, text_score),
 }
-SCORES: dict[FingerprintKind, Score] = {scheme.kind: scheme.score for scheme in SCHEMES.values()}
+_BY_KIND = {scheme.kind: scheme for scheme in SCHEMES.values()}
 
 
 def fingerprint_content(content: bytes, media_type: MediaType) -> Fingerprint | None:
@@ -43,3 +43,12 @@ def fingerprint_content(content: bytes, media_type: MediaType) -> Fingerprint | 
     if signature is None:
         return None
     return Fingerprint(kind=scheme.kind, signature=signature, bands=scheme.bands(signature))
+
+
+def signature_bands(kind: FingerprintKind, signature: bytes) -> frozenset[tuple[int, int]]:
+    return _BY_KIND[kind].bands(signature)
+
+
+def near_score(kind: FingerprintKind, left: bytes, right: bytes) -> float | None:
+    """How alike two signatures of `kind` are, or None when they are not near."""
+    return _BY_KIND[kind].score(left, right)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.likeness.fingerprint import SCORES, Fingerprint, fingerprint_content
+from services.catalogue.likeness.fingerprint import Fingerprint, fingerprint_content, near_score
 from services.catalogue.likeness.models import StoredFingerprint
 from services.catalogue.likeness.repository import FingerprintRepository, WorkFingerprint
 from services.contracts.catalogue import MediaType
@@ -47,13 +47,12 @@ class LikenessService:
         excluding_creator: uuid.UUID | None,
     ) -> list[Match]:
         """Stored works near `fingerprint`, best first; one match per work."""
-        score = SCORES[fingerprint.kind]
         best: dict[uuid.UUID, Match] = {}
         candidates = await FingerprintRepository(session).sharing_a_band(
             fingerprint, excluding_creator=excluding_creator
         )
         for candidate in candidates:
-            near = score(fingerprint.signature, candidate.signature)
+            near = near_score(fingerprint.kind, fingerprint.signature, candidate.signature)
             if near is None:
                 continue
             kept = best.get(candidate.work_id)
