@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.limits import list_bound
+from gateway.document_limits import list_bound
 from gateway.types.catalogue import Use, Work
 from gateway.types.errors import Forbidden, NotFound, Refusals, ValidationFailed
 from gateway.types.licensing._common import BundleSource

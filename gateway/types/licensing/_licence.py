@@ -9,7 +9,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.limits import list_bound
+from gateway.document_limits import list_bound
 from gateway.types.catalogue import MediaType, Money, Terms, Use
 from gateway.types.delivery import Delivery
 from gateway.types.errors import (

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import strawberry
 
-from gateway.limits import list_bound
+from gateway.document_limits import list_bound
 from gateway.types.catalogue import MediaType, Money, Terms, Use
 from gateway.types.errors import Forbidden, NotFound, Refusals
 from gateway.types.licensing._common import ExclusionReason, QuoteStatus, money
