@@ -98,7 +98,11 @@ def picture(seed: int) -> Image.Image:
 
 def encoded(image: Image.Image, file_format: str = "PNG", quality: int = 95) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, file_format, quality=quality)
+    if file_format == "PNG":
+        # Lossless either way; the least compression keeps drawing 10,000 pictures quick.
+        image.save(buffer, file_format, compress_level=1)
+    else:
+        image.save(buffer, file_format, quality=quality)
     return buffer.getvalue()
 
 
@@ -260,7 +264,7 @@ async def measure(
             matches = await likeness_service.find_near(session, query, excluding_creator=None)
         return {match.work_id for match in matches}
 
-    print("\nimages: detection of copies through the store (1,000,000 stored)")
+    print(f"\nimages: detection of copies through the store ({len(stored):,} stored)")
     for kind_index, name in enumerate(COPIES):
         found = others = 0
         for original, its_copies in enumerate(copies):
@@ -289,6 +293,7 @@ async def measure(
     scan_times: list[float] = []
     for query in sampled[:20]:
         await near(query)
+    scanned = indexed = 0
     for query in sampled:
         started = time.perf_counter()
         by_index = await near(query)
@@ -296,14 +301,16 @@ async def measure(
         started = time.perf_counter()
         by_scan = {work_ids[i] for i in linear_scan(stored, query)}
         scan_times.append(time.perf_counter() - started)
-        assert by_index == by_scan, ("the index and the scan disagree", by_index, by_scan)
+        # Beyond 7 differing bits the bands find a match almost always, not always.
+        assert by_index <= by_scan, ("the index found what the scan did not", by_index, by_scan)
+        scanned += len(by_scan)
+        indexed += len(by_index)
     i50, i95 = percentile(index_times, 0.5), percentile(index_times, 0.95)
     s50, s95 = percentile(scan_times, 0.5), percentile(scan_times, 0.95)
-    print(f"\nimage lookup among {len(stored):,} (ms; {runs} lookups, same answers both sides)")
+    print(f"\nimage lookup among {len(stored):,} (ms; {runs} lookups)")
     print(f"  bands in PostgreSQL   p50 {i50:7.2f}   p95 {i95:7.2f}")
-    print(
-        f"  linear scan (numpy)   p50 {s50:7.2f}   p95 {s95:7.2f}   scan/index p95 {s95 / i95:.1f}x"
-    )
+    print(f"  linear scan (numpy)   p50 {s50:7.2f}   p95 {s95:7.2f}   scan/index {s95 / i95:.2f}")
+    print(f"  the index found {indexed} of the {scanned} matches the scan found")
     await engine.dispose()
 
 
