@@ -1,0 +1,72 @@
+"""Creators' earnings: what their works earned per period, and what was paid out."""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from services.contracts.catalogue import MAX_PAGE_SIZE, Use
+from services.contracts.licensing._base import Currency, Schema
+from services.contracts.licensing._ledger import BalanceRead, TransactionKind
+
+
+class Period(StrEnum):
+    DAY = "day"
+    MONTH = "month"
+
+
+class EarningsQuery(Schema):
+    creator_id: UUID | None = Field(default=None, description="admins: whose; creators: their own")
+    currency: Currency | None = None
+    period: Period = Period.MONTH
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class EarningLine(Schema):
+    """One creator's share of one work in one licence (negative once refunded)."""
+
+    licence_id: UUID
+    work_id: UUID
+    title: str
+    buyer_id: UUID
+    buyer_name: str
+    uses: list[Use]
+    basis_points: int
+    amount_minor: int
+    currency: str
+    kind: TransactionKind
+    recorded_at: datetime
+
+
+class WorkEarnings(Schema):
+    work_id: UUID
+    title: str
+    currency: str
+    amount_minor: int
+    licences: int
+
+
+class PeriodEarnings(Schema):
+    period_start: datetime
+    currency: str
+    amount_minor: int
+
+
+class PayoutRead(Schema):
+    transaction_id: UUID
+    creator_id: UUID
+    amount_minor: int
+    currency: str
+    reference: str
+    recorded_at: datetime
+
+
+class EarningsRead(Schema):
+    creator_id: UUID
+    lines: list[EarningLine] = Field(max_length=MAX_PAGE_SIZE * 10)
+    by_work: list[WorkEarnings]
+    by_period: list[PeriodEarnings]
+    payouts: list[PayoutRead]
+    balances: list[BalanceRead] = Field(description="owed to the creator now, per currency")
