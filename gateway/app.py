@@ -22,8 +22,8 @@ from gateway.clients.services import ServiceClients
 from gateway.config import Settings
 from gateway.context import Context, commit_or_roll_back
 from gateway.downloads import downloads_router
-from gateway.limits import RateLimited, RateLimiter
 from gateway.portal import portal_router
+from gateway.rate_limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
 from services.kit import errors
 from services.kit.app import create_service_app

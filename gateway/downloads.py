@@ -18,7 +18,7 @@ from gateway.accounts.service import Principal
 from gateway.clients.audit import AuditClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
-from gateway.limits import RateLimited
+from gateway.rate_limits import RateLimited
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead, PublishedKeys
 from services.kit import errors
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.accounts.service import account_service
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.limits import RateLimited, RateLimiter
+from gateway.rate_limits import RateLimited, RateLimiter
 from tests.fixtures.database import join_test_transaction
 
 UNREACHABLE = "http://127.0.0.1:9"

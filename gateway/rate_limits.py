@@ -9,8 +9,7 @@ several gateway replicas each holds its own buckets, so one key may reach the li
 every replica at once. Divide the setting by the replica count, or route each key to one
 replica, where that matters.
 
-What one GraphQL document may cost is bounded in gateway/document_limits/; its
-`list_bound` is still named here for the types that import it from this module.
+What one GraphQL document may cost is bounded in gateway/document_limits/.
 """
 
 import math
@@ -18,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.document_limits import list_bound as list_bound
 from services.kit import errors
 
 
