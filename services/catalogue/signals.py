@@ -4,9 +4,12 @@
   licensed, `tdm-policy` is a TDMRep policy (an ODRL Offer under the TDMRep profile).
 - ODRL 2.2 (JSON-LD): an Offer with one permission per licensable use, constrained by
   territory and duration, with duties to pay and, where asked, to attribute.
-- C2PA training-and-mining assertion (`c2pa.training-mining`): every licensable use is
-  `constrained` (a paid licence is the condition), every other one `notAllowed`. Nothing
-  is ever `allowed`, since Assent never grants a use without a licence.
+- The training-and-mining assertion under its current label, CAWG's
+  `cawg.training-mining` (C2PA 2.x moved it there from `c2pa.training-mining`, with
+  `cawg.*` entry keys; verifiers that read only the new label ignore the old one): every
+  licensable use is `constrained` (a paid licence is the condition), every other one
+  `notAllowed`. Nothing is ever `allowed`, since Assent never grants a use without a
+  licence.
 """
 
 from decimal import Decimal
@@ -21,12 +24,13 @@ TDMREP_NAMESPACE = "http://www.w3.org/ns/tdmrep#"
 # The currency vocabulary TDMRep's examples use for payment units.
 CURRENCY_UNIT = "http://cvx.iptc.org/iso4217a/"
 
-# Which Assent uses fall under each C2PA entry.
-C2PA_ENTRIES: dict[str, frozenset[Use]] = {
-    "c2pa.ai_training": frozenset({Use.TRAINING, Use.FINE_TUNING}),
-    "c2pa.ai_generative_training": frozenset({Use.TRAINING, Use.FINE_TUNING, Use.SYNTHETIC_DATA}),
-    "c2pa.ai_inference": frozenset({Use.RETRIEVAL, Use.EVALUATION}),
-    "c2pa.data_mining": frozenset(Use),
+TRAINING_MINING_LABEL = "cawg.training-mining"
+# Which Assent uses fall under each entry of the training-and-mining assertion.
+TRAINING_MINING_ENTRIES: dict[str, frozenset[Use]] = {
+    "cawg.ai_training": frozenset({Use.TRAINING, Use.FINE_TUNING}),
+    "cawg.ai_generative_training": frozenset({Use.TRAINING, Use.FINE_TUNING, Use.SYNTHETIC_DATA}),
+    "cawg.ai_inference": frozenset({Use.RETRIEVAL, Use.EVALUATION}),
+    "cawg.data_mining": frozenset(Use),
 }
 # Uses that train a model, to which a cap on the number of models applies.
 MODEL_TRAINING_USES = frozenset({Use.TRAINING, Use.FINE_TUNING})
@@ -157,7 +161,7 @@ def tdmrep(work: Work, uses: frozenset[Use]) -> dict[str, Any]:
 def c2pa_training_mining(work: Work, uses: frozenset[Use]) -> dict[str, Any]:
     entries: dict[str, dict[str, str]] = {}
     offer = work.offer
-    for label, covered in C2PA_ENTRIES.items():
+    for label, covered in TRAINING_MINING_ENTRIES.items():
         if offer is not None and uses & covered:
             entries[label] = {
                 "use": "constrained",
@@ -168,7 +172,7 @@ def c2pa_training_mining(work: Work, uses: frozenset[Use]) -> dict[str, Any]:
             }
         else:
             entries[label] = {"use": "notAllowed"}
-    return {"label": "c2pa.training-mining", "data": {"entries": entries}}
+    return {"label": TRAINING_MINING_LABEL, "data": {"entries": entries}}
 
 
 def terms_signals(work: Work) -> TermsSignals:

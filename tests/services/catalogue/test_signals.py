@@ -12,7 +12,7 @@ from tests.services.catalogue.helpers import Actor, Api, create_work, list_work
 
 def _entries(signals: dict[str, Any]) -> dict[str, str]:
     c2pa = signals["c2pa"]
-    assert c2pa["label"] == "c2pa.training-mining"
+    assert c2pa["label"] == "cawg.training-mining"
     return {label: entry["use"] for label, entry in c2pa["data"]["entries"].items()}
 
 
@@ -73,12 +73,12 @@ async def test_a_listed_work_publishes_its_offer_in_each_vocabulary(
     ]
 
     assert _entries(signals) == {
-        "c2pa.ai_training": "constrained",
-        "c2pa.ai_generative_training": "constrained",
-        "c2pa.ai_inference": "constrained",
-        "c2pa.data_mining": "constrained",
+        "cawg.ai_training": "constrained",
+        "cawg.ai_generative_training": "constrained",
+        "cawg.ai_inference": "constrained",
+        "cawg.data_mining": "constrained",
     }
-    inference = signals["c2pa"]["data"]["entries"]["c2pa.ai_inference"]
+    inference = signals["c2pa"]["data"]["entries"]["cawg.ai_inference"]
     assert "12.50 EUR" in inference["constraint_info"]
     assert "retrieval" in inference["constraint_info"]
 
@@ -92,10 +92,10 @@ async def test_only_the_offered_uses_are_constrained_the_rest_not_allowed(
     signals = await api.ok(ines, "GET", f"/v1/works/{work.id}/signals")
 
     assert _entries(signals) == {
-        "c2pa.ai_training": "notAllowed",
-        "c2pa.ai_generative_training": "notAllowed",
-        "c2pa.ai_inference": "constrained",
-        "c2pa.data_mining": "constrained",
+        "cawg.ai_training": "notAllowed",
+        "cawg.ai_generative_training": "notAllowed",
+        "cawg.ai_inference": "constrained",
+        "cawg.data_mining": "constrained",
     }
 
 
