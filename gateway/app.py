@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 from strawberry.fastapi import GraphQLRouter
 
@@ -22,6 +22,7 @@ from gateway.clients.services import ServiceClients
 from gateway.config import Settings
 from gateway.context import Context, commit_or_roll_back
 from gateway.downloads import downloads_router
+from gateway.graphiql import graphiql_page, graphiql_router
 from gateway.portal import portal_router
 from gateway.rate_limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
@@ -71,6 +72,10 @@ class _GraphQLRouter(GraphQLRouter[Context, None]):
         except orjson.JSONEncodeError:
             # An integer beyond 64 bits, which only the standard library writes.
             return json.dumps(data, separators=(",", ":")).encode()
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # Strawberry's page loads React and GraphiQL from a CDN; ours from the gateway.
+        return graphiql_page()
 
 
 def create_app(settings: Settings | None = None, storage: StorageSettings | None = None) -> FastAPI:
@@ -167,6 +172,8 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         graphql_ide="graphiql" if settings.graphiql else None,
     )
     app.include_router(graphql, prefix="/graphql")
+    if settings.graphiql:
+        app.include_router(graphiql_router())
     app.include_router(
         downloads_router(
             authenticate,
