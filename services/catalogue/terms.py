@@ -3,9 +3,10 @@
 import hashlib
 import json
 
-from services.contracts.catalogue import Terms
+import pycountry
 
-WORLD = "WORLD"
+from services.contracts.catalogue import WORLD, Terms
+from services.kit.errors import FieldError
 
 
 def canonical_terms(terms: Terms) -> Terms:
@@ -28,3 +29,19 @@ def canonical_json(terms: Terms) -> str:
 
 def terms_id(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def unknown_territories(terms: Terms) -> FieldError | None:
+    """The territories that name no country of ISO 3166-1, as the field error to give."""
+    unknown = [
+        code
+        for code in dict.fromkeys(terms.territory)
+        if code != WORLD and pycountry.countries.get(alpha_2=code) is None
+    ]
+    if not unknown:
+        return None
+    return FieldError(
+        "terms.territory",
+        f"not a country (ISO 3166-1 alpha-2) nor WORLD: {', '.join(unknown)}",
+        "unknown_territory",
+    )

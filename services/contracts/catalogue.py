@@ -1,11 +1,13 @@
 """What crosses HTTP between the catalogue and its callers (the gateway, later licensing)."""
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from services.contracts.text import NulFreeStr
 
@@ -157,14 +159,35 @@ class VersionRead(Schema):
     completed_at: datetime | None
 
 
+WORLD = "WORLD"
+TERRITORY_CODE = re.compile(r"[A-Z]{2}")
+
+
+def _territory_shape(code: str) -> str:
+    # The shape only: which codes name a country is the catalogue's check (pycountry),
+    # since the contracts hold no data the lab client would have to install.
+    if code != WORLD and not TERRITORY_CODE.fullmatch(code):
+        raise PydanticCustomError(
+            "territory",
+            "{code} is not a territory: give an ISO 3166-1 alpha-2 country code (e.g. GB) or WORLD",
+            {"code": code},
+        )
+    return code
+
+
+Territory = Annotated[str, AfterValidator(_territory_shape)]
+
+
 class Terms(Schema):
     """Structured licence terms; canonicalised and hashed, so equal terms share one id."""
 
     uses: list[Use] = Field(min_length=1)
     commercial_use: bool
     attribution_required: bool
-    territory: list[Annotated[str, StringConstraints(pattern=r"^([A-Z]{2}|WORLD)$")]] = Field(
-        default_factory=lambda: ["WORLD"], min_length=1
+    territory: list[Territory] = Field(
+        default_factory=lambda: ["WORLD"],
+        min_length=1,
+        description="ISO 3166-1 alpha-2 country codes, or WORLD",
     )
     duration_days: int = Field(ge=1, le=36_500)
     exclusivity_days: int = Field(default=0, ge=0, le=36_500)

@@ -8,6 +8,7 @@ from services.catalogue.access import owned_for_change, require_account, require
 from services.catalogue.errors import ConsentRequired
 from services.catalogue.listing import refresh_listing
 from services.catalogue.offer.repository import OfferRepository
+from services.catalogue.terms import unknown_territories
 from services.contracts.catalogue import (
     CURRENCY_MINOR_DIGITS,
     OfferIn,
@@ -48,6 +49,8 @@ class OfferService:
                     "not_consented",
                 )
             )
+        if territory_problem := unknown_territories(offer_in.terms):
+            problems.append(territory_problem)
         if problems:
             raise InvalidRequest("the offer is not valid", fields=problems)
         offer = await OfferRepository(session).publish(
