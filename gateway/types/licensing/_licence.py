@@ -45,6 +45,9 @@ class LicenceLine:
     ends_at: datetime
     status: LicenceLineStatus
     excluded_reason: str | None
+    expired: bool = strawberry.field(
+        description="Its duration has run out: its file no longer downloads."
+    )
 
 
 @strawberry.type
@@ -63,6 +66,9 @@ class Licence:
     starts_at: datetime
     ends_at: datetime
     refunded_at: datetime | None
+    expired: bool = strawberry.field(
+        description="Every line's duration has run out: none of its files downloads."
+    )
     lines: list[LicenceLine] = strawberry.field(metadata=list_bound(contract.MAX_BUNDLE_WORKS))
 
     @classmethod
@@ -83,6 +89,7 @@ class Licence:
             starts_at=licence.starts_at,
             ends_at=licence.ends_at,
             refunded_at=licence.refunded_at,
+            expired=licence.expired,
             lines=[
                 LicenceLine(
                     work_id=strawberry.ID(str(line.work_id)),
@@ -100,6 +107,7 @@ class Licence:
                     ends_at=line.ends_at,
                     status=line.status,
                     excluded_reason=line.excluded_reason,
+                    expired=line.expired,
                 )
                 for line in licence.lines
             ],

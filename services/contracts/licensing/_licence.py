@@ -46,6 +46,9 @@ class LicenceLineRead(Schema):
     ends_at: datetime
     status: LicenceLineStatus
     excluded_reason: str | None
+    expired: bool = Field(
+        default=False, description="its duration has run out: its file no longer downloads"
+    )
 
 
 class LicenceRead(Schema):
@@ -64,6 +67,9 @@ class LicenceRead(Schema):
     starts_at: datetime
     ends_at: datetime = Field(description="the latest end of its lines")
     refunded_at: datetime | None
+    expired: bool = Field(
+        default=False, description="every line's duration has run out: nothing downloads"
+    )
     lines: list[LicenceLineRead]
 
 

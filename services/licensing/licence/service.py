@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -67,8 +67,17 @@ SERVICE_ACCOUNT = uuid.UUID(int=0)
 """`recorded_by` of what licensing records on its own (refunds of undelivered lines)."""
 
 
-def licence_read(licence: Licence) -> LicenceRead:
-    return LicenceRead.model_validate(licence)
+def licence_read(licence: Licence, *, now: datetime) -> LicenceRead:
+    """The licence as sold, with whether its duration (or each line's) has run out by now."""
+    read = LicenceRead.model_validate(licence)
+    return read.model_copy(
+        update={
+            "expired": read.ends_at <= now,
+            "lines": [
+                line.model_copy(update={"expired": line.ends_at <= now}) for line in read.lines
+            ],
+        }
+    )
 
 
 def _attribution(line: QuoteLine) -> str:
@@ -182,7 +191,7 @@ class LicenceService:
         licence = await LicenceRepository(session).by_quote(claimed.quote_id)
         assert licence is not None
         log.info("licence.purchase.idempotent_replay", licence_id=str(licence.id))
-        return PurchaseRead(licence=licence_read(licence), replayed=True)
+        return PurchaseRead(licence=licence_read(licence, now=utcnow()), replayed=True)
 
     async def page(
         self, session: AsyncSession, caller: Caller, *, after: str | None, first: int
@@ -192,20 +201,25 @@ class LicenceService:
         if buyer_id is None and not caller.sees_everything:
             return LicencePage(items=[], next_cursor=None)
         page = await LicenceRepository(session).page(buyer_id=buyer_id, after=after, limit=first)
+        now = utcnow()
         return LicencePage(
-            items=[licence_read(licence) for licence in page.items], next_cursor=page.next_cursor
+            items=[licence_read(licence, now=now) for licence in page.items],
+            next_cursor=page.next_cursor,
         )
 
     async def get_many(
         self, session: AsyncSession, caller: Caller, ids: Sequence[uuid.UUID]
     ) -> list[LicenceRead]:
         licences = await LicenceRepository(session).get_many_for_read(list(dict.fromkeys(ids)))
-        return [licence_read(licence) for licence in licences if self._may_see(caller, licence)]
+        now = utcnow()
+        return [
+            licence_read(licence, now=now) for licence in licences if self._may_see(caller, licence)
+        ]
 
     async def get(
         self, session: AsyncSession, caller: Caller, licence_id: uuid.UUID
     ) -> LicenceRead:
-        return licence_read(await self._visible(session, caller, licence_id))
+        return licence_read(await self._visible(session, caller, licence_id), now=utcnow())
 
     async def certificate(
         self, session: AsyncSession, caller: Caller, licence_id: uuid.UUID, *, signer: Signer
@@ -284,7 +298,7 @@ class LicenceService:
             emit(session, Topic.LICENCE_REFUNDED, refunded)
         await session.flush()
         log.info("licence.refunded", licence_id=str(licence.id), amount=remaining)
-        return licence_read(licence)
+        return licence_read(licence, now=utcnow())
 
     async def refund_undelivered(self, session: AsyncSession, issued: DeliveryIssued) -> None:
         """Refund each sold line delivery reports it could not deliver.
