@@ -9,7 +9,12 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from services.contracts.audit import ChainEntry, ChainStep
-from services.contracts.catalogue import ConsentRecorded, OfferPublished, WorkWithdrawn
+from services.contracts.catalogue import (
+    ConsentRecorded,
+    InvitationEvent,
+    OfferPublished,
+    WorkWithdrawn,
+)
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
 from services.contracts.events import AccountRegistered, AccountRoleGranted, Topic
 from services.contracts.licensing import (
@@ -27,6 +32,9 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.CONSENT_GIVEN: ConsentRecorded,
     Topic.CONSENT_REVISED: ConsentRecorded,
     Topic.CONSENT_WITHDRAWN: ConsentRecorded,
+    Topic.INVITATION_SENT: InvitationEvent,
+    Topic.INVITATION_ACCEPTED: InvitationEvent,
+    Topic.INVITATION_DECLINED: InvitationEvent,
     Topic.OFFER_PUBLISHED: OfferPublished,
     Topic.WORK_WITHDRAWN: WorkWithdrawn,
     Topic.LICENCE_GRANTED: LicenceGranted,
@@ -45,6 +53,9 @@ STEPS: dict[Topic, frozenset[ChainStep]] = {
     Topic.CONSENT_REVISED: frozenset({ChainStep.CONSENT}),
     # A withdrawn consent is both a consent version and the work's withdrawal from sale.
     Topic.CONSENT_WITHDRAWN: frozenset({ChainStep.CONSENT, ChainStep.WITHDRAWAL}),
+    Topic.INVITATION_SENT: frozenset({ChainStep.CONSENT}),
+    Topic.INVITATION_ACCEPTED: frozenset({ChainStep.CONSENT}),
+    Topic.INVITATION_DECLINED: frozenset({ChainStep.CONSENT}),
     Topic.OFFER_PUBLISHED: frozenset({ChainStep.OFFER}),
     Topic.WORK_WITHDRAWN: frozenset({ChainStep.WITHDRAWAL}),
     Topic.LICENCE_GRANTED: frozenset({ChainStep.LICENCE}),

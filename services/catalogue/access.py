@@ -8,7 +8,7 @@ from services.catalogue.creator.repository import CreatorRepository
 from services.catalogue.errors import WorkWithdrawn
 from services.catalogue.models import Work
 from services.catalogue.work.repository import WorkRepository
-from services.contracts.catalogue import WorkRead, WorkStatus
+from services.contracts.catalogue import InvitationStatus, WorkRead, WorkStatus
 from services.contracts.roles import Role
 from services.kit.errors import Forbidden, NotFound
 from services.kit.internal_token import Caller
@@ -66,6 +66,20 @@ async def record_acting_creator(session: AsyncSession, caller: Caller) -> None:
 async def owned_for_change(session: AsyncSession, caller: Caller, work_id: uuid.UUID) -> Work:
     """The caller's own work, locked for a change they make as its creator."""
     work = await owned_work(session, caller, work_id, lock=True)
+    await record_acting_creator(session, caller)
+    return work
+
+
+async def consenting_member(session: AsyncSession, caller: Caller, work_id: uuid.UUID) -> Work:
+    """The work, locked, for a consent its caller records for themselves: its owner, or a
+    co-creator who accepted their share. Each member's consent is their own record."""
+    work = await visible_work(session, caller, work_id, lock=True)
+    if work.owner_id != caller.account_id and not any(
+        invitation.creator_id == caller.account_id
+        and invitation.status == InvitationStatus.ACCEPTED
+        for invitation in work.invitations
+    ):
+        raise Forbidden("only the work's owner, or a co-creator who accepted, may consent")
     await record_acting_creator(session, caller)
     return work
 

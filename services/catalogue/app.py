@@ -5,9 +5,11 @@ from services.catalogue.config import Settings
 from services.catalogue.consent.api import router as consent_router
 from services.catalogue.creator.api import router as creator_router
 from services.catalogue.creator.service import creator_service
+from services.catalogue.invitation.api import router as invitation_router
 from services.catalogue.offer.api import router as offer_router
 from services.catalogue.review.api import router as review_router
 from services.catalogue.search.api import router as search_router
+from services.catalogue.statements.api import router as statements_router
 from services.catalogue.storage import Storage
 from services.catalogue.upload.api import router as upload_router
 from services.catalogue.work.api import router as work_router
@@ -30,6 +32,8 @@ ROUTERS = (
     offer_router,
     review_router,
     creator_router,
+    invitation_router,
+    statements_router,
 )
 
 

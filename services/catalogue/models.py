@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.contracts.catalogue import (
     ConsentKind,
+    InvitationStatus,
     MediaType,
     ReviewStatus,
     Terms,
@@ -156,6 +157,10 @@ class Work(Base):
     price_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
     offer_uses: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the work is not listed, as `SaleReason` documents, recomputed with `listed`.
+    sale_status: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
 
     current_version: Mapped["WorkVersion | None"] = relationship(
         foreign_keys=[current_version_id], lazy="raise", post_update=True
@@ -171,6 +176,13 @@ class Work(Base):
     )
     shares: Mapped[list["Share"]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="Share.position"
+    )
+    invitations: Mapped[list["Invitation"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="Invitation.created_at"
+    )
+    # Every member's consent records, oldest first: each member's newest is theirs in force.
+    consent_history: Mapped[list["Consent"]] = relationship(
+        foreign_keys="Consent.work_id", lazy="raise", order_by="Consent.sequence", viewonly=True
     )
 
 
@@ -192,6 +204,27 @@ class Share(Base):
     @property
     def creator_name(self) -> str:
         return self.creator.name
+
+
+class Invitation(Base):
+    """A co-creator's invitation to their share of a work, and their answer.
+
+    One per co-creator of a work; a change of their share makes it pending again, so the
+    share stands only once they accept it. The history is in the audit log's events."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (UniqueConstraint("work_id", "creator_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    work_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("work.id"))
+    creator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("creator.id"), index=True)
+    invited_by: Mapped[uuid.UUID]
+    basis_points: Mapped[int]
+    status: Mapped[InvitationStatus] = mapped_column(_enum(InvitationStatus))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    creator: Mapped[Creator] = relationship(lazy="raise")
 
 
 class WorkVersion(Base):

@@ -63,6 +63,25 @@ class ReviewStatus(StrEnum):
     """The same sha256 is listed by another creator; hidden from buyers until reviewed."""
 
 
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class SaleReasonCode(StrEnum):
+    """Why a work is not for sale; a work for sale has none."""
+
+    AWAITING_CO_CREATOR = "awaiting_co_creator"
+    """A co-creator has not accepted their share, or holds no consent covering the offer."""
+    HELD_FOR_REVIEW = "held_for_review"
+    OFFER_WIDER_THAN_CONSENT = "offer_wider_than_consent"
+    WITHDRAWN = "withdrawn"
+    NO_OFFER = "no_offer"
+    NO_FILE = "no_file"
+    NO_CONSENT = "no_consent"
+
+
 class ConsentKind(StrEnum):
     GIVEN = "given"
     REVISED = "revised"
@@ -232,6 +251,15 @@ class OfferRead(Schema):
     published_at: datetime
 
 
+class SaleReason(Schema):
+    code: SaleReasonCode
+    detail: str = Field(description="The reason in plain words")
+    creator_id: UUID | None = Field(
+        default=None, description="awaiting_co_creator: the co-creator who is missing"
+    )
+    creator_name: str | None = None
+
+
 class WorkRead(Schema):
     id: UUID
     owner_id: UUID
@@ -250,6 +278,9 @@ class WorkRead(Schema):
     shares: list[ShareRead]
     consent: ConsentRead | None = Field(description="The newest consent record")
     offer: OfferRead | None = Field(description="The current offer")
+    sale_status: list[SaleReason] = Field(
+        default_factory=list, description="Why the work is not for sale; empty when listed"
+    )
 
 
 class PresignedPut(Schema):
@@ -300,6 +331,20 @@ class UploadCompleted(Schema):
     work: WorkRead
     completed: bool
     reason: str | None = Field(description="Why the upload was refused (size or sha256 mismatch)")
+
+
+class InvitationRead(Schema):
+    """A co-creator's invitation to a work: their share, and their answer."""
+
+    id: UUID
+    work_id: UUID
+    work_title: str
+    creator_id: UUID
+    invited_by: UUID
+    basis_points: int
+    status: InvitationStatus
+    created_at: datetime
+    answered_at: datetime | None
 
 
 # --- reads ---
@@ -364,6 +409,18 @@ class OfferPublished(Schema):
     terms_id: str
     terms: Terms
     published_at: datetime
+
+
+class InvitationEvent(Schema):
+    """An invitation sent, accepted or declined: an entry in the work's chain."""
+
+    invitation_id: UUID
+    work_id: UUID
+    creator_id: UUID
+    invited_by: UUID
+    basis_points: int
+    status: InvitationStatus
+    occurred_at: datetime
 
 
 class WorkWithdrawn(Schema):

@@ -15,6 +15,9 @@ class Topic(StrEnum):
     CONSENT_WITHDRAWN = "consent.withdrawn"
     OFFER_PUBLISHED = "offer.published"
     WORK_WITHDRAWN = "work.withdrawn"
+    INVITATION_SENT = "invitation.sent"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    INVITATION_DECLINED = "invitation.declined"
     LICENCE_GRANTED = "licence.granted"
     LICENCE_REFUNDED = "licence.refunded"
     LEDGER_RECORDED = "ledger.recorded"
@@ -35,6 +38,10 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.CONSENT_WITHDRAWN: ("licensing", "audit"),
     Topic.OFFER_PUBLISHED: ("audit",),
     Topic.WORK_WITHDRAWN: ("licensing", "audit"),
+    # A co-creator's answer is part of the work's chain.
+    Topic.INVITATION_SENT: ("audit",),
+    Topic.INVITATION_ACCEPTED: ("audit",),
+    Topic.INVITATION_DECLINED: ("audit",),
     Topic.LICENCE_GRANTED: ("delivery", "audit"),
     # Delivery refuses every download of a refunded licence from then on.
     Topic.LICENCE_REFUNDED: ("delivery", "audit"),

@@ -14,7 +14,12 @@ from pydantic import ValidationError
 
 from assent.protocol import canonical_json
 from services.contracts.audit import ChainStep
-from services.contracts.catalogue import ConsentRecorded, OfferPublished, WorkWithdrawn
+from services.contracts.catalogue import (
+    ConsentRecorded,
+    InvitationEvent,
+    OfferPublished,
+    WorkWithdrawn,
+)
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
 from services.contracts.events import AccountRegistered, AccountRoleGranted, EventEnvelope, Topic
 from services.contracts.licensing import (
@@ -47,6 +52,10 @@ STEPS: dict[Topic, ChainStep] = {
     Topic.CONSENT_GIVEN: ChainStep.CONSENT,
     Topic.CONSENT_REVISED: ChainStep.CONSENT,
     Topic.CONSENT_WITHDRAWN: ChainStep.CONSENT,
+    # A co-creator's invitation and their answer: their part in the work's consent.
+    Topic.INVITATION_SENT: ChainStep.CONSENT,
+    Topic.INVITATION_ACCEPTED: ChainStep.CONSENT,
+    Topic.INVITATION_DECLINED: ChainStep.CONSENT,
     Topic.OFFER_PUBLISHED: ChainStep.OFFER,
     Topic.WORK_WITHDRAWN: ChainStep.WITHDRAWAL,
     Topic.LICENCE_GRANTED: ChainStep.LICENCE,
@@ -78,6 +87,12 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
         case Topic.CONSENT_GIVEN | Topic.CONSENT_REVISED | Topic.CONSENT_WITHDRAWN:
             consent = ConsentRecorded.model_validate(payload)
             return [(SubjectKind.WORK, consent.work_id), (SubjectKind.CREATOR, consent.given_by)]
+        case Topic.INVITATION_SENT | Topic.INVITATION_ACCEPTED | Topic.INVITATION_DECLINED:
+            invitation = InvitationEvent.model_validate(payload)
+            return [
+                (SubjectKind.WORK, invitation.work_id),
+                (SubjectKind.CREATOR, invitation.creator_id),
+            ]
         case Topic.OFFER_PUBLISHED:
             return [(SubjectKind.WORK, OfferPublished.model_validate(payload).work_id)]
         case Topic.WORK_WITHDRAWN:

@@ -12,6 +12,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from services.catalogue.models import (
     Consent,
     Creator,
+    Invitation,
     Offer,
     Share,
     TermsRecord,
@@ -32,13 +33,16 @@ from services.kit.db import utcnow
 from services.kit.repository import Repository
 
 # One work as the ORM loads it (for changes): its current version, pending version,
-# newest consent and offer joined, then the shares with their creators.
+# newest consent and offer joined, then the shares, invitations (with their creators) and
+# every member's consents.
 READ_OPTIONS: tuple[LoaderOption, ...] = (
     joinedload(Work.current_version),
     joinedload(Work.pending_version),
     joinedload(Work.consent),
     joinedload(Work.offer).joinedload(Offer.terms_record),
     selectinload(Work.shares).joinedload(Share.creator),
+    selectinload(Work.invitations).joinedload(Invitation.creator),
+    selectinload(Work.consent_history),
 )
 
 
@@ -140,6 +144,7 @@ class WorkRepository(Repository[Work]):
                 Share(creator_id=creator_id, position=position, basis_points=points)
                 for position, (creator_id, points) in enumerate(shares)
             ],
+            invitations=[],
         )
         return await self.create(work)
 

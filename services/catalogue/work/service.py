@@ -14,6 +14,7 @@ from services.catalogue.access import (
 )
 from services.catalogue.creator.repository import CreatorRepository
 from services.catalogue.creator.service import creator_service
+from services.catalogue.invitation.service import invitation_service
 from services.catalogue.listing import refresh_listing
 from services.catalogue.models import Work
 from services.catalogue.signals import terms_signals
@@ -80,6 +81,12 @@ class WorkService:
         )
         work = await WorkRepository(session).add(work_id, owner_id, work_in, shares)
         version = await VersionRepository(session).add(work, version_id, work_in, upload)
+        await invitation_service.invite_co_creators(session, work)
+        # Read again with everything the listing looks at, to say why it is not for sale.
+        loaded = await WorkRepository(session).get_for_read(work.id)
+        assert loaded is not None
+        refresh_listing(loaded)
+        await session.flush()
         target = await presigned_target(work, version, storage=storage, uploaded=[])
         return WorkCreated(work=await read_work(session, work.id), upload=target)
 

@@ -1,0 +1,40 @@
+"""Co-creators' routes: their invitations, and their answers."""
+
+import uuid
+
+from services.catalogue.invitation.errors import InvitationAnswered
+from services.catalogue.invitation.service import invitation_service
+from services.catalogue.routes import CHANGE, Session, catalogue_router
+from services.contracts.catalogue import InvitationRead
+from services.kit.errors import Forbidden, Unauthenticated, error_responses
+from services.kit.internal_token import CurrentCaller
+
+router = catalogue_router()
+
+
+@router.get("/invitations", responses=error_responses(Unauthenticated, Forbidden))
+async def my_invitations(caller: CurrentCaller, session: Session) -> list[InvitationRead]:
+    """The caller's invitations to co-create, newest first."""
+    return await invitation_service.mine(session, caller)
+
+
+@router.post(
+    "/invitations/{invitation_id}/accept",
+    responses=error_responses(*CHANGE, InvitationAnswered),
+)
+async def accept_invitation(
+    invitation_id: uuid.UUID, caller: CurrentCaller, session: Session
+) -> InvitationRead:
+    """Accept the share offered (the invited co-creator only); consent comes next."""
+    return await invitation_service.answer(session, caller, invitation_id, accept=True)
+
+
+@router.post(
+    "/invitations/{invitation_id}/decline",
+    responses=error_responses(*CHANGE, InvitationAnswered),
+)
+async def decline_invitation(
+    invitation_id: uuid.UUID, caller: CurrentCaller, session: Session
+) -> InvitationRead:
+    """Decline the share offered; the work is not sold while it names a decliner."""
+    return await invitation_service.answer(session, caller, invitation_id, accept=False)

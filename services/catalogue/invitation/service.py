@@ -1,0 +1,100 @@
+"""Co-creators' invitations: naming a co-creator invites them to their share, and the
+work is for sale only once every one of them has accepted it (and consented)."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.access import require_account
+from services.catalogue.invitation.errors import InvitationAnswered
+from services.catalogue.invitation.repository import InvitationRepository
+from services.catalogue.listing import refresh_listing
+from services.catalogue.models import Invitation, Work
+from services.catalogue.work.repository import WorkRepository
+from services.contracts.catalogue import InvitationEvent, InvitationRead, InvitationStatus
+from services.contracts.events import Topic
+from services.kit.db import utcnow
+from services.kit.errors import NotFound
+from services.kit.internal_token import Caller
+from services.kit.outbox import emit
+
+ANSWER_TOPICS = {
+    InvitationStatus.ACCEPTED: Topic.INVITATION_ACCEPTED,
+    InvitationStatus.DECLINED: Topic.INVITATION_DECLINED,
+}
+
+
+def _announce(session: AsyncSession, topic: Topic, invitation: Invitation) -> None:
+    emit(
+        session,
+        topic,
+        InvitationEvent(
+            invitation_id=invitation.id,
+            work_id=invitation.work_id,
+            creator_id=invitation.creator_id,
+            invited_by=invitation.invited_by,
+            basis_points=invitation.basis_points,
+            status=invitation.status,
+            occurred_at=invitation.answered_at or invitation.created_at,
+        ),
+    )
+
+
+def _read(invitation: Invitation, work_title: str) -> InvitationRead:
+    return InvitationRead(
+        id=invitation.id,
+        work_id=invitation.work_id,
+        work_title=work_title,
+        creator_id=invitation.creator_id,
+        invited_by=invitation.invited_by,
+        basis_points=invitation.basis_points,
+        status=invitation.status,
+        created_at=invitation.created_at,
+        answered_at=invitation.answered_at,
+    )
+
+
+class InvitationService:
+    async def invite_co_creators(self, session: AsyncSession, work: Work) -> None:
+        """Invite everyone the work's shares name besides its owner, in their order."""
+        invitations = InvitationRepository(session)
+        sent = [
+            invitations.invite(work, share.creator_id, share.basis_points)
+            for share in work.shares
+            if share.creator_id != work.owner_id
+        ]
+        await session.flush()
+        for invitation in sent:
+            _announce(session, Topic.INVITATION_SENT, invitation)
+
+    async def mine(self, session: AsyncSession, caller: Caller) -> list[InvitationRead]:
+        """The caller's invitations, newest first: all a co-creator may act on."""
+        found = await InvitationRepository(session).of_creator(require_account(caller))
+        return [_read(invitation, title) for invitation, title in found]
+
+    async def answer(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        invitation_id: uuid.UUID,
+        *,
+        accept: bool,
+    ) -> InvitationRead:
+        invitation = await InvitationRepository(session).get_for_answer(invitation_id)
+        # Someone else's invitation is not revealed, not even that it exists.
+        if invitation is None or invitation.creator_id != caller.account_id:
+            raise NotFound("no such invitation of yours")
+        if invitation.status != InvitationStatus.PENDING:
+            raise InvitationAnswered(f"this invitation was already {invitation.status}")
+        invitation.status = InvitationStatus.ACCEPTED if accept else InvitationStatus.DECLINED
+        invitation.answered_at = utcnow()
+        await session.flush()
+        work = await WorkRepository(session).get_for_read(invitation.work_id)
+        assert work is not None
+        refresh_listing(work)
+        await session.flush()
+        _announce(session, ANSWER_TOPICS[invitation.status], invitation)
+        return _read(invitation, work.title)
+
+
+invitation_service = InvitationService()
