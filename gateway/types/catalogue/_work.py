@@ -20,7 +20,8 @@ WorkStatus = contract.WorkStatus
 ReviewStatus = contract.ReviewStatus
 VersionStatus = contract.VersionStatus
 SearchSort = contract.SearchSort
-for _enum in (MediaType, WorkStatus, ReviewStatus, VersionStatus, SearchSort):
+SaleReasonCode = contract.SaleReasonCode
+for _enum in (MediaType, WorkStatus, ReviewStatus, VersionStatus, SearchSort, SaleReasonCode):
     strawberry.enum(_enum)
 
 
@@ -66,6 +67,24 @@ class Share:
 
 
 @strawberry.type
+class SaleReason:
+    """Why a work is not for sale, in plain words; `creator` names a missing co-creator."""
+
+    code: SaleReasonCode
+    detail: str
+    creator: Creator | None
+
+    @classmethod
+    def of(cls, reason: contract.SaleReason) -> "SaleReason":
+        creator = None
+        if reason.creator_id is not None:
+            creator = Creator(
+                id=strawberry.ID(str(reason.creator_id)), name=reason.creator_name or ""
+            )
+        return cls(code=reason.code, detail=reason.detail, creator=creator)
+
+
+@strawberry.type
 class Work:
     id: strawberry.ID
     title: str
@@ -83,6 +102,9 @@ class Work:
     shares: list[Share]
     consent: Consent | None = strawberry.field(description="The newest consent record.")
     offer: Offer | None
+    sale_status: list[SaleReason] = strawberry.field(
+        description="Why the work is not for sale; empty while it is listed."
+    )
     owner_id: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -112,6 +134,7 @@ class Work:
             ],
             consent=Consent.of(work.consent) if work.consent else None,
             offer=Offer.of(work.offer) if work.offer else None,
+            sale_status=[SaleReason.of(reason) for reason in work.sale_status],
             owner_id=work.owner_id,
         )
 
