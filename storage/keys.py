@@ -47,3 +47,9 @@ def manifest_key(delivery_id: uuid.UUID, build_id: uuid.UUID) -> str:
 def checkpoint_key(tree_size: int) -> str:
     """A published audit-log checkpoint, named by the tree size it commits to."""
     return f"audit/checkpoints/{tree_size:020d}.json"
+
+
+def shard_key(delivery_id: uuid.UUID, build_id: uuid.UUID, name: str) -> str:
+    """A WebDataset shard or the shard index of one delivery, as one shard build wrote it
+    (each build its own objects, as for manifests)."""
+    return f"deliveries/{delivery_id}/{build_id}/shards/{name}"

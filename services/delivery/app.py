@@ -11,12 +11,14 @@ from services.delivery.delivery.api import router as delivery_router
 from services.delivery.download.api import router as download_router
 from services.delivery.grant.events import grant_receiver
 from services.delivery.manifest import DeliveryKeys, ManifestSigner, Watermark
+from services.delivery.shards import ShardBuilder
+from services.delivery.shards import router as shards_router
 from services.delivery.trace.api import router as trace_router
 from services.kit.app import create_service_app
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
-ROUTERS = (delivery_router, download_router, trace_router)
+ROUTERS = (delivery_router, download_router, shards_router, trace_router)
 
 
 def build_runtime(state: State) -> BuildRuntime:
@@ -40,6 +42,12 @@ def create_app(
         max_backoff_seconds=settings.build_max_backoff_seconds,
         lease_seconds=settings.build_lease_seconds,
     )
+    shard_builder = ShardBuilder(
+        lambda: build_runtime(app.state),
+        poll_seconds=settings.build_poll_seconds,
+        lease_seconds=settings.build_lease_seconds,
+        max_backoff_seconds=settings.build_max_backoff_seconds,
+    )
     app = create_service_app(
         "delivery",
         settings,
@@ -49,18 +57,23 @@ def create_app(
     )
     app.state.delivery_keys = keys
     app.state.builder = builder
+    app.state.shard_builder = shard_builder
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Inside the kit's lifespan, so the builder stops before the database goes.
         async with service_lifespan(app):
-            task = asyncio.create_task(builder.run(), name="delivery-builder")
+            tasks = [
+                asyncio.create_task(builder.run(), name="delivery-builder"),
+                asyncio.create_task(shard_builder.run(), name="delivery-shard-builder"),
+            ]
             try:
                 yield
             finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     app.router.lifespan_context = lifespan
     return app

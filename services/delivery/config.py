@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     # A build still running after this long is taken to have died, and another builder
     # takes the delivery over: well beyond the build of a 100,000-work bundle.
     build_lease_seconds: float = Field(default=600.0, gt=0)
+    # A WebDataset shard holds records up to about this many bytes (one larger record
+    # has a shard to itself); tests make it small to get several shards.
+    shard_bytes: int = Field(default=1024**3, gt=0)
     # A LICENCE_GRANTED event of a 1,000-work bundle, or a leaked manifest pasted whole
     # into a trace (JSON-escaped), runs past the kit's 1 MiB default.
     max_request_bytes: int = 4 * 1024 * 1024

@@ -3,6 +3,7 @@ a build reads every line once and ORM objects would pile up in the session."""
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -51,3 +52,11 @@ class LineRepository(Repository[LicenceLine]):
         for row in await self.session.execute(statement):
             found[row.licence_id].append(row)
         return found
+
+    async def latest_end(self, licence_id: uuid.UUID) -> datetime | None:
+        """When the last line of a licence ends (a shard serves its lines until then)."""
+        statement = select(func.max(LicenceLine.ends_at)).where(
+            LicenceLine.licence_id == licence_id
+        )
+        ended: datetime | None = await self.session.scalar(statement)
+        return ended

@@ -1,3 +1,5 @@
+# Imported for its tables, which join Base.metadata when the module loads.
+import services.delivery.shards.models  # noqa: F401
 from services.delivery.models import Base
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA
