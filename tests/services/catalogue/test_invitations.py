@@ -12,6 +12,7 @@ from services.catalogue.access import record_acting_creator
 from services.contracts.catalogue import Use
 from services.contracts.roles import Role
 from tests.services.catalogue.helpers import (
+    WITHDRAWAL,
     Actor,
     Api,
     consent_payload,
@@ -164,7 +165,7 @@ async def test_a_co_creator_withdrawing_takes_the_work_off_sale(
         omar,
         "POST",
         f"/v1/works/{work_id}/consents/withdraw",
-        json={key: value for key, value in consent_payload().items() if key != "uses"},
+        json=WITHDRAWAL.model_dump(),
     )
     work = await api.work(ines, work_id)
 
