@@ -6,6 +6,7 @@ object store: the bytes never pass through the gateway.
 """
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,10 +20,15 @@ from gateway.clients.audit import AuditClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from gateway.rate_limits import RateLimited
+from services.contracts.delivery import DownloadLink
+from services.contracts.shards import SHARD_NAME_PATTERN
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead, PublishedKeys
 from services.kit import errors
 
 log = structlog.get_logger()
+
+LINK_EXPIRES_HEADER = "assent-link-expires"
+SHARD_NAME = re.compile(SHARD_NAME_PATTERN)
 
 Authenticate = Callable[[Request], Awaitable[Principal | None]]
 KEYS_CACHE_SECONDS = 60.0
@@ -34,6 +40,13 @@ def _error(error: errors.AssentError) -> JSONResponse:
         status_code=error.status_code,
         headers=error.headers if isinstance(error, RateLimited) else None,
     )
+
+
+def _redirect(link: DownloadLink) -> RedirectResponse:
+    # 307 keeps the method (GET, or HEAD for a client sizing the file) on the redirect.
+    # The link's end is named, so a streaming reader asks for a fresh one in time.
+    headers = {"cache-control": "no-store", LINK_EXPIRES_HEADER: link.expires_at.isoformat()}
+    return RedirectResponse(link.url, status_code=307, headers=headers)
 
 
 def downloads_router(
@@ -64,8 +77,25 @@ def downloads_router(
             link = await delivery.link(principal, parsed, fingerprint)
         except errors.AssentError as error:
             return _error(error)
-        # 307 keeps the method (GET, or HEAD for a client sizing the file) on the redirect.
-        return RedirectResponse(link.url, status_code=307, headers={"cache-control": "no-store"})
+        return _redirect(link)
+
+    @router.get("/downloads/{delivery_id}/shards/{name}", response_model=None)
+    async def download_shard(delivery_id: str, name: str, request: Request) -> Response:
+        """Redirect to a shard's (or the index's) bytes once the caller's licence is checked."""
+        try:
+            principal = await authenticate(request)
+            if principal is None:
+                raise errors.Unauthenticated("sign in with an API key (Authorization: Bearer)")
+            try:
+                parsed = uuid.UUID(delivery_id)
+            except ValueError:
+                raise errors.NotFound("no such shard") from None
+            if not SHARD_NAME.match(name):
+                raise errors.NotFound("no such shard")
+            link = await delivery.shard_link(principal, parsed, name)
+        except errors.AssentError as error:
+            return _error(error)
+        return _redirect(link)
 
     @router.get(WELL_KNOWN_KEYS_PATH, response_model=PublishedKeys)
     async def published_keys() -> PublishedKeys | JSONResponse:

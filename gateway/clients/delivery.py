@@ -16,6 +16,7 @@ from services.contracts.delivery import (
     TraceIn,
     TraceResult,
 )
+from services.contracts.shards import ShardSetRead
 from services.contracts.signing import PublicKeyRead
 
 _DELIVERIES = TypeAdapter(list[DeliveryRead])
@@ -83,6 +84,23 @@ class DeliveryClient(ServiceApi):
             principal,
             "POST",
             f"/v1/deliveries/{delivery_id}/files/{fingerprint}/link",
+        )
+
+    async def request_shards(self, principal: Principal, delivery_id: uuid.UUID) -> ShardSetRead:
+        return await self._model(
+            ShardSetRead, principal, "POST", f"/v1/deliveries/{delivery_id}/shards"
+        )
+
+    async def shards(self, principal: Principal, delivery_id: uuid.UUID) -> ShardSetRead:
+        return await self._model(
+            ShardSetRead, principal, "GET", f"/v1/deliveries/{delivery_id}/shards"
+        )
+
+    async def shard_link(
+        self, principal: Principal, delivery_id: uuid.UUID, name: str
+    ) -> DownloadLink:
+        return await self._model(
+            DownloadLink, principal, "POST", f"/v1/deliveries/{delivery_id}/shards/{name}/link"
         )
 
     async def trace(self, principal: Principal, leaked: TraceIn) -> TraceResult:

@@ -11,7 +11,15 @@ from gateway.types.delivery import (
     TraceManifestResult,
     TraceReport,
 )
-from gateway.types.errors import REFUSALS, Forbidden, NotFound, ValidationFailed, failure
+from gateway.types.errors import (
+    REFUSALS,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    failure,
+)
+from gateway.types.shards import RequestShardsResult, ShardSet, ShardsRequested
 from services.contracts import delivery as contract
 from services.kit import errors
 
@@ -38,6 +46,27 @@ class DeliveryQuery:
 
 @strawberry.type
 class DeliveryMutation:
+    @strawberry.mutation(
+        description="Have an issued delivery also written as WebDataset shards of about "
+        "1 GiB with a Parquet index, one link per shard (built in the background; asking "
+        "again returns the same set). Conflict codes: DeliveryNotReady, DeliveryEmpty, "
+        "LicenceRevoked."
+    )
+    async def request_shards(
+        self, info: Info[Context, None], delivery_id: strawberry.ID
+    ) -> RequestShardsResult:
+        ctx = info.context
+        try:
+            principal = ctx.require_principal()
+            try:
+                parsed = uuid.UUID(str(delivery_id))
+            except ValueError:
+                raise errors.NotFound("no such delivery") from None
+            read = await ctx.delivery.request_shards(principal, parsed)
+        except errors.AssentError as error:
+            return failure(error, NotFound, Forbidden, Conflict, *REFUSALS)
+        return ShardsRequested(shard_set=ShardSet.of(read, ctx.public_url))
+
     @strawberry.mutation(
         description="Name the licence and buyer a leaked manifest was issued to, from the "
         "whole text or any part of it (auditors and admins)."

@@ -18,6 +18,7 @@ from gateway.types.errors import (
     unavailable_in_place,
 )
 from gateway.types.scalars import BigInt
+from gateway.types.shards import ShardSet
 from services.contracts import delivery as contract
 from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.kit import errors
@@ -103,6 +104,23 @@ class Delivery:
         except errors.ServiceUnavailable as error:
             raise unavailable_in_place(error) from error
         return JSON(read.envelope.model_dump(mode="json", by_alias=True)) if read else None
+
+    @strawberry.field(
+        description="The WebDataset shards and their index, once asked for with "
+        "`requestShards`; null before. Null, with a SERVICE_UNAVAILABLE error at its path, "
+        "when delivery does not answer."
+    )
+    async def shards(self, info: Info[Context, None]) -> ShardSet | None:
+        if self.status != DeliveryStatus.ISSUED:
+            return None
+        ctx = info.context
+        try:
+            read = await ctx.delivery.shards(ctx.require_principal(), uuid.UUID(str(self.id)))
+        except errors.NotFound:
+            return None
+        except errors.ServiceUnavailable as error:
+            raise unavailable_in_place(error) from error
+        return ShardSet.of(read, ctx.public_url)
 
     @strawberry.field(
         description="The manifest's files in manifest order, a page at a time; none until "
