@@ -34,7 +34,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
-from pydantic import ValidationError
 
 from assent.errors import (
     AssentError,
@@ -84,6 +83,8 @@ from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead
 if TYPE_CHECKING:
     # Imported when used: searching and buying (and the CLI's commands for them) need
     # neither the download client nor the offline verifier.
+    from rich.progress import Progress
+
     from assent.download import DownloadResult
     from assent.records import Record
 
@@ -288,11 +289,22 @@ class AssentClient:
             delay = min(delay * 1.5, 2.0)
 
     def download(
-        self, delivery_id: str | uuid.UUID, to: str | Path, *, parallel: int = 8
+        self,
+        delivery_id: str | uuid.UUID,
+        to: str | Path,
+        *,
+        parallel: int = 8,
+        keys: Sequence[PublicKeyRead] | None = None,
+        wait: float = 60.0,
+        progress: "Progress | None" = None,
     ) -> "DownloadResult":
         """Every file of the delivery into `to`, as `assent download` does: the manifest's
-        signature checked first, files in parallel and resumable, each sha256 verified.
-        Files that failed are in the result's `failed`; run it again to resume them."""
+        signature checked first (with `keys`, by default the gateway's), files in parallel
+        and resumable, each sha256 verified. Files that failed are in the result's
+        `failed`; run it again to resume them. Once every file is verified, the bundle's
+        documents are written beside them (`assent.bundle`): the certificate, the keys,
+        the terms, NOTICE, the dataset card and the Hugging Face and Croissant layouts."""
+        from assent.bundle import write_bundle
         from assent.download import DownloadError, download
 
         try:
@@ -300,43 +312,34 @@ class AssentClient:
         except ValueError as exc:
             # As the API answers an id that is no UUID: it names nothing.
             raise NotFound(f"no delivery {delivery_id}") from exc
+        directory = Path(to)
         try:
-            return download(
+            result = download(
                 wanted,
-                Path(to),
+                directory,
                 gateway_url=self.gateway_url,
                 api_key=self._require_key(),
                 parallel=parallel,
+                keys=keys,
+                wait=wait,
+                progress=progress,
             )
         except DownloadError as exc:
             raise DownloadFailed(str(exc)) from exc
+        if result.ok:
+            licence = self.licence(result.manifest.header.licence_id)
+            write_bundle(directory, result.manifest, licence, result.keys)
+        return result
 
     def records(self, bundle_dir: str | Path) -> Iterator["Record"]:
         """The files of a bundle downloaded into `bundle_dir`, each with its work, sha256,
-        media type, attribution and the licence terms it was sold under. The kept manifest
-        is verified again with the published keys, and each record's terms must hash to
-        the `terms_id` the signed manifest names."""
-        from assent.download import MANIFEST_FILE
-        from assent.protocol import VerificationError
-        from assent.records import records_of
-        from assent.verify import verify_manifest
-        from services.contracts.signing import Envelope
+        media type, attribution and the licence terms it was sold under. Offline: the
+        kept manifest and certificate are verified with the keys kept beside them, and
+        each record's terms must hash to the `terms_id` the signed manifest names
+        (`assent.bundle.open_bundle`, which needs no client, does the same)."""
+        from assent.bundle import open_bundle
 
-        directory = Path(bundle_dir)
-        try:
-            envelope = Envelope.model_validate_json((directory / MANIFEST_FILE).read_bytes())
-        except FileNotFoundError as exc:
-            raise BundleInvalid(
-                f"{directory} holds no {MANIFEST_FILE}: download the delivery into it first"
-            ) from exc
-        except ValidationError as exc:
-            raise BundleInvalid(f"{directory / MANIFEST_FILE} is not a DSSE envelope") from exc
-        try:
-            manifest = verify_manifest(envelope, self.published_keys())
-        except VerificationError as exc:
-            raise BundleInvalid(f"the kept manifest does not verify: {exc}") from exc
-        licence = self.licence(manifest.header.licence_id)
-        return records_of(directory, manifest, licence)
+        return iter(open_bundle(Path(bundle_dir)).records())
 
     def published_keys(self) -> list[PublicKeyRead]:
         from assent.verify import KeysUnavailable, parse_keys

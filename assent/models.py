@@ -238,6 +238,9 @@ class Licence(Model):
     lines: list[LicenceLine]
     delivery: Delivery | None = None
     """Absent until the delivery service has begun to build it."""
+    certificate: dict[str, Any] | None = None
+    """The signed certificate ({certificate, envelope}) for a third party, which `assent
+    verify` checks offline; fetched by `AssentClient.licence` alone."""
 
 
 class Purchase(Licence):

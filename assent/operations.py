@@ -49,7 +49,7 @@ PURCHASE = f"""mutation Purchase($quote: ID!, $key: String!) {{
     ... on PurchaseSucceeded {{ replayed licence {{ {_LICENCE} }} }}
     {_failures("ValidationFailed", "Conflict", "ServiceUnavailable")} }} }}"""
 LICENCE = f"""query Licence($id: ID!) {{ licence(id: $id) {{ __typename
-  ... on Licence {{ {_LICENCE} }} {_failures("ServiceUnavailable")} }} }}"""
+  ... on Licence {{ {_LICENCE} certificate }} {_failures("ServiceUnavailable")} }} }}"""
 LICENCES = f"""query Licences($first: Int!, $after: String) {{
   licences(first: $first, after: $after) {{ __typename
     ... on LicenceConnection {{ nextCursor items {{ {_LICENCE} }} }}

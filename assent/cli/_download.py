@@ -28,7 +28,8 @@ def _download(args: argparse.Namespace) -> int:
         TransferSpeedColumn,
     )
 
-    from assent.download import DownloadError, download
+    from assent.client import AssentClient
+    from assent.errors import AssentError
     from assent.verify import KeysUnavailable, load_keys
 
     if not args.key:
@@ -51,19 +52,17 @@ def _download(args: argparse.Namespace) -> int:
     )
     started = time.monotonic()
     try:
-        with progress:
-            result = download(
+        with progress, AssentClient(args.gateway, args.key) as client:
+            result = client.download(
                 args.delivery_id,
                 Path(args.to),
-                gateway_url=args.gateway,
-                api_key=args.key,
                 parallel=args.parallel,
                 keys=keys,
                 wait=args.wait,
                 progress=progress,
             )
-    except DownloadError as error:
-        print(f"assent download: {error}", file=sys.stderr)
+    except AssentError as error:
+        print(f"assent download: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("assent download: interrupted; run it again to resume", file=sys.stderr)
@@ -75,11 +74,13 @@ def _download(args: argparse.Namespace) -> int:
 def _report_download(result: "DownloadResult", elapsed: float) -> None:
     from rich.filesize import decimal
 
+    from assent.bundle import CARD_FILE, CERTIFICATE_FILE, CROISSANT_FILE
+    from assent.cli._lab_output import count
     from assent.download import MANIFEST_FILE, FileStatus
 
     header, key = result.manifest.header, result.manifest.key
     total = sum(entry.size for entry in result.manifest.entries)
-    print(f"delivery {header.delivery_id}: {len(result.files)} files, {decimal(total)}")
+    print(f"delivery {header.delivery_id}: {count(len(result.files), 'file')}, {decimal(total)}")
     print(
         f"  {result.count(FileStatus.DOWNLOADED)} downloaded, "
         f"{result.count(FileStatus.RESUMED)} resumed, "
@@ -88,8 +89,14 @@ def _report_download(result: "DownloadResult", elapsed: float) -> None:
     )
     print(f"  manifest verified: signed by key {key.key_id} ({key.purpose})")
     print(f"  saved in {result.directory}, manifest as {result.directory / MANIFEST_FILE}")
-    if result.failed:
-        print(f"{len(result.failed)} files failed:", file=sys.stderr)
+    if result.ok:
+        print(
+            f"  beside them: {CERTIFICATE_FILE}, the keys, the terms, NOTICE, {CARD_FILE} "
+            f"(datasets.load_dataset) and {CROISSANT_FILE}; check offline with "
+            f"assent verify {result.directory}"
+        )
+    else:
+        print(f"{count(len(result.failed), 'file')} failed:", file=sys.stderr)
         for failure in result.failed:
             shown = failure.path.relative_to(result.directory)
             print(f"  {shown} ({failure.entry.work_id}): {failure.error}", file=sys.stderr)
@@ -107,8 +114,10 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     download = commands.add_parser(
         "download",
         help="download a delivery's files in parallel, resumably, verifying each sha256",
-        description="Files land in DIR/<work id>/<file name>; a second run fetches only what "
-        "is missing or wrong. Exit code 0: every file verified; 1: a file failed (listed) or "
+        description="Files land in DIR/<work id>/<file name>, with the signed manifest, the "
+        "licence certificate, the keys, the terms, NOTICE, a dataset card and croissant.json "
+        "beside them; a second run fetches only what is missing or wrong. Exit code 0: "
+        "every file verified; 1: a file failed (listed) or "
         "the manifest was refused; 2: usage.",
     )
     download.add_argument("delivery_id", metavar="DELIVERY_ID", type=UUID, help="a delivery id")

@@ -41,11 +41,60 @@ def print_invalid(kind: str, problems: list[str], file: str) -> None:
         print(f"  and {len(problems) - MAX_PROBLEMS_PRINTED} more")
 
 
+def _verify_bundle(args: argparse.Namespace) -> int:
+    """A downloaded bundle, from its directory alone: the manifest and certificate with
+    the keys kept beside them (or --keys), each file's sha256, each line's terms."""
+    from assent.bundle import KEYS_FILE, open_bundle
+    from assent.errors import BundleInvalid
+    from assent.verify import KeysUnavailable, load_keys
+
+    directory = Path(args.file)
+    source = args.keys or str(directory / KEYS_FILE)
+    try:
+        keys = load_keys(args.keys) if args.keys else None
+        bundle = open_bundle(directory, keys=keys)
+        problems = bundle.altered_files()
+    except KeysUnavailable as error:
+        print(f"assent verify: {error}", file=sys.stderr)
+        return 2
+    except BundleInvalid as invalid:
+        problems = [invalid.message]
+    if problems:
+        if args.json:
+            result = {"valid": False, "file": args.file, "kind": "bundle", "problems": problems}
+            print(json.dumps(result, indent=2))
+        else:
+            print_invalid("bundle", problems, args.file)
+        return 1
+    header, certificate = bundle.manifest.header, bundle.certificate
+    facts = [
+        ("delivery", str(header.delivery_id)),
+        ("licence", str(header.licence_id)),
+        ("files", f"{len(bundle.manifest.entries)}, each sha256 as the manifest lists it"),
+        ("licence certificate", str(certificate.licence_id) if certificate else "none kept"),
+    ]
+    if certificate is not None:
+        facts.append(("status", f"{certificate.status} as of {certificate.issued_at.isoformat()}"))
+    if args.json:
+        key = bundle.manifest.key.model_dump(include={"key_id", "purpose"})
+        result = {"valid": True, "file": args.file, "kind": "bundle", "key": key}
+        print(json.dumps({**result, "keys": source, "facts": dict(facts)}, indent=2))
+    else:
+        print(f"VALID bundle in {args.file}")
+        key_shown = f"{bundle.manifest.key.key_id} ({bundle.manifest.key.purpose})"
+        print(f"  manifest signed by key {key_shown} from {source}")
+        for label, value in facts:
+            print(f"  {label}: {value}")
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from assent.protocol import VerificationError
     from assent.verify import KeysUnavailable, UnrecognisedDocument, load_keys, verify_document
     from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 
+    if Path(args.file).is_dir():
+        return _verify_bundle(args)
     document = read_json(args.file, "verify")
     kept = read_json(args.checkpoint, "verify") if args.checkpoint else None
     if document is None or (args.checkpoint and kept is None):
@@ -83,8 +132,9 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     verify.add_argument(
         "file",
         metavar="FILE",
-        help="a DSSE envelope, a CertificateRead, a ManifestRead, a CheckpointRead or a "
-        "licence chain export (JSON)",
+        help="a downloaded bundle's directory (checked with the keys kept in it), a DSSE "
+        "envelope, a CertificateRead, a ManifestRead, a CheckpointRead or a licence chain "
+        "export (JSON)",
     )
     verify.add_argument(
         "--keys",

@@ -127,7 +127,7 @@ def download(
         shown = DownloadProgress(progress)
         shown.start(targets)
         fetcher = FileFetcher(http, gateway, shown, parallel)
-        return DownloadResult(manifest, directory, _run(fetcher, targets, parallel))
+        return DownloadResult(manifest, directory, _run(fetcher, targets, parallel), trusted)
     finally:
         http.clear()
 

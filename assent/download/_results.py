@@ -6,6 +6,7 @@ from pathlib import Path
 
 from assent.verify import VerifiedManifest
 from services.contracts.delivery import ManifestEntry
+from services.contracts.signing import PublicKeyRead
 
 
 class DownloadError(Exception):
@@ -39,6 +40,8 @@ class DownloadResult:
     manifest: VerifiedManifest
     directory: Path
     files: list[FileResult]
+    keys: list[PublicKeyRead]
+    """The keys the manifest was verified with, kept in the bundle."""
 
     @property
     def failed(self) -> list[FileResult]:

@@ -109,6 +109,7 @@ class GatewayStandIn:
         self.expire_next: set[str] = set()
         self.keys = keys
         self.deliveries: dict[str, StandInDelivery] = {}
+        self.licences: dict[str, dict[str, Any]] = {}
         self.objects: dict[str, str] = {}
         self.downloads: list[str] = []
         self.queries: list[dict[str, Any]] = []
@@ -136,6 +137,14 @@ class GatewayStandIn:
     def issue(self, delivery_id: uuid.UUID, envelope: Envelope | None, **options: Any) -> None:
         self.deliveries[str(delivery_id)] = StandInDelivery(envelope, **options)
 
+    def licence(self, request: Request, licence_id: str) -> dict[str, Any]:
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return {"__typename": "Unauthenticated", "message": "give an API key"}
+        found = self.licences.get(licence_id)
+        if found is None:
+            return {"__typename": "NotFound", "message": f"no licence {licence_id}"}
+        return {"__typename": "Licence", **found}
+
     def app(self) -> FastAPI:
         app = FastAPI()
 
@@ -150,6 +159,8 @@ class GatewayStandIn:
         async def graphql(request: Request) -> dict[str, Any]:
             body = await request.json()
             self.queries.append(body)
+            if "licence(id:" in body["query"]:
+                return {"data": {"licence": self.licence(request, body["variables"]["id"])}}
             delivery_id = body["variables"]["id"]
             delivery = self.deliveries.get(delivery_id)
             node: dict[str, Any]

@@ -16,6 +16,7 @@ from assent.cli import main
 from assent.download import ATTEMPTS, MANIFEST_FILE, DownloadError, FileStatus, download
 from assent.protocol import Signer
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH
+from tests.assent.bundles import sell
 from tests.assent.conftest import ObjectServer
 from tests.assent.deliveries import (
     FILES,
@@ -166,11 +167,12 @@ def test_bytes_unlike_the_manifest_fail_that_file_and_exit_non_zero(
 def test_the_cli_downloads_with_the_key_from_the_environment(
     gateway: GatewayStandIn,
     manifest_signer: Signer,
+    licence_signer: Signer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    delivery_id, _ = publish(gateway, manifest_signer)
+    delivery_id = sell(gateway, manifest_signer, licence_signer).delivery_id
     monkeypatch.setenv("ASSENT_API_KEY", API_KEY)
 
     first = main(download_args(gateway, delivery_id, tmp_path))
@@ -178,8 +180,9 @@ def test_the_cli_downloads_with_the_key_from_the_environment(
 
     output = capsys.readouterr().out
     assert (first, second) == (0, 0)
-    assert "4 downloaded, 0 resumed, 0 already complete, 0 failed" in output
-    assert "0 downloaded, 0 resumed, 4 already complete, 0 failed" in output
+    assert "3 downloaded, 0 resumed, 0 already complete, 0 failed" in output
+    assert "0 downloaded, 0 resumed, 3 already complete, 0 failed" in output
+    assert f"check offline with assent verify {tmp_path}" in output
     assert f"manifest verified: signed by key {manifest_signer.key_id}" in output
     assert main(["verify", str(tmp_path / MANIFEST_FILE), "--keys", gateway.url]) == 0
 
