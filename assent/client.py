@@ -24,7 +24,6 @@ reached the gateway: a repeat would only make a second, unused bundle or quote, 
 caller should decide.
 """
 
-import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -52,6 +51,8 @@ from assent.errors import (
     ValidationFailed,
 )
 from assent.models import (
+    Account,
+    Balance,
     Bundle,
     Delivery,
     Licence,
@@ -64,17 +65,20 @@ from assent.models import (
     parse_uses,
 )
 from assent.operations import (
+    BALANCES,
     CREATE_BUNDLE,
     DOCUMENTS,
     LICENCE,
     LICENCE_DELIVERY,
     LICENCES,
+    ME,
     PURCHASE,
     QUOTE_BUNDLE,
     SEARCH,
     WORK,
 )
 from assent.options import API_KEY_ENV
+from assent.options import api_key as default_api_key
 from assent.options import gateway_url as default_gateway_url
 from assent.wire import GraphQLWire
 from services.contracts.catalogue import SearchSort
@@ -127,7 +131,7 @@ class AssentClient:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.gateway_url = (gateway_url or default_gateway_url()).rstrip("/")
-        self._api_key = api_key or os.environ.get(API_KEY_ENV) or None
+        self._api_key = api_key or default_api_key()
         headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         # Idle connections dropped before the gateway's own 5 s keep-alive ends, so a
         # request never goes out on one the server is closing at that moment.
@@ -254,6 +258,17 @@ class AssentClient:
         error.idempotency_key)` then retries without the risk of a second charge."""
         bundle = self.create_bundle(work_ids, uses=uses, name=name)
         return self.purchase(self.quote(bundle.id).id, idempotency_key=idempotency_key)
+
+    # -- the account -----------------------------------------------------------------------
+
+    def me(self) -> Account:
+        """The account the API key belongs to; `Unauthenticated` for a key it is not."""
+        return Account.model_validate(self._wire.ask(ME, {}, "me", "Account", retry=True))
+
+    def balances(self) -> list[Balance]:
+        """Your prepaid balances, one per currency."""
+        node = self._wire.ask(BALANCES, {}, "balances", "Balances", retry=True)
+        return [Balance.model_validate(item) for item in node["balances"]]
 
     # -- licences and deliveries ----------------------------------------------------------
 

@@ -9,6 +9,7 @@ minor units with its currency, never a float.
 import hashlib
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -25,6 +26,8 @@ from services.contracts.licensing import (
 )
 
 __all__ = [
+    "Account",
+    "Balance",
     "Bundle",
     "Creator",
     "Delivery",
@@ -61,16 +64,42 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
+def minor_digits(currency: str) -> int:
+    return _MINOR_DIGITS.get(currency.upper(), 2)
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """An amount in the currency's units (`20.00` EUR) as integer minor units (2000); a
+    fraction finer than the currency's minor unit is a ValueError, never rounded."""
+    minor = amount.scaleb(minor_digits(currency))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{amount} {currency} is finer than the currency's smallest unit")
+    return int(minor)
+
+
 class Money(Model):
     amount_minor: int
     currency: str
 
+    @property
+    def amount(self) -> Decimal:
+        """In the currency's units: Decimal("12.00") for 1200 EUR minor units."""
+        digits = minor_digits(self.currency)
+        return Decimal(self.amount_minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
+
     def __str__(self) -> str:
-        digits = _MINOR_DIGITS.get(self.currency, 2)
-        sign = "-" if self.amount_minor < 0 else ""
-        whole, fraction = divmod(abs(self.amount_minor), 10**digits)
-        shown = f"{whole}.{fraction:0{digits}d}" if digits else str(whole)
-        return f"{sign}{shown} {self.currency}"
+        return f"{self.amount} {self.currency}"
+
+
+class Balance(Model):
+    account_kind: Annotated[str, BeforeValidator(_lower)]
+    balance: Money
+
+
+class Account(Model):
+    id: str
+    name: str
+    email: str
 
 
 class Creator(Model):

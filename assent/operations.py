@@ -56,6 +56,11 @@ LICENCES = f"""query Licences($first: Int!, $after: String) {{
     {_failures("ServiceUnavailable")} }} }}"""
 LICENCE_DELIVERY = f"""query LicenceDelivery($id: ID!) {{ licence(id: $id) {{ __typename
   ... on Licence {{ delivery {{ {_DELIVERY} }} }} {_failures("ServiceUnavailable")} }} }}"""
+BALANCES = f"""query Balances {{ balances {{ __typename
+  ... on Balances {{ ownerId balances {{ accountKind balance {{ {_MONEY} }} }} }}
+  {_failures("ValidationFailed", "ServiceUnavailable")} }} }}"""
+ME = f"""query Me {{ me {{ __typename ... on Account {{ id name email }}
+  {_failures("ServiceUnavailable")} }} }}"""
 
 DOCUMENTS = (
     SEARCH,
@@ -66,4 +71,6 @@ DOCUMENTS = (
     LICENCE,
     LICENCES,
     LICENCE_DELIVERY,
+    BALANCES,
+    ME,
 )

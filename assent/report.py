@@ -22,6 +22,7 @@ from services.contracts.catalogue import (
     ConsentKind,
     ConsentRecorded,
     OfferPublished,
+    RightsAttestation,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -171,12 +172,31 @@ def _sale_scope(payload: SaleScopeRecorded) -> tuple[str, list[str]]:
 
 def _consent(payload: ConsentRecorded, names: _Names) -> tuple[str, list[str]]:
     who = names(payload.given_by)
-    details = [f"statement {payload.statement_version}, sha256 {payload.statement_sha256}"]
+    statement = f"version {payload.statement_version}"
+    if payload.statement_id is not None:
+        statement = f"{payload.statement_id} {statement}"
+    details = [f"statement {statement}, sha256 {payload.statement_sha256}"]
+    if payload.attestation is not None:
+        details.append(_attested(payload.attestation))
+    if payload.statement_text is None:
+        details.append("the words are not in this entry: it was logged before they were")
     if payload.kind is ConsentKind.WITHDRAWN:
         return f"{who} withdrew consent for work {payload.work_id}", details
     verb = "consented" if payload.kind is ConsentKind.GIVEN else "revised consent"
     uses = ", ".join(payload.uses)
     return f"{who} {verb} to the use of work {payload.work_id} for {uses}", details
+
+
+def _attested(attestation: RightsAttestation) -> str:
+    rights = "attests to owning or controlling the rights"
+    if not attestation.depicts_identifiable_people:
+        return f"{rights}; the work depicts no identifiable people"
+    return f"{rights}; the work depicts identifiable people, whose releases they hold"
+
+
+def words(payload: BaseModel | None) -> str | None:
+    """The exact words a consent was given in, as the chain records them."""
+    return payload.statement_text if isinstance(payload, ConsentRecorded) else None
 
 
 def _ledger(payload: LedgerRecorded, names: _Names) -> tuple[str, list[str]]:
@@ -324,6 +344,8 @@ class Row:
     time: str
     headline: str
     details: list[str]
+    words: str | None
+    """A consent's statement, verbatim."""
     problems: list[str]
 
 
@@ -347,6 +369,7 @@ def _row(
         time=_when(entry.occurred_at),
         headline=headline,
         details=details,
+        words=words(event.payload if event else None),
         problems=check.problems_at(position),
     )
 

@@ -1,8 +1,10 @@
 """The `assent` command."""
 
 import argparse
+import os
+import sys
 
-from assent.cli import _audit, _download, _lab, _server, _verify
+from assent.cli import _account, _audit, _download, _lab, _server, _verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -11,12 +13,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # In this order in `--help`: the platform's commands, then the lab's.
-    for module in (_server, _download, _verify, _audit, _lab):
+    for module in (_server, _download, _verify, _audit, _lab, _account):
         module.add_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`assent search --json | head`): what it wanted it has.
+        # Python would complain again when it flushes stdout at exit, so stdout goes
+        # nowhere from here on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return code

@@ -3,7 +3,9 @@
 Each prints a table for people, or with `--json` the SDK's models as JSON for scripts
 (snake_case fields, money in integer minor units). Exit codes: 0 done; 1 the marketplace
 refused or failed (with `--json`, `{"error": <exception name>, "message": ...}` on
-stdout); 2 usage.
+stdout), or a quote left out some of the works asked for (each named on stderr, with
+why); 2 usage. Amounts given are in the currency's units (`--max-price 20.00`), and
+amounts shown carry their currency.
 
 `buy` is safe to run again: it prints the idempotency key it used (give your own with
 `--idempotency-key`), and `assent buy --quote QUOTE_ID --idempotency-key KEY` returns the
@@ -17,6 +19,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -32,17 +35,29 @@ from assent.options import API_KEY_ENV, connection_options
 
 if TYPE_CHECKING:
     from assent.client import AssentClient
-    from assent.models import Work
+    from assent.errors import AssentError
+    from assent.models import Quote, Work
 
 USES = ("training", "fine_tuning", "retrieval", "evaluation", "synthetic_data")
 MEDIA_TYPES = ("text", "image", "audio", "video", "other")
 SORTS = ("relevance", "newest", "price_asc", "price_desc")
+DEFAULT_CURRENCY = "EUR"
 
 
 def _use(text: str) -> str:
     value = text.lower().replace("-", "_")
     if value not in USES:
         raise argparse.ArgumentTypeError(f"one of {', '.join(USES)}")
+    return value
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise argparse.ArgumentTypeError("an amount such as 20.00") from exc
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError("an amount such as 20.00")
     return value
 
 
@@ -63,7 +78,7 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _run(args: argparse.Namespace, action: Callable[["AssentClient"], int]) -> int:
+def run(args: argparse.Namespace, action: Callable[["AssentClient"], int]) -> int:
     """The command's action with a client, its refusals printed as the user asked."""
     from assent.errors import AssentError, Conflict, ValidationFailed
 
@@ -96,13 +111,25 @@ def _run(args: argparse.Namespace, action: Callable[["AssentClient"], int]) -> i
 
 
 def _search(args: argparse.Namespace) -> int:
+    from assent.models import to_minor
+
+    if args.quote and not args.use:
+        print("assent search: --quote needs the uses to quote for, with --use", file=sys.stderr)
+        return 2
+    currency = args.currency or DEFAULT_CURRENCY
+    try:
+        max_price = to_minor(args.max_price, currency) if args.max_price is not None else None
+    except ValueError as error:
+        print(f"assent search: --max-price: {error}", file=sys.stderr)
+        return 2
+
     def action(client: "AssentClient") -> int:
         found: Iterator[Work] = client.search(
             args.query,
             media_types=args.media_type,
             uses=args.use,
-            max_price_minor=args.max_price,
-            currency=args.currency,
+            max_price_minor=max_price,
+            currency=currency if max_price is not None else args.currency,
             tags=args.tag,
             language=args.language,
             creator_id=args.creator,
@@ -110,30 +137,52 @@ def _search(args: argparse.Namespace) -> int:
             page_size=min(args.limit, 100),
         )
         works = list(islice(found, args.limit))
+        if args.quote:
+            if not works:
+                print("assent search: nothing found, so nothing to quote", file=sys.stderr)
+                return 1
+            return _quote_works(client, args, [work.id for work in works])
         if args.json:
             _print_json([work.model_dump(mode="json") for work in works])
         else:
             works_table(works)
         return 0
 
-    return _run(args, action)
+    return run(args, action)
 
 
 # -- quote -------------------------------------------------------------------------------
 
 
-def _quote(args: argparse.Namespace) -> int:
-    def action(client: "AssentClient") -> int:
-        bundle = client.create_bundle(args.work_ids, uses=args.use, name=args.name)
-        quote = client.quote(bundle.id)
-        if args.json:
-            _print_json(quote.model_dump(mode="json"))
-        else:
-            quote_table(quote)
-            print(f"buy it with: assent buy --quote {quote.id}")
-        return 0
+def _left_out(quote: "Quote", command: str) -> bool:
+    """Says on stderr which works the quote left out, and why; whether any were."""
+    for excluded in quote.excluded:
+        print(
+            f"assent {command}: work {excluded.work_id} left out: {excluded.reason.value}"
+            f" ({excluded.detail})",
+            file=sys.stderr,
+        )
+    return bool(quote.excluded)
 
-    return _run(args, action)
+
+def _quote_works(client: "AssentClient", args: argparse.Namespace, work_ids: list[str]) -> int:
+    bundle = client.create_bundle(work_ids, uses=args.use, name=args.name)
+    quote = client.quote(bundle.id)
+    if args.json:
+        _print_json(quote.model_dump(mode="json"))
+    else:
+        quote_table(quote)
+    if _left_out(quote, args.command):
+        # A quote of fewer works than asked for is not what was asked: the caller decides.
+        print(f"  only {count(len(quote.lines), 'work')} quoted", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(f"buy it with: assent buy --quote {quote.id}")
+    return 0
+
+
+def _quote(args: argparse.Namespace) -> int:
+    return run(args, lambda client: _quote_works(client, args, args.work_ids))
 
 
 # -- buy ---------------------------------------------------------------------------------
@@ -153,11 +202,20 @@ def _buy(args: argparse.Namespace) -> int:
         quote_id = args.quote
         if quote_id is None:
             bundle = client.create_bundle(args.work_ids, uses=args.use, name=args.name)
-            quote_id = client.quote(bundle.id).id
+            quote = client.quote(bundle.id)
+            if _left_out(quote, "buy"):
+                print(
+                    f"  nothing bought; to buy the {count(len(quote.lines), 'work')} quoted: "
+                    f"assent buy --quote {quote.id}",
+                    file=sys.stderr,
+                )
+                return 1
+            quote_id = quote.id
         try:
             purchase = client.purchase(quote_id, idempotency_key=args.idempotency_key)
         except AssentError as error:
-            if error.idempotency_key is not None and not args.json:
+            # After a definitive refusal the same purchase would be refused again.
+            if error.idempotency_key is not None and not args.json and _may_retry(error):
                 print(
                     f"to retry without paying twice: assent buy --quote {error.quote_id} "
                     f"--idempotency-key {error.idempotency_key}",
@@ -198,7 +256,13 @@ def _buy(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _run(args, action)
+    return run(args, action)
+
+
+def _may_retry(error: "AssentError") -> bool:
+    from assent.errors import RateLimited, ServiceUnavailable, UnexpectedResponse
+
+    return isinstance(error, ServiceUnavailable | RateLimited | UnexpectedResponse)
 
 
 # -- licences ----------------------------------------------------------------------------
@@ -213,7 +277,7 @@ def _licences(args: argparse.Namespace) -> int:
         licences_table(licences)
         return 0
 
-    return _run(args, action)
+    return run(args, action)
 
 
 def _licence(args: argparse.Namespace) -> int:
@@ -225,7 +289,7 @@ def _licence(args: argparse.Namespace) -> int:
         print_licence(licence)
         return 0
 
-    return _run(args, action)
+    return run(args, action)
 
 
 # -- the parser --------------------------------------------------------------------------
@@ -256,8 +320,18 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         metavar="USE",
         help=f"every one must be offered: {', '.join(USES)}; repeatable",
     )
-    search.add_argument("--max-price", type=int, metavar="MINOR", help="in minor units (cents)")
-    search.add_argument("--currency", metavar="CODE", help="of --max-price (default EUR)")
+    search.add_argument(
+        "--max-price", type=_amount, metavar="AMOUNT", help="in the currency, e.g. 20.00"
+    )
+    search.add_argument(
+        "--currency", metavar="CODE", help=f"of --max-price (default {DEFAULT_CURRENCY})"
+    )
+    search.add_argument(
+        "--quote",
+        action="store_true",
+        help="bundle and quote the works found, for the uses given with --use",
+    )
+    search.add_argument("--name", help="with --quote: the bundle's name")
     search.add_argument("--tag", action="append", metavar="TAG", help="every one must be present")
     search.add_argument("--language", metavar="BCP47")
     search.add_argument("--creator", metavar="ID", help="one creator's works")
@@ -271,7 +345,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "quote",
         help="bundle works and quote them: prices locked until the quote expires",
         description="Makes a bundle of the works for the uses given and quotes it. Exit "
-        "code 0: quoted; 1: refused; 2: usage.",
+        "code 0: quoted; 1: refused, or a work was left out (named, with why); 2: usage.",
     )
     quote.add_argument("work_ids", nargs="+", metavar="WORK_ID")
     _uses_and_name(quote, required=True)
@@ -283,7 +357,8 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         description="Buys the works given (bundled and quoted first) or a quote, then waits "
         "for the delivery to be built. The same --quote with the same --idempotency-key "
         "returns the same licence however often it runs, charging once. Exit code 0: "
-        "bought; 1: refused (e.g. InsufficientFunds, QuoteExpired); 2: usage.",
+        "bought; 1: refused (e.g. InsufficientFunds, QuoteExpired), or a work was left out of "
+        "the quote, when nothing is bought; 2: usage.",
     )
     buy.add_argument("work_ids", nargs="*", metavar="WORK_ID")
     buy.add_argument("--quote", metavar="QUOTE_ID", help="buy this quote instead of works")

@@ -10,8 +10,10 @@ from services.contracts.catalogue import (
     ConsentRecorded,
     MediaType,
     OfferPublished,
+    RightsAttestation,
     Terms,
     Use,
+    statement_sha256,
 )
 from services.contracts.delivery import (
     DeliveryExclusion,
@@ -40,14 +42,22 @@ def at(minutes: int) -> datetime:
     return NOW + timedelta(minutes=minutes)
 
 
+CONSENT_WORDS = "I opt in to my work being licensed through Assent.\nI own the rights in it."
+
+
 def consent(work_id: uuid.UUID, by: uuid.UUID, kind: ConsentKind, minute: int) -> ConsentRecorded:
     return ConsentRecorded(
         consent_id=uuid.uuid4(),
         work_id=work_id,
         kind=kind,
         uses=[Use.TRAINING, Use.EVALUATION],
-        statement_version="v1",
-        statement_sha256="c" * 64,
+        statement_id="opt-in",
+        statement_version="1",
+        statement_sha256=statement_sha256(CONSENT_WORDS),
+        statement_text=CONSENT_WORDS,
+        attestation=RightsAttestation(
+            owns_rights=True, depicts_identifiable_people=True, holds_releases=True
+        ),
         given_by=by,
         given_at=at(minute),
     )

@@ -2,14 +2,21 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from assent.protocol import Signer
+from gateway.accounts.keys import generate_key
+from gateway.app import create_app as create_gateway
+from gateway.config import Settings
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublicKeyRead
+from services.kit.migrations import upgrade
+from services.stack import GATEWAY
 from storage import StorageSettings
 from storage.local import LocalObjectStore
 from storage.local_server import create_app
@@ -27,6 +34,11 @@ from tests.assent.stand_in import (
     serve,
     url_of,
 )
+from tests.fixtures.database import fresh_database
+
+UNREACHABLE = "http://127.0.0.1:9"
+CREATE_KEY = """mutation { createApiKey(name: "sdk test") {
+  ... on ApiKeyCreated { apiKey { secret } } } }"""
 
 
 @dataclass(frozen=True)
@@ -121,3 +133,44 @@ def audit_gateway(audit_gateway_server: AuditGatewayStandIn) -> AuditGatewayStan
     """The audit gateway stand-in, with no chains or checkpoint and no queries seen."""
     audit_gateway_server.reset()
     return audit_gateway_server
+
+
+@pytest.fixture(scope="module")
+def lonely_gateway(postgres_server: str) -> Iterator[tuple[str, str]]:
+    """A gateway of its own database, allowing a burst of three requests per key and one
+    a second after, whose services never answer; yields its URL and an admin key."""
+    with contextmanager(fresh_database)(postgres_server, "sdk") as database_url:
+        assert GATEWAY.migrations is not None
+        upgrade(GATEWAY.migrations, database_url, "gateway")
+        admin_key = generate_key().secret
+        settings = Settings(
+            database_url=database_url,
+            database_schema="gateway",
+            ASSENT_ADMIN_KEY=admin_key,
+            ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
+            ASSENT_CATALOGUE_URL=UNREACHABLE,
+            ASSENT_LICENSING_URL=UNREACHABLE,
+            ASSENT_DELIVERY_URL=UNREACHABLE,
+            ASSENT_AUDIT_URL=UNREACHABLE,
+            rate_limit_per_second=1,
+            rate_limit_burst=3,
+        )
+        with serve(create_gateway(settings), bound_socket()) as url:
+            yield url, admin_key
+
+
+def new_key(gateway: tuple[str, str]) -> str:
+    """Another key of the admin, with a full bucket of its own."""
+    url, admin_key = gateway
+    for _ in range(10):
+        response = httpx.post(
+            url + "/graphql",
+            json={"query": CREATE_KEY},
+            headers={"authorization": f"Bearer {admin_key}"},
+        )
+        if response.status_code == 429:
+            time.sleep(float(response.headers["retry-after"]))
+            continue
+        secret: str = response.json()["data"]["createApiKey"]["apiKey"]["secret"]
+        return secret
+    raise AssertionError("the admin key stayed rate limited")

@@ -6,12 +6,10 @@ does not answer) mapped to typed exceptions."""
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from graphql import build_schema, parse, validate
 
@@ -26,23 +24,15 @@ from assent.errors import BundleInvalid
 from assent.models import Licence, Money, Terms
 from assent.records import records_of
 from assent.verify import VerifiedManifest
-from gateway.accounts.keys import generate_key
-from gateway.app import create_app
-from gateway.config import Settings
 from services.catalogue.terms import canonical_json, terms_id
 from services.contracts import catalogue
 from services.contracts.delivery import ManifestHeader
 from services.contracts.signing import PublicKeyRead
-from services.kit.migrations import upgrade
-from services.stack import GATEWAY
+from tests.assent.conftest import new_key
 from tests.assent.documents import NOW, entry_for
-from tests.assent.stand_in import bound_socket, serve
-from tests.fixtures.database import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE = "http://127.0.0.1:9"
-CREATE_KEY = """mutation { createApiKey(name: "sdk test") {
-  ... on ApiKeyCreated { apiKey { secret } } } }"""
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
@@ -188,47 +178,6 @@ def test_terms_that_do_not_hash_to_the_manifests_terms_id_are_refused(tmp_path: 
 
 
 # -- a real gateway, with no service behind it ------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def lonely_gateway(postgres_server: str) -> Iterator[tuple[str, str]]:
-    """A gateway of its own database, allowing a burst of three requests per key and one
-    a second after, whose services never answer; yields its URL and an admin key."""
-    with contextmanager(fresh_database)(postgres_server, "sdk") as database_url:
-        assert GATEWAY.migrations is not None
-        upgrade(GATEWAY.migrations, database_url, "gateway")
-        admin_key = generate_key().secret
-        settings = Settings(
-            database_url=database_url,
-            database_schema="gateway",
-            ASSENT_ADMIN_KEY=admin_key,
-            ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
-            ASSENT_CATALOGUE_URL=UNREACHABLE,
-            ASSENT_LICENSING_URL=UNREACHABLE,
-            ASSENT_DELIVERY_URL=UNREACHABLE,
-            ASSENT_AUDIT_URL=UNREACHABLE,
-            rate_limit_per_second=1,
-            rate_limit_burst=3,
-        )
-        with serve(create_app(settings), bound_socket()) as url:
-            yield url, admin_key
-
-
-def new_key(gateway: tuple[str, str]) -> str:
-    """Another key of the admin, with a full bucket of its own."""
-    url, admin_key = gateway
-    for _ in range(10):
-        response = httpx.post(
-            url + "/graphql",
-            json={"query": CREATE_KEY},
-            headers={"authorization": f"Bearer {admin_key}"},
-        )
-        if response.status_code == 429:
-            time.sleep(float(response.headers["retry-after"]))
-            continue
-        secret: str = response.json()["data"]["createApiKey"]["apiKey"]["secret"]
-        return secret
-    raise AssertionError("the admin key stayed rate limited")
 
 
 def test_a_service_that_does_not_answer_is_service_unavailable_naming_it(

@@ -9,7 +9,7 @@ import pytest
 from assent.protocol import ChainCheck, Signer, check_chain, leaf_hash
 from assent.report import render
 from services.contracts.audit import ChainSubjectKind
-from services.contracts.catalogue import ConsentKind, Use
+from services.contracts.catalogue import ConsentKind, Use, statement_sha256
 from services.contracts.events import AccountRegistered, Topic
 from services.contracts.licensing import LicenceRefunded, SaleScopeRecorded
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
@@ -20,13 +20,14 @@ from tests.assent.documents import new_signer, published
 SCRIPT = "<script>alert('owned')</script>"
 HOSTILE_NAME = f'Mallory "{SCRIPT}" & Sons'
 HOSTILE_STATEMENT = f'v1"><img src=x onerror=alert(1)>{SCRIPT}'
+HOSTILE_WORDS = f"I agree</blockquote>{SCRIPT}"
 HOSTILE_REASON = f"</td></tr></table>{SCRIPT}"
 HOSTILE_SOURCE = f"http://gateway/?q={SCRIPT}"
 HOSTILE_JSON_NAME = f"</code></pre>{SCRIPT}.json"
 ALLOWED_TAGS = {
     *("html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "code", "pre", "div"),
     *("strong", "dl", "dt", "dd", "ul", "li", "table", "thead", "tbody", "tr", "th", "td"),
-    *("span", "br", "svg", "rect", "text", "polyline", "g"),
+    *("span", "br", "svg", "rect", "text", "polyline", "g", "blockquote"),
 }
 
 
@@ -59,7 +60,11 @@ def hostile_chain(signer: Signer) -> ChainCheck:
     work, creator, buyer, licence = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     registered = AccountRegistered(account_id=creator, name=HOSTILE_NAME, roles=["creator"])
     consented = consent(work, creator, ConsentKind.GIVEN, 2).model_copy(
-        update={"statement_version": HOSTILE_STATEMENT}
+        update={
+            "statement_version": HOSTILE_STATEMENT,
+            "statement_text": HOSTILE_WORDS,
+            "statement_sha256": statement_sha256(HOSTILE_WORDS),
+        }
     )
     sold = grant(licence, buyer, [work], 10)
     sold = sold.model_copy(
@@ -102,7 +107,7 @@ def test_hostile_names_and_consent_text_are_shown_as_text(signer: Signer) -> Non
     assert parsed.tags <= ALLOWED_TAGS
     assert not {name for name in parsed.attributes if name.startswith("on")}
     shown = "".join(parsed.text)
-    for hostile in (HOSTILE_NAME, HOSTILE_STATEMENT, HOSTILE_REASON, HOSTILE_SOURCE):
+    for hostile in (HOSTILE_NAME, HOSTILE_STATEMENT, HOSTILE_WORDS, HOSTILE_REASON, HOSTILE_SOURCE):
         assert hostile in shown
     assert f"assent verify {HOSTILE_JSON_NAME} --keys KEYS.json" in shown
     assert f"reason: {HOSTILE_REASON}" in shown
