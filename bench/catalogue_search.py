@@ -79,6 +79,10 @@ SEARCH = """query($filter: WorkFilter, $sort: SearchSort, $first: Int!) {
         shares { creator { name } basisPoints } } } } }"""
 
 
+BENCH_STATEMENT = "I opt in."
+BENCH_STATEMENT_SHA256 = hashlib.sha256(BENCH_STATEMENT.encode()).hexdigest()
+
+
 def vocabulary(rng: random.Random) -> list[str]:
     words: set[str] = set()
     while len(words) < VOCABULARY:
@@ -156,9 +160,10 @@ def work_rows(
                 "sequence": 1,
                 "kind": "given",
                 "uses": json.dumps(uses),
-                "statement_text": "I opt in.",
-                "statement_version": "bench",
-                "statement_sha256": hashlib.sha256(b"I opt in.").hexdigest(),
+                "statement_id": "bench",
+                "statement_version": "1",
+                "statement_sha256": BENCH_STATEMENT_SHA256,
+                "attestation": None,
                 "given_by": owner,
                 "given_at": created_at,
             },
@@ -233,6 +238,11 @@ async def load(dsn: str, count: int) -> None:
                 "terms",
                 [{"id": terms[-1][0], "canonical_json": body, "created_at": now}],
             )
+        await copy_rows(
+            connection,
+            "statement_text",
+            [{"sha256": BENCH_STATEMENT_SHA256, "text": BENCH_STATEMENT, "created_at": now}],
+        )
         batches: dict[str, list[dict[str, Any]]] = {}
         started = time.perf_counter()
         for loaded, rows in enumerate(work_rows(count, creators, terms), start=1):

@@ -91,8 +91,12 @@ def search_page() -> bytes:
                     sequence=1,
                     kind=contract.ConsentKind.GIVEN,
                     uses=terms.uses,
-                    statement_text="I agree that this work may be licensed for these uses.",
-                    statement_version="2026-01",
+                    statement_id="opt-in",
+                    statement_version="1",
+                    statement_sha256="ab" * 32,
+                    attestation=contract.RightsAttestation(
+                        owns_rights=True, depicts_identifiable_people=False
+                    ),
                     given_by=owner_id,
                     given_at=created_at,
                 ),

@@ -124,7 +124,12 @@ async def list_work(gateway: Gateway, creator: str, number: int, *, size: int = 
     (await gateway.http.put(put["url"], content=content, headers=headers)).raise_for_status()
     work_id: str = created["work"]["id"]
     await gateway.run(COMPLETE, {"id": work_id}, creator)
-    consent = {"uses": USES, "statementText": "I opt in.", "statementVersion": "bench"}
+    consent = {
+        "uses": USES,
+        "statementId": "opt-in",
+        "statementVersion": "1",
+        "attestation": {"ownsRights": True, "depictsIdentifiablePeople": False},
+    }
     await gateway.run(CONSENT, {"id": work_id, "input": consent}, creator)
     offer = {
         "priceMinor": 100 + number,

@@ -36,6 +36,13 @@ class Loaders:
             found = {creator.id: creator for creator in await catalogue.creators(principal, ids)}
             return [found.get(creator_id) for creator_id in ids]
 
+        async def load_statement_texts(sha256s: Sequence[str]) -> list[str | None]:
+            found = {
+                stored.sha256: stored.text
+                for stored in await catalogue.statement_texts(principal, sha256s)
+            }
+            return [found.get(sha256) for sha256 in sha256s]
+
         async def load_licences(ids: Sequence[uuid.UUID]) -> list[LicenceRead | None]:
             if principal is None:
                 return [None for _ in ids]
@@ -81,6 +88,9 @@ class Loaders:
         )
         self.creators: DataLoader[uuid.UUID, CreatorRead | None] = DataLoader(
             load_creators, max_batch_size=MAX_BATCH
+        )
+        self.statement_texts: DataLoader[str, str | None] = DataLoader(
+            load_statement_texts, max_batch_size=MAX_BATCH
         )
         self.licences: DataLoader[uuid.UUID, LicenceRead | None] = DataLoader(
             load_licences, max_batch_size=MAX_BATCH

@@ -18,6 +18,8 @@ from services.contracts.catalogue import (
     PartsIn,
     PresignedPart,
     ReviewDecision,
+    StatementRead,
+    StatementTextRead,
     TermsSignals,
     UploadCompleted,
     UploadTarget,
@@ -32,6 +34,8 @@ _WORKS = TypeAdapter(list[WorkRead])
 _CREATORS = TypeAdapter(list[CreatorRead])
 _PARTS = TypeAdapter(list[PresignedPart])
 _PAGE = TypeAdapter(WorkPage)
+_STATEMENTS = TypeAdapter(list[StatementRead])
+_STATEMENT_TEXTS = TypeAdapter(list[StatementTextRead])
 
 
 class CatalogueClient(ServiceApi):
@@ -112,6 +116,20 @@ class CatalogueClient(ServiceApi):
             principal, "GET", "/v1/creators", params=[("id", str(creator_id)) for creator_id in ids]
         )
         return _CREATORS.validate_json(content)
+
+    async def statements(self, principal: Principal | None) -> list[StatementRead]:
+        return _STATEMENTS.validate_json(await self._call(principal, "GET", "/v1/statements"))
+
+    async def statement_texts(
+        self, principal: Principal | None, sha256s: Sequence[str]
+    ) -> list[StatementTextRead]:
+        content = await self._call(
+            principal,
+            "GET",
+            "/v1/statements/texts",
+            params=[("sha256", sha256) for sha256 in sha256s],
+        )
+        return _STATEMENT_TEXTS.validate_json(content)
 
     async def search(self, principal: Principal | None, search: WorkSearch) -> WorkPage:
         content = await self._call(

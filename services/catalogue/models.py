@@ -262,9 +262,13 @@ class Consent(Base):
     sequence: Mapped[int]
     kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind))
     uses: Mapped[list[str]] = mapped_column(JSON)
-    statement_text: Mapped[str] = mapped_column(Text)
+    # A platform statement by id and version (`statements/published.py`); consents from
+    # before there were any carry LEGACY_STATEMENT_ID. The words are stored once, by hash.
+    statement_id: Mapped[str] = mapped_column(String(50))
     statement_version: Mapped[str] = mapped_column(String(50))
-    statement_sha256: Mapped[str] = mapped_column(String(64))
+    statement_sha256: Mapped[str] = mapped_column(ForeignKey("statement_text.sha256"))
+    # A `RightsAttestation`; none on a withdrawal, nor on consents from before attestations.
+    attestation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     given_by: Mapped[uuid.UUID]
     given_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

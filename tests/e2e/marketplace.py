@@ -69,7 +69,17 @@ BALANCES = """query($owner: ID) { balances(ownerId: $owner) { __typename
   ... on Balances { balances { accountKind balance { amountMinor currency } } } } }"""
 LEDGER_CHECK = """{ ledgerCheck { __typename ... on LedgerCheck { sound transactions } } }"""
 
-CONSENT_TEXT = "I opt in to my work being used to train and evaluate AI models."
+# The platform's current opt-in statement (`consentStatements` lists it with its words).
+OPT_IN_STATEMENT = {"statementId": "opt-in", "statementVersion": "1"}
+
+
+def consent_input(uses: list[str]) -> dict[str, Any]:
+    """A consent to `uses` in the platform's words, the creator attesting to the rights."""
+    return {
+        "uses": uses,
+        **OPT_IN_STATEMENT,
+        "attestation": {"ownsRights": True, "depictsIdentifiablePeople": False},
+    }
 
 
 async def register(gateway: GraphQLClient, role: str, name: str) -> tuple[str, str]:
@@ -114,7 +124,7 @@ async def upload_single(created: dict[str, Any], content: bytes) -> None:
 async def list_for_sale(
     gateway: GraphQLClient, key: str, work_id: str, *, price: int, uses: list[str]
 ) -> None:
-    consent = {"uses": uses, "statementText": CONSENT_TEXT, "statementVersion": "2026-11"}
+    consent = consent_input(uses)
     recorded = await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=key)
     assert recorded["giveConsent"]["consent"]["kind"] == "GIVEN"
     offer = {

@@ -11,7 +11,6 @@ import pytest
 from tests.e2e.marketplace import (
     COMPLETE,
     CONSENT,
-    CONSENT_TEXT,
     OFFER,
     PRESIGN_PARTS,
     SEARCH,
@@ -19,6 +18,7 @@ from tests.e2e.marketplace import (
     WITHDRAW,
     WORK,
     MiB,
+    consent_input,
     create_work,
     headers_of,
     list_for_sale,
@@ -182,7 +182,7 @@ async def test_offers_stay_within_consent_and_co_creators_split(gateway: GraphQL
         },
     }
     before_consent = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=creator)
-    consent = {"uses": ["EVALUATION"], "statementText": CONSENT_TEXT, "statementVersion": "2026-11"}
+    consent = consent_input(["EVALUATION"])
     await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=creator)
     outside_consent = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=creator)
 
@@ -201,7 +201,7 @@ async def test_another_creator_cannot_touch_a_work(gateway: GraphQLClient) -> No
 
     seen = await gateway.execute(WORK, {"id": work_id}, key=stranger)
     withdrawn = await gateway.execute(WITHDRAW, {"id": work_id}, key=stranger)
-    consent = {"uses": ["TRAINING"], "statementText": CONSENT_TEXT, "statementVersion": "1"}
+    consent = consent_input(["TRAINING"])
     consented = await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=stranger)
 
     assert seen["work"]["__typename"] == "NotFound"

@@ -30,12 +30,12 @@ from graphql import (
 from gateway.export_schema import SCHEMA_FILE
 from tests.e2e.marketplace import (
     COMPLETE,
-    CONSENT_TEXT,
     CREATE_BUNDLE,
     QUOTE,
     REGISTER,
     TRAINING,
     buy,
+    consent_input,
     create_work,
     delivered,
     funded_buyer,
@@ -133,8 +133,7 @@ def _offer(scenario: Scenario) -> dict[str, Any]:
 
 
 def _consent(scenario: Scenario) -> dict[str, Any]:
-    consent = {"uses": TRAINING, "statementText": CONSENT_TEXT, "statementVersion": "2026-11"}
-    return {"id": scenario.ids["work"], "input": consent}
+    return {"id": scenario.ids["work"], "input": consent_input(TRAINING)}
 
 
 def _file(scenario: Scenario) -> dict[str, Any]:
@@ -305,7 +304,8 @@ CASES: dict[str, Case] = {
     "withdrawConsent": Case(
         "withdrawConsent",
         Owner.CREATOR,
-        "mutation($id: ID!) { withdrawConsent(workId: $id) { __typename } }",
+        """mutation($id: ID!) { withdrawConsent(workId: $id, statementId: "withdrawal",
+          statementVersion: "1") { __typename } }""",
         _ids(id="spareWork"),
         destructive=True,
     ),

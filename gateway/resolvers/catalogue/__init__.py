@@ -4,13 +4,13 @@ order the schema lists them."""
 import strawberry
 
 from gateway.resolvers.catalogue._inputs import work_search
-from gateway.resolvers.catalogue._terms import TermsMutation
+from gateway.resolvers.catalogue._terms import TermsMutation, TermsQuery
 from gateway.resolvers.catalogue._upload import UploadMutation, UploadQuery
 from gateway.resolvers.catalogue._work import WorkMutation, WorkQuery
 
 
 @strawberry.type
-class CatalogueQuery(WorkQuery, UploadQuery):
+class CatalogueQuery(WorkQuery, UploadQuery, TermsQuery):
     pass
 
 

@@ -11,6 +11,7 @@ from gateway.types.catalogue import (
     ConsentInput,
     ConsentRecorded,
     ConsentResult,
+    ConsentStatement,
     OfferInput,
     OfferSet,
     SetOfferResult,
@@ -29,6 +30,20 @@ from services.kit import errors
 
 
 @strawberry.type
+class TermsQuery:
+    @strawberry.field(
+        description="The statements the platform publishes for creators to agree to, with "
+        "their exact words; a consent names the current one of its scope."
+    )
+    async def consent_statements(self, info: Info[Context, None]) -> list[ConsentStatement]:
+        ctx = info.context
+        return [
+            ConsentStatement.of(statement)
+            for statement in await ctx.catalogue.statements(ctx.principal)
+        ]
+
+
+@strawberry.type
 class TermsMutation:
     @strawberry.mutation(
         description="Record your explicit opt-in for these uses. A new record each time: "
@@ -40,10 +55,16 @@ class TermsMutation:
         ctx = info.context
         try:
             principal = ctx.require_principal()
+            attestation = input.attestation
             consent = contract.ConsentIn(
                 uses=list(input.uses),
-                statement_text=input.statement_text,
+                statement_id=input.statement_id,
                 statement_version=input.statement_version,
+                attestation=contract.RightsAttestation(
+                    owns_rights=attestation.owns_rights,
+                    depicts_identifiable_people=attestation.depicts_identifiable_people,
+                    holds_releases=attestation.holds_releases,
+                ),
             )
             recorded = await ctx.catalogue.give_consent(principal, parse_work_id(work_id), consent)
         except (errors.AssentError, pydantic.ValidationError) as error:
@@ -52,14 +73,23 @@ class TermsMutation:
             )
         return ConsentRecorded(consent=ConsentType.of(recorded))
 
-    @strawberry.mutation(description="Withdraw consent: the work leaves sale at once.")
+    @strawberry.mutation(
+        description="Withdraw consent, in the current withdrawal statement's words (see "
+        "consentStatements): the work leaves sale at once."
+    )
     async def withdraw_consent(
-        self, info: Info[Context, None], work_id: strawberry.ID, statement_text: str = ""
+        self,
+        info: Info[Context, None],
+        work_id: strawberry.ID,
+        statement_id: str,
+        statement_version: str,
     ) -> ConsentResult:
         ctx = info.context
         try:
             principal = ctx.require_principal()
-            withdrawal = contract.ConsentWithdrawIn(statement_text=statement_text)
+            withdrawal = contract.ConsentWithdrawIn(
+                statement_id=statement_id, statement_version=statement_version
+            )
             recorded = await ctx.catalogue.withdraw_consent(
                 principal, parse_work_id(work_id), withdrawal
             )

@@ -1,8 +1,8 @@
-import hashlib
 import uuid
 
 from services.catalogue.models import Consent, Work
-from services.contracts.catalogue import ConsentKind, Use
+from services.catalogue.statements.published import PublishedStatement
+from services.contracts.catalogue import ConsentKind, RightsAttestation, Use
 from services.kit.db import utcnow
 from services.kit.repository import Repository
 
@@ -16,11 +16,11 @@ class ConsentRepository(Repository[Consent]):
         *,
         kind: ConsentKind,
         uses: list[Use],
-        statement_text: str,
-        statement_version: str,
+        statement: PublishedStatement,
+        attestation: RightsAttestation | None,
         given_by: uuid.UUID,
     ) -> Consent:
-        """The work's next consent record, with the statement's words and their hash; it
+        """The work's next consent record, pointing at the statement's stored words; it
         becomes the work's newest consent."""
         previous = work.consent
         record = await self.create(
@@ -30,9 +30,10 @@ class ConsentRepository(Repository[Consent]):
                 sequence=previous.sequence + 1 if previous is not None else 1,
                 kind=kind,
                 uses=[use.value for use in uses],
-                statement_text=statement_text,
-                statement_version=statement_version,
-                statement_sha256=hashlib.sha256(statement_text.encode()).hexdigest(),
+                statement_id=statement.id,
+                statement_version=statement.version,
+                statement_sha256=statement.sha256,
+                attestation=attestation.model_dump(mode="json") if attestation else None,
                 given_by=given_by,
                 given_at=utcnow(),
             )

@@ -5,17 +5,21 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.access import owned_for_change, require_account, require_not_withdrawn
+from services.catalogue.access import consenting_member, require_account, require_not_withdrawn
 from services.catalogue.consent.repository import ConsentRepository
 from services.catalogue.errors import ConsentNotInForce
-from services.catalogue.listing import refresh_listing
+from services.catalogue.listing import newest_consents, refresh_listing
 from services.catalogue.models import Work
+from services.catalogue.statements.published import PublishedStatement
+from services.catalogue.statements.service import statement_service
 from services.contracts.catalogue import (
     ConsentIn,
     ConsentKind,
     ConsentRead,
     ConsentRecorded,
     ConsentWithdrawIn,
+    RightsAttestation,
+    StatementScope,
     Use,
 )
 from services.contracts.events import Topic
@@ -33,9 +37,10 @@ class ConsentService:
     async def give_consent(
         self, session: AsyncSession, caller: Caller, work_id: uuid.UUID, consent_in: ConsentIn
     ) -> ConsentRead:
-        work = await owned_for_change(session, caller, work_id)
+        work = await consenting_member(session, caller, work_id)
         require_not_withdrawn(work)
-        previous = work.consent
+        statement = statement_service.chosen(StatementScope.OPT_IN, consent_in)
+        previous = newest_consents(work).get(require_account(caller))
         kind = (
             ConsentKind.REVISED if previous is not None and previous.in_force else ConsentKind.GIVEN
         )
@@ -45,8 +50,8 @@ class ConsentService:
             work,
             kind=kind,
             uses=sorted(set(consent_in.uses)),
-            statement_text=consent_in.statement_text,
-            statement_version=consent_in.statement_version,
+            statement=statement,
+            attestation=consent_in.attestation,
         )
 
     async def withdraw_consent(
@@ -57,8 +62,9 @@ class ConsentService:
         withdrawal: ConsentWithdrawIn,
     ) -> ConsentRead:
         # Allowed on a withdrawn work too: a creator may always put the withdrawal on record.
-        work = await owned_for_change(session, caller, work_id)
-        previous = work.consent
+        work = await consenting_member(session, caller, work_id)
+        statement = statement_service.chosen(StatementScope.WITHDRAWAL, withdrawal)
+        previous = newest_consents(work).get(require_account(caller))
         if previous is None or not previous.in_force:
             raise ConsentNotInForce("this work has no consent in force to withdraw")
         return await self._record(
@@ -67,8 +73,8 @@ class ConsentService:
             work,
             kind=ConsentKind.WITHDRAWN,
             uses=[],
-            statement_text=withdrawal.statement_text,
-            statement_version=previous.statement_version,
+            statement=statement,
+            attestation=None,
         )
 
     async def _record(
@@ -79,15 +85,16 @@ class ConsentService:
         *,
         kind: ConsentKind,
         uses: list[Use],
-        statement_text: str,
-        statement_version: str,
+        statement: PublishedStatement,
+        attestation: RightsAttestation | None,
     ) -> ConsentRead:
+        await statement_service.store_words(session, statement)
         record = await ConsentRepository(session).record(
             work,
             kind=kind,
             uses=uses,
-            statement_text=statement_text,
-            statement_version=statement_version,
+            statement=statement,
+            attestation=attestation,
             given_by=require_account(caller),
         )
         refresh_listing(work)
@@ -100,8 +107,12 @@ class ConsentService:
                 work_id=work.id,
                 kind=kind,
                 uses=uses,
+                statement_id=record.statement_id,
                 statement_version=record.statement_version,
                 statement_sha256=record.statement_sha256,
+                # The words themselves, so that the chain shows what was agreed to.
+                statement_text=statement.text,
+                attestation=attestation,
                 given_by=record.given_by,
                 given_at=record.given_at,
             ),

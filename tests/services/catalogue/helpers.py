@@ -15,11 +15,15 @@ from services.catalogue.access import record_acting_creator
 from services.catalogue.consent.service import consent_service
 from services.catalogue.models import Share, Work, WorkVersion
 from services.catalogue.offer.service import offer_service
+from services.catalogue.statements.published import CURRENT
 from services.contracts.catalogue import (
     ConsentIn,
+    ConsentWithdrawIn,
     MediaType,
     OfferIn,
     ReviewStatus,
+    RightsAttestation,
+    StatementScope,
     Terms,
     UploadMethod,
     Use,
@@ -34,7 +38,23 @@ from tests.fixtures.rest import RestApi
 
 SECRET = "catalogue-tests-internal-token-secret-0123456789"
 SIGNER = TokenSigner(SECRET, issuer="gateway")
-STATEMENT = "I agree that this work may be licensed for the uses I have ticked."
+OPT_IN = CURRENT[StatementScope.OPT_IN]
+"""The statement a creator agrees to now when consenting."""
+ATTESTED = RightsAttestation(owns_rights=True, depicts_identifiable_people=False)
+WITHDRAWAL = ConsentWithdrawIn(
+    statement_id=CURRENT[StatementScope.WITHDRAWAL].id,
+    statement_version=CURRENT[StatementScope.WITHDRAWAL].version,
+)
+
+
+def consent_in(*uses: Use) -> ConsentIn:
+    """A consent to `uses` in the platform's current words, the rights attested."""
+    return ConsentIn(
+        uses=list(uses) or [Use.TRAINING],
+        statement_id=OPT_IN.id,
+        statement_version=OPT_IN.version,
+        attestation=ATTESTED,
+    )
 
 
 def sha256(data: bytes) -> str:
@@ -78,11 +98,12 @@ def work_payload(data: bytes, **overrides: Any) -> dict[str, Any]:
     return payload
 
 
-def consent_payload(*uses: Use, version: str = "2026-01") -> dict[str, Any]:
+def consent_payload(*uses: Use) -> dict[str, Any]:
     return {
         "uses": list(uses) or [Use.TRAINING, Use.FINE_TUNING],
-        "statement_text": STATEMENT,
-        "statement_version": version,
+        "statement_id": OPT_IN.id,
+        "statement_version": OPT_IN.version,
+        "attestation": {"owns_rights": True, "depicts_identifiable_people": False},
     }
 
 
@@ -244,7 +265,7 @@ async def list_work(
         session,
         owner.caller,
         work.id,
-        ConsentIn(uses=list(uses), statement_text=STATEMENT, statement_version="v1"),
+        consent_in(*uses),
     )
     await offer_service.set_offer(
         session,

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.catalogue.consent.service import consent_service
 from services.catalogue.models import Consent
-from services.contracts.catalogue import ConsentIn, Use
+from services.contracts.catalogue import Use
 from services.contracts.roles import Role
 from services.kit.db import create_engine, create_sessionmaker
-from tests.services.catalogue.helpers import STATEMENT, Actor, create_work
+from tests.services.catalogue.helpers import Actor, consent_in, create_work
 
 INES = Actor(str(uuid.uuid4()), frozenset({Role.CREATOR}), "Ines Creator")
 
@@ -57,7 +57,7 @@ async def test_racing_consents_each_get_their_own_place_in_the_record(
                 session,
                 INES.caller,
                 work.id,
-                ConsentIn(uses=[use], statement_text=STATEMENT, statement_version="v1"),
+                consent_in(use),
             )
             await session.commit()
 

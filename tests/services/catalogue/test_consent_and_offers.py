@@ -12,7 +12,8 @@ from services.catalogue.models import Consent, Offer, TermsRecord
 from services.contracts.catalogue import MAX_PRICE_MINOR, Use
 from services.kit.outbox import OutboxDelivery
 from tests.services.catalogue.helpers import (
-    STATEMENT,
+    OPT_IN,
+    WITHDRAWAL,
     Actor,
     Api,
     consent_payload,
@@ -63,12 +64,10 @@ async def test_consent_is_given_revised_withdrawn_and_given_again_as_new_records
         ines,
         "POST",
         path,
-        json=consent_payload(Use.RETRIEVAL, Use.TRAINING, Use.TRAINING, version="2026-02"),
+        json=consent_payload(Use.RETRIEVAL, Use.TRAINING, Use.TRAINING),
         status=201,
     )
-    withdrawn = await api.ok(
-        ines, "POST", f"{path}/withdraw", json={"statement_text": "I changed my mind"}
-    )
+    withdrawn = await api.ok(ines, "POST", f"{path}/withdraw", json=WITHDRAWAL.model_dump())
     again = await api.ok(ines, "POST", path, json=consent_payload(Use.EVALUATION), status=201)
 
     assert [c["kind"] for c in (given, revised, withdrawn, again)] == [
@@ -80,7 +79,8 @@ async def test_consent_is_given_revised_withdrawn_and_given_again_as_new_records
     assert [c["sequence"] for c in (given, revised, withdrawn, again)] == [1, 2, 3, 4]
     assert revised["uses"] == ["retrieval", "training"]
     assert withdrawn["uses"] == []
-    assert withdrawn["statement_version"] == "2026-02"
+    assert (withdrawn["statement_id"], withdrawn["statement_version"]) == ("withdrawal", "1")
+    assert withdrawn["attestation"] is None
     assert withdrawn["given_by"] == ines.subject
     rows = await _consents(session, work_id)
     assert len(rows) == 4
@@ -96,7 +96,7 @@ async def test_each_consent_record_reaches_the_outbox_with_the_statement_hash(
 
     given = await api.ok(ines, "POST", path, json=consent_payload(), status=201)
     await api.ok(ines, "POST", path, json=consent_payload(Use.EVALUATION), status=201)
-    await api.ok(ines, "POST", f"{path}/withdraw", json={})
+    await api.ok(ines, "POST", f"{path}/withdraw", json=WITHDRAWAL.model_dump())
 
     assert await outbox_topics(session) == ["consent.given", "consent.revised", "consent.withdrawn"]
     deliveries = (
@@ -109,8 +109,15 @@ async def test_each_consent_record_reaches_the_outbox_with_the_statement_hash(
         "work_id": work_id,
         "kind": "given",
         "uses": ["fine_tuning", "training"],
-        "statement_version": "2026-01",
-        "statement_sha256": hashlib.sha256(STATEMENT.encode()).hexdigest(),
+        "statement_id": "opt-in",
+        "statement_version": "1",
+        "statement_sha256": OPT_IN.sha256,
+        "statement_text": OPT_IN.text,
+        "attestation": {
+            "owns_rights": True,
+            "depicts_identifiable_people": False,
+            "holds_releases": False,
+        },
         "given_by": ines.subject,
         "given_at": event.payload["given_at"],
     }
@@ -121,7 +128,9 @@ async def test_withdrawing_without_a_consent_in_force_is_refused(
 ) -> None:
     work_id = await _created(api, ines)
 
-    never_given = await api.call(ines, "POST", f"/v1/works/{work_id}/consents/withdraw", json={})
+    never_given = await api.call(
+        ines, "POST", f"/v1/works/{work_id}/consents/withdraw", json=WITHDRAWAL.model_dump()
+    )
 
     assert (never_given.status_code, never_given.json()["error"]) == (409, "ConsentNotInForce")
     assert await count(session, Consent) == 0
@@ -135,7 +144,9 @@ async def test_an_offer_needs_a_consent_in_force(
 
     unconsented = await api.call(ines, "PUT", path, json=offer_payload())
     await api.ok(ines, "POST", f"/v1/works/{work_id}/consents", json=consent_payload(), status=201)
-    await api.ok(ines, "POST", f"/v1/works/{work_id}/consents/withdraw", json={})
+    await api.ok(
+        ines, "POST", f"/v1/works/{work_id}/consents/withdraw", json=WITHDRAWAL.model_dump()
+    )
     withdrawn = await api.call(ines, "PUT", path, json=offer_payload())
 
     for response in (unconsented, withdrawn):

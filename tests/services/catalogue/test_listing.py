@@ -4,11 +4,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.consent.service import consent_service
-from services.contracts.catalogue import ConsentIn, ConsentWithdrawIn, Use
+from services.contracts.catalogue import Use
 from tests.services.catalogue.helpers import (
-    STATEMENT,
+    WITHDRAWAL,
     Actor,
     Api,
+    consent_in,
     create_work,
     list_work,
     outbox_topics,
@@ -67,9 +68,7 @@ async def test_a_work_whose_consent_was_withdrawn_leaves_the_listing_at_once(
     work = await create_work(session, owner=ines, title=TITLE)
     await list_work(session, work, owner=ines)
 
-    await consent_service.withdraw_consent(
-        session, ines.caller, work.id, ConsentWithdrawIn(statement_text="no more")
-    )
+    await consent_service.withdraw_consent(session, ines.caller, work.id, WITHDRAWAL)
 
     assert await _seen_by(api, lab, str(work.id)) == NOWHERE
     assert (await api.work(ines, str(work.id)))["offer"] is not None
@@ -85,7 +84,7 @@ async def test_a_revised_consent_narrower_than_the_offer_unlists_the_work(
         session,
         ines.caller,
         work.id,
-        ConsentIn(uses=[Use.RETRIEVAL], statement_text=STATEMENT, statement_version="v2"),
+        consent_in(Use.RETRIEVAL),
     )
 
     assert await _seen_by(api, lab, str(work.id)) == NOWHERE
@@ -173,9 +172,7 @@ async def test_a_batch_read_and_a_search_show_each_work_as_its_own_read_does(
     await list_work(session, listed, owner=ines, uses=[Use.TRAINING, Use.RETRIEVAL])
     withdrawn = await create_work(session, owner=ines, title="Consent withdrawn", tags=["sea"])
     await list_work(session, withdrawn, owner=ines)
-    await consent_service.withdraw_consent(
-        session, ines.caller, withdrawn.id, ConsentWithdrawIn(statement_text="no more")
-    )
+    await consent_service.withdraw_consent(session, ines.caller, withdrawn.id, WITHDRAWAL)
     replacing = await create_work(session, owner=ines, title="File being replaced")
     await list_work(session, replacing, owner=ines, price_minor=700, currency="JPY")
     new_file = {"file_name": "v2.bin", "size": 10, "sha256": "ab" * 32}

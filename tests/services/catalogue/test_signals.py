@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.consent.service import consent_service
 from services.catalogue.offer.service import offer_service
-from services.contracts.catalogue import ConsentWithdrawIn, OfferIn, Terms, Use
-from tests.services.catalogue.helpers import Actor, Api, create_work, list_work
+from services.contracts.catalogue import OfferIn, Terms, Use
+from tests.services.catalogue.helpers import WITHDRAWAL, Actor, Api, create_work, list_work
 
 
 def _entries(signals: dict[str, Any]) -> dict[str, str]:
@@ -105,7 +105,7 @@ async def test_without_consent_in_force_everything_is_reserved_and_nothing_offer
     unconsented = await create_work(session, owner=ines)
     withdrawn = await create_work(session, owner=ines)
     await list_work(session, withdrawn, owner=ines)
-    await consent_service.withdraw_consent(session, ines.caller, withdrawn.id, ConsentWithdrawIn())
+    await consent_service.withdraw_consent(session, ines.caller, withdrawn.id, WITHDRAWAL)
 
     for work in (unconsented, withdrawn):
         signals = await api.ok(ines, "GET", f"/v1/works/{work.id}/signals")

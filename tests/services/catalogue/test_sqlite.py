@@ -19,7 +19,14 @@ from services.kit.migrations import upgrade
 from services.stack import SERVICES
 from storage import StorageSettings
 from storage.keys import work_version_key
-from tests.services.catalogue.helpers import SECRET, Actor, Api, create_work, list_work
+from tests.services.catalogue.helpers import (
+    SECRET,
+    Actor,
+    Api,
+    consent_payload,
+    create_work,
+    list_work,
+)
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "catalogue").migrations
 INES = Actor(str(uuid.uuid4()), frozenset({Role.CREATOR}), "Ines Creator")
@@ -116,7 +123,7 @@ async def test_a_work_is_created_uploaded_and_listed_on_sqlite(
         INES,
         "POST",
         f"/v1/works/{work_id}/consents",
-        json={"uses": ["training"], "statement_text": "yes", "statement_version": "1"},
+        json=consent_payload(Use.TRAINING),
         status=201,
     )
     offer = await sqlite_api.ok(

@@ -13,6 +13,7 @@ from services.contracts.catalogue import Use
 from services.kit.outbox import OutboxDelivery
 from storage.object_store import MiB
 from tests.services.catalogue.helpers import (
+    WITHDRAWAL,
     Actor,
     Api,
     consent_payload,
@@ -44,7 +45,7 @@ MUTATIONS = {
         "POST", "/versions", {"file_name": "x.bin", "size": 3, "sha256": sha256(b"abc")}
     ),
     "give_consent": Mutation("POST", "/consents", consent_payload(Use.TRAINING)),
-    "withdraw_consent": Mutation("POST", "/consents/withdraw", {"statement_text": "no"}),
+    "withdraw_consent": Mutation("POST", "/consents/withdraw", WITHDRAWAL.model_dump()),
     "set_offer": Mutation("PUT", "/offer", offer_payload(Use.TRAINING, price_minor=1)),
     "withdraw_work": Mutation("POST", "/withdraw"),
     "review": Mutation("POST", "/review", {"accept": True}),

@@ -4,19 +4,14 @@ from collections.abc import Callable
 import pydantic
 import pytest
 
-from services.contracts.catalogue import ConsentIn, Use, WorkSearch
+from services.contracts.catalogue import ReviewDecision, WorkSearch
 from services.contracts.licensing import RefundIn, TopUpIn
 
 
 @pytest.mark.parametrize(
     ("build", "field"),
     [
-        (
-            lambda: ConsentIn(
-                uses=[Use.TRAINING], statement_text="I\x00agree", statement_version="1"
-            ),
-            "statement_text",
-        ),
+        (lambda: ReviewDecision(accept=False, note="a\x00copy"), "note"),
         (lambda: WorkSearch(tags=["fine", "b\x00d"]), "tags.1"),
         (lambda: RefundIn(reason="\x00"), "reason"),
         (

@@ -8,11 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.consent.service import consent_service
 from services.catalogue.work.service import work_service
-from services.contracts.catalogue import ConsentWithdrawIn
 from services.kit.db import utcnow
 from services.kit.outbox import OutboxDelivery
 from services.licensing.models import LedgerTransaction, Licence, Purchase, Quote
-from tests.services.catalogue.helpers import Actor, outbox_topics
+from tests.services.catalogue.helpers import WITHDRAWAL, Actor, outbox_topics
 from tests.services.licensing.helpers import Api, listed_work, make_quote, quote_line, top_up
 
 
@@ -236,9 +235,7 @@ async def test_a_work_withdrawn_after_the_quote_is_still_sold_at_the_quoted_pric
     work_id = await listed_work(catalogue_session, ines, price_minor=1200)
     await api.top_up(admin, lab, 5000)
     quote = await api.quote_works(lab, [work_id])
-    await consent_service.withdraw_consent(
-        catalogue_session, ines.caller, work_id, ConsentWithdrawIn(statement_text="no more")
-    )
+    await consent_service.withdraw_consent(catalogue_session, ines.caller, work_id, WITHDRAWAL)
     await work_service.withdraw(catalogue_session, ines.caller, work_id)
 
     licence = await api.bought(lab, quote["id"])

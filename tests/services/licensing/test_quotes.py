@@ -11,15 +11,13 @@ from services.catalogue.offer.service import offer_service
 from services.catalogue.work.repository import WorkRepository
 from services.catalogue.work.service import work_service
 from services.contracts.catalogue import (
-    ConsentIn,
-    ConsentWithdrawIn,
     OfferIn,
     ReviewStatus,
     Terms,
     Use,
 )
 from services.contracts.roles import Role
-from tests.services.catalogue.helpers import STATEMENT, Actor, create_work
+from tests.services.catalogue.helpers import WITHDRAWAL, Actor, consent_in, create_work
 from tests.services.licensing.helpers import Api, listed_work
 
 
@@ -32,7 +30,7 @@ async def _consent(session: AsyncSession, owner: Actor, work_id: uuid.UUID, *use
         session,
         owner.caller,
         work_id,
-        ConsentIn(uses=list(uses), statement_text=STATEMENT, statement_version="v1"),
+        consent_in(*uses),
     )
 
 
@@ -62,7 +60,7 @@ async def _every_kind_of_work(catalogue_session: AsyncSession, ines: Actor) -> l
     unconsented = (await create_work(catalogue_session, owner=ines)).id
     consent_withdrawn = await listed_work(catalogue_session, ines, uses=both)
     await consent_service.withdraw_consent(
-        catalogue_session, ines.caller, consent_withdrawn, ConsentWithdrawIn()
+        catalogue_session, ines.caller, consent_withdrawn, WITHDRAWAL
     )
     narrow_consent = await listed_work(catalogue_session, ines, uses=[Use.TRAINING])
     unpriced = (await create_work(catalogue_session, owner=ines)).id
