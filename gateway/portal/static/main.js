@@ -5,6 +5,7 @@ import { drawChart, periodLabel, periodSeries } from "./chart.js";
 import { proves } from "./merkle.js";
 import {
   CHAIN,
+  CONSENT_STATEMENTS,
   CREATE_WORK,
   EARNINGS,
   GIVE_CONSENT,
@@ -17,11 +18,9 @@ import {
 import { sha256OfBlob } from "./sha256.js";
 import { completeUpload, sendFile, uploadTarget } from "./upload.js";
 import {
-  STATEMENT_VERSION,
   STEP_NAMES,
   USES,
   WORK_STATES,
-  consentStatement,
   currencyDigits,
   formatBytes,
   formatDate,
@@ -40,6 +39,8 @@ const state = {
   // The upload the form started, kept so that "Resume" can continue it with the same file.
   upload: null,
   chainUrl: null,
+  // The platform's current opt-in statement, asked for once per page.
+  optIn: null,
 };
 
 // --- messages -------------------------------------------------------------------------
@@ -174,7 +175,7 @@ function choices(container, prefix, uses, checked, onChange) {
     box.id = `${prefix}-${entry.use}`;
     box.value = entry.use;
     box.checked = checked.includes(entry.use);
-    box.addEventListener("change", onChange);
+    if (onChange) box.addEventListener("change", onChange);
     const label = document.createElement("label");
     label.htmlFor = box.id;
     label.textContent = entry.name;
@@ -187,15 +188,27 @@ function checkedUses(container) {
   return [...container.querySelectorAll("input:checked")].map((box) => box.value);
 }
 
-function renderConsent(work) {
-  const current = work.consent && work.consent.kind !== "WITHDRAWN" ? work.consent.uses : [];
-  const update = () => {
-    $("consent-statement").textContent = consentStatement(work.title, checkedUses($("consent-uses")));
-  };
-  choices($("consent-uses"), "consent-use", USES.map((e) => e.use), current, update);
-  $("consent-agree").checked = false;
+async function currentOptIn() {
+  if (!state.optIn) {
+    const statements = (await graphql(CONSENT_STATEMENTS, {})).consentStatements;
+    state.optIn = statements.find((s) => s.scope === "OPT_IN" && s.current);
+  }
+  return state.optIn;
+}
+
+async function renderConsent(work) {
+  const optIn = await currentOptIn();
+  const consent = work.consent && work.consent.kind !== "WITHDRAWN" ? work.consent : null;
+  choices($("consent-uses"), "consent-use", USES.map((e) => e.use), consent ? consent.uses : []);
+  $("consent-statement").textContent = optIn.text;
+  $("consent-statement-version").textContent = `version ${optIn.version}`;
+  $("consent-earlier").hidden =
+    !consent || (consent.statementId === optIn.id && consent.statementVersion === optIn.version);
+  for (const id of ["consent-rights", "consent-people", "consent-releases", "consent-agree"]) {
+    $(id).checked = false;
+  }
+  $("consent-releases-row").hidden = true;
   $("consent-form").hidden = work.status === "WITHDRAWN";
-  update();
 }
 
 function offerValues() {
@@ -284,7 +297,7 @@ async function openWork(workId, { focus = true } = {}) {
   }
   if (work.withdrawnAt) fact(facts, "Withdrawn", formatDate(work.withdrawnAt));
   $("resume-panel").hidden = work.status !== "PENDING_UPLOAD";
-  renderConsent(work);
+  await renderConsent(work);
   renderOffer(work);
   $("withdraw-panel").hidden = work.status === "WITHDRAWN";
   $("withdraw-confirm").hidden = true;
@@ -300,14 +313,29 @@ async function giveConsent() {
   const work = state.work;
   const uses = checkedUses($("consent-uses"));
   if (!uses.length) throw new RequestFailed("Choose at least one use.");
+  if (!$("consent-rights").checked) {
+    $("consent-rights").focus();
+    throw new RequestFailed("Only the person who owns or controls the rights may consent.");
+  }
+  const people = $("consent-people").checked;
+  if (people && !$("consent-releases").checked) {
+    $("consent-releases").focus();
+    throw new RequestFailed("A work that depicts identifiable people needs their releases.");
+  }
   if (!$("consent-agree").checked) {
     $("consent-agree").focus();
     throw new RequestFailed("Tick the box to agree to the statement first.");
   }
+  const optIn = await currentOptIn();
   const input = {
     uses,
-    statementText: consentStatement(work.title, uses),
-    statementVersion: STATEMENT_VERSION,
+    statementId: optIn.id,
+    statementVersion: optIn.version,
+    attestation: {
+      ownsRights: true,
+      depictsIdentifiablePeople: people,
+      holdsReleases: people,
+    },
   };
   const recorded = (await graphql(GIVE_CONSENT, { id: work.id, input })).giveConsent;
   expect(recorded, "ConsentRecorded");
@@ -570,6 +598,9 @@ on("sign-out", "click", () => signOut());
 on("refresh-works", "click", (event) => act(event.currentTarget, () => loadWorks()));
 on("more-works", "click", (event) => act(event.currentTarget, () => loadWorks(true)));
 submit("consent-form", giveConsent);
+on("consent-people", "change", () => {
+  $("consent-releases-row").hidden = !$("consent-people").checked;
+});
 submit("offer-form", setOffer);
 for (const id of ["offer-price", "offer-currency", "offer-commercial", "offer-attribution", "offer-duration", "offer-territory"]) {
   on(id, "input", () => {

@@ -16,7 +16,7 @@ export const WORK = `query Work($id: ID!) { work(id: $id) { __typename
   ... on Work { id title description mediaType status listed createdAt withdrawnAt
     currentVersion { fileName size sha256 status }
     pendingVersion { fileName size sha256 status failureReason }
-    consent { kind uses statementText givenAt }
+    consent { kind uses statementId statementVersion givenAt }
     offer { price { amountMinor currency } publishedAt
       terms { uses commercialUse attributionRequired territory durationDays } } }
   ${ERROR} } }`;
@@ -40,6 +40,9 @@ export const PRESIGN_PARTS = `mutation PresignParts($id: ID!, $parts: [PartInput
 export const COMPLETE_UPLOAD = `mutation CompleteUpload($id: ID!) { completeUpload(workId: $id) {
   __typename ... on UploadCompleted { work { id status } }
   ... on UploadRejected { reason work { id status } } ${ERROR} } }`;
+
+export const CONSENT_STATEMENTS = `query ConsentStatements {
+  consentStatements { id version scope current text } }`;
 
 export const GIVE_CONSENT = `mutation GiveConsent($id: ID!, $input: ConsentInput!) {
   giveConsent(workId: $id, input: $input) { __typename

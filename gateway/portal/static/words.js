@@ -1,39 +1,32 @@
 // Plain words for what a creator agrees to, and how amounts and states read.
 
-// Bump when the consent wording changes: each consent records the version it was given under.
-export const STATEMENT_VERSION = "portal-2026-12";
-
+// The words a creator agrees to are the platform's statements, served by the gateway
+// (consentStatements); these are only the names the portal shows for each use.
 export const USES = [
   {
     use: "TRAINING",
     name: "Training new AI models",
     phrase: "training new AI models",
-    means: "copied into the data a new AI model, or a new version of one, learns from",
   },
   {
     use: "FINE_TUNING",
     name: "Fine-tuning existing models",
     phrase: "fine-tuning existing models",
-    means:
-      "used to adjust a model that has already been trained, for example to a style or a subject",
   },
   {
     use: "RETRIEVAL",
     name: "Retrieval by AI systems",
     phrase: "retrieval by AI systems",
-    means: "kept in an index that an AI system searches, and may quote or show when it answers",
   },
   {
     use: "EVALUATION",
     name: "Testing models",
     phrase: "testing models",
-    means: "used to measure how well a model performs, without training the model on it",
   },
   {
     use: "SYNTHETIC_DATA",
     name: "Making synthetic data",
     phrase: "making synthetic data",
-    means: "used as an example from which new, artificial data is generated",
   },
 ];
 
@@ -45,24 +38,6 @@ function useName(use) {
 
 export function useNames(uses) {
   return uses.length ? uses.map(useName).join(", ") : "none";
-}
-
-// The exact words recorded with a consent: what the chosen uses allow, and nothing more.
-export function consentStatement(title, uses) {
-  if (!uses.length) return "Choose at least one use to see what you would agree to.";
-  const allowed = uses.map((use) => `- ${useName(use)}: my work may be ${BY_USE.get(use).means}.`);
-  const refused = USES.filter((entry) => !uses.includes(entry.use)).map((entry) => entry.phrase);
-  return [
-    `I opt in to my work "${title}" being licensed through Assent, to buyers who pay the ` +
-      "price I set, for these uses only:",
-    ...allowed,
-    refused.length
-      ? `It may not be used for anything else, including ${refused.join(", ")}.`
-      : "It may not be used for anything else.",
-    "Each buyer's licence states its own terms and how long it lasts; I set them in my offer.",
-    "I can withdraw this work from sale at any time. Licences sold before then stay valid " +
-      "on their terms; no new buyer can license it.",
-  ].join("\n");
 }
 
 export function currencyDigits(currency) {
