@@ -134,6 +134,8 @@ class LicenceLine(Base):
     """One work as sold: the file version, terms and price the quote locked."""
 
     __tablename__ = "licence_line"
+    # Every licence still running of a work, for exclusivity (licence/exclusivity.py).
+    __table_args__ = (Index("ix_licence_line_work_id", "work_id", "ends_at"),)
 
     licence_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("licence.id"), primary_key=True)
     work_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

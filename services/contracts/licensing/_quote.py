@@ -21,6 +21,9 @@ class ExclusionReason(StrEnum):
     USES_NOT_OFFERED = "uses_not_offered"
     CURRENCY = "currency"
     """Offered in another currency than the bundle's."""
+    EXCLUSIVE = "exclusive"
+    """Another buyer's exclusive licence covers these uses and territory, or the offer is
+    exclusive and another buyer's licence still covers them."""
 
 
 class ShareLine(Schema):

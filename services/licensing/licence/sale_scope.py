@@ -7,11 +7,14 @@ record (and stands, delivered on its terms) or after it (and leaves out what the
 closed). On PostgreSQL a purchase holds a shared advisory lock per work of its quote and
 a record an exclusive one, each set taken in key order; on SQLite every writer already
 waits for the one before. The outbox rows of both are written under the lock, so their
-order is the commit order the audit log shows.
+order is the commit order the audit log shows. A purchase of a work it sells exclusively
+takes that work's lock exclusively, which serialises it with every other purchase of it.
 """
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,15 +50,22 @@ class SaleScopeRepository(Repository[SaleScope]):
     model = SaleScope
 
     async def lock(self, work_ids: Iterable[uuid.UUID], *, exclusive: bool) -> None:
-        """Take the works' locks until the transaction ends, in key order (so no two
-        takers deadlock); nothing to take on SQLite, whose writers run one at a time."""
+        await self.lock_each(dict.fromkeys(work_ids, exclusive))
+
+    async def lock_each(self, exclusive_by_work: Mapping[uuid.UUID, bool]) -> None:
+        """Take each work's lock, exclusive or shared as asked, until the transaction ends,
+        in key order (so no two takers deadlock); nothing to take on SQLite, whose writers
+        run one at a time."""
         if self.session.get_bind().dialect.name != "postgresql":
             return
-        keys = sorted({_lock_key(work_id) for work_id in work_ids})
-        if keys:
-            # One pipelined statement per key, run in order.
+        exclusive_by_key: dict[int, bool] = {}
+        for work_id, exclusive in exclusive_by_work.items():
+            key = _lock_key(work_id)
+            exclusive_by_key[key] = exclusive_by_key.get(key, False) or exclusive
+        # One pipelined statement per run of keys taken alike, the runs in key order.
+        for exclusive, run in groupby(sorted(exclusive_by_key.items()), key=itemgetter(1)):
             await self.session.execute(
-                _EXCLUSIVE if exclusive else _SHARED, [{"key": key} for key in keys]
+                _EXCLUSIVE if exclusive else _SHARED, [{"key": key} for key, _ in run]
             )
 
     async def get_many(self, work_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, SaleScope]:
@@ -95,14 +105,21 @@ class SaleScopeService:
         await emit_all(session, [(Topic.SALE_SCOPE_RECORDED, recorded)])
 
     async def unsellable(
-        self, session: AsyncSession, work_ids: Sequence[uuid.UUID], uses: Collection[str]
+        self,
+        session: AsyncSession,
+        work_ids: Sequence[uuid.UUID],
+        uses: Collection[str],
+        *,
+        sold_exclusively: Collection[uuid.UUID] = (),
     ) -> dict[uuid.UUID, ExclusionReason]:
         """The works not for sale for these uses as of this transaction's commit, with why.
 
         Holds the works' shared locks until the purchase commits: a scope record of any
-        of them waits for it, and it waited for any record already under way."""
+        of them waits for it, and it waited for any record already under way. The works
+        it would sell exclusively are locked exclusively, so every other purchase of them
+        waits too, and sees the exclusive licence (see `exclusivity`) once it commits."""
         scopes = SaleScopeRepository(session)
-        await scopes.lock(work_ids, exclusive=False)
+        await scopes.lock_each({work_id: work_id in sold_exclusively for work_id in work_ids})
         closed: dict[uuid.UUID, ExclusionReason] = {}
         for work_id, scope in (await scopes.get_many(work_ids)).items():
             if scope.withdrawn:

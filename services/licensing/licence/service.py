@@ -1,7 +1,7 @@
 """Purchases, licences, their certificates and refunds."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -16,6 +16,7 @@ from services.contracts.delivery import DeliveryIssued
 from services.contracts.events import Topic
 from services.contracts.licensing import (
     CertificateRead,
+    ExclusionReason,
     LedgerAccountKind,
     LicenceLineRead,
     LicenceLineStatus,
@@ -50,6 +51,7 @@ from services.licensing.ledger.service import (
 )
 from services.licensing.ledger.transaction import Entry
 from services.licensing.licence.certificate import signed_certificate
+from services.licensing.licence.exclusivity import HoldingRepository, Wanted, conflict
 from services.licensing.licence.grant import LicenceGrant
 from services.licensing.licence.repository import LicenceRepository, PurchaseRepository
 from services.licensing.licence.sale_scope import sale_scope_service
@@ -117,8 +119,12 @@ class LicenceService:
         if not lines:
             raise NothingToPurchase("every work of this quote was excluded")
         closed = await sale_scope_service.unsellable(
-            session, [line.work_id for line in lines], quote.uses
+            session,
+            [line.work_id for line in lines],
+            quote.uses,
+            sold_exclusively=[line.work_id for line in lines if line.terms.exclusivity_days],
         )
+        closed |= await self._held_by_others(session, buyer_id, quote.uses, lines, closed, now)
         sold = [line for line in lines if line.work_id not in closed]
         if not sold:
             raise NothingToPurchase("no work of this quote is for sale any more")
@@ -180,6 +186,28 @@ class LicenceService:
         )
         log.info("licence.purchase.granted", licence_id=str(read.id), total=total)
         return PurchaseRead(licence=read, replayed=False)
+
+    async def _held_by_others(
+        self,
+        session: AsyncSession,
+        buyer_id: uuid.UUID,
+        uses: Collection[str],
+        lines: Sequence[QuoteLine],
+        closed: Collection[uuid.UUID],
+        now: datetime,
+    ) -> dict[uuid.UUID, ExclusionReason]:
+        """The lines another buyer's licence keeps from this sale, read under the works'
+        locks: an exclusive window open on them, or an exclusive line they still cover."""
+        open_lines = [line for line in lines if line.work_id not in closed]
+        holdings = await HoldingRepository(session).in_force(
+            [line.work_id for line in open_lines], now=now
+        )
+        held: dict[uuid.UUID, ExclusionReason] = {}
+        for line in open_lines:
+            wanted = Wanted(buyer_id=buyer_id, uses=frozenset(uses), terms=line.terms)
+            if conflict(wanted, holdings.get(line.work_id, []), now=now) is not None:
+                held[line.work_id] = ExclusionReason.EXCLUSIVE
+        return held
 
     async def _replay(
         self, session: AsyncSession, buyer_id: uuid.UUID, purchase: PurchaseIn

@@ -10,6 +10,7 @@ from services.contracts.catalogue import (
     Use,
 )
 from services.contracts.licensing import (
+    ExclusionReason,
     QuoteExclusion,
     QuoteIn,
     QuoteLine,
@@ -21,6 +22,7 @@ from services.kit.errors import NotFound
 from services.kit.internal_token import Caller
 from services.licensing.bundle.repository import BundleRepository
 from services.licensing.catalogue_client import CatalogueClient
+from services.licensing.licence.exclusivity import Holding, HoldingRepository, Wanted, conflict
 from services.licensing.models import (
     Quote,
 )
@@ -59,6 +61,22 @@ def quote_read(quote: Quote, *, now: datetime) -> QuoteRead:
     )
 
 
+def _unless_held(
+    line: QuoteLine,
+    buyer_id: uuid.UUID,
+    uses: set[Use],
+    holdings: dict[uuid.UUID, list[Holding]],
+    *,
+    now: datetime,
+) -> QuoteLine | QuoteExclusion:
+    """The line, or its exclusion when another buyer's licence of the work stands in its way."""
+    wanted = Wanted(buyer_id=buyer_id, uses=frozenset(uses), terms=line.terms)
+    reason = conflict(wanted, holdings.get(line.work_id, []), now=now)
+    if reason is None:
+        return line
+    return QuoteExclusion(work_id=line.work_id, reason=ExclusionReason.EXCLUSIVE, detail=reason)
+
+
 class QuoteService:
     async def create(
         self,
@@ -80,6 +98,8 @@ class QuoteService:
         uses = {Use(use) for use in bundle.uses}
         lines: list[QuoteLine] = []
         excluded: list[QuoteExclusion] = []
+        now = utcnow()
+        holdings = await HoldingRepository(session).in_force(work_ids, now=now)
         for work_id in work_ids:
             outcome = price(
                 work_id,
@@ -90,11 +110,12 @@ class QuoteService:
                 fee_bps=fee_bps,
             )
             if isinstance(outcome, QuoteLine):
+                outcome = _unless_held(outcome, buyer_id, uses, holdings, now=now)
+            if isinstance(outcome, QuoteLine):
                 lines.append(outcome)
             else:
                 excluded.append(outcome)
         subtotal = sum(line.price_minor for line in lines)
-        now = utcnow()
         quote = await QuoteRepository(session).create(
             Quote(
                 id=uuid.uuid4(),

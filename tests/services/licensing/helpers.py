@@ -173,10 +173,14 @@ def quote_line(
     fee_bps: int = FEE_BPS,
     duration_days: int = 30,
     title: str = "A work",
+    work_id: uuid.UUID | None = None,
+    exclusivity_days: int = 0,
+    territory: Sequence[str] = ("WORLD",),
+    uses: Sequence[Use] = (Use.TRAINING,),
 ) -> QuoteLine:
     """A line as a quote would have priced it, for tests about what happens after a quote."""
     return QuoteLine(
-        work_id=uuid.uuid4(),
+        work_id=work_id or uuid.uuid4(),
         version_id=uuid.uuid4(),
         title=title,
         media_type=MediaType.IMAGE,
@@ -186,10 +190,12 @@ def quote_line(
         offer_id=uuid.uuid4(),
         terms_id="1" * 64,
         terms=Terms(
-            uses=[Use.TRAINING],
+            uses=list(uses),
             commercial_use=True,
             attribution_required=True,
             duration_days=duration_days,
+            exclusivity_days=exclusivity_days,
+            territory=list(territory),
         ),
         price_minor=price_minor,
         platform_fee_minor=platform_fee(price_minor, fee_bps),
@@ -207,6 +213,7 @@ async def make_quote(
     *,
     currency: str = "EUR",
     ttl: timedelta = timedelta(minutes=15),
+    uses: Sequence[Use] = (Use.TRAINING,),
 ) -> uuid.UUID:
     """A bundle and its quote straight in the database, as `POST /v1/quotes` stores them."""
     now = utcnow()
@@ -214,7 +221,7 @@ async def make_quote(
         id=uuid.uuid4(),
         buyer_id=buyer_id,
         name="Bundle",
-        uses=[Use.TRAINING],
+        uses=list(uses),
         currency=currency,
         source=BundleSource.WORKS,
         search=None,
@@ -227,7 +234,7 @@ async def make_quote(
         bundle_id=bundle.id,
         buyer_id=buyer_id,
         currency=currency,
-        uses=[Use.TRAINING],
+        uses=list(uses),
         lines=[line.model_dump(mode="json") for line in lines],
         excluded=[],
         subtotal_minor=total,

@@ -1,0 +1,111 @@
+"""Exclusive licences: while one's window is open, its work is sold to no one else for
+overlapping uses and territory; and an exclusive offer is not sold while another buyer's
+licence of the work still covers overlapping uses and territory.
+
+An offer's `exclusivity_days` opens the window when its licence starts; it closes then,
+or when the line ends, whichever is first. A refunded or excluded line holds nothing.
+
+Quotes leave such works out with the reason `exclusive`, and a purchase checks again under
+the works' locks (see `sale_scope`), so of two racing buyers only one is sold the work.
+"""
+
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from services.contracts.catalogue import WORLD, Terms
+from services.contracts.licensing import LicenceLineStatus, LicenceStatus
+from services.kit.repository import Repository
+from services.licensing.models import Licence, LicenceLine
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one buyer's licence line of a work still holds."""
+
+    buyer_id: uuid.UUID
+    uses: frozenset[str]
+    territory: frozenset[str]
+    ends_at: datetime
+    exclusive_until: datetime | None
+    """None for a line sold without exclusivity."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A line a buyer asks for: its uses and the terms it would be sold under."""
+
+    buyer_id: uuid.UUID
+    uses: frozenset[str]
+    terms: Terms
+
+    @property
+    def exclusive(self) -> bool:
+        return self.terms.exclusivity_days > 0
+
+
+def territories_overlap(a: Collection[str], b: Collection[str]) -> bool:
+    return WORLD in a or WORLD in b or not set(a).isdisjoint(b)
+
+
+def conflict(wanted: Wanted, holdings: Iterable[Holding], *, now: datetime) -> str | None:
+    """Why this line cannot be sold now because of another buyer's licence, if it cannot."""
+    for held in holdings:
+        if held.buyer_id == wanted.buyer_id or held.ends_at <= now:
+            continue
+        if held.uses.isdisjoint(wanted.uses) or not territories_overlap(
+            held.territory, wanted.terms.territory
+        ):
+            continue
+        if held.exclusive_until is not None and held.exclusive_until > now:
+            return f"licensed exclusively to another buyer until {held.exclusive_until:%Y-%m-%d}"
+        if wanted.exclusive:
+            return (
+                "offered exclusively, but another buyer's licence covers these uses "
+                f"until {held.ends_at:%Y-%m-%d}"
+            )
+    return None
+
+
+def _holding(line: LicenceLine, licence: Licence) -> Holding:
+    terms = Terms.model_validate(line.terms)
+    # A purchase's clock is read before it waits for the works' locks, so it may be
+    # earlier than the start of a line sold meanwhile: a line with no window must not
+    # seem to hold one from its start.
+    exclusive_until = None
+    if terms.exclusivity_days:
+        window_end = line.starts_at + timedelta(days=terms.exclusivity_days)
+        exclusive_until = min(window_end, line.ends_at)
+    return Holding(
+        buyer_id=licence.buyer_id,
+        uses=frozenset(licence.uses),
+        territory=frozenset(terms.territory),
+        ends_at=line.ends_at,
+        exclusive_until=exclusive_until,
+    )
+
+
+class HoldingRepository(Repository[LicenceLine]):
+    model = LicenceLine
+
+    async def in_force(
+        self, work_ids: Collection[uuid.UUID], *, now: datetime
+    ) -> dict[uuid.UUID, list[Holding]]:
+        """Every licence line of these works still running, sold and not refunded."""
+        statement = (
+            select(LicenceLine, Licence)
+            .join(Licence, Licence.id == LicenceLine.licence_id)
+            .where(
+                LicenceLine.work_id.in_(sorted(work_ids)),
+                LicenceLine.status == LicenceLineStatus.ACTIVE,
+                LicenceLine.ends_at > now,
+                Licence.status == LicenceStatus.ACTIVE,
+            )
+        )
+        holdings: dict[uuid.UUID, list[Holding]] = {}
+        for line, licence in await self.session.execute(statement):
+            holdings.setdefault(line.work_id, []).append(_holding(line, licence))
+        return holdings
