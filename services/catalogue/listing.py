@@ -36,6 +36,18 @@ def _consented(consent: Consent | None) -> set[Use]:
     return {Use(use) for use in consent.uses}
 
 
+def uses_consented_together(work: Work) -> list[Use]:
+    """The uses every member's consent allows at once: the most the work may be sold for.
+    A co-creator who has not accepted their share (yet, or again after a change) allows
+    none, as does a member whose consent is not in force."""
+    consents = newest_consents(work)
+    together = _consented(consents.get(work.owner_id))
+    for invitation in work.invitations:
+        accepted = invitation.status == InvitationStatus.ACCEPTED
+        together &= _consented(consents.get(invitation.creator_id)) if accepted else set()
+    return sorted(together)
+
+
 def _co_creator_reason(
     invitation: Invitation, consent: Consent | None, offered: set[Use]
 ) -> SaleReason | None:

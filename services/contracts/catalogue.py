@@ -499,6 +499,12 @@ class ConsentRecorded(Schema):
     attestation: RightsAttestation | None = None
     given_by: UUID
     given_at: datetime
+    sale_uses: list[Use] | None = Field(
+        default=None,
+        description="The uses every member's consents allow together once this is "
+        "recorded: the most the work may be sold for. Absent from entries logged before "
+        "co-creators consented, when the owner's uses were the work's.",
+    )
 
     @model_validator(mode="after")
     def _words_match_their_hash(self) -> Self:

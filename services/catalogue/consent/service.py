@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalogue.access import consenting_member, require_account, require_not_withdrawn
 from services.catalogue.consent.repository import ConsentRepository
 from services.catalogue.errors import ConsentNotInForce
-from services.catalogue.listing import newest_consents, refresh_listing
+from services.catalogue.listing import newest_consents, refresh_listing, uses_consented_together
 from services.catalogue.models import Work
 from services.catalogue.statements.published import PublishedStatement
 from services.catalogue.statements.service import statement_service
@@ -115,6 +115,7 @@ class ConsentService:
                 attestation=attestation,
                 given_by=record.given_by,
                 given_at=record.given_at,
+                sale_uses=uses_consented_together(work),
             ),
         )
         return ConsentRead.model_validate(record)

@@ -27,6 +27,13 @@ class InvitationRepository(Repository[Invitation]):
         work.invitations.append(invitation)
         return invitation
 
+    def ask_again(self, invitation: Invitation, basis_points: int) -> None:
+        """The invitation sent again for a new share, waiting for a new answer."""
+        invitation.basis_points = basis_points
+        invitation.status = InvitationStatus.PENDING
+        invitation.created_at = utcnow()
+        invitation.answered_at = None
+
     async def get_for_answer(self, invitation_id: uuid.UUID) -> Invitation | None:
         """The invitation, its work locked first: an answer changes the work's listing."""
         work_id = await self.session.scalar(

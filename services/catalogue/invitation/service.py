@@ -67,6 +67,30 @@ class InvitationService:
         for invitation in sent:
             _announce(session, Topic.INVITATION_SENT, invitation)
 
+    async def ask_again(self, session: AsyncSession, work: Work) -> None:
+        """After the work's shares changed: a co-creator newly named is invited, one whose
+        share changed is asked again (pending, for the new share), and one no longer named
+        loses their invitation. Everyone else's answer stands."""
+        invitations = InvitationRepository(session)
+        named = {
+            share.creator_id: share.basis_points
+            for share in work.shares
+            if share.creator_id != work.owner_id
+        }
+        held = {invitation.creator_id: invitation for invitation in work.invitations}
+        work.invitations[:] = [held[creator_id] for creator_id in named if creator_id in held]
+        asked = []
+        for creator_id, basis_points in named.items():
+            invitation = held.get(creator_id)
+            if invitation is None:
+                asked.append(invitations.invite(work, creator_id, basis_points))
+            elif invitation.basis_points != basis_points:
+                invitations.ask_again(invitation, basis_points)
+                asked.append(invitation)
+        await session.flush()
+        for invitation in asked:
+            _announce(session, Topic.INVITATION_SENT, invitation)
+
     async def mine(self, session: AsyncSession, caller: Caller) -> list[InvitationRead]:
         """The caller's invitations, newest first: all a co-creator may act on."""
         found = await InvitationRepository(session).of_creator(require_account(caller))

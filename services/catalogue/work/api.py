@@ -1,13 +1,22 @@
-"""Works' routes: list one, read them, withdraw one, publish its terms' signals."""
+"""Works' routes: list one, read them, change its shares, withdraw one, publish its terms'
+signals."""
 
 import uuid
 
 from fastapi import status
 
+from services.catalogue.errors import WorkWithdrawn
 from services.catalogue.routes import CHANGE, READ, Ids, Session, catalogue_router
 from services.catalogue.storage import CatalogueStorage
 from services.catalogue.work.service import work_service
-from services.contracts.catalogue import TermsSignals, WorkCreate, WorkCreated, WorkRead
+from services.catalogue.work.shares import share_service
+from services.contracts.catalogue import (
+    ShareIn,
+    TermsSignals,
+    WorkCreate,
+    WorkCreated,
+    WorkRead,
+)
 from services.kit.errors import (
     Forbidden,
     InvalidRequest,
@@ -48,6 +57,15 @@ async def get_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) 
 async def withdraw_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> WorkRead:
     """Take the work out of future sales (owner or admin); licences sold stay valid."""
     return await work_service.withdraw(session, caller, work_id)
+
+
+@router.put("/works/{work_id}/shares", responses=error_responses(*CHANGE, WorkWithdrawn))
+async def change_shares(
+    work_id: uuid.UUID, shares: list[ShareIn], caller: CurrentCaller, session: Session
+) -> WorkRead:
+    """New co-creator shares (owner); each co-creator whose share changes is asked again,
+    and the work is off sale until they accept."""
+    return await share_service.change(session, caller, work_id, shares)
 
 
 @router.get("/works/{work_id}/signals", responses=error_responses(*READ))

@@ -12,7 +12,6 @@ from services.catalogue.access import (
     require_account,
     visible_work,
 )
-from services.catalogue.creator.repository import CreatorRepository
 from services.catalogue.creator.service import creator_service
 from services.catalogue.invitation.service import invitation_service
 from services.catalogue.listing import refresh_listing
@@ -23,9 +22,8 @@ from services.catalogue.text import canonical_language
 from services.catalogue.upload.repository import VersionRepository
 from services.catalogue.upload.store import open_in_store, presigned_target
 from services.catalogue.work.repository import WorkRepository
+from services.catalogue.work.shares import checked_shares
 from services.contracts.catalogue import (
-    BASIS_POINTS_WHOLE,
-    ShareIn,
     TermsSignals,
     WorkCreate,
     WorkCreated,
@@ -36,7 +34,7 @@ from services.contracts.catalogue import WorkWithdrawn as WorkWithdrawnEvent
 from services.contracts.events import Topic
 from services.contracts.roles import Role
 from services.kit.db import utcnow
-from services.kit.errors import FieldError, Forbidden, InvalidRequest
+from services.kit.errors import Forbidden
 from services.kit.internal_token import Caller
 from services.kit.outbox import emit
 
@@ -66,7 +64,7 @@ class WorkService:
             raise Forbidden("only a creator may list a work")
         await record_acting_creator(session, caller)
         await creator_service.record_confirmed(session, caller, work_in)
-        shares = await self._checked_shares(session, owner_id, work_in.shares)
+        shares = await checked_shares(session, owner_id, work_in.shares)
         # The directory's entries stand on their own. Committed now, so that no transaction
         # stays open while the store opens the upload.
         await session.commit()
@@ -113,36 +111,6 @@ class WorkService:
             mark_withdrawn(session, caller, work)
             await session.flush()
         return await read_work(session, work.id)
-
-    async def _checked_shares(
-        self, session: AsyncSession, owner_id: uuid.UUID, shares: Sequence[ShareIn]
-    ) -> list[tuple[uuid.UUID, int]]:
-        if not shares:
-            return [(owner_id, BASIS_POINTS_WHOLE)]
-        problems = []
-        seen: set[uuid.UUID] = set()
-        for index, share in enumerate(shares):
-            if share.creator_id in seen:
-                problems.append(
-                    FieldError(
-                        f"shares.{index}.creator_id", "this creator is listed twice", "duplicate"
-                    )
-                )
-            seen.add(share.creator_id)
-        total = sum(share.basis_points for share in shares)
-        if total != BASIS_POINTS_WHOLE:
-            problems.append(
-                FieldError("shares", f"the shares sum to {total}, not {BASIS_POINTS_WHOLE}", "sum")
-            )
-        known = {c.id for c in await CreatorRepository(session).get_many(sorted(seen))}
-        problems.extend(
-            FieldError(f"shares.{index}.creator_id", "no such creator", "unknown_creator")
-            for index, share in enumerate(shares)
-            if share.creator_id not in known
-        )
-        if problems:
-            raise InvalidRequest("the co-creator shares are not valid", fields=problems)
-        return [(share.creator_id, share.basis_points) for share in shares]
 
 
 work_service = WorkService()

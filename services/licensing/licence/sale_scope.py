@@ -46,6 +46,17 @@ def _cause(envelope: EventEnvelope) -> WorkWithdrawn | ConsentRecorded:
     return ConsentRecorded.model_validate(envelope.payload)
 
 
+def _opened(cause: WorkWithdrawn | ConsentRecorded) -> list[str]:
+    """The uses a consent record leaves for sale: those every member's consents allow
+    together, so that one member's consent never reopens what another's withdrawal
+    closed. Entries from before co-creators consented carry the owner's uses alone,
+    which were then the work's."""
+    if isinstance(cause, WorkWithdrawn):
+        return []
+    together = cause.uses if cause.sale_uses is None else cause.sale_uses
+    return sorted({Use(use) for use in together})
+
+
 class SaleScopeRepository(Repository[SaleScope]):
     model = SaleScope
 
@@ -88,10 +99,7 @@ class SaleScopeService:
             scope = SaleScope(work_id=cause.work_id, open_uses=[], withdrawn=False)
             session.add(scope)
         scope.withdrawn = scope.withdrawn or isinstance(cause, WorkWithdrawn)
-        opened = cause.uses if isinstance(cause, ConsentRecorded) else []
-        if envelope.topic == Topic.CONSENT_WITHDRAWN:
-            opened = []
-        scope.open_uses = [] if scope.withdrawn else sorted(set(opened))
+        scope.open_uses = [] if scope.withdrawn else _opened(cause)
         scope.cause_event_id = envelope.id
         scope.recorded_at = utcnow()
         await session.flush()

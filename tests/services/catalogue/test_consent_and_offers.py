@@ -120,6 +120,8 @@ async def test_each_consent_record_reaches_the_outbox_with_the_statement_hash(
         },
         "given_by": ines.subject,
         "given_at": event.payload["given_at"],
+        # No co-creators: the owner's uses are the work's.
+        "sale_uses": ["fine_tuning", "training"],
     }
 
 

@@ -147,3 +147,40 @@ async def test_a_withdrawn_work_stays_closed_whatever_consent_follows(
     assert await api.balance(lab, lab) == 5000
     assert (await api.ok(lab, "GET", f"/v1/quotes/{quote_id}"))["status"] == "open"
     assert [event["open_uses"] for event in await _scope_events(session)] == [[], []]
+
+
+def _with_sale_uses(event: dict[str, Any], *uses: Use) -> dict[str, Any]:
+    """A consent event as the catalogue sends it for a co-created work: it names the
+    uses every member's consents allow together."""
+    event["payload"]["sale_uses"] = list(uses)
+    return event
+
+
+async def test_one_members_consent_does_not_reopen_what_anothers_withdrawal_closed(
+    api: Api, session: AsyncSession, lab: Actor
+) -> None:
+    line = quote_line(500, [(uuid.uuid4(), 7_000), (uuid.uuid4(), 3_000)])
+    quote_id = await make_quote(session, lab.id, [line])
+    await top_up(session, lab.id, 5000)
+    owner_consents, co_creator_consents, co_creator_withdraws, owner_revises = (
+        _with_sale_uses(catalogue_event(Topic.CONSENT_GIVEN, line.work_id, [Use.TRAINING])),
+        _with_sale_uses(
+            catalogue_event(Topic.CONSENT_GIVEN, line.work_id, [Use.TRAINING]), Use.TRAINING
+        ),
+        _with_sale_uses(catalogue_event(Topic.CONSENT_WITHDRAWN, line.work_id)),
+        _with_sale_uses(
+            catalogue_event(Topic.CONSENT_REVISED, line.work_id, [Use.TRAINING, Use.RETRIEVAL])
+        ),
+    )
+    await deliver(api, owner_consents, co_creator_consents, co_creator_withdraws, owner_revises)
+
+    response = await api.buy(lab, str(quote_id))
+
+    assert (response.status_code, response.json()["error"]) == (409, "NothingToPurchase")
+    assert await api.balance(lab, lab) == 5000
+    assert [event["open_uses"] for event in await _scope_events(session)] == [
+        [],
+        ["training"],
+        [],
+        [],
+    ]
