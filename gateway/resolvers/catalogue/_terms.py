@@ -56,15 +56,18 @@ class TermsMutation:
         try:
             principal = ctx.require_principal()
             attestation = input.attestation
-            consent = contract.ConsentIn(
-                uses=list(input.uses),
-                statement_id=input.statement_id,
-                statement_version=input.statement_version,
-                attestation=contract.RightsAttestation(
-                    owns_rights=attestation.owns_rights,
-                    depicts_identifiable_people=attestation.depicts_identifiable_people,
-                    holds_releases=attestation.holds_releases,
-                ),
+            # Validated as one document, so a refused attestation names its path in the input.
+            consent = contract.ConsentIn.model_validate(
+                {
+                    "uses": list(input.uses),
+                    "statement_id": input.statement_id,
+                    "statement_version": input.statement_version,
+                    "attestation": {
+                        "owns_rights": attestation.owns_rights,
+                        "depicts_identifiable_people": attestation.depicts_identifiable_people,
+                        "holds_releases": attestation.holds_releases,
+                    },
+                }
             )
             recorded = await ctx.catalogue.give_consent(principal, parse_work_id(work_id), consent)
         except (errors.AssentError, pydantic.ValidationError) as error:
