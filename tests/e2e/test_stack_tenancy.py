@@ -381,6 +381,7 @@ PUBLIC: dict[str, str] = {
     "createWork": "makes a work owned by the caller; co-creators are named, never read",
     "createBundle": "makes a bundle owned by the caller; its works are read through `work`",
     "auditCheckpoint": "the signed tree head is public by design: it names no subject",
+    "consentStatements": "the platform's published statements, the same words for everyone",
 }
 
 # Object types that public operations reach, and why each may be shown that way. A new
@@ -404,6 +405,8 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "Work": "listed works are public; unlisted ones are covered by `work` and `works`",
     "WorkVersion": "as `Work`",
     "Consent": "a listed work's opt-in is public: buyers check it",
+    "RightsAttestation": "as `Consent`: the rights its creator attested to with it",
+    "ConsentStatement": "the platform's published statements",
     "Offer": "a listed work's price and terms are public",
     "Terms": "as `Offer`",
     "Money": "a listed work's price",
