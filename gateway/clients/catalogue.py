@@ -13,11 +13,13 @@ from services.contracts.catalogue import (
     ConsentWithdrawIn,
     CreatorRead,
     FileIn,
+    InvitationRead,
     OfferIn,
     OfferRead,
     PartsIn,
     PresignedPart,
     ReviewDecision,
+    SharesChange,
     StatementRead,
     StatementTextRead,
     TermsSignals,
@@ -34,6 +36,7 @@ _WORKS = TypeAdapter(list[WorkRead])
 _CREATORS = TypeAdapter(list[CreatorRead])
 _PARTS = TypeAdapter(list[PresignedPart])
 _PAGE = TypeAdapter(WorkPage)
+_INVITATIONS = TypeAdapter(list[InvitationRead])
 _STATEMENTS = TypeAdapter(list[StatementRead])
 _STATEMENT_TEXTS = TypeAdapter(list[StatementTextRead])
 
@@ -98,6 +101,24 @@ class CatalogueClient(ServiceApi):
     ) -> WorkRead:
         return await self._model(
             WorkRead, principal, "POST", f"/v1/works/{work_id}/review", body=decision
+        )
+
+    async def change_shares(
+        self, principal: Principal, work_id: uuid.UUID, change: SharesChange
+    ) -> WorkRead:
+        return await self._model(
+            WorkRead, principal, "PUT", f"/v1/works/{work_id}/shares", body=change
+        )
+
+    async def invitations(self, principal: Principal) -> list[InvitationRead]:
+        return _INVITATIONS.validate_json(await self._call(principal, "GET", "/v1/invitations"))
+
+    async def answer_invitation(
+        self, principal: Principal, invitation_id: uuid.UUID, *, accept: bool
+    ) -> InvitationRead:
+        answer = "accept" if accept else "decline"
+        return await self._model(
+            InvitationRead, principal, "POST", f"/v1/invitations/{invitation_id}/{answer}"
         )
 
     async def signals(self, principal: Principal | None, work_id: uuid.UUID) -> TermsSignals:

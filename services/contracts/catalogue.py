@@ -165,6 +165,17 @@ class ShareIn(Schema):
     basis_points: int = Field(ge=1, le=BASIS_POINTS_WHOLE)
 
 
+class SharesChange(Schema):
+    """New co-creator shares for a work, in attribution order; each co-creator whose
+    share changes is asked to accept it again."""
+
+    shares: list[ShareIn] = Field(
+        min_length=1,
+        max_length=MAX_SHARES,
+        description="Co-creator splits summing to 10000 basis points, the owner's included.",
+    )
+
+
 class ShareRead(Schema):
     creator_id: UUID
     creator_name: str

@@ -49,6 +49,8 @@ from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 
+INVITATIONS = "{ invitations { ... on InvitationList { items { id } } } }"
+
 
 class Role(StrEnum):
     OTHER_BUYER = "other buyer"
@@ -323,6 +325,36 @@ CASES: dict[str, Case] = {
         _ids(id="spareWork"),
         destructive=True,
     ),
+    "changeShares": Case(
+        "changeShares",
+        Owner.CREATOR,
+        """mutation($id: ID!, $shares: [ShareInput!]!) {
+          changeShares(workId: $id, shares: $shares) { __typename } }""",
+        lambda scenario: {
+            "id": scenario.ids["pending"],
+            "shares": [{"creatorId": scenario.ids["creator"], "basisPoints": 10_000}],
+        },
+    ),
+    "invitations": Case(
+        "invitations",
+        Owner.CREATOR,
+        "{ invitations { __typename ... on InvitationList { items { id } } } }",
+        hides="invitation",
+    ),
+    "acceptInvitation": Case(
+        "acceptInvitation",
+        Owner.CREATOR,
+        "mutation($id: ID!) { acceptInvitation(id: $id) { __typename } }",
+        _ids(id="invitation"),
+        destructive=True,
+    ),
+    "declineInvitation": Case(
+        "declineInvitation",
+        Owner.CREATOR,
+        "mutation($id: ID!) { declineInvitation(id: $id) { __typename } }",
+        _ids(id="invitation"),
+        destructive=True,
+    ),
     "reviewWork": Case(
         "reviewWork",
         Owner.ADMIN,
@@ -531,6 +563,17 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
         copied = os.urandom(2_000)
         await _uploaded(gateway, bystander, copied, "Tenancy original")
         flagged = await _uploaded(gateway, creator, copied, "Tenancy copy")
+        # The bystander names the creator as co-creator: the creator's invitation.
+        duet_shares = [
+            {"creatorId": bystander_id, "basisPoints": 5_000},
+            {"creatorId": creator_id, "basisPoints": 5_000},
+        ]
+        duet = await create_work(
+            gateway, bystander, b"duet", title="Tenancy duet", shares=duet_shares
+        )
+        assert duet["__typename"] == "WorkCreated", duet
+        invited = await gateway.execute(INVITATIONS, key=creator)
+        [invitation] = invited["invitations"]["items"]
 
         buyer_id, buyer = await funded_buyer(gateway, admin, buyer_name, 100_000)
         bought = await quote_for(gateway, buyer, [work])
@@ -557,6 +600,7 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
                 "work": work,
                 "spareWork": spare_work,
                 "flagged": flagged,
+                "invitation": invitation["id"],
                 "pending": pending["work"]["id"],
                 "bundle": bundle,
                 "quote": bought["id"],

@@ -3,6 +3,7 @@ order the schema lists them."""
 
 import strawberry
 
+from gateway.resolvers.catalogue._co_creators import CoCreatorMutation, CoCreatorQuery
 from gateway.resolvers.catalogue._inputs import work_search
 from gateway.resolvers.catalogue._terms import TermsMutation, TermsQuery
 from gateway.resolvers.catalogue._upload import UploadMutation, UploadQuery
@@ -10,12 +11,12 @@ from gateway.resolvers.catalogue._work import WorkMutation, WorkQuery
 
 
 @strawberry.type
-class CatalogueQuery(WorkQuery, UploadQuery, TermsQuery):
+class CatalogueQuery(WorkQuery, UploadQuery, TermsQuery, CoCreatorQuery):
     pass
 
 
 @strawberry.type
-class CatalogueMutation(UploadMutation, TermsMutation, WorkMutation):
+class CatalogueMutation(UploadMutation, TermsMutation, WorkMutation, CoCreatorMutation):
     pass
 
 

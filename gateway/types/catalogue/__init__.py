@@ -1,5 +1,16 @@
 """The catalogue's GraphQL types: works, their files, consent, offers and terms."""
 
+from gateway.types.catalogue._co_creators import (
+    AnswerInvitationResult,
+    ChangeSharesResult,
+    Invitation,
+    InvitationAnswered,
+    InvitationAnswerRecorded,
+    InvitationList,
+    InvitationsResult,
+    InvitationStatus,
+    SharesChanged,
+)
 from gateway.types.catalogue._terms import (
     Consent,
     ConsentInput,
@@ -25,6 +36,7 @@ from gateway.types.catalogue._upload import (
     PresignedPart,
     PresignPartsResult,
     ReplaceFileResult,
+    ShareInput,
     UploadCompleted,
     UploadRejected,
     UploadTarget,
@@ -47,6 +59,8 @@ from gateway.types.catalogue._work import (
 )
 
 __all__ = [
+    "AnswerInvitationResult",
+    "ChangeSharesResult",
     "CompleteUploadResult",
     "Consent",
     "ConsentInput",
@@ -56,6 +70,12 @@ __all__ = [
     "CreateWorkInput",
     "CreateWorkResult",
     "FileInput",
+    "Invitation",
+    "InvitationAnswerRecorded",
+    "InvitationAnswered",
+    "InvitationList",
+    "InvitationStatus",
+    "InvitationsResult",
     "MediaType",
     "Money",
     "Offer",
@@ -70,6 +90,8 @@ __all__ = [
     "RightsAttestationInput",
     "SearchSort",
     "SetOfferResult",
+    "ShareInput",
+    "SharesChanged",
     "Terms",
     "UploadCompleted",
     "UploadRejected",

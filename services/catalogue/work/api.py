@@ -11,7 +11,7 @@ from services.catalogue.storage import CatalogueStorage
 from services.catalogue.work.service import work_service
 from services.catalogue.work.shares import share_service
 from services.contracts.catalogue import (
-    ShareIn,
+    SharesChange,
     TermsSignals,
     WorkCreate,
     WorkCreated,
@@ -61,11 +61,11 @@ async def withdraw_work(work_id: uuid.UUID, caller: CurrentCaller, session: Sess
 
 @router.put("/works/{work_id}/shares", responses=error_responses(*CHANGE, WorkWithdrawn))
 async def change_shares(
-    work_id: uuid.UUID, shares: list[ShareIn], caller: CurrentCaller, session: Session
+    work_id: uuid.UUID, change: SharesChange, caller: CurrentCaller, session: Session
 ) -> WorkRead:
     """New co-creator shares (owner); each co-creator whose share changes is asked again,
     and the work is off sale until they accept."""
-    return await share_service.change(session, caller, work_id, shares)
+    return await share_service.change(session, caller, work_id, change.shares)
 
 
 @router.get("/works/{work_id}/signals", responses=error_responses(*READ))

@@ -106,7 +106,9 @@ async def test_naming_the_owner_twice_or_anyone_twice_or_no_one_is_refused_and_l
 
 
 async def _change(api: Api, owner: Actor, work_id: str, *split: tuple[Actor, int]) -> Any:
-    return await api.call(owner, "PUT", f"/v1/works/{work_id}/shares", json=_shares(*split))
+    return await api.call(
+        owner, "PUT", f"/v1/works/{work_id}/shares", json={"shares": _shares(*split)}
+    )
 
 
 def _awaiting(work: dict[str, Any]) -> dict[str, str]:
