@@ -32,6 +32,10 @@ from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 
+INVITATIONS = """{ invitations { ... on InvitationList {
+  items { id status basisPoints work { id } } } } }"""
+ACCEPT = """mutation($id: ID!) { acceptInvitation(id: $id) { __typename } }"""
+
 
 async def test_a_creator_lists_a_work_and_a_lab_finds_it(gateway: GraphQLClient) -> None:
     creator_id, creator = await register(gateway, "CREATOR", "Mira Okafor")
@@ -151,7 +155,7 @@ async def test_a_wrong_checksum_is_refused_and_the_work_stays_pending(
 
 async def test_offers_stay_within_consent_and_co_creators_split(gateway: GraphQLClient) -> None:
     creator_id, creator = await register(gateway, "CREATOR", "Lea Moreau")
-    partner_id, _ = await register(gateway, "CREATOR", "Sam Idowu")
+    partner_id, partner = await register(gateway, "CREATOR", "Sam Idowu")
     content = os.urandom(10_000)
     shares = [
         {"creatorId": creator_id, "basisPoints": 6_000},
@@ -171,26 +175,37 @@ async def test_offers_stay_within_consent_and_co_creators_split(gateway: GraphQL
     work_id = created["work"]["id"]
     await upload_single(created, content)
     await gateway.execute(COMPLETE, {"id": work_id}, key=creator)
-    offer = {
-        "priceMinor": 500,
-        "currency": "EUR",
-        "terms": {
-            "uses": ["TRAINING"],
-            "commercialUse": False,
-            "attributionRequired": True,
-            "durationDays": 30,
-        },
+    terms = {
+        "uses": ["TRAINING"],
+        "commercialUse": False,
+        "attributionRequired": True,
+        "durationDays": 30,
     }
+    offer = {"priceMinor": 500, "currency": "EUR", "terms": terms}
     before_consent = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=creator)
     consent = consent_input(["EVALUATION"])
     await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=creator)
     outside_consent = await gateway.execute(OFFER, {"id": work_id, "input": offer}, key=creator)
+    within = {**offer, "terms": {**terms, "uses": ["EVALUATION"]}}
+    within_consent = await gateway.execute(OFFER, {"id": work_id, "input": within}, key=creator)
+    awaiting_partner = (await gateway.execute(WORK, {"id": work_id}, key=creator))["work"]
+    # The partner accepts their share and consents for themselves: then it is for sale.
+    invitations = (await gateway.execute(INVITATIONS, key=partner))["invitations"]["items"]
+    [invitation] = [found for found in invitations if found["work"]["id"] == work_id]
+    accepted = await gateway.execute(ACCEPT, {"id": invitation["id"]}, key=partner)
+    await gateway.execute(CONSENT, {"id": work_id, "input": consent}, key=partner)
+    listed = (await gateway.execute(WORK, {"id": work_id}, key=creator))["work"]
 
     assert uneven["__typename"] == "ValidationFailed"
     assert created["__typename"] == "WorkCreated"
     assert before_consent["setOffer"]["__typename"] == "ConsentRequired"
     assert outside_consent["setOffer"]["__typename"] == "ValidationFailed"
     assert {"field": "terms.uses", "code": "not_consented"} in outside_consent["setOffer"]["fields"]
+    assert within_consent["setOffer"]["__typename"] == "OfferSet"
+    assert awaiting_partner["listed"] is False
+    assert (invitation["basisPoints"], invitation["status"]) == (4_000, "PENDING")
+    assert accepted["acceptInvitation"]["__typename"] == "InvitationAnswerRecorded"
+    assert listed["listed"] is True
 
 
 async def test_another_creator_cannot_touch_a_work(gateway: GraphQLClient) -> None:
