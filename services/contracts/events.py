@@ -53,6 +53,38 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
 }
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 
+PUBLISHERS: dict[Topic, str] = {
+    Topic.ACCOUNT_REGISTERED: "gateway",
+    Topic.ACCOUNT_ROLE_GRANTED: "gateway",
+    Topic.CONSENT_GIVEN: "catalogue",
+    Topic.CONSENT_REVISED: "catalogue",
+    Topic.CONSENT_WITHDRAWN: "catalogue",
+    Topic.OFFER_PUBLISHED: "catalogue",
+    Topic.WORK_WITHDRAWN: "catalogue",
+    Topic.INVITATION_SENT: "catalogue",
+    Topic.INVITATION_ACCEPTED: "catalogue",
+    Topic.INVITATION_DECLINED: "catalogue",
+    Topic.LICENCE_GRANTED: "licensing",
+    Topic.LICENCE_REFUNDED: "licensing",
+    Topic.LEDGER_RECORDED: "licensing",
+    Topic.SALE_SCOPE_RECORDED: "licensing",
+    Topic.DELIVERY_ISSUED: "delivery",
+    Topic.FILE_DOWNLOADED: "delivery",
+}
+"""The one service that publishes each topic."""
+
+
+def receivers_of(publisher: str) -> frozenset[str]:
+    """Every service that receives a topic `publisher` publishes: the streams its outbox
+    relay runs (a relay polling a receiver it never writes rows for spends a claim
+    transaction on every poll for nothing)."""
+    return frozenset(
+        receiver
+        for topic, source in PUBLISHERS.items()
+        if source == publisher
+        for receiver in SUBSCRIBERS[topic]
+    )
+
 
 SAFE_INTEGER = 2**53 - 1
 """The largest integer canonical JSON (RFC 8785) can write: the log refuses others."""

@@ -36,7 +36,7 @@ import structlog
 from sqlalchemy import Table, and_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.contracts.events import SUBSCRIBERS, EventEnvelope, Topic
+from services.contracts.events import EventEnvelope, Topic, receivers_of
 from services.contracts.roles import Role
 from services.kit.client import Transport, TransportFailed
 from services.kit.db import utcnow
@@ -125,11 +125,9 @@ class OutboxRelay:
         self._gather_seconds = gather_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._wakeups = wakeups if wakeups is not None else RelayWakeups()
-        # Every receiver this relay may find rows for: those it can reach, and those the
-        # contracts name (a row for one it cannot reach is kept with the reason).
-        self._streams = sorted(
-            set(destinations).union(*(set(receivers) for receivers in SUBSCRIBERS.values()))
-        )
+        # Every receiver of what this service publishes, reachable or not (a row for one
+        # it cannot reach is kept with the reason).
+        self._streams = sorted(receivers_of(source))
 
     async def run(self) -> None:
         workers = [
