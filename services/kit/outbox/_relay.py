@@ -51,6 +51,9 @@ _TABLE = cast(Table, OutboxDelivery.__table__)
 # The part of a lease a relay may spend sending: it stops before its lease lapses, so
 # no other relay is sending the same rows while it still is.
 _SENDING_SHARE_OF_LEASE = 0.8
+# A stream is woken by a commit in this process or by the relay's probe, which looks for
+# every stream's due rows in one query each poll: a stream's own poll is a safety net.
+_STREAM_SAFETY_POLL_SECONDS = 60.0
 
 
 def backoff(attempts: int, *, max_seconds: float) -> timedelta:
@@ -112,7 +115,9 @@ class OutboxRelay:
         (every request is a transaction at the receiver). A claim lasts `lease_seconds`:
         the relay stops sending at 80 % of it, and a crashed relay's claim is taken over
         once it lapses. A running stream listens on `wakeups`, the hub the service's
-        sessions wake on commit; without it, streams find new rows by polling."""
+        sessions wake on commit; rows it does not announce (written by another process, a
+        retry come due, a lapsed lease) are found by one probe of every stream's due rows
+        each `poll_seconds`."""
         self._sessionmaker = sessionmaker
         self._source = source
         self._destinations = destinations
@@ -130,29 +135,55 @@ class OutboxRelay:
         self._streams = sorted(receivers_of(source))
 
     async def run(self) -> None:
-        workers = [
-            (
-                destination,
-                PollingWorker(
-                    functools.partial(self.relay_stream_once, destination),
-                    name=f"outbox.{self._source}.{destination}",
-                    poll_seconds=self._poll_seconds,
-                    batch_size=self._batch_size,
-                    gather_seconds=self._gather_seconds,
-                    max_backoff_seconds=min(30.0, self._max_backoff_seconds),
-                ),
+        streams = {
+            destination: PollingWorker(
+                functools.partial(self.relay_stream_once, destination),
+                name=f"outbox.{self._source}.{destination}",
+                poll_seconds=_STREAM_SAFETY_POLL_SECONDS,
+                batch_size=self._batch_size,
+                gather_seconds=self._gather_seconds,
+                max_backoff_seconds=min(30.0, self._max_backoff_seconds),
             )
             for destination in self._streams
-        ]
-        for destination, worker in workers:
-            self._wakeups.listen(destination, worker)
+        }
+        if not streams:
+            return
+        probe = PollingWorker(
+            functools.partial(self._wake_due_streams, streams),
+            name=f"outbox.{self._source}.probe",
+            poll_seconds=self._poll_seconds,
+            batch_size=len(streams) + 1,
+            max_backoff_seconds=min(30.0, self._max_backoff_seconds),
+        )
+        for destination, stream in streams.items():
+            self._wakeups.listen(destination, stream)
         try:
-            async with asyncio.TaskGroup() as streams:
-                for destination, worker in workers:
-                    streams.create_task(worker.run(), name=f"outbox-relay-{destination}")
+            async with asyncio.TaskGroup() as workers:
+                for destination, stream in streams.items():
+                    workers.create_task(stream.run(), name=f"outbox-relay-{destination}")
+                workers.create_task(probe.run(), name="outbox-relay-probe")
         finally:
-            for destination, worker in workers:
-                self._wakeups.forget(destination, worker)
+            for destination, stream in streams.items():
+                self._wakeups.forget(destination, stream)
+
+    async def _wake_due_streams(self, streams: Mapping[str, PollingWorker]) -> int:
+        """One query a poll for every stream: wake those whose receiver has due rows (rows
+        another process wrote, a retry whose backoff has passed, a lapsed lease). A commit
+        in this process wakes its receivers' streams itself."""
+        async with self._sessionmaker() as session:
+            due = (
+                await session.scalars(
+                    select(OutboxDelivery.destination)
+                    .where(OutboxDelivery.delivered_at.is_(None))
+                    .where(OutboxDelivery.next_attempt_at <= utcnow())
+                    .distinct()
+                )
+            ).all()
+        for destination in due:
+            stream = streams.get(destination)
+            if stream is not None:
+                stream.wake()
+        return 0
 
     async def relay_once(self) -> int:
         """One pass of every receiver's stream, side by side; returns how many events
