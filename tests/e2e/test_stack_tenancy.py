@@ -176,6 +176,15 @@ CASES: dict[str, Case] = {
         "query($id: ID!) { work(id: $id) { __typename } }",
         _ids(id="pending"),
     ),
+    # Why a work is not for sale names who it waits for: its members read it, a stranger
+    # is not told the work exists. The creator is the duet's invited co-creator.
+    "work (a co-created work's saleStatus)": Case(
+        "work",
+        Owner.CREATOR,
+        """query($id: ID!) { work(id: $id) { __typename
+          ... on Work { saleStatus { code detail creator { id name } } } } }""",
+        _ids(id="duet"),
+    ),
     "works (another creator's, every state)": Case(
         "works",
         Owner.CREATOR,
@@ -237,6 +246,14 @@ CASES: dict[str, Case] = {
         "delivery",
         Owner.BUYER,
         "query($id: ID!) { delivery(id: $id) { __typename } }",
+        _ids(id="delivery"),
+    ),
+    # Only the licence's buyer has its delivery sharded; an admin, who may see the
+    # delivery, is Forbidden (test_only_the_buyer_has_a_delivery_sharded).
+    "requestShards": Case(
+        "requestShards",
+        Owner.BUYER,
+        "mutation($id: ID!) { requestShards(deliveryId: $id) { __typename } }",
         _ids(id="delivery"),
     ),
     # A work's buyers read its chain with their own licences only (the audit service's
@@ -443,6 +460,8 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "Terms": "as `Offer`",
     "Money": "a listed work's price",
     "Share": "co-creator credits of a listed work are public",
+    "SaleReason": "empty on a listed work; an unlisted work's reasons reach its members only "
+    "(the `work (a co-created work's saleStatus)` case)",
     "Creator": "the public name of a work's creator",
 }
 
@@ -601,6 +620,7 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
                 "spareWork": spare_work,
                 "flagged": flagged,
                 "invitation": invitation["id"],
+                "duet": duet["work"]["id"],
                 "pending": pending["work"]["id"],
                 "bundle": bundle,
                 "quote": bought["id"],
@@ -671,6 +691,43 @@ async def test_a_stranger_is_refused(
         assert answer["__typename"] in REFUSALS, answer
     for private in scenario.private:
         assert private not in response.text
+
+
+SHARDS = "mutation($id: ID!) { requestShards(deliveryId: $id) { __typename } }"
+SALE_STATUS = """query($id: ID!) { work(id: $id) { __typename
+  ... on Work { listed saleStatus { code creator { id } } } } }"""
+
+
+@pytest.mark.parametrize(
+    ("role", "refusal"), [(Owner.ADMIN, "Forbidden"), (Role.OTHER_BUYER, "NotFound")]
+)
+async def test_only_the_buyer_has_a_delivery_sharded(
+    gateway: GraphQLClient, scenario: Scenario, role: Owner | Role, refusal: str
+) -> None:
+    """An admin sees every delivery, so is told the shards are the buyer's to ask for; a
+    rival buyer is not told the delivery exists."""
+    key = scenario.owners[role] if isinstance(role, Owner) else scenario.strangers[role]
+
+    answer = await gateway.execute(SHARDS, {"id": scenario.ids["delivery"]}, key=key)
+
+    assert answer["requestShards"]["__typename"] == refusal, answer
+
+
+@pytest.mark.parametrize("reader", [Owner.CREATOR, Owner.ADMIN])
+async def test_members_and_admins_read_why_a_co_created_work_is_not_for_sale(
+    gateway: GraphQLClient, scenario: Scenario, reader: Owner
+) -> None:
+    """The creator, invited to the bystander's duet, reads that it waits for them; so does
+    an admin, who sees works in every state."""
+    answer = await gateway.execute(
+        SALE_STATUS, {"id": scenario.ids["duet"]}, key=scenario.owners[reader]
+    )
+
+    work = answer["work"]
+    assert work["__typename"] == "Work", answer
+    assert work["listed"] is False
+    waiting = [r["creator"]["id"] for r in work["saleStatus"] if r["code"] == "AWAITING_CO_CREATOR"]
+    assert waiting == [scenario.ids["creator"]], work
 
 
 DOWNLOADERS = [
