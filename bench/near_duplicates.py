@@ -198,7 +198,7 @@ async def load(dsn: str, signatures: Iterable[tuple[FingerprintKind, bytes]]) ->
             ids.append(uuid.uuid4())
             rows.append((fingerprint_id, ids[-1], creator, kind.value, signature, now))
             bands.extend(
-                (kind.value, band, value, fingerprint_id)
+                (kind.value, band, value, fingerprint_id, signature)
                 for band, value in signature_bands(kind, signature)
             )
             if len(rows) == BATCH:
@@ -207,7 +207,7 @@ async def load(dsn: str, signatures: Iterable[tuple[FingerprintKind, bytes]]) ->
         await copy(connection, rows, bands)
         await connection.execute(
             "ALTER TABLE fingerprint_band ADD CONSTRAINT pk_fingerprint_band"
-            " PRIMARY KEY (kind, band, value, fingerprint_id)"
+            " PRIMARY KEY (kind, band, value, fingerprint_id) INCLUDE (signature)"
         )
         await connection.execute("VACUUM ANALYZE fingerprint")
         await connection.execute("VACUUM ANALYZE fingerprint_band")
@@ -225,7 +225,9 @@ async def copy(
         columns=["id", "work_id", "creator_id", "kind", "signature", "created_at"],
     )
     await connection.copy_records_to_table(
-        "fingerprint_band", records=bands, columns=["kind", "band", "value", "fingerprint_id"]
+        "fingerprint_band",
+        records=bands,
+        columns=["kind", "band", "value", "fingerprint_id", "signature"],
     )
     rows.clear()
     bands.clear()

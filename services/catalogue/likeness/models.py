@@ -1,15 +1,22 @@
 """Fingerprints of works' files, and their bands: the index near matches are found by.
 
-A lookup asks for the rows whose (kind, band, value) equals one of the query's, an
-exact match that a B-tree serves on PostgreSQL and SQLite alike, and then compares the
-few candidates' signatures in Python.
+A lookup asks for the bands whose (kind, band, value) equals one of the query's, an
+exact match that a B-tree serves on PostgreSQL and SQLite alike, and compares the
+candidates' signatures in Python.
 """
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, LargeBinary, SmallInteger
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKey,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    SmallInteger,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.catalogue.models import Base
@@ -44,13 +51,24 @@ class StoredFingerprint(Base):
 
 
 class FingerprintBand(Base):
-    """One band of a fingerprint; the primary key is the lookup's index."""
+    """One band of a fingerprint, with a copy of the fingerprint's signature.
+
+    The primary key is the lookup's index, and it holds the signature too (INCLUDE on
+    PostgreSQL; on SQLite the table is its primary key, WITHOUT ROWID): the candidates
+    of a band are then read from adjacent index entries and confirmed without a visit to
+    the fingerprint table, which a lookup reads only for the few that are near.
+    """
 
     __tablename__ = "fingerprint_band"
-
-    kind: Mapped[FingerprintKind] = mapped_column(_KIND, primary_key=True)
-    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    fingerprint_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("fingerprint.id"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "kind", "band", "value", "fingerprint_id", postgresql_include=["signature"]
+        ),
+        {"sqlite_with_rowid": False},
     )
+
+    kind: Mapped[FingerprintKind] = mapped_column(_KIND)
+    band: Mapped[int] = mapped_column(SmallInteger)
+    value: Mapped[int] = mapped_column(BigInteger)
+    fingerprint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fingerprint.id"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)

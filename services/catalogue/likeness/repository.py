@@ -1,9 +1,10 @@
 """The fingerprint store's queries."""
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, union_all
 
 from services.catalogue.likeness.fingerprint import Fingerprint
 from services.catalogue.likeness.models import FingerprintBand, StoredFingerprint
@@ -32,27 +33,40 @@ class FingerprintRepository(Repository[StoredFingerprint]):
         # The bands point at the fingerprint: it must be written first.
         await self.session.flush()
         self.session.add_all(
-            FingerprintBand(kind=stored.kind, band=band, value=value, fingerprint_id=stored.id)
+            FingerprintBand(
+                kind=stored.kind,
+                band=band,
+                value=value,
+                fingerprint_id=stored.id,
+                signature=stored.signature,
+            )
             for band, value in new.fingerprint.bands
         )
         await self.session.flush()
         return stored
 
-    async def sharing_a_band(
-        self, fingerprint: Fingerprint, *, excluding_creator: uuid.UUID | None
-    ) -> list[StoredFingerprint]:
-        """Stored fingerprints of the same kind with at least one band equal to one of
-        `fingerprint`'s: the candidates, to be confirmed on their signatures."""
-        same_band = or_(
+    async def sharing_a_band(self, fingerprint: Fingerprint) -> dict[uuid.UUID, bytes]:
+        """The signature of each stored fingerprint of the same kind with at least one
+        band equal to one of `fingerprint`'s: the candidates, to be confirmed."""
+        # One probe per band, joined by UNION ALL: each is then an index-only scan of the
+        # primary key, where OR'ed conditions would make PostgreSQL visit the table.
+        statement = union_all(
             *(
-                and_(FingerprintBand.band == band, FingerprintBand.value == value)
+                select(FingerprintBand.fingerprint_id, FingerprintBand.signature).where(
+                    FingerprintBand.kind == fingerprint.kind,
+                    FingerprintBand.band == band,
+                    FingerprintBand.value == value,
+                )
                 for band, value in sorted(fingerprint.bands)
             )
         )
-        candidate_ids = select(FingerprintBand.fingerprint_id).where(
-            FingerprintBand.kind == fingerprint.kind, same_band
-        )
-        statement = select(StoredFingerprint).where(StoredFingerprint.id.in_(candidate_ids))
+        rows = await self.session.execute(statement)
+        return {fingerprint_id: signature for fingerprint_id, signature in rows}
+
+    async def read_many(
+        self, ids: Collection[uuid.UUID], *, excluding_creator: uuid.UUID | None
+    ) -> list[StoredFingerprint]:
+        statement = select(StoredFingerprint).where(StoredFingerprint.id.in_(ids))
         if excluding_creator is not None:
             statement = statement.where(StoredFingerprint.creator_id != excluding_creator)
         return await self.list(statement)

@@ -47,17 +47,21 @@ class LikenessService:
         excluding_creator: uuid.UUID | None,
     ) -> list[Match]:
         """Stored works near `fingerprint`, best first; one match per work."""
+        repository = FingerprintRepository(session)
+        candidates = await repository.sharing_a_band(fingerprint)
+        scores = {
+            fingerprint_id: score
+            for fingerprint_id, signature in candidates.items()
+            if (score := near_score(fingerprint.kind, fingerprint.signature, signature)) is not None
+        }
+        if not scores:
+            return []
         best: dict[uuid.UUID, Match] = {}
-        candidates = await FingerprintRepository(session).sharing_a_band(
-            fingerprint, excluding_creator=excluding_creator
-        )
-        for candidate in candidates:
-            near = near_score(fingerprint.kind, fingerprint.signature, candidate.signature)
-            if near is None:
-                continue
-            kept = best.get(candidate.work_id)
-            if kept is None or near > kept.score:
-                best[candidate.work_id] = Match(candidate.work_id, candidate.creator_id, near)
+        for stored in await repository.read_many(scores, excluding_creator=excluding_creator):
+            score = scores[stored.id]
+            kept = best.get(stored.work_id)
+            if kept is None or score > kept.score:
+                best[stored.work_id] = Match(stored.work_id, stored.creator_id, score)
         return sorted(best.values(), key=lambda match: (-match.score, str(match.work_id)))
 
 

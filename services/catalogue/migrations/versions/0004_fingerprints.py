@@ -5,8 +5,9 @@ Revises: 0003
 Create Date: 2026-11-23 10:00:00.000000
 
 Perceptual (images) and MinHash (texts) fingerprints of works' files, and their bands.
-The band table's primary key (kind, band, value, fingerprint_id) is the lookup's index:
-a near-match lookup is a handful of exact probes into it.
+The band table's primary key (kind, band, value, fingerprint_id) is the lookup's index
+and holds a copy of the signature (INCLUDE on PostgreSQL, WITHOUT ROWID on SQLite): a
+near-match lookup is a handful of exact probes that read adjacent index entries only.
 """
 
 from collections.abc import Sequence
@@ -48,14 +49,21 @@ def upgrade() -> None:
         sa.Column("band", sa.SmallInteger(), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.Column("fingerprint_id", sa.Uuid(), nullable=False),
+        sa.Column("signature", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["fingerprint_id"],
             ["fingerprint.id"],
             name=op.f("fk_fingerprint_band_fingerprint_id_fingerprint"),
         ),
         sa.PrimaryKeyConstraint(
-            "kind", "band", "value", "fingerprint_id", name=op.f("pk_fingerprint_band")
+            "kind",
+            "band",
+            "value",
+            "fingerprint_id",
+            name=op.f("pk_fingerprint_band"),
+            postgresql_include=["signature"],
         ),
+        sqlite_with_rowid=False,
     )
 
 
