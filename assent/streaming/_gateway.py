@@ -177,7 +177,8 @@ class GatewayClient:
             raise Unauthenticated(detail)
         if response.status == 404:
             raise FileNotFoundError(f"{path}: {detail}")
-        if response.status in (403, 409):
+        # 410: the licence was refunded; 403 or 409: not the caller's, or not deliverable.
+        if response.status in (403, 409, 410):
             raise LinkRefused(f"{path}: {detail}")
         raise StreamError(f"the gateway answered {path} with {detail}")
 

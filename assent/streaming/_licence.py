@@ -81,7 +81,8 @@ class LoaderReport:
             f"{count} {reason.value}" for reason, count in sorted(self.skipped_by_reason().items())
         )
         left_out = f"; skipped {len(self.skipped)} ({counts})" if self.skipped else ""
-        return f"{self.yielded} records for {self.use.value}{left_out}"
+        records = "record" if self.yielded == 1 else "records"
+        return f"{self.yielded} {records} for {self.use.value}{left_out}"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, to keep beside a training run's other records."""

@@ -78,16 +78,17 @@ class LicensedLoader:
         deliveries: Sequence[str],
         use: Use | str,
         *,
+        gateway_url: str | None = None,
+        api_key: str | None = None,
         filesystem: AssentFileSystem | None = None,
         parallel: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        **storage_options: Any,
     ) -> None:
         if parallel < 1:
             raise ValueError("parallel must be at least 1")
         [self.use] = parse_uses([use])
         self.deliveries = [str(delivery) for delivery in deliveries]
-        self.filesystem = filesystem or AssentFileSystem(**storage_options)
+        self.filesystem = filesystem or AssentFileSystem(gateway_url, api_key)
         self.parallel = parallel
         self._clock = clock
         self.report = LoaderReport(self.use, clock())

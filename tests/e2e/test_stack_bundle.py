@@ -1,9 +1,12 @@
 """A lab buys a bundle of images and texts from the whole marketplace, every component in
 its own process, downloads it, and uses it as a dataset: Hugging Face `datasets` and
 mlcroissant read it with no Assent code and see each record's licence, and the bundle
-verifies offline. The CLI says why when works are left out and shows money with its
-currency."""
+verifies offline. It streams the delivery through the licence-enforcing loader for
+training, and pandas reads the shards' index through `assent://`; once a licence is
+refunded, the loader leaves its records out and says why. The CLI says why when works are
+left out and shows money with its currency."""
 
+import asyncio
 import io
 import json
 import os
@@ -14,12 +17,14 @@ from typing import Any
 
 import datasets
 import mlcroissant
+import pandas as pd
 import pytest
 from PIL import Image
 
 from assent.bundle import CERTIFICATE_FILE, CROISSANT_FILE, TEXTS_FILE
 from assent.client import AssentClient
 from assent.models import Use
+from assent.streaming import LicensedLoader, SkipReason
 from tests.e2e.marketplace import (
     COMPLETE,
     cli,
@@ -36,6 +41,11 @@ from tests.fixtures.stack import RunningStack
 pytestmark = pytest.mark.stack
 
 USES = ["TRAINING", "EVALUATION"]
+REQUEST_SHARDS = """mutation($id: ID!) { requestShards(deliveryId: $id) { __typename
+  ... on ShardsRequested { shardSet { status } } } }"""
+SHARDS = """query($id: ID!) { delivery(id: $id) { ... on Delivery { shards { status } } } }"""
+REFUND = """mutation($id: ID!) { refundLicence(licenceId: $id, reason: "chargeback") {
+  __typename } }"""
 
 
 def picture(seed: int) -> bytes:
@@ -125,3 +135,43 @@ async def test_a_lab_loads_a_bought_bundle_with_datasets_and_mlcroissant(
     records = list(croissant.records("records"))
     assert {record["records/work_id"].decode() for record in records} == {*images, *texts}
     assert {record["records/licence_id"].decode() for record in records} == {purchase.id}
+
+    # Streamed for training, with no download: every record, each verified on the way.
+    options = {"gateway_url": running_stack.stack.gateway_url, "api_key": lab}
+    loader = LicensedLoader(
+        [delivery.id], "training", gateway_url=options["gateway_url"], api_key=lab
+    )
+    streamed = list(loader)
+    assert {record.work_id for record in streamed} == {*images, *texts}
+    assert next(r.data for r in streamed if r.work_id == texts[0]) == text
+    assert loader.report.skipped == [], loader.report.summary()
+
+    # pandas reads the shards' Parquet index through the same URLs.
+    requested = await gateway.execute(REQUEST_SHARDS, {"id": delivery.id}, key=lab)
+    assert requested["requestShards"]["__typename"] == "ShardsRequested", requested
+    for _ in range(150):
+        shown = await gateway.execute(SHARDS, {"id": delivery.id}, key=lab)
+        if shown["delivery"]["shards"]["status"] == "ISSUED":
+            break
+        await asyncio.sleep(0.2)
+    index = pd.read_parquet(f"assent://{delivery.id}/shards/index.parquet", storage_options=options)
+    assert set(index["work_id"]) == {*images, *texts}
+    assert set(index["licence_id"]) == {purchase.id}
+
+    # A second licence, then the first refunded: the loader keeps only the second's record.
+    with AssentClient(running_stack.stack.gateway_url, lab) as client:
+        again = client.buy([images[0]], uses=[Use.TRAINING])
+        again_delivery = client.wait_for_delivery(again.id, timeout=20)
+    refunded = await gateway.execute(REFUND, {"id": purchase.id}, key=running_stack.admin_key)
+    assert refunded["refundLicence"]["__typename"] == "LicenceRefunded", refunded
+    after = LicensedLoader(
+        [delivery.id, again_delivery.id],
+        "training",
+        gateway_url=options["gateway_url"],
+        api_key=lab,
+    )
+    kept = list(after)
+    assert [(record.licence_id, record.work_id) for record in kept] == [(again.id, images[0])]
+    assert after.report.skipped_by_reason() == {SkipReason.LICENCE_REFUNDED: 3}
+    assert all(f"licence {purchase.id} was refunded" in s.detail for s in after.report.skipped)
+    assert after.report.summary() == "1 record for training; skipped 3 (3 licence_refunded)"

@@ -166,7 +166,7 @@ def test_a_refused_link_is_a_permission_error(
     gateway: GatewayStandIn, manifest_signer: Signer
 ) -> None:
     delivery_id, [entry], _ = license_delivery(gateway, manifest_signer, [("big.bin", BIG)])
-    gateway.deliveries[str(delivery_id)].refusal = (409, "LicenceRevoked")
+    gateway.deliveries[str(delivery_id)].refusal = (410, "LicenceRevoked")
 
     with pytest.raises(LinkRefused, match="LicenceRevoked") as raised:
         filesystem(gateway.url).open(url_of(delivery_id, entry))

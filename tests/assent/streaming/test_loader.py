@@ -102,7 +102,7 @@ def test_a_refund_during_a_pass_skips_what_the_gateway_then_refuses(
     gateway: GatewayStandIn, manifest_signer: Signer
 ) -> None:
     delivery_id, _, _ = license_delivery(gateway, manifest_signer, FILES)
-    gateway.deliveries[str(delivery_id)].refusal = (409, "LicenceRevoked")
+    gateway.deliveries[str(delivery_id)].refusal = (410, "LicenceRevoked")
     streamed = loader(gateway, [delivery_id])
 
     assert list(streamed) == []
