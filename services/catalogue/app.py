@@ -7,6 +7,7 @@ from services.catalogue.creator.api import router as creator_router
 from services.catalogue.creator.service import creator_service
 from services.catalogue.invitation.api import router as invitation_router
 from services.catalogue.offer.api import router as offer_router
+from services.catalogue.ownsite.api import router as own_site_router
 from services.catalogue.review.api import router as review_router
 from services.catalogue.search.api import router as search_router
 from services.catalogue.statements.api import router as statements_router
@@ -34,6 +35,7 @@ ROUTERS = (
     creator_router,
     invitation_router,
     statements_router,
+    own_site_router,
 )
 
 
