@@ -10,7 +10,13 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from services.contracts.audit import ChainSubjectKind
-from services.contracts.catalogue import ConsentKind, ConsentRecorded, OfferPublished, WorkWithdrawn
+from services.contracts.catalogue import (
+    ConsentKind,
+    ConsentRecorded,
+    InvitationEvent,
+    OfferPublished,
+    WorkWithdrawn,
+)
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
 from services.contracts.events import AccountRegistered, AccountRoleGranted
 from services.contracts.licensing import (
@@ -25,6 +31,12 @@ from services.contracts.licensing import (
 from ._entries import ChainEvent, Problem, aware
 
 # -- the subject --------------------------------------------------------------------------
+
+# Entries about one work: its members' consents and invitations, offers, withdrawal, and
+# what each consent leaves for sale.
+_WORK_EVENTS = (
+    ConsentRecorded | InvitationEvent | OfferPublished | WorkWithdrawn | SaleScopeRecorded
+)
 
 
 @dataclass
@@ -49,7 +61,7 @@ def _scope(kind: ChainSubjectKind, subject: UUID, events: Sequence[ChainEvent]) 
 
 def _about(payload: BaseModel, scope: _Scope) -> bool:
     """Whether a non-account entry is about the scope's works or licences."""
-    if isinstance(payload, ConsentRecorded | OfferPublished | WorkWithdrawn | SaleScopeRecorded):
+    if isinstance(payload, _WORK_EVENTS):
         return payload.work_id in scope.works
     if isinstance(payload, LicenceGranted | LicenceRefunded | DeliveryIssued | FileDownloaded):
         return payload.licence_id in scope.licences
@@ -61,6 +73,8 @@ def _about(payload: BaseModel, scope: _Scope) -> bool:
 def _parties(payload: BaseModel) -> Iterable[UUID | None]:
     if isinstance(payload, ConsentRecorded):
         return (payload.given_by,)
+    if isinstance(payload, InvitationEvent):
+        return (payload.creator_id, payload.invited_by)
     if isinstance(payload, WorkWithdrawn):
         return (payload.withdrawn_by,)
     if isinstance(payload, LicenceGranted | DeliveryIssued | FileDownloaded):
@@ -75,7 +89,7 @@ def _parties(payload: BaseModel) -> Iterable[UUID | None]:
 
 def _what(payload: BaseModel) -> str:
     """What an entry is about, in the words of a problem report."""
-    if isinstance(payload, ConsentRecorded | OfferPublished | WorkWithdrawn | SaleScopeRecorded):
+    if isinstance(payload, _WORK_EVENTS):
         return f"it concerns work {payload.work_id}"
     if isinstance(payload, LicenceGranted | LicenceRefunded | DeliveryIssued | FileDownloaded):
         return f"it concerns licence {payload.licence_id}"
@@ -98,9 +112,7 @@ def subject_problems(
         if _about(event.payload, scope):
             scope.parties.update(p for p in _parties(event.payload) if p is not None)
             continue
-        about_a_work = isinstance(
-            event.payload, ConsentRecorded | OfferPublished | WorkWithdrawn | SaleScopeRecorded
-        )
+        about_a_work = isinstance(event.payload, _WORK_EVENTS)
         hint = ""
         if kind is ChainSubjectKind.LICENCE and about_a_work:
             hint = f", which licence {subject} does not grant in this chain"
