@@ -15,7 +15,8 @@ at 0.9 times boto3 or better).
    - boto3: one client shared by P threads, `get_object` read into memory, nothing verified;
    - loader: one pass of `LicensedLoader` with `parallel=P`: the manifest query and its
      verification, the licence query, then per file a link from the gateway, one ranged
-     GET, sha256 as it reads, records yielded in manifest order;
+     GET, sha256 as it reads, records yielded in manifest order (P transfers at once,
+     while as many more files ask the gateway for their links);
    - local: P threads reading each file whole from the page cache, nothing verified;
    and prints per round MiB/s and the loader's ratios to boto3 and to local files, then
    the medians of the rounds' ratios.

@@ -9,6 +9,7 @@ raised. What was left out, and why, is `report` (`LoaderReport`).
 """
 
 import itertools
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -128,12 +129,22 @@ class LicensedLoader:
                 yield _Planned(url, item, delivery_id, licence.id, uses)
 
     def _read(self, planned: Iterator[_Planned]) -> Iterator[LicensedRecord]:
-        # Reads run ahead in threads, twice as many as `parallel`, and are yielded in order.
-        with ThreadPoolExecutor(self.parallel, thread_name_prefix="assent-loader") as pool:
+        # Twice as many threads as transfers: while `parallel` records stream from the
+        # object store, as many more ask the gateway for their links, so its round trip
+        # never leaves a transfer idle (as assent.download does). Yielded in order.
+        transfers = threading.Semaphore(self.parallel)
+
+        def fetch(url: str) -> bytes:
+            with self.filesystem.open(url) as file, transfers:
+                data: bytes = file.read()
+            return data
+
+        workers = 2 * self.parallel
+        with ThreadPoolExecutor(workers, thread_name_prefix="assent-loader") as pool:
             window: deque[tuple[_Planned, Future[bytes]]] = deque()
             for record in planned:
-                window.append((record, pool.submit(self.filesystem.cat_file, record.url)))
-                if len(window) >= 2 * self.parallel:
+                window.append((record, pool.submit(fetch, record.url)))
+                if len(window) >= 2 * workers:
                     yield from self._settle(*window.popleft())
             while window:
                 yield from self._settle(*window.popleft())
