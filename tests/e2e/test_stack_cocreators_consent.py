@@ -3,19 +3,28 @@ with two co-creators waits for both, sells once both accepted and consented, pay
 their share, and holds three consents in its chain; when one co-creator withdraws, it
 leaves future sales while the licence already sold still downloads."""
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from assent.protocol import check_chain
+from assent.verify import load_keys
+from services.contracts.catalogue import ConsentRecorded
+from services.contracts.events import Topic
+from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 from tests.e2e.marketplace import (
     COMPLETE,
     CONSENT,
     CREATE_BUNDLE,
+    OPT_IN_STATEMENT,
     QUOTE,
     TRAINING,
     buy,
+    cli,
     consent_input,
     create_work,
     delivered,
@@ -24,6 +33,7 @@ from tests.e2e.marketplace import (
     proven_chain,
     quote_for,
     register,
+    run_cli,
     upload_single,
 )
 from tests.fixtures.graphql import GraphQLClient
@@ -43,6 +53,7 @@ WITHDRAW_CONSENT = """mutation($id: ID!) { withdrawConsent(workId: $id,
   statementId: "withdrawal", statementVersion: "1") { __typename } }"""
 FILES = """query($id: ID!) { delivery(id: $id) { ... on Delivery {
   files { items { downloadUrl } } } } }"""
+STATEMENTS = "{ consentStatements { id version text } }"
 PRICE = 10_000
 
 
@@ -86,8 +97,37 @@ async def _quoted_out(gateway: GraphQLClient, key: str, work_id: str) -> dict[st
     return dict(quoted)
 
 
+async def _opt_in_words(gateway: GraphQLClient) -> str:
+    published = (await gateway.execute(STATEMENTS))["consentStatements"]
+    [words] = [
+        statement["text"]
+        for statement in published
+        if (statement["id"], statement["version"])
+        == (OPT_IN_STATEMENT["statementId"], OPT_IN_STATEMENT["statementVersion"])
+    ]
+    return str(words)
+
+
+async def _exported_and_verified(
+    running_stack: RunningStack, key: str, work_id: str, to: Path
+) -> Path:
+    """The work's chain exported by its creator, then verified offline by `assent verify`
+    with only the published keys beside it."""
+    gateway_url = running_stack.stack.gateway_url
+    env = {**os.environ, "ASSENT_API_KEY": key, "ASSENT_GATEWAY_URL": gateway_url}
+    exported = await run_cli(cli("audit", "export", "--work", work_id, "--to", str(to)), env=env)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    keys = to / "keys.json"
+    async with httpx.AsyncClient() as http:
+        keys.write_bytes((await http.get(gateway_url + WELL_KNOWN_KEYS_PATH)).content)
+    document = to / f"chain-work-{work_id}.json"
+    verified = await run_cli(cli("verify", str(document), "--keys", str(keys)))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    return document
+
+
 async def test_co_creators_each_consent_are_each_paid_and_one_withdrawal_ends_future_sales(
-    gateway: GraphQLClient, running_stack: RunningStack
+    gateway: GraphQLClient, running_stack: RunningStack, tmp_path: Path
 ) -> None:
     owner_id, owner = await register(gateway, "CREATOR", "Noor Haddad")
     first_id, first = await register(gateway, "CREATOR", "Tomas Reyes")
@@ -129,13 +169,30 @@ async def test_co_creators_each_consent_are_each_paid_and_one_withdrawal_ends_fu
     topics = [entry["topic"] for entry in chain["entries"] if entry["step"] == "CONSENT"]
     assert topics.count("consent.given") == 3
     assert topics.count("invitation.accepted") == 2
+    # Exported and verified offline: three consents, one per member, each in the words of
+    # the statement they chose.
+    document = await _exported_and_verified(running_stack, owner, work_id, tmp_path)
+    check = check_chain(json.loads(document.read_text()), load_keys(str(tmp_path / "keys.json")))
+    assert check.ok, check.problems
+    consents = [
+        event.payload
+        for event in check.events
+        if event.topic == Topic.CONSENT_GIVEN and isinstance(event.payload, ConsentRecorded)
+    ]
+    assert sorted(str(consent.given_by) for consent in consents) == sorted(
+        [owner_id, first_id, second_id]
+    )
+    words = await _opt_in_words(gateway)
+    assert [consent.statement_text for consent in consents] == [words] * 3
 
     withdrawn = await gateway.execute(WITHDRAW_CONSENT, {"id": work_id}, key=second)
     assert withdrawn["withdrawConsent"]["__typename"] == "ConsentRecorded", withdrawn
 
     assert await _awaiting(gateway, owner, work_id) == {second_id}
     quoted = await _quoted_out(gateway, lab, work_id)
-    assert quoted["__typename"] != "QuoteIssued" or quoted["quote"]["lines"] == [], quoted
+    assert quoted["__typename"] == "QuoteIssued", quoted
+    assert quoted["quote"]["lines"] == [], quoted
+    assert quoted["quote"]["excluded"] == [{"workId": work_id, "reason": "NOT_FOUND"}], quoted
     # The licence already sold still downloads.
     files = (await gateway.execute(FILES, {"id": licence["delivery"]["id"]}, key=lab))["delivery"]
     async with httpx.AsyncClient() as http:
