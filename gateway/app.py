@@ -16,6 +16,7 @@ from gateway.accounts.cache import PrincipalCache
 from gateway.accounts.keys import hash_key
 from gateway.accounts.service import Principal, account_service
 from gateway.clients.audit import AuditClient
+from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
@@ -23,6 +24,7 @@ from gateway.config import Settings
 from gateway.context import Context, commit_or_roll_back
 from gateway.downloads import downloads_router
 from gateway.graphiql import graphiql_page, graphiql_router
+from gateway.ownsite import own_site_router
 from gateway.portal import portal_router
 from gateway.rate_limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
@@ -146,6 +148,9 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
                 "api_key.last_use_not_recorded", key_id=str(principal.key_id), exc_info=True
             )
 
+    def public_url(request: Request) -> str:
+        return settings.public_url or str(request.base_url)
+
     async def get_context(request: Request) -> Context:
         """A key that is unknown or revoked is answered as no key is: the operation
         runs, and each field that needs a caller answers the typed `Unauthenticated`,
@@ -163,7 +168,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             refusal=refusal,
             principals=principals,
             services=services,
-            public_url=lambda: settings.public_url or str(request.base_url),
+            public_url=lambda: public_url(request),
         )
 
     graphql = _GraphQLRouter(
@@ -180,6 +185,13 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             delivery=DeliveryClient(services.by_name["delivery"]),
             licensing=LicensingClient(services.by_name["licensing"]),
             audit=AuditClient(services.by_name["audit"]),
+        )
+    )
+    app.include_router(
+        own_site_router(
+            authenticate,
+            catalogue=CatalogueClient(services.by_name["catalogue"]),
+            public_url=public_url,
         )
     )
     app.include_router(portal_router(storage))

@@ -14,8 +14,10 @@ from services.contracts.catalogue import (
     CreatorRead,
     FileIn,
     InvitationRead,
+    KitQuery,
     OfferIn,
     OfferRead,
+    OwnSiteKit,
     PartsIn,
     PresignedPart,
     ReviewDecision,
@@ -123,6 +125,22 @@ class CatalogueClient(ServiceApi):
 
     async def signals(self, principal: Principal | None, work_id: uuid.UUID) -> TermsSignals:
         return await self._model(TermsSignals, principal, "GET", f"/v1/works/{work_id}/signals")
+
+    async def work_kit(
+        self, principal: Principal | None, work_id: uuid.UUID, *, kit_url: str
+    ) -> OwnSiteKit:
+        params = query_params(KitQuery(kit_url=kit_url))
+        return await self._model(
+            OwnSiteKit, principal, "GET", f"/v1/works/{work_id}/own-site", params=params
+        )
+
+    async def creator_kit(
+        self, principal: Principal | None, creator_id: uuid.UUID, *, kit_url: str
+    ) -> OwnSiteKit:
+        params = query_params(KitQuery(kit_url=kit_url))
+        return await self._model(
+            OwnSiteKit, principal, "GET", f"/v1/creators/{creator_id}/own-site", params=params
+        )
 
     async def works(self, principal: Principal | None, ids: Sequence[uuid.UUID]) -> list[WorkRead]:
         content = await self._call(

@@ -463,6 +463,7 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "SaleReason": "empty on a listed work; an unlisted work's reasons reach its members only "
     "(the `work (a co-created work's saleStatus)` case)",
     "Creator": "the public name of a work's creator",
+    "OwnSiteKit": "links only: the own-site routes check who may fetch an unlisted work's kit",
 }
 
 

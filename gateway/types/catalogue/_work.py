@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gateway.context import Context
+from gateway.types.catalogue._own_site import OwnSiteKit
 from gateway.types.catalogue._terms import Consent, Offer, Use
 from gateway.types.errors import Conflict, Forbidden, NotFound, Refusals, ValidationFailed
 from gateway.types.scalars import BigInt
@@ -58,6 +59,10 @@ class WorkVersion:
 class Creator:
     id: strawberry.ID
     name: str
+
+    @strawberry.field(description="One own-site kit for all the creator's listed works.")
+    def own_site_kit(self, info: Info[Context, None]) -> OwnSiteKit:
+        return OwnSiteKit.of_creator(info.context.public_url, uuid.UUID(str(self.id)))
 
 
 @strawberry.type
@@ -142,6 +147,10 @@ class Work:
     async def owner(self, info: Info[Context, None]) -> Creator | None:
         creator = await info.context.loaders.creators.load(self.owner_id)
         return Creator(id=strawberry.ID(str(creator.id)), name=creator.name) if creator else None
+
+    @strawberry.field(description="The files to publish on the creator's own site.")
+    def own_site_kit(self, info: Info[Context, None]) -> OwnSiteKit:
+        return OwnSiteKit.of_work(info.context.public_url, uuid.UUID(str(self.id)))
 
     @strawberry.field(
         description="The terms as W3C TDMRep, ODRL (JSON-LD) and C2PA training-and-mining "

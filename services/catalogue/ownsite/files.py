@@ -32,10 +32,11 @@ from services.contracts.catalogue import (
     Use,
 )
 
-# RSL's usage vocabulary against the Assent uses each token stands for. Evaluation and
-# synthetic data have no token of their own: they stay in the TDMRep policy alone.
+# RSL's usage vocabulary against the Assent uses each token stands for. `ai-train` is
+# training, as robots.txt's training crawlers are: fine-tuning alone, evaluation and
+# synthetic data have no token of their own, and stay in the TDMRep policy alone.
 RSL_USAGES: dict[str, frozenset[Use]] = {
-    "ai-train": frozenset({Use.TRAINING, Use.FINE_TUNING}),
+    "ai-train": frozenset({Use.TRAINING}),
     "ai-input": frozenset({Use.RETRIEVAL}),
     "ai-index": frozenset({Use.RETRIEVAL}),
 }
