@@ -1,8 +1,8 @@
 """A creator's first listing in the portal, in headless Chromium against the whole stack:
 keyboard sign-in, a resumable multipart upload with its progress bar, consent, offer; a
 lab buys the work through the SDK and the creator sees the sale in the earnings chart,
-among the work's licences, and in its verified chain. Screenshots are kept under
-test-artifacts/portal/."""
+among the work's licences, and in its verified chain. A co-creator sees only their own
+controls. Screenshots are kept under test-artifacts/portal/."""
 
 import asyncio
 import hashlib
@@ -17,7 +17,16 @@ import pytest
 from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
 
 from assent.client import AssentClient
-from tests.e2e.marketplace import MiB, create_work, funded_buyer, register
+from tests.e2e.marketplace import (
+    COMPLETE,
+    TRAINING,
+    MiB,
+    create_work,
+    funded_buyer,
+    list_for_sale,
+    register,
+    upload_single,
+)
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.stack import RunningStack
 from tests.fixtures.storage import REPO_ROOT
@@ -198,8 +207,9 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     # Consent in plain words, then an offer: the work is for sale.
     await page.get_by_label("Training new AI models").check()
     statement = page.locator("#consent-statement")
-    await expect(statement).to_contain_text("for these uses only:")
-    await expect(statement).to_contain_text("It may not be used for anything else, including")
+    await expect(statement).to_contain_text("for the uses recorded with this consent and for")
+    await expect(statement).to_contain_text("Training new AI models: my work may be copied")
+    await page.get_by_label("I own or control the rights in this work").check()
     await page.get_by_label("I have read this statement and I agree to it").check()
     await page.get_by_role("button", name="Give consent").click()
     await expect(page.get_by_role("status")).to_contain_text("Consent recorded")
@@ -302,6 +312,7 @@ async def test_every_state_of_a_creators_works_and_a_withdrawal(
     await expect(row).to_contain_text("ReadyNo")
 
     await page.get_by_label("Testing models").check()
+    await page.get_by_label("I own or control the rights in this work").check()
     await page.get_by_label("I have read this statement and I agree to it").check()
     await page.get_by_role("button", name="Give consent").click()
     await expect(page.get_by_role("status")).to_contain_text("Consent recorded")
@@ -314,12 +325,83 @@ async def test_every_state_of_a_creators_works_and_a_withdrawal(
     await page.get_by_role("button", name="Withdraw the work").click()
     await expect(page.get_by_role("status")).to_contain_text("is withdrawn")
     await expect(row).to_contain_text("WithdrawnNo")
-    await expect(page.locator("#work-facts")).to_contain_text("No: you withdrew it.")
+    await expect(page.locator("#work-facts")).to_contain_text("No:You withdrew it.")
     await screenshot(page, "06-withdrawn")
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("API key")).to_be_focused()
     assert await page.evaluate("() => sessionStorage.length") == 0
+
+
+async def sign_in(page: Page, key: str) -> None:
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("status")).to_contain_text("Signed in as")
+
+
+async def test_a_co_creator_sees_only_their_controls_and_accepts_and_consents(
+    portal: tuple[Page, Traffic], gateway: GraphQLClient
+) -> None:
+    page, _ = portal
+    owner_id, owner = await register(gateway, "CREATOR", "Ana Lima")
+    co_creator_id, co_creator = await register(gateway, "CREATOR", "Ben Okafor")
+    content = os.urandom(30_000)
+    shares = [
+        {"creatorId": owner_id, "basisPoints": 7_000},
+        {"creatorId": co_creator_id, "basisPoints": 3_000},
+    ]
+    created = await create_work(gateway, owner, content, title="Duet at dusk", shares=shares)
+    work_id = created["work"]["id"]
+    await upload_single(created, content)
+    await gateway.execute(COMPLETE, {"id": work_id}, key=owner)
+    await list_for_sale(gateway, owner, work_id, price=900, uses=TRAINING)
+    facts = page.locator("#work-facts")
+    row = page.locator("#works-table tbody tr", has_text="Duet at dusk")
+
+    # The owner reads why it is not for sale, in words naming who it waits for.
+    await sign_in(page, owner)
+    await row.get_by_role("button", name="Duet at dusk").click()
+    await expect(facts).to_contain_text("No:Waiting for Ben Okafor to accept their share.")
+    await page.get_by_role("button", name="Sign out").click()
+
+    # The co-creator: their share to answer, and none of the owner's controls.
+    await sign_in(page, co_creator)
+    await expect(row).to_contain_text("ReadyNo€9.00NoneCo-creator, 30 %")
+    await row.get_by_role("button", name="Duet at dusk").click()
+    await expect(facts).to_contain_text("Waiting for you to accept your share.")
+    await expect(page.locator("#invitation-text")).to_contain_text(
+        "Ana Lima named you as a co-creator of this work with a 30 % share."
+    )
+    for owners in ("Publish the offer", "Withdraw this work from sale…", "Show the chain"):
+        await expect(page.get_by_role("button", name=owners)).to_be_hidden()
+    await expect(page.get_by_role("button", name="Give consent")).to_be_hidden()
+    await screenshot(page, "07-co-creator-invited")
+
+    await page.get_by_role("button", name="Accept my share").click()
+    await expect(page.get_by_role("status")).to_contain_text("You accepted your share")
+    await expect(page.get_by_role("button", name="Accept my share")).to_be_hidden()
+    await expect(facts).to_contain_text("Waiting for your consent.")
+    # Consent in the platform's words, with the rights attested, as the owner gives it.
+    await expect(page.locator("#consent-statement")).to_contain_text(
+        "for the uses recorded with this consent and for nothing else"
+    )
+    await expect(page.get_by_label("Training new AI models")).to_be_checked()
+    await page.get_by_label("I own or control the rights in this work").check()
+    await page.get_by_label("I have read this statement and I agree to it").check()
+    await page.get_by_role("button", name="Give consent").click()
+    await expect(page.get_by_role("status")).to_contain_text("Consent recorded")
+    await expect(facts).to_contain_text("Yes: buyers can find and license it.")
+    await expect(row).to_contain_text("ReadyYes€9.00")
+    await expect(row).to_contain_text("Co-creator, 30 %")
+    await expect(page.get_by_role("button", name="Publish the offer")).to_be_hidden()
+
+    # They may withdraw their own consent, in the withdrawal statement's words.
+    await page.get_by_role("button", name="Withdraw my consent…").click()
+    await expect(page.locator("#withdrawal-statement")).not_to_be_empty()
+    await page.get_by_role("button", name="Withdraw my consent", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("is withdrawn: it leaves future")
+    await expect(facts).to_contain_text("No:Waiting for your consent.")
+    await screenshot(page, "08-co-creator-withdrew")
 
 
 async def test_the_portals_incremental_sha256_matches_hashlib(

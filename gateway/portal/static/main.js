@@ -1,63 +1,44 @@
-// The creator portal: sign in, upload, consent, offer, withdraw, earnings and chains.
+// The creator portal: sign in, upload, consent, offer, withdraw, earnings and chains; a
+// co-creator's answer to their invitation and their own consent.
 
 import { RequestFailed, SignedOut, expect, graphql, session } from "./api.js";
-import { drawChart, periodLabel, periodSeries } from "./chart.js";
-import { proves } from "./merkle.js";
+import { showChain } from "./chain.js";
+import { $, cell, say, warn } from "./dom.js";
+import { forgetEarnings, loadEarnings, renderEarnings } from "./earnings.js";
+import { membership } from "./members.js";
 import {
-  CHAIN,
-  CONSENT_STATEMENTS,
+  ACCEPT_INVITATION,
   CREATE_WORK,
-  EARNINGS,
+  DECLINE_INVITATION,
   GIVE_CONSENT,
+  INVITATIONS,
   ME,
   MY_WORKS,
   SET_OFFER,
+  WITHDRAW_CONSENT,
   WITHDRAW_WORK,
-  WORK,
 } from "./queries.js";
 import { sha256OfBlob } from "./sha256.js";
 import { completeUpload, sendFile, uploadTarget } from "./upload.js";
+import { WORK_STATES, formatBytes, formatMoney, formatShare, offerSummary, useNames } from "./words.js";
 import {
-  STEP_NAMES,
-  USES,
-  WORK_STATES,
-  currencyDigits,
-  formatBytes,
-  formatDate,
-  formatMoney,
-  offerSummary,
-  parseAmount,
-  useNames,
-} from "./words.js";
-
-const $ = (id) => document.getElementById(id);
+  checkedUses,
+  currentStatement,
+  offerValues,
+  opened,
+  reasonsInWords,
+  showWork,
+} from "./work.js";
 
 const state = {
-  work: null,
-  earnings: null,
+  me: null,
+  invitations: [],
   worksCursor: null,
   // The upload the form started, kept so that "Resume" can continue it with the same file.
   upload: null,
-  chainUrl: null,
-  // The platform's current opt-in statement, asked for once per page.
-  optIn: null,
 };
 
 // --- messages -------------------------------------------------------------------------
-
-function say(text) {
-  $("status").textContent = text;
-}
-
-function warn(text) {
-  $("alert").textContent = text;
-}
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  return td;
-}
 
 // Runs a user's action: one at a time per button, errors shown, a refused key signs out.
 async function act(button, action) {
@@ -88,6 +69,7 @@ async function signIn(key) {
     );
   }
   session.keep(key);
+  state.me = { id: found.id, name: found.name };
   $("account-name").textContent = found.name;
   $("account").hidden = false;
   $("sign-in-section").hidden = true;
@@ -104,8 +86,11 @@ function signOut() {
 
 function leave() {
   session.forget();
-  state.work = null;
-  state.earnings = null;
+  state.me = null;
+  opened.work = null;
+  opened.member = null;
+  state.invitations = [];
+  forgetEarnings();
   state.upload = null;
   $("portal").hidden = true;
   $("account").hidden = true;
@@ -117,12 +102,29 @@ function leave() {
 
 // --- my works -------------------------------------------------------------------------
 
+async function loadInvitations() {
+  const found = expect((await graphql(INVITATIONS)).invitations, "InvitationList");
+  state.invitations = found.items;
+}
+
+function consentCell(work, member) {
+  if (!member.consentInForce) return "None";
+  return member.ownRecord || member.consentUses.length ? useNames(member.consentUses) : "Given";
+}
+
+function partCell(member) {
+  if (member.isOwner) return "Owner";
+  return member.share === null ? "Co-creator" : `Co-creator, ${formatShare(member.share)}`;
+}
+
 async function loadWorks(more = false) {
-  const after = more ? state.worksCursor : null;
-  const page = expect((await graphql(MY_WORKS, { after })).works, "WorkConnection");
+  const after = more ? opened.worksCursor : null;
+  const [works] = await Promise.all([graphql(MY_WORKS, { after }), loadInvitations()]);
+  const page = expect(works.works, "WorkConnection");
   const body = $("works-table").tBodies[0];
   if (!more) body.replaceChildren();
   for (const work of page.items) {
+    const member = membership(work, state.me, state.invitations);
     const row = document.createElement("tr");
     row.dataset.workId = work.id;
     const title = document.createElement("td");
@@ -137,180 +139,24 @@ async function loadWorks(more = false) {
       cell(WORK_STATES[work.status] ?? work.status),
       cell(work.listed ? "Yes" : "No"),
       cell(work.offer ? formatMoney(work.offer.price) : "No offer"),
-      cell(work.consent && work.consent.kind !== "WITHDRAWN" ? useNames(work.consent.uses) : "None"),
+      cell(consentCell(work, member)),
+      cell(partCell(member)),
     );
     body.append(row);
   }
-  state.worksCursor = page.nextCursor;
+  opened.worksCursor = page.nextCursor;
   $("more-works").hidden = !page.nextCursor;
   $("works-empty").hidden = body.rows.length > 0;
 }
 
 // --- one work -------------------------------------------------------------------------
 
-function fact(list, term, detail, className = "") {
-  const dt = document.createElement("dt");
-  dt.textContent = term;
-  const dd = document.createElement("dd");
-  dd.textContent = detail;
-  if (className) dd.className = className;
-  list.append(dt, dd);
-}
-
-function whyNotListed(work) {
-  if (work.status === "WITHDRAWN") return "No: you withdrew it.";
-  if (work.status !== "READY") return "No: its file is not complete yet.";
-  if (!work.consent || work.consent.kind === "WITHDRAWN") return "No: it needs your consent.";
-  if (!work.offer) return "No: it needs an offer.";
-  return "No.";
-}
-
-function choices(container, prefix, uses, checked, onChange) {
-  container.replaceChildren();
-  for (const entry of USES.filter((e) => uses.includes(e.use))) {
-    const wrapper = document.createElement("div");
-    wrapper.className = "check";
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.id = `${prefix}-${entry.use}`;
-    box.value = entry.use;
-    box.checked = checked.includes(entry.use);
-    if (onChange) box.addEventListener("change", onChange);
-    const label = document.createElement("label");
-    label.htmlFor = box.id;
-    label.textContent = entry.name;
-    wrapper.append(box, label);
-    container.append(wrapper);
-  }
-}
-
-function checkedUses(container) {
-  return [...container.querySelectorAll("input:checked")].map((box) => box.value);
-}
-
-async function currentOptIn() {
-  if (!state.optIn) {
-    const statements = (await graphql(CONSENT_STATEMENTS, {})).consentStatements;
-    state.optIn = statements.find((s) => s.scope === "OPT_IN" && s.current);
-  }
-  return state.optIn;
-}
-
-async function renderConsent(work) {
-  const optIn = await currentOptIn();
-  const consent = work.consent && work.consent.kind !== "WITHDRAWN" ? work.consent : null;
-  choices($("consent-uses"), "consent-use", USES.map((e) => e.use), consent ? consent.uses : []);
-  $("consent-statement").textContent = optIn.text;
-  $("consent-statement-version").textContent = `version ${optIn.version}`;
-  $("consent-earlier").hidden =
-    !consent || (consent.statementId === optIn.id && consent.statementVersion === optIn.version);
-  for (const id of ["consent-rights", "consent-people", "consent-releases", "consent-agree"]) {
-    $(id).checked = false;
-  }
-  $("consent-releases-row").hidden = true;
-  $("consent-form").hidden = work.status === "WITHDRAWN";
-}
-
-function offerValues() {
-  const currency = $("offer-currency").value;
-  const amount = parseAmount($("offer-price").value, currency);
-  return {
-    price: amount === null || amount <= 0 ? null : { amountMinor: amount, currency },
-    uses: checkedUses($("offer-uses")),
-    commercial: $("offer-commercial").checked,
-    attribution: $("offer-attribution").checked,
-    days: Number($("offer-duration").value),
-    territory: $("offer-territory")
-      .value.split(",")
-      .map((code) => code.trim().toUpperCase())
-      .filter(Boolean),
-  };
-}
-
-function renderOffer(work) {
-  const consented = work.consent && work.consent.kind !== "WITHDRAWN" ? work.consent.uses : [];
-  const offer = work.offer;
-  const update = () => {
-    $("offer-summary").textContent = offerSummary(offerValues());
-  };
-  if (offer) {
-    const digits = currencyDigits(offer.price.currency);
-    $("offer-currency").value = offer.price.currency;
-    $("offer-price").value = (Number(offer.price.amountMinor) / 10 ** digits).toFixed(digits);
-    $("offer-commercial").checked = offer.terms.commercialUse;
-    $("offer-attribution").checked = offer.terms.attributionRequired;
-    $("offer-duration").value = offer.terms.durationDays;
-    $("offer-territory").value = offer.terms.territory.join(", ");
-  }
-  choices($("offer-uses"), "offer-use", consented, offer ? offer.terms.uses : consented, update);
-  $("offer-form").hidden = work.status === "WITHDRAWN" || consented.length === 0;
-  update();
-}
-
-function renderLicences(workId) {
-  const lines = (state.earnings?.lines ?? []).filter((line) => line.workId === workId);
-  const body = $("licences-table").tBodies[0];
-  body.replaceChildren();
-  for (const line of lines) {
-    const row = document.createElement("tr");
-    const licence = cell(line.licenceId);
-    licence.className = "hash";
-    row.append(
-      cell(line.buyerName),
-      cell(useNames(line.uses)),
-      cell(formatMoney(line.amount)),
-      cell(line.kind === "SALE" ? "Sale" : line.kind === "REFUND" ? "Refund" : line.kind),
-      cell(formatDate(line.recordedAt)),
-      licence,
-    );
-    body.append(row);
-  }
-  $("licences-table").hidden = lines.length === 0;
-  $("licences-empty").hidden = lines.length > 0;
-}
-
-async function openWork(workId, { focus = true } = {}) {
-  const work = expect((await graphql(WORK, { id: workId })).work, "Work");
-  state.work = work;
-  $("work-heading").textContent = work.title;
-  const facts = $("work-facts");
-  facts.replaceChildren();
-  fact(facts, "State", WORK_STATES[work.status] ?? work.status);
-  fact(facts, "For sale", work.listed ? "Yes: buyers can find and license it." : whyNotListed(work));
-  const version = work.currentVersion ?? work.pendingVersion;
-  if (version) {
-    fact(facts, "File", `${version.fileName}, ${formatBytes(Number(version.size))}`);
-    fact(facts, "SHA-256", version.sha256, "hash");
-  }
-  if (work.pendingVersion?.failureReason) fact(facts, "Last upload", work.pendingVersion.failureReason);
-  if (work.consent) {
-    fact(
-      facts,
-      "Consent",
-      work.consent.kind === "WITHDRAWN"
-        ? `Withdrawn on ${formatDate(work.consent.givenAt)}`
-        : `${useNames(work.consent.uses)} (given ${formatDate(work.consent.givenAt)})`,
-    );
-  }
-  if (work.offer) {
-    fact(facts, "Offer", `${formatMoney(work.offer.price)} for ${useNames(work.offer.terms.uses)}`);
-  }
-  if (work.withdrawnAt) fact(facts, "Withdrawn", formatDate(work.withdrawnAt));
-  $("resume-panel").hidden = work.status !== "PENDING_UPLOAD";
-  await renderConsent(work);
-  renderOffer(work);
-  $("withdraw-panel").hidden = work.status === "WITHDRAWN";
-  $("withdraw-confirm").hidden = true;
-  $("withdraw-start").hidden = false;
-  renderLicences(work.id);
-  $("chain").hidden = true;
-  $("load-chain").textContent = "Show the chain";
-  $("work-section").hidden = false;
-  if (focus) $("work-heading").focus();
+async function openWork(workId, options) {
+  await showWork(workId, state.me, state.invitations, options);
 }
 
 async function giveConsent() {
-  const work = state.work;
+  const work = opened.work;
   const uses = checkedUses($("consent-uses"));
   if (!uses.length) throw new RequestFailed("Choose at least one use.");
   if (!$("consent-rights").checked) {
@@ -326,7 +172,7 @@ async function giveConsent() {
     $("consent-agree").focus();
     throw new RequestFailed("Tick the box to agree to the statement first.");
   }
-  const optIn = await currentOptIn();
+  const optIn = await currentStatement("OPT_IN");
   const input = {
     uses,
     statementId: optIn.id,
@@ -339,14 +185,44 @@ async function giveConsent() {
   };
   const recorded = (await graphql(GIVE_CONSENT, { id: work.id, input })).giveConsent;
   expect(recorded, "ConsentRecorded");
-  await openWork(work.id, { focus: false });
   await loadWorks();
+  await openWork(work.id, { focus: false });
+  if (!opened.member.isOwner) {
+    say(`Consent recorded for "${work.title}": ${useNames(uses)}.`);
+    $("work-heading").focus();
+    return;
+  }
   say(`Consent recorded for "${work.title}": ${useNames(uses)}. Next: set an offer.`);
   $("offer-price").focus();
 }
 
+async function answerInvitation(mutation, field) {
+  const work = opened.work;
+  const answered = (await graphql(mutation, { id: opened.member.invitation.id }))[field];
+  const status = expect(answered, "InvitationAnswerRecorded").invitation.status;
+  await loadWorks();
+  await openWork(work.id, { focus: false });
+  say(
+    status === "ACCEPTED"
+      ? `You accepted your share of "${work.title}". Next: give your consent.`
+      : `You declined your share of "${work.title}".`,
+  );
+  $("work-heading").focus();
+}
+
+async function withdrawConsent() {
+  const work = opened.work;
+  const withdrawal = await currentStatement("WITHDRAWAL");
+  const variables = { id: work.id, statementId: withdrawal.id, statementVersion: withdrawal.version };
+  expect((await graphql(WITHDRAW_CONSENT, variables)).withdrawConsent, "ConsentRecorded");
+  await loadWorks();
+  await openWork(work.id, { focus: false });
+  say(`Your consent to "${work.title}" is withdrawn: it leaves future sales.`);
+  $("work-heading").focus();
+}
+
 async function setOffer() {
-  const work = state.work;
+  const work = opened.work;
   const values = offerValues();
   if (values.price === null) {
     $("offer-price").focus();
@@ -368,66 +244,20 @@ async function setOffer() {
   expect(set, "OfferSet");
   await openWork(work.id, { focus: false });
   await loadWorks();
-  const listed = state.work.listed ? "It is for sale now." : whyNotListed(state.work);
+  const listed = opened.work.listed
+    ? "It is for sale now."
+    : `Not for sale yet: ${reasonsInWords(opened.work, opened.member).join(" ")}`;
   say(`Offer published for "${work.title}": ${formatMoney(values.price)}. ${listed}`);
 }
 
 async function withdrawWork() {
-  const work = state.work;
+  const work = opened.work;
   const withdrawn = (await graphql(WITHDRAW_WORK, { id: work.id })).withdrawWork;
   expect(withdrawn, "WorkWithdrawn");
   await openWork(work.id, { focus: false });
   await loadWorks();
   say(`"${work.title}" is withdrawn: no new buyer can license it.`);
   $("work-heading").focus();
-}
-
-async function showChain() {
-  const work = state.work;
-  const chain = expect((await graphql(CHAIN, { id: work.id })).licenceChain, "LicenceChain");
-  const { treeSize, rootHash, issuedAt } = chain.checkpoint;
-  const list = $("chain-entries");
-  list.replaceChildren();
-  let proven = 0;
-  for (const entry of chain.entries) {
-    const ok = await proves(
-      entry.entry,
-      entry.leafHash,
-      entry.index,
-      treeSize,
-      entry.inclusionProof,
-      rootHash,
-    );
-    if (ok) proven += 1;
-    const item = document.createElement("li");
-    item.dataset.step = entry.step;
-    const what = document.createElement("strong");
-    what.textContent = STEP_NAMES[entry.step] ?? entry.step;
-    const detail = document.createElement("span");
-    detail.textContent = ` (${entry.topic}), ${formatDate(entry.occurredAt)}, log index ${entry.index}. `;
-    const mark = document.createElement("span");
-    mark.className = ok ? "proof-ok" : "proof-bad";
-    mark.textContent = !ok
-      ? "Its proof does not check out."
-      : entry.entry === null
-        ? "Another party's step: its details are withheld from you; that it is in the log is proven."
-        : "Proven in the log.";
-    item.append(what, detail, mark);
-    list.append(item);
-  }
-  $("chain-checkpoint").textContent =
-    `Checkpoint: the log held ${treeSize} entries at ${formatDate(issuedAt)}; ` +
-    `root hash ${rootHash}. ${proven} of ${chain.entries.length} steps proven against it.`;
-  $("chain-pending").textContent = chain.pendingEntries
-    ? `${chain.pendingEntries} newer steps wait for the next checkpoint (about a second); show the chain again to include them.`
-    : "";
-  if (state.chainUrl) URL.revokeObjectURL(state.chainUrl);
-  state.chainUrl = URL.createObjectURL(new Blob([chain.document], { type: "application/json" }));
-  $("chain-download").href = state.chainUrl;
-  $("chain-download").download = `chain-work-${work.id}.json`;
-  $("chain").hidden = false;
-  $("load-chain").textContent = "Show the chain again";
-  say(`The chain of "${work.title}": ${chain.entries.length} steps, ${proven} proven.`);
 }
 
 // --- uploading ------------------------------------------------------------------------
@@ -491,7 +321,7 @@ async function finishUpload(target) {
   $("upload-form").reset();
   await loadWorks();
   await openWork(workId, { focus: false });
-  say(`"${state.work.title}" is uploaded and its checksum matches. Next: give your consent.`);
+  say(`"${opened.work.title}" is uploaded and its checksum matches. Next: give your consent.`);
   $("work-heading").focus();
 }
 
@@ -501,7 +331,7 @@ async function resumeUpload() {
 }
 
 async function resumeWorkUpload() {
-  const work = state.work;
+  const work = opened.work;
   const file = $("resume-file").files[0];
   const expected = work.pendingVersion;
   if (!file) throw new RequestFailed("Choose the work's file.");
@@ -517,60 +347,6 @@ async function resumeWorkUpload() {
 function guessMediaType(file) {
   const [kind] = (file.type || "").split("/");
   return { image: "IMAGE", text: "TEXT", audio: "AUDIO", video: "VIDEO" }[kind] ?? "OTHER";
-}
-
-// --- earnings -------------------------------------------------------------------------
-
-async function loadEarnings() {
-  const period = $("earnings-period").value;
-  state.earnings = expect((await graphql(EARNINGS, { period })).earnings, "Earnings");
-  const earnings = state.earnings;
-  const currencies = [
-    ...new Set([...earnings.byPeriod, ...earnings.byWork].map((p) => p.amount.currency)),
-  ];
-  const select = $("earnings-currency");
-  const chosen = currencies.includes(select.value) ? select.value : currencies[0] ?? "EUR";
-  select.replaceChildren(
-    ...(currencies.length ? currencies : ["EUR"]).map((code) => new Option(code, code)),
-  );
-  select.value = chosen;
-  renderEarnings();
-  if (state.work) renderLicences(state.work.id);
-}
-
-function renderEarnings() {
-  const earnings = state.earnings;
-  const period = $("earnings-period").value;
-  const currency = $("earnings-currency").value;
-  const series = periodSeries(earnings.byPeriod, period, currency);
-  drawChart($("earnings-chart"), series, period, currency);
-  const total = series.reduce((sum, point) => sum + point.amountMinor, 0);
-  $("earnings-caption").textContent =
-    `Your share of sales per ${period.toLowerCase()}, after the platform fee and refunds: ` +
-    `${formatMoney({ amountMinor: total, currency })} in the periods shown.`;
-  const owed = earnings.owed.filter((money) => Number(money.amountMinor) !== 0);
-  $("earnings-owed").textContent = owed.length
-    ? `Earned and not yet paid out: ${owed.map(formatMoney).join(", ")}.`
-    : "Nothing is owed to you right now.";
-  const periods = $("earnings-periods").tBodies[0];
-  periods.replaceChildren(
-    ...series.map((point) => {
-      const row = document.createElement("tr");
-      row.append(
-        cell(periodLabel(point.start, period)),
-        cell(formatMoney({ amountMinor: point.amountMinor, currency })),
-      );
-      return row;
-    }),
-  );
-  const byWork = $("earnings-by-work").tBodies[0];
-  byWork.replaceChildren(
-    ...earnings.byWork.map((work) => {
-      const row = document.createElement("tr");
-      row.append(cell(work.title), cell(String(work.licences)), cell(formatMoney(work.amount)));
-      return row;
-    }),
-  );
 }
 
 // --- wiring ---------------------------------------------------------------------------
@@ -618,7 +394,24 @@ on("withdraw-no", "click", () => {
   $("withdraw-start").focus();
 });
 on("withdraw-yes", "click", (event) => act(event.currentTarget, withdrawWork));
-on("load-chain", "click", (event) => act(event.currentTarget, showChain));
+on("load-chain", "click", (event) => act(event.currentTarget, () => showChain(opened.work)));
+on("accept-invitation", "click", (event) =>
+  act(event.currentTarget, () => answerInvitation(ACCEPT_INVITATION, "acceptInvitation")),
+);
+on("decline-invitation", "click", (event) =>
+  act(event.currentTarget, () => answerInvitation(DECLINE_INVITATION, "declineInvitation")),
+);
+on("consent-withdraw-start", "click", () => {
+  $("consent-withdraw-start").hidden = true;
+  $("consent-withdraw-confirm").hidden = false;
+  $("consent-withdraw-no").focus();
+});
+on("consent-withdraw-no", "click", () => {
+  $("consent-withdraw-confirm").hidden = true;
+  $("consent-withdraw-start").hidden = false;
+  $("consent-withdraw-start").focus();
+});
+on("consent-withdraw-yes", "click", (event) => act(event.currentTarget, withdrawConsent));
 submit("upload-form", uploadNew);
 on("resume-upload", "click", (event) => act(event.currentTarget, resumeUpload));
 on("resume-work-upload", "click", (event) => act(event.currentTarget, resumeWorkUpload));
@@ -628,8 +421,10 @@ on("upload-file", "change", () => {
   $("upload-media").value = guessMediaType(file);
   if (!$("upload-title").value.trim()) $("upload-title").value = file.name.replace(/\.[^.]+$/, "");
 });
-on("refresh-earnings", "click", (event) => act(event.currentTarget, loadEarnings));
-on("earnings-period", "change", () => act(null, loadEarnings));
+on("refresh-earnings", "click", (event) =>
+  act(event.currentTarget, () => loadEarnings(opened.work?.id)),
+);
+on("earnings-period", "change", () => act(null, () => loadEarnings(opened.work?.id)));
 on("earnings-currency", "change", () => act(null, async () => renderEarnings()));
 
 const kept = session.key();

@@ -6,17 +6,21 @@ const INVALID = "... on Error { message } ... on ValidationFailed { fields { fie
 export const ME = `query Me { me { __typename
   ... on Account { id name roles } ... on Unauthenticated { message } } }`;
 
+// What tells a member's view apart: who owns the work, the shares, why it is not for sale.
+const MEMBERS = `owner { id name } shares { creator { id name } basisPoints }
+  saleStatus { code detail creator { id name } }`;
+
 export const MY_WORKS = `query MyWorks($after: String) {
   works(filter: {mine: true}, sort: NEWEST, first: 50, after: $after) { __typename
-    ... on WorkConnection { nextCursor items { id title status listed
-        offer { price { amountMinor currency } } consent { kind uses } } }
+    ... on WorkConnection { nextCursor items { id title status listed ${MEMBERS}
+        offer { price { amountMinor currency } terms { uses } } consent { kind uses givenBy } } }
     ${INVALID} } }`;
 
 export const WORK = `query Work($id: ID!) { work(id: $id) { __typename
-  ... on Work { id title description mediaType status listed createdAt withdrawnAt
+  ... on Work { id title description mediaType status listed createdAt withdrawnAt ${MEMBERS}
     currentVersion { fileName size sha256 status }
     pendingVersion { fileName size sha256 status failureReason }
-    consent { kind uses statementId statementVersion givenAt }
+    consent { kind uses statementId statementVersion givenAt givenBy }
     offer { price { amountMinor currency } publishedAt
       terms { uses commercialUse attributionRequired territory durationDays } } }
   ${ERROR} } }`;
@@ -47,6 +51,23 @@ export const CONSENT_STATEMENTS = `query ConsentStatements {
 export const GIVE_CONSENT = `mutation GiveConsent($id: ID!, $input: ConsentInput!) {
   giveConsent(workId: $id, input: $input) { __typename
     ... on ConsentRecorded { consent { kind uses } } ${INVALID} } }`;
+
+export const WITHDRAW_CONSENT = `mutation WithdrawConsent($id: ID!, $statementId: String!,
+  $statementVersion: String!) {
+  withdrawConsent(workId: $id, statementId: $statementId, statementVersion: $statementVersion) {
+    __typename ... on ConsentRecorded { consent { kind } } ${INVALID} } }`;
+
+export const INVITATIONS = `query Invitations { invitations { __typename
+  ... on InvitationList { items { id status basisPoints work { id } invitedBy { name } } }
+  ${ERROR} } }`;
+
+const ANSWER = `__typename ... on InvitationAnswerRecorded { invitation { id status } } ${ERROR}`;
+
+export const ACCEPT_INVITATION = `mutation AcceptInvitation($id: ID!) {
+  acceptInvitation(id: $id) { ${ANSWER} } }`;
+
+export const DECLINE_INVITATION = `mutation DeclineInvitation($id: ID!) {
+  declineInvitation(id: $id) { ${ANSWER} } }`;
 
 export const SET_OFFER = `mutation SetOffer($id: ID!, $input: OfferInput!) {
   setOffer(workId: $id, input: $input) { __typename

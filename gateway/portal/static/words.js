@@ -112,3 +112,72 @@ export function formatBytes(size) {
 export function formatDate(iso) {
   return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
+
+export function formatShare(basisPoints) {
+  return `${basisPoints / 100} %`;
+}
+
+// The catalogue's detail about a co-creator the work waits for, told apart by its words:
+// the code alone does not say which of their steps is missing.
+const AWAITED_STEPS = [
+  [/has not accepted/, "ACCEPT"],
+  [/declined/, "DECLINED"],
+  [/has not given their consent/, "CONSENT"],
+  [/has not consented to/, "USES"],
+];
+
+export function awaitedStep(reason) {
+  return AWAITED_STEPS.find(([words]) => words.test(reason.detail))?.[1] ?? null;
+}
+
+function sentence(text) {
+  const trimmed = text.trim();
+  return trimmed.charAt(0).toUpperCase() + trimmed.slice(1) + (/[.!?]$/.test(trimmed) ? "" : ".");
+}
+
+// The uses named after the detail's colon, e.g. "…consented to: training, evaluation".
+function usesAfterColon(detail) {
+  const named = detail.slice(detail.indexOf(":") + 1).split(",");
+  return useNames(named.map((use) => use.trim().toUpperCase()).filter(Boolean));
+}
+
+function awaitedCoCreator(reason, isMe) {
+  const name = reason.creator?.name ?? "a co-creator";
+  switch (awaitedStep(reason)) {
+    case "ACCEPT":
+      return isMe ? "Waiting for you to accept your share." : `Waiting for ${name} to accept their share.`;
+    case "DECLINED":
+      return isMe
+        ? "You declined your share: it is not sold while it names you."
+        : `${name} declined their share: it is not sold while it names them.`;
+    case "CONSENT":
+      return isMe ? "Waiting for your consent." : `Waiting for ${name} to consent.`;
+    case "USES":
+      return isMe
+        ? `Waiting for your consent to: ${usesAfterColon(reason.detail)}.`
+        : `Waiting for ${name} to consent to: ${usesAfterColon(reason.detail)}.`;
+    default:
+      return sentence(reason.detail);
+  }
+}
+
+// Why a work is not for sale, said to the member reading: its owner, or a co-creator.
+export function saleReasonWords(reason, { meId, isOwner }) {
+  switch (reason.code) {
+    case "AWAITING_CO_CREATOR":
+      return awaitedCoCreator(reason, reason.creator?.id === meId);
+    case "WITHDRAWN":
+      return isOwner ? "You withdrew it." : "Its owner withdrew it.";
+    case "NO_FILE":
+      return "Its file is not uploaded and checked yet.";
+    case "NO_CONSENT":
+      return isOwner ? "It needs your consent." : "Waiting for its owner's consent.";
+    case "NO_OFFER":
+      return isOwner ? "It needs an offer: a price and terms." : "Waiting for its owner's offer.";
+    case "OFFER_WIDER_THAN_CONSENT":
+      return `Its offer includes uses ${isOwner ? "you have" : "its owner has"} not consented to: ${usesAfterColon(reason.detail)}.`;
+    default:
+      // HELD_FOR_REVIEW, and any reason newer than this page: the catalogue's own words.
+      return sentence(reason.detail);
+  }
+}
