@@ -19,8 +19,9 @@ HASH_BYTES = 8
 VIEW_BYTES = 2 * HASH_BYTES
 CROP_KEPT = 0.9
 # At most this many differing bits of the 128 (pHash + dHash) make a near duplicate.
-# Measured with bench/near_duplicates.py: transformed copies differ by at most 8 bits
-# but for a rare brightened one, distinct images by 18 or more.
+# Measured with bench/near_duplicates.py: resized, re-encoded, cropped and darkened
+# copies all came within it, brightened ones 199 in 200; no two of 10,000 distinct
+# pictures did.
 NEAR_DISTANCE = 12
 # Sixteen bits a band: with a million images stored, an exact band value is shared by
 # about fifteen of them, so a lookup reads few candidates. Two hashes within 7 bits share
