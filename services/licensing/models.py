@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -134,8 +135,18 @@ class LicenceLine(Base):
     """One work as sold: the file version, terms and price the quote locked."""
 
     __tablename__ = "licence_line"
-    # Every licence still running of a work, for exclusivity (licence/exclusivity.py).
-    __table_args__ = (Index("ix_licence_line_work_id", "work_id", "ends_at"),)
+    # Every licence still running of a work, for exclusivity (licence/exclusivity.py): all
+    # of them where an exclusive offer is sold, the open exclusive windows on every sale.
+    __table_args__ = (
+        Index("ix_licence_line_work_id", "work_id", "ends_at"),
+        Index(
+            "ix_licence_line_exclusive_window",
+            "work_id",
+            "exclusive_until",
+            postgresql_where=text("exclusive_until IS NOT NULL"),
+            sqlite_where=text("exclusive_until IS NOT NULL"),
+        ),
+    )
 
     licence_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("licence.id"), primary_key=True)
     work_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -155,6 +166,8 @@ class LicenceLine(Base):
     shares: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the line's exclusive window closes; None for a line sold without one.
+    exclusive_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[LicenceLineStatus] = mapped_column(_enum(LicenceLineStatus))
     excluded_reason: Mapped[str | None] = mapped_column(String(200))
 

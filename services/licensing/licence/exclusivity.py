@@ -70,21 +70,21 @@ def conflict(wanted: Wanted, holdings: Iterable[Holding], *, now: datetime) -> s
     return None
 
 
+def exclusive_until(terms: Terms, starts_at: datetime, ends_at: datetime) -> datetime | None:
+    """When a line's exclusive window closes: its offer's days after it starts, or when it
+    ends, whichever is first; None for a line sold without exclusivity."""
+    if not terms.exclusivity_days:
+        return None
+    return min(starts_at + timedelta(days=terms.exclusivity_days), ends_at)
+
+
 def _holding(line: LicenceLine, licence: Licence) -> Holding:
-    terms = Terms.model_validate(line.terms)
-    # A purchase's clock is read before it waits for the works' locks, so it may be
-    # earlier than the start of a line sold meanwhile: a line with no window must not
-    # seem to hold one from its start.
-    exclusive_until = None
-    if terms.exclusivity_days:
-        window_end = line.starts_at + timedelta(days=terms.exclusivity_days)
-        exclusive_until = min(window_end, line.ends_at)
     return Holding(
         buyer_id=licence.buyer_id,
         uses=frozenset(licence.uses),
-        territory=frozenset(terms.territory),
+        territory=frozenset(Terms.model_validate(line.terms).territory),
         ends_at=line.ends_at,
-        exclusive_until=exclusive_until,
+        exclusive_until=line.exclusive_until,
     )
 
 
@@ -92,20 +92,36 @@ class HoldingRepository(Repository[LicenceLine]):
     model = LicenceLine
 
     async def in_force(
-        self, work_ids: Collection[uuid.UUID], *, now: datetime
+        self,
+        work_ids: Collection[uuid.UUID],
+        *,
+        now: datetime,
+        every_line_of: Collection[uuid.UUID] = (),
     ) -> dict[uuid.UUID, list[Holding]]:
-        """Every licence line of these works still running, sold and not refunded."""
-        statement = (
-            select(LicenceLine, Licence)
-            .join(Licence, Licence.id == LicenceLine.licence_id)
-            .where(
-                LicenceLine.work_id.in_(sorted(work_ids)),
-                LicenceLine.status == LicenceLineStatus.ACTIVE,
-                LicenceLine.ends_at > now,
-                Licence.status == LicenceStatus.ACTIVE,
-            )
-        )
+        """The licence lines of these works that may stand in a sale's way (running, sold
+        and not refunded): every one for the works in `every_line_of`, those sold
+        exclusively, only the lines whose exclusive window is still open. A sale that is
+        not exclusive conflicts with nothing else, and most are not: reading only the open
+        windows keeps a work's many past sales out of every purchase."""
+        everything = set(every_line_of) & set(work_ids)
+        windows_only = set(work_ids) - everything
         holdings: dict[uuid.UUID, list[Holding]] = {}
-        for line, licence in await self.session.execute(statement):
-            holdings.setdefault(line.work_id, []).append(_holding(line, licence))
+        for works, condition in (
+            (windows_only, LicenceLine.exclusive_until > now),
+            (everything, LicenceLine.ends_at > now),
+        ):
+            if not works:
+                continue
+            statement = (
+                select(LicenceLine, Licence)
+                .join(Licence, Licence.id == LicenceLine.licence_id)
+                .where(
+                    LicenceLine.work_id.in_(sorted(works)),
+                    condition,
+                    LicenceLine.status == LicenceLineStatus.ACTIVE,
+                    Licence.status == LicenceStatus.ACTIVE,
+                )
+            )
+            for line, licence in await self.session.execute(statement):
+                holdings.setdefault(line.work_id, []).append(_holding(line, licence))
         return holdings

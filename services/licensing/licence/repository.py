@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from services.kit.db import dialect_insert, utcnow
 from services.kit.repository import Page, Repository
+from services.licensing.licence.exclusivity import exclusive_until
 from services.licensing.licence.grant import LicenceGrant
 from services.licensing.models import (
     Licence,
@@ -124,6 +125,7 @@ class LicenceRepository(Repository[Licence]):
                     "shares": [share.model_dump(mode="json") for share in sold.shares],
                     "starts_at": line.starts_at,
                     "ends_at": line.ends_at,
+                    "exclusive_until": exclusive_until(line.terms, line.starts_at, line.ends_at),
                     "status": line.status,
                     "excluded_reason": line.excluded_reason,
                 }

@@ -200,7 +200,9 @@ class LicenceService:
         locks: an exclusive window open on them, or an exclusive line they still cover."""
         open_lines = [line for line in lines if line.work_id not in closed]
         holdings = await HoldingRepository(session).in_force(
-            [line.work_id for line in open_lines], now=now
+            [line.work_id for line in open_lines],
+            now=now,
+            every_line_of=[line.work_id for line in open_lines if line.terms.exclusivity_days],
         )
         held: dict[uuid.UUID, ExclusionReason] = {}
         for line in open_lines:

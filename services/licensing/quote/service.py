@@ -99,9 +99,8 @@ class QuoteService:
         lines: list[QuoteLine] = []
         excluded: list[QuoteExclusion] = []
         now = utcnow()
-        holdings = await HoldingRepository(session).in_force(work_ids, now=now)
-        for work_id in work_ids:
-            outcome = price(
+        priced = [
+            price(
                 work_id,
                 found.get(work_id),
                 buyer_id=buyer_id,
@@ -109,6 +108,18 @@ class QuoteService:
                 currency=bundle.currency,
                 fee_bps=fee_bps,
             )
+            for work_id in work_ids
+        ]
+        holdings = await HoldingRepository(session).in_force(
+            work_ids,
+            now=now,
+            every_line_of=[
+                outcome.work_id
+                for outcome in priced
+                if isinstance(outcome, QuoteLine) and outcome.terms.exclusivity_days
+            ],
+        )
+        for outcome in priced:
             if isinstance(outcome, QuoteLine):
                 outcome = _unless_held(outcome, buyer_id, uses, holdings, now=now)
             if isinstance(outcome, QuoteLine):

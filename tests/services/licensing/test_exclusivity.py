@@ -74,7 +74,10 @@ async def test_the_holder_may_buy_again_and_others_once_the_window_has_closed(
     for licence in (first, again[1]):
         line = await session.get(LicenceLine, (uuid.UUID(licence["licence"]["id"]), work_id))
         assert line is not None
+        assert line.exclusive_until is not None
+        # Eleven days later: the ten-day window, stored when the line was sold, has closed.
         line.starts_at -= timedelta(days=11)
+        line.exclusive_until -= timedelta(days=11)
     await session.flush()
     after_window = await _buy(api, session, rival, work_id)
 

@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from services.contracts.events import Topic
 from services.contracts.roles import Role
 from services.kit.migrations import alembic_config, upgrade
 from services.licensing.app import create_app
+from services.licensing.models import LicenceLine
 from services.stack import SERVICES
 from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
@@ -28,6 +30,7 @@ from tests.services.licensing.helpers import (
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "licensing").migrations
 LAB = Actor(str(uuid.uuid4()), frozenset({Role.BUYER}), "Lab")
+RIVAL = Actor(str(uuid.uuid4()), frozenset({Role.BUYER}), "Rival Lab")
 INES = Actor(str(uuid.uuid4()), frozenset({Role.CREATOR}), "Ines Creator")
 ADMIN = Actor(str(uuid.uuid4()), frozenset({Role.ADMIN}), "Admin")
 
@@ -135,3 +138,44 @@ async def test_a_sale_after_a_withdrawal_leaves_the_work_out_on_sqlite(sqlite_ap
     assert received.status_code == 200, received.text
     assert [line["status"] for line in licence["lines"]] == ["excluded", "active"]
     assert (licence["total_minor"], balance) == (70, 930)
+
+
+async def test_lines_sold_exclusively_before_the_window_column_keep_their_window(
+    sqlite_app: FastAPI, tmp_path: Path
+) -> None:
+    """Migration 0005 reads each earlier line's window from the terms it was sold under."""
+    work_id = uuid.uuid4()
+    async with sqlite_app.state.sessionmaker() as session:
+        line = quote_line(500, [(INES.id, 10_000)], work_id=work_id, exclusivity_days=30)
+        quote_id = await make_quote(session, LAB.id, [line])
+        await session.commit()
+    transport = httpx.ASGITransport(app=sqlite_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://licensing.internal") as http:
+        api = Api(http)
+        await api.top_up(ADMIN, LAB, 500)
+        licence = await api.bought(LAB, str(quote_id), "exclusive")
+    await sqlite_app.state.engine.dispose()
+    assert MIGRATIONS is not None
+    url = f"sqlite+aiosqlite:///{tmp_path}/licensing.db"
+    await asyncio.to_thread(command.downgrade, alembic_config(MIGRATIONS, url, None), "0004")
+    await asyncio.to_thread(upgrade, MIGRATIONS, url, None)
+
+    async with sqlite_app.state.sessionmaker() as session:
+        sold = await session.get(LicenceLine, (uuid.UUID(licence["id"]), work_id))
+        rival_line = quote_line(500, [(INES.id, 10_000)], work_id=work_id)
+        rival_quote = await make_quote(session, RIVAL.id, [rival_line])
+        await session.commit()
+    async with httpx.AsyncClient(transport=transport, base_url="http://licensing.internal") as http:
+        api = Api(http)
+        await api.top_up(ADMIN, RIVAL, 500)
+        refused = await api.refused(
+            RIVAL,
+            "POST",
+            "/v1/purchases",
+            json={"quote_id": str(rival_quote), "idempotency_key": "rival"},
+        )
+
+    assert sold is not None
+    assert sold.exclusive_until is not None
+    assert sold.exclusive_until - sold.starts_at == timedelta(days=30)
+    assert refused == (409, "NothingToPurchase")
