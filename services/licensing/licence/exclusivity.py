@@ -112,16 +112,29 @@ class HoldingRepository(Repository[LicenceLine]):
         ):
             if not works:
                 continue
-            statement = (
-                select(LicenceLine, Licence)
-                .join(Licence, Licence.id == LicenceLine.licence_id)
-                .where(
-                    LicenceLine.work_id.in_(sorted(works)),
-                    condition,
-                    LicenceLine.status == LicenceLineStatus.ACTIVE,
-                    Licence.status == LicenceStatus.ACTIVE,
+            # The lines first, then their licences: joined in one statement, a planner
+            # without statistics on a young table walked every licence to its lines.
+            lines = (
+                await self.session.scalars(
+                    select(LicenceLine).where(
+                        LicenceLine.work_id.in_(sorted(works)),
+                        condition,
+                        LicenceLine.status == LicenceLineStatus.ACTIVE,
+                    )
                 )
-            )
-            for line, licence in await self.session.execute(statement):
-                holdings.setdefault(line.work_id, []).append(_holding(line, licence))
+            ).all()
+            if not lines:
+                continue
+            licences = {
+                licence.id: licence
+                for licence in await self.session.scalars(
+                    select(Licence).where(
+                        Licence.id.in_(sorted({line.licence_id for line in lines})),
+                        Licence.status == LicenceStatus.ACTIVE,
+                    )
+                )
+            }
+            for line in lines:
+                if (licence := licences.get(line.licence_id)) is not None:
+                    holdings.setdefault(line.work_id, []).append(_holding(line, licence))
         return holdings
