@@ -1,5 +1,7 @@
 from typing import Any
 
+# Its tables join the catalogue's metadata when its models are imported.
+import services.catalogue.likeness.models  # noqa: F401
 from services.catalogue.models import HAND_MADE_SEARCH_OBJECTS, Base
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA
