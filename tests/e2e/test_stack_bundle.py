@@ -109,6 +109,18 @@ async def test_a_lab_loads_a_bought_bundle_with_datasets_and_mlcroissant(
     assert f"work {typo} left out" in refused.stderr
     balance = await run_cli(cli("balance"), env=env)
     assert "balance 100.00 EUR" in balance.stdout, balance
+    # Search and quote what was found in one step: the three works, and how to buy them.
+    quoted = await run_cli(cli("search", word, "--quote", "--use", "training"), env=env)
+    assert quoted.returncode == 0, quoted
+    assert "buy it with: assent buy --quote" in quoted.stdout, quoted
+    # A refusal that would be refused again (too little money) offers no retry.
+    _, poor_lab = await funded_buyer(gateway, running_stack.admin_key, "Poor Lab", 1)
+    poor = await run_cli(
+        cli("buy", *images, "--use", "training"), env={**env, "ASSENT_API_KEY": poor_lab}
+    )
+    assert poor.returncode != 0, poor
+    assert "InsufficientFunds" in poor.stderr, poor
+    assert "to retry" not in poor.stderr, poor
 
     with AssentClient(running_stack.stack.gateway_url, lab) as client:
         purchase = client.buy([*images, *texts], uses=[Use.TRAINING, Use.EVALUATION])
