@@ -13,6 +13,7 @@ from services.contracts.catalogue import (
     ConsentRecorded,
     InvitationEvent,
     OfferPublished,
+    WorkReviewed,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -37,6 +38,7 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.INVITATION_DECLINED: InvitationEvent,
     Topic.OFFER_PUBLISHED: OfferPublished,
     Topic.WORK_WITHDRAWN: WorkWithdrawn,
+    Topic.WORK_REVIEWED: WorkReviewed,
     Topic.LICENCE_GRANTED: LicenceGranted,
     Topic.LICENCE_REFUNDED: LicenceRefunded,
     Topic.LEDGER_RECORDED: LedgerRecorded,
@@ -58,6 +60,8 @@ STEPS: dict[Topic, frozenset[ChainStep]] = {
     Topic.INVITATION_DECLINED: frozenset({ChainStep.CONSENT}),
     Topic.OFFER_PUBLISHED: frozenset({ChainStep.OFFER}),
     Topic.WORK_WITHDRAWN: frozenset({ChainStep.WITHDRAWAL}),
+    # A review decides whether the work may be offered at all.
+    Topic.WORK_REVIEWED: frozenset({ChainStep.OFFER}),
     Topic.LICENCE_GRANTED: frozenset({ChainStep.LICENCE}),
     Topic.LICENCE_REFUNDED: frozenset({ChainStep.REFUND}),
     # A sale is the payment and its royalty split; a refund transaction reverses one.

@@ -15,6 +15,7 @@ class Topic(StrEnum):
     CONSENT_WITHDRAWN = "consent.withdrawn"
     OFFER_PUBLISHED = "offer.published"
     WORK_WITHDRAWN = "work.withdrawn"
+    WORK_REVIEWED = "work.reviewed"
     INVITATION_SENT = "invitation.sent"
     INVITATION_ACCEPTED = "invitation.accepted"
     INVITATION_DECLINED = "invitation.declined"
@@ -38,6 +39,8 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.CONSENT_WITHDRAWN: ("licensing", "audit"),
     Topic.OFFER_PUBLISHED: ("audit",),
     Topic.WORK_WITHDRAWN: ("licensing", "audit"),
+    # An admin's decision on a work held as a possible copy is part of the work's chain.
+    Topic.WORK_REVIEWED: ("audit",),
     # A co-creator's answer is part of the work's chain.
     Topic.INVITATION_SENT: ("audit",),
     Topic.INVITATION_ACCEPTED: ("audit",),
@@ -61,6 +64,7 @@ PUBLISHERS: dict[Topic, str] = {
     Topic.CONSENT_WITHDRAWN: "catalogue",
     Topic.OFFER_PUBLISHED: "catalogue",
     Topic.WORK_WITHDRAWN: "catalogue",
+    Topic.WORK_REVIEWED: "catalogue",
     Topic.INVITATION_SENT: "catalogue",
     Topic.INVITATION_ACCEPTED: "catalogue",
     Topic.INVITATION_DECLINED: "catalogue",

@@ -18,6 +18,7 @@ from services.contracts.catalogue import (
     ConsentRecorded,
     InvitationEvent,
     OfferPublished,
+    WorkReviewed,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -58,6 +59,8 @@ STEPS: dict[Topic, ChainStep] = {
     Topic.INVITATION_DECLINED: ChainStep.CONSENT,
     Topic.OFFER_PUBLISHED: ChainStep.OFFER,
     Topic.WORK_WITHDRAWN: ChainStep.WITHDRAWAL,
+    # A review decides whether the work may be offered at all.
+    Topic.WORK_REVIEWED: ChainStep.OFFER,
     Topic.LICENCE_GRANTED: ChainStep.LICENCE,
     Topic.LEDGER_RECORDED: ChainStep.PAYMENT,
     Topic.LICENCE_REFUNDED: ChainStep.REFUND,
@@ -97,6 +100,8 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
             return [(SubjectKind.WORK, OfferPublished.model_validate(payload).work_id)]
         case Topic.WORK_WITHDRAWN:
             return [(SubjectKind.WORK, WorkWithdrawn.model_validate(payload).work_id)]
+        case Topic.WORK_REVIEWED:
+            return [(SubjectKind.WORK, WorkReviewed.model_validate(payload).work_id)]
         case Topic.LICENCE_GRANTED:
             granted = LicenceGranted.model_validate(payload)
             works = dict.fromkeys(line.work_id for line in granted.lines)

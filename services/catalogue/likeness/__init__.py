@@ -2,10 +2,16 @@
 that finds a fingerprint's near matches by exact band lookups in SQL."""
 
 from services.catalogue.likeness.fingerprint import Fingerprint, near_score, signature_bands
-from services.catalogue.likeness.models import FingerprintBand, FingerprintKind, StoredFingerprint
+from services.catalogue.likeness.models import (
+    DuplicateMatch,
+    FingerprintBand,
+    FingerprintKind,
+    StoredFingerprint,
+)
 from services.catalogue.likeness.service import LikenessService, Match, likeness_service
 
 __all__ = [
+    "DuplicateMatch",
     "Fingerprint",
     "FingerprintBand",
     "FingerprintKind",

@@ -12,6 +12,7 @@ from enum import StrEnum
 from sqlalchemy import (
     BigInteger,
     Enum,
+    Float,
     ForeignKey,
     LargeBinary,
     PrimaryKeyConstraint,
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.catalogue.models import Base
+from services.contracts.catalogue import DuplicateKind
 from services.kit.db import UTCDateTime, utcnow
 
 
@@ -72,3 +74,24 @@ class FingerprintBand(Base):
     value: Mapped[int] = mapped_column(BigInteger)
     fingerprint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fingerprint.id"))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DuplicateMatch(Base):
+    """Another creator's work that a held work resembles, as found when it was held: what
+    the admin reviewing it compares it with."""
+
+    __tablename__ = "duplicate_match"
+
+    work_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("work.id"), primary_key=True)
+    matched_work_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("work.id"), primary_key=True)
+    kind: Mapped[DuplicateKind] = mapped_column(
+        Enum(
+            DuplicateKind,
+            native_enum=False,
+            length=10,
+            values_callable=lambda members: [member.value for member in members],
+            validate_strings=True,
+        )
+    )
+    score: Mapped[float] = mapped_column(Float)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,10 +4,10 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select, union_all
+from sqlalchemy import delete, select, union_all
 
 from services.catalogue.likeness.fingerprint import Fingerprint
-from services.catalogue.likeness.models import FingerprintBand, StoredFingerprint
+from services.catalogue.likeness.models import DuplicateMatch, FingerprintBand, StoredFingerprint
 from services.kit.repository import Repository
 
 
@@ -69,4 +69,23 @@ class FingerprintRepository(Repository[StoredFingerprint]):
         statement = select(StoredFingerprint).where(StoredFingerprint.id.in_(ids))
         if excluding_creator is not None:
             statement = statement.where(StoredFingerprint.creator_id != excluding_creator)
+        return await self.list(statement)
+
+
+class DuplicateMatchRepository(Repository[DuplicateMatch]):
+    model = DuplicateMatch
+
+    async def replace(self, work_id: uuid.UUID, matches: Collection[DuplicateMatch]) -> None:
+        """The work's matches are now `matches`: those of its newest hold."""
+        await self.session.execute(delete(DuplicateMatch).where(DuplicateMatch.work_id == work_id))
+        self.session.add_all(matches)
+        await self.session.flush()
+
+    async def of_works(self, work_ids: Collection[uuid.UUID]) -> list[DuplicateMatch]:
+        """The works' matches, each work's best first."""
+        statement = (
+            select(DuplicateMatch)
+            .where(DuplicateMatch.work_id.in_(work_ids))
+            .order_by(DuplicateMatch.score.desc(), DuplicateMatch.matched_work_id)
+        )
         return await self.list(statement)

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.likeness.fingerprint import Fingerprint, fingerprint_content, near_score
+from services.catalogue.likeness.fingerprint import (
+    SCHEMES,
+    Fingerprint,
+    fingerprint_content,
+    near_score,
+)
 from services.catalogue.likeness.models import StoredFingerprint
 from services.catalogue.likeness.repository import FingerprintRepository, WorkFingerprint
 from services.contracts.catalogue import MediaType
@@ -25,6 +30,10 @@ class Match:
 
 
 class LikenessService:
+    def covers(self, media_type: MediaType) -> bool:
+        """Whether files of `media_type` are fingerprinted (others match by sha256 only)."""
+        return media_type in SCHEMES
+
     def fingerprint(self, content: bytes, media_type: MediaType) -> Fingerprint | None:
         return fingerprint_content(content, media_type)
 

@@ -40,16 +40,19 @@ class VersionRepository(Repository[WorkVersion]):
         await self.session.flush()
         return version
 
-    async def held_by_another_creator(self, sha256: str, owner_id: uuid.UUID) -> bool:
-        """True when a complete file with this sha256 belongs to a work of another owner."""
+    async def works_of_others_with(
+        self, sha256: str, owner_id: uuid.UUID, *, limit: int
+    ) -> list[uuid.UUID]:
+        """Works of other owners with a complete file of this sha256 (at most `limit`)."""
         statement = (
-            select(WorkVersion.id)
+            select(WorkVersion.work_id)
             .join(Work, Work.id == WorkVersion.work_id)
             .where(
                 WorkVersion.sha256 == sha256,
                 WorkVersion.status == VersionStatus.COMPLETE,
                 Work.owner_id != owner_id,
             )
-            .limit(1)
+            .distinct()
+            .limit(limit)
         )
-        return (await self.session.scalar(statement)) is not None
+        return list((await self.session.scalars(statement)).all())

@@ -15,6 +15,7 @@ from services.catalogue.errors import NoPendingUpload, SingleUpload, UploadClose
 from services.catalogue.listing import refresh_listing
 from services.catalogue.models import Work, WorkVersion
 from services.catalogue.storage import Storage
+from services.catalogue.upload.duplicates import fingerprint_of, hold_if_copied
 from services.catalogue.upload.repository import VersionRepository
 from services.catalogue.upload.store import (
     UPLOAD_URL_LIFETIME,
@@ -29,7 +30,6 @@ from services.contracts.catalogue import (
     FileIn,
     PartsIn,
     PresignedPart,
-    ReviewStatus,
     UploadCompleted,
     UploadedPartRead,
     UploadTarget,
@@ -159,15 +159,20 @@ class UploadService:
         work = await owned_work(session, caller, work_id, lock=False)
         require_not_withdrawn(work)
         checked = open_upload(work)
-        # The stored bytes are checked (hashing a large file takes a while) outside any
-        # transaction; the outcome is then applied to the work as it is by then.
+        media_type = work.media_type
+        # The stored bytes are checked (hashing a large file takes a while) and
+        # fingerprinted outside any transaction; the outcome is then applied to the work
+        # as it is by then.
         await session.commit()
         outcome: NotYet | Rejected | None = None
+        fingerprint = None
         try:
             async with storage_calls():
                 await verify(checked, storage.store)
         except (NotYet, Rejected) as found:
             outcome = found
+        else:
+            fingerprint = await fingerprint_of(checked, media_type, storage.store)
         version_id = checked.id
         work = await owned_for_change(session, caller, work_id)
         require_not_withdrawn(work)
@@ -194,9 +199,8 @@ class UploadService:
         work.current_version = version
         work.pending_version = None
         work.status = WorkStatus.READY
-        if await VersionRepository(session).held_by_another_creator(version.sha256, work.owner_id):
-            # Someone else listed these exact bytes: hidden from buyers until reviewed.
-            work.review_status = ReviewStatus.FLAGGED
+        # A copy of someone else's work is hidden from buyers until an admin reviews it.
+        await hold_if_copied(session, work, version, fingerprint)
         refresh_listing(work)
         await session.flush()
         return UploadCompleted(work=await read_work(session, work.id), completed=True, reason=None)

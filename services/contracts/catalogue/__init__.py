@@ -59,6 +59,14 @@ from services.contracts.catalogue._ownsite import (
     creator_kit_url,
     work_kit_url,
 )
+from services.contracts.catalogue._review import (
+    DuplicateKind,
+    DuplicateMatchRead,
+    ReviewItem,
+    ReviewPage,
+    ReviewQuery,
+    WorkReviewed,
+)
 from services.contracts.catalogue._search import SearchSort, WorkPage, WorkSearch
 from services.contracts.catalogue._upload import (
     FileIn,
@@ -107,6 +115,8 @@ __all__ = [
     "ConsentRecorded",
     "ConsentWithdrawIn",
     "CreatorRead",
+    "DuplicateKind",
+    "DuplicateMatchRead",
     "FileIn",
     "InvitationEvent",
     "InvitationRead",
@@ -124,6 +134,9 @@ __all__ = [
     "PresignedPart",
     "PresignedPut",
     "ReviewDecision",
+    "ReviewItem",
+    "ReviewPage",
+    "ReviewQuery",
     "ReviewStatus",
     "RightsAttestation",
     "SaleReason",
@@ -156,6 +169,7 @@ __all__ = [
     "WorkCreated",
     "WorkPage",
     "WorkRead",
+    "WorkReviewed",
     "WorkSearch",
     "WorkStatus",
     "WorkWithdrawn",

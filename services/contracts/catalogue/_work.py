@@ -24,7 +24,8 @@ class WorkStatus(StrEnum):
 class ReviewStatus(StrEnum):
     CLEAR = "clear"
     FLAGGED = "flagged"
-    """The same sha256 is listed by another creator; hidden from buyers until reviewed."""
+    """The same file, or a near copy of it, is listed by another creator; hidden from
+    buyers until an admin reviews it."""
 
 
 class SaleReasonCode(StrEnum):
