@@ -21,6 +21,8 @@ from services.contracts.catalogue import (
     PartsIn,
     PresignedPart,
     ReviewDecision,
+    ReviewPage,
+    ReviewQuery,
     SharesChange,
     StatementRead,
     StatementTextRead,
@@ -103,6 +105,11 @@ class CatalogueClient(ServiceApi):
     ) -> WorkRead:
         return await self._model(
             WorkRead, principal, "POST", f"/v1/works/{work_id}/review", body=decision
+        )
+
+    async def review_queue(self, principal: Principal, query: ReviewQuery) -> ReviewPage:
+        return await self._model(
+            ReviewPage, principal, "GET", "/v1/reviews", params=query_params(query)
         )
 
     async def change_shares(

@@ -5,13 +5,14 @@ import strawberry
 
 from gateway.resolvers.catalogue._co_creators import CoCreatorMutation, CoCreatorQuery
 from gateway.resolvers.catalogue._inputs import work_search
+from gateway.resolvers.catalogue._review import ReviewQuery
 from gateway.resolvers.catalogue._terms import TermsMutation, TermsQuery
 from gateway.resolvers.catalogue._upload import UploadMutation, UploadQuery
 from gateway.resolvers.catalogue._work import WorkMutation, WorkQuery
 
 
 @strawberry.type
-class CatalogueQuery(WorkQuery, UploadQuery, TermsQuery, CoCreatorQuery):
+class CatalogueQuery(WorkQuery, UploadQuery, TermsQuery, CoCreatorQuery, ReviewQuery):
     pass
 
 

@@ -11,6 +11,13 @@ from gateway.types.catalogue._co_creators import (
     InvitationStatus,
     SharesChanged,
 )
+from gateway.types.catalogue._review import (
+    DuplicateKind,
+    DuplicateMatch,
+    HeldWork,
+    ReviewQueue,
+    ReviewQueueResult,
+)
 from gateway.types.catalogue._terms import (
     Consent,
     ConsentInput,
@@ -69,7 +76,10 @@ __all__ = [
     "ConsentStatement",
     "CreateWorkInput",
     "CreateWorkResult",
+    "DuplicateKind",
+    "DuplicateMatch",
     "FileInput",
+    "HeldWork",
     "Invitation",
     "InvitationAnswerRecorded",
     "InvitationAnswered",
@@ -86,6 +96,8 @@ __all__ = [
     "PresignPartsResult",
     "PresignedPart",
     "ReplaceFileResult",
+    "ReviewQueue",
+    "ReviewQueueResult",
     "ReviewWorkResult",
     "RightsAttestationInput",
     "SearchSort",
