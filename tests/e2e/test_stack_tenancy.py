@@ -372,6 +372,11 @@ CASES: dict[str, Case] = {
         _ids(id="invitation"),
         destructive=True,
     ),
+    "reviewQueue": Case(
+        "reviewQueue",
+        Owner.ADMIN,
+        "{ reviewQueue { __typename ... on ReviewQueue { items { work { id } } } } }",
+    ),
     "reviewWork": Case(
         "reviewWork",
         Owner.ADMIN,
@@ -581,7 +586,7 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
         # The same bytes as a bystander's work: flagged, it awaits an admin's review.
         bystander_id, bystander = await register(gateway, "CREATOR", "Tenancy Bystander")
         copied = os.urandom(2_000)
-        await _uploaded(gateway, bystander, copied, "Tenancy original")
+        original = await _uploaded(gateway, bystander, copied, "Tenancy original")
         flagged = await _uploaded(gateway, creator, copied, "Tenancy copy")
         # The bystander names the creator as co-creator: the creator's invitation.
         duet_shares = [
@@ -620,6 +625,7 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
                 "work": work,
                 "spareWork": spare_work,
                 "flagged": flagged,
+                "original": original,
                 "invitation": invitation["id"],
                 "duet": duet["work"]["id"],
                 "pending": pending["work"]["id"],
@@ -729,6 +735,34 @@ async def test_members_and_admins_read_why_a_co_created_work_is_not_for_sale(
     assert work["listed"] is False
     waiting = [r["creator"]["id"] for r in work["saleStatus"] if r["code"] == "AWAITING_CO_CREATOR"]
     assert waiting == [scenario.ids["creator"]], work
+
+
+REVIEW_QUEUE = """{ reviewQueue(first: 100) { __typename ... on ReviewQueue {
+  items { work { id } reason matches { kind score work { id title } } } } } }"""
+
+
+async def test_an_admin_sees_the_held_copy_beside_the_work_it_copies(
+    gateway: GraphQLClient, scenario: Scenario
+) -> None:
+    """Runs before the owner checks, whose reviewWork clears the copy from the queue."""
+    answer = await gateway.execute(REVIEW_QUEUE, key=scenario.owners[Owner.ADMIN])
+    creator_view = await gateway.execute(
+        SALE_STATUS, {"id": scenario.ids["flagged"]}, key=scenario.owners[Owner.CREATOR]
+    )
+
+    queue = answer["reviewQueue"]
+    assert queue["__typename"] == "ReviewQueue", answer
+    [held] = [item for item in queue["items"] if item["work"]["id"] == scenario.ids["flagged"]]
+    assert held["reason"] == "the same file is listed by another creator"
+    assert held["matches"] == [
+        {
+            "kind": "EXACT",
+            "score": 1.0,
+            "work": {"id": scenario.ids["original"], "title": "Tenancy original"},
+        }
+    ]
+    assert creator_view["work"]["listed"] is False
+    assert "HELD_FOR_REVIEW" in [reason["code"] for reason in creator_view["work"]["saleStatus"]]
 
 
 DOWNLOADERS = [
