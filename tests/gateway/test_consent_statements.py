@@ -29,7 +29,7 @@ WITHDRAW = """mutation($id: ID!, $statement: String!, $version: String!) {
   withdrawConsent(workId: $id, statementId: $statement, statementVersion: $version) {
   __typename ... on ConsentRecorded { consent { kind statementId statementText } }
   ... on ValidationFailed { fields { field code } } } }"""
-CHAIN_ENTRIES = """query($work: ID) { licenceChain(workId: $work) {
+CHAIN_ENTRIES = """query($work: ID) { licenceChain(workId: $work) { __typename
   ... on LicenceChain { entries { topic entry } } } }"""
 
 
@@ -50,17 +50,20 @@ async def _uploaded_work(gateway: GraphQLClient, key: str) -> str:
 async def _logged_consents(gateway: GraphQLClient, key: str, work_id: str) -> dict[str, Any]:
     """The payloads of the work's consent entries, once both have reached the log (events
     travel through the outboxes first)."""
+    chain: dict[str, Any] = {}
     for _ in range(150):
-        chain = await gateway.execute(CHAIN_ENTRIES, {"work": work_id}, key=key)
-        logged = {
-            entry["topic"]: json.loads(entry["entry"])["payload"]
-            for entry in chain["licenceChain"]["entries"]
-            if entry["topic"].startswith("consent.")
-        }
-        if {"consent.given", "consent.withdrawn"} <= set(logged):
-            return logged
+        chain = (await gateway.execute(CHAIN_ENTRIES, {"work": work_id}, key=key))["licenceChain"]
+        # Until the work's first entry is in the log, there is no chain of it to show.
+        if chain["__typename"] == "LicenceChain":
+            logged = {
+                entry["topic"]: json.loads(entry["entry"])["payload"]
+                for entry in chain["entries"]
+                if entry["topic"].startswith("consent.")
+            }
+            if {"consent.given", "consent.withdrawn"} <= set(logged):
+                return logged
         await asyncio.sleep(0.2)
-    raise AssertionError(f"the consents of work {work_id} never reached its chain")
+    raise AssertionError(f"the consents of work {work_id} never reached its chain: {chain}")
 
 
 async def _give(gateway: GraphQLClient, key: str, work_id: str, **changes: Any) -> Any:

@@ -30,7 +30,14 @@ from services.delivery.builder import DeliveryBuilder
 from services.delivery.models import Delivery, Licence
 from storage import ObjectStore
 from storage.object_store import StorageUnavailable
-from tests.services.catalogue.helpers import Actor, Api, put_single, sha256
+from tests.services.catalogue.helpers import (
+    WITHDRAWAL,
+    Actor,
+    Api,
+    consent_payload,
+    put_single,
+    sha256,
+)
 from tests.services.delivery.helpers import (
     DeliveryApi,
     commitment,
@@ -150,13 +157,13 @@ async def test_lines_granted_before_a_withdrawal_or_consent_change_are_all_deliv
         ines,
         "POST",
         f"/v1/works/{unconsented['id']}/consents/withdraw",
-        json={"statement_text": "I no longer agree."},
+        json=WITHDRAWAL.model_dump(mode="json"),
     )
     await catalogue.ok(
         ines,
         "POST",
         f"/v1/works/{narrowed['id']}/consents",
-        json={"uses": ["training"], "statement_text": "Training only.", "statement_version": "2"},
+        json=consent_payload(Use.TRAINING),
         status=201,
     )
     await builder.build_pending()
