@@ -137,6 +137,8 @@ def work_rows(
                 "consent_id": consent_id,
                 "offer_id": offer_id,
                 "listed": True,
+                # Listed: no reason it is not for sale.
+                "sale_status": "[]",
                 "price_minor": price,
                 "currency": "EUR",
                 "offer_uses": sum(USE_BITS[Use(use)] for use in uses),
