@@ -7,7 +7,7 @@ Everything that fails verification raises `VerificationError`.
 
 from ._chain import KIND as CHAIN_KIND
 from ._chain import ChainCheck, check_chain, consistency_problem, parse_chain
-from ._chain_rules import RuleOutcome, subject_problems, withdrawal_rule
+from ._chain_rules import RuleOutcome, parties_of, subject_problems, withdrawal_rule
 from ._documents import (
     VerifiedManifest,
     first_error,
@@ -82,6 +82,7 @@ __all__ = [
     "nodes_for",
     "pae",
     "parse_chain",
+    "parties_of",
     "perfect_parts",
     "public_key_from",
     "range_hash",

@@ -18,7 +18,11 @@ from services.contracts.catalogue import (
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
-from services.contracts.events import AccountRegistered, AccountRoleGranted
+from services.contracts.events import (
+    AccountIdentityVerified,
+    AccountRegistered,
+    AccountRoleGranted,
+)
 from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
@@ -70,6 +74,16 @@ def _about(payload: BaseModel, scope: _Scope) -> bool:
     return False
 
 
+_ACCOUNT_EVENTS = AccountRegistered | AccountRoleGranted | AccountIdentityVerified
+"""Entries about an account, which belong in a chain whose entries name it as a party."""
+
+
+def parties_of(payload: BaseModel) -> set[UUID]:
+    """The accounts an entry names as parties to it (who consented, withdrew, bought, was
+    paid, refunded): the log's audit service adds their account entries to a chain."""
+    return {party for party in _parties(payload) if party is not None}
+
+
 def _parties(payload: BaseModel) -> Iterable[UUID | None]:
     if isinstance(payload, ConsentRecorded):
         return (payload.given_by,)
@@ -96,7 +110,7 @@ def _what(payload: BaseModel) -> str:
     if isinstance(payload, LedgerRecorded):
         licence = payload.transaction.licence_id
         return f"it concerns licence {licence}" if licence else "it concerns no licence"
-    if isinstance(payload, AccountRegistered | AccountRoleGranted):
+    if isinstance(payload, _ACCOUNT_EVENTS):
         return f"account {payload.account_id} is no party to this chain"
     return "it concerns nothing this chain is about"
 
@@ -107,7 +121,7 @@ def subject_problems(
     scope = _scope(kind, subject, events)
     problems: list[Problem] = []
     for event in events:
-        if isinstance(event.payload, AccountRegistered | AccountRoleGranted):
+        if isinstance(event.payload, _ACCOUNT_EVENTS):
             continue
         if _about(event.payload, scope):
             scope.parties.update(p for p in _parties(event.payload) if p is not None)
@@ -129,7 +143,7 @@ def subject_problems(
     for event in events:
         payload = event.payload
         if (
-            isinstance(payload, AccountRegistered | AccountRoleGranted)
+            isinstance(payload, _ACCOUNT_EVENTS)
             and payload.account_id not in scope.parties
         ):
             problems.append(

@@ -17,7 +17,12 @@ from services.contracts.catalogue import (
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
-from services.contracts.events import AccountRegistered, AccountRoleGranted, Topic
+from services.contracts.events import (
+    AccountIdentityVerified,
+    AccountRegistered,
+    AccountRoleGranted,
+    Topic,
+)
 from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
@@ -30,6 +35,7 @@ from ._documents import first_error
 PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.ACCOUNT_REGISTERED: AccountRegistered,
     Topic.ACCOUNT_ROLE_GRANTED: AccountRoleGranted,
+    Topic.ACCOUNT_IDENTITY_VERIFIED: AccountIdentityVerified,
     Topic.CONSENT_GIVEN: ConsentRecorded,
     Topic.CONSENT_REVISED: ConsentRecorded,
     Topic.CONSENT_WITHDRAWN: ConsentRecorded,
@@ -51,6 +57,7 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
 STEPS: dict[Topic, frozenset[ChainStep]] = {
     Topic.ACCOUNT_REGISTERED: frozenset({ChainStep.ACCOUNT}),
     Topic.ACCOUNT_ROLE_GRANTED: frozenset({ChainStep.ACCOUNT}),
+    Topic.ACCOUNT_IDENTITY_VERIFIED: frozenset({ChainStep.ACCOUNT}),
     Topic.CONSENT_GIVEN: frozenset({ChainStep.CONSENT}),
     Topic.CONSENT_REVISED: frozenset({ChainStep.CONSENT}),
     # A withdrawn consent is both a consent version and the work's withdrawal from sale.

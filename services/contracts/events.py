@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator
 class Topic(StrEnum):
     ACCOUNT_REGISTERED = "account.registered"
     ACCOUNT_ROLE_GRANTED = "account.role_granted"
+    ACCOUNT_IDENTITY_VERIFIED = "account.identity_verified"
     CONSENT_GIVEN = "consent.given"
     CONSENT_REVISED = "consent.revised"
     CONSENT_WITHDRAWN = "consent.withdrawn"
@@ -32,6 +33,8 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     # one of accounts, so money is credited only to a buyer that exists.
     Topic.ACCOUNT_REGISTERED: ("catalogue", "licensing", "audit"),
     Topic.ACCOUNT_ROLE_GRANTED: ("catalogue", "licensing", "audit"),
+    # Who an account is, bound in the log, where chain exports name their parties from.
+    Topic.ACCOUNT_IDENTITY_VERIFIED: ("audit",),
     # Licensing is the seller: it records what each consent or withdrawal leaves for sale,
     # and a sale commits either before or after that record (SALE_SCOPE_RECORDED).
     Topic.CONSENT_GIVEN: ("licensing", "audit"),
@@ -59,6 +62,7 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
 PUBLISHERS: dict[Topic, str] = {
     Topic.ACCOUNT_REGISTERED: "gateway",
     Topic.ACCOUNT_ROLE_GRANTED: "gateway",
+    Topic.ACCOUNT_IDENTITY_VERIFIED: "gateway",
     Topic.CONSENT_GIVEN: "catalogue",
     Topic.CONSENT_REVISED: "catalogue",
     Topic.CONSENT_WITHDRAWN: "catalogue",
@@ -152,3 +156,24 @@ class AccountRoleGranted(BaseModel):
     name: str
     role: str
     granted_by: UUID
+
+
+class IdentityKind(StrEnum):
+    """What was verified of an account: an organisation's name, confirmed by an admin
+    against its papers, or an email address its holder proved they read."""
+
+    ORGANISATION = "organisation"
+    EMAIL = "email"
+
+
+class AccountIdentityVerified(BaseModel):
+    """An account's identity confirmed: evidence names a party by it, not by its id."""
+
+    account_id: UUID
+    kind: IdentityKind
+    value: str = Field(min_length=1, max_length=320)
+    verified_by: UUID | None = Field(
+        description="the admin who confirmed it; null when the platform verified it itself "
+        "(an email address confirmed by a link sent to it)"
+    )
+    verified_at: AwareDatetime

@@ -22,7 +22,13 @@ from services.contracts.catalogue import (
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
-from services.contracts.events import AccountRegistered, AccountRoleGranted, EventEnvelope, Topic
+from services.contracts.events import (
+    AccountIdentityVerified,
+    AccountRegistered,
+    AccountRoleGranted,
+    EventEnvelope,
+    Topic,
+)
 from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
@@ -49,6 +55,7 @@ Subject = tuple[SubjectKind, uuid.UUID]
 STEPS: dict[Topic, ChainStep] = {
     Topic.ACCOUNT_REGISTERED: ChainStep.ACCOUNT,
     Topic.ACCOUNT_ROLE_GRANTED: ChainStep.ACCOUNT,
+    Topic.ACCOUNT_IDENTITY_VERIFIED: ChainStep.ACCOUNT,
     # A withdrawn consent is still a consent version; `withdrawal` is the work leaving sale.
     Topic.CONSENT_GIVEN: ChainStep.CONSENT,
     Topic.CONSENT_REVISED: ChainStep.CONSENT,
@@ -129,6 +136,9 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
             return [(SubjectKind.ACCOUNT, AccountRegistered.model_validate(payload).account_id)]
         case Topic.ACCOUNT_ROLE_GRANTED:
             return [(SubjectKind.ACCOUNT, AccountRoleGranted.model_validate(payload).account_id)]
+        case Topic.ACCOUNT_IDENTITY_VERIFIED:
+            verified = AccountIdentityVerified.model_validate(payload)
+            return [(SubjectKind.ACCOUNT, verified.account_id)]
 
 
 def subjects_of(envelope: EventEnvelope) -> list[Subject]:
