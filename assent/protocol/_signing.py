@@ -74,6 +74,11 @@ class Signer:
             signatures=[EnvelopeSignature(keyid=self.key_id, sig=b64encode(signature))],
         )
 
+    def sign_message(self, message: bytes) -> bytes:
+        """A bare Ed25519 signature: a C2SP signed note (`_note.py`) is signed over its text
+        as it is, with no DSSE encoding around it."""
+        return self._private.sign(message)
+
     def published(self) -> PublicKeyRead:
         raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         return PublicKeyRead(key_id=self.key_id, purpose=self.purpose, public_key=b64encode(raw))
