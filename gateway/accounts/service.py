@@ -19,7 +19,13 @@ from gateway.accounts.keys import (
 )
 from gateway.accounts.models import Account, AccountRole, ApiKey
 from gateway.accounts.repository import AccountRepository, ApiKeyRepository
-from services.contracts.events import AccountRegistered, AccountRoleGranted, Topic
+from services.contracts.events import (
+    AccountIdentityVerified,
+    AccountRegistered,
+    AccountRoleGranted,
+    IdentityKind,
+    Topic,
+)
 from services.contracts.roles import SELF_SERVICE_ROLES, Role
 from services.kit.db import utcnow
 from services.kit.errors import FieldError, Forbidden, InvalidRequest, NotFound, Unauthenticated
@@ -193,6 +199,32 @@ class AccountService:
                 ),
             )
         return account
+
+    async def verify_organisation(
+        self, session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, name: str
+    ) -> tuple[Account, AccountIdentityVerified]:
+        """An admin confirms the organisation an account acts for, having checked its
+        papers. The confirmation is kept in the audit log alone (account.identity_verified),
+        not here: a chain export names its parties from the log, which is the evidence, and
+        each confirmation is an admin's act worth logging even when it repeats one."""
+        _require_admin(principal)
+        name = name.strip()
+        if not 1 <= len(name) <= 200:
+            problem = FieldError("name", "give a name of 1 to 200 characters", "length")
+            raise InvalidRequest("the organisation name is not valid", fields=[problem])
+        if "\x00" in name:
+            raise InvalidRequest("the organisation name is not valid", fields=[_NUL_IN_TEXT])
+        account = await self.get_account(session, account_id)
+        verified = AccountIdentityVerified(
+            account_id=account.id,
+            kind=IdentityKind.ORGANISATION,
+            value=name,
+            verified_by=principal.account_id,
+            verified_at=utcnow(),
+        )
+        emit(session, Topic.ACCOUNT_IDENTITY_VERIFIED, verified)
+        log.info("account.identity_verified", account_id=str(account.id), kind=verified.kind)
+        return account, verified
 
     async def ensure_bootstrap_admin(
         self, session: AsyncSession, admin_key: str | None

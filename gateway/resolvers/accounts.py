@@ -17,11 +17,13 @@ from gateway.types.accounts import (
     CreatedApiKey,
     GrantRoleResult,
     MeResult,
+    OrganisationVerified,
     Registered,
     RegisterInput,
     RegisterResult,
     RevokeApiKeyResult,
     RoleGranted,
+    VerifyOrganisationResult,
 )
 from gateway.types.errors import (
     REFUSALS,
@@ -147,3 +149,30 @@ class AccountMutation:
         except errors.AssentError as error:
             return failure(error, NotFound, Forbidden, *REFUSALS)
         return RoleGranted(account=AccountType.of(account))
+
+    @strawberry.mutation(
+        description="Confirm the organisation an account acts for, its papers checked "
+        "(admin). Logged in the audit log: chain exports name the account by it."
+    )
+    async def verify_organisation(
+        self, info: Info[Context, None], account_id: strawberry.ID, name: str
+    ) -> VerifyOrganisationResult:
+        ctx = info.context
+        target = _parse_id(account_id)
+        try:
+            principal = ctx.require_principal()
+            if not principal.has(Role.ADMIN):
+                raise errors.Forbidden("only an admin may confirm an organisation")
+            if target is None:
+                raise errors.NotFound("no such account")
+            async with ctx.atomic() as session:
+                account, verified = await account_service.verify_organisation(
+                    session, principal, target, name=name
+                )
+        except errors.AssentError as error:
+            return failure(error, ValidationFailed, NotFound, Forbidden, *REFUSALS)
+        return OrganisationVerified(
+            account=AccountType.of(account),
+            organisation=verified.value,
+            verified_at=verified.verified_at,
+        )

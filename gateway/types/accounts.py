@@ -126,6 +126,16 @@ class RoleGranted:
     account: AccountType
 
 
+@strawberry.type
+class OrganisationVerified:
+    """An admin confirmed the organisation an account acts for; the audit log keeps it,
+    and chain exports name the account by it."""
+
+    account: AccountType
+    organisation: str
+    verified_at: datetime
+
+
 @strawberry.input
 class RegisterInput:
     name: str
@@ -145,6 +155,10 @@ CreateApiKeyResult = Annotated[
 ]
 RevokeApiKeyResult = Annotated[
     ApiKeyRevoked | NotFound | Refusals, strawberry.union("RevokeApiKeyResult")
+]
+VerifyOrganisationResult = Annotated[
+    OrganisationVerified | ValidationFailed | NotFound | Forbidden | Refusals,
+    strawberry.union("VerifyOrganisationResult"),
 ]
 GrantRoleResult = Annotated[
     RoleGranted | NotFound | Forbidden | Refusals, strawberry.union("GrantRoleResult")

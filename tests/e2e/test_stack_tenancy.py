@@ -292,6 +292,13 @@ CASES: dict[str, Case] = {
         """mutation($id: ID!) { grantRole(accountId: $id, role: AUDITOR) { __typename } }""",
         _ids(id="bystander"),
     ),
+    "verifyOrganisation": Case(
+        "verifyOrganisation",
+        Owner.ADMIN,
+        """mutation($id: ID!) { verifyOrganisation(accountId: $id, name: "Bystander Ltd") {
+          __typename } }""",
+        _ids(id="bystander"),
+    ),
     "presignUploadParts": Case(
         "presignUploadParts",
         Owner.CREATOR,
