@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assent.protocol import leaf_hash
+from services.audit.chain.parties import with_parties
 from services.audit.chain.repository import ChainRepository
 from services.audit.chain.subjects import WORK_STEPS, WORK_TOPICS, SubjectKind, step_of
 from services.audit.checkpoint.service import checkpoint_read, proof_service
@@ -139,6 +140,8 @@ class ChainService:
     ) -> ChainRead:
         """The entries proven against one checkpoint; those in `withheld` are another
         party's, shown by their leaf hash only, which their proofs still prove."""
+        # With the account entries of the parties they name: evidence names people.
+        leaves = await with_parties(session, leaves, withheld=withheld)
         checkpoint = await proof_service.signed_checkpoint(session, tree_size)
         consistency = await proof_service.consistency_with(session, checkpoint, consistent_with)
         size = checkpoint.tree_size
