@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ._errors import VerificationError
-from ._merkle import EMPTY_ROOT, HASH_SIZE
+from ._merkle import HASH_SIZE
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -290,8 +290,6 @@ def parse_checkpoint(text: str) -> TreeHead:
     digest = _b64decode(root, "the checkpoint's root hash")
     if len(digest) != HASH_SIZE:
         raise NoteError(f"the checkpoint's root hash is {len(digest)} bytes, not {HASH_SIZE}")
-    if int(size) == 0 and digest != EMPTY_ROOT:
-        raise NoteError("a checkpoint of size 0 must have the root of the empty tree")
     return TreeHead(origin, int(size), digest, tuple(extensions))
 
 

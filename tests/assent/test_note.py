@@ -157,7 +157,6 @@ def test_malformed_notes_say_what_is_wrong(text: str, problem: str) -> None:
     [
         ("origin\n012\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", "not a decimal"),
         ("origin\n12\nCsUYapGGPo4dkMgI\n", "not 32"),
-        ("origin\n0\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", "empty tree"),
         ("origin\n12\n", "three non-empty lines"),
     ],
 )
