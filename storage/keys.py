@@ -44,6 +44,12 @@ def manifest_key(delivery_id: uuid.UUID, build_id: uuid.UUID) -> str:
     return f"deliveries/{delivery_id}/{build_id}/manifest.dsse.json"
 
 
+def delivered_file_key(delivery_id: uuid.UUID, build_id: uuid.UUID, fingerprint: str) -> str:
+    """A buyer's own copy of one file of a delivery (C2PA provenance embedded), as one
+    build wrote it (each build its own objects, as for manifests)."""
+    return f"deliveries/{delivery_id}/{build_id}/files/{fingerprint}"
+
+
 def checkpoint_key(tree_size: int) -> str:
     """A published audit-log checkpoint, named by the tree size it commits to."""
     return f"audit/checkpoints/{tree_size:020d}.json"
