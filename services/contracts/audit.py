@@ -45,6 +45,12 @@ class CheckpointRead(Schema):
     checkpoint: Checkpoint
     envelope: Envelope = Field(description="the checkpoint's canonical JSON, signed")
     object_key: str = Field(description="where the signed checkpoint is published in the store")
+    note: str | None = Field(
+        default=None,
+        description="the checkpoint as a C2SP signed note (tlog-checkpoint: origin, tree size, "
+        "base64 root) with the log's signature line, then each witness's cosignature "
+        "(tlog-cosignature); null for a checkpoint signed before notes were",
+    )
 
 
 class InclusionProof(Schema):
