@@ -2,9 +2,10 @@
 
 - `export_chain` asks `licenceChain` (with `consistentWith` the size of a checkpoint the
   auditor kept, when given), writes the chain export as `DIR/chain-<kind>-<id>.json` and
-  an HTML report beside it, and verifies the chain at once (`assent.protocol`) with the
-  published keys. Both files are written whether or not it verifies: an invalid chain is
-  evidence too, and the report says what failed.
+  an HTML report beside it (and, asked, the report as a PDF: `assent.pdf`), and verifies
+  the chain at once (`assent.protocol`) with the published keys, refusing keys carried in
+  the export that differ from them. The files are written whether or not it verifies: an
+  invalid chain is evidence too, and the report says what failed.
 - `save_checkpoint` keeps the log's current signed checkpoint in a file. A file already
   holding one is replaced only by a checkpoint proven consistent with it, so the file
   stays a witness: a log that rewrote its history cannot talk the auditor out of the
@@ -23,6 +24,8 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from assent.evidence import carried_keys, pinned_problems
+from assent.pdf import PdfUnavailable, WrittenPdf, write_pdf
 from assent.protocol import ChainCheck, VerificationError, consistency_problem
 from assent.report import render
 from assent.verify import (
@@ -60,6 +63,13 @@ class Export:
     json_path: Path
     html_path: Path
     check: ChainCheck
+    pdf: WrittenPdf | None = None
+    key_conflicts: tuple[str, ...] = ()
+    """Keys the export carries unlike the trusted ones of the same id: it does not verify."""
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok and self.check.key is not None and not self.key_conflicts
 
 
 @dataclass(frozen=True)
@@ -150,9 +160,11 @@ def export_chain(
     api_key: str,
     keys: Sequence[PublicKeyRead] | None = None,
     kept: object | None = None,
+    pdf: bool = False,
 ) -> Export:
     """Fetch, verify and write the chain of a work or a licence. `kept` is a checkpoint
-    document kept earlier; `keys` pins the published keys instead of the gateway's."""
+    document kept earlier; `keys` pins the published keys instead of the gateway's; `pdf`
+    writes the report as a PDF too."""
     with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0)) as http:
         gateway = _Gateway(http, gateway_url, api_key)
         trusted = list(keys) if keys is not None else gateway.keys()
@@ -166,6 +178,7 @@ def export_chain(
     try:
         document = json.loads(node.get("document") or "")
         check = check_chain_document(document, trusted, kept=kept)
+        conflicts = tuple(pinned_problems(carried_keys(document), trusted))
     except ValueError as exc:
         raise AuditError(f"the gateway's chain document is not JSON: {exc}") from exc
     except VerificationError as exc:
@@ -180,11 +193,22 @@ def export_chain(
     stem = chain_file_stem(kind, subject)
     json_path, html_path = directory / f"{stem}.json", directory / f"{stem}.html"
     _write(json_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    keys_from = "the keys given" if keys is not None else f"the keys {gateway_url} publishes"
     page = render(
-        check, exported_at=datetime.now(UTC), source=gateway_url, json_name=json_path.name
+        check,
+        exported_at=datetime.now(UTC),
+        source=gateway_url,
+        json_name=json_path.name,
+        keys_from=keys_from,
     )
     _write(html_path, page)
-    return Export(json_path, html_path, check)
+    written = None
+    if pdf:
+        try:
+            written = write_pdf(page, directory / f"{stem}.pdf")
+        except PdfUnavailable as exc:
+            raise AuditError(f"wrote {json_path} and {html_path}, but no PDF: {exc}") from exc
+    return Export(json_path, html_path, check, written, conflicts)
 
 
 def _read_json(path: Path) -> object:

@@ -7,33 +7,33 @@ template (`templates/report.html`) that escapes every value it is given; this mo
 only works out what to say and where to draw it.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from pydantic import BaseModel
 
+from assent.evidence import Party, interval, parties
 from assent.protocol import ChainCheck, ChainEvent
+from assent.report_words import Names, describe, money, when, words
 from services.contracts.audit import ChainEntry, ChainStep
 from services.contracts.catalogue import (
-    CURRENCY_MINOR_DIGITS,
     ConsentKind,
     ConsentRecorded,
     OfferPublished,
-    RightsAttestation,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
-from services.contracts.events import AccountRegistered, AccountRoleGranted
+from services.contracts.events import (
+    AccountIdentityVerified,
+    AccountRegistered,
+    AccountRoleGranted,
+)
 from services.contracts.licensing import (
     LedgerAccountKind,
     LedgerRecorded,
     LicenceGranted,
     LicenceRefunded,
     SaleScopeRecorded,
-    TransactionKind,
 )
 
 MAX_PICTURED = 300
@@ -50,6 +50,8 @@ _COLOURS = {
     ChainStep.DOWNLOAD: "#be185d",
     ChainStep.WITHDRAWAL: "#b91c1c",
 }
+_OTHER_COLOUR = "#374151"
+"""A step this report has no colour of its own for."""
 _LANE_WIDTH, _BOX_WIDTH, _BOX_HEIGHT, _ROW_HEIGHT, _TOP = 170, 158, 46, 58, 44
 _LABEL_CHARS = 25
 
@@ -62,166 +64,6 @@ _TEMPLATES = Environment(
 )
 
 
-def money(amount_minor: int, currency: str) -> str:
-    digits = CURRENCY_MINOR_DIGITS.get(currency, 2)
-    sign = "-" if amount_minor < 0 else ""
-    whole, part = divmod(abs(amount_minor), 10**digits)
-    return (
-        f"{sign}{whole:,}.{part:0{digits}d} {currency}" if digits else f"{sign}{whole:,} {currency}"
-    )
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
-
-
-class _Names:
-    """Account names the chain's own entries give, for saying who did what."""
-
-    def __init__(self, events: Sequence[ChainEvent]) -> None:
-        self._names: dict[UUID, str] = {}
-        for event in events:
-            if isinstance(event.payload, AccountRegistered | AccountRoleGranted):
-                self._names[event.payload.account_id] = event.payload.name
-            elif isinstance(event.payload, LicenceGranted):
-                self._names.setdefault(event.payload.buyer_id, event.payload.buyer_name)
-
-    def __call__(self, account: UUID | None) -> str:
-        if account is None:
-            return "the marketplace"
-        name = self._names.get(account)
-        return f"{name} ({account})" if name else f"account {account}"
-
-
-def describe(payload: BaseModel, names: _Names) -> tuple[str, list[str]]:
-    """What an entry records, in words: a headline and its details (unescaped)."""
-    if isinstance(payload, AccountRegistered):
-        return f"Account registered: {names(payload.account_id)}", [
-            f"roles: {', '.join(payload.roles) or 'none'}"
-        ]
-    if isinstance(payload, AccountRoleGranted):
-        return f"Role {payload.role} granted to {names(payload.account_id)}", [
-            f"granted by {names(payload.granted_by)}"
-        ]
-    if isinstance(payload, ConsentRecorded):
-        return _consent(payload, names)
-    if isinstance(payload, OfferPublished):
-        terms = payload.terms
-        return (
-            f"Work {payload.work_id} offered at {money(payload.price_minor, payload.currency)}",
-            [
-                f"uses: {', '.join(terms.uses)}",
-                ("commercial use allowed" if terms.commercial_use else "no commercial use")
-                + ("; attribution required" if terms.attribution_required else ""),
-                f"territory: {', '.join(terms.territory)}; {terms.duration_days} days",
-                f"terms {payload.terms_id}",
-            ],
-        )
-    if isinstance(payload, WorkWithdrawn):
-        return f"Work {payload.work_id} withdrawn from sale by {names(payload.withdrawn_by)}", []
-    if isinstance(payload, LicenceGranted):
-        return (
-            f"Licence {payload.licence_id} granted to {payload.buyer_name} "
-            f"({payload.buyer_id}) for {', '.join(payload.uses)}: "
-            f"{money(payload.total_minor, payload.currency)}",
-            [
-                f"{line.title} (work {line.work_id}): {money(line.price_minor, payload.currency)}, "
-                f"{_when(line.starts_at)} to {_when(line.ends_at)}; credited to {line.attribution}"
-                for line in payload.lines
-            ],
-        )
-    if isinstance(payload, LedgerRecorded):
-        return _ledger(payload, names)
-    if isinstance(payload, LicenceRefunded):
-        return (
-            f"Licence {payload.licence_id} refunded: "
-            f"{money(payload.amount_minor, payload.currency)}",
-            [f"by {names(payload.refunded_by)}", f"reason: {payload.reason}"],
-        )
-    if isinstance(payload, DeliveryIssued):
-        files = "1 file" if payload.entry_count == 1 else f"{payload.entry_count} files"
-        return (
-            f"Delivery {payload.delivery_id} issued for licence {payload.licence_id}: {files} "
-            f"({payload.status})",
-            [
-                *(f"left out: work {x.work_id} ({x.reason}: {x.detail})" for x in payload.excluded),
-                f"manifest signed by key {payload.key_id}",
-                f"watermark commitment {payload.watermark_commitment}",
-            ],
-        )
-    if isinstance(payload, FileDownloaded):
-        return (
-            f"{names(payload.buyer_id)} downloaded work {payload.work_id}",
-            [f"delivery {payload.delivery_id}, licence {payload.licence_id}"],
-        )
-    if isinstance(payload, SaleScopeRecorded):
-        return _sale_scope(payload)
-    return type(payload).__name__, []
-
-
-def _sale_scope(payload: SaleScopeRecorded) -> tuple[str, list[str]]:
-    if payload.open_uses:
-        sold = f"licensing may sell it from then on for {', '.join(payload.open_uses)} only"
-    else:
-        sold = "licensing may not sell it from then on, for any use"
-    return f"Sale scope of work {payload.work_id} recorded: {sold}", [
-        f"recorded {_when(payload.recorded_at)}, after {payload.cause_topic} "
-        f"(event {payload.cause_event_id})"
-    ]
-
-
-def _consent(payload: ConsentRecorded, names: _Names) -> tuple[str, list[str]]:
-    who = names(payload.given_by)
-    statement = f"version {payload.statement_version}"
-    if payload.statement_id is not None:
-        statement = f"{payload.statement_id} {statement}"
-    details = [f"statement {statement}, sha256 {payload.statement_sha256}"]
-    if payload.attestation is not None:
-        details.append(_attested(payload.attestation))
-    if payload.statement_text is None:
-        details.append("the words are not in this entry: it was logged before they were")
-    if payload.kind is ConsentKind.WITHDRAWN:
-        return f"{who} withdrew consent for work {payload.work_id}", details
-    verb = "consented" if payload.kind is ConsentKind.GIVEN else "revised consent"
-    uses = ", ".join(payload.uses)
-    return f"{who} {verb} to the use of work {payload.work_id} for {uses}", details
-
-
-def _attested(attestation: RightsAttestation) -> str:
-    rights = "attests to owning or controlling the rights"
-    if not attestation.depicts_identifiable_people:
-        return f"{rights}; the work depicts no identifiable people"
-    return f"{rights}; the work depicts identifiable people, whose releases they hold"
-
-
-def words(payload: BaseModel | None) -> str | None:
-    """The exact words a consent was given in, as the chain records them."""
-    return payload.statement_text if isinstance(payload, ConsentRecorded) else None
-
-
-def _ledger(payload: LedgerRecorded, names: _Names) -> tuple[str, list[str]]:
-    transaction = payload.transaction
-    currency = transaction.currency
-    paid = -sum(p.amount_minor for p in transaction.postings if p.amount_minor < 0)
-    what = {TransactionKind.SALE: "Payment", TransactionKind.REFUND: "Refund"}.get(
-        transaction.kind, transaction.kind.capitalize()
-    )
-    licence = f" for licence {transaction.licence_id}" if transaction.licence_id else ""
-    lines = []
-    for posting in transaction.postings:
-        amount = money(posting.amount_minor, currency)
-        work = f" for work {posting.work_id}" if posting.work_id else ""
-        if posting.account_kind is LedgerAccountKind.CREATOR_PAYABLE:
-            lines.append(f"royalty to {names(posting.owner_id)}: {amount}{work}")
-        elif posting.account_kind is LedgerAccountKind.PLATFORM_REVENUE:
-            lines.append(f"platform fee: {amount}{work}")
-        elif posting.account_kind is LedgerAccountKind.BUYER_BALANCE:
-            lines.append(f"buyer {names(posting.owner_id)}: {amount}")
-        else:
-            lines.append(f"{posting.account_kind} {names(posting.owner_id)}: {amount}{work}")
-    return f"{what} of {money(paid, currency)}{licence}", lines
-
-
 # -- the picture --------------------------------------------------------------------------
 
 
@@ -229,13 +71,15 @@ def _clip(text: str, length: int = _LABEL_CHARS) -> str:
     return text if len(text) <= length else text[: length - 1] + "\u2026"
 
 
-def _label(entry: ChainEntry, event: ChainEvent | None, names: _Names) -> str:
+def _label(entry: ChainEntry, event: ChainEvent | None, names: Names) -> str:
     """A box's middle line: the one fact that tells the step apart from its neighbours."""
     if event is None:
         return "withheld" if entry.entry is None else "unreadable entry"
     payload = event.payload
     if isinstance(payload, AccountRegistered | AccountRoleGranted):
         return payload.name
+    if isinstance(payload, AccountIdentityVerified):
+        return f"{payload.kind}: {payload.value}"
     if isinstance(payload, ConsentRecorded):
         if payload.kind is ConsentKind.WITHDRAWN:
             return "consent withdrawn"
@@ -243,7 +87,7 @@ def _label(entry: ChainEntry, event: ChainEvent | None, names: _Names) -> str:
     if isinstance(payload, OfferPublished):
         return money(payload.price_minor, payload.currency)
     if isinstance(payload, LicenceGranted):
-        return f"{money(payload.total_minor, payload.currency)}, {payload.buyer_name}"
+        return f"{money(payload.total_minor, payload.currency)}, {names.name(payload.buyer_id)}"
     if isinstance(payload, LedgerRecorded):
         postings = payload.transaction.postings
         creators = {
@@ -297,14 +141,14 @@ class Picture:
     box_height: int = _BOX_HEIGHT
 
 
-def picture(check: ChainCheck, names: _Names) -> Picture:
+def picture(check: ChainCheck, names: Names) -> Picture:
     """The chain as a flow: one lane per step, in the order a sale goes through them, and
     the entries in log order down the page, joined in that order."""
     entries = check.chain.entries[:MAX_PICTURED]
     events = {event.position: event for event in check.events}
     used = {entry.step for entry in entries}
     lanes = [
-        Lane(step, 10 + number * _LANE_WIDTH, _COLOURS[step])
+        Lane(step, 10 + number * _LANE_WIDTH, _COLOURS.get(step, _OTHER_COLOUR))
         for number, step in enumerate(step for step in ChainStep if step in used)
     ]
     column = {lane.step: lane.x for lane in lanes}
@@ -316,7 +160,7 @@ def picture(check: ChainCheck, names: _Names) -> Picture:
             time=entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
             x=column[entry.step],
             y=_TOP + (position - 1) * _ROW_HEIGHT,
-            colour=_COLOURS[entry.step],
+            colour=_COLOURS.get(entry.step, _OTHER_COLOUR),
             flagged=bool(check.problems_at(position)),
         )
         for position, entry in enumerate(entries, start=1)
@@ -350,7 +194,7 @@ class Row:
 
 
 def _row(
-    position: int, entry: ChainEntry, event: ChainEvent | None, check: ChainCheck, names: _Names
+    position: int, entry: ChainEntry, event: ChainEvent | None, check: ChainCheck, names: Names
 ) -> Row:
     details: list[str] = []
     if entry.entry is None:
@@ -365,8 +209,8 @@ def _row(
     return Row(
         position=position,
         entry=entry,
-        colour=_COLOURS[entry.step],
-        time=_when(entry.occurred_at),
+        colour=_COLOURS.get(entry.step, _OTHER_COLOUR),
+        time=when(entry.occurred_at),
         headline=headline,
         details=details,
         words=words(event.payload if event else None),
@@ -380,7 +224,7 @@ def _checkpoint(check: ChainCheck) -> list[tuple[str, str]]:
     checkpoint = [
         ("tree size", str(check.checkpoint.tree_size)),
         ("root hash", check.checkpoint.root_hash),
-        ("issued at", _when(check.checkpoint.issued_at)),
+        ("issued at", when(check.checkpoint.issued_at)),
         ("signed by key", signer + (f" ({check.key.purpose})" if check.key else " (not verified)")),
         ("log", check.checkpoint.origin),
         ("published as", shown.object_key),
@@ -394,8 +238,56 @@ def _checkpoint(check: ChainCheck) -> list[tuple[str, str]]:
     return checkpoint
 
 
-def render(check: ChainCheck, *, exported_at: datetime, source: str, json_name: str) -> str:
-    names = _Names(check.events)
+@dataclass(frozen=True)
+class Statement:
+    """The words of one consent statement, and who agreed to them in this chain."""
+
+    title: str
+    sha256: str
+    words: str | None
+    """None: the chain's entries of it were logged before the words were."""
+    agreed_by: list[str]
+
+
+def _statements(check: ChainCheck, names: Names) -> list[Statement]:
+    found: dict[str, Statement] = {}
+    for event in check.events:
+        consent = event.payload
+        if not isinstance(consent, ConsentRecorded) or consent.kind is ConsentKind.WITHDRAWN:
+            continue
+        title = f"version {consent.statement_version}"
+        if consent.statement_id is not None:
+            title = f"{consent.statement_id}, {title}"
+        statement = found.setdefault(
+            consent.statement_sha256,
+            Statement(title, consent.statement_sha256, consent.statement_text, []),
+        )
+        if statement.words is None and consent.statement_text is not None:
+            found[consent.statement_sha256] = statement = Statement(
+                title, statement.sha256, consent.statement_text, statement.agreed_by
+            )
+        who = names(consent.given_by)
+        if who not in statement.agreed_by:
+            statement.agreed_by.append(who)
+    return list(found.values())
+
+
+def _keys(check: ChainCheck) -> list[tuple[str, str, str]]:
+    """The keys the export carries: id, purpose, interval."""
+    return [(key.key_id, key.purpose, interval(key)) for key in check.chain.keys]
+
+
+def render(
+    check: ChainCheck,
+    *,
+    exported_at: datetime,
+    source: str,
+    json_name: str,
+    keys_from: str = "the marketplace's published keys",
+) -> str:
+    """The report's HTML. `keys_from` says which keys the chain was checked with."""
+    named: list[Party] = parties(check.events)
+    names = Names(named)
     events = {event.position: event for event in check.events}
     rows = [
         _row(position, entry, events.get(position), check, names)
@@ -404,9 +296,13 @@ def render(check: ChainCheck, *, exported_at: datetime, source: str, json_name: 
     return _TEMPLATES.get_template("report.html").render(
         check=check,
         chain=check.chain,
-        exported_at=_when(exported_at),
+        exported_at=when(exported_at),
         source=source,
         json_name=json_name,
+        keys_from=keys_from,
+        parties=named,
+        statements=_statements(check, names),
+        keys=_keys(check),
         picture=picture(check, names),
         max_pictured=MAX_PICTURED,
         rows=rows,

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from assent.evidence import party_facts
 from assent.protocol import (
     CHAIN_KIND,
     ChainCheck,
@@ -218,7 +219,8 @@ def _check_chain(document: object, keys: Sequence[PublicKeyRead], kept: object |
     check = check_chain_document(document, keys, kept=kept)
     if check.problems or check.key is None:
         raise many_problems(CHAIN_KIND, [problem.message for problem in check.problems])
-    return Verdict(kind=CHAIN_KIND, key=check.key, facts=check.facts)
+    # The parties by the names and identities the chain's own entries give them.
+    return Verdict(kind=CHAIN_KIND, key=check.key, facts=[*check.facts, *party_facts(check.events)])
 
 
 def verify_document(

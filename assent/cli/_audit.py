@@ -8,10 +8,12 @@ from uuid import UUID
 
 from assent.cli._verify import print_invalid, read_json
 from assent.options import API_KEY_ENV, connection_options
+from assent.pdf import PDF_EXTRA
 
 
 def _audit_export(args: argparse.Namespace) -> int:
     from assent.audit import AuditError, export_chain
+    from assent.evidence import party_facts
     from assent.verify import KeysUnavailable, load_keys
     from services.contracts.audit import ChainSubjectKind
 
@@ -40,19 +42,24 @@ def _audit_export(args: argparse.Namespace) -> int:
             api_key=args.key,
             keys=keys,
             kept=kept,
+            pdf=args.pdf,
         )
     except AuditError as error:
         print(f"assent audit export: {error}", file=sys.stderr)
         return 1
     check = export.check
     print(f"wrote {export.json_path} and {export.html_path}")
-    if not check.ok or check.key is None:
-        print_invalid("licence chain", [p.message for p in check.problems], str(export.json_path))
+    if export.pdf is not None:
+        pages = f"{export.pdf.pages} page{'' if export.pdf.pages == 1 else 's'}"
+        print(f"wrote {export.pdf.path} ({pages}, A4)")
+    if not export.ok or check.key is None:
+        problems = [*export.key_conflicts, *(p.message for p in check.problems)]
+        print_invalid("licence chain", problems, str(export.json_path))
         print("the chain does NOT verify: the files say so; do not rely on it", file=sys.stderr)
         return 1
     print(f"VALID licence chain in {export.json_path}")
     print(f"  signed by key {check.key.key_id} ({check.key.purpose})")
-    for label, value in check.facts:
+    for label, value in [*check.facts, *party_facts(check.events)]:
         print(f"  {label}: {value}")
     return 0
 
@@ -97,7 +104,8 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "export",
         help="write a licence chain as JSON and as an HTML report, verified",
         description="Writes DIR/chain-<kind>-<id>.json (for assent verify) and .html (a "
-        "report to hand on), verifying the chain with the published keys. Exit code 0: "
+        "report to hand on; with --pdf also .pdf, A4), verifying the chain with the "
+        "published keys. Exit code 0: "
         "written and valid; 1: the chain does not verify (the files are written and say "
         "so) or the gateway failed; 2: usage.",
     )
@@ -109,6 +117,11 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "--checkpoint",
         metavar="KEPT.json",
         help="a checkpoint kept earlier: the chain is proven consistent with it",
+    )
+    export.add_argument(
+        "--pdf",
+        action="store_true",
+        help=f"also write the report as a PDF (needs {PDF_EXTRA})",
     )
     checkpoint = audit_commands.add_parser(
         "checkpoint",

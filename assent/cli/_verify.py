@@ -4,6 +4,7 @@ the audit commands share."""
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,7 +90,8 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from assent.protocol import VerificationError
+    from assent.evidence import carried_keys, key_facts, pinned_problems
+    from assent.protocol import CHAIN_KIND, VerificationError, many_problems
     from assent.verify import KeysUnavailable, UnrecognisedDocument, load_keys, verify_document
     from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 
@@ -101,8 +103,18 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     source = args.keys or gateway_url().rstrip("/") + WELL_KNOWN_KEYS_PATH
     try:
-        keys = load_keys(source)
+        # A chain export carries its keys: checked with them, offline, unless --keys pins
+        # others, when a carried key unlike the pinned one of its id is refused.
+        carried = carried_keys(document)
+        if carried and not args.keys:
+            keys, source = carried, "the export itself (not pinned: compare the key ids)"
+        else:
+            keys = load_keys(source)
+        conflicts = pinned_problems(carried, keys)
+        if conflicts:
+            raise many_problems(CHAIN_KIND, conflicts)
         verdict = verify_document(document, keys, kept=kept)
+        verdict = replace(verdict, facts=[*verdict.facts, *key_facts(carried)])
     except (KeysUnavailable, UnrecognisedDocument) as error:
         print(f"assent verify: {error}", file=sys.stderr)
         return 2
@@ -139,8 +151,9 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     verify.add_argument(
         "--keys",
         metavar="FILE_OR_URL",
-        help="the published keys: a JSON file or a URL (default the gateway's well-known "
-        f"keys at ${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL})",
+        help="the published keys: a JSON file or a URL (default: a licence chain export's "
+        "own keys, offline; else the gateway's well-known keys at "
+        f"${GATEWAY_URL_ENV} or {DEFAULT_GATEWAY_URL}); pins a chain export's keys",
     )
     verify.add_argument(
         "--checkpoint",

@@ -36,6 +36,8 @@ from tests.assent.chain_events import at, consent, delivery, download, grant, of
 
 STEP = {
     Topic.ACCOUNT_REGISTERED: ChainStep.ACCOUNT,
+    Topic.ACCOUNT_ROLE_GRANTED: ChainStep.ACCOUNT,
+    Topic.ACCOUNT_IDENTITY_VERIFIED: ChainStep.ACCOUNT,
     Topic.CONSENT_GIVEN: ChainStep.CONSENT,
     Topic.CONSENT_REVISED: ChainStep.CONSENT,
     Topic.CONSENT_WITHDRAWN: ChainStep.WITHDRAWAL,

@@ -27,7 +27,8 @@ HOSTILE_JSON_NAME = f"</code></pre>{SCRIPT}.json"
 ALLOWED_TAGS = {
     *("html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "code", "pre", "div"),
     *("strong", "dl", "dt", "dd", "ul", "li", "table", "thead", "tbody", "tr", "th", "td"),
-    *("span", "br", "svg", "rect", "text", "polyline", "g", "blockquote"),
+    *("span", "br", "svg", "rect", "text", "polyline", "g", "blockquote", "small"),
+    *("colgroup", "col"),
 }
 
 
