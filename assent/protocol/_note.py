@@ -30,8 +30,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from services.contracts.audit import Checkpoint
+from services.contracts.signing import PublicKeyRead
+
 from ._errors import VerificationError
 from ._merkle import HASH_SIZE
+from ._signing import public_key_from
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -368,3 +372,42 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
     if any(len(h) != HASH_SIZE for h in proof):
         raise NoteError(f"a consistency proof line is not a {HASH_SIZE}-byte hash")
     return AddCheckpoint(int(lines[0][4:]), proof, note)
+
+
+# --- a checkpoint document's note ---
+
+
+def verify_witnessed(
+    note: str | None,
+    checkpoint: Checkpoint,
+    key: PublicKeyRead,
+    witnesses: Sequence[NoteVerifier],
+    *,
+    kind: str,
+) -> CheckpointNote | None:
+    """A verified checkpoint's note, once it is signed by the key that signed the
+    checkpoint, states the same tree head, and carries a valid cosignature of each witness
+    given. None for a checkpoint with no note when no witness is asked for."""
+    if note is None:
+        if witnesses:
+            raise VerificationError(
+                "the checkpoint carries no signed note, so no witness cosigned it", kind=kind
+            )
+        return None
+    log_key = note_verifier(checkpoint.origin, public_key_from(key))
+    try:
+        opened = open_checkpoint(note, [log_key], witnesses)
+    except VerificationError as exc:
+        raise VerificationError(f"signed note: {exc.problem}", kind=kind) from exc
+    head = opened.head
+    if (head.origin, head.size, head.root.hex()) != (
+        checkpoint.origin,
+        checkpoint.tree_size,
+        checkpoint.root_hash,
+    ):
+        raise VerificationError(
+            f"signed note: it states tree size {head.size} with root {head.root.hex()}, the "
+            f"checkpoint tree size {checkpoint.tree_size} with root {checkpoint.root_hash}",
+            kind=kind,
+        )
+    return opened
