@@ -56,6 +56,7 @@ from ._note import (
     parse_signature_lines,
     parse_vkey,
     verify_note,
+    verify_witnessed,
 )
 from ._signing import (
     Signer,
@@ -135,5 +136,6 @@ __all__ = [
     "verify_inclusion",
     "verify_manifest",
     "verify_note",
+    "verify_witnessed",
     "withdrawal_rule",
 ]
