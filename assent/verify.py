@@ -12,6 +12,7 @@ this module reads the documents and the keys, and words the verdict.
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from assent.evidence import party_facts
 from assent.protocol import (
     CHAIN_KIND,
     ChainCheck,
+    CheckpointNote,
+    NoteVerifier,
     VerificationError,
     VerifiedManifest,
     check_chain,
@@ -30,6 +33,7 @@ from assent.protocol import (
     verify_certificate,
     verify_checkpoint,
     verify_manifest,
+    verify_witnessed,
 )
 from services.contracts.audit import CHAIN_EXPORT_TYPE, CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE
@@ -215,21 +219,55 @@ def check_chain_document(
     return check_chain(document, keys, kept=envelope, kept_shown=shown)
 
 
-def _check_chain(document: object, keys: Sequence[PublicKeyRead], kept: object | None) -> Verdict:
+def _note_facts(note: CheckpointNote | None) -> list[tuple[str, str]]:
+    """What a checkpoint's verified C2SP note adds: who witnessed it, and when."""
+    if note is None:
+        return []
+    if note.cosigned:
+        witnessed = [
+            f"{vkey.split('+')[0]} at {datetime.fromtimestamp(at, UTC).isoformat()}"
+            for vkey, at in note.cosigned.items()
+        ]
+        return [("witnessed by", "; ".join(witnessed))]
+    unchecked = len(note.note.signatures) - 1
+    return [
+        (
+            "signed note",
+            f"the log's signature verifies; {unchecked} cosignature(s) left unchecked "
+            "(name the witnesses you trust with --witness VKEY)",
+        )
+    ]
+
+
+def _check_chain(
+    document: object,
+    keys: Sequence[PublicKeyRead],
+    kept: object | None,
+    witnesses: Sequence[NoteVerifier] = (),
+) -> Verdict:
     check = check_chain_document(document, keys, kept=kept)
     if check.problems or check.key is None:
         raise many_problems(CHAIN_KIND, [problem.message for problem in check.problems])
+    note = verify_witnessed(
+        check.chain.checkpoint.note, check.checkpoint, check.key, witnesses, kind=CHAIN_KIND
+    )
     # The parties by the names and identities the chain's own entries give them.
-    return Verdict(kind=CHAIN_KIND, key=check.key, facts=[*check.facts, *party_facts(check.events)])
+    facts = [*check.facts, *party_facts(check.events), *_note_facts(note)]
+    return Verdict(kind=CHAIN_KIND, key=check.key, facts=facts)
 
 
 def verify_document(
-    document: object, keys: Sequence[PublicKeyRead], *, kept: object | None = None
+    document: object,
+    keys: Sequence[PublicKeyRead],
+    *,
+    kept: object | None = None,
+    witnesses: Sequence[NoteVerifier] = (),
 ) -> Verdict:
     """Recognise a parsed JSON document and verify it. `kept` is a checkpoint document
-    kept earlier, which a licence chain must be consistent with."""
+    kept earlier, which a licence chain must be consistent with; each of `witnesses` must
+    have cosigned the checkpoint's note (a chain's, or a checkpoint document's)."""
     if isinstance(document, dict) and document.get("type") == CHAIN_EXPORT_TYPE:
-        return _check_chain(document, keys, kept)
+        return _check_chain(document, keys, kept, witnesses)
     if kept is not None:
         raise UnrecognisedDocument("a kept checkpoint is checked only against a chain export")
     raw_envelope, shown = split_document(document)
@@ -243,4 +281,14 @@ def verify_document(
         raise UnrecognisedDocument(
             f"payload type {envelope.payload_type!r} is not one assent verify knows ({known})"
         )
-    return verifier(envelope, shown, keys)
+    verdict = verifier(envelope, shown, keys)
+    if envelope.payload_type == CHECKPOINT_PAYLOAD_TYPE:
+        checkpoint, key = verify_checkpoint(envelope, keys)
+        note = shown.get("note")
+        opened = verify_witnessed(
+            note if isinstance(note, str) else None, checkpoint, key, witnesses, kind=verdict.kind
+        )
+        return Verdict(verdict.kind, verdict.key, [*verdict.facts, *_note_facts(opened)])
+    if witnesses:
+        raise UnrecognisedDocument("--witness is checked on a checkpoint or a licence chain only")
+    return verdict

@@ -91,7 +91,7 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from assent.evidence import carried_keys, key_facts, pinned_problems
-    from assent.protocol import CHAIN_KIND, VerificationError, many_problems
+    from assent.protocol import CHAIN_KIND, NoteError, VerificationError, many_problems, parse_vkey
     from assent.verify import KeysUnavailable, UnrecognisedDocument, load_keys, verify_document
     from services.contracts.signing import WELL_KNOWN_KEYS_PATH
 
@@ -100,6 +100,11 @@ def _verify(args: argparse.Namespace) -> int:
     document = read_json(args.file, "verify")
     kept = read_json(args.checkpoint, "verify") if args.checkpoint else None
     if document is None or (args.checkpoint and kept is None):
+        return 2
+    try:
+        witnesses = [parse_vkey(vkey) for vkey in args.witness or ()]
+    except NoteError as error:
+        print(f"assent verify: --witness: {error.problem}", file=sys.stderr)
         return 2
     source = args.keys or gateway_url().rstrip("/") + WELL_KNOWN_KEYS_PATH
     try:
@@ -113,7 +118,7 @@ def _verify(args: argparse.Namespace) -> int:
         conflicts = pinned_problems(carried, keys)
         if conflicts:
             raise many_problems(CHAIN_KIND, conflicts)
-        verdict = verify_document(document, keys, kept=kept)
+        verdict = verify_document(document, keys, kept=kept, witnesses=witnesses)
         verdict = replace(verdict, facts=[*verdict.facts, *key_facts(carried)])
     except (KeysUnavailable, UnrecognisedDocument) as error:
         print(f"assent verify: {error}", file=sys.stderr)
@@ -160,6 +165,13 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         metavar="KEPT.json",
         help="a licence chain must be consistent with this checkpoint, kept earlier "
         "(assent audit checkpoint)",
+    )
+    verify.add_argument(
+        "--witness",
+        action="append",
+        metavar="VKEY",
+        help="a witness that must have cosigned the checkpoint's signed note (its vkey, as "
+        "`assent witness init` prints it); repeat for each witness required",
     )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(handler=_verify)
