@@ -198,7 +198,8 @@ class NoteVerifier:
 
 def parse_vkey(vkey: str) -> NoteVerifier:
     """`<name>+<hex key ID>+base64(type || public key)`; raises NoteError."""
-    parts = vkey.strip().split("+")
+    # The base64 key may itself hold plus signs; the name and the key ID never do.
+    parts = vkey.strip().split("+", 2)
     if len(parts) != 3 or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
         raise NoteError(f"{vkey[:60]!r} is not a vkey (<name>+<8 hex digits>+<base64 key>)")
     name, hex_id, encoded = parts

@@ -201,3 +201,11 @@ def test_the_spec_add_checkpoint_request_round_trips() -> None:
 def test_malformed_add_checkpoint_requests_say_what_is_wrong(body: bytes, problem: str) -> None:
     with pytest.raises(NoteError, match=problem):
         parse_add_checkpoint(body)
+
+
+def test_a_vkey_whose_base64_holds_plus_signs_reads_back() -> None:
+    signer = _signer("w1.example", COSIGNATURE_V1)
+    while signer.verifier.vkey.count("+") < 3:
+        signer = _signer("w1.example", COSIGNATURE_V1)
+
+    assert parse_vkey(signer.verifier.vkey) == signer.verifier
