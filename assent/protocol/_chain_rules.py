@@ -31,6 +31,7 @@ from services.contracts.licensing import (
     LicenceRefunded,
     SaleScopeRecorded,
 )
+from services.contracts.signing import KeyRotated
 
 from ._entries import ChainEvent, Problem, aware
 
@@ -123,6 +124,9 @@ def subject_problems(
     for event in events:
         if isinstance(event.payload, _ACCOUNT_EVENTS):
             continue
+        # The log's signing keys are in every chain: the keys it is checked with.
+        if isinstance(event.payload, KeyRotated):
+            continue
         if _about(event.payload, scope):
             scope.parties.update(p for p in _parties(event.payload) if p is not None)
             continue
@@ -142,10 +146,7 @@ def subject_problems(
         )
     for event in events:
         payload = event.payload
-        if (
-            isinstance(payload, _ACCOUNT_EVENTS)
-            and payload.account_id not in scope.parties
-        ):
+        if isinstance(payload, _ACCOUNT_EVENTS) and payload.account_id not in scope.parties:
             problems.append(
                 Problem(
                     f"{event.where}: not about {kind} {subject}: {_what(payload)}",

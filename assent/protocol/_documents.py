@@ -4,13 +4,16 @@ checkpoints.
 Each check accepts only keys published for its document's purpose: a signature by the
 licence key over a manifest is refused even though DSSE would bind it to the manifest
 type. What a document shows beside its envelope is checked against the signed payload,
-since a reader trusts what is shown, not the base64 underneath.
+since a reader trusts what is shown, not the base64 underneath. Each is also refused when
+its signing time (`issued_at`) lies outside its key's interval: a retired key signs
+nothing after it was retired.
 """
 
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,11 +31,12 @@ from services.contracts.signing import (
     CHECKPOINT_KEY_PURPOSE,
     MANIFEST_KEY_PURPOSE,
     Envelope,
+    KeyRotated,
     PublicKeyRead,
 )
 
 from ._errors import VerificationError
-from ._signing import verify_envelope
+from ._signing import interval_text, key_history, outside_interval, verify_envelope
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Enough to locate a fault without flooding the terminal for a 100,000-entry manifest.
@@ -98,6 +102,13 @@ def _verify_signature(
         raise VerificationError(f"signature: {exc}", kind=kind) from exc
 
 
+def check_interval(key: PublicKeyRead, signed_at: datetime, *, kind: str) -> None:
+    """Refuses a document its key signed outside the key's interval."""
+    problem = outside_interval(key, signed_at)
+    if problem is not None:
+        raise VerificationError(f"signing key: {problem}", kind=kind)
+
+
 def verify_manifest(envelope: Envelope, keys: Sequence[PublicKeyRead]) -> VerifiedManifest:
     """The manifest's header and entries once its signature and its statement check out."""
     kind = "delivery manifest"
@@ -115,6 +126,7 @@ def verify_manifest(envelope: Envelope, keys: Sequence[PublicKeyRead]) -> Verifi
             f"statement: predicateType is {statement.predicate_type!r}", kind=kind
         )
     header, entries = statement.predicate.header, statement.predicate.entries
+    check_interval(key, header.issued_at, kind=kind)
     found: list[str] = []
     if header.key_id != key.key_id:
         found.append(f"header: names key {header.key_id}, but key {key.key_id} signed it")
@@ -177,6 +189,7 @@ def verify_certificate(
         signed = LicenceCertificate.model_validate_json(payload)
     except ValidationError as exc:
         raise VerificationError(f"signed payload: {first_error(exc)}", kind=kind) from exc
+    check_interval(key, signed.issued_at, kind=kind)
     if shown is not None:
         check_shown(signed, shown, kind=kind, what="certificate")
     return signed, key
@@ -222,6 +235,28 @@ def verify_checkpoint(
         raise VerificationError(
             f"origin: the checkpoint is of log {signed.origin!r}, not {LOG_ORIGIN!r}", kind=kind
         )
+    check_interval(key, signed.issued_at, kind=kind)
     if shown is not None:
         check_shown(signed, shown, kind=kind, what="checkpoint")
     return signed, key
+
+
+def key_problems(shown: Sequence[PublicKeyRead], rotations: Sequence[KeyRotated]) -> list[str]:
+    """Where the keys an export carries differ from those its proven `key.rotated` entries
+    name (in log order): the keys an auditor checks with must be the log's own."""
+    logged = {key.key_id: key for key in key_history(rotations)}
+    carried = {key.key_id: key for key in shown}
+    found = [
+        f"keys: key {key_id} is carried but no key.rotated entry of the export names it"
+        for key_id in carried
+        if key_id not in logged
+    ]
+    for key_id, key in logged.items():
+        if key_id not in carried:
+            found.append(f"keys: key {key_id} ({key.purpose}) is logged but not carried")
+        elif carried[key_id] != key:
+            found.append(
+                f"keys: key {key_id} is carried as {interval_text(carried[key_id])}, "
+                f"its log entries say {interval_text(key)}"
+            )
+    return found

@@ -29,6 +29,7 @@ from services.contracts.licensing import (
     LicenceRefunded,
     SaleScopeRecorded,
 )
+from services.contracts.signing import KeyRotated
 
 from ._documents import first_error
 
@@ -51,6 +52,7 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.DELIVERY_ISSUED: DeliveryIssued,
     Topic.FILE_DOWNLOADED: FileDownloaded,
     Topic.SALE_SCOPE_RECORDED: SaleScopeRecorded,
+    Topic.KEY_ROTATED: KeyRotated,
 }
 """The contract each topic's payload is read with."""
 
@@ -77,6 +79,7 @@ STEPS: dict[Topic, frozenset[ChainStep]] = {
     Topic.FILE_DOWNLOADED: frozenset({ChainStep.DOWNLOAD}),
     # What licensing may sell of a work: the offer as the seller enforces it.
     Topic.SALE_SCOPE_RECORDED: frozenset({ChainStep.OFFER}),
+    Topic.KEY_ROTATED: frozenset({ChainStep.KEY}),
 }
 """The steps an entry of each topic may be shown as: the report reads the step, so an
 entry shown under another step's name would mislead it."""

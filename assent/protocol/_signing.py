@@ -4,10 +4,16 @@ Licence certificates, delivery manifests and audit checkpoints are all signed th
 way, so one offline verifier (`assent verify`) checks them all with the published keys.
 DSSE (the envelope in-toto uses) signs the pre-authentication encoding of a payload type
 and the payload bytes, so a signature can never be replayed under another payload type.
+
+A key signs only within its interval: `[valid_from, valid_until)`, either end open. The
+intervals come from the audit log's `key.rotated` entries (`key_history`): each entry
+starts a key, and the next entry of the same purpose ends the key before it.
 """
 
 import base64
 import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
@@ -16,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import SecretStr
 
-from services.contracts.signing import Envelope, EnvelopeSignature, PublicKeyRead
+from services.contracts.signing import Envelope, EnvelopeSignature, KeyRotated, PublicKeyRead
 
 from ._errors import VerificationError
 
@@ -74,14 +80,79 @@ class Signer:
             signatures=[EnvelopeSignature(keyid=self.key_id, sig=b64encode(signature))],
         )
 
-    def sign_message(self, message: bytes) -> bytes:
+    def sign_message(self, message: bytes | memoryview) -> bytes:
         """A bare Ed25519 signature: a C2SP signed note (`_note.py`) is signed over its text
         as it is, with no DSSE encoding around it."""
         return self._private.sign(message)
 
-    def published(self) -> PublicKeyRead:
-        raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return PublicKeyRead(key_id=self.key_id, purpose=self.purpose, public_key=b64encode(raw))
+    @property
+    def public_key_b64(self) -> str:
+        return b64encode(self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+    def published(
+        self, *, valid_from: datetime | None = None, valid_until: datetime | None = None
+    ) -> PublicKeyRead:
+        return PublicKeyRead(
+            key_id=self.key_id,
+            purpose=self.purpose,
+            public_key=self.public_key_b64,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def interval_text(key: PublicKeyRead) -> str:
+    """The key's interval in words, as a failure names it."""
+    start = key.valid_from.isoformat() if key.valid_from else "its purpose's first signature"
+    end = key.valid_until.isoformat() if key.valid_until else "now (still current)"
+    return f"from {start} until {end}"
+
+
+def outside_interval(key: PublicKeyRead, signed_at: datetime) -> str | None:
+    """Why a document signed at `signed_at` falls outside the key's interval, or None."""
+    moment = _aware(signed_at)
+    if key.valid_from is not None and moment < key.valid_from:
+        return (
+            f"key {key.key_id} signed it at {moment.isoformat()}, before the key's interval "
+            f"({interval_text(key)})"
+        )
+    if key.valid_until is not None and moment >= key.valid_until:
+        return (
+            f"key {key.key_id} signed it at {moment.isoformat()}, after the key's interval "
+            f"ended ({interval_text(key)}): the key was retired then"
+        )
+    return None
+
+
+def key_history(rotations: Iterable[KeyRotated]) -> list[PublicKeyRead]:
+    """The keys `key.rotated` entries name, in log order, each with its interval: a key
+    signs from its entry's `valid_from` until the next entry of its purpose begins.
+
+    A key named twice keeps its first entry (a replayed event adds nothing)."""
+    keys: list[PublicKeyRead] = []
+    latest: dict[str, int] = {}
+    seen: set[str] = set()
+    for rotated in rotations:
+        if rotated.key_id in seen:
+            continue
+        seen.add(rotated.key_id)
+        before = latest.get(rotated.purpose)
+        if before is not None:
+            keys[before] = keys[before].model_copy(update={"valid_until": rotated.valid_from})
+        latest[rotated.purpose] = len(keys)
+        keys.append(
+            PublicKeyRead(
+                key_id=rotated.key_id,
+                purpose=rotated.purpose,
+                public_key=rotated.public_key,
+                valid_from=rotated.valid_from,
+            )
+        )
+    return keys
 
 
 def public_key_from(published: PublicKeyRead) -> Ed25519PublicKey:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.contracts.signing import Envelope
+from services.contracts.signing import Envelope, PublicKeyRead
 
 CHECKPOINT_PAYLOAD_TYPE = "application/vnd.assent.audit-checkpoint+json"
 CHAIN_EXPORT_TYPE: Final = "application/vnd.assent.licence-chain+json"
@@ -89,6 +89,8 @@ class ChainStep(StrEnum):
     DELIVERY = "delivery"
     DOWNLOAD = "download"
     WITHDRAWAL = "withdrawal"
+    KEY = "key"
+    """A signing key's first use or rotation: the export carries the keys it is checked with."""
 
 
 class ChainEntry(Schema):
@@ -132,4 +134,9 @@ class ChainRead(Schema):
     )
     pending_entries: int = Field(
         default=0, description="entries about the subject logged after the checkpoint"
+    )
+    keys: list[PublicKeyRead] = Field(
+        default_factory=list,
+        description="every signing key the log's key.rotated entries name up to the "
+        "checkpoint, with its interval; those entries are in `entries`, proven",
     )

@@ -26,6 +26,7 @@ class Topic(StrEnum):
     DELIVERY_ISSUED = "delivery.issued"
     FILE_DOWNLOADED = "file.downloaded"
     SALE_SCOPE_RECORDED = "sale_scope.recorded"
+    KEY_ROTATED = "key.rotated"
 
 
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
@@ -56,10 +57,12 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.DELIVERY_ISSUED: ("licensing", "audit"),
     Topic.FILE_DOWNLOADED: ("audit",),
     Topic.SALE_SCOPE_RECORDED: ("audit",),
+    # Every signing key and rotation is evidence: the log keeps the keys' history.
+    Topic.KEY_ROTATED: ("audit",),
 }
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 
-PUBLISHERS: dict[Topic, str] = {
+PUBLISHERS: dict[Topic, str | tuple[str, ...]] = {
     Topic.ACCOUNT_REGISTERED: "gateway",
     Topic.ACCOUNT_ROLE_GRANTED: "gateway",
     Topic.ACCOUNT_IDENTITY_VERIFIED: "gateway",
@@ -78,8 +81,10 @@ PUBLISHERS: dict[Topic, str] = {
     Topic.SALE_SCOPE_RECORDED: "licensing",
     Topic.DELIVERY_ISSUED: "delivery",
     Topic.FILE_DOWNLOADED: "delivery",
+    # Each signing service logs its own keys; the audit log records its own directly.
+    Topic.KEY_ROTATED: ("licensing", "delivery"),
 }
-"""The one service that publishes each topic."""
+"""The service (or services) that publish each topic through their outbox."""
 
 
 def receivers_of(publisher: str) -> frozenset[str]:
@@ -89,7 +94,7 @@ def receivers_of(publisher: str) -> frozenset[str]:
     return frozenset(
         receiver
         for topic, source in PUBLISHERS.items()
-        if source == publisher
+        if publisher in ((source,) if isinstance(source, str) else source)
         for receiver in SUBSCRIBERS[topic]
     )
 

@@ -5,16 +5,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.datastructures import State
 
+from services.contracts.signing import MANIFEST_KEY_PURPOSE
 from services.delivery.builder import BuildRuntime, BuildTools, DeliveryBuilder
 from services.delivery.config import Settings
 from services.delivery.delivery.api import router as delivery_router
 from services.delivery.download.api import router as download_router
 from services.delivery.grant.events import grant_receiver
-from services.delivery.manifest import DeliveryKeys, ManifestSigner, Watermark
+from services.delivery.manifest import DeliveryKeys, Watermark
 from services.delivery.shards import ShardBuilder
 from services.delivery.shards import router as shards_router
 from services.delivery.trace.api import router as trace_router
 from services.kit.app import create_service_app
+from services.kit.keyring import Keyring, emit_rotation, keys_router
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
@@ -25,8 +27,17 @@ def build_runtime(state: State) -> BuildRuntime:
     """Read from the app's state at each build, so what a test swaps in is what is used."""
     return BuildRuntime(
         sessionmaker=state.sessionmaker,
-        tools=BuildTools(store=state.object_store, keys=state.delivery_keys),
+        tools=BuildTools(
+            store=state.object_store, keys=state.delivery_keys.bound(state.sessionmaker)
+        ),
     )
+
+
+async def record_configured_key(app: FastAPI) -> None:
+    """At start: log the first manifest key, or the rotation to a new configured seed."""
+    keyring: Keyring = app.state.keyring
+    async with app.state.sessionmaker() as session, session.begin():
+        await keyring.record_configured(session)
 
 
 def create_app(
@@ -34,7 +45,13 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     keys = DeliveryKeys(
-        signer=ManifestSigner(settings.signing_key), watermark=Watermark(settings.watermark_secret)
+        keyring=Keyring(
+            settings.signing_key,
+            purpose=MANIFEST_KEY_PURPOSE,
+            service="delivery",
+            on_rotated=emit_rotation,
+        ),
+        watermark=Watermark(settings.watermark_secret),
     )
     builder = DeliveryBuilder(
         lambda: build_runtime(app.state),
@@ -51,11 +68,15 @@ def create_app(
     app = create_service_app(
         "delivery",
         settings,
-        routers=list(ROUTERS),
+        routers=[*ROUTERS, keys_router()],
+        on_startup=record_configured_key,
         event_handlers=grant_receiver(keys.watermark, on_granted=builder.wake),
         object_store=create_object_store(storage_settings or StorageSettings()),
     )
-    app.state.delivery_keys = keys
+    # Bound to the app's database here; each build binds them again to what the state
+    # holds then (a test swaps in its own).
+    app.state.delivery_keys = keys.bound(app.state.sessionmaker)
+    app.state.keyring = keys.keyring
     app.state.builder = builder
     app.state.shard_builder = shard_builder
     service_lifespan = app.router.lifespan_context

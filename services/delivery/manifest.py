@@ -29,15 +29,17 @@ import mmap
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import BinaryIO, cast
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assent.protocol import Signer, b64decode, b64encode
+from assent.protocol import Signer, b64encode
 from services.contracts.delivery import (
     IN_TOTO_PAYLOAD_TYPE,
     IN_TOTO_STATEMENT_TYPE,
@@ -45,9 +47,11 @@ from services.contracts.delivery import (
     ManifestHeader,
 )
 from services.contracts.signing import MANIFEST_KEY_PURPOSE, PublicKeyRead
+from services.kit.keyring import Keyring
 
 MIN_WATERMARK_SECRET_BYTES = 32
 IN_MEMORY_BYTES = 256 * 1024
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 # A multiple of 3, so that base64 of consecutive chunks concatenates to base64 of the whole.
 _BASE64_CHUNK = 3 * 256 * 1024
 
@@ -79,7 +83,7 @@ class Watermark:
 
 
 class ManifestSigner:
-    """The marketplace's manifest key.
+    """The marketplace's manifest key (one generation of it: keys rotate).
 
     The kit's `Signer` gives its id and published half; its `sign` takes the payload as
     bytes and returns it base64-encoded inside the envelope, which for a large manifest
@@ -87,14 +91,13 @@ class ManifestSigner:
     assembled itself (memory-mapped) and gets the signature alone.
     """
 
-    def __init__(self, seed: SecretStr) -> None:
-        self._signer = Signer(seed, purpose=MANIFEST_KEY_PURPOSE)
-        self._private = Ed25519PrivateKey.from_private_bytes(b64decode(seed.get_secret_value()))
+    def __init__(self, key: SecretStr | Signer) -> None:
+        self._signer = key if isinstance(key, Signer) else Signer(key, purpose=MANIFEST_KEY_PURPOSE)
         self.key_id = self._signer.key_id
 
     def sign_message(self, message: memoryview) -> str:
         """The base64 Ed25519 signature over a complete DSSE pre-authentication encoding."""
-        return b64encode(self._private.sign(message))
+        return b64encode(self._signer.sign_message(message))
 
     def published(self) -> PublicKeyRead:
         return self._signer.published()
@@ -307,7 +310,31 @@ class ManifestWriter:
 
 @dataclass(frozen=True)
 class DeliveryKeys:
-    """The service's secrets: the manifests' signing key and the watermark's key."""
+    """The service's secrets: the manifests' signing keys and the watermark's key.
 
-    signer: ManifestSigner
+    `transaction` opens a transaction to read the key history in; `bound` gives the keys
+    a build uses (a batch of builds binds its own, so its transactions take turns)."""
+
+    keyring: Keyring
     watermark: Watermark
+    transaction: Transaction | None = None
+
+    def bound(self, to: async_sessionmaker[AsyncSession] | Transaction) -> "DeliveryKeys":
+        if isinstance(to, async_sessionmaker):
+            sessionmaker = to
+
+            @asynccontextmanager
+            async def transaction() -> AsyncIterator[AsyncSession]:
+                async with sessionmaker() as session, session.begin():
+                    yield session
+
+            return replace(self, transaction=transaction)
+        return replace(self, transaction=to)
+
+    async def signer_at(self, issued_at: datetime) -> ManifestSigner:
+        """The key valid at a document's signing time: a build that began before a
+        rotation signs with the key of its `issued_at`, which still verifies."""
+        if self.transaction is None:
+            raise RuntimeError("DeliveryKeys.bound(sessionmaker) first")
+        async with self.transaction() as session:
+            return ManifestSigner(await self.keyring.signer_at(session, issued_at))

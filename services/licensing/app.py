@@ -3,7 +3,6 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assent.protocol import Signer
 from services.contracts.delivery import DeliveryIssued
 from services.contracts.events import (
     AccountRegistered,
@@ -13,6 +12,7 @@ from services.contracts.events import (
 )
 from services.contracts.signing import CERTIFICATE_KEY_PURPOSE
 from services.kit.app import create_service_app
+from services.kit.keyring import Keyring, emit_rotation, keys_router
 from services.kit.outbox import EventReceiver
 from services.licensing.api import router
 from services.licensing.config import Settings
@@ -57,6 +57,13 @@ def _receiver(licences: LicenceService) -> EventReceiver:
     return EventReceiver(per_event.topics, handle)
 
 
+async def record_configured_key(app: FastAPI) -> None:
+    """At start: log the first certificate key, or the rotation to a new configured seed."""
+    keyring: Keyring = app.state.keyring
+    async with app.state.sessionmaker() as session, session.begin():
+        await keyring.record_configured(session)
+
+
 def create_app(
     settings: Settings | None = None, *, known_accounts: KnownAccounts | None = None
 ) -> FastAPI:
@@ -70,14 +77,20 @@ def create_app(
             "licence certificates (python -c 'from assent.protocol import generate_seed; "
             "print(generate_seed())' makes one)"
         )
-    signer = Signer(settings.signing_key, purpose=CERTIFICATE_KEY_PURPOSE)
+    keyring = Keyring(
+        settings.signing_key,
+        purpose=CERTIFICATE_KEY_PURPOSE,
+        service="licensing",
+        on_rotated=emit_rotation,
+    )
     licensing = LicensingServices.build(known_accounts or KnownAccounts())
     app = create_service_app(
         "licensing",
         settings,
-        routers=[router],
+        routers=[router, keys_router()],
         event_handlers=_receiver(licensing.licences),
+        on_startup=record_configured_key,
     )
-    app.state.certificate_signer = signer
+    app.state.keyring = keyring
     app.state.licensing = licensing
     return app

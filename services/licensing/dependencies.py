@@ -14,6 +14,7 @@ from services.kit.errors import (
     NotFound,
     Unauthenticated,
 )
+from services.kit.keyring import Keyring
 from services.licensing.catalogue_client import CatalogueClient
 from services.licensing.config import Settings
 from services.licensing.ledger.payments import PaymentService
@@ -41,9 +42,10 @@ def _catalogue_client(request: Request) -> CatalogueClient:
     )
 
 
-def _signer(request: Request) -> Signer:
-    signer: Signer = request.app.state.certificate_signer
-    return signer
+async def _signer(request: Request, session: Session) -> Signer:
+    # The key valid now, from the key history every replica shares.
+    keyring: Keyring = request.app.state.keyring
+    return await keyring.signer_at(session)
 
 
 async def _services(request: Request) -> LicensingServices:

@@ -35,6 +35,7 @@ from services.contracts.licensing import (
     LicenceRefunded,
     SaleScopeRecorded,
 )
+from services.contracts.signing import KeyRotated, key_subject_id
 
 log = structlog.get_logger()
 
@@ -48,6 +49,7 @@ class SubjectKind(StrEnum):
     CREATOR = "creator"
     BUYER = "buyer"
     ACCOUNT = "account"
+    KEY = "key"
 
 
 Subject = tuple[SubjectKind, uuid.UUID]
@@ -76,6 +78,8 @@ STEPS: dict[Topic, ChainStep] = {
     # What licensing may sell of the work from then on: the offer as the seller enforces
     # it, which every sale of the work is ordered before or after.
     Topic.SALE_SCOPE_RECORDED: ChainStep.OFFER,
+    # A signing key begins: every chain carries the keys, proven, to be checked with.
+    Topic.KEY_ROTATED: ChainStep.KEY,
 }
 
 WORK_STEPS = frozenset({ChainStep.CONSENT, ChainStep.OFFER, ChainStep.WITHDRAWAL})
@@ -139,6 +143,9 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
         case Topic.ACCOUNT_IDENTITY_VERIFIED:
             verified = AccountIdentityVerified.model_validate(payload)
             return [(SubjectKind.ACCOUNT, verified.account_id)]
+        case Topic.KEY_ROTATED:
+            purpose = KeyRotated.model_validate(payload).purpose
+            return [(SubjectKind.KEY, key_subject_id(purpose))]
 
 
 def subjects_of(envelope: EventEnvelope) -> list[Subject]:

@@ -138,7 +138,7 @@ async def assemble(
     """Write, sign and store the manifest of every deliverable line, with no transaction
     open. The lines stream through a chunk at a time, in manifest order: memory holds
     one chunk and the entries' fingerprints, never the whole manifest."""
-    watermark, signer = tools.keys.watermark, tools.keys.signer
+    watermark = tools.keys.watermark
     entries: list[IssuedEntry] = []
     excluded: list[DeliveryExclusion] = []
     stored_key = stored_sha256 = None
@@ -176,6 +176,7 @@ async def assemble(
             await _keep(leased, keep_lease)
             chunk = await lines(leased.licence_id, chunk[-1].order_key)
         issued_at = utcnow()
+        signer = await tools.keys.signer_at(issued_at)
         if writer.count:
             if writer.in_memory:
                 signed = writer.sign(signer, issued_at=issued_at)

@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -113,9 +113,12 @@ class DeliveryBuilder:
         batch.held_since(leased)
         builds_at_once = asyncio.Semaphore(BUILDS_AT_ONCE)
 
+        # The signing key is read in the batch's turns, like every transaction of it.
+        tools = replace(runtime.tools, keys=runtime.tools.keys.bound(batch.transaction))
+
         async def build(held: Leased) -> None:
             async with builds_at_once:
-                await self._build(batch, runtime.tools, held, first[held.licence_id])
+                await self._build(batch, tools, held, first[held.licence_id])
 
         async with asyncio.TaskGroup() as builds:
             for held in leased:

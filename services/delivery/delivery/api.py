@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query
 
 from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.contracts.delivery import DeliveryFilePage, DeliveryFiles, DeliveryRead, ManifestRead
-from services.contracts.signing import PublicKeyRead
 from services.delivery.delivery.service import delivery_service
-from services.delivery.dependencies import Keys, Session, Store
+from services.delivery.dependencies import Session, Store
 from services.delivery.errors import DeliveryEmpty, DeliveryNotReady
 from services.kit.errors import (
     InvalidRequest,
@@ -97,9 +96,3 @@ async def get_first_files(
     """Batch read of the first page of each delivery's files, in the order asked; the next
     pages come from each delivery's own files."""
     return await delivery_service.first_files(session, caller, delivery_ids, first=first)
-
-
-@router.get("/keys", responses=error_responses(Unauthenticated))
-async def get_keys(_caller: CurrentCaller, keys: Keys) -> list[PublicKeyRead]:
-    """The public keys that verify manifests."""
-    return delivery_service.keys(keys)

@@ -16,11 +16,11 @@ from services.contracts.delivery import (
     ManifestEntry,
     ManifestRead,
 )
-from services.contracts.signing import Envelope, PublicKeyRead
+from services.contracts.signing import Envelope
 from services.delivery.access import may_see
 from services.delivery.delivery.repository import DeliveryRepository, EntryRepository
 from services.delivery.errors import DeliveryEmpty, DeliveryNotReady
-from services.delivery.manifest import DeliveryKeys, download_path
+from services.delivery.manifest import download_path
 from services.delivery.models import Delivery, DeliveryEntry
 from services.kit.errors import NotFound, ServiceUnavailable, storage_calls
 from services.kit.internal_token import Caller
@@ -172,9 +172,6 @@ class DeliveryService:
             )
         order = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
         return sorted(pages, key=lambda page: order[page.delivery_id])
-
-    def keys(self, keys: DeliveryKeys) -> list[PublicKeyRead]:
-        return [keys.signer.published()]
 
     async def _visible(
         self, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID

@@ -1,7 +1,8 @@
 # Imported for its tables, which join Base.metadata when the module loads.
 import services.delivery.shards.models  # noqa: F401
 from services.delivery.models import Base
+from services.kit.keyring import KEYRING_METADATA
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA
 
-run_env([KIT_METADATA, Base.metadata])
+run_env([KIT_METADATA, KEYRING_METADATA, Base.metadata])

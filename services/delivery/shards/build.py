@@ -19,7 +19,8 @@ from assent.protocol import b64encode, pae
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE
 from services.contracts.shards import SHARD_INDEX_NAME, SHARDS_PREDICATE_TYPE, ShardsHeader
 from services.contracts.signing import Envelope, EnvelopeSignature
-from services.delivery.builder import BuildRuntime, BuildTools
+from services.delivery.builder import BuildRuntime
+from services.delivery.manifest import ManifestSigner
 from services.delivery.shards.service import BuiltShards, LeasedShards, StoredShard, shard_service
 from services.delivery.shards.writer import ClosedShard, ShardWriter
 from services.kit.db import utcnow
@@ -33,9 +34,8 @@ class ShardLeaseLost(Exception):
     """Another builder took the set over: this build issues nothing."""
 
 
-def _sign(tools: BuildTools, statement: dict[str, object]) -> Envelope:
+def _sign(signer: ManifestSigner, statement: dict[str, object]) -> Envelope:
     payload = orjson.dumps(statement)
-    signer = tools.keys.signer
     signature = signer.sign_message(memoryview(pae(IN_TOTO_PAYLOAD_TYPE, payload)))
     return Envelope(
         payload_type=IN_TOTO_PAYLOAD_TYPE,
@@ -109,6 +109,8 @@ class ShardBuilder:
     async def _build(self, runtime: BuildRuntime, held: LeasedShards) -> BuiltShards:
         store = runtime.tools.store
         issued_at = utcnow()
+        # The key valid at `issued_at`, which still verifies if a rotation comes mid-build.
+        signer = await runtime.tools.keys.signer_at(issued_at)
         writer = ShardWriter(shard_bytes=held.shard_bytes, mtime=issued_at)
         stored: list[StoredShard] = []
 
@@ -153,7 +155,7 @@ class ShardBuilder:
             buyer_id=held.buyer_id,
             manifest_sha256=held.manifest_sha256,
             issued_at=issued_at,
-            key_id=runtime.tools.keys.signer.key_id,
+            key_id=signer.key_id,
             record_count=writer.record_count,
         )
         objects = [
@@ -174,6 +176,6 @@ class ShardBuilder:
             index_size=len(index),
             index_sha256=index_info.sha256,
             record_count=writer.record_count,
-            envelope=_sign(runtime.tools, statement),
+            envelope=_sign(signer, statement),
             issued_at=issued_at,
         )

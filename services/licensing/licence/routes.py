@@ -15,7 +15,6 @@ from services.contracts.licensing import (
     RefundIn,
 )
 from services.contracts.roles import Role
-from services.contracts.signing import PublicKeyRead
 from services.kit.errors import (
     Forbidden,
     InvalidRequest,
@@ -129,9 +128,3 @@ async def refund_licence(
     """Refund and revoke a licence (admins): every entry of its sale is reversed."""
     require_role(caller, Role.ADMIN)
     return await licences.refund(session, caller, licence_id, refund)
-
-
-@router.get("/keys", responses=error_responses(Unauthenticated))
-async def get_keys(_caller: CurrentCaller, signer: CertificateSigner) -> list[PublicKeyRead]:
-    """The public keys that verify licence certificates."""
-    return [signer.published()]

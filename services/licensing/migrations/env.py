@@ -1,5 +1,6 @@
+from services.kit.keyring import KEYRING_METADATA
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA
 from services.licensing.models import Base
 
-run_env([KIT_METADATA, Base.metadata])
+run_env([KIT_METADATA, KEYRING_METADATA, Base.metadata])

@@ -30,6 +30,9 @@ from tests.services.delivery.helpers import DeliveryApi
 
 UNREACHABLE = "http://127.0.0.1:9"
 CATALOGUE_URL = "http://catalogue.internal"
+# One manifest key for every delivery app of the run, as replicas share theirs: an app
+# started with another would rotate the key in the database the apps share.
+SIGNING_KEY = generate_seed()
 
 
 def delivery_settings(database_url: str, **overrides: object) -> Settings:
@@ -38,7 +41,7 @@ def delivery_settings(database_url: str, **overrides: object) -> Settings:
             "database_url": database_url,
             "database_schema": "delivery",
             "database_pool_size": 2,
-            "signing_key": generate_seed(),
+            "signing_key": SIGNING_KEY,
             "watermark_secret": "watermark-" + uuid.uuid4().hex + uuid.uuid4().hex,
             "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
             "ASSENT_CATALOGUE_URL": CATALOGUE_URL,
