@@ -16,7 +16,11 @@ against one signed checkpoint. `check_chain` checks it with only the published k
    to the chain's, so a log whose history was rewritten since fails;
 4. every entry is about the chain's subject, so an entry pasted in from another chain
    fails;
-5. the marketplace's rule: no sale after withdrawal. A licence.granted line for a work
+5. completeness (`_links`): from the marker entry on, each entry names its subjects'
+   previous entries, and the checkpoint signs every subject's latest entry; each
+   subject the export claims is walked back from that latest entry, so an entry left
+   out, added or moved fails, with the place of the gap;
+6. the marketplace's rule: no sale after withdrawal. A licence.granted line for a work
    sells no use that the work's newest sale_scope.recorded before it (in log order) had
    closed; a line sold before a withdrawal may be delivered after it. For works whose
    history the log holds no sale scope of (logged before licensing recorded them), the
@@ -30,8 +34,10 @@ Which entries are about a subject:
 - for both, the accounts these entries name as parties (who consented, withdrew, bought,
   was paid, refunded).
 
-A chain is a subset of the log, so no check can show that an entry was left out of it;
-what the log held cannot change unnoticed once an auditor keeps a checkpoint (3).
+Entries logged before the marker name no previous entry, so a chain is proven complete
+only back to its first linked entry, and a checkpoint signed before the marker proves no
+completeness at all: the fact says so. What the log held cannot change unnoticed once an
+auditor keeps a checkpoint (3).
 """
 
 import re
@@ -49,7 +55,8 @@ from ._chain_rules import rule_fact, subject_problems, withdrawal_rule
 from ._documents import first_error, verify_checkpoint
 from ._entries import ChainEvent, Problem, read_entry, where
 from ._errors import VerificationError
-from ._merkle import leaf_hash, verify_consistency, verify_inclusion
+from ._links import completeness, entry_leaf
+from ._merkle import verify_consistency, verify_inclusion
 
 KIND = "licence chain"
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -109,19 +116,13 @@ def _proof_problems(chain: ChainRead, checkpoint: Checkpoint) -> list[Problem]:
                 )
             )
             continue
-        if (
-            entry.entry is not None
-            and entry.leaf_hash is not None
-            and leaf_hash(entry.entry.encode()).hex() != entry.leaf_hash
-        ):
-            problems.append(Problem(f"{here}: leaf hash: not the hash of the entry bytes", at))
+        try:
+            leaf = entry_leaf(entry)
+        except ValueError as exc:
+            problems.append(Problem(f"{here}: leaf hash: {exc}", at))
+            continue
         try:
             proof = [_hash(text) for text in entry.inclusion_proof]
-            leaf = (
-                leaf_hash(entry.entry.encode())
-                if entry.entry is not None
-                else _hash(entry.leaf_hash or "")
-            )
             verify_inclusion(leaf, entry.index, size, proof, root)
         except (ValueError, VerificationError) as exc:
             problems.append(Problem(f"{here}: inclusion proof: {exc}", at))
@@ -266,6 +267,8 @@ def check_chain(
         else "not checked: the kept checkpoint does not verify"
     )
     problems += subject_problems(chain.subject_kind, chain.subject_id, events)
+    gaps, complete = completeness(chain, checkpoint)
+    problems += gaps
     rule = withdrawal_rule(events)
     problems += rule.violations
 
@@ -291,6 +294,7 @@ def check_chain(
             ),
         ),
         ("consistency", consistency),
+        ("completeness", complete),
         ("withdrawal rule", rule_fact(rule)),
     ]
     if chain.pending_entries:

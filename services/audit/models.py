@@ -2,8 +2,11 @@
 
 An event is first stored as a `pending_entry` (one cheap insert in the request); the one
 sequencer then moves pending entries into the log in batches: a `log_entry` per leaf,
-every perfect subtree it completes as a `tree_node`, and its `chain_subject` rows. A
-`checkpoint` is a signed (tree size, root), never replaced.
+every perfect subtree it completes as a `tree_node`, and its `chain_subject` rows; from
+the marker entry on each leaf links its subjects' previous entries, whose latest are kept
+in `subject_head` and committed at each checkpoint through the head map's buckets
+(`head_bucket`, versioned in `head_bucket_version`). A `checkpoint` is a signed (tree
+size, root, heads root), never replaced.
 """
 
 import uuid
@@ -67,6 +70,9 @@ class LogEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     sequenced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A linked entry's links (`SubjectLink`s as JSON), from which its leaf bytes are
+    # rebuilt; NULL on the entries before the marker, whose leaf is over `entry` itself.
+    links: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class TreeNode(Base):
@@ -91,6 +97,42 @@ class ChainSubject(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class SubjectHead(Base):
+    """A linked subject's latest entry: what the next entry about it links to, and what
+    the head map (`assent.protocol.bucket_of`) commits at each checkpoint."""
+
+    __tablename__ = "subject_head"
+    __table_args__ = (Index("ix_subject_head_bucket", "bucket"),)
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer)
+    leaf_index: Mapped[int] = mapped_column(BigInteger)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class HeadBucket(Base):
+    """A bucket's leaf in the head map as of the latest checkpoint (`tree_size` is that
+    of the checkpoint that last changed it)."""
+
+    __tablename__ = "head_bucket"
+
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class HeadBucketVersion(Base):
+    """Every leaf a bucket had, from the checkpoint that set it: a head proof against an
+    older checkpoint reads the map as it was."""
+
+    __tablename__ = "head_bucket_version"
+
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SignedCheckpoint(Base):

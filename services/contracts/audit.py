@@ -39,6 +39,12 @@ class Checkpoint(Schema):
     tree_size: int = Field(ge=0)
     root_hash: Hash = Field(pattern=HASH_PATTERN)
     issued_at: datetime
+    subject_heads_root: Hash | None = Field(
+        default=None,
+        pattern=HASH_PATTERN,
+        description="commits every linked subject's latest entry as of `tree_size` "
+        "(`assent.protocol.heads_root`); None on a checkpoint signed before links began",
+    )
 
 
 class CheckpointRead(Schema):
@@ -93,6 +99,57 @@ class ChainStep(StrEnum):
     """A signing key's first use or rotation: the export carries the keys it is checked with."""
 
 
+class LinkedKind(StrEnum):
+    """The subjects whose entries name the previous entry of the same subject."""
+
+    ACCOUNT = "account"
+    KEY = "key"
+    LICENCE = "licence"
+    WORK = "work"
+
+
+class PreviousEntry(Schema):
+    """An earlier entry of the log, by its place and its leaf hash."""
+
+    index: int = Field(ge=0)
+    leaf_hash: Hash = Field(pattern=HASH_PATTERN)
+
+
+class SubjectLink(Schema):
+    """One subject of a linked entry, and that subject's entry before it (None: its first)."""
+
+    kind: LinkedKind
+    id: UUID
+    previous: PreviousEntry | None
+
+
+class BucketHead(Schema):
+    """A subject's latest entry, as the head map's bucket holds it."""
+
+    kind: LinkedKind
+    id: UUID
+    index: int = Field(ge=0)
+    leaf_hash: Hash = Field(pattern=HASH_PATTERN)
+
+
+class HeadProof(Schema):
+    """The whole bucket of the head map a subject falls in, and the bucket's path to the
+    map root (`assent.protocol.heads_root` binds it to the checkpoint)."""
+
+    bucket: int = Field(ge=0)
+    heads: list[BucketHead]
+    path: list[Hash] = Field(description="sibling hashes, bottom-up")
+
+
+class SubjectHead(Schema):
+    """A subject's latest entry as of the checkpoint, proven by the head map."""
+
+    kind: LinkedKind
+    id: UUID
+    head: PreviousEntry
+    proof: HeadProof
+
+
 class ChainEntry(Schema):
     index: int = Field(ge=0, description="the entry's position in the log")
     event_id: UUID
@@ -109,10 +166,21 @@ class ChainEntry(Schema):
         description="a withheld entry's leaf hash, which its inclusion proof proves in the log",
     )
     inclusion_proof: list[Hash] = Field(description="against the chain's checkpoint")
+    links: list[SubjectLink] | None = Field(
+        default=None,
+        description="the entry's subjects and each one's previous entry; the leaf is over "
+        "canonical JSON {event_sha256, links}; None on an entry logged before links began",
+    )
+    event_sha256: Hash | None = Field(
+        default=None,
+        pattern=HASH_PATTERN,
+        description="a withheld linked entry's sha256 of its event bytes, so its leaf "
+        "(and its links) can be checked without the event",
+    )
 
     @model_validator(mode="after")
     def _proven_somehow(self) -> "ChainEntry":
-        if self.entry is None and self.leaf_hash is None:
+        if self.entry is None and self.leaf_hash is None and self.event_sha256 is None:
             raise ValueError("an entry shows its bytes or, withheld, its leaf hash")
         return self
 
@@ -134,6 +202,16 @@ class ChainRead(Schema):
     )
     pending_entries: int = Field(
         default=0, description="entries about the subject logged after the checkpoint"
+    )
+    heads: list[SubjectHead] = Field(
+        default_factory=list,
+        description="every subject whose entries the export claims complete, with its "
+        "latest entry as of the checkpoint, proven against the checkpoint's heads root",
+    )
+    links_begin_at: int | None = Field(
+        default=None,
+        description="the log index of the marker entry: entries after it name their "
+        "subjects' previous entries; before it the log kept no links",
     )
     keys: list[PublicKeyRead] = Field(
         default_factory=list,

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, select
 
@@ -11,14 +12,14 @@ from services.audit.log.repository import in_chunks
 from services.audit.models import ChainSubject, LogEntry, table_of
 from services.kit.repository import Repository
 
-LoggedRow = Row[int, uuid.UUID, str, datetime, bytes]
+LoggedRow = Row[int, uuid.UUID, str, datetime, bytes, list[dict[str, Any]] | None]
 
 
 class ChainRepository(Repository[ChainSubject]):
     model = ChainSubject
 
     async def entries(self, leaves: Collection[int]) -> list[LoggedRow]:
-        """Leaf index, event id, topic, time and logged bytes, in log order."""
+        """Leaf index, event id, topic, time, logged bytes and links, in log order."""
         found: list[LoggedRow] = []
         for chunk in in_chunks(leaves):
             statement = select(
@@ -27,6 +28,7 @@ class ChainRepository(Repository[ChainSubject]):
                 LogEntry.topic,
                 LogEntry.occurred_at,
                 LogEntry.entry,
+                LogEntry.links,
             ).where(LogEntry.leaf_index.in_(chunk))
             found.extend((await self.session.execute(statement)).all())
         found.sort(key=lambda row: int(row.leaf_index))

@@ -8,12 +8,21 @@ from typing import NoReturn
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assent.protocol import leaf_hash
+from services.audit.chain.completeness import (
+    Claim,
+    chain_entry,
+    entries_of,
+    head_proofs,
+    linked_subjects_on,
+)
+from services.audit.chain.keys import carried_keys, with_key_entries
 from services.audit.chain.parties import with_parties
 from services.audit.chain.repository import ChainRepository
 from services.audit.chain.subjects import WORK_STEPS, WORK_TOPICS, SubjectKind, step_of
+from services.audit.checkpoint.repository import CheckpointRepository
 from services.audit.checkpoint.service import checkpoint_read, proof_service
-from services.contracts.audit import ChainEntry, ChainRead, ChainSubjectKind
+from services.audit.log.repository import LogRepository
+from services.contracts.audit import ChainRead, ChainSubjectKind, LinkedKind
 from services.contracts.events import Topic
 from services.kit.errors import NotFound
 from services.kit.internal_token import Caller
@@ -45,8 +54,8 @@ class ChainService:
         tree_size: int | None = None,
         consistent_with: int | None = None,
     ) -> ChainRead:
-        """The work's consent, offers and withdrawal, every licence of it with its
-        payment, delivery and refund, and the downloads of this work."""
+        """The work's consent, offers and withdrawal, and every licence of it with its
+        payment, deliveries, downloads and refund."""
         repository = ChainRepository(session)
         about_work = await repository.leaves_of(SubjectKind.WORK, [work_id])
         if not about_work:
@@ -78,18 +87,18 @@ class ChainService:
         for licence, about_licence in (
             await repository.leaves_by_subject(SubjectKind.LICENCE, licences)
         ).items():
-            for leaf, topic in about_licence.items():
-                # A licence of several works: its downloads of the others are their chains'.
-                if topic != Topic.FILE_DOWNLOADED or leaf in about_work:
-                    leaves.add(leaf)
-                    if every or licence in bought:
-                        shown.add(leaf)
+            # A licence of several works: its downloads of the others are here too, or
+            # the licence's chain would have gaps its verifier must fail.
+            leaves.update(about_licence)
+            if every or licence in bought:
+                shown.update(about_licence)
         return await self._proven(
             session,
             ChainSubjectKind.WORK,
             work_id,
             leaves,
             withheld=leaves - shown,
+            claims={(LinkedKind.LICENCE, licence) for licence in licences},
             tree_size=tree_size,
             consistent_with=consistent_with,
         )
@@ -123,6 +132,7 @@ class ChainService:
             ChainSubjectKind.LICENCE,
             licence_id,
             leaves,
+            claims={(LinkedKind.WORK, work) for work in works},
             tree_size=tree_size,
             consistent_with=consistent_with,
         )
@@ -135,41 +145,54 @@ class ChainService:
         leaves: Collection[int],
         *,
         withheld: Collection[int] = (),
+        claims: Collection[Claim] = (),
         tree_size: int | None,
         consistent_with: int | None,
     ) -> ChainRead:
         """The entries proven against one checkpoint; those in `withheld` are another
-        party's, shown by their leaf hash only, which their proofs still prove."""
+        party's, shown by their leaf hash only, which their proofs still prove.
+
+        The chain's subject and `claims` (with the accounts and keys of the shown
+        entries) are claimed complete: their other entries join the chain withheld, and
+        each one's latest entry is proven against the checkpoint's head map."""
         # With the account entries of the parties they name: evidence names people.
         leaves = await with_parties(session, leaves, withheld=withheld)
         checkpoint = await proof_service.signed_checkpoint(session, tree_size)
         consistency = await proof_service.consistency_with(session, checkpoint, consistent_with)
         size = checkpoint.tree_size
-        proven = [leaf for leaf in leaves if leaf < size]
+        leaves = await with_key_entries(session, leaves, below=size)
+        shown = [leaf for leaf in leaves if leaf < size and leaf not in withheld]
+        claimed = {(LinkedKind(kind.value), subject_id), *claims}
+        claimed |= await linked_subjects_on(session, shown, (LinkedKind.ACCOUNT, LinkedKind.KEY))
+        found = await entries_of(session, claimed, below=size)
+        complete = {leaf for leaves_of_one in found.values() for leaf in leaves_of_one}
+        hidden = set(withheld) | (complete - set(leaves))
+        proven = sorted({leaf for leaf in leaves if leaf < size} | complete)
         proofs = await proof_service.inclusion_proofs(session, proven, size)
         rows = await ChainRepository(session).entries(proven)
+        read = checkpoint_read(checkpoint)
+        heads = []
+        if read.checkpoint.subject_heads_root is not None:
+            latest = await CheckpointRepository(session).latest()
+            heads = await head_proofs(
+                session,
+                [claim for claim, held in found.items() if held],
+                size,
+                latest=latest is not None and latest.tree_size == size,
+            )
         return ChainRead(
             subject_kind=kind,
             subject_id=subject_id,
-            checkpoint=checkpoint_read(checkpoint),
+            checkpoint=read,
             entries=[
-                ChainEntry(
-                    index=row.leaf_index,
-                    event_id=row.event_id,
-                    topic=row.topic,
-                    step=step_of(row.topic),
-                    occurred_at=row.occurred_at,
-                    # A byte edited into invalid UTF-8 must still reach the verifier.
-                    entry=None
-                    if row.leaf_index in withheld
-                    else row.entry.decode(errors="replace"),
-                    leaf_hash=leaf_hash(row.entry).hex() if row.leaf_index in withheld else None,
-                    inclusion_proof=proofs[row.leaf_index],
-                )
+                chain_entry(row, proofs[row.leaf_index], withheld=row.leaf_index in hidden)
                 for row in rows
             ],
             consistency=consistency,
-            pending_entries=len(leaves) - len(proven),
+            pending_entries=sum(leaf >= size for leaf in leaves),
+            heads=heads,
+            links_begin_at=await LogRepository(session).links_begin_at(),
+            keys=carried_keys(rows),
         )
 
 

@@ -17,15 +17,19 @@ from assent.protocol import (
     Node,
     Range,
     Signer,
+    bucket_leaf,
     canonical_json,
     consistency_ranges,
     frontier_nodes,
+    heads_root,
     inclusion_ranges,
+    map_levels,
     nodes_for,
     range_hash,
 )
 from services.audit.checkpoint.repository import CheckpointRepository
 from services.audit.errors import LogDamaged, NoCheckpoint
+from services.audit.log.heads import HeadRepository
 from services.audit.log.repository import LogRepository
 from services.audit.models import SignedCheckpoint
 from services.contracts.audit import (
@@ -84,11 +88,30 @@ class CheckpointService:
         if latest is not None and now < latest.issued_at + interval:
             return CheckpointDue(signed=None, due_at=latest.issued_at + interval)
         root = Frontier.at(size, await log.stored_nodes(frontier_nodes(size))).root()
-        checkpoint = Checkpoint(tree_size=size, root_hash=root.hex(), issued_at=now)
+        checkpoint = Checkpoint(
+            tree_size=size,
+            root_hash=root.hex(),
+            issued_at=now,
+            subject_heads_root=await self._heads_root(session, since=signed_size, size=size),
+        )
         envelope = signer.sign(
             CHECKPOINT_PAYLOAD_TYPE, canonical_json(checkpoint.model_dump(mode="json"))
         )
         return CheckpointDue(signed=await checkpoints.add(checkpoint, envelope), due_at=None)
+
+    async def _heads_root(self, session: AsyncSession, *, since: int, size: int) -> str | None:
+        """The head map as of `size`: the buckets of subjects with entries since the last
+        checkpoint are rehashed and kept (for proofs against this checkpoint later)."""
+        begin = await LogRepository(session).links_begin_at()
+        if begin is None:
+            return None
+        heads = HeadRepository(session)
+        changed = await heads.bucket_heads(await heads.buckets_changed_since(since))
+        await heads.set_buckets(
+            {bucket: bucket_leaf(bucket, held) for bucket, held in changed.items()},
+            tree_size=size,
+        )
+        return heads_root(map_levels(await heads.bucket_leaves())[-1][0], begin)
 
     async def unpublished(self, session: AsyncSession, *, limit: int) -> list[SignedCheckpoint]:
         return await CheckpointRepository(session).unpublished(limit)

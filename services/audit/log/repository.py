@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from sqlalchemy import delete, func, insert, select, text, tuple_
 
-from assent.protocol import Node
+from assent.protocol import MARKER_EVENT_ID, Node
 from services.audit.errors import LogDamaged
 from services.audit.models import ChainSubject, LogEntry, PendingEntry, TreeNode, table_of
 from services.kit.repository import Repository
@@ -116,6 +116,13 @@ class LogRepository(Repository[LogEntry]):
         last = await self.session.scalar(select(func.max(LogEntry.leaf_index)))
         return 0 if last is None else int(last) + 1
 
+    async def links_begin_at(self) -> int | None:
+        """The marker entry's log index (None only before migration 0003 ran)."""
+        found = await self.session.scalar(
+            select(LogEntry.leaf_index).where(LogEntry.event_id == MARKER_EVENT_ID)
+        )
+        return None if found is None else int(found)
+
     async def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
         """The stored hashes of perfect subtrees, in as few queries as the batch allows."""
         found: dict[Node, bytes] = {}
@@ -142,9 +149,10 @@ class LogRepository(Repository[LogEntry]):
         nodes: Sequence[tuple[Node, bytes]],
         *,
         sequenced_at: datetime,
+        links: Sequence[list[dict[str, object]]],
     ) -> None:
-        """The entries as leaves from `first_index` on, the perfect subtrees they
-        complete, and the chains each belongs to."""
+        """The entries as leaves from `first_index` on (with each one's links), the
+        perfect subtrees they complete, and the chains each belongs to."""
         leaves = list(enumerate(entries, start=first_index))
         for table, rows in (
             (
@@ -158,8 +166,9 @@ class LogRepository(Repository[LogEntry]):
                         "occurred_at": entry.occurred_at,
                         "entry": entry.entry,
                         "sequenced_at": sequenced_at,
+                        "links": linked,
                     }
-                    for index, entry in leaves
+                    for (index, entry), linked in zip(leaves, links, strict=True)
                 ],
             ),
             (

@@ -5,16 +5,29 @@ Intake only stores an event as pending, so a request never contends for the tree
 head; the one sequencer (`services.audit.sequencer`) integrates pending entries in
 batches. Each leaf stores the perfect subtrees it completes, so a root or a proof reads
 a handful of nodes whatever the log's size (`assent.protocol`).
+
+Every leaf sequenced here is a linked entry (the marker that migration 0003 appended
+comes before them): the sequencer keeps each linked subject's latest entry in
+`subject_head`, reads a batch's heads in one query and writes the changed ones in one.
 """
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assent.protocol import Frontier, Node, frontier_nodes, leaf_hash
+from assent.protocol import (
+    LINKED_KINDS,
+    Frontier,
+    Node,
+    frontier_nodes,
+    leaf_hash,
+    linked_leaf_bytes,
+)
 from services.audit.chain.subjects import entry_bytes, subjects_of
+from services.audit.log.heads import Head, HeadKey, HeadRepository
 from services.audit.log.repository import LogRepository, NewEntry, PendingRepository
 from services.contracts.events import EventEnvelope
 from services.kit.db import utcnow
@@ -70,12 +83,35 @@ class LogService:
         frontier = await self.frontier(session)
         first_index = frontier.size
         appended = list(entries)
+        subjects = [_linked(entry) for entry in appended]
+        repository = HeadRepository(session)
+        heads = await repository.current({key for keys in subjects for key in keys})
+        changed: dict[HeadKey, Head] = {}
         nodes: list[tuple[Node, bytes]] = []
-        for entry in appended:
-            nodes.extend(frontier.append(leaf_hash(entry.entry)))
+        links: list[list[dict[str, object]]] = []
+        for index, (entry, keys) in enumerate(zip(appended, subjects, strict=True), first_index):
+            named = [
+                (kind, subject, *_previous(heads.get((kind, subject)))) for kind, subject in keys
+            ]
+            digest = hashlib.sha256(entry.entry).hexdigest()
+            leaf = leaf_hash(linked_leaf_bytes(digest, named))
+            for key in keys:
+                heads[key] = changed[key] = (index, leaf)
+            nodes.extend(frontier.append(leaf))
+            links.append(
+                [
+                    {
+                        "kind": kind,
+                        "id": str(subject),
+                        "previous": None if at is None else {"index": at, "leaf_hash": hashed},
+                    }
+                    for kind, subject, at, hashed in named
+                ]
+            )
         await LogRepository(session).append(
-            first_index, appended, nodes, sequenced_at=sequenced_at or utcnow()
+            first_index, appended, nodes, sequenced_at=sequenced_at or utcnow(), links=links
         )
+        await repository.advance(changed)
         return TreeHead(frontier.size, frontier.root())
 
     async def sequence(self, session: AsyncSession, *, limit: int) -> int:
@@ -87,6 +123,16 @@ class LogService:
         await self.integrate(session, (waiting.entry for waiting in batch))
         await pending.remove(batch)
         return len(batch)
+
+
+def _linked(entry: NewEntry) -> list[HeadKey]:
+    """The entry's linked subjects, once each, in the order its links list them."""
+    keys = {(kind, subject) for kind, subject in entry.subjects if kind in LINKED_KINDS}
+    return sorted(keys, key=lambda key: (key[0], str(key[1])))
+
+
+def _previous(head: Head | None) -> tuple[int | None, str]:
+    return (None, "") if head is None else (head[0], head[1].hex())
 
 
 log_service = LogService()

@@ -12,7 +12,13 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assent.protocol import leaf_hash, verify_consistency, verify_envelope, verify_inclusion
+from assent.protocol import (
+    canonical_json,
+    leaf_hash,
+    verify_consistency,
+    verify_envelope,
+    verify_inclusion,
+)
 from services.audit.models import LogEntry
 from services.contracts.audit import (
     CHECKPOINT_PAYLOAD_TYPE,
@@ -291,12 +297,22 @@ def verify_chain(chain: ChainRead, keys: list[PublicKeyRead]) -> None:
     checkpoint = verified_checkpoint(chain.checkpoint, keys)
     root = bytes.fromhex(checkpoint.root_hash)
     for entry in chain.entries:
-        # An entry withheld from the reader is proven by its leaf hash alone.
-        leaf = (
-            leaf_hash(entry.entry.encode())
-            if entry.entry is not None
-            else bytes.fromhex(entry.leaf_hash or "")
-        )
+        # An entry withheld from the reader is proven by its leaf hash alone; a linked
+        # entry's leaf is over its event's hash and its links, written here with the
+        # general RFC 8785 writer rather than the sequencer's own.
+        if entry.entry is None:
+            leaf = bytes.fromhex(entry.leaf_hash or "")
+        elif entry.links is None:
+            leaf = leaf_hash(entry.entry.encode())
+        else:
+            leaf = leaf_hash(
+                canonical_json(
+                    {
+                        "event_sha256": hashlib.sha256(entry.entry.encode()).hexdigest(),
+                        "links": [link.model_dump(mode="json") for link in entry.links],
+                    }
+                )
+            )
         verify_inclusion(
             leaf,
             entry.index,
@@ -325,3 +341,13 @@ async def tree_size(session: AsyncSession) -> int:
 
 def topics(chain: ChainRead) -> list[str]:
     return [entry.topic for entry in chain.entries]
+
+
+def logged_leaf(entry: LogEntry) -> bytes:
+    """A stored entry's leaf hash, rebuilt from its bytes and links: the marker and the
+    entries before it are leaves over their bytes, linked entries over their event's
+    hash and links (RFC 8785 written by the general writer, not the sequencer's)."""
+    if entry.links is None:
+        return leaf_hash(entry.entry)
+    document = {"event_sha256": hashlib.sha256(entry.entry).hexdigest(), "links": entry.links}
+    return leaf_hash(canonical_json(document))

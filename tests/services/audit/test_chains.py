@@ -91,6 +91,8 @@ WHOLE_CHAIN_OF_ONE = [
     "lab payment",
     "lab delivery",
     "lab downloads one",
+    # The licence's download of its other work: a licence's chain is whole or it fails.
+    "lab downloads two",
     "rival grant",
     "rival payment",
     "rival delivery",
@@ -110,6 +112,10 @@ LAB_LICENCE_CHAIN = [
     "lab delivery",
     "lab downloads one",
     "lab downloads two",
+    # The rest of its works' chains, withheld from a reader who may not see them: the
+    # works' chains are proven whole, with no gap where another sale was.
+    "rival grant",
+    "rival downloads one",
     "consent one revised",
     "one withdrawn",
 ]
@@ -129,6 +135,7 @@ async def test_a_work_chain_holds_its_consents_offers_licences_and_own_downloads
         ChainStep.LICENCE,
         ChainStep.PAYMENT,
         ChainStep.DELIVERY,
+        ChainStep.DOWNLOAD,
         ChainStep.DOWNLOAD,
         ChainStep.LICENCE,
         ChainStep.PAYMENT,
@@ -172,10 +179,10 @@ async def test_a_chain_against_an_earlier_checkpoint_counts_what_came_after(
     latest = await audit.work_chain(auditor, market.one, consistent_with=earlier)
     then = await audit.work_chain(auditor, market.one, tree_size=earlier)
 
-    assert len(latest.entries) == len(WHOLE_CHAIN_OF_ONE) + 1
+    assert len(latest.entries) == len(WHOLE_CHAIN_OF_ONE) + 2
     assert then.checkpoint.checkpoint.tree_size == earlier
     assert [entry.event_id for entry in then.entries] == market.ids(*WHOLE_CHAIN_OF_ONE)
-    assert then.pending_entries == 1
+    assert then.pending_entries == 2
     verify_chain(then, keys)
     verify_chain(latest, keys)
     assert latest.consistency is not None
@@ -204,6 +211,10 @@ async def test_a_chain_against_an_earlier_checkpoint_counts_what_came_after(
                 "lab payment",
                 "lab delivery",
                 "lab downloads one",
+                "lab downloads two",
+                # The rival's sale of the work, withheld: the work's chain has no gap.
+                "rival grant",
+                "rival downloads one",
                 "consent one revised",
                 "one withdrawn",
             ],
@@ -213,6 +224,8 @@ async def test_a_chain_against_an_earlier_checkpoint_counts_what_came_after(
             [
                 "consent one",
                 "offer one",
+                "lab grant",
+                "lab downloads one",
                 "rival grant",
                 "rival payment",
                 "rival delivery",

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from assent.protocol import generate_seed, leaf_hash, root_of
+from assent.protocol import MARKER_EVENT_ID, generate_seed, root_of
 from services.audit.app import create_app
 from services.audit.models import LogEntry, SignedCheckpoint
 from services.audit.sequencer import Sequencer, SequencerPass
@@ -21,7 +21,13 @@ from services.stack import SERVICES
 from storage import StorageSettings
 from tests.fixtures.database import fresh_database
 from tests.services.audit.conftest import audit_settings
-from tests.services.audit.helpers import AuditApi, consent, verified_checkpoint, verify_extends
+from tests.services.audit.helpers import (
+    AuditApi,
+    consent,
+    logged_leaf,
+    verified_checkpoint,
+    verify_extends,
+)
 from tests.services.catalogue.helpers import Actor
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "audit").migrations
@@ -94,8 +100,10 @@ async def test_two_replicas_never_give_one_place_twice_nor_leave_a_gap(
         sizes = list(
             (await session.scalars(select(SignedCheckpoint.tree_size).order_by("tree_size"))).all()
         )
-    assert [entry.leaf_index for entry in entries] == list(range(len(posted)))
-    assert sorted(str(entry.event_id) for entry in entries) == sorted(posted)
+    # The marker entry first (links begin there), then every posted event once.
+    assert entries[0].event_id == MARKER_EVENT_ID
+    assert [entry.leaf_index for entry in entries] == list(range(len(posted) + 1))
+    assert sorted(str(entry.event_id) for entry in entries[1:]) == sorted(posted)
     # Each replica's events keep the order it received them in.
     place = {str(entry.event_id): entry.leaf_index for entry in entries}
     for in_arrival_order in received:
@@ -108,8 +116,8 @@ async def test_two_replicas_never_give_one_place_twice_nor_leave_a_gap(
         audit = AuditApi(http)
         keys = await audit.keys(auditor)
         latest = verified_checkpoint((await audit.checkpoint(auditor)).checkpoint, keys)
-        assert latest.tree_size == len(posted) == sizes[-1]
-        assert latest.root_hash == root_of([leaf_hash(entry.entry) for entry in entries]).hex()
+        assert latest.tree_size == len(posted) + 1 == sizes[-1]
+        assert latest.root_hash == root_of([logged_leaf(entry) for entry in entries]).hex()
         for size in sizes[:-1]:
             proof = await audit.checkpoint(auditor, consistent_with=size)
             old = await audit.checkpoint(auditor, tree_size=size)

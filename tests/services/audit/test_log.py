@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assent.protocol import canonical_json, leaf_hash, root_of, verify_envelope, verify_inclusion
+from assent.protocol import canonical_json, root_of, verify_envelope, verify_inclusion
 from services.audit.app import create_app, sequencer_runtime
 from services.audit.models import LogEntry, PendingEntry, SignedCheckpoint
 from services.audit.sequencer import Sequencer
@@ -29,6 +29,7 @@ from tests.services.audit.helpers import (
     AuditApi,
     consent,
     envelope_of,
+    logged_leaf,
     offer,
     tree_size,
     verified_checkpoint,
@@ -88,7 +89,7 @@ async def test_entries_take_contiguous_places_in_arrival_order_under_a_signed_ro
     read = await audit.checkpoint(auditor)
     checkpoint = verified_checkpoint(read.checkpoint, keys)
     assert checkpoint.tree_size == base + 5
-    assert checkpoint.root_hash == root_of([leaf_hash(entry.entry) for entry in logged]).hex()
+    assert checkpoint.root_hash == root_of([logged_leaf(entry) for entry in logged]).hex()
     assert read.consistency is None
 
     assert read.checkpoint.object_key == checkpoint_key(base + 5)
@@ -139,7 +140,7 @@ async def test_every_entry_has_an_inclusion_proof_and_checkpoints_extend_each_ot
                 )
             )
             verify_inclusion(
-                leaf_hash(entry.entry),
+                logged_leaf(entry),
                 entry.leaf_index,
                 checkpoint.tree_size,
                 [bytes.fromhex(digest) for digest in proof.hashes],

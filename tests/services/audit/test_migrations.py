@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assent.protocol import canonical_json
+from assent.protocol import MARKER_EVENT_ID, canonical_json
 from services.audit.log.service import log_service
 from services.audit.models import ChainSubject, LogEntry, PendingEntry
 from services.contracts.events import EventEnvelope
@@ -130,5 +130,9 @@ async def test_the_first_logs_events_become_the_first_entries_in_their_order(
 
 async def _assert_logged_in_order(session: AsyncSession, events: list[dict[str, Any]]) -> None:
     logged = (await session.scalars(sa.select(LogEntry).order_by(LogEntry.leaf_index))).all()
-    assert [entry.leaf_index for entry in logged] == [0, 1, 2]
-    assert [json.loads(entry.entry) for entry in logged] == events
+    # Migration 0003 appended the marker where links begin; the events follow it, linked.
+    assert [entry.leaf_index for entry in logged] == [0, 1, 2, 3]
+    assert (logged[0].event_id, logged[0].links) == (MARKER_EVENT_ID, None)
+    assert json.loads(logged[0].entry)["links_begin_at"] == 0
+    assert [json.loads(entry.entry) for entry in logged[1:]] == events
+    assert all(entry.links is not None for entry in logged[1:])

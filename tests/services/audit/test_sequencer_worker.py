@@ -72,8 +72,9 @@ async def test_an_event_received_is_logged_and_signed_without_waiting_for_a_poll
     audit: AuditApi, ines: Actor, auditor: Actor
 ) -> None:
     await audit.post(consent(uuid.uuid4(), ines))
+    # The log's first entry is the marker where links begin; the event comes after it.
     await eventually(
-        lambda: _signed(audit, auditor, 1), what="the first entry signed", within=WITHIN_SECONDS
+        lambda: _signed(audit, auditor, 2), what="the first entry signed", within=WITHIN_SECONDS
     )
     # The sequencer is idle now, with nothing due, until its poll or a wake-up; past the
     # interval, the next checkpoint may be signed as soon as the entry is logged.
@@ -81,7 +82,7 @@ async def test_an_event_received_is_logged_and_signed_without_waiting_for_a_poll
     await audit.post(consent(uuid.uuid4(), ines))
 
     await eventually(
-        lambda: _signed(audit, auditor, 2), what="the next entry signed", within=WITHIN_SECONDS
+        lambda: _signed(audit, auditor, 3), what="the next entry signed", within=WITHIN_SECONDS
     )
 
 
@@ -90,11 +91,11 @@ async def test_a_checkpoint_held_back_by_its_interval_is_signed_when_it_comes_du
 ) -> None:
     await audit.post(consent(uuid.uuid4(), ines))
     await eventually(
-        lambda: _signed(audit, auditor, 1), what="the first entry signed", within=WITHIN_SECONDS
+        lambda: _signed(audit, auditor, 2), what="the first entry signed", within=WITHIN_SECONDS
     )
     # Within the interval of the first checkpoint: logged at once, signed once it is due.
     await audit.post(consent(uuid.uuid4(), ines), consent(uuid.uuid4(), ines))
 
     await eventually(
-        lambda: _signed(audit, auditor, 3), what="the later entries signed", within=WITHIN_SECONDS
+        lambda: _signed(audit, auditor, 4), what="the later entries signed", within=WITHIN_SECONDS
     )
