@@ -12,6 +12,7 @@ from services.audit.checkpoint.api import router as checkpoint_router
 from services.audit.config import Settings
 from services.audit.log.events import log_receiver
 from services.audit.sequencer import Sequencer, SequencerRuntime
+from services.audit.witnessing.submit import Witnessing
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
 from services.kit.app import create_service_app
 from storage import create_object_store
@@ -23,7 +24,10 @@ ROUTERS = (checkpoint_router, chain_router)
 def sequencer_runtime(state: State) -> SequencerRuntime:
     """Read from the app's state at each pass, so what a test swaps in is what is used."""
     return SequencerRuntime(
-        sessionmaker=state.sessionmaker, signer=state.checkpoint_signer, store=state.object_store
+        sessionmaker=state.sessionmaker,
+        signer=state.checkpoint_signer,
+        store=state.object_store,
+        witnessing=state.witnessing,
     )
 
 
@@ -54,6 +58,12 @@ def create_app(
     )
     app.state.checkpoint_signer = Signer(settings.signing_key, purpose=CHECKPOINT_KEY_PURPOSE)
     app.state.sequencer = sequencer
+    app.state.witnessing = Witnessing(
+        witnesses=tuple(settings.witnesses),
+        quorum=settings.quorum,
+        transport=app.state.http,
+        retry_seconds=settings.witness_retry_seconds,
+    )
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -1,6 +1,7 @@
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.audit.witnessing.config import WitnessSettings, quorum_of
 from services.kit.settings import ServiceSettings
 
 
@@ -21,3 +22,21 @@ class Settings(ServiceSettings):
     sequencer_max_backoff_seconds: float = Field(default=5.0, gt=0)
     # A LICENCE_GRANTED event of a 1,000-work bundle runs past the kit's 1 MiB default.
     max_request_bytes: int = 4 * 1024 * 1024
+    # Witnesses that cosign each checkpoint (c2sp.org/tlog-witness), as JSON:
+    # [{"url": "http://127.0.0.1:7380", "vkey": "<name>+<id>+<key>"}]. A checkpoint is
+    # published, and served as the latest, once `witness_quorum` of them cosigned it
+    # (default: all of them); with none, at once.
+    witnesses: list[WitnessSettings] = Field(default_factory=list)
+    witness_quorum: int | None = Field(default=None, ge=0)
+    # A witness that did not cosign the newest checkpoint (down, or behind) is asked again
+    # this often while no new checkpoint is signed.
+    witness_retry_seconds: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _reachable_quorum(self) -> "Settings":
+        quorum_of(self.witnesses, self.witness_quorum)
+        return self
+
+    @property
+    def quorum(self) -> int:
+        return quorum_of(self.witnesses, self.witness_quorum)

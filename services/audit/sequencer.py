@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from assent.protocol import Signer
 from services.audit.checkpoint.service import checkpoint_service, published_object
 from services.audit.log.service import log_service
+from services.audit.witnessing.service import witnessing_service
+from services.audit.witnessing.submit import Witnessing, WitnessPass, witness_newest
 from services.kit.db import utcnow
 from services.kit.worker import PollingWorker
 from storage.object_store import ObjectStore
@@ -40,6 +42,7 @@ class SequencerRuntime:
     sessionmaker: async_sessionmaker[AsyncSession]
     signer: Signer
     store: ObjectStore
+    witnessing: Witnessing = field(default_factory=Witnessing)
 
 
 @dataclass
@@ -53,6 +56,8 @@ class SequencerPass:
     checkpoint_due_at: datetime | None = None
     # Another replica held the sequencer's lock.
     skipped: bool = False
+    # The newest checkpoint's submission to the witnesses, when one was made.
+    witnessed: WitnessPass | None = None
 
 
 class Sequencer:
@@ -76,6 +81,7 @@ class Sequencer:
         self._batch_size = batch_size
         self._checkpoint_interval = checkpoint_interval
         self._next_publish_check = -math.inf
+        self._next_witness_check = -math.inf
         self._checkpoint_wake: asyncio.TimerHandle | None = None
         self._worker = PollingWorker(
             self._pass,
@@ -129,6 +135,15 @@ class Sequencer:
                     interval=self._checkpoint_interval,
                     now=utcnow(),
                 )
+                if due.signed is not None:
+                    # Signed as a C2SP note in the same transaction, with the same key.
+                    await witnessing_service.sign_note(
+                        session,
+                        due.signed,
+                        signer=runtime.signer,
+                        quorum=runtime.witnessing.quorum,
+                        now=due.signed.issued_at,
+                    )
             done.sequenced += sequenced
             done.checkpoint_due_at = due.due_at
             if due.signed is not None:
@@ -140,6 +155,19 @@ class Sequencer:
         # pass signed one, while a backlog remains, and now and then for other replicas'.
         if done.signed or time.monotonic() >= self._next_publish_check:
             done.published = await self.publish(runtime)
+        if runtime.witnessing.witnesses and (
+            done.signed or time.monotonic() >= self._next_witness_check
+        ):
+            done.witnessed = await self.witness(runtime)
+        return done
+
+    async def witness(self, runtime: SequencerRuntime) -> WitnessPass:
+        """Submit the newest note to the witnesses that have not cosigned it; those that
+        did not (down, or refusing) are asked again after `retry_seconds`."""
+        done = await witness_newest(runtime.sessionmaker, runtime.witnessing)
+        self._next_witness_check = (
+            time.monotonic() + runtime.witnessing.retry_seconds if done.refused else math.inf
+        )
         return done
 
     async def publish(self, runtime: SequencerRuntime) -> list[int]:

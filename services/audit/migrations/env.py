@@ -1,3 +1,5 @@
+# Imported for its tables, which it declares on the log's metadata (Base).
+import services.audit.witnessing.models  # noqa: F401
 from services.audit.models import Base
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA
