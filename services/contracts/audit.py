@@ -57,6 +57,11 @@ class CheckpointRead(Schema):
         "base64 root) with the log's signature line, then each witness's cosignature "
         "(tlog-cosignature); null for a checkpoint signed before notes were",
     )
+    witnesses: list[str] = Field(
+        default=[],
+        description="the vkeys of the witnesses whose cosignatures the note carries, as the log "
+        "names them; an auditor pins those it trusts (assent verify --witness)",
+    )
 
 
 class InclusionProof(Schema):
