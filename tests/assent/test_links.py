@@ -1,0 +1,101 @@
+"""Linked leaves and the head map, checked offline with no log at hand."""
+
+import random
+import uuid
+
+import pytest
+
+from assent.protocol import (
+    BUCKETS,
+    Signer,
+    VerificationError,
+    bucket_leaf,
+    bucket_of,
+    canonical_json,
+    empty_bucket_leaves,
+    heads_root,
+    linked_leaf_bytes,
+    map_levels,
+    map_path,
+    verify_head,
+)
+from services.contracts.audit import BucketHead, HeadProof, LinkedKind, PreviousEntry, SubjectHead
+from services.contracts.signing import PublicKeyRead
+from tests.assent.chain_checks import facts_of
+from tests.assent.chains import sale
+
+
+def test_the_sequencers_leaf_bytes_are_the_canonical_json_of_the_entry() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        links = []
+        for kind in sorted(rng.sample([k.value for k in LinkedKind], rng.randint(0, 4))):
+            first = rng.random() < 0.3
+            index = None if first else rng.randrange(2**53)
+            digest = "" if first else rng.randbytes(32).hex()
+            links.append((kind, uuid.UUID(int=rng.getrandbits(128)), index, digest))
+        event = rng.randbytes(32).hex()
+        document = {
+            "event_sha256": event,
+            "links": [
+                {
+                    "id": str(subject),
+                    "kind": kind,
+                    "previous": None if index is None else {"index": index, "leaf_hash": digest},
+                }
+                for kind, subject, index, digest in links
+            ],
+        }
+        assert linked_leaf_bytes(event, links) == canonical_json(document)
+
+
+def _map(heads: list[BucketHead]) -> tuple[list[list[bytes]], dict[int, list[BucketHead]]]:
+    buckets: dict[int, list[BucketHead]] = {}
+    for head in heads:
+        buckets.setdefault(bucket_of(head.kind, head.id), []).append(head)
+    leaves = empty_bucket_leaves()
+    for bucket, held in buckets.items():
+        leaves[bucket] = bucket_leaf(bucket, held)
+    return map_levels(leaves), buckets
+
+
+def test_a_head_proof_proves_the_latest_entry_and_nothing_else() -> None:
+    heads = [
+        BucketHead(kind=LinkedKind.WORK, id=uuid.uuid4(), index=n, leaf_hash=f"{n:064x}")
+        for n in range(50)
+    ]
+    levels, buckets = _map(heads)
+    root = heads_root(levels[-1][0], 3)
+    mine = heads[7]
+    bucket = bucket_of(mine.kind, mine.id)
+    held = sorted(buckets[bucket], key=lambda head: (head.kind.value, str(head.id)))
+    proof = HeadProof(bucket=bucket, heads=held, path=[p.hex() for p in map_path(levels, bucket)])
+    head = SubjectHead(
+        kind=mine.kind,
+        id=mine.id,
+        head=PreviousEntry(index=7, leaf_hash=mine.leaf_hash),
+        proof=proof,
+    )
+
+    verify_head(head, root=root, links_begin_at=3)
+    assert 0 <= bucket < BUCKETS
+    with pytest.raises(VerificationError, match="with links beginning at log index 4"):
+        verify_head(head, root=root, links_begin_at=4)
+    stale = head.model_copy(update={"head": PreviousEntry(index=6, leaf_hash=f"{6:064x}")})
+    with pytest.raises(VerificationError, match="the bucket holds log index 7"):
+        verify_head(stale, root=root, links_begin_at=3)
+    emptied = head.model_copy(update={"proof": proof.model_copy(update={"heads": []})})
+    with pytest.raises(VerificationError, match="the map holds no entry of it"):
+        verify_head(emptied, root=root, links_begin_at=3)
+
+
+def test_a_chain_against_a_checkpoint_signed_before_links_says_completeness_is_not_provable(
+    chain_keys: list[PublicKeyRead], checkpoint_signer: Signer
+) -> None:
+    sold = sale()
+
+    facts = facts_of(sold.document(checkpoint_signer), chain_keys)
+
+    assert facts["completeness"].startswith(
+        "not provable: the checkpoint (tree size 12) was signed before the log kept subject links"
+    )
