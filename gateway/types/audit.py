@@ -45,6 +45,16 @@ class AuditCheckpoint:
     consistency_proof: ConsistencyProof | None = strawberry.field(
         description="From the size asked for in consistentWith to this checkpoint."
     )
+    note: str | None = strawberry.field(
+        description="The checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint) with the "
+        "log's signature line (its key: the published audit-checkpoint key keyId, named "
+        "after the origin) and each witness's cosignature (c2sp.org/tlog-cosignature); null "
+        "for a checkpoint signed before notes were."
+    )
+    witnesses: list[str] = strawberry.field(
+        description="The vkeys of the witnesses whose cosignatures the note carries, as the "
+        "log names them; pin those you trust (assent verify --witness)."
+    )
 
     @classmethod
     def of(
@@ -58,6 +68,8 @@ class AuditCheckpoint:
             object_key=read.object_key,
             document=read.model_dump_json(indent=2),
             consistency_proof=ConsistencyProof.of(consistency) if consistency else None,
+            note=read.note,
+            witnesses=list(read.witnesses),
         )
 
 

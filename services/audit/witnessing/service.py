@@ -147,8 +147,10 @@ class WitnessingService:
         note = await repository.get(read.checkpoint.tree_size)
         if note is None:
             return read
-        lines = "".join(c.line for c in await repository.cosignatures(note.tree_size))
-        return read.model_copy(update={"note": note.note + lines})
+        cosignatures = await repository.cosignatures(note.tree_size)
+        lines = "".join(c.line for c in cosignatures)
+        witnesses = [c.witness for c in cosignatures]
+        return read.model_copy(update={"note": note.note + lines, "witnesses": witnesses})
 
 
 witnessing_service = WitnessingService()
