@@ -15,10 +15,9 @@ from strawberry.fastapi import GraphQLRouter
 from gateway.accounts.cache import PrincipalCache
 from gateway.accounts.keys import hash_key
 from gateway.accounts.service import Principal, account_service
-from gateway.clients.audit import AuditClient
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
-from gateway.clients.licensing import LicensingClient
+from gateway.clients.keys import KeysApi
 from gateway.clients.services import ServiceClients
 from gateway.config import Settings
 from gateway.context import Context, commit_or_roll_back
@@ -28,6 +27,7 @@ from gateway.ownsite import own_site_router
 from gateway.portal import portal_router
 from gateway.rate_limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
+from services.contracts.signing import SIGNING_SERVICES
 from services.kit import errors
 from services.kit.app import create_service_app
 from services.kit.db import short_session
@@ -183,8 +183,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         downloads_router(
             authenticate,
             delivery=DeliveryClient(services.by_name["delivery"]),
-            licensing=LicensingClient(services.by_name["licensing"]),
-            audit=AuditClient(services.by_name["audit"]),
+            signing={name: KeysApi(services.by_name[name]) for name in SIGNING_SERVICES},
         )
     )
     app.include_router(

@@ -1,20 +1,25 @@
 import asyncio
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
-from assent.protocol import Signer
 from services.audit.chain.api import router as chain_router
 from services.audit.checkpoint.api import router as checkpoint_router
 from services.audit.config import Settings
 from services.audit.log.events import log_receiver
+from services.audit.log.service import log_service
 from services.audit.sequencer import Sequencer, SequencerRuntime
 from services.audit.witnessing.submit import Witnessing
-from services.contracts.signing import CHECKPOINT_KEY_PURPOSE
+from services.contracts.events import EventEnvelope, Topic
+from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, KeyRotated
 from services.kit.app import create_service_app
+from services.kit.db import on_commit, utcnow
+from services.kit.keyring import Keyring, OnRotated, keys_router
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
@@ -27,8 +32,34 @@ def sequencer_runtime(state: State) -> SequencerRuntime:
         sessionmaker=state.sessionmaker,
         signer=state.checkpoint_signer,
         store=state.object_store,
+        keyring=state.keyring,
         witnessing=state.witnessing,
     )
+
+
+def log_rotation(on_recorded: Callable[[], None]) -> OnRotated:
+    """The log's own keys are logged directly, as a pending entry in the rotation's
+    transaction: the log has no outbox to itself."""
+
+    async def record(session: AsyncSession, rotated: KeyRotated) -> None:
+        envelope = EventEnvelope(
+            id=uuid.uuid4(),
+            topic=Topic.KEY_ROTATED,
+            source="audit",
+            occurred_at=utcnow(),
+            payload=rotated.model_dump(mode="json"),
+        )
+        await log_service.record(session, [envelope])
+        on_commit(session, on_recorded)
+
+    return record
+
+
+async def record_configured_key(app: FastAPI) -> None:
+    """At start: log the first checkpoint key, or the rotation to a new configured seed."""
+    keyring: Keyring = app.state.keyring
+    async with app.state.sessionmaker() as session, session.begin():
+        await keyring.record_configured(session)
 
 
 def create_app(
@@ -52,11 +83,19 @@ def create_app(
     app = create_service_app(
         "audit",
         settings,
-        routers=list(ROUTERS),
+        routers=[*ROUTERS, keys_router()],
         event_handlers=log_receiver(on_recorded=sequencer.wake),
+        on_startup=record_configured_key,
         object_store=create_object_store(storage_settings or StorageSettings()),
     )
-    app.state.checkpoint_signer = Signer(settings.signing_key, purpose=CHECKPOINT_KEY_PURPOSE)
+    app.state.keyring = Keyring(
+        settings.signing_key,
+        purpose=CHECKPOINT_KEY_PURPOSE,
+        service="audit",
+        on_rotated=log_rotation(sequencer.wake),
+    )
+    # The configured seed's own key; the sequencer signs with the key valid at each pass.
+    app.state.checkpoint_signer = app.state.keyring.signer()
     app.state.sequencer = sequencer
     app.state.witnessing = Witnessing(
         witnesses=tuple(settings.witnesses),

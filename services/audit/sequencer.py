@@ -25,6 +25,7 @@ from services.audit.log.service import log_service
 from services.audit.witnessing.service import witnessing_service
 from services.audit.witnessing.submit import Witnessing, WitnessPass, witness_newest
 from services.kit.db import utcnow
+from services.kit.keyring import Keyring
 from services.kit.worker import PollingWorker
 from storage.object_store import ObjectStore
 
@@ -42,6 +43,13 @@ class SequencerRuntime:
     sessionmaker: async_sessionmaker[AsyncSession]
     signer: Signer
     store: ObjectStore
+    keyring: Keyring | None = None
+    """The checkpoint key's history; None: `signer` alone signs."""
+
+    async def signer_at(self, session: AsyncSession, now: datetime) -> Signer:
+        """The checkpoint key valid at `now` (keys rotate)."""
+        return self.signer if self.keyring is None else await self.keyring.signer_at(session, now)
+
     witnessing: Witnessing = field(default_factory=Witnessing)
 
 
@@ -129,18 +137,17 @@ class Sequencer:
                     done.skipped = True
                     break
                 sequenced = await log_service.sequence(session, limit=self._batch_size)
+                now = utcnow()
+                signer = await runtime.signer_at(session, now)
                 due = await checkpoint_service.checkpoint_if_due(
-                    session,
-                    signer=runtime.signer,
-                    interval=self._checkpoint_interval,
-                    now=utcnow(),
+                    session, signer=signer, interval=self._checkpoint_interval, now=now
                 )
                 if due.signed is not None:
                     # Signed as a C2SP note in the same transaction, with the same key.
                     await witnessing_service.sign_note(
                         session,
                         due.signed,
-                        signer=runtime.signer,
+                        signer=signer,
                         quorum=runtime.witnessing.quorum,
                         now=due.signed.issued_at,
                     )

@@ -4,10 +4,9 @@
 from fastapi import APIRouter
 
 from services.audit.checkpoint.service import proof_service
-from services.audit.dependencies import CheckpointSigner, Session
+from services.audit.dependencies import Session
 from services.audit.errors import NoCheckpoint
 from services.contracts.audit import CheckpointProof, ConsistencyProof, InclusionProof
-from services.contracts.signing import PublicKeyRead
 from services.kit.errors import InvalidRequest, Unauthenticated, error_responses
 from services.kit.internal_token import CurrentCaller
 
@@ -43,9 +42,3 @@ async def get_consistency_proof(
 ) -> ConsistencyProof:
     """That the tree of `to_size` (default: the latest signed) extends that of `from_size`."""
     return await proof_service.consistency(session, from_size=from_size, to_size=to_size)
-
-
-@router.get("/keys", responses=error_responses(Unauthenticated))
-async def get_keys(_caller: CurrentCaller, signer: CheckpointSigner) -> list[PublicKeyRead]:
-    """The public keys that verify checkpoints."""
-    return [signer.published()]

@@ -26,6 +26,9 @@ from tests.services.audit.helpers import AuditApi
 from tests.services.catalogue.helpers import SECRET, Actor
 
 UNREACHABLE = "http://127.0.0.1:9"
+# One checkpoint key for every audit app of the run, as replicas share theirs: an app
+# started with another would rotate the key in the database the apps share.
+SIGNING_KEY = generate_seed()
 
 
 def audit_settings(database_url: str, **overrides: object) -> Settings:
@@ -34,7 +37,7 @@ def audit_settings(database_url: str, **overrides: object) -> Settings:
             "database_url": database_url,
             "database_schema": "audit",
             "database_pool_size": 2,
-            "signing_key": generate_seed(),
+            "signing_key": SIGNING_KEY,
             "checkpoint_interval_seconds": 0,
             "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
             "ASSENT_CATALOGUE_URL": UNREACHABLE,
