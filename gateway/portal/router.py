@@ -35,13 +35,16 @@ class Asset:
 
 def _load_assets() -> dict[str, Asset]:
     assets = {}
-    for item in files("gateway.portal").joinpath("static").iterdir():
-        suffix = item.name[item.name.rfind(".") :]
-        if not item.is_file() or suffix not in _CONTENT_TYPES:
-            continue
-        body = item.read_bytes()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        assets[item.name] = Asset(body, _CONTENT_TYPES[suffix], etag)
+    static = files("gateway.portal").joinpath("static")
+    # Our own modules at the top; libraries vendored unchanged under vendor/.
+    for folder, prefix in ((static, ""), (static.joinpath("vendor"), "vendor/")):
+        for item in folder.iterdir():
+            suffix = item.name[item.name.rfind(".") :]
+            if not item.is_file() or suffix not in _CONTENT_TYPES:
+                continue
+            body = item.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            assets[prefix + item.name] = Asset(body, _CONTENT_TYPES[suffix], etag)
     return assets
 
 
@@ -102,9 +105,10 @@ def portal_router(storage: StorageSettings | None = None) -> APIRouter:
         return RedirectResponse("portal/", status_code=308, headers=headers)
 
     @router.get("/")
-    @router.get("/{name}")
+    @router.get("/{name:path}")
     async def portal_file(request: Request, name: str = "index.html") -> Response:
-        asset = assets.get(name)
+        # `{name:path}` also takes the empty name of the directory itself.
+        asset = assets.get(name or "index.html")
         if asset is None:
             return Response("not found", status_code=404, media_type="text/plain", headers=headers)
         if request.headers.get("if-none-match") == asset.etag:
