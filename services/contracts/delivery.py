@@ -63,8 +63,14 @@ class ManifestEntry(Schema):
     work_id: UUID
     version_id: UUID
     file_name: str
-    size: int
-    sha256: str
+    size: int = Field(description="the size of the file as delivered")
+    sha256: str = Field(description="sha256 of the file as delivered: the buyer's own copy")
+    original_sha256: str | None = Field(
+        default=None,
+        description="sha256 of the file as uploaded; differs from sha256 when a C2PA "
+        "manifest naming the licence was embedded (JPEG, PNG, WebP). Null in manifests "
+        "issued before files carried provenance",
+    )
     media_type: MediaType
     attribution: str
     terms_id: str
@@ -143,6 +149,47 @@ class TraceResult(Schema):
     )
     evidence: list[str]
     candidates: list[TraceMatch]
+
+
+MAX_TRACE_FILE_BYTES = 720 * 1024
+"""A file handed to `traceFile`, base64 in a GraphQL variable: 4/3 of this (983,040
+characters) leaves room for the rest of the request under the gateway's 1 MiB body cap."""
+
+
+class FileTraceIn(Schema):
+    content_base64: str = Field(
+        min_length=1,
+        max_length=-(-MAX_TRACE_FILE_BYTES // 3) * 4,
+        description="the file's bytes, base64 (standard alphabet, padded)",
+    )
+
+
+class FileProvenance(StrEnum):
+    TRACED = "traced"
+    """The licence is named: by the embedded manifest, its signature verified, or by the
+    file's sha256 being that of a copy Assent delivered."""
+    NO_PROVENANCE = "no_provenance"
+    """No C2PA manifest (stripped, re-encoded, or a format that carries none) and no
+    delivered copy with this sha256."""
+    SIGNATURE_FAILS = "signature_fails"
+    """A C2PA manifest is there, but its signature or its hash of the file fails: the
+    file or its manifest was altered."""
+    NOT_ASSENT = "not_assent"
+    """A valid C2PA manifest, but not signed under Assent's certificates."""
+
+
+class FileTraceResult(Schema):
+    status: FileProvenance
+    matched_by: str | None = Field(description="manifest, or sha256; null when not traced")
+    licence_id: UUID | None
+    delivery_id: UUID | None
+    buyer_id: UUID | None
+    buyer_name: str | None
+    work_id: UUID | None
+    file_name: str | None
+    sha256: str = Field(description="sha256 of the file handed in")
+    detail: str
+    evidence: list[str]
 
 
 # --- events ---

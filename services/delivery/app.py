@@ -12,6 +12,7 @@ from services.delivery.delivery.api import router as delivery_router
 from services.delivery.download.api import router as download_router
 from services.delivery.grant.events import grant_receiver
 from services.delivery.manifest import DeliveryKeys, Watermark
+from services.delivery.provenance import provenance_from
 from services.delivery.shards import ShardBuilder
 from services.delivery.shards import router as shards_router
 from services.delivery.trace.api import router as trace_router
@@ -28,7 +29,9 @@ def build_runtime(state: State) -> BuildRuntime:
     return BuildRuntime(
         sessionmaker=state.sessionmaker,
         tools=BuildTools(
-            store=state.object_store, keys=state.delivery_keys.bound(state.sessionmaker)
+            store=state.object_store,
+            keys=state.delivery_keys.bound(state.sessionmaker),
+            provenance=state.provenance,
         ),
     )
 
@@ -76,6 +79,7 @@ def create_app(
     # Bound to the app's database here; each build binds them again to what the state
     # holds then (a test swaps in its own).
     app.state.delivery_keys = keys.bound(app.state.sessionmaker)
+    app.state.provenance = provenance_from(settings)
     app.state.keyring = keys.keyring
     app.state.builder = builder
     app.state.shard_builder = shard_builder

@@ -26,3 +26,13 @@ class Settings(ServiceSettings):
     # A LICENCE_GRANTED event of a 1,000-work bundle, or a leaked manifest pasted whole
     # into a trace (JSON-escaped), runs past the kit's 1 MiB default.
     max_request_bytes: int = 4 * 1024 * 1024
+    # C2PA provenance in delivered JPEG, PNG and WebP files (services/delivery/provenance).
+    embed_provenance: bool = True
+    # The certificates the manifests are signed under, PEM: either a chain whose leaf
+    # certifies the delivery key, or a CA (Ed25519) that issues a leaf for each delivery
+    # key; neither: a test CA made at start, trusted by this process alone (tests, a
+    # local stack). The trust anchors a trace checks against default to the chain's root.
+    c2pa_certificate_chain: str = ""
+    c2pa_ca_certificate: str = ""
+    c2pa_ca_key: SecretStr = SecretStr("")
+    c2pa_trust_anchors: str = ""

@@ -115,6 +115,9 @@ class ManifestLine:
     media_type: str
     attribution: str
     terms_id: str
+    original_sha256: str | None = None
+    """The file as uploaded, when `sha256` is of the buyer's copy (provenance embedded);
+    None: the same as `sha256`."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class ManifestWriter:
                     "file_name": line.file_name,
                     "size": line.size,
                     "sha256": line.sha256,
+                    "original_sha256": line.original_sha256 or line.sha256,
                     "media_type": line.media_type,
                     "attribution": line.attribution,
                     "terms_id": line.terms_id,

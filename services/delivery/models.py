@@ -146,8 +146,25 @@ class DeliveryEntry(Base):
     position: Mapped[int]
     licence_id: Mapped[uuid.UUID]
     work_id: Mapped[uuid.UUID]
+    # The buyer's own copy, with a C2PA manifest naming the licence embedded (see
+    # services/delivery/provenance); all three null: the file is delivered as uploaded.
+    delivered_key: Mapped[str | None] = mapped_column(String(1024))
+    delivered_size: Mapped[int | None] = mapped_column(BigInteger)
+    # Indexed: a file handed in to be traced is looked up by its sha256.
+    delivered_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
 
     line: Mapped[LicenceLine] = relationship(lazy="raise")
+    delivery: Mapped[Delivery] = relationship(lazy="raise")
+
+    @property
+    def size(self) -> int:
+        """The size of the bytes the buyer downloads."""
+        return self.line.size if self.delivered_size is None else self.delivered_size
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the bytes the buyer downloads."""
+        return self.delivered_sha256 or self.line.sha256
 
 
 class Download(Base):

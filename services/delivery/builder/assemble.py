@@ -17,6 +17,11 @@ first checks the lease is still its own. The manifest is stored under a key name
 the lease, and the issue points the delivery at it: a build that outlived its lease can
 only write an object no delivery points at, never replace the manifest of the build
 that took over.
+
+With provenance on, each JPEG, PNG and WebP file is first copied for the buyer with a
+C2PA manifest naming the licence (`services.delivery.provenance.copies`), stored under a
+key named by the lease as the manifest is; the manifest then lists the copy's size and
+sha256, with the upload's sha256 beside it.
 """
 
 import asyncio
@@ -33,6 +38,8 @@ from services.contracts.delivery import DeliveryExclusion
 from services.contracts.licensing import ExclusionReason
 from services.delivery.delivery.repository import IssuedEntry
 from services.delivery.manifest import DeliveryKeys, ManifestLine, ManifestWriter
+from services.delivery.provenance import Provenance
+from services.delivery.provenance.copies import CopyBatch, DeliveredCopy, deliver_copies
 from services.kit.db import utcnow
 from storage.keys import manifest_key, validate_key, work_version_key
 from storage.object_store import ObjectNotFound, ObjectStore
@@ -60,6 +67,8 @@ class BuildTools:
 
     store: ObjectStore
     keys: DeliveryKeys
+    provenance: Provenance | None = None
+    """None: files are delivered as uploaded, with no C2PA manifest embedded."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class Leased:
     bundle_id: uuid.UUID
     buyer_id: uuid.UUID
     buyer_name: str
+    uses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ class Built:
     watermark_commitment: str
     manifest_key: str | None
     manifest_sha256: str | None
+    copy_keys: tuple[str, ...] = ()
+    """The buyer's own copies this build stored (see `provenance.copies`)."""
 
 
 def lease_manifest_key(leased: Leased) -> str:
@@ -142,6 +154,12 @@ async def assemble(
     entries: list[IssuedEntry] = []
     excluded: list[DeliveryExclusion] = []
     stored_key = stored_sha256 = None
+    copies: dict[uuid.UUID, DeliveredCopy] = {}
+    embedder = None
+    if tools.provenance is not None:
+        embedder = tools.provenance.embedder(await tools.keys.signer_at(utcnow()))
+    batch = CopyBatch(leased.delivery_id, leased.lease_id, leased.licence_id, leased.uses)
+    licence_text = str(leased.licence_id)
     with ManifestWriter(
         delivery_id=leased.delivery_id,
         licence_id=leased.licence_id,
@@ -153,23 +171,37 @@ async def assemble(
         chunk = first_chunk
         while chunk:
             undeliverable = await _undeliverable(tools.store, chunk)
+            if embedder is not None:
+                deliverable = [
+                    (
+                        line,
+                        watermark.fingerprint(
+                            licence_text, str(line.work_id), str(line.version_id)
+                        ),
+                    )
+                    for line in chunk
+                    if line.work_id not in undeliverable
+                ]
+                copies.update(await deliver_copies(tools.store, embedder, batch, deliverable))
             for line in chunk:
                 if (left_out := undeliverable.get(line.work_id)) is not None:
                     excluded.append(left_out)
                     continue
+                copied = copies.get(line.work_id)
                 fingerprint = writer.add(
                     ManifestLine(
                         work_id=line.work_id,
                         version_id=line.version_id,
                         file_name=line.file_name,
-                        size=line.size,
-                        sha256=line.sha256,
+                        size=line.size if copied is None else copied.size,
+                        sha256=line.sha256 if copied is None else copied.sha256,
                         media_type=line.media_type,
                         attribution=line.attribution,
                         terms_id=line.terms_id,
+                        original_sha256=line.sha256,
                     )
                 )
-                entries.append(IssuedEntry(fingerprint, line.work_id))
+                entries.append(IssuedEntry(fingerprint, line.work_id, copied))
             # A short chunk is the last: no query to find there is nothing after it.
             if len(chunk) < BUILD_CHUNK:
                 break
@@ -200,4 +232,5 @@ async def assemble(
         watermark_commitment=commitment,
         manifest_key=stored_key,
         manifest_sha256=stored_sha256,
+        copy_keys=tuple(copied.key for copied in copies.values()),
     )

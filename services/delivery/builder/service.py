@@ -51,6 +51,7 @@ class BuildService:
                     bundle_id=licence.bundle_id,
                     buyer_id=licence.buyer_id,
                     buyer_name=licence.buyer_name,
+                    uses=tuple(licence.uses),
                 )
             )
         await session.flush()

@@ -234,10 +234,13 @@ class _Batch:
 
 
 async def _discard_manifest(store: ObjectStore, unissued: Built) -> None:
-    """A manifest no delivery points at (its build lost the lease or failed to issue)."""
-    if unissued.manifest_key is None:
-        return
-    try:
-        await store.delete(unissued.manifest_key)
-    except StorageError:
-        log.warning("delivery.build.manifest_left", key=unissued.manifest_key, exc_info=True)
+    """A manifest no delivery points at (its build lost the lease or failed to issue),
+    and the buyer's copies that build stored."""
+    keys = [*unissued.copy_keys]
+    if unissued.manifest_key is not None:
+        keys.append(unissued.manifest_key)
+    for key in keys:
+        try:
+            await store.delete(key)
+        except StorageError:
+            log.warning("delivery.build.manifest_left", key=key, exc_info=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from services.contracts.delivery import DeliveryStatus
 from services.contracts.licensing import LicenceGranted
 from services.delivery.models import Delivery, DeliveryEntry, table_of
+from services.delivery.provenance.copies import DeliveredCopy
 from services.kit.repository import Page, Repository
 
 ENTRY_INSERT_ROWS = 1_000
@@ -23,6 +24,8 @@ class IssuedEntry:
 
     fingerprint: str
     work_id: uuid.UUID
+    copy: DeliveredCopy | None = None
+    """The buyer's own copy, provenance embedded; None: delivered as uploaded."""
 
 
 class DeliveryRepository(Repository[Delivery]):
@@ -102,6 +105,9 @@ class EntryRepository(Repository[DeliveryEntry]):
                         "position": position,
                         "licence_id": licence_id,
                         "work_id": entry.work_id,
+                        "delivered_key": entry.copy.key if entry.copy else None,
+                        "delivered_size": entry.copy.size if entry.copy else None,
+                        "delivered_sha256": entry.copy.sha256 if entry.copy else None,
                     }
                     for position, entry in enumerate(
                         entries[start : start + ENTRY_INSERT_ROWS], start=start

@@ -94,7 +94,8 @@ class DownloadService:
         )
         async with storage_calls():
             url = await store.presign_get(
-                work_version_key(line.work_id, line.version_id),
+                # The buyer's own copy where provenance was embedded in it.
+                entry.delivered_key or work_version_key(line.work_id, line.version_id),
                 expires_in=ttl,
                 filename=line.file_name,
             )
@@ -104,7 +105,7 @@ class DownloadService:
             fingerprint=fingerprint,
             work_id=str(line.work_id),
         )
-        return DownloadLink(url=url, expires_at=now + ttl, size=line.size, sha256=line.sha256)
+        return DownloadLink(url=url, expires_at=now + ttl, size=entry.size, sha256=entry.sha256)
 
 
 download_service = DownloadService()

@@ -136,7 +136,7 @@ class ShardBuilder:
                     await keep_and_store(writer.close_shard())
                 writer.begin(record)
                 async for chunk in store.stream(
-                    work_version_key(record.work_id, record.version_id)
+                    record.delivered_key or work_version_key(record.work_id, record.version_id)
                 ):
                     writer.write(chunk)
                 writer.end()

@@ -248,12 +248,13 @@ class ShardService:
                 version_id=entry.line.version_id,
                 file_name=entry.line.file_name,
                 media_type=entry.line.media_type,
-                size=entry.line.size,
-                sha256=entry.line.sha256,
+                size=entry.size,
+                sha256=entry.sha256,
                 licence_id=leased.licence_id,
                 uses=leased.uses,
                 terms_id=entry.line.terms_id,
                 attribution=entry.line.attribution,
+                delivered_key=entry.delivered_key,
             )
             for entry in page.items
         ]

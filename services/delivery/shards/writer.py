@@ -66,6 +66,8 @@ class ShardRecord:
     uses: list[str]
     terms_id: str
     attribution: str
+    delivered_key: str | None = None
+    """The buyer's own copy (provenance embedded) to read; None: the file as uploaded."""
 
 
 @dataclass(frozen=True)
