@@ -31,6 +31,7 @@ from gateway.resolvers.audit import AuditQuery
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
+from gateway.resolvers.provenance import ProvenanceMutation
 from gateway.types.scalars import SCALARS
 
 log = structlog.get_logger()
@@ -55,7 +56,9 @@ class Query(AccountQuery, CatalogueQuery, LicensingQuery, DeliveryQuery, AuditQu
 
 
 @strawberry.type
-class Mutation(AccountMutation, CatalogueMutation, LicensingMutation, DeliveryMutation):
+class Mutation(
+    AccountMutation, CatalogueMutation, LicensingMutation, DeliveryMutation, ProvenanceMutation
+):
     pass
 
 

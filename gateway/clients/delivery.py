@@ -12,6 +12,8 @@ from services.contracts.delivery import (
     DeliveryFiles,
     DeliveryRead,
     DownloadLink,
+    FileTraceIn,
+    FileTraceResult,
     ManifestRead,
     TraceIn,
     TraceResult,
@@ -105,6 +107,11 @@ class DeliveryClient(ServiceApi):
 
     async def trace(self, principal: Principal, leaked: TraceIn) -> TraceResult:
         return await self._model(TraceResult, principal, "POST", "/v1/trace", body=leaked)
+
+    async def trace_file(self, principal: Principal, handed_in: FileTraceIn) -> FileTraceResult:
+        return await self._model(
+            FileTraceResult, principal, "POST", "/v1/trace/file", body=handed_in
+        )
 
     async def keys(self, principal: Principal | None) -> list[PublicKeyRead]:
         return _KEYS.validate_json(await self._call(principal, "GET", "/v1/keys"))

@@ -40,12 +40,17 @@ class DeliveryFile:
     version_id: strawberry.ID
     file_name: str
     size: BigInt
-    sha256: str
+    sha256: str = strawberry.field(description="sha256 of the file as delivered to you.")
     media_type: MediaType
     attribution: str
     terms_id: str
     fingerprint: str
     path: str = strawberry.field(description="The download path on this gateway.")
+    original_sha256: str | None = strawberry.field(
+        default=None,
+        description="sha256 of the file as uploaded: it differs from sha256 where a C2PA "
+        "manifest naming your licence was embedded (JPEG, PNG, WebP).",
+    )
     download_url: str = strawberry.field(
         description="GET with your API key: checks the licence, then redirects to the bytes."
     )
@@ -158,6 +163,7 @@ class Delivery:
                     attribution=entry.attribution,
                     terms_id=entry.terms_id,
                     fingerprint=entry.fingerprint,
+                    original_sha256=entry.original_sha256,
                     path=entry.path,
                     download_url=ctx.public_url + entry.path,
                 )

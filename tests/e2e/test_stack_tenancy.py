@@ -433,6 +433,18 @@ CASES: dict[str, Case] = {
         "mutation($manifest: String!) { traceManifest(manifest: $manifest) { __typename } }",
         _manifest,
     ),
+    # Names the licence a file was delivered under: the buyer (their own files), auditors
+    # and admins. Another buyer handing in a file of someone else's delivery is not found
+    # (tests/services/delivery/test_provenance.py); handing in one that names no licence
+    # (this scenario's file, random bytes, carries no C2PA manifest) is answered with
+    # NO_PROVENANCE, which names nothing.
+    "traceFile": Case(
+        "traceFile",
+        Owner.BUYER,
+        "mutation($content: String!) { traceFile(contentBase64: $content) { __typename } }",
+        lambda _scenario: {"content": "QXNzZW50"},
+        answered=frozenset({Role.OTHER_BUYER}),
+    ),
 }
 
 # Operations that name nothing owned by someone else, and why.

@@ -17,6 +17,7 @@ OPERATIONS = {
     "refundLicence": f"""mutation {{ refundLicence(licenceId: "{QUOTE_ID}", reason: "r") {{
         __typename }} }}""",
     "traceManifest": """mutation { traceManifest(manifest: "{}") { __typename } }""",
+    "traceFile": """mutation { traceFile(contentBase64: "AA==") { __typename } }""",
     "licence": f"""{{ licence(id: "{QUOTE_ID}") {{ __typename }} }}""",
     "licences": """{ licences { __typename } }""",
     "quote": f"""{{ quote(id: "{QUOTE_ID}") {{ __typename }} }}""",
