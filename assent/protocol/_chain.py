@@ -91,7 +91,11 @@ def _hash(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def _proof_problems(chain: ChainRead, checkpoint: Checkpoint) -> list[Problem]:
+def _proof_problems(
+    chain: ChainRead, checkpoint: Checkpoint, leaves: dict[int, bytes]
+) -> list[Problem]:
+    """What fails the entries' order and proofs; each leaf hash found goes to `leaves`
+    (by position), for the completeness check to reuse."""
     size, root = checkpoint.tree_size, bytes.fromhex(checkpoint.root_hash)
     problems: list[Problem] = []
     previous: tuple[int, ChainEntry] | None = None
@@ -121,6 +125,7 @@ def _proof_problems(chain: ChainRead, checkpoint: Checkpoint) -> list[Problem]:
         except ValueError as exc:
             problems.append(Problem(f"{here}: leaf hash: {exc}", at))
             continue
+        leaves[position] = leaf
         try:
             proof = [_hash(text) for text in entry.inclusion_proof]
             verify_inclusion(leaf, entry.index, size, proof, root)
@@ -260,14 +265,15 @@ def check_chain(
         problems += found
         if event is not None:
             events.append(event)
-    problems += _proof_problems(chain, checkpoint)
+    leaves: dict[int, bytes] = {}
+    problems += _proof_problems(chain, checkpoint, leaves)
     consistency = (
         _consistency(chain, checkpoint, kept_checkpoint, problems)
         if kept is None or kept_checkpoint is not None
         else "not checked: the kept checkpoint does not verify"
     )
     problems += subject_problems(chain.subject_kind, chain.subject_id, events)
-    gaps, complete = completeness(chain, checkpoint)
+    gaps, complete = completeness(chain, checkpoint, leaves)
     problems += gaps
     rule = withdrawal_rule(events)
     problems += rule.violations

@@ -13,7 +13,7 @@ export must be on a walk, so an entry left out, added or moved is found, with it
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -132,59 +132,72 @@ def _walk(
     begin: int,
     problems: list[Problem],
 ) -> tuple[set[int], str]:
-    """The log indices on the subject's chain, and how the walk ended."""
+    """The log indices on the subject's chain, and how the walk ended. Messages are
+    written only for a failure: a long chain's walk is one dictionary step per entry."""
     name = f"{kind} {subject}"
     index, leaf = head
     seen: set[int] = set()
-    named_by = f"the head map names log index {index} as the latest entry of {name}"
-    where_from: tuple[int, ...] = ()
+    came_from: _Held | None = None
+
+    def named_by() -> str:
+        if came_from is None:
+            return f"the head map names log index {index} as the latest entry of {name}"
+        return (
+            f"{where(came_from.position, came_from.entry)} names log index {index} as the "
+            f"previous entry of {name}"
+        )
+
     while True:
         found = held.get(index)
         if found is None:
-            problems.append(Problem(f"{named_by}; the export does not hold it", where_from))
+            at = () if came_from is None else (came_from.position,)
+            problems.append(Problem(f"{named_by()}; the export does not hold it", at))
             return seen, "broken"
-        here = where(found.position, found.entry)
+        here = (found.position,)
         if found.leaf != leaf:
+            shown = where(found.position, found.entry)
             problems.append(
-                Problem(f"{named_by} with leaf hash {leaf}; {here} has another", (found.position,))
+                Problem(f"{named_by()} with leaf hash {leaf}; {shown} has another", here)
             )
             return seen, "broken"
         seen.add(index)
-        if found.entry.links is None:
+        links = found.entry.links
+        if links is None:
             if index >= begin:
+                shown = where(found.position, found.entry)
                 problems.append(
-                    Problem(
-                        f"{here} shows no links, but links began at log index {begin}",
-                        (found.position,),
-                    )
+                    Problem(f"{shown} shows no links, but links began at log index {begin}", here)
                 )
                 return seen, "broken"
             return seen, f"legacy:{index}"
-        mine = [link for link in found.entry.links if (link.kind, link.id) == (kind, subject)]
-        if not mine:
-            problems.append(
-                Problem(f"{here}: its links do not name {name}; {named_by}", (found.position,))
-            )
+        mine = next((link for link in links if link.id == subject and link.kind == kind), None)
+        if mine is None:
+            shown = where(found.position, found.entry)
+            problems.append(Problem(f"{shown}: its links do not name {name}; {named_by()}", here))
             return seen, "broken"
-        previous = mine[0].previous
+        previous = mine.previous
         if previous is None:
             return seen, "first"
         if previous.index >= index:
+            shown = where(found.position, found.entry)
             problems.append(
                 Problem(
-                    f"{here} names log index {previous.index}, not an earlier one, as the "
+                    f"{shown} names log index {previous.index}, not an earlier one, as the "
                     f"previous entry of {name}",
-                    (found.position,),
+                    here,
                 )
             )
             return seen, "broken"
-        named_by = f"{here} names log index {previous.index} as the previous entry of {name}"
-        where_from = (found.position,)
+        came_from = found
         index, leaf = previous.index, previous.leaf_hash
 
 
-def completeness(chain: ChainRead, checkpoint: Checkpoint) -> tuple[list[Problem], str]:
-    """What fails the export's completeness, and the fact to show for it."""
+def completeness(
+    chain: ChainRead, checkpoint: Checkpoint, leaves: Mapping[int, bytes] | None = None
+) -> tuple[list[Problem], str]:
+    """What fails the export's completeness, and the fact to show for it; `leaves` are the
+    entries' leaf hashes by position where already computed (an entry missing from it
+    whose leaf cannot be computed is on no walk: its own check reports it)."""
     root, begin = checkpoint.subject_heads_root, chain.links_begin_at
     if root is None:
         return [], (
@@ -196,10 +209,14 @@ def completeness(chain: ChainRead, checkpoint: Checkpoint) -> tuple[list[Problem
     problems: list[Problem] = []
     held: dict[int, _Held] = {}
     for position, entry in enumerate(chain.entries, start=1):
-        try:
-            leaf: str | None = entry_leaf(entry).hex()
-        except ValueError:
-            leaf = None  # reported by the inclusion check
+        leaf: str | None = None
+        if leaves is not None and position in leaves:
+            leaf = leaves[position].hex()
+        elif leaves is None:
+            try:
+                leaf = entry_leaf(entry).hex()
+            except ValueError:
+                leaf = None  # reported by the inclusion check
         held.setdefault(entry.index, _Held(position, entry, leaf))
     heads: dict[tuple[LinkedKind, UUID], tuple[int, str]] = {}
     for number, head in enumerate(chain.heads, start=1):
