@@ -74,6 +74,21 @@ class AuditCheckpoint:
 
 
 @strawberry.type
+class PreviousEntry:
+    index: int
+    leaf_hash: str = strawberry.field(description="Hex.")
+
+
+@strawberry.type
+class SubjectLink:
+    kind: str = strawberry.field(description="work, licence, account or key.")
+    id: strawberry.ID
+    previous: PreviousEntry | None = strawberry.field(
+        description="The subject's entry before this one; null for its first."
+    )
+
+
+@strawberry.type
 class ChainEntry:
     index: int = strawberry.field(description="The entry's position in the log.")
     event_id: strawberry.ID
@@ -89,6 +104,15 @@ class ChainEntry:
     )
     inclusion_proof: list[str] = strawberry.field(
         description="Hex, bottom-up, against the chain's checkpoint."
+    )
+    links: list[SubjectLink] | None = strawberry.field(
+        description="A linked entry's subjects, each with its previous entry: the leaf is over "
+        'the canonical JSON {"event_sha256": sha256 of the entry, "links": [...]}; null on an '
+        "entry logged before links began, whose leaf is over the entry itself."
+    )
+    event_sha256: str | None = strawberry.field(
+        description="A withheld linked entry's sha256 of its event (hex), so its links can be "
+        "checked without the event."
     )
 
 
@@ -121,12 +145,25 @@ class LicenceChain:
                     entry=entry.entry,
                     leaf_hash=entry.leaf_hash,
                     inclusion_proof=list(entry.inclusion_proof),
+                    links=None if entry.links is None else [_link(link) for link in entry.links],
+                    event_sha256=entry.event_sha256,
                 )
                 for entry in chain.entries
             ],
             pending_entries=chain.pending_entries,
             document=chain.model_dump_json(indent=2),
         )
+
+
+def _link(link: contract.SubjectLink) -> SubjectLink:
+    previous = link.previous
+    return SubjectLink(
+        kind=link.kind.value,
+        id=strawberry.ID(str(link.id)),
+        previous=None
+        if previous is None
+        else PreviousEntry(index=previous.index, leaf_hash=previous.leaf_hash),
+    )
 
 
 AuditCheckpointResult = Annotated[

@@ -22,8 +22,7 @@ export async function showChain(work) {
   let proven = 0;
   for (const entry of chain.entries) {
     const ok = signed.ok && await proves(
-      entry.entry,
-      entry.leafHash,
+      entry,
       entry.index,
       treeSize,
       entry.inclusionProof,

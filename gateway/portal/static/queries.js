@@ -88,5 +88,6 @@ export const EARNINGS = `query Earnings($period: Period!) { earnings(period: $pe
 export const CHAIN = `query Chain($id: ID!) { licenceChain(workId: $id) { __typename
   ... on LicenceChain { pendingEntries document
     checkpoint { treeSize rootHash issuedAt keyId note witnesses }
-    entries { index step topic occurredAt entry leafHash inclusionProof } }
+    entries { index step topic occurredAt entry leafHash inclusionProof eventSha256
+      links { kind id previous { index leafHash } } } }
   ${INVALID} } }`;
