@@ -72,6 +72,16 @@ class Traffic:
         ]
 
 
+def altered_log_signature(note: str) -> str:
+    """The note with one character of the log's signature changed (still base64)."""
+    lines = note.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("\u2014 assent-audit-log "))
+    line = lines[at]
+    spot = len(line) - 20
+    lines[at] = line[:spot] + ("A" if line[spot] != "A" else "B") + line[spot + 1 :]
+    return "\n".join(lines)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Path:
     # A failure, not a skip: a machine without the browser would pass without the portal.
@@ -267,8 +277,32 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     await expect(page.locator("#chain-checkpoint")).to_contain_text(
         f"{count} of {count} steps proven against it"
     )
+    # Proven because the checkpoint's signed note verified, in the browser, with the log's
+    # published key.
+    await expect(page.locator("#chain-checkpoint")).to_contain_text("signed by the log's key")
     await page.locator("#chain").scroll_into_view_if_needed()
     await screenshot(page, "05-chain")
+
+    # The same chain with its checkpoint's signature altered on the way: nothing is proven.
+    async def bad_signature(route: Route) -> None:
+        response = await route.fetch()
+        body = await response.json()
+        checkpoint = ((body.get("data") or {}).get("licenceChain") or {}).get("checkpoint")
+        if checkpoint and checkpoint.get("note"):
+            checkpoint["note"] = altered_log_signature(checkpoint["note"])
+        await route.fulfill(response=response, json=body)
+
+    await page.route("**/graphql", bad_signature)
+    await page.locator("#load-chain").click()
+    await expect(page.locator("#chain-checkpoint")).to_contain_text(
+        "Checkpoint NOT proven: the log's signature on the checkpoint does not verify"
+    )
+    await expect(page.locator("#chain-entries .proof-ok")).to_have_count(0)
+    await expect(page.locator("#chain-entries .proof-bad")).to_have_count(count)
+    await screenshot(page, "05b-chain-bad-signature")
+    await page.unroute("**/graphql", bad_signature)
+    await page.locator("#load-chain").click()
+    await expect(page.locator("#chain-entries .proof-ok")).to_have_count(count)
 
     # The key went in a header to the gateway only: never in a URL, never to the store.
     secret_free = [url for url in traffic.urls() if "assent_" in url or creator in url]
