@@ -22,6 +22,7 @@ from services.audit.chain.subjects import WORK_STEPS, WORK_TOPICS, SubjectKind, 
 from services.audit.checkpoint.repository import CheckpointRepository
 from services.audit.checkpoint.service import checkpoint_read, proof_service
 from services.audit.log.repository import LogRepository
+from services.audit.witnessing.service import witnessing_service
 from services.contracts.audit import ChainRead, ChainSubjectKind, LinkedKind
 from services.contracts.events import Topic
 from services.kit.errors import NotFound
@@ -170,7 +171,7 @@ class ChainService:
         proven = sorted({leaf for leaf in leaves if leaf < size} | complete)
         proofs = await proof_service.inclusion_proofs(session, proven, size)
         rows = await ChainRepository(session).entries(proven)
-        read = checkpoint_read(checkpoint)
+        read = await witnessing_service.with_note(session, checkpoint_read(checkpoint))
         heads = []
         if read.checkpoint.subject_heads_root is not None:
             latest = await CheckpointRepository(session).latest()
