@@ -113,6 +113,26 @@ async def test_two_witnesses_cosign_a_checkpoint_before_it_is_served(
     verified = assent(*args, *(a for w in witnesses for a in ("--witness", w.vkey)))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "witnessed by: w1.test at" in verified.stdout
+    # The work's chain export, checked offline with its own keys; then the same export with
+    # w2's cosignature taken out of its note fails when w2 is required.
+    chain = await audit.work_chain(auditor, work)
+    export = tmp_path / "chain.json"
+    export.write_text(chain.model_dump_json())
+    required = ["--keys", str(keys), *(a for w in witnesses for a in ("--witness", w.vkey))]
+    whole = assent("verify", str(export), *required)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert chain.checkpoint.note is not None
+    without_w2 = "".join(
+        line for line in chain.checkpoint.note.splitlines(keepends=True) if "w2.test" not in line
+    )
+    stripped = chain.model_copy(
+        update={"checkpoint": chain.checkpoint.model_copy(update={"note": without_w2})}
+    )
+    export.write_text(stripped.model_dump_json())
+    refused = assent("verify", str(export), *required)
+    assert refused.returncode == 1
+    assert "no valid cosignature from witness w2.test" in refused.stdout
+    assert assent("verify", str(export), *required[:4]).returncode == 0
 
 
 async def test_a_checkpoint_waits_unpublished_until_the_quorum_cosigned(
