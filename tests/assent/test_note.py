@@ -209,3 +209,16 @@ def test_a_vkey_whose_base64_holds_plus_signs_reads_back() -> None:
         signer = _signer("w1.example", COSIGNATURE_V1)
 
     assert parse_vkey(signer.verifier.vkey) == signer.verifier
+
+
+def test_a_cosignature_from_an_unknown_witness_counts_for_nothing() -> None:
+    log = _signer("assent.example/log", ED25519)
+    pinned, stranger = _signer("w1.example", COSIGNATURE_V1), _signer("w1.example", COSIGNATURE_V1)
+    head = TreeHead("assent.example/log", 3, hashlib.sha256(b"root").digest())
+    note = parse_note(head.text() + "\n" + log.sign(head.text()).line())
+    # Same name as the pinned witness, another key: its line is not the pinned witness's.
+    note = note.with_signatures([stranger.cosign(note.text, 1_800_000_000)])
+
+    assert open_checkpoint(note, [log.verifier]).cosigned == {}
+    with pytest.raises(NoteError, match=r"no valid cosignature from witness w1\.example"):
+        open_checkpoint(note, [log.verifier], [pinned.verifier])
