@@ -29,13 +29,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import JSON, LargeBinary, text
 
 from assent.protocol import Signer, canonical_json, leaf_hash, verify_envelope, verify_inclusion
 from services.audit.checkpoint.service import checkpoint_service, proof_service
@@ -291,12 +292,25 @@ async def proofs(
             proof = await proof_service.inclusion(
                 session, leaf_index=index, tree_size=checkpoint.checkpoint.tree_size
             )
-            entry = await session.scalar(
-                text("SELECT entry FROM log_entry WHERE leaf_index = :i"),
-                {"i": index},
+            entry, links = (
+                await session.execute(
+                    text("SELECT entry, links FROM log_entry WHERE leaf_index = :i").columns(
+                        entry=LargeBinary, links=JSON
+                    ),
+                    {"i": index},
+                )
+            ).one()
+        # A linked entry's leaf is over its event's hash and its links (the marker's and
+        # older entries' over their bytes).
+        leaf = (
+            leaf_hash(entry)
+            if links is None
+            else leaf_hash(
+                canonical_json({"event_sha256": sha256(entry).hexdigest(), "links": links})
             )
+        )
         verify_inclusion(
-            leaf_hash(entry),
+            leaf,
             index,
             checkpoint.checkpoint.tree_size,
             [bytes.fromhex(h) for h in proof.hashes],

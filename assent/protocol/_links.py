@@ -51,7 +51,7 @@ def marker_bytes(index: int) -> bytes:
 
 
 def linked_leaf_bytes(
-    event_sha256: str, links: Sequence[tuple[str, UUID, int | None, str]]
+    event_sha256: str, links: Sequence[tuple[str, UUID | str, int | None, str]]
 ) -> bytes:
     """The canonical JSON of a linked entry, written out directly for the sequencer's
     speed; `links` are (kind, id, previous index or None, previous leaf hash hex).

@@ -106,8 +106,9 @@ class SubjectHead(Base):
     __tablename__ = "subject_head"
     __table_args__ = (Index("ix_subject_head_bucket", "bucket"),)
 
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # The id first: the sequencer finds a batch's heads by id alone (`= ANY` of one array).
     subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer)
     leaf_index: Mapped[int] = mapped_column(BigInteger)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)

@@ -12,6 +12,7 @@ comes before them): the sequencer keeps each linked subject's latest entry in
 """
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,27 +86,30 @@ class LogService:
         appended = list(entries)
         subjects = [_linked(entry) for entry in appended]
         repository = HeadRepository(session)
-        heads = await repository.current({key for keys in subjects for key in keys})
+        heads = await repository.current(
+            {(kind, subject) for keys in subjects for kind, subject, _ in keys}
+        )
         changed: dict[HeadKey, Head] = {}
         nodes: list[tuple[Node, bytes]] = []
         links: list[list[dict[str, object]]] = []
         for index, (entry, keys) in enumerate(zip(appended, subjects, strict=True), first_index):
             named = [
-                (kind, subject, *_previous(heads.get((kind, subject)))) for kind, subject in keys
+                (kind, shown, *_previous(heads.get((kind, subject))))
+                for kind, subject, shown in keys
             ]
             digest = hashlib.sha256(entry.entry).hexdigest()
             leaf = leaf_hash(linked_leaf_bytes(digest, named))
-            for key in keys:
-                heads[key] = changed[key] = (index, leaf)
+            for kind, subject, _ in keys:
+                heads[(kind, subject)] = changed[(kind, subject)] = (index, leaf)
             nodes.extend(frontier.append(leaf))
             links.append(
                 [
                     {
                         "kind": kind,
-                        "id": str(subject),
+                        "id": shown,
                         "previous": None if at is None else {"index": at, "leaf_hash": hashed},
                     }
-                    for kind, subject, at, hashed in named
+                    for kind, shown, at, hashed in named
                 ]
             )
         await LogRepository(session).append(
@@ -125,10 +129,15 @@ class LogService:
         return len(batch)
 
 
-def _linked(entry: NewEntry) -> list[HeadKey]:
-    """The entry's linked subjects, once each, in the order its links list them."""
+def _linked(entry: NewEntry) -> list[tuple[str, uuid.UUID, str]]:
+    """The entry's linked subjects (kind, id, id as text), once each, in the order its
+    links list them; the text is made once, as the links and their sorting need it."""
     keys = {(kind, subject) for kind, subject in entry.subjects if kind in LINKED_KINDS}
-    return sorted(keys, key=lambda key: (key[0], str(key[1])))
+    return sorted(((kind, subject, str(subject)) for kind, subject in keys), key=_by_text)
+
+
+def _by_text(key: tuple[str, uuid.UUID, str]) -> tuple[str, str]:
+    return key[0], key[2]
 
 
 def _previous(head: Head | None) -> tuple[int | None, str]:

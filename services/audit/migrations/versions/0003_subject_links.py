@@ -192,12 +192,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("links", sa.JSON(), nullable=True))
     op.create_table(
         "subject_head",
-        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("subject_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("leaf_index", sa.BigInteger(), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("kind", "subject_id", name=op.f("pk_subject_head")),
+        sa.PrimaryKeyConstraint("subject_id", "kind", name=op.f("pk_subject_head")),
     )
     with op.batch_alter_table("subject_head", schema=None) as batch_op:
         batch_op.create_index("ix_subject_head_bucket", ["bucket"], unique=False)
