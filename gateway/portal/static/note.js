@@ -84,12 +84,15 @@ async function witnessKey(vkey) {
 let publishedKeys = null;
 
 async function logKey(keyIdHex) {
-  if (publishedKeys === null) {
+  const find = () =>
+    publishedKeys?.find((key) => key.key_id === keyIdHex && key.purpose === "audit-checkpoint");
+  // Read once per page, and again for a key not seen yet (the log's key rotated since).
+  if (!find()) {
     const response = await fetch(KEYS_URL, { credentials: "omit", cache: "no-store" });
     if (!response.ok) throw new Error(`the published keys answered ${response.status}`);
     publishedKeys = (await response.json()).keys;
   }
-  return publishedKeys.find((key) => key.key_id === keyIdHex && key.purpose === "audit-checkpoint");
+  return find();
 }
 
 // {ok, problem, witnesses: [{name, time}]} for a checkpoint as the gateway serves it.
