@@ -23,6 +23,7 @@ from ._errors import VerificationError
 from ._heads import (
     BUCKETS,
     bucket_leaf,
+    bucket_leaf_of,
     bucket_of,
     empty_bucket_leaves,
     heads_root,
@@ -130,6 +131,7 @@ __all__ = [
     "b64decode",
     "b64encode",
     "bucket_leaf",
+    "bucket_leaf_of",
     "bucket_of",
     "canonical_json",
     "check_chain",

@@ -14,6 +14,7 @@ from assent.protocol import (
     canonical_json,
     empty_bucket_leaves,
     heads_root,
+    leaf_hash,
     linked_leaf_bytes,
     map_levels,
     map_path,
@@ -47,6 +48,17 @@ def test_the_sequencers_leaf_bytes_are_the_canonical_json_of_the_entry() -> None
             ],
         }
         assert linked_leaf_bytes(event, links) == canonical_json(document)
+
+
+def test_a_buckets_leaf_is_over_the_canonical_json_of_its_heads() -> None:
+    heads = [
+        BucketHead(kind=kind, id=uuid.uuid4(), index=n * 2**40, leaf_hash=f"{n:064x}")
+        for n, kind in enumerate([LinkedKind.WORK, LinkedKind.ACCOUNT, LinkedKind.WORK])
+    ]
+    ordered = sorted(heads, key=lambda head: (head.kind.value, str(head.id)))
+    document = {"bucket": 9, "heads": [head.model_dump(mode="json") for head in ordered]}
+
+    assert bucket_leaf(9, reversed(heads)) == leaf_hash(canonical_json(document))
 
 
 def _map(heads: list[BucketHead]) -> tuple[list[list[bytes]], dict[int, list[BucketHead]]]:

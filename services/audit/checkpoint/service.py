@@ -17,7 +17,7 @@ from assent.protocol import (
     Node,
     Range,
     Signer,
-    bucket_leaf,
+    bucket_leaf_of,
     canonical_json,
     consistency_ranges,
     frontier_nodes,
@@ -32,7 +32,6 @@ from services.audit.errors import LogDamaged, NoCheckpoint
 from services.audit.log.heads import HeadRepository
 from services.audit.log.repository import LogRepository
 from services.audit.models import SignedCheckpoint
-from services.audit.witnessing.service import witnessing_service
 from services.contracts.audit import (
     CHECKPOINT_PAYLOAD_TYPE,
     Checkpoint,
@@ -107,9 +106,9 @@ class CheckpointService:
         if begin is None:
             return None
         heads = HeadRepository(session)
-        changed = await heads.bucket_heads(await heads.buckets_changed_since(since))
+        changed = await heads.bucket_rows(await heads.buckets_changed_since(since))
         await heads.set_buckets(
-            {bucket: bucket_leaf(bucket, held) for bucket, held in changed.items()},
+            {bucket: bucket_leaf_of(bucket, held) for bucket, held in changed.items()},
             tree_size=size,
         )
         return heads_root(map_levels(await heads.bucket_leaves())[-1][0], begin)
@@ -133,8 +132,7 @@ class ProofService:
         proof from the size a reader saw earlier."""
         checkpoint = await self.signed_checkpoint(session, tree_size)
         consistency = await self.consistency_with(session, checkpoint, consistent_with)
-        read = await witnessing_service.with_note(session, checkpoint_read(checkpoint))
-        return CheckpointProof(checkpoint=read, consistency=consistency)
+        return CheckpointProof(checkpoint=checkpoint_read(checkpoint), consistency=consistency)
 
     async def inclusion(
         self, session: AsyncSession, *, leaf_index: int, tree_size: int | None = None
@@ -211,8 +209,7 @@ class ProofService:
         )
 
     async def _latest(self, session: AsyncSession) -> SignedCheckpoint:
-        # The latest published: witnessed by the quorum (at once when there are none).
-        latest = await witnessing_service.latest_published(session)
+        latest = await CheckpointRepository(session).latest()
         if latest is None:
             raise NoCheckpoint("the log has signed no checkpoint yet")
         return latest

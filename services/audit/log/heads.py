@@ -157,6 +157,25 @@ class HeadRepository(Repository[SubjectHead]):
                 )
         return found
 
+    async def bucket_rows(
+        self, buckets: Collection[int]
+    ) -> dict[int, list[tuple[str, str, int, str]]]:
+        """`bucket_heads` as plain (kind, id, index, leaf hash hex) rows, for hashing."""
+        found: dict[int, list[tuple[str, str, int, str]]] = {bucket: [] for bucket in buckets}
+        for chunk in in_chunks(buckets):
+            rows = await self.session.execute(
+                select(
+                    SubjectHead.bucket,
+                    SubjectHead.kind,
+                    SubjectHead.subject_id,
+                    SubjectHead.leaf_index,
+                    SubjectHead.leaf_hash,
+                ).where(SubjectHead.bucket.in_(chunk))
+            )
+            for bucket, kind, subject, index, digest in rows:
+                found[bucket].append((kind, str(subject), int(index), digest.hex()))
+        return found
+
     async def bucket_heads_as_of(
         self, buckets: Collection[int], tree_size: int
     ) -> dict[int, list[BucketHead]]:
