@@ -28,7 +28,6 @@ ALLOWED_TAGS = {
     *("html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "code", "pre", "div"),
     *("strong", "dl", "dt", "dd", "ul", "li", "table", "thead", "tbody", "tr", "th", "td"),
     *("span", "br", "svg", "rect", "text", "polyline", "g", "blockquote", "small"),
-    *("colgroup", "col"),
 }
 
 

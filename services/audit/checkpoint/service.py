@@ -32,6 +32,7 @@ from services.audit.errors import LogDamaged, NoCheckpoint
 from services.audit.log.heads import HeadRepository
 from services.audit.log.repository import LogRepository
 from services.audit.models import SignedCheckpoint
+from services.audit.witnessing.service import witnessing_service
 from services.contracts.audit import (
     CHECKPOINT_PAYLOAD_TYPE,
     Checkpoint,
@@ -132,7 +133,8 @@ class ProofService:
         proof from the size a reader saw earlier."""
         checkpoint = await self.signed_checkpoint(session, tree_size)
         consistency = await self.consistency_with(session, checkpoint, consistent_with)
-        return CheckpointProof(checkpoint=checkpoint_read(checkpoint), consistency=consistency)
+        read = await witnessing_service.with_note(session, checkpoint_read(checkpoint))
+        return CheckpointProof(checkpoint=read, consistency=consistency)
 
     async def inclusion(
         self, session: AsyncSession, *, leaf_index: int, tree_size: int | None = None
@@ -209,7 +211,8 @@ class ProofService:
         )
 
     async def _latest(self, session: AsyncSession) -> SignedCheckpoint:
-        latest = await CheckpointRepository(session).latest()
+        # The latest published: witnessed by the quorum (at once when there are none).
+        latest = await witnessing_service.latest_published(session)
         if latest is None:
             raise NoCheckpoint("the log has signed no checkpoint yet")
         return latest
