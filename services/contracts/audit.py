@@ -42,8 +42,9 @@ class Checkpoint(Schema):
     subject_heads_root: Hash | None = Field(
         default=None,
         pattern=HASH_PATTERN,
-        description="commits every linked subject's latest entry as of `tree_size` "
-        "(`assent.protocol.heads_root`); None on a checkpoint signed before links began",
+        description="the head map's root as the checkpoint's heads leaf names it "
+        "(`assent.protocol.heads_root`), a convenience: the leaf, inside the witnessed "
+        "tree, is what proves the map; None on a checkpoint signed before links began",
     )
 
 
@@ -155,6 +156,15 @@ class SubjectHead(Schema):
     proof: HeadProof
 
 
+class HeadsLeaf(Schema):
+    """The checkpoint's last leaf, which commits the head map inside the witnessed tree
+    (`assent.protocol.heads_leaf_bytes`), with its inclusion proof."""
+
+    index: int = Field(ge=0, description="the checkpoint's tree size minus one")
+    entry: str = Field(description="the leaf's bytes: canonical JSON naming the map root")
+    inclusion_proof: list[Hash] = Field(description="against the chain's checkpoint")
+
+
 class ChainEntry(Schema):
     index: int = Field(ge=0, description="the entry's position in the log")
     event_id: UUID
@@ -211,12 +221,17 @@ class ChainRead(Schema):
     heads: list[SubjectHead] = Field(
         default_factory=list,
         description="every subject whose entries the export claims complete, with its "
-        "latest entry as of the checkpoint, proven against the checkpoint's heads root",
+        "latest entry as of the checkpoint, proven against the map root of `heads_leaf`",
     )
     links_begin_at: int | None = Field(
         default=None,
         description="the log index of the marker entry: entries after it name their "
         "subjects' previous entries; before it the log kept no links",
+    )
+    heads_leaf: HeadsLeaf | None = Field(
+        default=None,
+        description="the checkpoint's heads leaf, proven: `heads` are proven against the "
+        "map root it names; null against a checkpoint signed before links began",
     )
     keys: list[PublicKeyRead] = Field(
         default_factory=list,
