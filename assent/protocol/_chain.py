@@ -17,10 +17,17 @@ against one signed checkpoint. `check_chain` checks it with only the published k
 4. every entry is about the chain's subject, so an entry pasted in from another chain
    fails;
 5. completeness (`_links`): from the marker entry on, each entry names its subjects'
-   previous entries, and the checkpoint signs every subject's latest entry; each
-   subject the export claims is walked back from that latest entry, so an entry left
-   out, added or moved fails, with the place of the gap;
-6. the marketplace's rule: no sale after withdrawal. A licence.granted line for a work
+   previous entries, and every subject's latest entry is in a head map whose root the
+   checkpoint's last leaf (the heads leaf, `_heads`) names: the map is inside the tree
+   the witnesses cosign, so one witnessed tree has one map, and a monitor replaying the
+   log recomputes every heads leaf from the links before it. The export carries the
+   heads leaf with its inclusion proof; a heads leaf missing, not the checkpoint's last
+   leaf, not proven, or naming another root fails. Each subject the export claims is
+   walked back from its latest entry, so an entry left out, added or moved fails, with
+   the place of the gap;
+6. the keys the export carries (`ChainRead.keys`) are those its proven `key.rotated`
+   entries give, with the same intervals (`key_problems`): a key swapped in fails;
+7. the marketplace's rule: no sale after withdrawal. A licence.granted line for a work
    sells no use that the work's newest sale_scope.recorded before it (in log order) had
    closed; a line sold before a withdrawal may be delivered after it. For works whose
    history the log holds no sale scope of (logged before licensing recorded them), the
@@ -49,10 +56,10 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from services.contracts.audit import ChainEntry, ChainRead, ChainStep, Checkpoint, ConsistencyProof
-from services.contracts.signing import Envelope, PublicKeyRead
+from services.contracts.signing import Envelope, KeyRotated, PublicKeyRead
 
 from ._chain_rules import rule_fact, subject_problems, withdrawal_rule
-from ._documents import first_error, verify_checkpoint
+from ._documents import first_error, key_problems, verify_checkpoint
 from ._entries import ChainEvent, Problem, read_entry, where
 from ._errors import VerificationError
 from ._links import completeness, entry_leaf
@@ -275,6 +282,8 @@ def check_chain(
     problems += subject_problems(chain.subject_kind, chain.subject_id, events)
     gaps, complete = completeness(chain, checkpoint, leaves)
     problems += gaps
+    rotations = [event.payload for event in events if isinstance(event.payload, KeyRotated)]
+    problems += [Problem(message) for message in key_problems(chain.keys, rotations)]
     rule = withdrawal_rule(events)
     problems += rule.violations
 

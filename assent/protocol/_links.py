@@ -7,9 +7,10 @@ subject's previous entry by log index and leaf hash (null for its first). Hashin
 event apart lets an export show a withheld entry's links without its event.
 
 `completeness` walks each claimed subject's links back from its latest entry, proven by
-the checkpoint's head map (`_heads`), to its first entry or to an entry logged before the
-marker; every entry on the walk must be in the export, and every linked entry of the
-export must be on a walk, so an entry left out, added or moved is found, with its place.
+the head map that the checkpoint's heads leaf commits inside the witnessed tree
+(`_heads`), to its first entry or to an entry logged before the marker; every entry on
+the walk must be in the export, and every linked entry of the export must be on a walk,
+so an entry left out, added or moved is found, with its place.
 """
 
 import hashlib
@@ -29,7 +30,7 @@ from services.contracts.audit import (
 
 from ._entries import Problem, where
 from ._errors import VerificationError
-from ._heads import verify_head
+from ._heads import HeadsStatement, heads_root, verify_head, verify_heads_leaf
 from ._merkle import leaf_hash
 from ._signing import canonical_json
 
@@ -192,21 +193,49 @@ def _walk(
         index, leaf = previous.index, previous.leaf_hash
 
 
+def _disagreements(
+    chain: ChainRead, checkpoint: Checkpoint, statement: HeadsStatement
+) -> list[Problem]:
+    """Where the export's other words on the map differ from its proven heads leaf."""
+    found = []
+    if chain.links_begin_at is not None and chain.links_begin_at != statement.links_begin_at:
+        found.append(
+            Problem(
+                f"completeness: the export says links begin at log index "
+                f"{chain.links_begin_at}, its heads leaf says {statement.links_begin_at}"
+            )
+        )
+    named = heads_root(statement.map_root, statement.links_begin_at)
+    if checkpoint.subject_heads_root is not None and checkpoint.subject_heads_root != named:
+        found.append(
+            Problem(
+                "completeness: the signed checkpoint names another subject heads root than "
+                f"its heads leaf ({checkpoint.subject_heads_root}, not {named}): the head "
+                "map shown is not the one the witnessed tree commits"
+            )
+        )
+    return found
+
+
 def completeness(
     chain: ChainRead, checkpoint: Checkpoint, leaves: Mapping[int, bytes] | None = None
 ) -> tuple[list[Problem], str]:
     """What fails the export's completeness, and the fact to show for it; `leaves` are the
     entries' leaf hashes by position where already computed (an entry missing from it
     whose leaf cannot be computed is on no walk: its own check reports it)."""
-    root, begin = checkpoint.subject_heads_root, chain.links_begin_at
-    if root is None:
+    linked = any(entry.links is not None for entry in chain.entries)
+    begun = chain.links_begin_at is not None and chain.links_begin_at < checkpoint.tree_size
+    if not (linked or begun or chain.heads_leaf or checkpoint.subject_heads_root):
         return [], (
             f"not provable: the checkpoint (tree size {checkpoint.tree_size}) was signed before "
             "the log kept subject links; export against a later checkpoint"
         )
-    if begin is None:
-        return [Problem("completeness: the export does not say where links begin")], "failed"
-    problems: list[Problem] = []
+    try:
+        statement = verify_heads_leaf(chain.heads_leaf, checkpoint)
+    except VerificationError as exc:
+        return [Problem(f"completeness: {exc}")], "failed"
+    begin = statement.links_begin_at
+    problems = _disagreements(chain, checkpoint, statement)
     held: dict[int, _Held] = {}
     for position, entry in enumerate(chain.entries, start=1):
         leaf: str | None = None
@@ -224,13 +253,16 @@ def completeness(
         if (head.kind, head.id) in heads:
             problems.append(Problem(f"completeness: {name} is given twice"))
             continue
-        if head.head.index >= checkpoint.tree_size:
+        if head.head.index >= statement.tree_size:
             problems.append(
-                Problem(f"completeness: {name}: log index {head.head.index} is past the checkpoint")
+                Problem(
+                    f"completeness: {name}: log index {head.head.index} is past the head map "
+                    f"(as of tree size {statement.tree_size})"
+                )
             )
             continue
         try:
-            verify_head(head, root=root, links_begin_at=begin)
+            verify_head(head, map_root=statement.map_root)
         except VerificationError as exc:
             problems.append(Problem(f"completeness: {name}: head proof: {exc}"))
             continue

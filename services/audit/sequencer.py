@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assent.protocol import Signer
 from services.audit.checkpoint.service import checkpoint_service, published_object
+from services.audit.log.cache import HeadCache
 from services.audit.log.service import log_service
 from services.audit.witnessing.service import witnessing_service
 from services.audit.witnessing.submit import Witnessing, WitnessPass, witness_newest
@@ -91,6 +92,9 @@ class Sequencer:
         self._next_publish_check = -math.inf
         self._next_witness_check = -math.inf
         self._checkpoint_wake: asyncio.TimerHandle | None = None
+        # Recent subjects' heads, used only while the log's tree head is the one it
+        # last saw (checked under the sequencer's lock at each append).
+        self._heads = HeadCache()
         self._worker = PollingWorker(
             self._pass,
             name="audit.sequencer",
@@ -136,11 +140,17 @@ class Sequencer:
                 if not await log_service.take_sequencer_lock(session):
                     done.skipped = True
                     break
-                sequenced = await log_service.sequence(session, limit=self._batch_size)
+                sequenced = await log_service.sequence(
+                    session, limit=self._batch_size, cache=self._heads
+                )
                 now = utcnow()
                 signer = await runtime.signer_at(session, now)
                 due = await checkpoint_service.checkpoint_if_due(
-                    session, signer=signer, interval=self._checkpoint_interval, now=now
+                    session,
+                    signer=signer,
+                    interval=self._checkpoint_interval,
+                    now=now,
+                    cache=self._heads,
                 )
                 if due.signed is not None:
                     # Signed as a C2SP note in the same transaction, with the same key.

@@ -52,6 +52,7 @@ STEP = {
     Topic.DELIVERY_ISSUED: ChainStep.DELIVERY,
     Topic.FILE_DOWNLOADED: ChainStep.DOWNLOAD,
     Topic.SALE_SCOPE_RECORDED: ChainStep.OFFER,
+    Topic.KEY_ROTATED: ChainStep.KEY,
 }
 
 

@@ -12,6 +12,7 @@ from services.contracts.events import (
     IdentityKind,
     Topic,
 )
+from services.contracts.signing import KeyRotated
 from tests.assent.chain_events import at
 from tests.assent.chains import Sale, sale
 
@@ -70,6 +71,15 @@ def named_sale(signer: Signer, *, carry_keys: bool = True) -> NamedSale:
             minute=53,
         ),
     ]
+    if carry_keys:
+        # A carried key is one the log's key.rotated entries name, proven in the export.
+        first = KeyRotated(
+            purpose=signer.purpose,
+            key_id=signer.key_id,
+            public_key=signer.public_key_b64,
+            valid_from=None,
+        )
+        accounts.append(log.append(Topic.KEY_ROTATED, first, minute=54))
     chain = log.chain(signer, ChainSubjectKind.WORK, sold.work_id, [*sold.work_chain, *accounts])
     if carry_keys:
         chain = chain.model_copy(update={"keys": [signer.published()]})

@@ -1,5 +1,6 @@
 """What makes a chain export provably complete: every entry of each subject it claims,
-each entry's links, and each claimed subject's head proven against the checkpoint.
+each entry's links, and each claimed subject's head proven against the head map that
+the checkpoint's last leaf (its heads leaf) commits inside the witnessed tree.
 
 A chain claims its own subject, the licences of a work's chain (the works of a
 licence's), and the accounts and keys of the entries it shows, as `assent.protocol`'s
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assent.protocol import (
     BUCKETS,
+    HEADS_TOPIC,
     bucket_of,
     leaf_hash,
     link_tuples,
@@ -24,7 +26,7 @@ from assent.protocol import (
     map_levels,
     map_path,
 )
-from services.audit.chain.repository import LoggedRow
+from services.audit.chain.repository import ChainRepository, LoggedRow
 from services.audit.chain.subjects import step_of
 from services.audit.log.heads import HeadRepository
 from services.audit.log.repository import in_chunks
@@ -32,6 +34,7 @@ from services.audit.models import ChainSubject
 from services.contracts.audit import (
     ChainEntry,
     HeadProof,
+    HeadsLeaf,
     LinkedKind,
     PreviousEntry,
     SubjectHead,
@@ -109,6 +112,15 @@ async def head_proofs(
             )
         )
     return proofs
+
+
+async def heads_leaf(session: AsyncSession, index: int, proof: list[str]) -> HeadsLeaf | None:
+    """The leaf at `index` (a checkpoint's last) with its proof, when it is a heads leaf:
+    a checkpoint signed before heads leaves, or before links, ends with another."""
+    rows = await ChainRepository(session).entries([index])
+    if not rows or rows[0].topic != HEADS_TOPIC:
+        return None
+    return HeadsLeaf(index=index, entry=rows[0].entry.decode(), inclusion_proof=proof)
 
 
 def chain_entry(row: LoggedRow, proof: list[str], *, withheld: bool) -> ChainEntry:

@@ -13,6 +13,7 @@ from services.audit.chain.completeness import (
     chain_entry,
     entries_of,
     head_proofs,
+    heads_leaf,
     linked_subjects_on,
 )
 from services.audit.chain.keys import carried_keys, with_key_entries
@@ -169,11 +170,13 @@ class ChainService:
         complete = {leaf for leaves_of_one in found.values() for leaf in leaves_of_one}
         hidden = set(withheld) | (complete - set(leaves))
         proven = sorted({leaf for leaf in leaves if leaf < size} | complete)
-        proofs = await proof_service.inclusion_proofs(session, proven, size)
+        # The checkpoint's last leaf: its heads leaf, once links have begun.
+        proofs = await proof_service.inclusion_proofs(session, {*proven, size - 1}, size)
         rows = await ChainRepository(session).entries(proven)
         read = await witnessing_service.with_note(session, checkpoint_read(checkpoint))
+        committed = await heads_leaf(session, size - 1, proofs[size - 1])
         heads = []
-        if read.checkpoint.subject_heads_root is not None:
+        if committed is not None:
             latest = await CheckpointRepository(session).latest()
             heads = await head_proofs(
                 session,
@@ -193,6 +196,7 @@ class ChainService:
             pending_entries=sum(leaf >= size for leaf in leaves),
             heads=heads,
             links_begin_at=await LogRepository(session).links_begin_at(),
+            heads_leaf=committed,
             keys=carried_keys(rows),
         )
 

@@ -1,5 +1,11 @@
 """Signed checkpoints of the log, their publication, and the proofs read against them.
 
+Once links have begun, a checkpoint's last leaf is its heads leaf: when a checkpoint is
+due, the head map as of the tree is appended as a leaf (`assent.protocol.heads_leaf_bytes`)
+and the checkpoint signed is of the tree that ends with it, so the witnesses, who cosign
+the tree's size and root, cosign the map too. A checkpoint signed before heads leaves
+(by an older version) is followed by one that has its heads leaf, due at once.
+
 Every proof is built from the log's stored perfect subtrees (`assent.protocol`), so its
 cost depends on the tree's height, not its size; a proof reaches no further than the
 latest signed checkpoint.
@@ -13,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assent.protocol import (
+    HEADS_TOPIC,
     Frontier,
     Node,
     Range,
@@ -29,8 +36,10 @@ from assent.protocol import (
 )
 from services.audit.checkpoint.repository import CheckpointRepository
 from services.audit.errors import LogDamaged, NoCheckpoint
+from services.audit.log.cache import HeadCache
 from services.audit.log.heads import HeadRepository
 from services.audit.log.repository import LogRepository
+from services.audit.log.service import log_service
 from services.audit.models import SignedCheckpoint
 from services.audit.witnessing.service import witnessing_service
 from services.contracts.audit import (
@@ -72,10 +81,17 @@ def checkpoint_read(checkpoint: SignedCheckpoint) -> CheckpointRead:
 
 class CheckpointService:
     async def checkpoint_if_due(
-        self, session: AsyncSession, *, signer: Signer, interval: timedelta, now: datetime
+        self,
+        session: AsyncSession,
+        *,
+        signer: Signer,
+        interval: timedelta,
+        now: datetime,
+        cache: HeadCache | None = None,
     ) -> CheckpointDue:
-        """Sign the current tree head, unless it is signed already or the last
-        checkpoint is younger than `interval`."""
+        """Append the heads leaf and sign the tree head it ends, unless the tree is signed
+        already (with its heads leaf) or the last checkpoint is younger than `interval`.
+        `cache` is the sequencer's memory of heads, told of the leaf appended."""
         checkpoints = CheckpointRepository(session)
         log = LogRepository(session)
         latest = await checkpoints.latest()
@@ -84,35 +100,43 @@ class CheckpointService:
         if size < signed_size:
             # Entries were deleted behind the log's back: never sign the truncated history.
             raise LogDamaged(f"the log holds {size} entries, its last checkpoint {signed_size}")
-        if size == signed_size:
+        begin = await log.links_begin_at()
+        if size == signed_size and (
+            begin is None or begin >= size or await log.topic_at(size - 1) == HEADS_TOPIC
+        ):
             return CheckpointDue(signed=None, due_at=None)
         if latest is not None and now < latest.issued_at + interval:
             return CheckpointDue(signed=None, due_at=latest.issued_at + interval)
-        root = Frontier.at(size, await log.stored_nodes(frontier_nodes(size))).root()
+        named: str | None = None
+        if begin is None:
+            root = Frontier.at(size, await log.stored_nodes(frontier_nodes(size))).root()
+        else:
+            # The map as of every leaf so far, kept under the size of the checkpoint that
+            # will end with its heads leaf (for proofs against it later).
+            map_root = await self._map_root(session, since=signed_size, size=size + 1)
+            head = await log_service.append_heads(
+                session, map_root, links_begin_at=begin, cache=cache
+            )
+            size, root = head.size, head.root
+            named = heads_root(map_root, begin)
         checkpoint = Checkpoint(
-            tree_size=size,
-            root_hash=root.hex(),
-            issued_at=now,
-            subject_heads_root=await self._heads_root(session, since=signed_size, size=size),
+            tree_size=size, root_hash=root.hex(), issued_at=now, subject_heads_root=named
         )
         envelope = signer.sign(
             CHECKPOINT_PAYLOAD_TYPE, canonical_json(checkpoint.model_dump(mode="json"))
         )
         return CheckpointDue(signed=await checkpoints.add(checkpoint, envelope), due_at=None)
 
-    async def _heads_root(self, session: AsyncSession, *, since: int, size: int) -> str | None:
-        """The head map as of `size`: the buckets of subjects with entries since the last
-        checkpoint are rehashed and kept (for proofs against this checkpoint later)."""
-        begin = await LogRepository(session).links_begin_at()
-        if begin is None:
-            return None
+    async def _map_root(self, session: AsyncSession, *, since: int, size: int) -> bytes:
+        """The head map's root: the buckets of subjects with entries since the last
+        checkpoint are rehashed and kept as of the checkpoint of `size`."""
         heads = HeadRepository(session)
         changed = await heads.bucket_rows(await heads.buckets_changed_since(since))
         await heads.set_buckets(
             {bucket: bucket_leaf_of(bucket, held) for bucket, held in changed.items()},
             tree_size=size,
         )
-        return heads_root(map_levels(await heads.bucket_leaves())[-1][0], begin)
+        return map_levels(await heads.bucket_leaves())[-1][0]
 
     async def unpublished(self, session: AsyncSession, *, limit: int) -> list[SignedCheckpoint]:
         return await CheckpointRepository(session).unpublished(limit)

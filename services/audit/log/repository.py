@@ -123,6 +123,10 @@ class LogRepository(Repository[LogEntry]):
         )
         return None if found is None else int(found)
 
+    async def topic_at(self, index: int) -> str | None:
+        """The topic of the leaf at `index` (None: no such leaf)."""
+        return await self.session.scalar(select(LogEntry.topic).where(LogEntry.leaf_index == index))
+
     async def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
         """The stored hashes of perfect subtrees, in as few queries as the batch allows."""
         found: dict[Node, bytes] = {}
@@ -149,7 +153,7 @@ class LogRepository(Repository[LogEntry]):
         nodes: Sequence[tuple[Node, bytes]],
         *,
         sequenced_at: datetime,
-        links: Sequence[list[dict[str, object]]],
+        links: Sequence[list[dict[str, object]] | None],
     ) -> None:
         """The entries as leaves from `first_index` on (with each one's links), the
         perfect subtrees they complete, and the chains each belongs to."""

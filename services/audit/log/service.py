@@ -7,8 +7,10 @@ batches. Each leaf stores the perfect subtrees it completes, so a root or a proo
 a handful of nodes whatever the log's size (`assent.protocol`).
 
 Every leaf sequenced here is a linked entry (the marker that migration 0003 appended
-comes before them): the sequencer keeps each linked subject's latest entry in
-`subject_head`, reads a batch's heads in one query and writes the changed ones in one.
+comes before them), but for the heads leaves a checkpoint appends (`append_heads`): the
+sequencer keeps each linked subject's latest entry in `subject_head`, reads a batch's
+heads in one query (those of subjects it has not seen lately: `HeadCache`) and writes the
+changed ones in one.
 """
 
 import hashlib
@@ -20,14 +22,18 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assent.protocol import (
+    HEADS_TOPIC,
     LINKED_KINDS,
     Frontier,
     Node,
     frontier_nodes,
+    heads_event_id,
+    heads_leaf_bytes,
     leaf_hash,
     linked_leaf_bytes,
 )
 from services.audit.chain.subjects import entry_bytes, subjects_of
+from services.audit.log.cache import HeadCache
 from services.audit.log.heads import Head, HeadKey, HeadRepository
 from services.audit.log.repository import LogRepository, NewEntry, PendingRepository
 from services.contracts.events import EventEnvelope
@@ -75,20 +81,27 @@ class LogService:
         entries: Iterable[NewEntry],
         *,
         sequenced_at: datetime | None = None,
+        cache: HeadCache | None = None,
     ) -> TreeHead:
         """Append entries at the end of the log, in the order given; the new tree head.
 
         Only the sequencer (holding its lock) may call this, or a benchmark seeding a
-        log: two callers side by side would both read the same tree size.
+        log: two callers side by side would both read the same tree size. `cache` is
+        the sequencer's memory of recent heads, checked here against the tree head.
         """
         frontier = await self.frontier(session)
         first_index = frontier.size
         appended = list(entries)
         subjects = [_linked(entry) for entry in appended]
         repository = HeadRepository(session)
-        heads = await repository.current(
-            {(kind, subject) for keys in subjects for kind, subject, _ in keys}
-        )
+        wanted = {(kind, subject) for keys in subjects for kind, subject, _ in keys}
+        before = (frontier.size, frontier.root()) if cache is not None else None
+        if cache is not None and before is not None:
+            heads, missing = cache.known(wanted, tree=before)
+            read = await repository.current(missing) if missing else {}
+            heads.update(read)
+        else:
+            heads = read = await repository.current(wanted)
         changed: dict[HeadKey, Head] = {}
         nodes: list[tuple[Node, bytes]] = []
         links: list[list[dict[str, object]]] = []
@@ -116,15 +129,51 @@ class LogService:
             first_index, appended, nodes, sequenced_at=sequenced_at or utcnow(), links=links
         )
         await repository.advance(changed)
-        return TreeHead(frontier.size, frontier.root())
+        after = TreeHead(frontier.size, frontier.root())
+        if cache is not None and before is not None:
+            cache.advance(before=before, after=(after.size, after.root), seen=read, changed=changed)
+        return after
 
-    async def sequence(self, session: AsyncSession, *, limit: int) -> int:
+    async def append_heads(
+        self,
+        session: AsyncSession,
+        map_root: bytes,
+        *,
+        links_begin_at: int,
+        cache: HeadCache | None = None,
+    ) -> TreeHead:
+        """Append the heads leaf naming `map_root`, the head map as of every leaf before
+        it (`assent.protocol.heads_leaf_bytes`); the new tree head. It is no subject's
+        entry, so no head moves. Only the sequencer, holding its lock, calls this."""
+        frontier = await self.frontier(session)
+        before = (frontier.size, frontier.root())
+        index = frontier.size
+        entry = heads_leaf_bytes(map_root, links_begin_at=links_begin_at, tree_size=index)
+        now = utcnow()
+        heads = NewEntry(
+            event_id=heads_event_id(index),
+            topic=HEADS_TOPIC,
+            source="audit",
+            occurred_at=now,
+            entry=entry,
+            subjects=[],
+        )
+        nodes = frontier.append(leaf_hash(entry))
+        await LogRepository(session).append(index, [heads], nodes, sequenced_at=now, links=[None])
+        after = TreeHead(frontier.size, frontier.root())
+        if cache is not None:
+            cache.advance(before=before, after=(after.size, after.root))
+        return after
+
+    async def sequence(
+        self, session: AsyncSession, *, limit: int, cache: HeadCache | None = None
+    ) -> int:
         """Move up to `limit` pending entries into the log, in arrival order."""
         pending = PendingRepository(session)
         batch = await pending.next_batch(limit)
         if not batch:
             return 0
-        await self.integrate(session, (waiting.entry for waiting in batch))
+        await self.integrate(session, (waiting.entry for waiting in batch), cache=cache)
         await pending.remove(batch)
         return len(batch)
 

@@ -180,7 +180,8 @@ async def test_a_chain_against_an_older_checkpoint_is_proven_complete_as_of_it(
     work, _ = sold_then_withdrawn
     keys = await audit.keys(auditor)
     latest = await audit.work_chain(auditor, work)
-    before = latest.checkpoint.checkpoint.tree_size - 1
+    # The checkpoint before ends two leaves earlier: the withdrawal, then a heads leaf.
+    before = latest.checkpoint.checkpoint.tree_size - 2
 
     then = await audit.work_chain(auditor, work, tree_size=before)
 

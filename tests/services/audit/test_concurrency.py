@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from assent.protocol import MARKER_EVENT_ID, generate_seed, root_of
+from assent.protocol import HEADS_TOPIC, MARKER_EVENT_ID, generate_seed, root_of
 from services.audit.app import create_app
 from services.audit.models import LogEntry, SignedCheckpoint
 from services.audit.sequencer import Sequencer, SequencerPass
@@ -100,10 +100,14 @@ async def test_two_replicas_never_give_one_place_twice_nor_leave_a_gap(
         sizes = list(
             (await session.scalars(select(SignedCheckpoint.tree_size).order_by("tree_size"))).all()
         )
-    # The marker entry first (links begin there), then every posted event once.
+    # The marker entry first (links begin there), then every posted event once, and each
+    # checkpoint's heads leaf as its last leaf.
     assert entries[0].event_id == MARKER_EVENT_ID
-    assert [entry.leaf_index for entry in entries] == list(range(len(posted) + 1))
-    assert sorted(str(entry.event_id) for entry in entries[1:]) == sorted(posted)
+    heads = [entry.leaf_index + 1 for entry in entries if entry.topic == HEADS_TOPIC]
+    assert heads == sizes
+    assert [entry.leaf_index for entry in entries] == list(range(len(posted) + 1 + len(heads)))
+    events = [entry for entry in entries[1:] if entry.topic != HEADS_TOPIC]
+    assert sorted(str(entry.event_id) for entry in events) == sorted(posted)
     # Each replica's events keep the order it received them in.
     place = {str(entry.event_id): entry.leaf_index for entry in entries}
     for in_arrival_order in received:
@@ -116,7 +120,7 @@ async def test_two_replicas_never_give_one_place_twice_nor_leave_a_gap(
         audit = AuditApi(http)
         keys = await audit.keys(auditor)
         latest = verified_checkpoint((await audit.checkpoint(auditor)).checkpoint, keys)
-        assert latest.tree_size == len(posted) + 1 == sizes[-1]
+        assert latest.tree_size == len(entries) == sizes[-1]
         assert latest.root_hash == root_of([logged_leaf(entry) for entry in entries]).hex()
         for size in sizes[:-1]:
             proof = await audit.checkpoint(auditor, consistent_with=size)

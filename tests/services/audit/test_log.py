@@ -10,7 +10,13 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assent.protocol import canonical_json, root_of, verify_envelope, verify_inclusion
+from assent.protocol import (
+    HEADS_TOPIC,
+    canonical_json,
+    root_of,
+    verify_envelope,
+    verify_inclusion,
+)
 from services.audit.app import create_app, sequencer_runtime
 from services.audit.models import LogEntry, PendingEntry, SignedCheckpoint
 from services.audit.sequencer import Sequencer
@@ -76,23 +82,25 @@ async def test_entries_take_contiguous_places_in_arrival_order_under_a_signed_ro
 
     done = await sequencer.run_once()
 
-    assert (done.sequenced, done.signed, done.published) == (5, [base + 5], [base + 5])
+    # The five entries, then the heads leaf that ends the checkpoint.
+    assert (done.sequenced, done.signed, done.published) == (5, [base + 6], [base + 6])
     logged = await _logged(session)
-    assert [entry.leaf_index for entry in logged] == list(range(base + 5))
-    assert [str(entry.event_id) for entry in logged[base:]] == [event["id"] for event in events]
+    assert [entry.leaf_index for entry in logged] == list(range(base + 6))
+    assert [str(entry.event_id) for entry in logged[base:-1]] == [event["id"] for event in events]
     # The logged bytes are the canonical JSON of the envelope exactly as it was sent.
-    assert [entry.entry for entry in logged[base:]] == [canonical_json(event) for event in events]
+    assert [entry.entry for entry in logged[base:-1]] == [canonical_json(event) for event in events]
+    assert logged[-1].topic == HEADS_TOPIC
     assert (await session.scalars(select(PendingEntry))).all() == []
 
     keys = await audit.keys(auditor)
     assert [key.purpose for key in keys] == [CHECKPOINT_KEY_PURPOSE]
     read = await audit.checkpoint(auditor)
     checkpoint = verified_checkpoint(read.checkpoint, keys)
-    assert checkpoint.tree_size == base + 5
+    assert checkpoint.tree_size == base + 6
     assert checkpoint.root_hash == root_of([logged_leaf(entry) for entry in logged]).hex()
     assert read.consistency is None
 
-    assert read.checkpoint.object_key == checkpoint_key(base + 5)
+    assert read.checkpoint.object_key == checkpoint_key(base + 6)
     published = Envelope.model_validate_json(await object_store.get(read.checkpoint.object_key))
     assert published == read.checkpoint.envelope
     payload, _key = verify_envelope(published, keys, payload_type=CHECKPOINT_PAYLOAD_TYPE)
@@ -112,7 +120,7 @@ async def test_every_entry_has_an_inclusion_proof_and_checkpoints_extend_each_ot
 
     read = await audit.checkpoint(auditor, consistent_with=first.tree_size)
     second = verified_checkpoint(read.checkpoint, keys)
-    assert second.tree_size == first.tree_size + 6
+    assert second.tree_size == first.tree_size + 6 + 1  # and its heads leaf
     assert read.consistency is not None
     verify_extends(first, second, read.consistency.hashes)
     between = ConsistencyProof.model_validate(
@@ -171,22 +179,23 @@ async def test_batches_are_sequenced_in_order_and_a_checkpoint_waits_for_its_int
     await audit.post(*events)
     done = await small_batches.run_once()
 
-    # One transaction per batch, each signing the head it reached.
+    # One transaction per batch, each signing the head it reached with its heads leaf.
     assert done.sequenced == 5
-    assert done.signed == [base + 2, base + 4, base + 5]
-    assert [str(entry.event_id) for entry in await _logged(session, base)] == [
+    assert done.signed == [base + 3, base + 6, base + 8]
+    logged = await _logged(session, base)
+    assert [str(entry.event_id) for entry in logged if entry.topic != HEADS_TOPIC] == [
         event["id"] for event in events
     ]
 
     await audit.post(consent(uuid.uuid4(), ines))
     early = await hourly.run_once()
     assert (early.sequenced, early.signed) == (1, [])
-    latest = await session.get(SignedCheckpoint, base + 5)
+    latest = await session.get(SignedCheckpoint, base + 8)
     assert latest is not None
     assert early.checkpoint_due_at == latest.issued_at + timedelta(hours=1)
 
     # Nothing new, nothing signed: one size never gets a second root.
-    assert (await small_batches.run_once()).signed == [base + 6]
+    assert (await small_batches.run_once()).signed == [base + 10]
     assert (await small_batches.run_once()).signed == []
 
 

@@ -63,16 +63,17 @@ async def test_the_log_signs_proves_and_publishes_on_sqlite_and_local_storage(
         await audit.post(delivery(licence, lab), download(licence, lab, work))
         second = await sequencer.run_once()
 
-        # After the marker entry at 0, where links begin.
-        assert (first.signed, second.signed) == ([3], [5])
-        read = await audit.checkpoint(auditor, consistent_with=3)
-        old = verified_checkpoint((await audit.checkpoint(auditor, tree_size=3)).checkpoint, keys)
+        # After the marker entry at 0, where links begin; each checkpoint ends with its
+        # heads leaf (at 3, then 6).
+        assert (first.signed, second.signed) == ([4], [7])
+        read = await audit.checkpoint(auditor, consistent_with=4)
+        old = verified_checkpoint((await audit.checkpoint(auditor, tree_size=4)).checkpoint, keys)
         assert read.consistency is not None
         verify_extends(old, verified_checkpoint(read.checkpoint, keys), read.consistency.hashes)
         published = await store.get(read.checkpoint.object_key)
         assert Envelope.model_validate_json(published) == read.checkpoint.envelope
 
         chain = await audit.licence_chain(lab, licence)
-        assert [entry.index for entry in chain.entries] == [1, 2, 3, 4]
+        assert [entry.index for entry in chain.entries] == [1, 2, 4, 5]
         verify_chain(chain, keys)
         verify_chain(await audit.work_chain(ines, work), keys)
