@@ -40,6 +40,7 @@ from sqlalchemy import JSON, LargeBinary, text
 
 from assent.protocol import Signer, canonical_json, leaf_hash, verify_envelope, verify_inclusion
 from services.audit.checkpoint.service import checkpoint_service, proof_service
+from services.audit.log.cache import HeadCache
 from services.audit.log.repository import NewEntry
 from services.audit.log.service import log_service
 from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE, CheckpointProof
@@ -110,6 +111,8 @@ async def seed(database_url: str, signer: Signer, args: argparse.Namespace) -> N
     engine = create_engine(database_url, schema="audit", pool_size=2)
     sessionmaker = create_sessionmaker(engine)
     downloads = Downloads(random.Random(7))
+    # The sequencer's memory of recent subjects' heads, as the sequencer keeps it.
+    heads = HeadCache()
     appending = hashing = 0.0
     done = 0
     try:
@@ -122,14 +125,18 @@ async def seed(database_url: str, signer: Signer, args: argparse.Namespace) -> N
             started = time.perf_counter()
             async with sessionmaker() as session, session.begin():
                 await log_service.take_sequencer_lock(session)
-                await log_service.integrate(session, batch)
+                await log_service.integrate(session, batch, cache=heads)
             appending += time.perf_counter() - started
             done += len(batch)
             if done % 100_000 == 0:
                 print(f"  {done:,} entries, {done / appending:,.0f} appends/s so far", flush=True)
         async with sessionmaker() as session, session.begin():
             await checkpoint_service.checkpoint_if_due(
-                session, signer=signer, interval=timedelta(0), now=datetime.now(UTC)
+                session,
+                signer=signer,
+                interval=timedelta(0),
+                now=datetime.now(UTC),
+                cache=heads,
             )
     finally:
         await engine.dispose()

@@ -10,9 +10,10 @@
 3. Exports the work's chain as an auditor would get it (the chain service, in process),
    writes it to JSON, and prints its size, bytes per inclusion proof and per head proof.
 4. Verifies the export offline (`check_chain`, from the JSON text) `--runs` times, and
-   the same export with links ignored (its head proofs removed and its checkpoint
-   re-signed without a heads root: every check but completeness) in the same run, and
-   prints both times and their ratio.
+   the same export with links ignored (its heads leaf and head proofs removed and its
+   checkpoint re-signed without a heads root: every check but completeness, which then
+   fails at once for want of the heads leaf) in the same run, and prints both times and
+   their ratio.
 
 Usage: python bench/chain_verify.py [--entries 10000] [--noise 3] [--runs 3]
        (PostgreSQL: ASSENT_BENCH_POSTGRES_URL, default the local server, trust auth)
@@ -205,12 +206,13 @@ async def build(database_url: str, signer: Signer, args: argparse.Namespace) -> 
 
 
 def _without_links(document: dict[str, Any], signer: Signer) -> dict[str, Any]:
-    """The same export with links ignored: no head proofs and no marker, against the same
-    checkpoint re-signed without its heads root, so `check_chain` checks everything but
-    completeness (each linked leaf is still rebuilt from its event hash and links, as
-    its inclusion proof needs)."""
+    """The same export with links ignored: no heads leaf, head proofs or marker, against
+    the same checkpoint re-signed without its heads root, so `check_chain` checks
+    everything but completeness, which fails at once (each linked leaf is still rebuilt
+    from its event hash and links, as its inclusion proof needs)."""
     plain: dict[str, Any] = json.loads(json.dumps(document))
     plain["heads"] = []
+    plain["heads_leaf"] = None
     plain["links_begin_at"] = None
     checkpoint = Checkpoint.model_validate(plain["checkpoint"]["checkpoint"])
     checkpoint = checkpoint.model_copy(update={"subject_heads_root": None})
@@ -230,12 +232,14 @@ def measure(read: ChainRead, signer: Signer, args: argparse.Namespace, scratch: 
     entries = document["entries"]
     proofs = [len(json.dumps(entry["inclusion_proof"], separators=(",", ":"))) for entry in entries]
     heads = [len(json.dumps(head, separators=(",", ":"))) for head in document["heads"]]
+    committed = json.dumps(document["heads_leaf"], separators=(",", ":"))
     print(f"export: {len(text):,} bytes, {len(entries):,} entries, {len(heads)} head proofs")
     print(
         f"  inclusion proof     {statistics.mean(proofs):8.0f} bytes each "
         f"(mean; max {max(proofs):,})"
     )
     print(f"  head proof          {statistics.mean(heads):8.0f} bytes each (bucket and path)")
+    print(f"  heads leaf          {len(committed):8,} bytes (its bytes and inclusion proof)")
     print(f"  whole export        {len(text) / len(entries):8.0f} bytes per entry")
     keys = [signer.published()]
     plain = _without_links(document, signer)
@@ -248,7 +252,9 @@ def measure(read: ChainRead, signer: Signer, args: argparse.Namespace, scratch: 
         started = time.perf_counter()
         baseline = check_chain(plain, keys)
         plain_times.append(time.perf_counter() - started)
-        assert baseline.ok, baseline.problems[:3]
+        failed = [problem.message for problem in baseline.problems]
+        assert len(failed) == 1, failed[:3]
+        assert "carries no heads leaf" in failed[0], failed
     linked, without = min(linked_times), min(plain_times)
     print(f"offline verification of {len(entries):,} entries (best of {args.runs}):")
     print(f"  with completeness   {linked:8.3f} s   ({dict(check.facts)['completeness'][:90]}...)")
