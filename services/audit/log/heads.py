@@ -140,22 +140,13 @@ class HeadRepository(Repository[SubjectHead]):
 
     async def bucket_heads(self, buckets: Collection[int]) -> dict[int, list[BucketHead]]:
         """The latest heads of every subject in the buckets."""
-        found: dict[int, list[BucketHead]] = {bucket: [] for bucket in buckets}
-        for chunk in in_chunks(buckets):
-            rows = await self.session.execute(
-                select(
-                    SubjectHead.bucket,
-                    SubjectHead.kind,
-                    SubjectHead.subject_id,
-                    SubjectHead.leaf_index,
-                    SubjectHead.leaf_hash,
-                ).where(SubjectHead.bucket.in_(chunk))
-            )
-            for bucket, kind, subject, index, digest in rows:
-                found[bucket].append(
-                    BucketHead(kind=kind, id=subject, index=index, leaf_hash=digest.hex())
-                )
-        return found
+        return {
+            bucket: [
+                BucketHead(kind=kind, id=uuid.UUID(subject), index=index, leaf_hash=digest)
+                for kind, subject, index, digest in rows
+            ]
+            for bucket, rows in (await self.bucket_rows(buckets)).items()
+        }
 
     async def bucket_rows(
         self, buckets: Collection[int]
