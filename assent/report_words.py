@@ -17,6 +17,7 @@ from services.contracts.catalogue import (
     InvitationEvent,
     OfferPublished,
     RightsAttestation,
+    WorkVersionPublished,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -30,6 +31,7 @@ from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
     LicenceRefunded,
+    LicenceRevoked,
     SaleScopeRecorded,
     TransactionKind,
 )
@@ -108,6 +110,13 @@ def describe(payload: BaseModel, names: Names) -> tuple[str, list[str]]:
         )
     if isinstance(payload, WorkWithdrawn):
         return f"Work {payload.work_id} withdrawn from sale by {names(payload.withdrawn_by)}", []
+    if isinstance(payload, WorkVersionPublished):
+        return f"New file published for work {payload.work_id}", [
+            f"version {payload.version_id}, sha256 {payload.sha256}, {payload.size} bytes",
+            f"replaces version {payload.previous_version_id}"
+            if payload.previous_version_id
+            else "the work's first file",
+        ]
     if isinstance(payload, LicenceGranted):
         return (
             f"Licence {payload.licence_id} granted to {names(payload.buyer_id)} "
@@ -126,6 +135,11 @@ def describe(payload: BaseModel, names: Names) -> tuple[str, list[str]]:
             f"Licence {payload.licence_id} refunded: "
             f"{money(payload.amount_minor, payload.currency)}",
             [f"by {names(payload.refunded_by)}", f"reason: {payload.reason}"],
+        )
+    if isinstance(payload, LicenceRevoked):
+        return (
+            f"Licence {payload.licence_id} revoked, without a refund",
+            [f"by {names(payload.revoked_by)}", f"reason: {payload.reason}"],
         )
     if isinstance(payload, DeliveryIssued):
         files = "1 file" if payload.entry_count == 1 else f"{payload.entry_count} files"

@@ -14,6 +14,7 @@ from services.contracts.catalogue import (
     InvitationEvent,
     OfferPublished,
     WorkReviewed,
+    WorkVersionPublished,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -27,6 +28,7 @@ from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
     LicenceRefunded,
+    LicenceRevoked,
     SaleScopeRecorded,
 )
 from services.contracts.signing import KeyRotated
@@ -45,9 +47,11 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.INVITATION_DECLINED: InvitationEvent,
     Topic.OFFER_PUBLISHED: OfferPublished,
     Topic.WORK_WITHDRAWN: WorkWithdrawn,
+    Topic.WORK_VERSION_PUBLISHED: WorkVersionPublished,
     Topic.WORK_REVIEWED: WorkReviewed,
     Topic.LICENCE_GRANTED: LicenceGranted,
     Topic.LICENCE_REFUNDED: LicenceRefunded,
+    Topic.LICENCE_REVOKED: LicenceRevoked,
     Topic.LEDGER_RECORDED: LedgerRecorded,
     Topic.DELIVERY_ISSUED: DeliveryIssued,
     Topic.FILE_DOWNLOADED: FileDownloaded,
@@ -69,10 +73,12 @@ STEPS: dict[Topic, frozenset[ChainStep]] = {
     Topic.INVITATION_DECLINED: frozenset({ChainStep.CONSENT}),
     Topic.OFFER_PUBLISHED: frozenset({ChainStep.OFFER}),
     Topic.WORK_WITHDRAWN: frozenset({ChainStep.WITHDRAWAL}),
+    Topic.WORK_VERSION_PUBLISHED: frozenset({ChainStep.OFFER}),
     # A review decides whether the work may be offered at all.
     Topic.WORK_REVIEWED: frozenset({ChainStep.OFFER}),
     Topic.LICENCE_GRANTED: frozenset({ChainStep.LICENCE}),
     Topic.LICENCE_REFUNDED: frozenset({ChainStep.REFUND}),
+    Topic.LICENCE_REVOKED: frozenset({ChainStep.REVOCATION}),
     # A sale is the payment and its royalty split; a refund transaction reverses one.
     Topic.LEDGER_RECORDED: frozenset({ChainStep.PAYMENT, ChainStep.REFUND}),
     Topic.DELIVERY_ISSUED: frozenset({ChainStep.DELIVERY}),

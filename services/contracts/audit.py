@@ -98,6 +98,8 @@ class ChainStep(StrEnum):
     LICENCE = "licence"
     PAYMENT = "payment"
     REFUND = "refund"
+    REVOCATION = "revocation"
+    """A licence revoked without a refund."""
     DELIVERY = "delivery"
     DOWNLOAD = "download"
     WITHDRAWAL = "withdrawal"

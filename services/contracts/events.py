@@ -16,12 +16,14 @@ class Topic(StrEnum):
     CONSENT_WITHDRAWN = "consent.withdrawn"
     OFFER_PUBLISHED = "offer.published"
     WORK_WITHDRAWN = "work.withdrawn"
+    WORK_VERSION_PUBLISHED = "work.version_published"
     WORK_REVIEWED = "work.reviewed"
     INVITATION_SENT = "invitation.sent"
     INVITATION_ACCEPTED = "invitation.accepted"
     INVITATION_DECLINED = "invitation.declined"
     LICENCE_GRANTED = "licence.granted"
     LICENCE_REFUNDED = "licence.refunded"
+    LICENCE_REVOKED = "licence.revoked"
     LEDGER_RECORDED = "ledger.recorded"
     DELIVERY_ISSUED = "delivery.issued"
     FILE_DOWNLOADED = "file.downloaded"
@@ -42,7 +44,11 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.CONSENT_REVISED: ("licensing", "audit"),
     Topic.CONSENT_WITHDRAWN: ("licensing", "audit"),
     Topic.OFFER_PUBLISHED: ("audit",),
-    Topic.WORK_WITHDRAWN: ("licensing", "audit"),
+    # Delivery tells the labs holding a licence of the work (webhooks): it is no longer
+    # sold, though what they bought stays theirs.
+    Topic.WORK_WITHDRAWN: ("licensing", "delivery", "audit"),
+    # Delivery tells the labs holding a licence of the work that a new file exists.
+    Topic.WORK_VERSION_PUBLISHED: ("delivery", "audit"),
     # An admin's decision on a work held as a possible copy is part of the work's chain.
     Topic.WORK_REVIEWED: ("audit",),
     # A co-creator's answer is part of the work's chain.
@@ -52,6 +58,8 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.LICENCE_GRANTED: ("delivery", "audit"),
     # Delivery refuses every download of a refunded licence from then on.
     Topic.LICENCE_REFUNDED: ("delivery", "audit"),
+    # As a refund, without the money moving back.
+    Topic.LICENCE_REVOKED: ("delivery", "audit"),
     Topic.LEDGER_RECORDED: ("audit",),
     # Licensing refunds the lines a delivery had to leave out.
     Topic.DELIVERY_ISSUED: ("licensing", "audit"),
@@ -71,12 +79,14 @@ PUBLISHERS: dict[Topic, str | tuple[str, ...]] = {
     Topic.CONSENT_WITHDRAWN: "catalogue",
     Topic.OFFER_PUBLISHED: "catalogue",
     Topic.WORK_WITHDRAWN: "catalogue",
+    Topic.WORK_VERSION_PUBLISHED: "catalogue",
     Topic.WORK_REVIEWED: "catalogue",
     Topic.INVITATION_SENT: "catalogue",
     Topic.INVITATION_ACCEPTED: "catalogue",
     Topic.INVITATION_DECLINED: "catalogue",
     Topic.LICENCE_GRANTED: "licensing",
     Topic.LICENCE_REFUNDED: "licensing",
+    Topic.LICENCE_REVOKED: "licensing",
     Topic.LEDGER_RECORDED: "licensing",
     Topic.SALE_SCOPE_RECORDED: "licensing",
     Topic.DELIVERY_ISSUED: "delivery",

@@ -19,6 +19,7 @@ from services.contracts.catalogue import (
     InvitationEvent,
     OfferPublished,
     WorkReviewed,
+    WorkVersionPublished,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -33,6 +34,7 @@ from services.contracts.licensing import (
     LedgerRecorded,
     LicenceGranted,
     LicenceRefunded,
+    LicenceRevoked,
     SaleScopeRecorded,
 )
 from services.contracts.signing import KeyRotated, key_subject_id
@@ -68,11 +70,14 @@ STEPS: dict[Topic, ChainStep] = {
     Topic.INVITATION_DECLINED: ChainStep.CONSENT,
     Topic.OFFER_PUBLISHED: ChainStep.OFFER,
     Topic.WORK_WITHDRAWN: ChainStep.WITHDRAWAL,
+    # Which file future sales deliver: part of what the work's offer is.
+    Topic.WORK_VERSION_PUBLISHED: ChainStep.OFFER,
     # A review decides whether the work may be offered at all.
     Topic.WORK_REVIEWED: ChainStep.OFFER,
     Topic.LICENCE_GRANTED: ChainStep.LICENCE,
     Topic.LEDGER_RECORDED: ChainStep.PAYMENT,
     Topic.LICENCE_REFUNDED: ChainStep.REFUND,
+    Topic.LICENCE_REVOKED: ChainStep.REVOCATION,
     Topic.DELIVERY_ISSUED: ChainStep.DELIVERY,
     Topic.FILE_DOWNLOADED: ChainStep.DOWNLOAD,
     # What licensing may sell of the work from then on: the offer as the seller enforces
@@ -111,6 +116,8 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
             return [(SubjectKind.WORK, OfferPublished.model_validate(payload).work_id)]
         case Topic.WORK_WITHDRAWN:
             return [(SubjectKind.WORK, WorkWithdrawn.model_validate(payload).work_id)]
+        case Topic.WORK_VERSION_PUBLISHED:
+            return [(SubjectKind.WORK, WorkVersionPublished.model_validate(payload).work_id)]
         case Topic.WORK_REVIEWED:
             return [(SubjectKind.WORK, WorkReviewed.model_validate(payload).work_id)]
         case Topic.LICENCE_GRANTED:
@@ -134,6 +141,8 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
             ]
         case Topic.LICENCE_REFUNDED:
             return [(SubjectKind.LICENCE, LicenceRefunded.model_validate(payload).licence_id)]
+        case Topic.LICENCE_REVOKED:
+            return [(SubjectKind.LICENCE, LicenceRevoked.model_validate(payload).licence_id)]
         case Topic.SALE_SCOPE_RECORDED:
             return [(SubjectKind.WORK, SaleScopeRecorded.model_validate(payload).work_id)]
         case Topic.ACCOUNT_REGISTERED:

@@ -92,6 +92,7 @@ from services.contracts.catalogue._work import (
     WorkCreated,
     WorkRead,
     WorkStatus,
+    WorkVersionPublished,
     WorkWithdrawn,
 )
 
@@ -172,6 +173,7 @@ __all__ = [
     "WorkReviewed",
     "WorkSearch",
     "WorkStatus",
+    "WorkVersionPublished",
     "WorkWithdrawn",
     "creator_kit_url",
     "statement_sha256",

@@ -122,3 +122,15 @@ class WorkWithdrawn(Schema):
     work_id: UUID
     withdrawn_by: UUID
     withdrawn_at: datetime
+
+
+class WorkVersionPublished(Schema):
+    """A new file of a work became the current one (its upload completed and checked):
+    future sales deliver it; licences already granted keep the version they were sold."""
+
+    work_id: UUID
+    version_id: UUID
+    previous_version_id: UUID | None
+    sha256: str
+    size: int
+    published_at: datetime

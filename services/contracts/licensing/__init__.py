@@ -33,6 +33,7 @@ from services.contracts.licensing._events import (
     LedgerRecorded,
     LicenceGranted,
     LicenceRefunded,
+    LicenceRevoked,
     SaleScopeRecorded,
 )
 from services.contracts.licensing._ledger import (
@@ -93,6 +94,7 @@ __all__ = [
     "LicencePage",
     "LicenceRead",
     "LicenceRefunded",
+    "LicenceRevoked",
     "LicenceStatus",
     "MoneyIn",
     "PayoutIn",

@@ -38,6 +38,16 @@ class LicenceRefunded(Schema):
     currency: str
 
 
+class LicenceRevoked(Schema):
+    """A licence revoked without a refund: from then on nothing of it may be used."""
+
+    licence_id: UUID
+    buyer_id: UUID
+    revoked_by: UUID
+    reason: str
+    revoked_at: datetime
+
+
 class SaleScopeRecorded(Schema):
     """Licensing has recorded which uses of a work it may sell from now on, after a
     catalogue event (a withdrawal; a consent withdrawn, revised or given again). Every sale

@@ -20,6 +20,9 @@ class LicenceStatus(StrEnum):
     ACTIVE = "active"
     REFUNDED = "refunded"
     """Refunded by an admin: revoked, every entry reversed."""
+    REVOKED = "revoked"
+    """Revoked by an admin without a refund (the buyer broke its terms): its files no
+    longer download and its records may no longer be used; the money stays where it is."""
 
 
 class LicenceLineStatus(StrEnum):

@@ -17,6 +17,7 @@ from services.delivery.delivery.repository import DeliveryRepository, EntryRepos
 from services.delivery.download.repository import DownloadRepository
 from services.delivery.errors import DeliveryNotReady, LicenceExpired, LicenceRevoked
 from services.delivery.grant.repository import LicenceRepository
+from services.delivery.grant.service import ended_message
 from services.kit.db import utcnow
 from services.kit.errors import AssentError, Forbidden, NotFound, storage_calls
 from services.kit.internal_token import Caller
@@ -65,8 +66,8 @@ class DownloadService:
             delivery.licence_id, for_update=True, shared=True
         )
         assert licence is not None
-        if licence.status == LicenceStatus.REFUNDED:
-            refuse("licence_refunded", LicenceRevoked("the licence was refunded and revoked"))
+        if licence.status != LicenceStatus.ACTIVE:
+            refuse(f"licence_{licence.status}", LicenceRevoked(ended_message(licence.status)))
         if delivery.status == DeliveryStatus.BUILDING:
             refuse("building", DeliveryNotReady("the delivery is still being built"))
         entry = await EntryRepository(session).in_delivery(delivery.id, fingerprint)

@@ -15,6 +15,7 @@ from services.contracts.licensing import (
     LicenceGranted,
     LicenceLineStatus,
     LicenceRefunded,
+    LicenceRevoked,
     LicenceStatus,
 )
 from services.delivery.delivery.repository import DeliveryRepository
@@ -23,6 +24,13 @@ from services.delivery.manifest import Watermark
 from services.kit.db import utcnow
 
 log = structlog.get_logger()
+
+
+def ended_message(status: LicenceStatus) -> str:
+    """Why a licence's links are refused, in the buyer's words."""
+    if status == LicenceStatus.REVOKED:
+        return "the licence was revoked: its files no longer download"
+    return "the licence was refunded and revoked"
 
 
 class GrantService:
@@ -66,12 +74,25 @@ class GrantService:
             # upstream; acknowledging keeps the events behind it flowing.
             log.error("delivery.refund.unknown_licence", licence_id=str(refunded.licence_id))
             return
+        # A revoked licence refunded later is refunded: its money went back too.
         if licence.status == LicenceStatus.REFUNDED:
             return
         licence.status = LicenceStatus.REFUNDED
         licence.refunded_at = refunded.refunded_at
         await session.flush()
-        log.info("delivery.licence.revoked", licence_id=str(licence.id))
+        log.info("delivery.licence.revoked", licence_id=str(licence.id), refunded=True)
+
+    async def record_revocation(self, session: AsyncSession, revoked: LicenceRevoked) -> None:
+        """As a refund, for the links: from now on every one of them is refused."""
+        licence = await LicenceRepository(session).get(revoked.licence_id, for_update=True)
+        if licence is None:
+            log.error("delivery.revocation.unknown_licence", licence_id=str(revoked.licence_id))
+            return
+        if licence.status != LicenceStatus.ACTIVE:
+            return
+        licence.status = LicenceStatus.REVOKED
+        await session.flush()
+        log.info("delivery.licence.revoked", licence_id=str(licence.id), refunded=False)
 
 
 grant_service = GrantService()

@@ -23,6 +23,7 @@ from services.delivery.builder.repository import LineRepository
 from services.delivery.delivery.repository import DeliveryRepository, EntryRepository
 from services.delivery.errors import DeliveryEmpty, DeliveryNotReady, LicenceExpired, LicenceRevoked
 from services.delivery.grant.repository import LicenceRepository
+from services.delivery.grant.service import ended_message
 from services.delivery.models import Delivery
 from services.delivery.shards.models import Shard, ShardSet
 from services.delivery.shards.repository import ShardSetRepository
@@ -110,8 +111,8 @@ class ShardService:
         delivery = await self._buyers(session, caller, delivery_id, action="request")
         licence = await LicenceRepository(session).get(delivery.licence_id)
         assert licence is not None
-        if licence.status == LicenceStatus.REFUNDED:
-            raise LicenceRevoked("the licence was refunded and revoked")
+        if licence.status != LicenceStatus.ACTIVE:
+            raise LicenceRevoked(ended_message(licence.status))
         if delivery.status == DeliveryStatus.BUILDING:
             raise DeliveryNotReady("the delivery is still being built; try again shortly")
         if delivery.status == DeliveryStatus.EMPTY:
@@ -177,8 +178,8 @@ class ShardService:
             delivery.licence_id, for_update=True, shared=True
         )
         assert licence is not None
-        if licence.status == LicenceStatus.REFUNDED:
-            refuse("licence_refunded", LicenceRevoked("the licence was refunded and revoked"))
+        if licence.status != LicenceStatus.ACTIVE:
+            refuse(f"licence_{licence.status}", LicenceRevoked(ended_message(licence.status)))
         now = utcnow()
         ends_at = await LineRepository(session).latest_end(licence.id)
         if ends_at is not None and ends_at <= now:
