@@ -33,6 +33,8 @@ from services.contracts.licensing import (
     LicenceRefunded,
     LicenceRevoked,
     SaleScopeRecorded,
+    TrainingRecorded,
+    TrainingRefused,
     TransactionKind,
 )
 
@@ -156,6 +158,28 @@ def describe(payload: BaseModel, names: Names) -> tuple[str, list[str]]:
         return (
             f"{names(payload.buyer_id)} downloaded work {payload.work_id}",
             [f"delivery {payload.delivery_id}, licence {payload.licence_id}"],
+        )
+    if isinstance(payload, TrainingRecorded):
+        run = payload.run
+        return (
+            f"{names(run.buyer_id)} trained {run.model_name} {run.model_version} "
+            f"for {run.declared_use} on {run.record_count} licensed records",
+            [
+                f"from {when(run.started_at)} to {when(run.ended_at)}",
+                *(f"licence {use.licence_id}: {len(use.work_ids)} records" for use in run.licences),
+                f"signed by the lab's key {run.lab_key_id} and the platform's key "
+                f"{run.platform_key_id}",
+            ],
+        )
+    if isinstance(payload, TrainingRefused):
+        return (
+            f"Training of {payload.model_name} {payload.model_version} by "
+            f"{names(payload.buyer_id)} refused for work {payload.work_id}",
+            [
+                f"the licence's terms allow at most {payload.max_models} models "
+                f"(licence {payload.licence_id})",
+                f"refused {when(payload.refused_at)}",
+            ],
         )
     if isinstance(payload, SaleScopeRecorded):
         return _sale_scope(payload)

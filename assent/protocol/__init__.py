@@ -101,6 +101,17 @@ from ._signing import (
     public_key_from,
     verify_envelope,
 )
+from ._training import (
+    TRAINING_COUNTERSIGNATURE_TYPE,
+    TRAINING_STATEMENT_TYPE,
+    countersignature_bytes,
+    lab_public_key,
+    sign_statement,
+    statement_bytes,
+    statement_sha256,
+    verify_lab_signature,
+    verify_training_receipt,
+)
 
 __all__ = [
     "BUCKETS",
@@ -116,6 +127,8 @@ __all__ = [
     "MAX_PROOF_LINES",
     "PAYLOADS",
     "STEPS",
+    "TRAINING_COUNTERSIGNATURE_TYPE",
+    "TRAINING_STATEMENT_TYPE",
     "AddCheckpoint",
     "ChainCheck",
     "ChainEvent",
@@ -147,6 +160,7 @@ __all__ = [
     "completeness",
     "consistency_problem",
     "consistency_ranges",
+    "countersignature_bytes",
     "empty_bucket_leaves",
     "entry_leaf",
     "first_error",
@@ -160,6 +174,7 @@ __all__ = [
     "key_history",
     "key_id",
     "key_problems",
+    "lab_public_key",
     "leaf_hash",
     "link_tuples",
     "linked_leaf_bytes",
@@ -186,6 +201,9 @@ __all__ = [
     "read_entry",
     "read_heads_leaf",
     "root_of",
+    "sign_statement",
+    "statement_bytes",
+    "statement_sha256",
     "subject_problems",
     "verify_certificate",
     "verify_checkpoint",
@@ -194,8 +212,10 @@ __all__ = [
     "verify_head",
     "verify_heads_leaf",
     "verify_inclusion",
+    "verify_lab_signature",
     "verify_manifest",
     "verify_note",
+    "verify_training_receipt",
     "verify_witnessed",
     "withdrawal_rule",
 ]

@@ -30,6 +30,8 @@ from services.contracts.licensing import (
     LicenceRefunded,
     LicenceRevoked,
     SaleScopeRecorded,
+    TrainingRecorded,
+    TrainingRefused,
 )
 from services.contracts.signing import KeyRotated
 
@@ -57,6 +59,8 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.FILE_DOWNLOADED: FileDownloaded,
     Topic.SALE_SCOPE_RECORDED: SaleScopeRecorded,
     Topic.KEY_ROTATED: KeyRotated,
+    Topic.TRAINING_RECORDED: TrainingRecorded,
+    Topic.TRAINING_REFUSED: TrainingRefused,
 }
 """The contract each topic's payload is read with."""
 
@@ -86,6 +90,8 @@ STEPS: dict[Topic, frozenset[ChainStep]] = {
     # What licensing may sell of a work: the offer as the seller enforces it.
     Topic.SALE_SCOPE_RECORDED: frozenset({ChainStep.OFFER}),
     Topic.KEY_ROTATED: frozenset({ChainStep.KEY}),
+    Topic.TRAINING_RECORDED: frozenset({ChainStep.TRAINING}),
+    Topic.TRAINING_REFUSED: frozenset({ChainStep.TRAINING}),
 }
 """The steps an entry of each topic may be shown as: the report reads the step, so an
 entry shown under another step's name would mislead it."""

@@ -105,6 +105,8 @@ class ChainStep(StrEnum):
     WITHDRAWAL = "withdrawal"
     KEY = "key"
     """A signing key's first use or rotation: the export carries the keys it is checked with."""
+    TRAINING = "training"
+    """A lab's training run on licensed records, or one refused by a models cap."""
 
 
 class LinkedKind(StrEnum):

@@ -29,6 +29,8 @@ class Topic(StrEnum):
     FILE_DOWNLOADED = "file.downloaded"
     SALE_SCOPE_RECORDED = "sale_scope.recorded"
     KEY_ROTATED = "key.rotated"
+    TRAINING_RECORDED = "training.recorded"
+    TRAINING_REFUSED = "training.refused"
 
 
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
@@ -67,6 +69,10 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.SALE_SCOPE_RECORDED: ("audit",),
     # Every signing key and rotation is evidence: the log keeps the keys' history.
     Topic.KEY_ROTATED: ("audit",),
+    # A lab's training receipt, and a run refused by a creator's models cap: evidence in
+    # the chains of the licences and works the run named.
+    Topic.TRAINING_RECORDED: ("audit",),
+    Topic.TRAINING_REFUSED: ("audit",),
 }
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 
@@ -93,6 +99,8 @@ PUBLISHERS: dict[Topic, str | tuple[str, ...]] = {
     Topic.FILE_DOWNLOADED: "delivery",
     # Each signing service logs its own keys; the audit log records its own directly.
     Topic.KEY_ROTATED: ("licensing", "delivery"),
+    Topic.TRAINING_RECORDED: "licensing",
+    Topic.TRAINING_REFUSED: "licensing",
 }
 """The service (or services) that publish each topic through their outbox."""
 

@@ -107,6 +107,12 @@ def _render(error: AssentError) -> JSONResponse:
     return JSONResponse(body.model_dump(exclude_none=True), status_code=error.status_code)
 
 
+def committed_refusal(error: AssentError) -> JSONResponse:
+    """`error` answered by a route that returns rather than raises, so its session still
+    commits: for a refusal that is itself recorded (a run refused by a cap, and logged)."""
+    return _render(error)
+
+
 async def _handle_assent_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AssentError)
     return _render(exc)

@@ -8,7 +8,15 @@ from services.licensing.earnings.routes import router as earnings_router
 from services.licensing.ledger.routes import router as ledger_router
 from services.licensing.licence.routes import router as licence_router
 from services.licensing.quote.routes import router as quote_router
+from services.licensing.training.routes import router as training_router
 
 router = APIRouter()
-for part in (bundle_router, quote_router, licence_router, ledger_router, earnings_router):
+for part in (
+    bundle_router,
+    quote_router,
+    licence_router,
+    ledger_router,
+    earnings_router,
+    training_router,
+):
     router.include_router(part)

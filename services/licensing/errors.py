@@ -3,7 +3,7 @@
 The gateway maps these names to its typed GraphQL errors, so they are part of the contract.
 """
 
-from services.kit.errors import Conflict
+from services.kit.errors import Conflict, Forbidden
 
 
 class QuoteExpired(Conflict):
@@ -33,3 +33,21 @@ class LicenceRefunded(Conflict):
 class ReferenceReused(Conflict):
     """The payment's reference already recorded another payment (another account, amount
     or currency); nothing was recorded."""
+
+
+class LicenceNotUsable(Conflict):
+    """The licence was refunded or revoked: nothing of it may be used or revoked again."""
+
+
+class ModelsCapReached(Conflict):
+    """A work's terms allow it in at most so many models, all already trained; the run
+    was refused, and the refusal logged."""
+
+
+class TrainingKeyRejected(Forbidden):
+    """The receipt is signed with a key that is not one of the lab's own, unrevoked keys,
+    or its signature does not match the statement."""
+
+
+class RunIdReused(Conflict):
+    """The run id already recorded another statement."""

@@ -127,6 +127,9 @@ class Licence(Base):
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refunded_by: Mapped[uuid.UUID | None]
     refund_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[uuid.UUID | None]
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
 
     lines: Mapped[list["LicenceLine"]] = relationship(lazy="raise", order_by="LicenceLine.position")
 

@@ -36,6 +36,8 @@ from services.contracts.licensing import (
     LicenceRefunded,
     LicenceRevoked,
     SaleScopeRecorded,
+    TrainingRecorded,
+    TrainingRefused,
 )
 from services.contracts.signing import KeyRotated, key_subject_id
 
@@ -85,6 +87,8 @@ STEPS: dict[Topic, ChainStep] = {
     Topic.SALE_SCOPE_RECORDED: ChainStep.OFFER,
     # A signing key begins: every chain carries the keys, proven, to be checked with.
     Topic.KEY_ROTATED: ChainStep.KEY,
+    Topic.TRAINING_RECORDED: ChainStep.TRAINING,
+    Topic.TRAINING_REFUSED: ChainStep.TRAINING,
 }
 
 WORK_STEPS = frozenset({ChainStep.CONSENT, ChainStep.OFFER, ChainStep.WITHDRAWAL})
@@ -152,6 +156,21 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
         case Topic.ACCOUNT_IDENTITY_VERIFIED:
             verified = AccountIdentityVerified.model_validate(payload)
             return [(SubjectKind.ACCOUNT, verified.account_id)]
+        case Topic.TRAINING_RECORDED:
+            run = TrainingRecorded.model_validate(payload).run
+            works = dict.fromkeys(work for use in run.licences for work in use.work_ids)
+            return [
+                *((SubjectKind.LICENCE, use.licence_id) for use in run.licences),
+                (SubjectKind.BUYER, run.buyer_id),
+                *((SubjectKind.WORK, work_id) for work_id in works),
+            ]
+        case Topic.TRAINING_REFUSED:
+            refused = TrainingRefused.model_validate(payload)
+            return [
+                (SubjectKind.LICENCE, refused.licence_id),
+                (SubjectKind.BUYER, refused.buyer_id),
+                (SubjectKind.WORK, refused.work_id),
+            ]
         case Topic.KEY_ROTATED:
             purpose = KeyRotated.model_validate(payload).purpose
             return [(SubjectKind.KEY, key_subject_id(purpose))]

@@ -70,6 +70,7 @@ class LicenceRead(Schema):
     starts_at: datetime
     ends_at: datetime = Field(description="the latest end of its lines")
     refunded_at: datetime | None
+    revoked_at: datetime | None = None
     expired: bool = Field(
         default=False, description="every line's duration has run out: nothing downloads"
     )
@@ -87,4 +88,8 @@ class LicencePage(Schema):
 
 
 class RefundIn(Schema):
+    reason: NulFreeStr = Field(min_length=1, max_length=2_000)
+
+
+class RevokeIn(Schema):
     reason: NulFreeStr = Field(min_length=1, max_length=2_000)

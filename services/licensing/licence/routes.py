@@ -13,6 +13,7 @@ from services.contracts.licensing import (
     PurchaseIn,
     PurchaseRead,
     RefundIn,
+    RevokeIn,
 )
 from services.contracts.roles import Role
 from services.kit.errors import (
@@ -27,11 +28,13 @@ from services.licensing.dependencies import READ, CertificateSigner, First, Ids,
 from services.licensing.errors import (
     IdempotencyKeyReused,
     InsufficientFunds,
+    LicenceNotUsable,
     LicenceRefunded,
     NothingToPurchase,
     QuoteExpired,
     QuotePurchased,
 )
+from services.licensing.licence.revocation import revocation_service
 
 router = APIRouter(prefix="/v1", tags=["licensing"])
 
@@ -128,3 +131,18 @@ async def refund_licence(
     """Refund and revoke a licence (admins): every entry of its sale is reversed."""
     require_role(caller, Role.ADMIN)
     return await licences.refund(session, caller, licence_id, refund)
+
+
+@router.post(
+    "/licences/{licence_id}/revoke",
+    responses=error_responses(
+        Unauthenticated, Forbidden, NotFound, InvalidRequest, LicenceNotUsable
+    ),
+)
+async def revoke_licence(
+    licence_id: uuid.UUID, revoke: RevokeIn, caller: CurrentCaller, session: Session
+) -> LicenceRead:
+    """Revoke a licence without a refund (admins): its files and records may no longer be
+    used; the money stays where the sale put it."""
+    require_role(caller, Role.ADMIN)
+    return await revocation_service.revoke(session, caller, licence_id, revoke)

@@ -177,6 +177,7 @@ def quote_line(
     exclusivity_days: int = 0,
     territory: Sequence[str] = ("WORLD",),
     uses: Sequence[Use] = (Use.TRAINING,),
+    max_models: int | None = None,
 ) -> QuoteLine:
     """A line as a quote would have priced it, for tests about what happens after a quote."""
     return QuoteLine(
@@ -196,6 +197,7 @@ def quote_line(
             duration_days=duration_days,
             exclusivity_days=exclusivity_days,
             territory=list(territory),
+            max_models=max_models,
         ),
         price_minor=price_minor,
         platform_fee_minor=platform_fee(price_minor, fee_bps),
