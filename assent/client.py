@@ -42,6 +42,7 @@ from assent.errors import (
     DownloadFailed,
     Forbidden,
     InsufficientFunds,
+    ModelsCapReached,
     NotFound,
     QuoteExpired,
     RateLimited,
@@ -80,6 +81,7 @@ from assent.operations import (
 from assent.options import API_KEY_ENV
 from assent.options import api_key as default_api_key
 from assent.options import gateway_url as default_gateway_url
+from assent.training import TrainingReceipts
 from assent.wire import GraphQLWire
 from services.contracts.catalogue import SearchSort
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead
@@ -102,6 +104,7 @@ __all__ = [
     "DownloadFailed",
     "Forbidden",
     "InsufficientFunds",
+    "ModelsCapReached",
     "NotFound",
     "QuoteExpired",
     "RateLimited",
@@ -138,6 +141,8 @@ class AssentClient:
         limits = httpx.Limits(keepalive_expiry=4.0)
         self._http = httpx.Client(timeout=timeout, headers=headers, limits=limits)
         self._wire = GraphQLWire(self._http, self.gateway_url, attempts)
+        # Training receipts (`assent.training`): keys and runs.
+        self.training = TrainingReceipts(self._wire)
 
     def __repr__(self) -> str:
         # Never the key: a repr ends up in logs and tracebacks.

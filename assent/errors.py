@@ -60,6 +60,11 @@ class InsufficientFunds(AssentError):
     """The prepaid balance is below the quote's total; nothing was charged."""
 
 
+class ModelsCapReached(AssentError):
+    """A work's terms allow it in at most so many models, all trained: the training run
+    was refused, and the refusal logged."""
+
+
 class Conflict(AssentError):
     """A business rule refused it; `code` names which (e.g. `IdempotencyKeyReused`,
     `QuotePurchased`, `NothingToPurchase`)."""

@@ -15,6 +15,7 @@ from assent.errors import (
     FieldError,
     Forbidden,
     InsufficientFunds,
+    ModelsCapReached,
     NotFound,
     QuoteExpired,
     RateLimited,
@@ -33,6 +34,7 @@ _FAILURES: dict[str, type[AssentError]] = {
     "Unauthenticated": Unauthenticated,
     "QuoteExpired": QuoteExpired,
     "InsufficientFunds": InsufficientFunds,
+    "ModelsCapReached": ModelsCapReached,
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -17,6 +17,7 @@ from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
+from gateway.clients.training import TrainingClient
 from gateway.loaders import Loaders
 from services.kit.db import close, roll_back
 from services.kit.errors import ServiceUnavailable, Unauthenticated, connection_lost
@@ -52,6 +53,7 @@ class Context(BaseContext):
         self._public_url = public_url
         self.catalogue = CatalogueClient(services.by_name["catalogue"])
         self.licensing = LicensingClient(services.by_name["licensing"])
+        self.training = TrainingClient(services.by_name["licensing"])
         self.delivery = DeliveryClient(services.by_name["delivery"])
         self.audit = AuditClient(services.by_name["audit"])
 

@@ -32,6 +32,7 @@ from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
 from gateway.resolvers.provenance import ProvenanceMutation
+from gateway.resolvers.training import TrainingMutation, TrainingQuery
 from gateway.types.scalars import SCALARS
 
 log = structlog.get_logger()
@@ -51,13 +52,18 @@ _GIVEN_VALUES = [
 
 
 @strawberry.type
-class Query(AccountQuery, CatalogueQuery, LicensingQuery, DeliveryQuery, AuditQuery):
+class Query(AccountQuery, CatalogueQuery, LicensingQuery, DeliveryQuery, AuditQuery, TrainingQuery):
     pass
 
 
 @strawberry.type
 class Mutation(
-    AccountMutation, CatalogueMutation, LicensingMutation, DeliveryMutation, ProvenanceMutation
+    AccountMutation,
+    CatalogueMutation,
+    LicensingMutation,
+    DeliveryMutation,
+    ProvenanceMutation,
+    TrainingMutation,
 ):
     pass
 

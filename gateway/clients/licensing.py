@@ -24,6 +24,7 @@ from services.contracts.licensing import (
     QuoteIn,
     QuoteRead,
     RefundIn,
+    RevokeIn,
     TopUpIn,
     TransactionRead,
 )
@@ -106,6 +107,13 @@ class LicensingClient(ServiceApi):
     ) -> LicenceRead:
         return await self._model(
             LicenceRead, principal, "POST", f"/v1/licences/{licence_id}/refund", body=refund
+        )
+
+    async def revoke(
+        self, principal: Principal, licence_id: uuid.UUID, revoke: RevokeIn
+    ) -> LicenceRead:
+        return await self._model(
+            LicenceRead, principal, "POST", f"/v1/licences/{licence_id}/revoke", body=revoke
         )
 
     async def top_up(self, principal: Principal, top_up: TopUpIn) -> TransactionRead:

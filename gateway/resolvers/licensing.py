@@ -38,6 +38,7 @@ from gateway.types.licensing import (
     LicenceConnection,
     LicenceRefunded,
     LicenceResult,
+    LicenceRevoked,
     LicencesResult,
     MoneyRecorded,
     Period,
@@ -49,6 +50,7 @@ from gateway.types.licensing import (
     QuoteResult,
     RecordMoneyResult,
     RefundLicenceResult,
+    RevokeLicenceResult,
 )
 from gateway.types.scalars import BigInt
 from services.contracts import licensing as contract
@@ -318,6 +320,23 @@ class LicensingMutation:
         except (errors.AssentError, pydantic.ValidationError) as error:
             return failure(error, Conflict, NotFound, Forbidden, ValidationFailed, *REFUSALS)
         return LicenceRefunded(licence=Licence.of(refunded))
+
+    @strawberry.mutation(
+        description="Revoke a licence without a refund (admins), when its buyer broke its "
+        "terms: its files no longer download and its records may no longer be used; the "
+        "money stays where the sale put it. Conflict code: LicenceNotUsable (refunded)."
+    )
+    async def revoke_licence(
+        self, info: Info[Context, None], licence_id: strawberry.ID, reason: str
+    ) -> RevokeLicenceResult:
+        ctx = info.context
+        try:
+            principal = ctx.require_principal()
+            revoke = contract.RevokeIn(reason=reason)
+            revoked = await ctx.licensing.revoke(principal, _uuid(licence_id, "licence"), revoke)
+        except (errors.AssentError, pydantic.ValidationError) as error:
+            return failure(error, Conflict, NotFound, Forbidden, ValidationFailed, *REFUSALS)
+        return LicenceRevoked(licence=Licence.of(revoked))
 
     @strawberry.mutation(description="Record money received from a buyer (admins).")
     async def top_up(

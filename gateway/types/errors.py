@@ -110,11 +110,18 @@ class InsufficientFunds(Error):
     """The prepaid balance does not cover the total; nothing was charged."""
 
 
+@strawberry.type
+class ModelsCapReached(Error):
+    """A work's terms allow it in at most so many models, all trained: the training run
+    was refused, and the refusal logged."""
+
+
 # Conflicts that callers handle on their own get their own union member.
 _CONFLICT_MEMBERS: dict[str, type] = {
     "ConsentRequired": ConsentRequired,
     "QuoteExpired": QuoteExpired,
     "InsufficientFunds": InsufficientFunds,
+    "ModelsCapReached": ModelsCapReached,
 }
 
 

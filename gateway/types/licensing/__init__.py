@@ -25,10 +25,12 @@ from gateway.types.licensing._licence import (
     LicenceConnection,
     LicenceRefunded,
     LicenceResult,
+    LicenceRevoked,
     LicencesResult,
     PurchaseResult,
     PurchaseSucceeded,
     RefundLicenceResult,
+    RevokeLicenceResult,
 )
 from gateway.types.licensing._quote import Quote, QuoteBundleResult, QuoteIssued, QuoteResult
 
@@ -51,6 +53,7 @@ __all__ = [
     "LicenceConnection",
     "LicenceRefunded",
     "LicenceResult",
+    "LicenceRevoked",
     "LicencesResult",
     "MoneyRecorded",
     "Period",
@@ -62,4 +65,5 @@ __all__ = [
     "QuoteResult",
     "RecordMoneyResult",
     "RefundLicenceResult",
+    "RevokeLicenceResult",
 ]

@@ -66,6 +66,9 @@ class Licence:
     starts_at: datetime
     ends_at: datetime
     refunded_at: datetime | None
+    revoked_at: datetime | None = strawberry.field(
+        description="When an admin revoked it without a refund; null unless revoked."
+    )
     expired: bool = strawberry.field(
         description="Every line's duration has run out: none of its files downloads."
     )
@@ -89,6 +92,7 @@ class Licence:
             starts_at=licence.starts_at,
             ends_at=licence.ends_at,
             refunded_at=licence.refunded_at,
+            revoked_at=licence.revoked_at,
             expired=licence.expired,
             lines=[
                 LicenceLine(
@@ -170,6 +174,17 @@ PurchaseResult = Annotated[
     | ValidationFailed
     | Refusals,
     strawberry.union("PurchaseResult"),
+]
+
+
+@strawberry.type
+class LicenceRevoked:
+    licence: Licence
+
+
+RevokeLicenceResult = Annotated[
+    LicenceRevoked | Conflict | NotFound | Forbidden | ValidationFailed | Refusals,
+    strawberry.union("RevokeLicenceResult"),
 ]
 RefundLicenceResult = Annotated[
     LicenceRefunded | Conflict | NotFound | Forbidden | ValidationFailed | Refusals,
