@@ -1,6 +1,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.datastructures import State
@@ -16,12 +17,15 @@ from services.delivery.provenance import provenance_from
 from services.delivery.shards import ShardBuilder
 from services.delivery.shards import router as shards_router
 from services.delivery.trace.api import router as trace_router
+from services.delivery.webhook.addresses import WebhookResolver
+from services.delivery.webhook.api import router as webhook_router
+from services.delivery.webhook.sender import SenderSettings, WebhookSender
 from services.kit.app import create_service_app
 from services.kit.keyring import Keyring, emit_rotation, keys_router
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
-ROUTERS = (delivery_router, download_router, shards_router, trace_router)
+ROUTERS = (delivery_router, download_router, shards_router, trace_router, webhook_router)
 
 
 def build_runtime(state: State) -> BuildRuntime:
@@ -68,12 +72,24 @@ def create_app(
         lease_seconds=settings.build_lease_seconds,
         max_backoff_seconds=settings.build_max_backoff_seconds,
     )
+    sender_settings = SenderSettings(
+        master=settings.watermark_secret,
+        allow_private=settings.webhook_allow_private_urls,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_seconds=settings.webhook_backoff_seconds,
+        max_backoff_seconds=settings.webhook_max_backoff_seconds,
+        expiring_within=timedelta(days=settings.webhook_expiring_days),
+        poll_seconds=settings.webhook_poll_seconds,
+    )
     app = create_service_app(
         "delivery",
         settings,
         routers=[*ROUTERS, keys_router()],
         on_startup=record_configured_key,
-        event_handlers=grant_receiver(keys.watermark, on_granted=builder.wake),
+        event_handlers=grant_receiver(
+            keys.watermark, on_granted=builder.wake, on_messages=lambda: sender.wake()
+        ),
         object_store=create_object_store(storage_settings or StorageSettings()),
     )
     # Bound to the app's database here; each build binds them again to what the state
@@ -83,6 +99,9 @@ def create_app(
     app.state.keyring = keys.keyring
     app.state.builder = builder
     app.state.shard_builder = shard_builder
+    sender = WebhookSender(lambda: app.state.sessionmaker, sender_settings)
+    app.state.webhook_sender = sender
+    app.state.webhook_resolver = WebhookResolver(allow_private=settings.webhook_allow_private_urls)
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -92,6 +111,7 @@ def create_app(
             tasks = [
                 asyncio.create_task(builder.run(), name="delivery-builder"),
                 asyncio.create_task(shard_builder.run(), name="delivery-shard-builder"),
+                asyncio.create_task(sender.run(), name="delivery-webhook-sender"),
             ]
             try:
                 yield

@@ -36,3 +36,15 @@ class Settings(ServiceSettings):
     c2pa_ca_certificate: str = ""
     c2pa_ca_key: SecretStr = SecretStr("")
     c2pa_trust_anchors: str = ""
+    # Webhooks to labs (services/delivery/webhook/). An endpoint on loopback or a private
+    # network is refused unless this is on (a lab's receiver beside a local stack, tests).
+    webhook_allow_private_urls: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Attempts before a message is given up, spaced by jittered doubling from the first
+    # delay up to the longest: about a day and a half in all by default.
+    webhook_max_attempts: int = Field(default=12, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(default=30.0, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # `licence.expiring` is sent once a line of the licence ends within this many days.
+    webhook_expiring_days: int = Field(default=7, ge=1, le=365)

@@ -69,6 +69,8 @@ class Licence(Base):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When its buyer's webhooks were told some of its lines end soon.
+    expiring_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LicenceLine(Base):
@@ -90,7 +92,7 @@ class LicenceLine(Base):
     media_type: Mapped[MediaType] = mapped_column(_enum(MediaType))
     attribution: Mapped[str] = mapped_column(Text)
     terms_id: Mapped[str] = mapped_column(String(64))
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # The keyed position of this work in the licence's manifest (see manifest.Watermark).
     order_key: Mapped[str] = mapped_column(String(ORDER_KEY_HEX))
 

@@ -36,10 +36,13 @@ from services.contracts.catalogue import (
     VersionStatus,
     WorkRead,
     WorkStatus,
+    WorkVersionPublished,
 )
+from services.contracts.events import Topic
 from services.kit.db import utcnow
 from services.kit.errors import FieldError, InvalidRequest, storage_calls
 from services.kit.internal_token import Caller
+from services.kit.outbox import emit
 from storage.object_store import UploadNotFound
 
 REPLACED = "replaced by a newer upload before it completed"
@@ -196,6 +199,20 @@ class UploadService:
             )
         version.status = VersionStatus.COMPLETE
         version.completed_at = utcnow()
+        # Labs holding a licence of the work hear of its new file (their own version is
+        # unchanged), and the log records which file future sales deliver.
+        emit(
+            session,
+            Topic.WORK_VERSION_PUBLISHED,
+            WorkVersionPublished(
+                work_id=work.id,
+                version_id=version.id,
+                previous_version_id=current.id if current is not None else None,
+                sha256=version.sha256,
+                size=version.size,
+                published_at=version.completed_at,
+            ),
+        )
         work.current_version = version
         work.pending_version = None
         work.status = WorkStatus.READY

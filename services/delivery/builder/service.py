@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.delivery import DeliveryIssued, DeliveryStatus
 from services.contracts.events import Topic
+from services.contracts.webhooks import WebhookEventType
 from services.delivery.builder.assemble import BUILD_CHUNK, Built, Leased
 from services.delivery.builder.repository import LineRepository
 from services.delivery.delivery.repository import DeliveryRepository, EntryRepository
 from services.delivery.grant.repository import LicenceRepository
+from services.delivery.webhook.service import webhook_service
 from services.kit.db import utcnow
 from services.kit.outbox import backoff, emit
 
@@ -117,6 +119,19 @@ class BuildService:
             watermark_commitment=built.watermark_commitment,
         )
         emit(session, Topic.DELIVERY_ISSUED, issued)
+        await webhook_service.enqueue(
+            session,
+            leased.buyer_id,
+            WebhookEventType.DELIVERY_ISSUED,
+            {
+                "delivery_id": str(delivery.id),
+                "licence_id": str(leased.licence_id),
+                "status": delivery.status.value,
+                "entry_count": delivery.entry_count,
+                "excluded_work_ids": [str(left_out.work_id) for left_out in built.excluded],
+                "issued_at": built.issued_at.isoformat(),
+            },
+        )
         log.info(
             "delivery.issued",
             delivery_id=str(delivery.id),

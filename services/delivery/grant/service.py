@@ -18,9 +18,11 @@ from services.contracts.licensing import (
     LicenceRevoked,
     LicenceStatus,
 )
+from services.contracts.webhooks import WebhookEventType
 from services.delivery.delivery.repository import DeliveryRepository
 from services.delivery.grant.repository import Entitlement, KeyedLine, LicenceRepository
 from services.delivery.manifest import Watermark
+from services.delivery.webhook.service import webhook_service
 from services.kit.db import utcnow
 
 log = structlog.get_logger()
@@ -79,6 +81,16 @@ class GrantService:
             return
         licence.status = LicenceStatus.REFUNDED
         licence.refunded_at = refunded.refunded_at
+        await webhook_service.enqueue(
+            session,
+            licence.buyer_id,
+            WebhookEventType.LICENCE_REFUNDED,
+            {
+                "licence_id": str(licence.id),
+                "refunded_at": refunded.refunded_at.isoformat(),
+                "reason": refunded.reason,
+            },
+        )
         await session.flush()
         log.info("delivery.licence.revoked", licence_id=str(licence.id), refunded=True)
 
@@ -91,6 +103,16 @@ class GrantService:
         if licence.status != LicenceStatus.ACTIVE:
             return
         licence.status = LicenceStatus.REVOKED
+        await webhook_service.enqueue(
+            session,
+            licence.buyer_id,
+            WebhookEventType.LICENCE_REVOKED,
+            {
+                "licence_id": str(licence.id),
+                "revoked_at": revoked.revoked_at.isoformat(),
+                "reason": revoked.reason,
+            },
+        )
         await session.flush()
         log.info("delivery.licence.revoked", licence_id=str(licence.id), refunded=False)
 
