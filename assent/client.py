@@ -82,6 +82,7 @@ from assent.options import API_KEY_ENV
 from assent.options import api_key as default_api_key
 from assent.options import gateway_url as default_gateway_url
 from assent.training import TrainingReceipts
+from assent.webhooks import WebhookEndpoints
 from assent.wire import GraphQLWire
 from services.contracts.catalogue import SearchSort
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, PublicKeyRead
@@ -143,6 +144,8 @@ class AssentClient:
         self._wire = GraphQLWire(self._http, self.gateway_url, attempts)
         # Training receipts (`assent.training`): keys and runs.
         self.training = TrainingReceipts(self._wire)
+        # Webhook endpoints (`assent.webhooks`, which also verifies what they receive).
+        self.webhooks = WebhookEndpoints(self._wire)
 
     def __repr__(self) -> str:
         # Never the key: a repr ends up in logs and tracebacks.

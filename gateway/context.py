@@ -18,6 +18,7 @@ from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
 from gateway.clients.services import ServiceClients
 from gateway.clients.training import TrainingClient
+from gateway.clients.webhooks import WebhookClient
 from gateway.loaders import Loaders
 from services.kit.db import close, roll_back
 from services.kit.errors import ServiceUnavailable, Unauthenticated, connection_lost
@@ -55,6 +56,7 @@ class Context(BaseContext):
         self.licensing = LicensingClient(services.by_name["licensing"])
         self.training = TrainingClient(services.by_name["licensing"])
         self.delivery = DeliveryClient(services.by_name["delivery"])
+        self.webhooks = WebhookClient(services.by_name["delivery"])
         self.audit = AuditClient(services.by_name["audit"])
 
     # Made when first used: most operations (a purchase, say) need neither.

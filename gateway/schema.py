@@ -33,6 +33,7 @@ from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
 from gateway.resolvers.provenance import ProvenanceMutation
 from gateway.resolvers.training import TrainingMutation, TrainingQuery
+from gateway.resolvers.webhooks import WebhookMutation
 from gateway.types.scalars import SCALARS
 
 log = structlog.get_logger()
@@ -64,6 +65,7 @@ class Mutation(
     DeliveryMutation,
     ProvenanceMutation,
     TrainingMutation,
+    WebhookMutation,
 ):
     pass
 
