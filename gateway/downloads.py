@@ -1,4 +1,5 @@
-"""The gateway's plain HTTP routes beside GraphQL: download links, and the published keys
+"""The gateway's plain HTTP routes beside GraphQL: download links, deliveries' signed
+status lists, and the published keys
 (current and past, with their intervals, also as a JWKS), which an admin rotates here.
 
 A download link is checked by the delivery service on every request (owner, licence
@@ -33,6 +34,7 @@ from services.contracts.signing import (
     PublicKeyRead,
     PublishedKeys,
 )
+from services.contracts.status_list import StatusListRead
 from services.kit import errors
 
 log = structlog.get_logger()
@@ -45,6 +47,7 @@ Authenticate = Callable[[Request], Awaitable[Principal | None]]
 # rotation through another replica is seen here within this long.
 KEYS_CACHE_SECONDS = 60.0
 ROTATE_PATH = "/admin/keys/{service}/rotate"
+STATUS_PATH = "/status/{delivery_id}"
 
 
 def _error(error: errors.AssentError) -> JSONResponse:
@@ -129,6 +132,21 @@ def downloads_router(
         except errors.AssentError as error:
             return _error(error)
         return _redirect(link)
+
+    @router.get(STATUS_PATH, response_model=StatusListRead)
+    async def status_list(delivery_id: str, request: Request) -> StatusListRead | JSONResponse:
+        """The delivery's signed status list: which of its records may still be used."""
+        try:
+            principal = await authenticate(request)
+            if principal is None:
+                raise errors.Unauthenticated("sign in with an API key (Authorization: Bearer)")
+            try:
+                parsed = uuid.UUID(delivery_id)
+            except ValueError:
+                raise errors.NotFound("no such delivery") from None
+            return await delivery.status_list(principal, parsed)
+        except errors.AssentError as error:
+            return _error(error)
 
     async def current_keys() -> PublishedKeys:
         nonlocal cached

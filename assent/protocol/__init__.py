@@ -101,6 +101,13 @@ from ._signing import (
     public_key_from,
     verify_envelope,
 )
+from ._status_list import (
+    StatusList,
+    decode_bits,
+    encode_bits,
+    status_list_id,
+    verify_status_list,
+)
 from ._training import (
     TRAINING_COUNTERSIGNATURE_TYPE,
     TRAINING_STATEMENT_TYPE,
@@ -146,6 +153,7 @@ __all__ = [
     "Range",
     "RuleOutcome",
     "Signer",
+    "StatusList",
     "TreeHead",
     "VerificationError",
     "VerifiedManifest",
@@ -161,7 +169,9 @@ __all__ = [
     "consistency_problem",
     "consistency_ranges",
     "countersignature_bytes",
+    "decode_bits",
     "empty_bucket_leaves",
+    "encode_bits",
     "entry_leaf",
     "first_error",
     "frontier_nodes",
@@ -204,6 +214,7 @@ __all__ = [
     "sign_statement",
     "statement_bytes",
     "statement_sha256",
+    "status_list_id",
     "subject_problems",
     "verify_certificate",
     "verify_checkpoint",
@@ -215,6 +226,7 @@ __all__ = [
     "verify_lab_signature",
     "verify_manifest",
     "verify_note",
+    "verify_status_list",
     "verify_training_receipt",
     "verify_witnessed",
     "withdrawal_rule",

@@ -83,7 +83,7 @@ def many_problems(kind: str, found: list[str]) -> VerificationError:
     )
 
 
-def _verify_signature(
+def signed_payload(
     envelope: Envelope, keys: Sequence[PublicKeyRead], *, payload_type: str, purpose: str, kind: str
 ) -> tuple[bytes, PublicKeyRead]:
     eligible = [key for key in keys if key.purpose == purpose]
@@ -112,7 +112,7 @@ def check_interval(key: PublicKeyRead, signed_at: datetime, *, kind: str) -> Non
 def verify_manifest(envelope: Envelope, keys: Sequence[PublicKeyRead]) -> VerifiedManifest:
     """The manifest's header and entries once its signature and its statement check out."""
     kind = "delivery manifest"
-    payload, key = _verify_signature(
+    payload, key = signed_payload(
         envelope, keys, payload_type=IN_TOTO_PAYLOAD_TYPE, purpose=MANIFEST_KEY_PURPOSE, kind=kind
     )
     try:
@@ -178,7 +178,7 @@ def verify_certificate(
 ) -> tuple[LicenceCertificate, PublicKeyRead]:
     """The signed certificate, after checking it equals the one shown beside it, if any."""
     kind = "licence certificate"
-    payload, key = _verify_signature(
+    payload, key = signed_payload(
         envelope,
         keys,
         payload_type=LICENCE_CERTIFICATE_TYPE,
@@ -218,7 +218,7 @@ def verify_checkpoint(
 ) -> tuple[Checkpoint, PublicKeyRead]:
     """The signed checkpoint of this log, after checking it equals the one shown, if any."""
     kind = "audit checkpoint"
-    payload, key = _verify_signature(
+    payload, key = signed_payload(
         envelope,
         keys,
         payload_type=CHECKPOINT_PAYLOAD_TYPE,

@@ -29,7 +29,13 @@ from assent.errors import Unauthenticated
 from assent.options import API_KEY_ENV
 from assent.options import api_key as default_api_key
 from assent.options import gateway_url as default_gateway_url
-from assent.protocol import VerificationError, verify_envelope, verify_manifest
+from assent.protocol import (
+    StatusList,
+    VerificationError,
+    verify_envelope,
+    verify_manifest,
+    verify_status_list,
+)
 from assent.streaming._errors import StreamError
 from assent.streaming._file import StreamedFile
 from assent.streaming._gateway import DeliveryNode, GatewayClient
@@ -113,6 +119,22 @@ class AssentFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 self._listings.clear()
             else:
                 self._listings.pop(split_path(path)[0], None)
+
+    def status_list(self, delivery_id: str) -> StatusList:
+        """The delivery's status list, verified with the published keys. A list that does
+        not verify stops the reader: what may be used cannot be known without it."""
+        envelope = self.gateway.status_list(delivery_id)
+        try:
+            found = verify_status_list(envelope, self._published_keys())
+        except VerificationError as exc:
+            raise StreamError(
+                f"delivery {delivery_id}: the status list does not verify: {exc}"
+            ) from exc
+        if str(found.delivery_id) != delivery_id:
+            raise StreamError(
+                f"the status list is for delivery {found.delivery_id}, not {delivery_id}"
+            )
+        return found
 
     def _published_keys(self) -> list[PublicKeyRead]:
         if self._keys is None:

@@ -22,6 +22,7 @@ from assent.verify import KeysUnavailable, parse_keys
 from services.contracts.licensing import LicenceStatus
 from services.contracts.shards import ShardObject, ShardSetStatus
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublicKeyRead
+from services.contracts.status_list import StatusListRead
 
 LINK_EXPIRES_HEADER = "assent-link-expires"
 ATTEMPTS = 4
@@ -145,6 +146,21 @@ class GatewayClient:
             return parse_keys(response.data, source=url)
         except KeysUnavailable as exc:
             raise ServiceUnavailable(str(exc), "gateway") from exc
+
+    def status_list(self, delivery_id: str) -> Envelope:
+        """The delivery's signed status list, as the gateway serves it (unverified)."""
+        url = f"{self.url}/status/{delivery_id}"
+        response = self.request("GET", url, headers=self._auth)
+        if response.status == 401:
+            raise Unauthenticated(_detail(response))
+        if response.status == 404:
+            raise NotFound(f"delivery {delivery_id}: {_detail(response)}")
+        if response.status != 200:
+            raise StreamError(f"the status list of {delivery_id}: {_detail(response)}")
+        try:
+            return StatusListRead.model_validate_json(response.data).envelope
+        except ValidationError as exc:
+            raise StreamError(f"the gateway's answer is not a status list: {exc}") from exc
 
     def delivery(self, delivery_id: str) -> DeliveryNode:
         node = self._ask(DELIVERY_QUERY, delivery_id, "delivery", DeliveryNode)

@@ -14,6 +14,10 @@ from services.contracts.licensing import LicenceLineStatus, LicenceStatus
 class SkipReason(StrEnum):
     LICENCE_REFUNDED = "licence_refunded"
     """The licence was refunded, which revokes it: none of its records may be used."""
+    LICENCE_REVOKED = "licence_revoked"
+    """Revoked without a refund: none of its records may be used."""
+    STATUS_LIST = "status_list"
+    """The delivery's signed status list says the record may no longer be used."""
     LINE_REFUNDED = "line_refunded"
     LINE_EXCLUDED = "line_excluded"
     """Never sold, or left out of the delivery and refunded."""
@@ -42,6 +46,8 @@ def skip_reason(
     if licence.status is LicenceStatus.REFUNDED:
         when = f" on {licence.refunded_at:%Y-%m-%d %H:%M} UTC" if licence.refunded_at else ""
         return SkipReason.LICENCE_REFUNDED, f"licence {licence.id} was refunded{when}"
+    if licence.status is LicenceStatus.REVOKED:
+        return SkipReason.LICENCE_REVOKED, f"licence {licence.id} was revoked"
     if line is None:
         return SkipReason.NOT_IN_LICENCE, f"licence {licence.id} has no line for this work"
     if line.status is LicenceLineStatus.REFUNDED:

@@ -113,6 +113,11 @@ class LicensedLoader:
             # Fresh each pass: a shard set issued, or a licence refunded, since the last.
             self.filesystem.invalidate_cache(delivery_id)
             listing = self.filesystem.listing(delivery_id)
+            # The signed list is the word that counts; the licence's state says why.
+            status = self.filesystem.status_list(delivery_id)
+            index_of = {
+                entry.fingerprint: index for index, entry in enumerate(listing.manifest.entries)
+            }
             licence = self.filesystem.gateway.licence(str(listing.manifest.header.licence_id))
             lines = {line.work_id: line for line in licence.lines}
             uses = sorted(use.value for use in licence.uses)
@@ -122,6 +127,12 @@ class LicensedLoader:
                 url = f"{PROTOCOL}://{delivery_id}/{item.path}"
                 work_id = str(item.entry.work_id)
                 refused = skip_reason(licence, lines.get(work_id), self.use, now)
+                index = index_of[item.entry.fingerprint]
+                if refused is None and status.revoked(index):
+                    refused = (
+                        SkipReason.STATUS_LIST,
+                        f"record {index} is marked no longer usable in the signed status list",
+                    )
                 if refused is not None:
                     reason, detail = refused
                     self.report.skipped.append(Skipped(url, work_id, licence.id, reason, detail))

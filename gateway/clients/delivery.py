@@ -20,6 +20,7 @@ from services.contracts.delivery import (
 )
 from services.contracts.shards import ShardSetRead
 from services.contracts.signing import PublicKeyRead
+from services.contracts.status_list import StatusListRead
 
 _DELIVERIES = TypeAdapter(list[DeliveryRead])
 _MANIFESTS = TypeAdapter(list[ManifestRead])
@@ -45,6 +46,11 @@ class DeliveryClient(ServiceApi):
     async def manifest(self, principal: Principal, delivery_id: uuid.UUID) -> ManifestRead:
         return await self._model(
             ManifestRead, principal, "GET", f"/v1/deliveries/{delivery_id}/manifest"
+        )
+
+    async def status_list(self, principal: Principal, delivery_id: uuid.UUID) -> StatusListRead:
+        return await self._model(
+            StatusListRead, principal, "GET", f"/v1/deliveries/{delivery_id}/status"
         )
 
     async def manifests(

@@ -16,6 +16,7 @@ from services.delivery.manifest import DeliveryKeys, Watermark
 from services.delivery.provenance import provenance_from
 from services.delivery.shards import ShardBuilder
 from services.delivery.shards import router as shards_router
+from services.delivery.status.api import router as status_router
 from services.delivery.trace.api import router as trace_router
 from services.delivery.webhook.addresses import WebhookResolver
 from services.delivery.webhook.api import router as webhook_router
@@ -25,7 +26,14 @@ from services.kit.keyring import Keyring, emit_rotation, keys_router
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
-ROUTERS = (delivery_router, download_router, shards_router, trace_router, webhook_router)
+ROUTERS = (
+    delivery_router,
+    download_router,
+    shards_router,
+    status_router,
+    trace_router,
+    webhook_router,
+)
 
 
 def build_runtime(state: State) -> BuildRuntime:

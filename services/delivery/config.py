@@ -36,6 +36,8 @@ class Settings(ServiceSettings):
     c2pa_ca_certificate: str = ""
     c2pa_ca_key: SecretStr = SecretStr("")
     c2pa_trust_anchors: str = ""
+    # How long a signed status list may be relied on before a loader reads it again.
+    status_list_valid_seconds: int = Field(default=300, gt=0, le=86_400)
     # Webhooks to labs (services/delivery/webhook/). An endpoint on loopback or a private
     # network is refused unless this is on (a lab's receiver beside a local stack, tests).
     webhook_allow_private_urls: bool = False

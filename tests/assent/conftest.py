@@ -101,7 +101,10 @@ def gateway_server(
 ) -> Iterator[GatewayStandIn]:
     an_hour_ago = LocalObjectStore(object_server.settings, clock=lambda: time.time() - 3600)
     stand_in = GatewayStandIn(
-        object_server.store, published(manifest_signer, licence_signer), stale_store=an_hour_ago
+        object_server.store,
+        published(manifest_signer, licence_signer),
+        stale_store=an_hour_ago,
+        manifest_signer=manifest_signer,
     )
     with serve(stand_in.app(), bound_socket()) as url:
         stand_in.url = url

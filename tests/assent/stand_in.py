@@ -5,6 +5,8 @@ Both run under uvicorn in a thread of the test process, so a test can see what e
 received (the Range header of a resumed file, a download that should never happen).
 """
 
+import base64
+import json
 import socket
 import threading
 import time
@@ -12,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -21,9 +23,16 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assent.protocol import Signer, canonical_json, encode_bits, status_list_id
 from services.contracts.audit import ChainRead, ChainSubjectKind, CheckpointRead, ConsistencyProof
 from services.contracts.delivery import ManifestEntry
 from services.contracts.signing import WELL_KNOWN_KEYS_PATH, Envelope, PublishedKeys
+from services.contracts.status_list import (
+    STATUS_LIST_TYPE,
+    BitstringStatusList,
+    StatusListCredential,
+    StatusListRead,
+)
 from storage.local import LocalObjectStore
 from tests.assent.documents import entry_for
 
@@ -60,6 +69,30 @@ def serve(app: ASGIApp, sock: socket.socket) -> Iterator[str]:
         sock.close()
 
 
+def signed_status_list(manifest: Envelope, revoked: set[int], signer: Signer) -> StatusListRead:
+    """The list the delivery service would sign for this manifest, with `revoked` set."""
+    payload = json.loads(base64.b64decode(manifest.payload))
+    header = payload["predicate"]["header"]
+    delivery_id = uuid.UUID(header["delivery_id"])
+    count = len(payload["predicate"]["entries"])
+    now = datetime.now(UTC)
+    credential = StatusListCredential(
+        id=status_list_id(delivery_id),
+        issuer="urn:assent:delivery",
+        valid_from=now,
+        valid_until=now + timedelta(minutes=5),
+        credential_subject=BitstringStatusList(
+            id=status_list_id(delivery_id) + "#list",
+            encoded_list=encode_bits(revoked, count),
+            delivery_id=delivery_id,
+            licence_id=uuid.UUID(header["licence_id"]),
+            entry_count=count,
+        ),
+    )
+    body = canonical_json(credential.model_dump(mode="json"))
+    return StatusListRead(envelope=signer.sign(STATUS_LIST_TYPE, body))
+
+
 @dataclass(frozen=True)
 class Seen:
     method: str
@@ -94,6 +127,10 @@ class StandInDelivery:
     envelope: Envelope | None
     building_polls: int = 0
     refusal: tuple[int, str] | None = None
+    # The records (by manifest position) its signed status list marks no longer usable.
+    revoked: set[int] = field(default_factory=set)
+    # A status list signed with this key instead of the delivery's published one.
+    status_signer: Signer | None = None
 
 
 class GatewayStandIn:
@@ -101,9 +138,15 @@ class GatewayStandIn:
     `delivery` query and entitlement-checked redirects to signed URLs."""
 
     def __init__(
-        self, store: LocalObjectStore, keys: PublishedKeys, *, stale_store: LocalObjectStore
+        self,
+        store: LocalObjectStore,
+        keys: PublishedKeys,
+        *,
+        stale_store: LocalObjectStore,
+        manifest_signer: Signer,
     ) -> None:
         self.store = store
+        self.manifest_signer = manifest_signer
         # Signs with the same secret an hour in the past: its links have expired.
         self.stale_store = stale_store
         self.expire_next: set[str] = set()
@@ -177,6 +220,17 @@ class GatewayStandIn:
                 node = {"__typename": "Delivery", "id": delivery_id, "status": "ISSUED"}
                 node["manifest"] = envelope.model_dump() if envelope else None
             return {"data": {"delivery": node}}
+
+        @app.get("/status/{delivery_id}")
+        async def status_list(delivery_id: str, request: Request) -> Response:
+            if not authorised(request):
+                return JSONResponse({"error": "Unauthenticated", "detail": "no key"}, 401)
+            delivery = self.deliveries.get(delivery_id)
+            if delivery is None or delivery.envelope is None:
+                return JSONResponse({"error": "NotFound", "detail": delivery_id}, 404)
+            signer = delivery.status_signer or self.manifest_signer
+            signed = signed_status_list(delivery.envelope, delivery.revoked, signer)
+            return Response(signed.model_dump_json(), media_type="application/json")
 
         @app.get("/downloads/{delivery_id}/{fingerprint}")
         async def file(delivery_id: str, fingerprint: str, request: Request) -> Response:

@@ -77,7 +77,7 @@ class DeliveryService:
     async def get(
         self, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID
     ) -> DeliveryRead:
-        return _read(await self._visible(session, caller, delivery_id))
+        return _read(await self.visible(session, caller, delivery_id))
 
     async def get_many(
         self, session: AsyncSession, caller: Caller, licence_ids: Sequence[uuid.UUID]
@@ -94,7 +94,7 @@ class DeliveryService:
     async def manifest(
         self, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID, *, store: ObjectStore
     ) -> ManifestRead:
-        delivery = await self._visible(session, caller, delivery_id)
+        delivery = await self.visible(session, caller, delivery_id)
         _require_built(delivery)
         if delivery.manifest_key is None:
             raise DeliveryEmpty("every work was left out of this delivery: it has no manifest")
@@ -137,7 +137,7 @@ class DeliveryService:
         first: int,
         after: str | None,
     ) -> DeliveryFilePage:
-        delivery = await self._visible(session, caller, delivery_id)
+        delivery = await self.visible(session, caller, delivery_id)
         _require_built(delivery)
         page = await EntryRepository(session).page(delivery.id, after=after, limit=first)
         return DeliveryFilePage(
@@ -174,7 +174,7 @@ class DeliveryService:
         order = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
         return sorted(pages, key=lambda page: order[page.delivery_id])
 
-    async def _visible(
+    async def visible(
         self, session: AsyncSession, caller: Caller, delivery_id: uuid.UUID
     ) -> Delivery:
         """The delivery if the caller may see it; otherwise 404, never revealing it exists."""

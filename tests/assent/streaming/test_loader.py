@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import datasets
+import pytest
 
 from assent.protocol import Signer
-from assent.streaming import LicensedLoader, SkipReason, rows, worker_records
+from assent.streaming import LicensedLoader, SkipReason, StreamError, rows, worker_records
 from tests.assent.deliveries import RNG
 from tests.assent.stand_in import GatewayStandIn
 from tests.assent.streaming.deliveries import filesystem, license_delivery, url_of
@@ -163,3 +164,42 @@ def test_the_client_imports_none_of_the_streaming_libraries() -> None:
     code = f"import sys, assent.client; print([m for m in {heavy!r} if m in sys.modules])"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]"
+
+
+def test_the_signed_status_list_is_the_word_that_counts(
+    gateway: GatewayStandIn, manifest_signer: Signer
+) -> None:
+    delivery_id, entries, _ = license_delivery(gateway, manifest_signer, FILES[:3])
+    # The licence's state still says active; the signed list says the second record ended.
+    gateway.deliveries[str(delivery_id)].revoked = {1}
+    streamed = loader(gateway, [delivery_id])
+
+    records = list(streamed)
+
+    assert [record.data for record in records] == [FILES[0][1], FILES[2][1]]
+    [skipped] = streamed.report.skipped
+    assert (skipped.reason, skipped.url) == (
+        SkipReason.STATUS_LIST,
+        url_of(delivery_id, entries[1]),
+    )
+
+
+def test_a_status_list_that_does_not_verify_stops_the_loader(
+    gateway: GatewayStandIn, manifest_signer: Signer, licence_signer: Signer
+) -> None:
+    delivery_id, _, _ = license_delivery(gateway, manifest_signer, FILES[:2])
+    gateway.deliveries[str(delivery_id)].status_signer = licence_signer
+
+    with pytest.raises(StreamError, match="status list does not verify"):
+        list(loader(gateway, [delivery_id]))
+
+
+def test_a_revoked_licence_yields_nothing_and_says_so(
+    gateway: GatewayStandIn, manifest_signer: Signer
+) -> None:
+    delivery_id, _, licence = license_delivery(gateway, manifest_signer, FILES[:2])
+    licence["status"] = "REVOKED"
+    streamed = loader(gateway, [delivery_id])
+
+    assert list(streamed) == []
+    assert streamed.report.skipped_by_reason() == {SkipReason.LICENCE_REVOKED: 2}
