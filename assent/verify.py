@@ -33,6 +33,7 @@ from assent.protocol import (
     verify_certificate,
     verify_checkpoint,
     verify_manifest,
+    verify_status_list,
     verify_witnessed,
 )
 from services.contracts.audit import CHAIN_EXPORT_TYPE, CHECKPOINT_PAYLOAD_TYPE, Checkpoint
@@ -44,6 +45,7 @@ from services.contracts.signing import (
     PublicKeyRead,
     PublishedKeys,
 )
+from services.contracts.status_list import STATUS_LIST_TYPE
 
 __all__ = [
     "KeysUnavailable",
@@ -167,8 +169,37 @@ def _check_checkpoint(
 
 Verifier = Callable[[Envelope, Mapping[str, Any], Sequence[PublicKeyRead]], Verdict]
 
+
+def _check_status_list(
+    envelope: Envelope, shown: Mapping[str, Any], keys: Sequence[PublicKeyRead]
+) -> Verdict:
+    del shown  # a status list is read as signed; nothing beside it is claimed
+    status = verify_status_list(envelope, keys)
+    subject = status.credential.credential_subject
+    revoked = status.revoked_indices()
+    return Verdict(
+        kind="status list",
+        key=status.key,
+        facts=[
+            ("delivery", str(subject.delivery_id)),
+            ("licence", str(subject.licence_id)),
+            ("records", str(subject.entry_count)),
+            (
+                "no longer usable",
+                ", ".join(str(index) for index in revoked) if revoked else "none",
+            ),
+            (
+                "valid",
+                f"{status.credential.valid_from.isoformat()} to "
+                f"{status.credential.valid_until.isoformat()}",
+            ),
+        ],
+    )
+
+
 VERIFIERS: dict[str, Verifier] = {
     IN_TOTO_PAYLOAD_TYPE: _check_manifest,
+    STATUS_LIST_TYPE: _check_status_list,
     LICENCE_CERTIFICATE_TYPE: _check_certificate,
     CHECKPOINT_PAYLOAD_TYPE: _check_checkpoint,
 }

@@ -65,6 +65,8 @@ class StatusList:
 
     credential: StatusListCredential
     bits: bytes
+    key: PublicKeyRead
+    """The published key whose signature verified."""
 
     @property
     def delivery_id(self) -> uuid.UUID:
@@ -99,4 +101,4 @@ def verify_status_list(envelope: Envelope, keys: Sequence[PublicKeyRead]) -> Sta
     bits = decode_bits(subject.encoded_list)
     if len(bits) * 8 < max(MIN_STATUS_BITS, subject.entry_count):
         raise VerificationError("the bitstring is shorter than the list it claims", kind=KIND)
-    return StatusList(credential=credential, bits=bits)
+    return StatusList(credential=credential, bits=bits, key=key)

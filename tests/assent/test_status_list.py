@@ -2,6 +2,7 @@
 offline: the specification's own example reads, bits land where the specification puts
 them, and a list altered or signed with another key is refused."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,12 +17,14 @@ from assent.protocol import (
     status_list_id,
     verify_status_list,
 )
+from assent.verify import verify_document
 from services.contracts.signing import Envelope, PublicKeyRead
 from services.contracts.status_list import (
     MIN_STATUS_BITS,
     STATUS_LIST_TYPE,
     BitstringStatusList,
     StatusListCredential,
+    StatusListRead,
 )
 
 # The example list of the specification (131,072 bits, none set), as it prints it.
@@ -83,3 +86,14 @@ def test_a_signed_list_verifies_with_the_published_key_and_nothing_else(
     altered = envelope.model_copy(update={"payload": envelope.payload[:-4] + "AAA="})
     with pytest.raises(VerificationError):
         verify_status_list(altered, published)
+
+
+def test_assent_verify_reads_a_saved_status_list(manifest_signer: Signer) -> None:
+    envelope, delivery_id = _signed(manifest_signer, {1, 3})
+    saved = json.loads(StatusListRead(envelope=envelope).model_dump_json())
+
+    verdict = verify_document(saved, [manifest_signer.published()])
+
+    assert verdict.kind == "status list"
+    assert ("no longer usable", "1, 3") in verdict.facts
+    assert ("delivery", str(delivery_id)) in verdict.facts
