@@ -17,6 +17,7 @@ from assent.verify import (
 from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE
 from services.contracts.delivery import IN_TOTO_PAYLOAD_TYPE, ManifestEntry
 from services.contracts.licensing import LICENCE_CERTIFICATE_TYPE
+from services.contracts.status_list import STATUS_LIST_TYPE
 from tests.assent.documents import (
     MANIFEST_PURPOSE,
     certificate,
@@ -247,6 +248,7 @@ def test_documents_are_told_apart_by_payload_type() -> None:
         IN_TOTO_PAYLOAD_TYPE,
         LICENCE_CERTIFICATE_TYPE,
         CHECKPOINT_PAYLOAD_TYPE,
+        STATUS_LIST_TYPE,
     }
     with pytest.raises(UnrecognisedDocument):
         verify_document([], [])
