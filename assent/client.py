@@ -94,6 +94,7 @@ if TYPE_CHECKING:
 
     from assent.download import DownloadResult
     from assent.records import Record
+    from assent.summary import TrainingDataSummary
 
 __all__ = [
     "DOCUMENTS",
@@ -363,6 +364,13 @@ class AssentClient:
         from assent.bundle import open_bundle
 
         return iter(open_bundle(Path(bundle_dir)).records())
+
+    def training_summary(self, *, model: str | None = None) -> "TrainingDataSummary":
+        """The EU AI Act's public summary of training content (Article 53(1)(d)) for your
+        licensed data, or one model's (`assent.summary`: JSON, HTML, PDF)."""
+        from assent.summary.fetch import training_summary
+
+        return training_summary(self, model=model)
 
     def published_keys(self) -> list[PublicKeyRead]:
         from assent.verify import KeysUnavailable, parse_keys

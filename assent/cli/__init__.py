@@ -4,7 +4,17 @@ import argparse
 import os
 import sys
 
-from assent.cli import _account, _audit, _download, _keys, _lab, _server, _verify, _witness
+from assent.cli import (
+    _account,
+    _audit,
+    _download,
+    _keys,
+    _lab,
+    _server,
+    _summary,
+    _verify,
+    _witness,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     # In this order in `--help`: the platform's commands, then the lab's.
-    for module in (_server, _download, _verify, _audit, _witness, _keys, _lab, _account):
+    for module in (_server, _download, _verify, _audit, _witness, _keys, _lab, _summary, _account):
         module.add_commands(commands)
     return parser
 
