@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from assent.download import DownloadResult
+    from assent.protocol import StatusList
     from assent.records import Record
     from assent.summary import TrainingDataSummary
 
@@ -364,6 +365,24 @@ class AssentClient:
         from assent.bundle import open_bundle
 
         return iter(open_bundle(Path(bundle_dir)).records())
+
+    def status_list(self, delivery_id: str | uuid.UUID) -> "StatusList":
+        """The delivery's signed status list, verified with the published keys: which of
+        its records (by manifest position) may no longer be used, and until when to trust
+        it before asking again."""
+        from assent.protocol import VerificationError, verify_status_list
+        from services.contracts.status_list import StatusListRead
+
+        response = self._http.get(f"{self.gateway_url}/status/{delivery_id}")
+        if response.status_code == 404:
+            raise NotFound(f"no delivery {delivery_id}")
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"the status list answered {response.status_code}", "gateway")
+        envelope = StatusListRead.model_validate_json(response.content).envelope
+        try:
+            return verify_status_list(envelope, self.published_keys())
+        except VerificationError as exc:
+            raise UnexpectedResponse(f"the status list does not verify: {exc}") from exc
 
     def training_summary(self, *, model: str | None = None) -> "TrainingDataSummary":
         """The EU AI Act's public summary of training content (Article 53(1)(d)) for your

@@ -15,6 +15,7 @@ from services.contracts.catalogue import (
     ConsentRecorded,
     InvitationEvent,
     OfferPublished,
+    WorkVersionPublished,
     WorkWithdrawn,
 )
 from services.contracts.delivery import DeliveryIssued, FileDownloaded
@@ -29,7 +30,10 @@ from services.contracts.licensing import (
     LicenceLineRead,
     LicenceLineStatus,
     LicenceRefunded,
+    LicenceRevoked,
     SaleScopeRecorded,
+    TrainingRecorded,
+    TrainingRefused,
 )
 from services.contracts.signing import KeyRotated
 
@@ -40,7 +44,21 @@ from ._entries import ChainEvent, Problem, aware
 # Entries about one work: its members' consents and invitations, offers, withdrawal, and
 # what each consent leaves for sale.
 _WORK_EVENTS = (
-    ConsentRecorded | InvitationEvent | OfferPublished | WorkWithdrawn | SaleScopeRecorded
+    ConsentRecorded
+    | InvitationEvent
+    | OfferPublished
+    | WorkWithdrawn
+    | SaleScopeRecorded
+    | WorkVersionPublished
+)
+# Entries about one licence, each naming it by `licence_id`.
+_LICENCE_EVENTS = (
+    LicenceGranted
+    | LicenceRefunded
+    | LicenceRevoked
+    | DeliveryIssued
+    | FileDownloaded
+    | TrainingRefused
 )
 
 
@@ -68,10 +86,12 @@ def _about(payload: BaseModel, scope: _Scope) -> bool:
     """Whether a non-account entry is about the scope's works or licences."""
     if isinstance(payload, _WORK_EVENTS):
         return payload.work_id in scope.works
-    if isinstance(payload, LicenceGranted | LicenceRefunded | DeliveryIssued | FileDownloaded):
+    if isinstance(payload, _LICENCE_EVENTS):
         return payload.licence_id in scope.licences
     if isinstance(payload, LedgerRecorded):
         return payload.transaction.licence_id in scope.licences
+    if isinstance(payload, TrainingRecorded):
+        return any(use.licence_id in scope.licences for use in payload.run.licences)
     return False
 
 
@@ -92,10 +112,14 @@ def _parties(payload: BaseModel) -> Iterable[UUID | None]:
         return (payload.creator_id, payload.invited_by)
     if isinstance(payload, WorkWithdrawn):
         return (payload.withdrawn_by,)
-    if isinstance(payload, LicenceGranted | DeliveryIssued | FileDownloaded):
+    if isinstance(payload, LicenceGranted | DeliveryIssued | FileDownloaded | TrainingRefused):
         return (payload.buyer_id,)
     if isinstance(payload, LicenceRefunded):
         return (payload.buyer_id, payload.refunded_by)
+    if isinstance(payload, LicenceRevoked):
+        return (payload.buyer_id, payload.revoked_by)
+    if isinstance(payload, TrainingRecorded):
+        return (payload.run.buyer_id,)
     if isinstance(payload, LedgerRecorded):
         transaction = payload.transaction
         return (transaction.recorded_by, *(posting.owner_id for posting in transaction.postings))
@@ -106,8 +130,11 @@ def _what(payload: BaseModel) -> str:
     """What an entry is about, in the words of a problem report."""
     if isinstance(payload, _WORK_EVENTS):
         return f"it concerns work {payload.work_id}"
-    if isinstance(payload, LicenceGranted | LicenceRefunded | DeliveryIssued | FileDownloaded):
+    if isinstance(payload, _LICENCE_EVENTS):
         return f"it concerns licence {payload.licence_id}"
+    if isinstance(payload, TrainingRecorded):
+        licences = ", ".join(str(use.licence_id) for use in payload.run.licences)
+        return f"it concerns licences {licences}"
     if isinstance(payload, LedgerRecorded):
         licence = payload.transaction.licence_id
         return f"it concerns licence {licence}" if licence else "it concerns no licence"
