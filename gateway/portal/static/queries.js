@@ -91,3 +91,8 @@ export const CHAIN = `query Chain($id: ID!) { licenceChain(workId: $id) { __type
     entries { index step topic occurredAt entry leafHash inclusionProof eventSha256
       links { kind id previous { index leafHash } } } }
   ${INVALID} } }`;
+
+// Which lab trained which model on a work: its creators alone see it.
+export const TRAINED_MODELS = `query TrainedModels($ids: [ID!]!) { trainedModels(workIds: $ids) {
+  __typename ... on TrainedModelList { items { labName modelName modelVersion recordedAt } }
+  ... on Error { message } } }`;

@@ -6,7 +6,7 @@ import { expect, graphql } from "./api.js";
 import { $, fact } from "./dom.js";
 import { renderLicences } from "./earnings.js";
 import { membership } from "./members.js";
-import { CONSENT_STATEMENTS, WORK } from "./queries.js";
+import { CONSENT_STATEMENTS, TRAINED_MODELS, WORK } from "./queries.js";
 import {
   USES,
   WORK_STATES,
@@ -200,6 +200,12 @@ export async function showWork(workId, me, invitations, { focus = true } = {}) {
     fact(facts, "Offer", `${formatMoney(work.offer.price)} for ${useNames(work.offer.terms.uses)}`);
   }
   if (work.withdrawnAt) fact(facts, "Withdrawn", formatDate(work.withdrawnAt));
+  const answer = await graphql(TRAINED_MODELS, { ids: [work.id] });
+  const trained = expect(answer.trainedModels, "TrainedModelList");
+  for (const run of trained.items) {
+    const model = `${run.modelName} ${run.modelVersion}`;
+    fact(facts, "Trained into", `${model}, by ${run.labName} (${formatDate(run.recordedAt)})`);
+  }
   // The owner's controls: finishing the upload, the offer, withdrawing the work, its chain.
   const owner = member.isOwner;
   $("resume-panel").hidden = !owner || work.status !== "PENDING_UPLOAD";
