@@ -34,6 +34,7 @@ from services.kit.worker import PollingWorker
 log = structlog.get_logger()
 
 BATCH = 20
+EXPIRING_SCAN_SECONDS = 60.0
 # An answer's body is never needed; only this much of an error is kept.
 ERROR_CHARS = 300
 
@@ -82,6 +83,9 @@ class WebhookSender:
         self._sessions = sessionmaker
         self._settings = settings
         self._http: aiohttp.ClientSession | None = None
+        # Licences ending soon are looked for at most this often: ends are days away,
+        # and an idle sender should cost the database one small query a poll.
+        self._next_expiring_scan = 0.0
         self.worker = PollingWorker(
             self.send_due,
             name="webhook-sender",
@@ -117,7 +121,11 @@ class WebhookSender:
         another."""
         lease = timedelta(seconds=self._settings.timeout_seconds * 2 + 5)
         async with self._sessions()() as session, session.begin():
-            await webhook_service.announce_expiring(session, within=self._settings.expiring_within)
+            if time.monotonic() >= self._next_expiring_scan:
+                self._next_expiring_scan = time.monotonic() + EXPIRING_SCAN_SECONDS
+                await webhook_service.announce_expiring(
+                    session, within=self._settings.expiring_within
+                )
             ids = await MessageRepository(session).claim_due(utcnow(), limit=BATCH, lease=lease)
             due = [await self._outgoing(session, message_id) for message_id in ids]
         outcomes = await asyncio.gather(*(self._post(outgoing) for outgoing in due))
