@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
-from services.contracts.catalogue import WorkWithdrawn
+from services.contracts.catalogue import ConsentKind, ConsentRecorded
 from services.contracts.events import SUBSCRIBERS, EventEnvelope, Topic
 from services.kit.app import create_service_app
 from services.kit.client import HttpxTransport
@@ -27,7 +27,7 @@ from services.kit.settings import ServiceSettings
 
 SECRET = "kit-tests-internal-token-secret-0123456789"
 # A topic two services receive: the audit log and licensing.
-TOPIC = Topic.WORK_WITHDRAWN
+TOPIC = Topic.CONSENT_WITHDRAWN
 assert set(SUBSCRIBERS[TOPIC]) == {"licensing", "audit"}
 
 
@@ -133,8 +133,15 @@ def _emitter(
 ) -> Callable[[], Awaitable[uuid.UUID]]:
     async def emit_committed() -> uuid.UUID:
         async with sessionmaker() as session:
-            payload = WorkWithdrawn(
-                work_id=uuid.uuid4(), withdrawn_by=uuid.uuid4(), withdrawn_at=utcnow()
+            payload = ConsentRecorded(
+                consent_id=uuid.uuid4(),
+                work_id=uuid.uuid4(),
+                kind=ConsentKind.WITHDRAWN,
+                uses=[],
+                statement_version="1",
+                statement_sha256="0" * 64,
+                given_by=uuid.uuid4(),
+                given_at=utcnow(),
             )
             event_id = emit(session, TOPIC, payload)
             emitted.append(event_id)
