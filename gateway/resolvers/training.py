@@ -1,5 +1,6 @@
 """Training receipts: labs' keys and runs, and which models creators' works went into."""
 
+import re
 import uuid
 
 import pydantic
@@ -33,6 +34,9 @@ from gateway.types.training import (
 from services.contracts import licensing as contract
 from services.contracts.catalogue import MAX_PAGE_SIZE
 from services.kit import errors
+
+KEY_ID = re.compile(r"[0-9a-f]{16}")
+"""A receipt key's id: the first 16 hex digits of its sha256."""
 
 
 def _ids(values: list[strawberry.ID], field: str) -> list[uuid.UUID]:
@@ -127,7 +131,10 @@ class TrainingMutation:
     ) -> TrainingKeyResult:
         ctx = info.context
         try:
-            key = await ctx.training.revoke_key(ctx.require_principal(), key_id)
+            principal = ctx.require_principal()
+            if not KEY_ID.fullmatch(key_id):
+                raise errors.NotFound("no such key")
+            key = await ctx.training.revoke_key(principal, key_id)
         except errors.AssentError as error:
             return failure(error, NotFound, *REFUSALS)
         return TrainingKey.of(key)

@@ -46,13 +46,13 @@ async def register_key(
     return await training_service.register_key(session, caller, key)
 
 
-@router.get("/keys", responses=error_responses(Unauthenticated))
+@router.get("/keys", responses=error_responses(Unauthenticated, Forbidden))
 async def list_keys(caller: CurrentCaller, session: Session) -> list[TrainingKeyRead]:
     """The lab's receipt keys, revoked ones included."""
     return await training_service.keys(session, caller)
 
 
-@router.post("/keys/{key_id}/revoke", responses=error_responses(*READ))
+@router.post("/keys/{key_id}/revoke", responses=error_responses(*READ, Forbidden))
 async def revoke_key(key_id: str, caller: CurrentCaller, session: Session) -> TrainingKeyRead:
     """Stop accepting receipts signed with a key; those recorded stay valid."""
     return await training_service.revoke_key(session, caller, key_id)
@@ -91,7 +91,7 @@ async def record_run(
     return recorded
 
 
-@router.get("/runs", responses=error_responses(Unauthenticated))
+@router.get("/runs", responses=error_responses(Unauthenticated, Forbidden))
 async def list_runs(
     caller: CurrentCaller, session: Session, model: str | None = None
 ) -> list[TrainingRunRead]:
@@ -100,13 +100,13 @@ async def list_runs(
     return await training_service.runs(session, caller, model_name=model)
 
 
-@router.get("/runs/{run_id}", responses=error_responses(*READ))
+@router.get("/runs/{run_id}", responses=error_responses(*READ, Forbidden))
 async def get_run(run_id: uuid.UUID, caller: CurrentCaller, session: Session) -> TrainingRunRead:
     """One run's receipt: its lab's, or any for admins and auditors."""
     return await training_service.run(session, caller, run_id)
 
 
-@router.get("/by-work", responses=error_responses(Unauthenticated))
+@router.get("/by-work", responses=error_responses(Unauthenticated, Forbidden))
 async def trained_models(
     work_ids: Annotated[
         list[uuid.UUID], Query(alias="work_id", min_length=1, max_length=MAX_PAGE_SIZE)

@@ -10,7 +10,7 @@ def test_every_topic_has_one_publisher_and_its_receivers() -> None:
 
 def test_a_service_relays_only_to_the_receivers_of_what_it_publishes() -> None:
     assert receivers_of("gateway") == {"catalogue", "licensing", "audit"}
-    assert receivers_of("catalogue") == {"licensing", "audit"}
+    assert receivers_of("catalogue") == {"licensing", "delivery", "audit"}
     assert receivers_of("licensing") == {"delivery", "audit"}
     assert receivers_of("delivery") == {"licensing", "audit"}
     # The audit log publishes nothing: its relay runs no stream at all.
