@@ -33,7 +33,7 @@ from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
 from gateway.resolvers.provenance import ProvenanceMutation
 from gateway.resolvers.training import TrainingMutation, TrainingQuery
-from gateway.resolvers.webhooks import WebhookMutation
+from gateway.resolvers.webhooks import WebhookMutation, WebhookQuery
 from gateway.types.scalars import SCALARS
 
 log = structlog.get_logger()
@@ -53,7 +53,15 @@ _GIVEN_VALUES = [
 
 
 @strawberry.type
-class Query(AccountQuery, CatalogueQuery, LicensingQuery, DeliveryQuery, AuditQuery, TrainingQuery):
+class Query(
+    AccountQuery,
+    CatalogueQuery,
+    LicensingQuery,
+    DeliveryQuery,
+    AuditQuery,
+    TrainingQuery,
+    WebhookQuery,
+):
     pass
 
 

@@ -46,6 +46,8 @@ from tests.fixtures.webhook_receiver import WebhookReceiver, webhook_receiver
 
 pytestmark = pytest.mark.stack
 
+ENDPOINTS = """{ webhookEndpoints { ... on WebhookEndpointList { items { id url
+  messages { eventType status attempts { statusCode } } } } } }"""
 REFUND = """mutation($id: ID!) { refundLicence(licenceId: $id, reason: "chargeback") {
   __typename } }"""
 
@@ -117,6 +119,17 @@ async def test_a_lab_hears_of_its_licences_records_training_and_summarises_it(
     assert issued["licence_id"] in {used["id"], refunded["id"]}
     first = receiver.received[0]
     assert Webhook(created.secret).verify(first.body, first.headers)["type"] == "delivery.issued"
+    # What was sent, with each attempt, is the lab's to read (once the sender has
+    # recorded the answer it got).
+    for _ in range(50):
+        [endpoint] = (await gateway.execute(ENDPOINTS, key=lab))["webhookEndpoints"]["items"]
+        sent = [m for m in endpoint["messages"] if m["eventType"] == "DELIVERY_ISSUED"]
+        if len(sent) == 2 and all(m["status"] == "DELIVERED" for m in sent):
+            break
+        await asyncio.sleep(0.2)
+    assert endpoint["id"] == str(created.endpoint.id)
+    assert [m["status"] for m in sent] == ["DELIVERED", "DELIVERED"], sent
+    assert all(m["attempts"][-1]["statusCode"] == 200 for m in sent), sent
 
     # 3. A licence is refunded: its status list flips, the loader skips its records, and
     # licence.refunded arrives.

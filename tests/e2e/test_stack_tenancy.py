@@ -8,15 +8,19 @@ fails here. Each entry is tried by every role that is not the owner, and once by
 owner, which proves the call reaches the object and that the refusal is about who asks.
 """
 
+import asyncio
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from graphql import (
     GraphQLField,
     GraphQLNamedType,
@@ -27,6 +31,8 @@ from graphql import (
     get_named_type,
 )
 
+from assent.client import AssentClient
+from assent.protocol import canonical_json
 from gateway.export_schema import SCHEMA_FILE
 from tests.e2e.marketplace import (
     COMPLETE,
@@ -445,6 +451,80 @@ CASES: dict[str, Case] = {
         lambda _scenario: {"content": "QXNzZW50"},
         answered=frozenset({Role.OTHER_BUYER}),
     ),
+    "revokeLicence": Case(
+        "revokeLicence",
+        Owner.ADMIN,
+        """mutation($id: ID!) { revokeLicence(licenceId: $id, reason: "tenancy check") {
+          __typename } }""",
+        _ids(id="licence"),
+        destructive=True,
+    ),
+    "webhookEndpoints": Case(
+        "webhookEndpoints",
+        Owner.BUYER,
+        "{ webhookEndpoints { __typename ... on WebhookEndpointList { items { id } } } }",
+        hides="webhookEndpoint",
+    ),
+    # Before the deletion below: the owner rotates the endpoint's secret, then deletes it.
+    "rotateWebhookSecret": Case(
+        "rotateWebhookSecret",
+        Owner.BUYER,
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { __typename } }",
+        _ids(id="webhookEndpoint"),
+        destructive=True,
+    ),
+    "deleteWebhookEndpoint": Case(
+        "deleteWebhookEndpoint",
+        Owner.BUYER,
+        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { __typename } }",
+        _ids(id="webhookEndpoint"),
+        destructive=True,
+    ),
+    "trainingKeys": Case(
+        "trainingKeys",
+        Owner.BUYER,
+        "{ trainingKeys { __typename ... on TrainingKeyList { items { keyId } } } }",
+        hides="trainingKey",
+    ),
+    "trainingRuns": Case(
+        "trainingRuns",
+        Owner.BUYER,
+        "{ trainingRuns { __typename ... on TrainingRunList { items { id } } } }",
+        hides="trainingRun",
+    ),
+    "trainingRun": Case(
+        "trainingRun",
+        Owner.BUYER,
+        "query($id: ID!) { trainingRun(id: $id) { __typename } }",
+        _ids(id="trainingRun"),
+    ),
+    # The owner's statement, signed with the owner's key: anyone else sending it is told
+    # a lab records only its own runs; the owner records it again (the same receipt).
+    "recordTrainingRun": Case(
+        "recordTrainingRun",
+        Owner.BUYER,
+        """mutation($statement: String!, $keyId: String!, $signature: String!) {
+          recordTrainingRun(statement: $statement, keyId: $keyId, signature: $signature) {
+          __typename } }""",
+        _ids(statement="trainingStatement", keyId="trainingKey", signature="trainingSignature"),
+    ),
+    "revokeTrainingKey": Case(
+        "revokeTrainingKey",
+        Owner.BUYER,
+        "mutation($id: String!) { revokeTrainingKey(keyId: $id) { __typename } }",
+        _ids(id="trainingKey"),
+        destructive=True,
+    ),
+    # Which lab trained which model on a work: its creators see it, anyone else is
+    # answered with their own works' (none of this one).
+    "trainedModels": Case(
+        "trainedModels",
+        Owner.CREATOR,
+        """query($id: ID!) { trainedModels(workIds: [$id]) { __typename
+          ... on TrainedModelList { items { workId modelName } } } }""",
+        _ids(id="work"),
+        hides="trainingModel",
+    ),
 }
 
 # Operations that name nothing owned by someone else, and why.
@@ -455,6 +535,9 @@ PUBLIC: dict[str, str] = {
     "createBundle": "makes a bundle owned by the caller; its works are read through `work`",
     "auditCheckpoint": "the signed tree head is public by design: it names no subject",
     "consentStatements": "the platform's published statements, the same words for everyone",
+    "createWebhookEndpoint": "makes an endpoint for the caller's own account only",
+    "registerTrainingKey": "registers a key to the caller's own account; one registered to "
+    "another account is refused",
 }
 
 # Object types that public operations reach, and why each may be shown that way. A new
@@ -488,6 +571,11 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "(the `work (a co-created work's saleStatus)` case)",
     "Creator": "the public name of a work's creator",
     "OwnSiteKit": "links only: the own-site routes check who may fetch an unlisted work's kit",
+    "WebhookEndpointCreated": "the caller's new endpoint and its secret, shown once",
+    "WebhookEndpoint": "the caller's new endpoint",
+    "WebhookMessage": "messages to the caller's own endpoint",
+    "WebhookAttempt": "attempts to reach the caller's own endpoint",
+    "TrainingKey": "the caller's own receipt key",
 }
 
 
@@ -581,6 +669,40 @@ async def _uploaded(gateway: GraphQLClient, key: str, content: bytes, title: str
     return work_id
 
 
+WEBHOOK = """mutation($url: String!) { createWebhookEndpoint(url: $url) {
+  ... on WebhookEndpointCreated { endpoint { id } } } }"""
+
+
+async def _trained(
+    running_stack: RunningStack, buyer: str, licence_id: str, work_id: str
+) -> dict[str, str]:
+    """The buyer's receipt key, a run recorded with it, and that run's signed statement
+    (which only the buyer may send)."""
+    key = Ed25519PrivateKey.generate()
+    with AssentClient(running_stack.stack.gateway_url, buyer) as client:
+        registered = await asyncio.to_thread(client.training.register_key, key)
+        now = datetime.now(UTC)
+        run = await asyncio.to_thread(
+            functools.partial(
+                client.training.record,
+                key,
+                model_name="Tenancy-1",
+                model_version="1",
+                declared_use="training",
+                started_at=now - timedelta(hours=1),
+                ended_at=now,
+                records={licence_id: [work_id]},
+            )
+        )
+    return {
+        "trainingKey": registered.key_id,
+        "trainingRun": str(run.id),
+        "trainingModel": "Tenancy-1",
+        "trainingStatement": canonical_json(run.statement.model_dump(mode="json")).decode(),
+        "trainingSignature": run.lab_signature,
+    }
+
+
 async def _revoked_key(gateway: GraphQLClient, key: str) -> str:
     secret, key_id = await _new_key(gateway, key, "to revoke")
     revoked = await gateway.execute(REVOKE, {"id": key_id}, key=key)
@@ -627,6 +749,8 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
             await gateway.execute(DELIVERY_FILES, {"id": licence["delivery"]["id"]}, key=buyer)
         )["delivery"]
         _, spare_key = await _new_key(gateway, buyer, "spare")
+        training = await _trained(running_stack, buyer, licence["id"], work)
+        endpoint = await gateway.execute(WEBHOOK, {"url": "http://127.0.0.1:9/tenancy"}, key=buyer)
 
         # A second admin, whose key can be revoked without touching the suite's.
         email = f"operator-{uuid.uuid4().hex[:6]}@example.org"
@@ -654,6 +778,8 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
                 "licence": licence["id"],
                 "delivery": licence["delivery"]["id"],
                 "spareKey": spare_key,
+                "webhookEndpoint": endpoint["createWebhookEndpoint"]["endpoint"]["id"],
+                **training,
             },
             owners={Owner.CREATOR: creator, Owner.BUYER: buyer, Owner.ADMIN: admin},
             revoked={
