@@ -15,6 +15,8 @@ from strawberry.fastapi import GraphQLRouter
 from gateway.accounts.cache import PrincipalCache
 from gateway.accounts.keys import hash_key
 from gateway.accounts.service import Principal, account_service
+from gateway.card_events import card_events_router
+from gateway.clients.card import CardClient
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.keys import KeysApi
@@ -193,6 +195,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             public_url=public_url,
         )
     )
+    app.include_router(card_events_router(CardClient(services.by_name["licensing"])))
     app.include_router(portal_router(storage))
     app.add_exception_handler(RateLimited, _rate_limited)
     return app

@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 from gateway.accounts.cache import PrincipalCache
 from gateway.accounts.service import Principal
 from gateway.clients.audit import AuditClient
+from gateway.clients.card import CardClient
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
@@ -55,6 +56,7 @@ class Context(BaseContext):
         self.catalogue = CatalogueClient(services.by_name["catalogue"])
         self.licensing = LicensingClient(services.by_name["licensing"])
         self.training = TrainingClient(services.by_name["licensing"])
+        self.cards = CardClient(services.by_name["licensing"])
         self.delivery = DeliveryClient(services.by_name["delivery"])
         self.webhooks = WebhookClient(services.by_name["delivery"])
         self.audit = AuditClient(services.by_name["audit"])

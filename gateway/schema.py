@@ -28,6 +28,7 @@ from gateway.document_limits import (
 )
 from gateway.resolvers.accounts import AccountMutation, AccountQuery
 from gateway.resolvers.audit import AuditQuery
+from gateway.resolvers.card import CardMutation
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
@@ -74,6 +75,7 @@ class Mutation(
     ProvenanceMutation,
     TrainingMutation,
     WebhookMutation,
+    CardMutation,
 ):
     pass
 

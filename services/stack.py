@@ -92,7 +92,13 @@ SERVICES = (
         "services.licensing.app:create_app",
         2,
         ROOT / "services/licensing/migrations",
-        INTERNAL_CALLS | {"ASSENT_LICENSING_SIGNING_KEY"},
+        # Signs certificates; takes card payments (Stripe's key and webhook secret).
+        INTERNAL_CALLS
+        | {
+            "ASSENT_LICENSING_SIGNING_KEY",
+            "ASSENT_LICENSING_STRIPE_SECRET_KEY",
+            "ASSENT_LICENSING_STRIPE_WEBHOOK_SECRET",
+        },
     ),
     Component(
         "delivery",

@@ -4,6 +4,7 @@ routes, in one router."""
 from fastapi import APIRouter
 
 from services.licensing.bundle.routes import router as bundle_router
+from services.licensing.card.routes import router as card_router
 from services.licensing.earnings.routes import router as earnings_router
 from services.licensing.ledger.routes import router as ledger_router
 from services.licensing.licence.routes import router as licence_router
@@ -18,5 +19,6 @@ for part in (
     ledger_router,
     earnings_router,
     training_router,
+    card_router,
 ):
     router.include_router(part)

@@ -15,6 +15,7 @@ from services.kit.app import create_service_app
 from services.kit.keyring import Keyring, emit_rotation, keys_router
 from services.kit.outbox import EventReceiver
 from services.licensing.api import router
+from services.licensing.card.service import CardPayments
 from services.licensing.config import Settings
 from services.licensing.ledger.accounts import account_service
 from services.licensing.ledger.known_accounts import KnownAccounts
@@ -93,4 +94,5 @@ def create_app(
     )
     app.state.keyring = keyring
     app.state.licensing = licensing
+    app.state.card_payments = CardPayments(settings, licensing.payments)
     return app

@@ -3,7 +3,7 @@
 The gateway maps these names to its typed GraphQL errors, so they are part of the contract.
 """
 
-from services.kit.errors import Conflict, Forbidden
+from services.kit.errors import Conflict, Forbidden, InvalidRequest
 
 
 class QuoteExpired(Conflict):
@@ -51,3 +51,12 @@ class TrainingKeyRejected(Forbidden):
 
 class RunIdReused(Conflict):
     """The run id already recorded another statement."""
+
+
+class CardPaymentsOff(Conflict):
+    """No card provider is configured here: top up by bank transfer instead."""
+
+
+class CardEventRejected(InvalidRequest):
+    """The provider's event is not one it signed with this endpoint's secret, or it was
+    signed too long ago (a replay): nothing was credited."""

@@ -8,7 +8,7 @@ from gateway.types.licensing._bundle import (
     BundlesResult,
     CreateBundleResult,
 )
-from gateway.types.licensing._common import Period
+from gateway.types.licensing._common import Period, money
 from gateway.types.licensing._earnings import Earnings, EarningsResult
 from gateway.types.licensing._ledger import (
     Balance,
@@ -66,4 +66,5 @@ __all__ = [
     "RecordMoneyResult",
     "RefundLicenceResult",
     "RevokeLicenceResult",
+    "money",
 ]

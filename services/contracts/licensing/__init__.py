@@ -15,6 +15,12 @@ from services.contracts.licensing._base import (
     Schema,
 )
 from services.contracts.licensing._bundle import BundleCreate, BundlePage, BundleRead, BundleSource
+from services.contracts.licensing._card import (
+    CardWebhookIn,
+    CardWebhookRead,
+    CheckoutIn,
+    CheckoutRead,
+)
 from services.contracts.licensing._certificate import (
     CertificateLine,
     CertificateRead,
@@ -94,8 +100,12 @@ __all__ = [
     "BundlePage",
     "BundleRead",
     "BundleSource",
+    "CardWebhookIn",
+    "CardWebhookRead",
     "CertificateLine",
     "CertificateRead",
+    "CheckoutIn",
+    "CheckoutRead",
     "Currency",
     "EarningLine",
     "EarningsQuery",

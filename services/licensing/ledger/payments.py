@@ -38,6 +38,19 @@ class PaymentService:
         """Money received from a buyer, credited to their prepaid balance."""
         check_currency(top_up.currency)
         admin_id = require_account(caller)
+        return await self._credit(session, caller, top_up, recorded_by=admin_id)
+
+    async def credit_card_payment(
+        self, session: AsyncSession, caller: Caller, top_up: TopUpIn
+    ) -> TransactionRead:
+        """A card payment the provider confirmed: the buyer paid it themselves, so the
+        transaction is recorded by them."""
+        check_currency(top_up.currency)
+        return await self._credit(session, caller, top_up, recorded_by=top_up.buyer_id)
+
+    async def _credit(
+        self, session: AsyncSession, caller: Caller, top_up: TopUpIn, *, recorded_by: uuid.UUID
+    ) -> TransactionRead:
         await account_service.require_buyer(session, caller, top_up)
         claim = self._claim(TransactionKind.TOP_UP, top_up.buyer_id, top_up)
         if (earlier := await LedgerReferenceRepository(session).claim(claim)) is not None:
@@ -51,7 +64,7 @@ class PaymentService:
                 Entry(funding, -top_up.amount_minor, None),
                 Entry(buyer_account(top_up.buyer_id, top_up.currency), top_up.amount_minor, None),
             ],
-            recorded_by=admin_id,
+            recorded_by=recorded_by,
             reference=top_up.reference,
             transaction_id=claim.transaction_id,
         )
