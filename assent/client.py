@@ -81,6 +81,7 @@ from assent.operations import (
 from assent.options import API_KEY_ENV
 from assent.options import api_key as default_api_key
 from assent.options import gateway_url as default_gateway_url
+from assent.statements import Statements
 from assent.training import TrainingReceipts
 from assent.webhooks import WebhookEndpoints
 from assent.wire import GraphQLWire
@@ -148,6 +149,8 @@ class AssentClient:
         self.training = TrainingReceipts(self._wire)
         # Webhook endpoints (`assent.webhooks`, which also verifies what they receive).
         self.webhooks = WebhookEndpoints(self._wire)
+        # A creator's statements (`assent.statements`: CSV and PDF too).
+        self.statements = Statements(self._wire)
 
     def __repr__(self) -> str:
         # Never the key: a repr ends up in logs and tracebacks.

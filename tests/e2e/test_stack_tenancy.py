@@ -538,6 +538,7 @@ PUBLIC: dict[str, str] = {
     "createWebhookEndpoint": "makes an endpoint for the caller's own account only",
     "registerTrainingKey": "registers a key to the caller's own account; one registered to "
     "another account is refused",
+    "createCardCheckout": "a checkout paying into the caller's own balance only",
 }
 
 # Object types that public operations reach, and why each may be shown that way. A new
@@ -576,6 +577,7 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "WebhookMessage": "messages to the caller's own endpoint",
     "WebhookAttempt": "attempts to reach the caller's own endpoint",
     "TrainingKey": "the caller's own receipt key",
+    "CardCheckout": "the caller's own checkout page",
 }
 
 

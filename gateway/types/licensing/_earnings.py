@@ -20,6 +20,8 @@ class EarningLine:
     buyer_name: str
     uses: list[Use]
     basis_points: int
+    price: Money = strawberry.field(description="The line's price, as sold.")
+    platform_fee: Money = strawberry.field(description="The platform's fee out of that price.")
     amount: Money = strawberry.field(description="Your share; negative for a refund.")
     kind: TransactionKind
     recorded_at: datetime
@@ -55,6 +57,13 @@ class Earnings:
     by_period: list[PeriodEarnings]
     payouts: list[Payout]
     owed: list[Money] = strawberry.field(description="Earned and not yet paid out.")
+    opening: list[Money] = strawberry.field(
+        description="Owed when the period opened (`since`); empty without one."
+    )
+    closing: list[Money] = strawberry.field(
+        description="Owed when it closed (`until`, or now): the opening, plus the shares and "
+        "reversals, less the payouts, of the period."
+    )
 
     @classmethod
     def of(cls, earnings: contract.EarningsRead) -> "Earnings":
@@ -69,6 +78,8 @@ class Earnings:
                     buyer_name=line.buyer_name,
                     uses=list(line.uses),
                     basis_points=line.basis_points,
+                    price=money(line.price_minor, line.currency),
+                    platform_fee=money(line.platform_fee_minor, line.currency),
                     amount=money(line.amount_minor, line.currency),
                     kind=line.kind,
                     recorded_at=line.recorded_at,
@@ -100,6 +111,8 @@ class Earnings:
                 for p in earnings.payouts
             ],
             owed=[money(b.balance_minor, b.currency) for b in earnings.balances],
+            opening=[money(b.amount_minor, b.currency) for b in earnings.opening],
+            closing=[money(b.amount_minor, b.currency) for b in earnings.closing],
         )
 
 

@@ -33,6 +33,7 @@ from services.contracts.licensing._earnings import (
     PayoutRead,
     Period,
     PeriodEarnings,
+    StatementBalance,
     WorkEarnings,
 )
 from services.contracts.licensing._events import (
@@ -145,6 +146,7 @@ __all__ = [
     "SaleScopeRecorded",
     "Schema",
     "ShareLine",
+    "StatementBalance",
     "TopUpIn",
     "TrainedModel",
     "TrainingKeyIn",

@@ -34,6 +34,8 @@ class EarningLine(Schema):
     buyer_name: str
     uses: list[Use]
     basis_points: int
+    price_minor: int = Field(description="the line's price, as sold")
+    platform_fee_minor: int = Field(description="the platform's fee taken out of that price")
     amount_minor: int
     currency: str
     kind: TransactionKind
@@ -63,6 +65,11 @@ class PayoutRead(Schema):
     recorded_at: datetime
 
 
+class StatementBalance(Schema):
+    currency: str
+    amount_minor: int
+
+
 class EarningsRead(Schema):
     creator_id: UUID
     lines: list[EarningLine] = Field(max_length=MAX_PAGE_SIZE * 10)
@@ -70,3 +77,12 @@ class EarningsRead(Schema):
     by_period: list[PeriodEarnings]
     payouts: list[PayoutRead]
     balances: list[BalanceRead] = Field(description="owed to the creator now, per currency")
+    opening: list[StatementBalance] = Field(
+        default_factory=list,
+        description="owed to the creator when the period opens (`since`), per currency",
+    )
+    closing: list[StatementBalance] = Field(
+        default_factory=list,
+        description="owed when it closes (`until`, or now): the opening, plus the shares "
+        "and reversals, less the payouts, of the period",
+    )

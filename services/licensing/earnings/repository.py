@@ -38,6 +38,8 @@ class EarningRow:
     buyer_id: uuid.UUID
     buyer_name: str
     uses: list[str]
+    price_minor: int
+    platform_fee_minor: int
     amount_minor: int
     currency: str
     kind: TransactionKind
@@ -108,6 +110,8 @@ class EarningsRepository(Repository[LedgerAccount]):
                     Licence.buyer_id,
                     Licence.buyer_name,
                     Licence.uses,
+                    LicenceLine.price_minor,
+                    LicenceLine.platform_fee_minor,
                     LedgerPosting.amount_minor,
                     LedgerAccount.currency,
                     LedgerTransaction.kind,
@@ -189,3 +193,21 @@ class EarningsRepository(Repository[LedgerAccount]):
                 await self.session.execute(statement)
             ).all()
         ]
+
+    async def owed_before(
+        self, creator_id: uuid.UUID, currency: str | None, moment: datetime | None
+    ) -> dict[str, int]:
+        """What the creator was owed, per currency, just before `moment` (now for None):
+        every posting to their payable accounts recorded earlier."""
+        statement = self._earnings_from(
+            select(LedgerAccount.currency, func.sum(LedgerPosting.amount_minor))
+        ).where(
+            LedgerAccount.kind == LedgerAccountKind.CREATOR_PAYABLE,
+            LedgerAccount.owner_id == creator_id,
+        )
+        if currency is not None:
+            statement = statement.where(LedgerAccount.currency == currency)
+        if moment is not None:
+            statement = statement.where(LedgerTransaction.recorded_at < moment)
+        statement = statement.group_by(LedgerAccount.currency)
+        return {found: int(amount) for found, amount in await self.session.execute(statement)}

@@ -18,6 +18,7 @@ from services.contracts.licensing import (
     PayoutRead,
     Period,
     PeriodEarnings,
+    StatementBalance,
     WorkEarnings,
 )
 from services.contracts.roles import Role
@@ -65,8 +66,21 @@ class EarningsService:
         for moment, currency, amount in await earnings.earning_amounts(where):
             key = (_period_start(moment, query.period), currency)
             periods[key] = periods.get(key, 0) + amount
+        opening = (
+            await earnings.owed_before(creator_id, query.currency, where.since)
+            if where.since is not None
+            else {}
+        )
+        closing = await earnings.owed_before(creator_id, query.currency, where.until)
+        currencies = sorted(set(opening) | set(closing))
         return EarningsRead(
             creator_id=creator_id,
+            opening=[
+                StatementBalance(currency=c, amount_minor=opening.get(c, 0)) for c in currencies
+            ],
+            closing=[
+                StatementBalance(currency=c, amount_minor=closing.get(c, 0)) for c in currencies
+            ],
             lines=[
                 EarningLine(
                     licence_id=row.licence_id,
@@ -83,6 +97,8 @@ class EarningsService:
                         ),
                         0,
                     ),
+                    price_minor=row.price_minor,
+                    platform_fee_minor=row.platform_fee_minor,
                     amount_minor=row.amount_minor,
                     currency=row.currency,
                     kind=row.kind,
