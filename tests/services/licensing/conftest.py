@@ -7,7 +7,7 @@ read real works through the catalogue's own API.
 """
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,9 +20,11 @@ from services.catalogue.app import create_app as create_catalogue_app
 from services.catalogue.config import Settings as CatalogueSettings
 from services.contracts.roles import Role
 from services.kit.client import HttpxTransport
+from services.kit.migrations import upgrade
 from services.licensing.app import create_app
+from services.stack import SERVICES
 from storage import StorageSettings
-from tests.fixtures.database import connect_rolled_back, join_test_transaction
+from tests.fixtures.database import connect_rolled_back, fresh_database, join_test_transaction
 from tests.services.catalogue.helpers import SECRET, Actor
 from tests.services.licensing.helpers import CATALOGUE_URL, Api, licensing_settings
 
@@ -137,3 +139,26 @@ def admin() -> Actor:
 @pytest.fixture
 def auditor() -> Actor:
     return _actor("Auditor", Role.AUDITOR)
+
+
+LICENSING_MIGRATIONS = next(c for c in SERVICES if c.name == "licensing").migrations
+
+
+@pytest.fixture(scope="module")
+def race_database(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of the test module's own: race tests' requests really commit, so they
+    cannot share the run's rolled-back transactions."""
+    assert LICENSING_MIGRATIONS is not None
+    purpose = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    for url in fresh_database(postgres_server, f"licensing_{purpose}"):
+        upgrade(LICENSING_MIGRATIONS, url, "licensing")
+        yield url
+
+
+@pytest.fixture
+async def racing_app(race_database: str) -> AsyncIterator[FastAPI]:
+    """The licensing app on the module's own database, each request committing."""
+    app = create_app(licensing_settings(race_database, "licensing", database_pool_size=10))
+    yield app
+    await app.state.http.aclose()
+    await app.state.engine.dispose()

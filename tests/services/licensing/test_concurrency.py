@@ -2,11 +2,9 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,42 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.contracts.events import EventEnvelope, Topic
 from services.contracts.licensing import PurchaseIn
 from services.contracts.roles import Role
-from services.kit.migrations import upgrade
 from services.kit.outbox import OutboxDelivery
-from services.licensing.app import create_app
 from services.licensing.licence.sale_scope import sale_scope_service
 from services.licensing.models import LedgerTransaction, Licence, Purchase
-from services.stack import SERVICES
-from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import (
     catalogue_event,
     headers,
-    licensing_settings,
     make_quote,
     quote_line,
     service_headers,
     top_up,
 )
-
-MIGRATIONS = next(c for c in SERVICES if c.name == "licensing").migrations
-
-
-@pytest.fixture(scope="module")
-def race_database(postgres_server: str) -> Iterator[str]:
-    """A database of its own: these requests really commit, so they cannot share the run's."""
-    assert MIGRATIONS is not None
-    for url in fresh_database(postgres_server, "licensing_race"):
-        upgrade(MIGRATIONS, url, "licensing")
-        yield url
-
-
-@pytest.fixture
-async def racing_app(race_database: str) -> AsyncIterator[FastAPI]:
-    app = create_app(licensing_settings(race_database, "licensing", database_pool_size=10))
-    yield app
-    await app.state.http.aclose()
-    await app.state.engine.dispose()
 
 
 def _buyer() -> Actor:

@@ -3,48 +3,22 @@ an exclusive sale and any other sale of the work for the same uses never both co
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.contracts.licensing import LicenceLineStatus
 from services.contracts.roles import Role
-from services.kit.migrations import upgrade
-from services.licensing.app import create_app
 from services.licensing.models import LicenceLine
-from services.stack import SERVICES
-from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import (
     headers,
-    licensing_settings,
     make_quote,
     quote_line,
     top_up,
 )
-
-MIGRATIONS = next(c for c in SERVICES if c.name == "licensing").migrations
-
-
-@pytest.fixture(scope="module")
-def race_database(postgres_server: str) -> Iterator[str]:
-    """A database of its own: these requests really commit, so they cannot share the run's."""
-    assert MIGRATIONS is not None
-    for url in fresh_database(postgres_server, "licensing_exclusive_race"):
-        upgrade(MIGRATIONS, url, "licensing")
-        yield url
-
-
-@pytest.fixture
-async def racing_app(race_database: str) -> AsyncIterator[FastAPI]:
-    app = create_app(licensing_settings(race_database, "licensing", database_pool_size=10))
-    yield app
-    await app.state.http.aclose()
-    await app.state.engine.dispose()
 
 
 async def _race(app: FastAPI, work_id: uuid.UUID, exclusivity: list[int]) -> list[Actor]:

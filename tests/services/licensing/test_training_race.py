@@ -3,11 +3,9 @@ request in its own committing transaction on PostgreSQL: exactly one is recorded
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -18,38 +16,14 @@ from services.contracts.catalogue import Use
 from services.contracts.licensing import TrainingLicenceUse, TrainingStatement
 from services.contracts.roles import Role
 from services.kit.db import utcnow
-from services.kit.migrations import upgrade
-from services.licensing.app import create_app
 from services.licensing.training.models import TrainingRun
-from services.stack import SERVICES
-from tests.fixtures.database import fresh_database
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import (
     headers,
-    licensing_settings,
     make_quote,
     quote_line,
     top_up,
 )
-
-MIGRATIONS = next(c for c in SERVICES if c.name == "licensing").migrations
-
-
-@pytest.fixture(scope="module")
-def race_database(postgres_server: str) -> Iterator[str]:
-    """A database of its own: these requests really commit, so they cannot share the run's."""
-    assert MIGRATIONS is not None
-    for url in fresh_database(postgres_server, "licensing_training_race"):
-        upgrade(MIGRATIONS, url, "licensing")
-        yield url
-
-
-@pytest.fixture
-async def racing_app(race_database: str) -> AsyncIterator[FastAPI]:
-    app = create_app(licensing_settings(race_database, "licensing", database_pool_size=10))
-    yield app
-    await app.state.http.aclose()
-    await app.state.engine.dispose()
 
 
 def _body(key: Ed25519PrivateKey, lab: Actor, licence: dict[str, object], model: str) -> object:
