@@ -2,4 +2,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.storage",
     "tests.fixtures.stack",
+    "tests.fixtures.smtp",
 ]

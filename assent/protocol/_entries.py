@@ -29,6 +29,7 @@ from services.contracts.licensing import (
     LicenceGranted,
     LicenceRefunded,
     LicenceRevoked,
+    PayoutAccountRecorded,
     SaleScopeRecorded,
     TrainingRecorded,
     TrainingRefused,
@@ -61,6 +62,8 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.KEY_ROTATED: KeyRotated,
     Topic.TRAINING_RECORDED: TrainingRecorded,
     Topic.TRAINING_REFUSED: TrainingRefused,
+    Topic.PAYOUT_ACCOUNT_REQUESTED: PayoutAccountRecorded,
+    Topic.PAYOUT_ACCOUNT_CONFIRMED: PayoutAccountRecorded,
 }
 """The contract each topic's payload is read with."""
 
@@ -92,6 +95,8 @@ STEPS: dict[Topic, frozenset[ChainStep]] = {
     Topic.KEY_ROTATED: frozenset({ChainStep.KEY}),
     Topic.TRAINING_RECORDED: frozenset({ChainStep.TRAINING}),
     Topic.TRAINING_REFUSED: frozenset({ChainStep.TRAINING}),
+    Topic.PAYOUT_ACCOUNT_REQUESTED: frozenset({ChainStep.ACCOUNT}),
+    Topic.PAYOUT_ACCOUNT_CONFIRMED: frozenset({ChainStep.ACCOUNT}),
 }
 """The steps an entry of each topic may be shown as: the report reads the step, so an
 entry shown under another step's name would mislead it."""

@@ -31,6 +31,8 @@ class Topic(StrEnum):
     KEY_ROTATED = "key.rotated"
     TRAINING_RECORDED = "training.recorded"
     TRAINING_REFUSED = "training.refused"
+    PAYOUT_ACCOUNT_REQUESTED = "payout_account.requested"
+    PAYOUT_ACCOUNT_CONFIRMED = "payout_account.confirmed"
 
 
 SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
@@ -73,6 +75,9 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     # the chains of the licences and works the run named.
     Topic.TRAINING_RECORDED: ("audit",),
     Topic.TRAINING_REFUSED: ("audit",),
+    # Where a creator's money goes, and who confirmed it when: in the creator's account chain.
+    Topic.PAYOUT_ACCOUNT_REQUESTED: ("audit",),
+    Topic.PAYOUT_ACCOUNT_CONFIRMED: ("audit",),
 }
 """Receiving services by topic; the outbox writes one delivery row per receiver."""
 
@@ -101,6 +106,8 @@ PUBLISHERS: dict[Topic, str | tuple[str, ...]] = {
     Topic.KEY_ROTATED: ("licensing", "delivery"),
     Topic.TRAINING_RECORDED: "licensing",
     Topic.TRAINING_REFUSED: "licensing",
+    Topic.PAYOUT_ACCOUNT_REQUESTED: "licensing",
+    Topic.PAYOUT_ACCOUNT_CONFIRMED: "licensing",
 }
 """The service (or services) that publish each topic through their outbox."""
 

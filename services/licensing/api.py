@@ -8,6 +8,7 @@ from services.licensing.card.routes import router as card_router
 from services.licensing.earnings.routes import router as earnings_router
 from services.licensing.ledger.routes import router as ledger_router
 from services.licensing.licence.routes import router as licence_router
+from services.licensing.payout.routes import router as payout_router
 from services.licensing.quote.routes import router as quote_router
 from services.licensing.training.routes import router as training_router
 
@@ -20,5 +21,6 @@ for part in (
     earnings_router,
     training_router,
     card_router,
+    payout_router,
 ):
     router.include_router(part)

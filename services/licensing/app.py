@@ -1,4 +1,6 @@
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,7 @@ from services.licensing.ledger.accounts import account_service
 from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.licence.sale_scope import SCOPE_TOPICS, sale_scope_service
 from services.licensing.licence.service import LicenceService
+from services.licensing.payout import Payouts
 from services.licensing.wiring import LicensingServices
 
 
@@ -95,4 +98,24 @@ def create_app(
     app.state.keyring = keyring
     app.state.licensing = licensing
     app.state.card_payments = CardPayments(settings, licensing.payments)
+    payouts = Payouts.build(settings, licensing, lambda: app.state.sessionmaker)
+    app.state.payouts = payouts
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Inside the kit's lifespan, so the workers stop before the database goes.
+        async with service_lifespan(app):
+            tasks = [
+                asyncio.create_task(payouts.runner.worker.run(), name="licensing-payout-runs"),
+                asyncio.create_task(payouts.mailer.worker.run(), name="licensing-payout-mail"),
+            ]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
     return app

@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.kit.mail import MailSettings
 from services.kit.settings import ServiceSettings
 
 
@@ -21,3 +24,36 @@ class Settings(ServiceSettings):
     # Where the lab's browser returns to after paying, or giving up.
     stripe_success_url: str = "http://127.0.0.1:8000/portal/#paid"
     stripe_cancel_url: str = "http://127.0.0.1:8000/portal/#not-paid"
+    # The platform's own bank account: payouts are paid from it (the pain.001 debtor) and
+    # labs' bank transfers are paid into it. Payout runs are off while the IBAN is unset.
+    bank_holder: str = "Assent"
+    bank_iban: str = ""
+    bank_bic: str = ""
+    # A creator is paid once their available balance reaches this, per currency (minor).
+    payout_minimums: dict[str, int] = Field(default_factory=lambda: {"EUR": 1_000})
+    # Hours between scheduled payout runs; 0 leaves runs to an admin.
+    payout_every_hours: float = Field(default=0, ge=0)
+    payout_poll_seconds: float = Field(default=1.0, gt=0)
+    # Creators paid per committed step of a run: a crash loses at most one step's work,
+    # which the run then does again.
+    payout_batch: int = Field(default=500, gt=0, le=10_000)
+    # Payout account confirmations: how they are mailed, and where the link leads.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_tls: bool = False
+    mail_sender: str = "Assent <no-reply@assent.invalid>"
+    mail_folder: Path = Path("var/mail")
+    portal_url: str = "http://127.0.0.1:8000/portal/"
+
+    def mail(self) -> MailSettings:
+        return MailSettings(
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
+            smtp_username=self.smtp_username,
+            smtp_password=self.smtp_password,
+            smtp_tls=self.smtp_tls,
+            sender=self.mail_sender,
+            folder=self.mail_folder,
+        )

@@ -60,3 +60,13 @@ class CardPaymentsOff(Conflict):
 class CardEventRejected(InvalidRequest):
     """The provider's event is not one it signed with this endpoint's secret, or it was
     signed too long ago (a replay): nothing was credited."""
+
+
+class PayoutsOff(Conflict):
+    """No platform bank account is configured: payout runs cannot be paid from anywhere."""
+
+
+class BankStatementRejected(InvalidRequest):
+    """An entry of the bank statement cannot be applied (an unknown reference, an entry
+    already imported, another currency or amount than the transfer's): nothing of the
+    statement was applied."""

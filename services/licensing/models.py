@@ -37,7 +37,7 @@ from services.kit.db import UTCDateTime, new_metadata
 EnumT = TypeVar("EnumT", bound=enum.Enum)
 
 
-def _enum(kind: type[EnumT]) -> Enum:
+def enum_column(kind: type[EnumT]) -> Enum:
     # Plain VARCHAR holding the value: adding a member needs no type migration.
     return Enum(
         kind,
@@ -63,7 +63,7 @@ class Bundle(Base):
     name: Mapped[str] = mapped_column(String(200))
     uses: Mapped[list[str]] = mapped_column(JSON)
     currency: Mapped[str] = mapped_column(String(3))
-    source: Mapped[BundleSource] = mapped_column(_enum(BundleSource))
+    source: Mapped[BundleSource] = mapped_column(enum_column(BundleSource))
     search: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     work_ids: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -120,7 +120,7 @@ class Licence(Base):
     total_minor: Mapped[int] = mapped_column(BigInteger)
     platform_fee_minor: Mapped[int] = mapped_column(BigInteger)
     refunded_minor: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[LicenceStatus] = mapped_column(_enum(LicenceStatus))
+    status: Mapped[LicenceStatus] = mapped_column(enum_column(LicenceStatus))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -156,7 +156,7 @@ class LicenceLine(Base):
     position: Mapped[int]
     version_id: Mapped[uuid.UUID]
     title: Mapped[str] = mapped_column(String(300))
-    media_type: Mapped[MediaType] = mapped_column(_enum(MediaType))
+    media_type: Mapped[MediaType] = mapped_column(enum_column(MediaType))
     file_name: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -171,7 +171,7 @@ class LicenceLine(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the line's exclusive window closes; None for a line sold without one.
     exclusive_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[LicenceLineStatus] = mapped_column(_enum(LicenceLineStatus))
+    status: Mapped[LicenceLineStatus] = mapped_column(enum_column(LicenceLineStatus))
     excluded_reason: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -203,7 +203,7 @@ class LedgerAccount(Base):
     __tablename__ = "ledger_account"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    kind: Mapped[LedgerAccountKind] = mapped_column(_enum(LedgerAccountKind))
+    kind: Mapped[LedgerAccountKind] = mapped_column(enum_column(LedgerAccountKind))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     currency: Mapped[str] = mapped_column(String(3))
     balance_minor: Mapped[int | None] = mapped_column(BigInteger)
@@ -218,7 +218,7 @@ class LedgerTransaction(Base):
     __tablename__ = "ledger_transaction"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    kind: Mapped[TransactionKind] = mapped_column(_enum(TransactionKind))
+    kind: Mapped[TransactionKind] = mapped_column(enum_column(TransactionKind))
     currency: Mapped[str] = mapped_column(String(3))
     licence_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("licence.id"), index=True)
     reference: Mapped[str | None] = mapped_column(String(200))
@@ -273,7 +273,7 @@ class LedgerReference(Base):
 
     __tablename__ = "ledger_reference"
 
-    kind: Mapped[TransactionKind] = mapped_column(_enum(TransactionKind), primary_key=True)
+    kind: Mapped[TransactionKind] = mapped_column(enum_column(TransactionKind), primary_key=True)
     reference: Mapped[str] = mapped_column(String(200), primary_key=True)
     owner_id: Mapped[uuid.UUID]
     amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -35,6 +35,7 @@ from services.contracts.licensing import (
     LicenceGranted,
     LicenceRefunded,
     LicenceRevoked,
+    PayoutAccountRecorded,
     SaleScopeRecorded,
     TrainingRecorded,
     TrainingRefused,
@@ -89,6 +90,9 @@ STEPS: dict[Topic, ChainStep] = {
     Topic.KEY_ROTATED: ChainStep.KEY,
     Topic.TRAINING_RECORDED: ChainStep.TRAINING,
     Topic.TRAINING_REFUSED: ChainStep.TRAINING,
+    # Where a creator's money goes is part of who the account is.
+    Topic.PAYOUT_ACCOUNT_REQUESTED: ChainStep.ACCOUNT,
+    Topic.PAYOUT_ACCOUNT_CONFIRMED: ChainStep.ACCOUNT,
 }
 
 WORK_STEPS = frozenset({ChainStep.CONSENT, ChainStep.OFFER, ChainStep.WITHDRAWAL})
@@ -171,6 +175,9 @@ def _subjects(topic: Topic, payload: dict[str, object]) -> list[Subject]:
                 (SubjectKind.BUYER, refused.buyer_id),
                 (SubjectKind.WORK, refused.work_id),
             ]
+        case Topic.PAYOUT_ACCOUNT_REQUESTED | Topic.PAYOUT_ACCOUNT_CONFIRMED:
+            account = PayoutAccountRecorded.model_validate(payload).account
+            return [(SubjectKind.ACCOUNT, account.creator_id)]
         case Topic.KEY_ROTATED:
             purpose = KeyRotated.model_validate(payload).purpose
             return [(SubjectKind.KEY, key_subject_id(purpose))]

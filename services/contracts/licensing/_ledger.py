@@ -45,6 +45,9 @@ class LedgerAccountKind(StrEnum):
     PLATFORM_REVENUE = "platform_revenue"
     PAYOUTS = "payouts"
     """Money that has left the marketplace to creators."""
+    IN_PAYMENT = "in_payment"
+    """A creator's money in a payout run's transfer, until the bank's statement says it
+    was paid (to PAYOUTS) or returned (back to CREATOR_PAYABLE)."""
     FUNDING = "funding"
     """Money that has entered the marketplace from buyers."""
 
@@ -54,6 +57,11 @@ class TransactionKind(StrEnum):
     SALE = "sale"
     REFUND = "refund"
     PAYOUT = "payout"
+    """Paid outside Assent, recorded by an admin."""
+    PAYOUT_SENT = "payout_sent"
+    """A payout run moved creators' balances to "in payment"."""
+    PAYOUT_SETTLED = "payout_settled"
+    PAYOUT_RETURNED = "payout_returned"
 
 
 class PostingRead(Schema):

@@ -28,6 +28,14 @@ from services.licensing.models import (
 
 Columns = TypeVarTuple("Columns")
 
+PAYOUT_KINDS = (
+    TransactionKind.PAYOUT,
+    TransactionKind.PAYOUT_SENT,
+    # A returned transfer is a payout reversed: a negative line among the payouts.
+    TransactionKind.PAYOUT_RETURNED,
+)
+"""What moves money out of (or back into) what a creator is owed, other than sales."""
+
 
 @dataclass(frozen=True)
 class EarningRow:
@@ -184,7 +192,7 @@ class EarningsRepository(Repository[LedgerAccount]):
                     LedgerTransaction.recorded_at,
                 )
             )
-            .where(*self._creator_postings(where, (TransactionKind.PAYOUT,)))
+            .where(*self._creator_postings(where, PAYOUT_KINDS))
             .order_by(LedgerTransaction.recorded_at.desc(), LedgerTransaction.id)
         )
         return [

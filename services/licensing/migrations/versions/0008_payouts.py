@@ -1,0 +1,175 @@
+"""payout accounts, runs and payments, bank statements and references
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-06 02:19:20.569527
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import services.kit.db
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "bank_reference",
+        sa.Column("buyer_id", sa.Uuid(), nullable=False),
+        sa.Column("reference", sa.String(length=25), nullable=False),
+        sa.PrimaryKeyConstraint("buyer_id", name=op.f("pk_bank_reference")),
+        sa.UniqueConstraint("reference", name=op.f("uq_bank_reference_reference")),
+    )
+    op.create_table(
+        "bank_statement",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("statement_id", sa.String(length=100), nullable=False),
+        sa.Column("imported_at", services.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("imported_by", sa.Uuid(), nullable=False),
+        sa.Column("paid", sa.Integer(), nullable=False),
+        sa.Column("returned", sa.Integer(), nullable=False),
+        sa.Column("credited", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_statement")),
+        sa.UniqueConstraint("statement_id", name=op.f("uq_bank_statement_statement_id")),
+    )
+    op.create_table(
+        "payout_account",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("creator_id", sa.Uuid(), nullable=False),
+        sa.Column("holder", sa.String(length=70), nullable=False),
+        sa.Column("iban", sa.String(length=34), nullable=False),
+        sa.Column("bic", sa.String(length=11), nullable=False),
+        sa.Column("bank_country", sa.String(length=2), nullable=False),
+        sa.Column("requested_at", services.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("superseded_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("mailed_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("mail_due_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("mail_attempts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payout_account")),
+    )
+    with op.batch_alter_table("payout_account", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_payout_account_creator", ["creator_id", "confirmed_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_payout_account_mail_due_at"), ["mail_due_at"], unique=False
+        )
+
+    op.create_table(
+        "payout_run",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum("running", "ready", name="payoutrunstate", native_enum=False, length=20),
+            nullable=False,
+        ),
+        sa.Column("started_at", services.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_by", sa.Uuid(), nullable=True),
+        sa.Column("execution_date", sa.Date(), nullable=False),
+        sa.Column("minimum_minor", sa.BigInteger(), nullable=False),
+        sa.Column("payments", sa.Integer(), nullable=False),
+        sa.Column("total_minor", sa.BigInteger(), nullable=False),
+        sa.Column("skipped_without_account", sa.Integer(), nullable=False),
+        sa.Column("decided_through", sa.Uuid(), nullable=True),
+        sa.Column("message_id", sa.String(length=35), nullable=True),
+        sa.Column("pain001", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payout_run")),
+    )
+    with op.batch_alter_table("payout_run", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_payout_run_started_at"), ["started_at"], unique=False)
+        batch_op.create_index(
+            "uq_payout_run_running",
+            ["currency"],
+            unique=True,
+            postgresql_where=sa.text("state = 'running'"),
+            sqlite_where=sa.text("state = 'running'"),
+        )
+
+    op.create_table(
+        "bank_entry",
+        sa.Column("entry_reference", sa.String(length=100), nullable=False),
+        sa.Column("statement_id", sa.Uuid(), nullable=False),
+        sa.Column("matched", sa.String(length=35), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["statement_id"],
+            ["bank_statement.id"],
+            name=op.f("fk_bank_entry_statement_id_bank_statement"),
+        ),
+        sa.PrimaryKeyConstraint("entry_reference", name=op.f("pk_bank_entry")),
+    )
+    with op.batch_alter_table("bank_entry", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_bank_entry_statement_id"), ["statement_id"], unique=False
+        )
+
+    op.create_table(
+        "payout_payment",
+        sa.Column("run_id", sa.Uuid(), nullable=False),
+        sa.Column("creator_id", sa.Uuid(), nullable=False),
+        sa.Column("end_to_end_id", sa.String(length=35), nullable=False),
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("holder", sa.String(length=70), nullable=False),
+        sa.Column("iban", sa.String(length=34), nullable=False),
+        sa.Column("bic", sa.String(length=11), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "in_payment", "paid", "returned", name="paymentstate", native_enum=False, length=20
+            ),
+            nullable=False,
+        ),
+        sa.Column("return_reason", sa.String(length=200), nullable=True),
+        sa.Column("settled_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["payout_account.id"],
+            name=op.f("fk_payout_payment_account_id_payout_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["payout_run.id"], name=op.f("fk_payout_payment_run_id_payout_run")
+        ),
+        sa.PrimaryKeyConstraint("run_id", "creator_id", name=op.f("pk_payout_payment")),
+        sa.UniqueConstraint("end_to_end_id", name=op.f("uq_payout_payment_end_to_end_id")),
+    )
+    with op.batch_alter_table("payout_payment", schema=None) as batch_op:
+        batch_op.create_index("ix_payout_payment_creator", ["creator_id", "run_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("payout_payment", schema=None) as batch_op:
+        batch_op.drop_index("ix_payout_payment_creator")
+
+    op.drop_table("payout_payment")
+    with op.batch_alter_table("bank_entry", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bank_entry_statement_id"))
+
+    op.drop_table("bank_entry")
+    with op.batch_alter_table("payout_run", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_payout_run_running",
+            postgresql_where=sa.text("state = 'running'"),
+            sqlite_where=sa.text("state = 'running'"),
+        )
+        batch_op.drop_index(batch_op.f("ix_payout_run_started_at"))
+
+    op.drop_table("payout_run")
+    with op.batch_alter_table("payout_account", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payout_account_mail_due_at"))
+        batch_op.drop_index("ix_payout_account_creator")
+
+    op.drop_table("payout_account")
+    op.drop_table("bank_statement")
+    op.drop_table("bank_reference")
