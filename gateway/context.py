@@ -17,6 +17,7 @@ from gateway.clients.card import CardClient
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
+from gateway.clients.payouts import PayoutsClient
 from gateway.clients.services import ServiceClients
 from gateway.clients.training import TrainingClient
 from gateway.clients.webhooks import WebhookClient
@@ -57,6 +58,7 @@ class Context(BaseContext):
         self.licensing = LicensingClient(services.by_name["licensing"])
         self.training = TrainingClient(services.by_name["licensing"])
         self.cards = CardClient(services.by_name["licensing"])
+        self.payouts = PayoutsClient(services.by_name["licensing"])
         self.delivery = DeliveryClient(services.by_name["delivery"])
         self.webhooks = WebhookClient(services.by_name["delivery"])
         self.audit = AuditClient(services.by_name["audit"])

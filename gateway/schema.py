@@ -32,6 +32,7 @@ from gateway.resolvers.card import CardMutation
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
+from gateway.resolvers.payouts import PayoutsMutation, PayoutsQuery
 from gateway.resolvers.provenance import ProvenanceMutation
 from gateway.resolvers.training import TrainingMutation, TrainingQuery
 from gateway.resolvers.webhooks import WebhookMutation, WebhookQuery
@@ -61,6 +62,7 @@ class Query(
     DeliveryQuery,
     AuditQuery,
     TrainingQuery,
+    PayoutsQuery,
     WebhookQuery,
 ):
     pass
@@ -76,6 +78,7 @@ class Mutation(
     TrainingMutation,
     WebhookMutation,
     CardMutation,
+    PayoutsMutation,
 ):
     pass
 

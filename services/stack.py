@@ -92,12 +92,14 @@ SERVICES = (
         "services.licensing.app:create_app",
         2,
         ROOT / "services/licensing/migrations",
-        # Signs certificates; takes card payments (Stripe's key and webhook secret).
+        # Signs certificates; takes card payments (Stripe's key and webhook secret); mails
+        # payout account confirmations.
         INTERNAL_CALLS
         | {
             "ASSENT_LICENSING_SIGNING_KEY",
             "ASSENT_LICENSING_STRIPE_SECRET_KEY",
             "ASSENT_LICENSING_STRIPE_WEBHOOK_SECRET",
+            "ASSENT_LICENSING_SMTP_PASSWORD",
         },
     ),
     Component(
@@ -202,6 +204,10 @@ def stack_environment(
             "ASSENT_STORAGE_PUBLIC_URL", f"http://{host}:{port + OBJECT_SERVER.port_offset}"
         )
         env.setdefault("ASSENT_STORAGE_SIGNING_SECRET", stored["storage_signing_secret"])
+    # With no SMTP server, mail (payout account confirmations) waits in a folder, and
+    # its links lead to this stack's portal.
+    env.setdefault("ASSENT_LICENSING_MAIL_FOLDER", str((data_dir / "mail").resolve()))
+    env.setdefault("ASSENT_LICENSING_PORTAL_URL", f"http://{host}:{port}/portal/")
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 

@@ -10,7 +10,8 @@ import pytest
 from services.stack import OBJECT_SERVER
 from tests.e2e.embedded import ADMIN_KEY_LINE, EmbeddedStack, start, stop
 from tests.fixtures.database import fresh_database
-from tests.fixtures.stack import RunningStack, free_port_block, launch_stack
+from tests.fixtures.smtp import MailServer
+from tests.fixtures.stack import RunningStack, free_port_block, launch_stack, payout_settings
 from tests.fixtures.storage import S3Server
 
 # Retries back off to at most 2 s here (300 s in production), so a restarted receiver
@@ -29,12 +30,17 @@ FAULT_SETTINGS = {
     # fault in the gateway's database meets authentication at once, not minutes later.
     "ASSENT_GATEWAY_PRINCIPAL_CACHE_SECONDS": "0",
     "ASSENT_GATEWAY_LAST_USED_RESOLUTION_SECONDS": "0",
+    # Two creators per committed step, so a run killed mid-way has steps behind it.
+    "ASSENT_LICENSING_PAYOUT_BATCH": "2",
 }
 
 
 @pytest.fixture(scope="session")
 def fault_stack(
-    postgres_server: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+    postgres_server: str,
+    s3_server: S3Server,
+    smtp_server: MailServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningStack]:
     with contextlib.contextmanager(fresh_database)(postgres_server, "faults") as url:
         # Its own bucket: the audit log's checkpoint objects are named by tree size.
@@ -43,7 +49,7 @@ def fault_stack(
             s3_server,
             tmp_path_factory.mktemp("faults"),
             bucket="assent-faults",
-            settings=FAULT_SETTINGS,
+            settings={**FAULT_SETTINGS, **payout_settings(smtp_server)},
         )
 
 

@@ -50,7 +50,9 @@ from tests.e2e.marketplace import (
     register,
     upload_single,
 )
+from tests.e2e.payouts import confirmed_payout_account, payout_run
 from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.smtp import MailServer
 from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
@@ -525,6 +527,43 @@ CASES: dict[str, Case] = {
         _ids(id="work"),
         hides="trainingModel",
     ),
+    # A creator's payout accounts and transfers: anyone else is answered with their own.
+    "payoutAccounts": Case(
+        "payoutAccounts",
+        Owner.CREATOR,
+        "{ payoutAccounts { __typename ... on PayoutAccountList { items { id } } } }",
+        hides="payoutAccount",
+    ),
+    "payouts": Case(
+        "payouts",
+        Owner.CREATOR,
+        """query($creator: ID!) { payouts(creatorId: $creator) { __typename
+          ... on PayoutPaymentList { items { creatorId } } } }""",
+        _ids(creator="creator"),
+        hides="creator",
+    ),
+    "confirmPayoutAccount": Case(
+        "confirmPayoutAccount",
+        Owner.CREATOR,
+        """mutation($id: ID!) { confirmPayoutAccount(accountId: $id, code: "AAAAAAAA") {
+          __typename } }""",
+        _ids(id="payoutAccount"),
+    ),
+    "payoutRun": Case(
+        "payoutRun",
+        Owner.ADMIN,
+        "query($id: ID!) { payoutRun(id: $id) { __typename } }",
+        _ids(id="payoutRun"),
+    ),
+    "startPayoutRun": Case(
+        "startPayoutRun", Owner.ADMIN, "mutation { startPayoutRun { __typename } }"
+    ),
+    "importBankStatement": Case(
+        "importBankStatement",
+        Owner.ADMIN,
+        """mutation { importBankStatement(format: CSV, content: "entry_reference") {
+          __typename } }""",
+    ),
 }
 
 # Operations that name nothing owned by someone else, and why.
@@ -539,6 +578,8 @@ PUBLIC: dict[str, str] = {
     "registerTrainingKey": "registers a key to the caller's own account; one registered to "
     "another account is refused",
     "createCardCheckout": "a checkout paying into the caller's own balance only",
+    "setPayoutAccount": "asks for the caller's own payout account only",
+    "bankTransferReference": "answers the caller's own reference only; it takes no id",
 }
 
 # Object types that public operations reach, and why each may be shown that way. A new
@@ -578,6 +619,8 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "WebhookAttempt": "attempts to reach the caller's own endpoint",
     "TrainingKey": "the caller's own receipt key",
     "CardCheckout": "the caller's own checkout page",
+    "PayoutAccount": "the caller's own new payout account, its IBAN masked",
+    "BankTransferReference": "the caller's own reference and the platform's bank account",
 }
 
 
@@ -713,7 +756,7 @@ async def _revoked_key(gateway: GraphQLClient, key: str) -> str:
 
 
 @pytest.fixture(scope="module")
-async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
+async def scenario(running_stack: RunningStack, smtp_server: MailServer) -> AsyncIterator[Scenario]:
     """A creator and a buyer who traded, owning one of everything between them; an
     admin's second key; another buyer and another creator. Built once for the matrix."""
     gateway = GraphQLClient(running_stack.graphql_url)
@@ -753,6 +796,10 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
         _, spare_key = await _new_key(gateway, buyer, "spare")
         training = await _trained(running_stack, buyer, licence["id"], work)
         endpoint = await gateway.execute(WEBHOOK, {"url": "http://127.0.0.1:9/tenancy"}, key=buyer)
+        payout_account = await confirmed_payout_account(
+            gateway, smtp_server, creator, creator_name, "DE02120300000000202051", "BYLADEM1001"
+        )
+        paid_out = await payout_run(gateway, admin)
 
         # A second admin, whose key can be revoked without touching the suite's.
         email = f"operator-{uuid.uuid4().hex[:6]}@example.org"
@@ -781,6 +828,8 @@ async def scenario(running_stack: RunningStack) -> AsyncIterator[Scenario]:
                 "delivery": licence["delivery"]["id"],
                 "spareKey": spare_key,
                 "webhookEndpoint": endpoint["createWebhookEndpoint"]["endpoint"]["id"],
+                "payoutAccount": payout_account,
+                "payoutRun": paid_out["id"],
                 **training,
             },
             owners={Owner.CREATOR: creator, Owner.BUYER: buyer, Owner.ADMIN: admin},
