@@ -1,6 +1,7 @@
 pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.storage",
-    "tests.fixtures.stack",
+    # Before the stack, which imports it.
     "tests.fixtures.smtp",
+    "tests.fixtures.stack",
 ]

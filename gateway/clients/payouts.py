@@ -66,8 +66,9 @@ class PayoutsClient(ServiceApi):
     async def run(self, principal: Principal, run_id: uuid.UUID) -> PayoutRunRead:
         return await self._model(PayoutRunRead, principal, "GET", f"/v1/payout-runs/{run_id}")
 
-    async def run_file(self, principal: Principal, run_id: uuid.UUID) -> str:
-        return (await self._call(principal, "GET", f"/v1/payout-runs/{run_id}/pain001")).decode()
+    async def run_file(self, principal: Principal, run_id: uuid.UUID, sequence: int) -> str:
+        path = f"/v1/payout-runs/{run_id}/files/{sequence}"
+        return (await self._call(principal, "GET", path)).decode()
 
     async def import_statement(
         self, principal: Principal, statement: BankStatementIn

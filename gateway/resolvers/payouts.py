@@ -75,17 +75,16 @@ class PayoutsQuery:
             return failure(error, Forbidden, *REFUSALS)
         return PayoutPaymentList(items=[PayoutPayment.of(payment) for payment in payments])
 
-    @strawberry.field(description="A payout run and, once ready, its pain.001 file (admins).")
+    @strawberry.field(description="A payout run and its pain.001 files (admins, auditors).")
     async def payout_run(self, info: Info[Context, None], id: strawberry.ID) -> PayoutRunResult:
         ctx = info.context
         try:
             principal = ctx.require_principal()
             run_id = _id(id, "payout run")
             run = await ctx.payouts.run(principal, run_id)
-            written = await ctx.payouts.run_file(principal, run_id) if run.message_id else None
         except errors.AssentError as error:
             return failure(error, NotFound, Forbidden, *REFUSALS)
-        return PayoutRun.of(run, written)
+        return PayoutRun.of(run)
 
     @strawberry.field(
         description="The reference to quote on a bank transfer to top up your balance "

@@ -1,12 +1,15 @@
 """Payouts: where a creator is paid, the transfers made to them, admins' payout runs and
 bank statements, and the reference a lab quotes on a bank transfer."""
 
+import uuid
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated
 
 import strawberry
+from strawberry.types import Info
 
+from gateway.context import Context
 from gateway.types.catalogue import Money
 from gateway.types.errors import Conflict, Forbidden, NotFound, Refusals, ValidationFailed
 from gateway.types.licensing import money
@@ -93,7 +96,24 @@ class PayoutPayment:
         )
 
 
-@strawberry.type(description="A payout run: its transfers go to the bank as one pain.001.")
+@strawberry.type(description="One pain.001.001.03 file of a payout run, for the bank.")
+class PayoutFile:
+    run_id: strawberry.Private[uuid.UUID]
+    sequence: int
+    message_id: str
+    transfers: int
+    total: Money
+
+    @strawberry.field(description="The SEPA credit transfer file itself (XML).")
+    async def pain001(self, info: Info[Context, None]) -> str:
+        ctx = info.context
+        return await ctx.payouts.run_file(ctx.require_principal(), self.run_id, self.sequence)
+
+
+@strawberry.type(
+    description="A payout run: its transfers go to the bank in pain.001 files of at most "
+    "10,000 transfers each (a setting)."
+)
 class PayoutRun:
     id: strawberry.ID
     state: PayoutRunState
@@ -102,13 +122,10 @@ class PayoutRun:
     payments: int
     total: Money
     skipped_without_account: int
-    message_id: str | None
-    pain001: str | None = strawberry.field(
-        description="The SEPA credit transfer file (pain.001.001.03), once ready."
-    )
+    files: list[PayoutFile]
 
     @classmethod
-    def of(cls, run: contract.PayoutRunRead, pain001: str | None = None) -> "PayoutRun":
+    def of(cls, run: contract.PayoutRunRead) -> "PayoutRun":
         return cls(
             id=strawberry.ID(str(run.id)),
             state=PayoutRunState(run.state.value),
@@ -117,8 +134,16 @@ class PayoutRun:
             payments=run.payments,
             total=money(run.total_minor, run.currency),
             skipped_without_account=run.skipped_without_account,
-            message_id=run.message_id,
-            pain001=pain001,
+            files=[
+                PayoutFile(
+                    run_id=run.id,
+                    sequence=file.sequence,
+                    message_id=file.message_id,
+                    transfers=file.transfers,
+                    total=money(file.total_minor, run.currency),
+                )
+                for file in run.files
+            ],
         )
 
 

@@ -37,6 +37,8 @@ class Settings(ServiceSettings):
     # Creators paid per committed step of a run: a crash loses at most one step's work,
     # which the run then does again.
     payout_batch: int = Field(default=500, gt=0, le=10_000)
+    # Transfers per pain.001 file: banks cap a file's size, and each is validated whole.
+    payout_file_transfers: int = Field(default=10_000, gt=0, le=50_000)
     # Payout account confirmations: how they are mailed, and where the link leads.
     smtp_host: str = ""
     smtp_port: int = 25

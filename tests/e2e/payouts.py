@@ -16,7 +16,8 @@ CONFIRM = """mutation($id: ID!, $code: String!) { confirmPayoutAccount(accountId
   __typename ... on PayoutAccount { id state iban } } }"""
 START_RUN = """mutation { startPayoutRun { __typename ... on PayoutRun { id state } } }"""
 RUN = """query($id: ID!) { payoutRun(id: $id) { __typename ... on PayoutRun {
-  id state payments skippedWithoutAccount total { amountMinor currency } pain001 } } }"""
+  id state payments skippedWithoutAccount total { amountMinor currency }
+  files { sequence transfers pain001 } } } }"""
 PAYOUTS = """query($creator: ID) { payouts(creatorId: $creator, first: 100) { __typename
   ... on PayoutPaymentList { items { runId creatorId endToEndId state returnReason
     amount { amountMinor currency } } } } }"""

@@ -107,6 +107,6 @@ async def test_licensing_killed_mid_run_pays_every_creator_once_when_it_goes_on(
         creator: [p["amount"]["amountMinor"] for p in found] for creator, found in paid.items()
     }
     assert amounts == {creator: [amount] for creator, amount in owed.items()}
-    assert run["pain001"] is not None
+    files = "".join(file["pain001"] for file in run["files"])
     for found in paid.values():
-        assert run["pain001"].count(found[0]["endToEndId"]) == 1
+        assert files.count(found[0]["endToEndId"]) == 1

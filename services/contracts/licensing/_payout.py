@@ -71,13 +71,20 @@ class PayoutRunState(StrEnum):
     RUNNING = "running"
     """Moving balances to "in payment"; a crash leaves it here, and it goes on."""
     READY = "ready"
-    """Every payment is decided and the pain.001 file is written."""
+    """Every payment is decided and written to the run's pain.001 files."""
 
 
 class PayoutRunIn(Schema):
     execution_date: date | None = Field(
         default=None, description="when the bank should execute; the next day by default"
     )
+
+
+class PayoutFileRead(Schema):
+    sequence: int = Field(description="1 for a run's first file")
+    message_id: str
+    transfers: int
+    total_minor: int
 
 
 class PayoutRunRead(Schema):
@@ -92,7 +99,9 @@ class PayoutRunRead(Schema):
     skipped_without_account: int = Field(
         description="creators owed at least the minimum who have no confirmed account"
     )
-    message_id: str | None = Field(description="the pain.001 file's message id, once ready")
+    files: list[PayoutFileRead] = Field(
+        default_factory=list, description="the pain.001 files written so far, in order"
+    )
 
 
 class PaymentState(StrEnum):

@@ -44,6 +44,7 @@ class Payouts:
             debtor,
             minimums=settings.payout_minimums,
             batch=settings.payout_batch,
+            file_transfers=settings.payout_file_transfers,
         )
         return cls(
             accounts=PayoutAccountService(codes),

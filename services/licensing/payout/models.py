@@ -71,8 +71,25 @@ class PayoutRun(Base):
     skipped_without_account: Mapped[int] = mapped_column(Integer, default=0)
     # The last creator the run has decided on: it goes on after them, in creator order.
     decided_through: Mapped[uuid.UUID | None]
-    message_id: Mapped[str | None] = mapped_column(String(35))
-    pain001: Mapped[str | None] = mapped_column(Text)
+    # Every creator is decided; the files are being written.
+    decided: Mapped[bool] = mapped_column(default=False)
+    # The last payment written to a file, in end-to-end id order; and how many files.
+    filed_through: Mapped[str | None] = mapped_column(String(35))
+    files: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PayoutFile(Base):
+    """One pain.001 of a run: a run's payments go to the bank in files of at most so
+    many transfers (banks cap a file's size, and each file is validated whole)."""
+
+    __tablename__ = "payout_file"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payout_run.id"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(35))
+    transfers: Mapped[int] = mapped_column(Integer)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    xml: Mapped[str] = mapped_column(Text)
 
 
 class PayoutPayment(Base):

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from services.contracts.licensing import LedgerAccountKind, PaymentState, PayoutRunState
 from services.licensing.models import LedgerAccount, LedgerPosting
-from services.licensing.payout.models import PayoutAccount, PayoutPayment, PayoutRun
+from services.licensing.payout.models import PayoutAccount, PayoutFile, PayoutPayment, PayoutRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +95,24 @@ class PayoutRepository:
         )
         return {account.creator_id: account for account in found}
 
-    async def payments(self, run_id: uuid.UUID) -> list[PayoutPayment]:
+    async def payments_after(
+        self, run_id: uuid.UUID, after: str | None, limit: int
+    ) -> list[PayoutPayment]:
+        statement = select(PayoutPayment).where(PayoutPayment.run_id == run_id)
+        if after is not None:
+            statement = statement.where(PayoutPayment.end_to_end_id > after)
+        return list(
+            await self.session.scalars(statement.order_by(PayoutPayment.end_to_end_id).limit(limit))
+        )
+
+    async def files(self, run_id: uuid.UUID) -> list[PayoutFile]:
+        # Without the documents: a run's listing never reads megabytes of XML.
         return list(
             await self.session.scalars(
-                select(PayoutPayment)
-                .where(PayoutPayment.run_id == run_id)
-                .order_by(PayoutPayment.end_to_end_id)
+                select(PayoutFile)
+                .options(defer(PayoutFile.xml))
+                .where(PayoutFile.run_id == run_id)
+                .order_by(PayoutFile.sequence)
             )
         )
 

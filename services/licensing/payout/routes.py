@@ -4,7 +4,7 @@ statements, labs' bank references."""
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from services.contracts.licensing import (
     BankReferenceRead,
@@ -20,7 +20,6 @@ from services.contracts.licensing import (
 )
 from services.contracts.roles import Role
 from services.kit.errors import (
-    Conflict,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -33,7 +32,6 @@ from services.licensing.errors import BankStatementRejected, PayoutsOff
 from services.licensing.payout import Payouts
 from services.licensing.payout.accounts import masked
 from services.licensing.payout.repository import PayoutRepository
-from services.licensing.payout.runs import run_read
 
 router = APIRouter(prefix="/v1", tags=["payouts"])
 
@@ -102,25 +100,28 @@ async def start_payout_run(
 async def get_payout_run(
     run_id: uuid.UUID, caller: CurrentCaller, session: Session, payouts: PayoutsDep
 ) -> PayoutRunRead:
-    return run_read(await payouts.runs.get(session, caller, run_id))
+    """A run and its files so far (admins and auditors)."""
+    return await payouts.runs.get(session, caller, run_id)
 
 
 @router.get(
-    "/payout-runs/{run_id}/pain001",
+    "/payout-runs/{run_id}/files/{sequence}",
     response_class=Response,
     responses={
         200: {"content": {"application/xml": {}}},
-        **error_responses(Unauthenticated, Forbidden, NotFound, Conflict),
+        **error_responses(Unauthenticated, Forbidden, NotFound),
     },
 )
 async def get_payout_file(
-    run_id: uuid.UUID, caller: CurrentCaller, session: Session, payouts: PayoutsDep
+    run_id: uuid.UUID,
+    sequence: Annotated[int, Path(ge=1, le=1_000_000)],
+    caller: CurrentCaller,
+    session: Session,
+    payouts: PayoutsDep,
 ) -> Response:
-    """The run's SEPA credit transfer file, for the bank (admins and auditors)."""
-    run = await payouts.runs.get(session, caller, run_id)
-    if run.pain001 is None:
-        raise Conflict("the run has no file: it is still running, or paid nobody")
-    return Response(run.pain001, media_type="application/xml")
+    """One of the run's SEPA credit transfer files, for the bank (admins and auditors)."""
+    xml = await payouts.runs.file(session, caller, run_id, sequence)
+    return Response(xml, media_type="application/xml")
 
 
 @router.get("/payouts", responses=error_responses(Unauthenticated, Forbidden))

@@ -6,11 +6,12 @@ gets a payment row and, in the same transaction, the ledger moves the amount fro
 they are owed to "in payment". A crash loses at most the step under way, which the run
 does again; a creator already paid by the run has a row, and no money left to move, so
 nobody is paid twice. One run per currency runs at a time: starting another answers it.
-When every creator is decided the pain.001 file is written and the run is ready.
+When every creator is decided, the payments are written as pain.001 files of at most
+`file_transfers` each, a file per step, and the run is ready.
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import structlog
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.contracts.licensing import (
     LedgerAccountKind,
     PaymentState,
+    PayoutFileRead,
     PayoutRunIn,
     PayoutRunRead,
     PayoutRunState,
@@ -34,7 +36,7 @@ from services.licensing.errors import PayoutsOff
 from services.licensing.ledger.service import LedgerService, creator_account
 from services.licensing.ledger.transaction import Entry
 from services.licensing.models import AccountKey
-from services.licensing.payout.models import PayoutPayment, PayoutRun
+from services.licensing.payout.models import PayoutFile, PayoutPayment, PayoutRun
 from services.licensing.payout.repository import PayoutRepository
 from services.licensing.payout.sepa import Debtor, credit_transfers
 
@@ -45,7 +47,7 @@ SCHEDULER_ID = uuid.UUID(int=0)
 """Who recorded a scheduled run's ledger moves: no person did."""
 
 
-def run_read(run: PayoutRun) -> PayoutRunRead:
+def run_read(run: PayoutRun, files: Sequence[PayoutFile] = ()) -> PayoutRunRead:
     return PayoutRunRead(
         id=run.id,
         state=run.state,
@@ -56,7 +58,15 @@ def run_read(run: PayoutRun) -> PayoutRunRead:
         payments=run.payments,
         total_minor=run.total_minor,
         skipped_without_account=run.skipped_without_account,
-        message_id=run.message_id,
+        files=[
+            PayoutFileRead(
+                sequence=file.sequence,
+                message_id=file.message_id,
+                transfers=file.transfers,
+                total_minor=file.total_minor,
+            )
+            for file in files
+        ],
     )
 
 
@@ -72,11 +82,13 @@ class PayoutRunService:
         *,
         minimums: dict[str, int],
         batch: int,
+        file_transfers: int,
     ) -> None:
         self._ledger = ledger
         self._debtor = debtor
         self._minimums = minimums
         self._batch = batch
+        self._file_transfers = file_transfers
 
     @property
     def configured(self) -> bool:
@@ -124,15 +136,18 @@ class PayoutRunService:
         return run_read(run)
 
     async def step(self, session: AsyncSession) -> int:
-        """Decide on the next batch of creators of the oldest running run, or finish it.
-        Returns how many creators were decided on (0 when none was running)."""
+        """Decide on the next batch of creators of the oldest running run, or write its
+        next file, or mark it ready. Returns how much it did (0 when no run was running)."""
         payouts = PayoutRepository(session)
         run = await payouts.next_running()
         if run is None:
             return 0
+        if run.decided:
+            return await self._file(session, run)
         owed, last = await payouts.owed_after(run.currency, run.decided_through, self._batch)
         if last is None:
-            await self._finish(session, run)
+            run.decided = True
+            await session.flush()
             return 1
         due = [one for one in owed if one.amount_minor >= run.minimum_minor]
         accounts = await payouts.accounts_in_force([one.creator_id for one in due], run.started_at)
@@ -175,24 +190,49 @@ class PayoutRunService:
         await session.flush()
         return len(owed)
 
-    async def _finish(self, session: AsyncSession, run: PayoutRun) -> None:
-        payments = await PayoutRepository(session).payments(run.id)
-        if payments:
-            written = credit_transfers(
-                self._require_debtor(), run.currency, run.execution_date, payments
+    async def _file(self, session: AsyncSession, run: PayoutRun) -> int:
+        """The next file of the run's payments, in end-to-end id order; none left: ready."""
+        payments = await PayoutRepository(session).payments_after(
+            run.id, run.filed_through, self._file_transfers
+        )
+        if not payments:
+            run.state = PayoutRunState.READY
+            await session.flush()
+            log.info("payout.run.ready", run_id=str(run.id), payments=run.payments)
+            return 1
+        written = credit_transfers(
+            self._require_debtor(), run.currency, run.execution_date, payments
+        )
+        run.files += 1
+        run.filed_through = payments[-1].end_to_end_id
+        session.add(
+            PayoutFile(
+                run_id=run.id,
+                sequence=run.files,
+                message_id=written.message_id,
+                transfers=len(payments),
+                total_minor=sum(payment.amount_minor for payment in payments),
+                xml=written.xml,
             )
-            run.message_id = written.message_id
-            run.pain001 = written.xml
-        run.state = PayoutRunState.READY
+        )
         await session.flush()
-        log.info("payout.run.ready", run_id=str(run.id), payments=run.payments)
+        return len(payments)
 
-    async def get(self, session: AsyncSession, caller: Caller, run_id: uuid.UUID) -> PayoutRun:
+    async def get(self, session: AsyncSession, caller: Caller, run_id: uuid.UUID) -> PayoutRunRead:
         require_role(caller, Role.ADMIN, Role.AUDITOR)
         run = await session.get(PayoutRun, run_id)
         if run is None:
             raise NotFound("no such payout run")
-        return run
+        return run_read(run, await PayoutRepository(session).files(run.id))
+
+    async def file(
+        self, session: AsyncSession, caller: Caller, run_id: uuid.UUID, sequence: int
+    ) -> str:
+        require_role(caller, Role.ADMIN, Role.AUDITOR)
+        found = await session.get(PayoutFile, (run_id, sequence))
+        if found is None:
+            raise NotFound("no such file of a payout run")
+        return found.xml
 
 
 class PayoutRunner:

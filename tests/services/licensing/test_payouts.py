@@ -3,6 +3,7 @@ a run paying each creator owed the minimum once in a pain.001 valid against its 
 and a bank statement marking transfers paid or returned; each refusal changes nothing."""
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.events import Topic
+from services.contracts.roles import Role
 from services.kit.outbox import OutboxDelivery
 from services.licensing.payout import Payouts
 from services.licensing.payout.models import PayoutAccount
@@ -44,6 +46,7 @@ async def payouts_on(
         bank_holder="Assent Marketplace GmbH",
         payout_minimums={"EUR": 1_000},
         payout_batch=2,
+        payout_file_transfers=1,
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
     )
@@ -179,28 +182,43 @@ async def test_a_run_pays_each_creator_owed_the_minimum_once_in_a_valid_pain001(
     smtp_server: MailServer,
     payouts_on: Payouts,
 ) -> None:
-    await _confirmed_account(api, payouts_on, smtp_server, ines, INES_IBAN, INES_BIC)
-    await _confirmed_account(api, payouts_on, smtp_server, omar, OMAR_IBAN, OMAR_BIC)
-    # Pia is owed enough but has no account; Omar's second sale leaves him owed too little.
-    await _sold(session, api, lab, (ines, 2_550), (omar, 1_700), (pia, 5_100))
+    kai = Actor(subject=str(uuid.uuid4()), roles=frozenset({Role.CREATOR}), name="Kai Creator")
+    for creator, iban, bic in (
+        (ines, INES_IBAN, INES_BIC),
+        (omar, OMAR_IBAN, OMAR_BIC),
+        (kai, "NL91ABNA0417164300", "ABNANL2A"),
+    ):
+        await _confirmed_account(api, payouts_on, smtp_server, creator, iban, bic)
+    # Pia is owed enough but has no account; Kai is owed less than the minimum.
+    await _sold(session, api, lab, (ines, 2_550), (omar, 1_700), (pia, 5_100), (kai, 850))
 
     run = await _run(api, admin, payouts_on)
     again = await _run(api, admin, payouts_on)
-    xml = (await api.call(admin, "GET", f"/v1/payout-runs/{run['id']}/pain001")).text
+    # One transfer per file here: each file is fetched, validated against the XSD and
+    # decoded by xmlschema, an independent reader.
+    schema = xmlschema.XMLSchema(str(PAIN_XSD))
+    batches: list[Any] = []
+    for file in run["files"]:
+        xml = (
+            await api.call(admin, "GET", f"/v1/payout-runs/{run['id']}/files/{file['sequence']}")
+        ).text
+        document: Any = schema.to_dict(xml)
+        batches.extend(document["CstmrCdtTrfInitn"]["PmtInf"])
+    paid = {
+        transfer["CdtrAcct"]["Id"]["IBAN"]: transfer["Amt"]["InstdAmt"]["$"]
+        for batch in batches
+        for transfer in batch["CdtTrfTxInf"]
+    }
 
     assert run["state"] == "ready"
     assert (run["payments"], run["total_minor"], run["skipped_without_account"]) == (2, 4_250, 1)
+    assert [(f["sequence"], f["transfers"]) for f in run["files"]] == [(1, 1), (2, 1)]
     assert again["id"] != run["id"]
     assert again["payments"] == 0
-    # An independent reading: the XSD validates the file, then decodes it.
-    document: Any = xmlschema.XMLSchema(str(PAIN_XSD)).to_dict(xml)
-    (batch,) = document["CstmrCdtTrfInitn"]["PmtInf"]
-    paid = {
-        transfer["CdtrAcct"]["Id"]["IBAN"]: transfer["Amt"]["InstdAmt"]["$"]
-        for transfer in batch["CdtTrfTxInf"]
-    }
+    assert again["files"] == []
     assert paid == {INES_IBAN: Decimal("25.50"), OMAR_IBAN: Decimal("17.00")}
-    assert batch["DbtrAcct"]["Id"]["IBAN"] == PLATFORM_IBAN
+    assert {batch["DbtrAcct"]["Id"]["IBAN"] for batch in batches} == {PLATFORM_IBAN}
+    assert await api.balance(admin, kai, "creator_payable") == 850
     assert await api.balance(admin, ines, "creator_payable") == 0
     assert await api.balance(admin, ines, "in_payment") == 2_550
     assert await api.balance(admin, pia, "creator_payable") == 5_100

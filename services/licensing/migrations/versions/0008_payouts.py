@@ -1,8 +1,8 @@
-"""payout accounts, runs and payments, bank statements and references
+"""payout accounts, runs, payments and files, bank statements and references
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-06 02:19:20.569527
+Create Date: 2026-12-06 02:32:08.207624
 """
 
 from collections.abc import Sequence
@@ -80,8 +80,9 @@ def upgrade() -> None:
         sa.Column("total_minor", sa.BigInteger(), nullable=False),
         sa.Column("skipped_without_account", sa.Integer(), nullable=False),
         sa.Column("decided_through", sa.Uuid(), nullable=True),
-        sa.Column("message_id", sa.String(length=35), nullable=True),
-        sa.Column("pain001", sa.Text(), nullable=True),
+        sa.Column("decided", sa.Boolean(), nullable=False),
+        sa.Column("filed_through", sa.String(length=35), nullable=True),
+        sa.Column("files", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payout_run")),
     )
     with op.batch_alter_table("payout_run", schema=None) as batch_op:
@@ -113,6 +114,19 @@ def upgrade() -> None:
             batch_op.f("ix_bank_entry_statement_id"), ["statement_id"], unique=False
         )
 
+    op.create_table(
+        "payout_file",
+        sa.Column("run_id", sa.Uuid(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.String(length=35), nullable=False),
+        sa.Column("transfers", sa.Integer(), nullable=False),
+        sa.Column("total_minor", sa.BigInteger(), nullable=False),
+        sa.Column("xml", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["payout_run.id"], name=op.f("fk_payout_file_run_id_payout_run")
+        ),
+        sa.PrimaryKeyConstraint("run_id", "sequence", name=op.f("pk_payout_file")),
+    )
     op.create_table(
         "payout_payment",
         sa.Column("run_id", sa.Uuid(), nullable=False),
@@ -153,6 +167,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_payout_payment_creator")
 
     op.drop_table("payout_payment")
+    op.drop_table("payout_file")
     with op.batch_alter_table("bank_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bank_entry_statement_id"))
 
