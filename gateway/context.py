@@ -16,6 +16,7 @@ from gateway.clients.audit import AuditClient
 from gateway.clients.card import CardClient
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
+from gateway.clients.invoices import InvoicesClient
 from gateway.clients.licensing import LicensingClient
 from gateway.clients.payouts import PayoutsClient
 from gateway.clients.services import ServiceClients
@@ -59,6 +60,7 @@ class Context(BaseContext):
         self.training = TrainingClient(services.by_name["licensing"])
         self.cards = CardClient(services.by_name["licensing"])
         self.payouts = PayoutsClient(services.by_name["licensing"])
+        self.invoices = InvoicesClient(services.by_name["licensing"])
         self.delivery = DeliveryClient(services.by_name["delivery"])
         self.webhooks = WebhookClient(services.by_name["delivery"])
         self.audit = AuditClient(services.by_name["audit"])

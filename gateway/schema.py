@@ -31,6 +31,7 @@ from gateway.resolvers.audit import AuditQuery
 from gateway.resolvers.card import CardMutation
 from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
+from gateway.resolvers.invoices import InvoicesMutation, InvoicesQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
 from gateway.resolvers.payouts import PayoutsMutation, PayoutsQuery
 from gateway.resolvers.provenance import ProvenanceMutation
@@ -63,6 +64,7 @@ class Query(
     AuditQuery,
     TrainingQuery,
     PayoutsQuery,
+    InvoicesQuery,
     WebhookQuery,
 ):
     pass
@@ -79,6 +81,7 @@ class Mutation(
     WebhookMutation,
     CardMutation,
     PayoutsMutation,
+    InvoicesMutation,
 ):
     pass
 

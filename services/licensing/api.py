@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from services.licensing.bundle.routes import router as bundle_router
 from services.licensing.card.routes import router as card_router
 from services.licensing.earnings.routes import router as earnings_router
+from services.licensing.invoice.routes import router as invoice_router
 from services.licensing.ledger.routes import router as ledger_router
 from services.licensing.licence.routes import router as licence_router
 from services.licensing.payout.routes import router as payout_router
@@ -22,5 +23,6 @@ for part in (
     training_router,
     card_router,
     payout_router,
+    invoice_router,
 ):
     router.include_router(part)

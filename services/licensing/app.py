@@ -19,6 +19,7 @@ from services.kit.outbox import EventReceiver
 from services.licensing.api import router
 from services.licensing.card.service import CardPayments
 from services.licensing.config import Settings
+from services.licensing.invoice.service import InvoiceNumberer, Invoicing
 from services.licensing.ledger.accounts import account_service
 from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.licence.sale_scope import SCOPE_TOPICS, sale_scope_service
@@ -87,7 +88,9 @@ def create_app(
         service="licensing",
         on_rotated=emit_rotation,
     )
-    licensing = LicensingServices.build(known_accounts or KnownAccounts())
+    licensing = LicensingServices.build(
+        known_accounts or KnownAccounts(), Invoicing.from_settings(settings)
+    )
     app = create_service_app(
         "licensing",
         settings,
@@ -100,6 +103,10 @@ def create_app(
     app.state.card_payments = CardPayments(settings, licensing.payments)
     payouts = Payouts.build(settings, licensing, lambda: app.state.sessionmaker)
     app.state.payouts = payouts
+    numberer = InvoiceNumberer(
+        lambda: app.state.sessionmaker, poll_seconds=settings.invoice_poll_seconds
+    )
+    app.state.invoice_numberer = numberer
     service_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -109,6 +116,7 @@ def create_app(
             tasks = [
                 asyncio.create_task(payouts.runner.worker.run(), name="licensing-payout-runs"),
                 asyncio.create_task(payouts.mailer.worker.run(), name="licensing-payout-mail"),
+                asyncio.create_task(numberer.worker.run(), name="licensing-invoice-numbers"),
             ]
             try:
                 yield

@@ -39,6 +39,14 @@ class Settings(ServiceSettings):
     payout_batch: int = Field(default=500, gt=0, le=10_000)
     # Transfers per pain.001 file: banks cap a file's size, and each is validated whole.
     payout_file_transfers: int = Field(default=10_000, gt=0, le=50_000)
+    # Invoices: the seller's details printed on them, and VAT (README, "Invoices and
+    # VAT"). A rate of 0 charges no VAT anywhere.
+    seller_name: str = "Assent Marketplace"
+    seller_address: str = "Address not configured"
+    seller_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    seller_vat_id: str = ""
+    vat_rate_bps: int = Field(default=1_900, ge=0, le=10_000)
+    invoice_poll_seconds: float = Field(default=1.0, gt=0)
     # Payout account confirmations: how they are mailed, and where the link leads.
     smtp_host: str = ""
     smtp_port: int = 25

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from services.licensing.config import Settings
+from services.licensing.invoice.service import Invoicing
 from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.ledger.payments import PaymentService
 from services.licensing.ledger.service import LedgerService
@@ -17,6 +19,12 @@ class LicensingServices:
     licences: LicenceService
 
     @classmethod
-    def build(cls, known_accounts: KnownAccounts) -> "LicensingServices":
+    def build(
+        cls, known_accounts: KnownAccounts, invoicing: Invoicing | None = None
+    ) -> "LicensingServices":
         ledger = LedgerService(known_accounts)
-        return cls(ledger=ledger, payments=PaymentService(ledger), licences=LicenceService(ledger))
+        return cls(
+            ledger=ledger,
+            payments=PaymentService(ledger),
+            licences=LicenceService(ledger, invoicing or Invoicing.from_settings(Settings())),
+        )

@@ -57,6 +57,7 @@ from tests.fixtures.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 
+INVOICES = "{ invoices { ... on InvoiceList { items { id } } } }"
 INVITATIONS = "{ invitations { ... on InvitationList { items { id } } } }"
 
 
@@ -558,6 +559,21 @@ CASES: dict[str, Case] = {
     "startPayoutRun": Case(
         "startPayoutRun", Owner.ADMIN, "mutation { startPayoutRun { __typename } }"
     ),
+    # A lab's invoices: another lab is answered with its own, or told there is none.
+    "invoices": Case(
+        "invoices",
+        Owner.BUYER,
+        """query($buyer: ID!) { invoices(buyerId: $buyer) { __typename
+          ... on InvoiceList { items { id } } } }""",
+        _ids(buyer="buyer"),
+        hides="invoice",
+    ),
+    "invoice": Case(
+        "invoice",
+        Owner.BUYER,
+        "query($id: ID!) { invoice(id: $id) { __typename } }",
+        _ids(id="invoice"),
+    ),
     "importBankStatement": Case(
         "importBankStatement",
         Owner.ADMIN,
@@ -580,6 +596,8 @@ PUBLIC: dict[str, str] = {
     "createCardCheckout": "a checkout paying into the caller's own balance only",
     "setPayoutAccount": "asks for the caller's own payout account only",
     "bankTransferReference": "answers the caller's own reference only; it takes no id",
+    "billingDetails": "answers the caller's own billing details only; it takes no id",
+    "setBillingDetails": "sets the caller's own billing details only",
 }
 
 # Object types that public operations reach, and why each may be shown that way. A new
@@ -621,6 +639,7 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "CardCheckout": "the caller's own checkout page",
     "PayoutAccount": "the caller's own new payout account, its IBAN masked",
     "BankTransferReference": "the caller's own reference and the platform's bank account",
+    "BillingDetails": "the caller's own billing details",
 }
 
 
@@ -800,6 +819,7 @@ async def scenario(running_stack: RunningStack, smtp_server: MailServer) -> Asyn
             gateway, smtp_server, creator, creator_name, "DE02120300000000202051", "BYLADEM1001"
         )
         paid_out = await payout_run(gateway, admin)
+        invoices = await gateway.execute(INVOICES, key=buyer)
 
         # A second admin, whose key can be revoked without touching the suite's.
         email = f"operator-{uuid.uuid4().hex[:6]}@example.org"
@@ -830,6 +850,7 @@ async def scenario(running_stack: RunningStack, smtp_server: MailServer) -> Asyn
                 "webhookEndpoint": endpoint["createWebhookEndpoint"]["endpoint"]["id"],
                 "payoutAccount": payout_account,
                 "payoutRun": paid_out["id"],
+                "invoice": invoices["invoices"]["items"][0]["id"],
                 **training,
             },
             owners={Owner.CREATOR: creator, Owner.BUYER: buyer, Owner.ADMIN: admin},

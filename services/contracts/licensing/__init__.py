@@ -43,6 +43,13 @@ from services.contracts.licensing._events import (
     LicenceRevoked,
     SaleScopeRecorded,
 )
+from services.contracts.licensing._invoice import (
+    BillingDetailsIn,
+    BillingDetailsRead,
+    InvoiceLineRead,
+    InvoiceRead,
+    VatTreatment,
+)
 from services.contracts.licensing._ledger import (
     BalanceRead,
     LedgerAccountKind,
@@ -118,6 +125,8 @@ __all__ = [
     "BankStatementFormat",
     "BankStatementIn",
     "BankStatementRead",
+    "BillingDetailsIn",
+    "BillingDetailsRead",
     "BundleCreate",
     "BundlePage",
     "BundleRead",
@@ -134,6 +143,8 @@ __all__ = [
     "EarningsRead",
     "ExclusionReason",
     "IdempotencyKey",
+    "InvoiceLineRead",
+    "InvoiceRead",
     "LedgerAccountKind",
     "LedgerCheck",
     "LedgerRecorded",
@@ -191,5 +202,6 @@ __all__ = [
     "TrainingStatement",
     "TransactionKind",
     "TransactionRead",
+    "VatTreatment",
     "WorkEarnings",
 ]

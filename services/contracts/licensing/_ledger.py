@@ -45,6 +45,8 @@ class LedgerAccountKind(StrEnum):
     PLATFORM_REVENUE = "platform_revenue"
     PAYOUTS = "payouts"
     """Money that has left the marketplace to creators."""
+    VAT_PAYABLE = "vat_payable"
+    """VAT charged on sales, owed to the tax office."""
     IN_PAYMENT = "in_payment"
     """A creator's money in a payout run's transfer, until the bank's statement says it
     was paid (to PAYOUTS) or returned (back to CREATOR_PAYABLE)."""

@@ -1,7 +1,7 @@
 """The double-entry ledger: sale entries, recording transactions, balances, checks."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import structlog
 from pydantic import BaseModel
@@ -38,6 +38,10 @@ def _platform(currency: str) -> AccountKey:
     return AccountKey(LedgerAccountKind.PLATFORM_REVENUE, None, currency)
 
 
+def _vat_payable(currency: str) -> AccountKey:
+    return AccountKey(LedgerAccountKind.VAT_PAYABLE, None, currency)
+
+
 def buyer_account(buyer_id: uuid.UUID, currency: str) -> AccountKey:
     return AccountKey(LedgerAccountKind.BUYER_BALANCE, buyer_id, currency)
 
@@ -46,15 +50,29 @@ def creator_account(creator_id: uuid.UUID, currency: str) -> AccountKey:
     return AccountKey(LedgerAccountKind.CREATOR_PAYABLE, creator_id, currency)
 
 
-def sale_entries(buyer_id: uuid.UUID, currency: str, lines: Sequence[QuoteLine]) -> list[Entry]:
-    """The buyer pays the total; each line pays its fee and its co-creators' royalties.
+def sale_entries(
+    buyer_id: uuid.UUID,
+    currency: str,
+    lines: Sequence[QuoteLine],
+    vat: Mapping[uuid.UUID, int] | None = None,
+) -> list[Entry]:
+    """The buyer pays the total and its VAT; each line pays its fee, its co-creators'
+    royalties, and its VAT to the platform's VAT account (by work, so a line's refund
+    reverses its VAT with it).
 
     A co-creator whose share of a line rounds to nothing gets no posting for it.
     """
+    vat = vat or {}
     entries = [
-        Entry(buyer_account(buyer_id, currency), -sum(line.price_minor for line in lines), None)
+        Entry(
+            buyer_account(buyer_id, currency),
+            -sum(line.price_minor + vat.get(line.work_id, 0) for line in lines),
+            None,
+        )
     ]
     for line in lines:
+        if vat.get(line.work_id):
+            entries.append(Entry(_vat_payable(currency), vat[line.work_id], line.work_id))
         if line.platform_fee_minor:
             entries.append(Entry(_platform(currency), line.platform_fee_minor, line.work_id))
         royalties = split(

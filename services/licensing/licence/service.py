@@ -42,6 +42,7 @@ from services.licensing.errors import (
     QuoteExpired,
     QuotePurchased,
 )
+from services.licensing.invoice.service import Invoicing
 from services.licensing.ledger.repository import LedgerRepository
 from services.licensing.ledger.service import (
     LedgerService,
@@ -87,8 +88,9 @@ def _attribution(line: QuoteLine) -> str:
 
 
 class LicenceService:
-    def __init__(self, ledger: LedgerService) -> None:
+    def __init__(self, ledger: LedgerService, invoicing: Invoicing) -> None:
         self.ledger = ledger
+        self.invoicing = invoicing
 
     async def purchase(
         self, session: AsyncSession, caller: Caller, purchase: PurchaseIn
@@ -129,10 +131,15 @@ class LicenceService:
         if not sold:
             raise NothingToPurchase("no work of this quote is for sale any more")
         total = sum(line.price_minor for line in sold)
+        billing = await self.invoicing.billing(session, buyer_id)
+        vat = {line.work_id: billing.rule.vat_of(line.price_minor) for line in sold}
+        due = total + sum(vat.values())
         buyer = buyer_account(buyer_id, quote.currency)
         balance = await LedgerRepository(session).lock_stored_balance(buyer.id) or 0
-        if balance < total:
-            raise InsufficientFunds(f"the balance is {balance} {quote.currency}, the sale {total}")
+        if balance < due:
+            raise InsufficientFunds(
+                f"the balance is {balance} {quote.currency}, the sale {due} with its VAT"
+            )
         read = LicenceRead(
             id=uuid.uuid4(),
             buyer_id=buyer_id,
@@ -178,12 +185,13 @@ class LicenceService:
             session,
             kind=TransactionKind.SALE,
             currency=quote.currency,
-            entries=sale_entries(buyer_id, quote.currency, sold),
+            entries=sale_entries(buyer_id, quote.currency, sold, vat),
             recorded_by=buyer_id,
             licence_id=read.id,
             dedupe_key=f"sale:{read.id}",
             events=[(Topic.LICENCE_GRANTED, grant.announced())],
         )
+        self.invoicing.invoice_purchase(session, read, sold, vat, billing)
         log.info("licence.purchase.granted", licence_id=str(read.id), total=total)
         return PurchaseRead(licence=read, replayed=False)
 
@@ -281,7 +289,6 @@ class LicenceService:
             raise LicenceRefunded("this licence has already been refunded")
         active = {line.work_id for line in licence.lines if line.status == LicenceLineStatus.ACTIVE}
         sold = await LedgerRepository(session).licence_postings(licence.id, TransactionKind.SALE)
-        remaining = licence.total_minor - licence.refunded_minor
         entries = reversal(
             [
                 posting
@@ -299,6 +306,8 @@ class LicenceService:
         licence.refunded_at = now
         licence.refunded_by = admin_id
         licence.refund_reason = refund.reason
+        # What the reversed postings return: each active line's price and its VAT.
+        remaining = -sum(entry.amount_minor for entry in entries)
         refunded = LicenceRefundedEvent(
             licence_id=licence.id,
             buyer_id=licence.buyer_id,
@@ -367,7 +376,8 @@ class LicenceService:
                 entries=[
                     Entry(
                         buyer_account(licence.buyer_id, licence.currency),
-                        line.price_minor,
+                        # The line's price and its VAT, as the sale charged them.
+                        -sum(entry.amount_minor for entry in reversed_line),
                         line.work_id,
                     ),
                     *reversed_line,

@@ -1,3 +1,4 @@
+import services.licensing.invoice.models
 import services.licensing.payout.models
 import services.licensing.training.models  # noqa: F401
 from services.kit.keyring import KEYRING_METADATA

@@ -1,8 +1,8 @@
-"""payout accounts, runs, payments and files, bank statements and references
+"""payouts, bank statements and references, billing details and invoices
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-06 02:32:08.207624
+Create Date: 2026-12-06 02:36:27.069540
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,70 @@ def upgrade() -> None:
         sa.Column("credited", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_statement")),
         sa.UniqueConstraint("statement_id", name=op.f("uq_bank_statement_statement_id")),
+    )
+    op.create_table(
+        "billing_profile",
+        sa.Column("buyer_id", sa.Uuid(), nullable=False),
+        sa.Column("organisation", sa.String(length=200), nullable=False),
+        sa.Column("address", sa.String(length=200), nullable=False),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("vat_id", sa.String(length=20), nullable=True),
+        sa.Column("updated_at", services.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("buyer_id", name=op.f("pk_billing_profile")),
+    )
+    op.create_table(
+        "invoice",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("number", sa.String(length=20), nullable=True),
+        sa.Column("buyer_id", sa.Uuid(), nullable=False),
+        sa.Column("licence_id", sa.Uuid(), nullable=True),
+        sa.Column("period", sa.Date(), nullable=True),
+        sa.Column("issued_at", services.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("net_minor", sa.BigInteger(), nullable=False),
+        sa.Column("vat_minor", sa.BigInteger(), nullable=False),
+        sa.Column("vat_rate_bps", sa.Integer(), nullable=False),
+        sa.Column(
+            "vat_treatment",
+            sa.Enum(
+                "charged",
+                "reverse_charge",
+                "outside_scope",
+                "not_determined",
+                name="vattreatment",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("buyer_name", sa.String(length=200), nullable=False),
+        sa.Column("buyer_address", sa.String(length=200), nullable=True),
+        sa.Column("buyer_country", sa.String(length=2), nullable=True),
+        sa.Column("buyer_vat_id", sa.String(length=20), nullable=True),
+        sa.Column("seller_name", sa.String(length=200), nullable=False),
+        sa.Column("seller_address", sa.String(length=200), nullable=False),
+        sa.Column("seller_country", sa.String(length=2), nullable=False),
+        sa.Column("seller_vat_id", sa.String(length=20), nullable=False),
+        sa.Column("lines", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice")),
+        sa.UniqueConstraint("licence_id", name=op.f("uq_invoice_licence_id")),
+        sa.UniqueConstraint("number", name=op.f("uq_invoice_number")),
+    )
+    with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.create_index("ix_invoice_buyer_issued", ["buyer_id", "issued_at"], unique=False)
+        batch_op.create_index(
+            "ix_invoice_unnumbered",
+            ["issued_at", "id"],
+            unique=False,
+            postgresql_where=sa.text("number IS NULL"),
+            sqlite_where=sa.text("number IS NULL"),
+        )
+
+    op.create_table(
+        "invoice_counter",
+        sa.Column("series", sa.String(length=10), nullable=False),
+        sa.Column("last_number", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("series", name=op.f("pk_invoice_counter")),
     )
     op.create_table(
         "payout_account",
@@ -186,5 +250,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_payout_account_creator")
 
     op.drop_table("payout_account")
+    op.drop_table("invoice_counter")
+    with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_invoice_unnumbered",
+            postgresql_where=sa.text("number IS NULL"),
+            sqlite_where=sa.text("number IS NULL"),
+        )
+        batch_op.drop_index("ix_invoice_buyer_issued")
+
+    op.drop_table("invoice")
+    op.drop_table("billing_profile")
     op.drop_table("bank_statement")
     op.drop_table("bank_reference")
