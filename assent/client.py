@@ -51,6 +51,7 @@ from assent.errors import (
     UnexpectedResponse,
     ValidationFailed,
 )
+from assent.invoices import Invoices
 from assent.models import (
     Account,
     Balance,
@@ -151,6 +152,8 @@ class AssentClient:
         self.webhooks = WebhookEndpoints(self._wire)
         # A creator's statements (`assent.statements`: CSV and PDF too).
         self.statements = Statements(self._wire)
+        # A lab's invoices (`assent.invoices`: PDF too).
+        self.invoices = Invoices(self._wire)
 
     def __repr__(self) -> str:
         # Never the key: a repr ends up in logs and tracebacks.

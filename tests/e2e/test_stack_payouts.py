@@ -3,15 +3,20 @@ two creators confirm their bank accounts from the mail they receive and sell wor
 payout run writes a pain.001 paying both, valid against its XSD; the bank's camt.053
 marks one transfer paid and returns the other; statements and the ledger agree; a lab
 tops up by a Stripe event sent twice (credited once) and by a bank transfer quoting its
-reference, matched from the next statement."""
+reference, matched from the next statement; the lab receives numbered invoices."""
 
+import asyncio
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sepaxml
 import xmlschema
+from pypdf import PdfReader
 
+from assent.client import AssentClient
+from assent.invoices import Invoice, write_invoice_pdf
 from tests.e2e.marketplace import (
     assert_ledger_sound,
     buy,
@@ -25,6 +30,7 @@ from tests.e2e.marketplace import (
 from tests.e2e.payouts import IMPORT, confirmed_payout_account, payout_run, payouts_of
 from tests.e2e.stripe_events import paid_checkout, post_event, signed
 from tests.fixtures.bank import PLATFORM_IBAN, Booked, camt053
+from tests.fixtures.faults import eventually
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.smtp import MailServer
 from tests.fixtures.stack import RunningStack
@@ -47,7 +53,7 @@ async def _import(gateway: GraphQLClient, admin: str, entries: list[Booked]) -> 
 
 
 async def test_two_creators_are_paid_by_sepa_and_the_bank_statement_settles_it(
-    running_stack: RunningStack, gateway: GraphQLClient, smtp_server: MailServer
+    running_stack: RunningStack, gateway: GraphQLClient, smtp_server: MailServer, tmp_path: Path
 ) -> None:
     admin = running_stack.admin_key
     _, lab = await funded_buyer(gateway, admin, "Payout Stack Lab", 100_000)
@@ -104,6 +110,28 @@ async def test_two_creators_are_paid_by_sepa_and_the_bank_statement_settles_it(
     assert [m["amountMinor"] for m in bo_earnings["owed"]] == [bo_owed]
     assert sorted(p["amount"]["amountMinor"] for p in bo_earnings["payouts"]) == [-bo_owed, bo_owed]
     await assert_ledger_sound(gateway, admin)
+    # The lab's invoices, one per purchase, numbered in the order they were made.
+    invoices = await eventually(lambda: _numbered_invoices(running_stack, lab, 2), what="invoices")
+    numbers = [int(invoice.number[5:]) for invoice in reversed(invoices) if invoice.number]
+    assert numbers == sorted(numbers)
+    assert len(set(numbers)) == 2
+    assert sorted(invoice.net.amount_minor for invoice in invoices) == [2_000, 4_000]
+    written = write_invoice_pdf(invoices[0], tmp_path / "invoice.pdf")
+    text = " ".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(written.path.read_bytes())).pages
+    )
+    assert f"Invoice {invoices[0].number}" in text
+    assert "no billing details" in text
+
+
+async def _numbered_invoices(running_stack: RunningStack, key: str, count: int) -> list[Invoice]:
+    def fetch() -> list[Invoice]:
+        with AssentClient(running_stack.stack.gateway_url, key) as client:
+            return client.invoices.list()
+
+    invoices = await asyncio.to_thread(fetch)
+    numbered = [invoice for invoice in invoices if invoice.number]
+    return numbered if len(numbered) == count else []
 
 
 async def test_a_lab_tops_up_by_card_and_by_a_bank_transfer_matched_from_the_statement(
