@@ -4,4 +4,6 @@ pytest_plugins = [
     # Before the stack, which imports it.
     "tests.fixtures.smtp",
     "tests.fixtures.stack",
+    # The portal's browser: Chromium, and a page on the stack's portal.
+    "tests.e2e.browser",
 ]

@@ -8,15 +8,15 @@ import asyncio
 import hashlib
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
+from playwright.async_api import Page, Route, expect
 
 from assent.client import AssentClient
+from tests.e2e.browser import Traffic, screenshot, sign_in
 from tests.e2e.marketplace import (
     COMPLETE,
     TRAINING,
@@ -29,47 +29,14 @@ from tests.e2e.marketplace import (
 )
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.stack import RunningStack
-from tests.fixtures.storage import REPO_ROOT
 
 pytestmark = pytest.mark.stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTEFACTS = REPO_ROOT / "test-artifacts" / "portal"
 # The stack uploads in 5 MiB parts above 6 MiB: this file goes up in four parts.
 MULTIPART_SIZE = 17 * MiB
 PRICE_MINOR = 1250
 # 15 % platform fee, rounded down in the creator's favour.
 CREATOR_SHARE = "€10.63"
-WAIT_MS = 20_000
-
-
-@dataclass
-class Traffic:
-    """Every request the page made, to check what crossed the wire and how."""
-
-    requests: list[Request] = field(default_factory=list)
-    failed: list[Request] = field(default_factory=list)
-
-    def urls(self) -> list[str]:
-        return [request.url for request in self.requests]
-
-    def part_puts(self, number: int) -> list[Request]:
-        return [
-            request
-            for request in self.requests
-            if request.method == "PUT"
-            and parse_qs(urlsplit(request.url).query).get("partNumber") == [str(number)]
-        ]
 
 
 def altered_log_signature(note: str) -> str:
@@ -80,52 +47,6 @@ def altered_log_signature(note: str) -> str:
     spot = len(line) - 20
     lines[at] = line[:spot] + ("A" if line[spot] != "A" else "B") + line[spot + 1 :]
     return "\n".join(lines)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    # A failure, not a skip: a machine without the browser would pass without the portal.
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"the portal's browser tests need Debian's Chromium at {CHROMIUM}; "
-            "install it with `make browser`"
-        )
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def portal(
-    browser: Browser, running_stack: RunningStack
-) -> AsyncIterator[tuple[Page, Traffic]]:
-    context = await browser.new_context(
-        base_url=running_stack.stack.gateway_url, viewport={"width": 1100, "height": 900}
-    )
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    traffic = Traffic()
-    page.on("request", lambda request: traffic.requests.append(request))
-    page.on("requestfailed", lambda request: traffic.failed.append(request))
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto("/portal/")
-    yield page, traffic
-    await context.close()
-    assert not errors, f"the page raised: {errors}"
-
-
-async def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
-    await page.screenshot(path=ARTEFACTS / f"{name}.png", full_page=full_page)
 
 
 async def sign_in_with_keyboard(page: Page, key: str) -> None:
@@ -365,12 +286,6 @@ async def test_every_state_of_a_creators_works_and_a_withdrawal(
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("API key")).to_be_focused()
     assert await page.evaluate("() => sessionStorage.length") == 0
-
-
-async def sign_in(page: Page, key: str) -> None:
-    await page.get_by_label("API key").fill(key)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("status")).to_contain_text("Signed in as")
 
 
 async def test_a_co_creator_sees_only_their_controls_and_accepts_and_consents(

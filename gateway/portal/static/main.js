@@ -1,11 +1,12 @@
-// The creator portal: sign in, upload, consent, offer, withdraw, earnings and chains; a
-// co-creator's answer to their invitation and their own consent.
+// The creator portal: sign in, upload, consent, offer, withdraw, earnings, payouts and
+// chains; a co-creator's answer to their invitation and their own consent.
 
 import { RequestFailed, SignedOut, expect, graphql, session } from "./api.js";
 import { showChain } from "./chain.js";
 import { $, cell, say, warn } from "./dom.js";
 import { forgetEarnings, loadEarnings, renderEarnings } from "./earnings.js";
 import { membership } from "./members.js";
+import { confirmPayoutAccount, loadPayouts, requestPayoutAccount } from "./payouts.js";
 import {
   ACCEPT_INVITATION,
   CREATE_WORK,
@@ -75,8 +76,12 @@ async function signIn(key) {
   $("sign-in-section").hidden = true;
   $("portal").hidden = false;
   say(`Signed in as ${found.name}.`);
-  await Promise.all([loadWorks(), loadEarnings()]);
-  $("works-heading").scrollIntoView();
+  await Promise.all([loadWorks(), loadEarnings(), loadPayouts()]);
+  if (window.location.hash.startsWith("#payout-confirm/")) {
+    $("payouts-heading").scrollIntoView();
+  } else {
+    $("works-heading").scrollIntoView();
+  }
 }
 
 function signOut() {
@@ -426,6 +431,9 @@ on("refresh-earnings", "click", (event) =>
 );
 on("earnings-period", "change", () => act(null, () => loadEarnings(opened.work?.id)));
 on("earnings-currency", "change", () => act(null, async () => renderEarnings()));
+submit("payout-account-form", requestPayoutAccount);
+submit("payout-confirm-form", confirmPayoutAccount);
+on("refresh-payouts", "click", (event) => act(event.currentTarget, loadPayouts));
 
 const kept = session.key();
 if (kept) {

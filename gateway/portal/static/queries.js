@@ -96,3 +96,22 @@ export const CHAIN = `query Chain($id: ID!) { licenceChain(workId: $id) { __type
 export const TRAINED_MODELS = `query TrainedModels($ids: [ID!]!) { trainedModels(workIds: $ids) {
   __typename ... on TrainedModelList { items { labName modelName modelVersion recordedAt } }
   ... on Error { message } } }`;
+
+// Payouts: the bank account a creator is paid to, confirmed from a mailed code, and the
+// transfers made to it.
+export const PAYOUT_ACCOUNTS = `query PayoutAccounts { payoutAccounts { __typename
+  ... on PayoutAccountList { items { id holder iban bic state requestedAt confirmedAt } }
+  ... on Error { message } } }`;
+
+export const SET_PAYOUT_ACCOUNT = `mutation SetPayoutAccount($holder: String!, $iban: String!,
+  $bic: String!) { setPayoutAccount(holder: $holder, iban: $iban, bic: $bic) { __typename
+  ... on PayoutAccount { id holder iban bic state } ${INVALID} } }`;
+
+export const CONFIRM_PAYOUT_ACCOUNT = `mutation ConfirmPayoutAccount($id: ID!, $code: String!) {
+  confirmPayoutAccount(accountId: $id, code: $code) { __typename
+  ... on PayoutAccount { id holder iban bic state } ${INVALID} } }`;
+
+export const PAYOUTS = `query Payouts { payouts(first: 50) { __typename
+  ... on PayoutPaymentList { items { endToEndId state returnReason settledAt holder iban
+    amount { amountMinor currency } } }
+  ... on Error { message } } }`;

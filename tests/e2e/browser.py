@@ -1,0 +1,99 @@
+"""The portal's browser tests' shared parts: Debian's Chromium driven by Playwright, a page
+on the stack's portal that fails its test on any script error, and the creator's steps
+every test takes."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.async_api import Browser, Page, Request, async_playwright, expect
+
+from tests.fixtures.stack import RunningStack
+from tests.fixtures.storage import REPO_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTEFACTS = REPO_ROOT / "test-artifacts" / "portal"
+WAIT_MS = 20_000
+
+
+@dataclass
+class Traffic:
+    """Every request the page made, to check what crossed the wire and how."""
+
+    requests: list[Request] = field(default_factory=list)
+    failed: list[Request] = field(default_factory=list)
+
+    def urls(self) -> list[str]:
+        return [request.url for request in self.requests]
+
+    def part_puts(self, number: int) -> list[Request]:
+        return [
+            request
+            for request in self.requests
+            if request.method == "PUT"
+            and parse_qs(urlsplit(request.url).query).get("partNumber") == [str(number)]
+        ]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    # A failure, not a skip: a machine without the browser would pass without the portal.
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"the portal's browser tests need Debian's Chromium at {CHROMIUM}; "
+            "install it with `make browser`"
+        )
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def portal(
+    browser: Browser, running_stack: RunningStack
+) -> AsyncIterator[tuple[Page, Traffic]]:
+    context = await browser.new_context(
+        base_url=running_stack.stack.gateway_url, viewport={"width": 1100, "height": 900}
+    )
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    traffic = Traffic()
+    page.on("request", lambda request: traffic.requests.append(request))
+    page.on("requestfailed", lambda request: traffic.failed.append(request))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto("/portal/")
+    yield page, traffic
+    await context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
+    await page.screenshot(path=ARTEFACTS / f"{name}.png", full_page=full_page)
+
+
+async def sign_in(page: Page, key: str) -> None:
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("status")).to_contain_text("Signed in as")
