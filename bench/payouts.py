@@ -14,7 +14,7 @@ writing the same rows as plain CSV, in the same run.
 4. Prints each side's seconds and peak resident size (MiB above the side's start), the
    ratios run/csv, and checks the file: one transfer per creator, the sum of the amounts.
 
-Usage: .venv/bin/python -m bench.payouts [--creators 100000] [--batch 500]
+Usage: .venv/bin/python bench/payouts.py [--creators 100000] [--batch 500]
        (PostgreSQL: ASSENT_BENCH_POSTGRES_URL, default the local server, trust auth)
 """
 
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from scratch_market import scratch_database
 from sqlalchemy import select
 
-from bench.scratch_market import scratch_database
 from services.contracts.licensing import LedgerAccountKind, PayoutRunIn
 from services.contracts.roles import Role
 from services.kit.db import create_engine, create_sessionmaker

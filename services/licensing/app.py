@@ -88,9 +88,8 @@ def create_app(
         service="licensing",
         on_rotated=emit_rotation,
     )
-    licensing = LicensingServices.build(
-        known_accounts or KnownAccounts(), Invoicing.from_settings(settings)
-    )
+    invoicing = Invoicing.from_settings(settings)
+    licensing = LicensingServices.build(known_accounts or KnownAccounts(), invoicing)
     app = create_service_app(
         "licensing",
         settings,
@@ -104,7 +103,7 @@ def create_app(
     payouts = Payouts.build(settings, licensing, lambda: app.state.sessionmaker)
     app.state.payouts = payouts
     numberer = InvoiceNumberer(
-        lambda: app.state.sessionmaker, poll_seconds=settings.invoice_poll_seconds
+        lambda: app.state.sessionmaker, invoicing, poll_seconds=settings.invoice_poll_seconds
     )
     app.state.invoice_numberer = numberer
     service_lifespan = app.router.lifespan_context

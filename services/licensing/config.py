@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -46,6 +47,8 @@ class Settings(ServiceSettings):
     seller_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     seller_vat_id: str = ""
     vat_rate_bps: int = Field(default=1_900, ge=0, le=10_000)
+    # An invoice per purchase, or one per lab and month, made when the month is over.
+    invoice_period: Literal["purchase", "month"] = "purchase"
     invoice_poll_seconds: float = Field(default=1.0, gt=0)
     # Payout account confirmations: how they are mailed, and where the link leads.
     smtp_host: str = ""

@@ -1,9 +1,11 @@
 """Labs' billing details and their invoices: one per purchase, made in the purchase's own
-transaction with the VAT the purchase was charged, and numbered a moment later."""
+transaction with the VAT the purchase was charged, or one per lab and month once the
+month is over; numbered a moment later."""
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import structlog
 from sqlalchemy import select
@@ -24,13 +26,19 @@ from services.kit.errors import Forbidden, NotFound
 from services.kit.internal_token import Caller, require_role
 from services.kit.worker import PollingWorker
 from services.licensing.config import Settings
-from services.licensing.invoice.models import BillingProfile, Invoice, InvoiceCounter
+from services.licensing.invoice.models import (
+    BillingProfile,
+    Invoice,
+    InvoiceCounter,
+    InvoiceItem,
+)
 from services.licensing.invoice.vat import VatRule, checked_vat_id, rule_for
 from services.licensing.rules import require_account
 
 log = structlog.get_logger()
 
 NUMBERING_BATCH = 500
+CLOSING_BATCH = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +85,10 @@ class Billing:
 
 
 class Invoicing:
-    def __init__(self, seller: Seller, rate_bps: int) -> None:
+    def __init__(self, seller: Seller, rate_bps: int, *, monthly: bool = False) -> None:
         self._seller = seller
         self._rate_bps = rate_bps
+        self._monthly = monthly
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Invoicing":
@@ -89,7 +98,7 @@ class Invoicing:
             settings.seller_country,
             settings.seller_vat_id,
         )
-        return cls(seller, settings.vat_rate_bps)
+        return cls(seller, settings.vat_rate_bps, monthly=settings.invoice_period == "month")
 
     def _rule(self, profile: BillingProfile | None) -> VatRule:
         return rule_for(
@@ -111,39 +120,99 @@ class Invoicing:
         vat: Mapping[uuid.UUID, int],
         billing: Billing,
     ) -> None:
-        """The purchase's invoice, in its transaction: it exists exactly when the sale does."""
+        """The purchase as invoiced, in its transaction: it exists exactly when the sale
+        does; with its own invoice, unless invoices are monthly."""
         profile = billing.profile
-        session.add(
-            Invoice(
-                id=uuid.uuid4(),
-                buyer_id=licence.buyer_id,
-                licence_id=licence.id,
-                issued_at=licence.granted_at,
-                currency=licence.currency,
-                net_minor=sum(line.price_minor for line in sold),
-                vat_minor=sum(vat.values()),
-                vat_rate_bps=billing.rule.rate_bps,
-                vat_treatment=billing.rule.treatment,
-                buyer_name=profile.organisation if profile else licence.buyer_name,
-                buyer_address=profile.address if profile else None,
-                buyer_country=profile.country if profile else None,
-                buyer_vat_id=profile.vat_id if profile else None,
-                seller_name=self._seller.name,
-                seller_address=self._seller.address,
-                seller_country=self._seller.country,
-                seller_vat_id=self._seller.vat_id,
-                lines=[
-                    {
-                        "description": f"Licence to “{line.title}” ({', '.join(line.terms.uses)}, "
-                        f"{line.terms.duration_days} days)",
-                        "work_id": str(line.work_id),
-                        "net_minor": line.price_minor,
-                        "vat_minor": vat.get(line.work_id, 0),
-                    }
-                    for line in sold
-                ],
+        item = InvoiceItem(
+            licence_id=licence.id,
+            buyer_id=licence.buyer_id,
+            issued_at=licence.granted_at,
+            currency=licence.currency,
+            net_minor=sum(line.price_minor for line in sold),
+            vat_minor=sum(vat.values()),
+            vat_rate_bps=billing.rule.rate_bps,
+            vat_treatment=billing.rule.treatment,
+            buyer_name=profile.organisation if profile else licence.buyer_name,
+            buyer_address=profile.address if profile else None,
+            buyer_country=profile.country if profile else None,
+            buyer_vat_id=profile.vat_id if profile else None,
+            lines=[
+                {
+                    "description": f"Licence to “{line.title}” ({', '.join(line.terms.uses)}, "
+                    f"{line.terms.duration_days} days)",
+                    "work_id": str(line.work_id),
+                    "net_minor": line.price_minor,
+                    "vat_minor": vat.get(line.work_id, 0),
+                }
+                for line in sold
+            ],
+        )
+        if not self._monthly:
+            invoice = self._invoice_of([item], licence_id=licence.id, period=None)
+            session.add(invoice)
+            item.invoice_id = invoice.id
+        session.add(item)
+
+    def _invoice_of(
+        self, items: Sequence[InvoiceItem], *, licence_id: uuid.UUID | None, period: date | None
+    ) -> Invoice:
+        """One invoice of items that share a buyer, currency and VAT treatment; the buyer
+        as the newest item names them."""
+        newest = max(items, key=lambda item: item.issued_at)
+        return Invoice(
+            id=uuid.uuid4(),
+            buyer_id=newest.buyer_id,
+            licence_id=licence_id,
+            period=period,
+            issued_at=newest.issued_at if period is None else utcnow(),
+            currency=newest.currency,
+            net_minor=sum(item.net_minor for item in items),
+            vat_minor=sum(item.vat_minor for item in items),
+            vat_rate_bps=newest.vat_rate_bps,
+            vat_treatment=newest.vat_treatment,
+            buyer_name=newest.buyer_name,
+            buyer_address=newest.buyer_address,
+            buyer_country=newest.buyer_country,
+            buyer_vat_id=newest.buyer_vat_id,
+            seller_name=self._seller.name,
+            seller_address=self._seller.address,
+            seller_country=self._seller.country,
+            seller_vat_id=self._seller.vat_id,
+            lines=[
+                line for item in sorted(items, key=lambda i: i.issued_at) for line in item.lines
+            ],
+        )
+
+    async def close_months(self, session: AsyncSession) -> int:
+        """Monthly: each lab's purchases of every month that is over, one invoice per
+        currency and VAT treatment. Returns how many invoices it made."""
+        if not self._monthly:
+            return 0
+        now = utcnow()
+        this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        items = list(
+            await session.scalars(
+                select(InvoiceItem)
+                .where(InvoiceItem.invoice_id.is_(None), InvoiceItem.issued_at < this_month)
+                .order_by(InvoiceItem.issued_at)
+                .limit(CLOSING_BATCH)
+                # A second closer waits here, then finds these invoiced and skips them.
+                .with_for_update()
             )
         )
+        groups: dict[tuple[uuid.UUID, date, str, str, int], list[InvoiceItem]] = {}
+        for item in items:
+            month = item.issued_at.date().replace(day=1)
+            key = (item.buyer_id, month, item.currency, item.vat_treatment, item.vat_rate_bps)
+            groups.setdefault(key, []).append(item)
+        for (_, month, *_rest), grouped in groups.items():
+            invoice = self._invoice_of(grouped, licence_id=None, period=month)
+            session.add(invoice)
+            await session.flush()
+            for item in grouped:
+                item.invoice_id = invoice.id
+        await session.flush()
+        return len(groups)
 
     def _details_read(self, profile: BillingProfile) -> BillingDetailsRead:
         return BillingDetailsRead(
@@ -209,15 +278,21 @@ class Invoicing:
 
 
 class InvoiceNumberer:
-    """Numbers invoices in the order they were made: `<year>-<six digits>`, gapless.
+    """Makes the monthly invoices of months that are over, and numbers invoices in the
+    order they were made: `<year>-<six digits>`, gapless.
 
     The year's counter is locked while a batch is numbered, so replicas number one at a
     time; numbers and the counter commit together, so a crash leaves neither."""
 
     def __init__(
-        self, sessionmaker: Callable[[], async_sessionmaker[AsyncSession]], *, poll_seconds: float
+        self,
+        sessionmaker: Callable[[], async_sessionmaker[AsyncSession]],
+        invoicing: Invoicing,
+        *,
+        poll_seconds: float,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._invoicing = invoicing
         self.worker = PollingWorker(
             self.number_due,
             name="invoice-numbers",
@@ -226,7 +301,9 @@ class InvoiceNumberer:
         )
 
     async def number_due(self) -> int:
+        """Closes the months that are over (monthly invoices), then numbers what is due."""
         async with self._sessionmaker()() as session, session.begin():
+            await self._invoicing.close_months(session)
             due = list(
                 await session.scalars(
                     select(Invoice)

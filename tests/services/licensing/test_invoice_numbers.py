@@ -41,7 +41,8 @@ async def test_numbers_have_no_gaps_under_concurrent_purchases_and_rollbacks(
             session, caller, PurchaseIn(quote_id=quotes.pop(), idempotency_key="crashed")
         )
         await session.rollback()
-    numberers = [InvoiceNumberer(lambda: sessions, poll_seconds=0.05) for _ in range(2)]
+    invoicing = racing_app.state.licensing.licences.invoicing
+    numberers = [InvoiceNumberer(lambda: sessions, invoicing, poll_seconds=0.05) for _ in range(2)]
     running = [asyncio.create_task(numberer.worker.run()) for numberer in numberers]
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=racing_app), base_url="http://licensing.internal"

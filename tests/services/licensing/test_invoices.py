@@ -2,15 +2,19 @@
 home, reverse charge in another member state, none outside the EU), charged with the
 sale and returned with its refund; a VAT id with a bad check digit refused."""
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.licensing import LedgerAccountKind
-from services.licensing.invoice.models import BillingProfile, Invoice
+from services.kit.db import utcnow
+from services.licensing.invoice.models import BillingProfile, Invoice, InvoiceItem
+from services.licensing.invoice.service import InvoiceNumberer, Invoicing, Seller
 from services.licensing.models import AccountKey, LedgerPosting
 from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import Api, make_quote, quote_line, top_up
@@ -45,7 +49,7 @@ async def _vat_owed(session: AsyncSession) -> int:
 async def _bought(session: AsyncSession, api: Api, lab: Actor, price: int) -> dict[str, Any]:
     await top_up(session, lab.id, 10_000)
     quote = await make_quote(session, lab.id, [quote_line(price, [(lab.id, 10_000)])])
-    return await api.bought(lab, str(quote))
+    return await api.bought(lab, str(quote), key=f"order-{quote}")
 
 
 async def test_a_vat_id_with_a_bad_check_digit_or_of_another_country_is_refused(
@@ -164,3 +168,32 @@ async def test_an_invoice_is_numbered_after_its_purchase_commits(
     assert numbered >= 1
     assert invoice["number"] is not None
     assert invoice["number"].startswith(invoice["issued_at"][:4] + "-")
+
+
+async def test_monthly_a_labs_purchases_of_a_month_that_is_over_make_one_invoice(
+    api: Api, session: AsyncSession, app: FastAPI, lab: Actor
+) -> None:
+    licences = app.state.licensing.licences
+    kept = licences.invoicing
+    monthly = Invoicing(Seller("Assent", "Hafen 1", "DE", "DE136695976"), 1_900, monthly=True)
+    licences.invoicing = monthly
+    try:
+        earlier = [await _bought(session, api, lab, price) for price in (1_000, 2_000)]
+        await _bought(session, api, lab, 500)
+        last_month = (utcnow().replace(day=1) - timedelta(days=3)).replace(hour=12)
+        await session.execute(
+            update(InvoiceItem)
+            .where(InvoiceItem.licence_id.in_([uuid.UUID(licence["id"]) for licence in earlier]))
+            .values(issued_at=last_month)
+        )
+        numberer = InvoiceNumberer(lambda: app.state.sessionmaker, monthly, poll_seconds=1)
+        await numberer.number_due()
+        invoices = await api.ok(lab, "GET", "/v1/invoices")
+    finally:
+        licences.invoicing = kept
+
+    [invoice] = invoices
+    assert invoice["period"] == last_month.date().replace(day=1).isoformat()
+    assert invoice["licence_id"] is None
+    assert (invoice["net_minor"], len(invoice["lines"])) == (3_000, 2)
+    assert invoice["number"] is not None

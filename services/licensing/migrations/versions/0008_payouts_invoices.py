@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-06 02:36:27.069540
+Create Date: 2026-12-06 02:45:01.265989
 """
 
 from collections.abc import Sequence
@@ -179,6 +179,51 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "invoice_item",
+        sa.Column("licence_id", sa.Uuid(), nullable=False),
+        sa.Column("invoice_id", sa.Uuid(), nullable=True),
+        sa.Column("buyer_id", sa.Uuid(), nullable=False),
+        sa.Column("issued_at", services.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("net_minor", sa.BigInteger(), nullable=False),
+        sa.Column("vat_minor", sa.BigInteger(), nullable=False),
+        sa.Column("vat_rate_bps", sa.Integer(), nullable=False),
+        sa.Column(
+            "vat_treatment",
+            sa.Enum(
+                "charged",
+                "reverse_charge",
+                "outside_scope",
+                "not_determined",
+                name="vattreatment",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("buyer_name", sa.String(length=200), nullable=False),
+        sa.Column("buyer_address", sa.String(length=200), nullable=True),
+        sa.Column("buyer_country", sa.String(length=2), nullable=True),
+        sa.Column("buyer_vat_id", sa.String(length=20), nullable=True),
+        sa.Column("lines", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"], ["invoice.id"], name=op.f("fk_invoice_item_invoice_id_invoice")
+        ),
+        sa.PrimaryKeyConstraint("licence_id", name=op.f("pk_invoice_item")),
+    )
+    with op.batch_alter_table("invoice_item", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_invoice_item_invoice_id"), ["invoice_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_invoice_item_open",
+            ["issued_at"],
+            unique=False,
+            postgresql_where=sa.text("invoice_id IS NULL"),
+            sqlite_where=sa.text("invoice_id IS NULL"),
+        )
+
+    op.create_table(
         "payout_file",
         sa.Column("run_id", sa.Uuid(), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
@@ -232,6 +277,15 @@ def downgrade() -> None:
 
     op.drop_table("payout_payment")
     op.drop_table("payout_file")
+    with op.batch_alter_table("invoice_item", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_invoice_item_open",
+            postgresql_where=sa.text("invoice_id IS NULL"),
+            sqlite_where=sa.text("invoice_id IS NULL"),
+        )
+        batch_op.drop_index(batch_op.f("ix_invoice_item_invoice_id"))
+
+    op.drop_table("invoice_item")
     with op.batch_alter_table("bank_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bank_entry_statement_id"))
 
