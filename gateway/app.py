@@ -1,7 +1,10 @@
 """The public entry point: GraphQL over HTTP, API-key authentication, and calls to the
 services with a short-lived internal token."""
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +29,10 @@ from gateway.context import Context, commit_or_roll_back
 from gateway.downloads import downloads_router
 from gateway.graphiql import graphiql_page, graphiql_router
 from gateway.ownsite import own_site_router
+from gateway.people.mail import LinkMailer
+from gateway.people.routes import CSRF_HEADER, SESSION_COOKIE, people_router
+from gateway.people.secrets import PeopleSecrets
+from gateway.people.service import People
 from gateway.portal import portal_router
 from gateway.rate_limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
@@ -33,6 +40,7 @@ from services.contracts.signing import SIGNING_SERVICES
 from services.kit import errors
 from services.kit.app import create_service_app
 from services.kit.db import short_session
+from services.kit.mail import Mailer
 from storage.object_store import StorageSettings
 
 API_KEY_HEADER = "x-api-key"
@@ -111,10 +119,26 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
     )
 
     principals = app.state.principals = PrincipalCache(ttl_seconds=settings.principal_cache_seconds)
+    people = People(
+        PeopleSecrets(settings.session_secret),
+        session_length=timedelta(days=settings.session_days),
+        link_length=timedelta(hours=settings.link_hours),
+    )
+    link_mailer = LinkMailer(
+        lambda: app.state.sessionmaker,
+        Mailer(settings.mail()),
+        people.secrets,
+        portal_url=settings.portal_url,
+        poll_seconds=settings.mail_poll_seconds,
+    )
+    app.state.link_mailer = link_mailer
 
     async def authenticate(request: Request) -> Principal | None:
-        """The caller, once the request is counted against its key or its address."""
+        """The caller, once the request is counted against its key or its address: by an
+        API key, else by a session cookie with its CSRF token."""
         if (secret := _presented_key(request)) is None:
+            if (cookie := request.cookies.get(SESSION_COOKIE)) and people.secrets.configured:
+                return await session_principal(request, cookie)
             limiter.take(_client_address(request))
             return None
         key_hash = hash_key(secret)
@@ -136,6 +160,18 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         limiter.take(f"key:{principal.key_id}")
         if principal.last_use_stale:
             await record_use(principal)
+        return principal
+
+    async def session_principal(request: Request, cookie: str) -> Principal:
+        try:
+            async with short_session(app.state.sessionmaker, service="gateway") as session:
+                principal = await people.principal(
+                    session, cookie, request.headers.get(CSRF_HEADER)
+                )
+        except errors.Unauthenticated:
+            limiter.take(_client_address(request))
+            raise
+        limiter.take(f"key:{principal.key_id}")
         return principal
 
     async def record_use(principal: Principal) -> None:
@@ -197,5 +233,30 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
     )
     app.include_router(card_events_router(CardClient(services.by_name["licensing"])))
     app.include_router(portal_router(storage))
+    app.include_router(
+        people_router(
+            people,
+            lambda: app.state.sessionmaker,
+            authenticate,
+            RateLimiter(
+                per_second=1 / settings.sign_in_every_seconds, burst=settings.sign_in_burst
+            ),
+            session_seconds=int(settings.session_days * 86_400),
+        )
+    )
     app.add_exception_handler(RateLimited, _rate_limited)
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Inside the kit's lifespan, so the mailer stops before the database goes.
+        async with service_lifespan(app):
+            mailing = asyncio.create_task(link_mailer.worker.run(), name="gateway-people-mail")
+            try:
+                yield
+            finally:
+                mailing.cancel()
+                await asyncio.gather(mailing, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
     return app

@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.kit.mail import MailSettings
 from services.kit.settings import ServiceSettings
 
 
@@ -36,3 +39,35 @@ class Settings(ServiceSettings):
     # The address clients reach the gateway by, for download links; unset: the address
     # of each request (right unless a proxy rewrites the host).
     public_url: str | None = None
+    # Accounts for people (gateway/people/): the secret their mailed links and CSRF tokens
+    # are derived from; people cannot sign up or in while it is unset (`assent up` makes
+    # one). Sessions last this long, and a mailed link this long.
+    session_secret: SecretStr = SecretStr("")
+    session_days: float = Field(default=14, gt=0)
+    link_hours: float = Field(default=24, gt=0)
+    # Sign-ins, sign-ups and resets allowed per address and per email: a burst, then one
+    # every so many seconds.
+    sign_in_burst: int = Field(default=10, ge=1)
+    sign_in_every_seconds: float = Field(default=6.0, gt=0)
+    # Their mail: SMTP, or with no host .eml files in `mail_folder`.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_tls: bool = False
+    mail_sender: str = "Assent <no-reply@assent.invalid>"
+    mail_folder: Path = Path("var/mail")
+    mail_poll_seconds: float = Field(default=1.0, gt=0)
+    # Where the links in those mails lead.
+    portal_url: str = "http://127.0.0.1:8000/portal/"
+
+    def mail(self) -> MailSettings:
+        return MailSettings(
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
+            smtp_username=self.smtp_username,
+            smtp_password=self.smtp_password,
+            smtp_tls=self.smtp_tls,
+            sender=self.mail_sender,
+            folder=self.mail_folder,
+        )

@@ -76,7 +76,8 @@ GATEWAY = Component(
     "gateway.app:create_app",
     0,
     ROOT / "gateway/accounts/migrations",
-    INTERNAL_CALLS | {ADMIN_KEY},
+    # People's sign-in: the secret their links and CSRF tokens derive from; their mail.
+    INTERNAL_CALLS | {ADMIN_KEY, "ASSENT_GATEWAY_SESSION_SECRET", "ASSENT_GATEWAY_SMTP_PASSWORD"},
 )
 SERVICES = (
     Component(
@@ -145,6 +146,7 @@ def _new_secrets() -> dict[str, str]:
         "delivery_signing_key": generate_seed(),
         "delivery_watermark_secret": secrets.token_urlsafe(48),
         "audit_signing_key": generate_seed(),
+        "gateway_session_secret": secrets.token_urlsafe(48),
     }
 
 
@@ -186,6 +188,7 @@ def stack_environment(
     env.setdefault("ASSENT_DELIVERY_SIGNING_KEY", stored["delivery_signing_key"])
     env.setdefault("ASSENT_DELIVERY_WATERMARK_SECRET", stored["delivery_watermark_secret"])
     env.setdefault("ASSENT_AUDIT_SIGNING_KEY", stored["audit_signing_key"])
+    env.setdefault("ASSENT_GATEWAY_SESSION_SECRET", stored["gateway_session_secret"])
     for component in SERVICES:
         env.setdefault(
             f"ASSENT_{component.name.upper()}_URL", f"http://{host}:{port + component.port_offset}"
@@ -204,10 +207,11 @@ def stack_environment(
             "ASSENT_STORAGE_PUBLIC_URL", f"http://{host}:{port + OBJECT_SERVER.port_offset}"
         )
         env.setdefault("ASSENT_STORAGE_SIGNING_SECRET", stored["storage_signing_secret"])
-    # With no SMTP server, mail (payout account confirmations) waits in a folder, and
-    # its links lead to this stack's portal.
-    env.setdefault("ASSENT_LICENSING_MAIL_FOLDER", str((data_dir / "mail").resolve()))
-    env.setdefault("ASSENT_LICENSING_PORTAL_URL", f"http://{host}:{port}/portal/")
+    # With no SMTP server, mail (sign-up links, payout account confirmations) waits in a
+    # folder, and its links lead to this stack's portal.
+    for mailing in ("GATEWAY", "LICENSING"):
+        env.setdefault(f"ASSENT_{mailing}_MAIL_FOLDER", str((data_dir / "mail").resolve()))
+        env.setdefault(f"ASSENT_{mailing}_PORTAL_URL", f"http://{host}:{port}/portal/")
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 

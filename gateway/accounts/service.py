@@ -78,6 +78,20 @@ class AccountService:
         email: str,
         role: Role,
     ) -> tuple[Account, IssuedKey]:
+        account = await self.create_account(session, caller, name=name, email=email, role=role)
+        return account, await self._issue_key(session, account.id, name="default")
+
+    async def create_account(
+        self,
+        session: AsyncSession,
+        caller: Principal | None,
+        *,
+        name: str,
+        email: str,
+        role: Role,
+    ) -> Account:
+        """A new account, announced (`account.registered`); without a key, which people
+        signing up with a password never need."""
         if role not in SELF_SERVICE_ROLES:
             _require_admin(caller)
         name = name.strip()
@@ -104,13 +118,12 @@ class AccountService:
                 await session.flush()
         except IntegrityError as exc:
             raise _email_taken() from exc
-        issued = await self._issue_key(session, account.id, name="default")
         emit(
             session,
             Topic.ACCOUNT_REGISTERED,
             AccountRegistered(account_id=account.id, name=account.name, roles=[role]),
         )
-        return account, issued
+        return account
 
     async def create_key(
         self, session: AsyncSession, principal: Principal, *, name: str

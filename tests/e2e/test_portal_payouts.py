@@ -1,10 +1,13 @@
 """A creator's bank account in the portal, in headless Chromium against the whole stack:
 a mistyped IBAN is explained; the right one sends a mail (a real SMTP server) whose link
 opens the portal with the code filled in; once confirmed, a payout run's transfer shows
-on its way to the bank."""
+on its way to the bank, and the period's statement shows and downloads as CSV."""
 
 import asyncio
+import csv
+import io
 import re
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
@@ -72,4 +75,23 @@ async def test_a_creator_adds_a_bank_account_confirms_it_from_the_mail_and_is_pa
     await expect(transfer).to_contain_text("On its way to your bank")
     await tab.locator("#payouts-section").scroll_into_view_if_needed()
     await screenshot(tab, "10-payout-on-its-way")
+
+    # The statement: the sale and the payout, nothing owed now, and the same as CSV.
+    await tab.get_by_role("button", name="Show the statement").click()
+    statement = tab.locator("#statement-table tbody")
+    await expect(statement).to_contain_text("Carla's tide, to Carla's Lab")
+    await expect(statement).to_contain_text("Payout")
+    await expect(tab.locator("#statement-balances")).to_contain_text("Now: €0.00.")
+    async with tab.expect_download() as downloading:
+        await tab.get_by_role("link", name="Download the statement as CSV").click()
+    saved = await (await downloading.value).path()
+    text = await asyncio.to_thread(Path(saved).read_text)
+    rows = list(csv.reader(io.StringIO(text)))
     await tab.close()
+
+    assert rows[0][:3] == ["date", "kind", "work"]
+    assert [(row[1], row[8]) for row in rows[1:]] == [
+        ("sale", "17.00"),
+        ("payout", "-17.00"),
+        ("closing balance", "0.00"),
+    ]

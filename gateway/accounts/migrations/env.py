@@ -1,3 +1,4 @@
+import gateway.people.models  # noqa: F401
 from gateway.accounts.models import Base
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA

@@ -1,12 +1,13 @@
 // The creator portal: sign in, upload, consent, offer, withdraw, earnings, payouts and
 // chains; a co-creator's answer to their invitation and their own consent.
 
-import { RequestFailed, SignedOut, expect, graphql, session } from "./api.js";
+import { RequestFailed, SignedOut, auth, expect, graphql, session } from "./api.js";
 import { showChain } from "./chain.js";
 import { $, cell, say, warn } from "./dom.js";
 import { forgetEarnings, loadEarnings, renderEarnings } from "./earnings.js";
 import { membership } from "./members.js";
 import { confirmPayoutAccount, loadPayouts, requestPayoutAccount } from "./payouts.js";
+import { showStatement } from "./statement.js";
 import {
   ACCEPT_INVITATION,
   CREATE_WORK,
@@ -64,12 +65,32 @@ async function act(button, action) {
 async function signIn(key) {
   const found = (await graphql(ME, {}, key)).me;
   if (found.__typename !== "Account") throw new SignedOut("That API key was not accepted.");
+  session.keep(key);
+  await enter(found);
+}
+
+// Signed in by a session cookie: the page holds only the session's CSRF token.
+async function signInWithPassword(email, password) {
+  const signed = await auth("sign-in", { email, password });
+  session.keepCsrf(signed.csrf_token);
+  $("sign-in-password").value = "";
+  await enterSession();
+}
+
+async function enterSession() {
+  const found = (await graphql(ME)).me;
+  if (found.__typename !== "Account") throw new SignedOut("Your session has ended.");
+  $("sign-out-everywhere").hidden = false;
+  await enter(found);
+}
+
+async function enter(found) {
   if (!found.roles.includes("CREATOR")) {
+    await leaveSession();
     throw new RequestFailed(
       `${found.name}'s account is not a creator's account; the portal is for creators.`,
     );
   }
-  session.keep(key);
   state.me = { id: found.id, name: found.name };
   $("account-name").textContent = found.name;
   $("account").hidden = false;
@@ -84,9 +105,15 @@ async function signIn(key) {
   }
 }
 
-function signOut() {
+async function signOut(everywhere = false) {
+  await leaveSession(everywhere);
   leave();
-  say("Signed out.");
+  say(everywhere ? "Signed out on every device." : "Signed out.");
+}
+
+// Ends the session at the marketplace too, when the page was signed in with one.
+async function leaveSession(everywhere = false) {
+  if (session.csrf()) await auth(everywhere ? "sign-out-everywhere" : "sign-out");
 }
 
 function leave() {
@@ -99,6 +126,7 @@ function leave() {
   state.upload = null;
   $("portal").hidden = true;
   $("account").hidden = true;
+  $("sign-out-everywhere").hidden = true;
   $("work-section").hidden = true;
   $("sign-in-section").hidden = false;
   $("api-key").value = "";
@@ -375,7 +403,32 @@ submit("sign-in-form", async () => {
   }
   await signIn(key);
 });
-on("sign-out", "click", () => signOut());
+on("sign-out", "click", (event) => act(event.currentTarget, () => signOut()));
+on("sign-out-everywhere", "click", (event) => act(event.currentTarget, () => signOut(true)));
+submit("password-form", async () => {
+  await signInWithPassword($("sign-in-email").value.trim(), $("sign-in-password").value);
+});
+submit("sign-up-form", async () => {
+  const answered = await auth("sign-up", {
+    name: $("sign-up-name").value.trim(),
+    email: $("sign-up-email").value.trim(),
+    password: $("sign-up-password").value,
+  });
+  $("sign-up-form").reset();
+  say(answered.message);
+});
+submit("forgot-form", async () => {
+  const answered = await auth("reset-request", { email: $("forgot-email").value.trim() });
+  say(answered.message);
+});
+submit("reset-form", async () => {
+  const token = LINK.exec(window.location.hash)?.[2];
+  const answered = await auth("reset", { token, password: $("reset-password").value });
+  $("reset-form").hidden = true;
+  history.replaceState(null, "", "#sign-in-section");
+  say(answered.message);
+  $("sign-in-email").focus();
+});
 on("refresh-works", "click", (event) => act(event.currentTarget, () => loadWorks()));
 on("more-works", "click", (event) => act(event.currentTarget, () => loadWorks(true)));
 submit("consent-form", giveConsent);
@@ -431,13 +484,33 @@ on("refresh-earnings", "click", (event) =>
 );
 on("earnings-period", "change", () => act(null, () => loadEarnings(opened.work?.id)));
 on("earnings-currency", "change", () => act(null, async () => renderEarnings()));
+submit("statement-form", showStatement);
 submit("payout-account-form", requestPayoutAccount);
 submit("payout-confirm-form", confirmPayoutAccount);
 on("refresh-payouts", "click", (event) => act(event.currentTarget, loadPayouts));
 
-const kept = session.key();
-if (kept) {
-  act(null, () => signIn(kept));
-} else {
-  $("api-key").focus();
+// A mailed link: verify the address at once; a reset shows its form.
+const LINK = /^#(verify|reset)\/([\w.-]+)$/;
+
+async function start() {
+  const link = LINK.exec(window.location.hash);
+  if (link?.[1] === "verify") {
+    const answered = await auth("verify", { token: link[2] });
+    history.replaceState(null, "", "#sign-in-section");
+    say(answered.message);
+  } else if (link?.[1] === "reset") {
+    $("reset-form").hidden = false;
+    $("reset-password").focus();
+    return;
+  }
+  const kept = session.key();
+  if (kept) return signIn(kept);
+  const current = await auth("session", null, "GET").catch(() => null);
+  if (current) {
+    session.keepCsrf(current.csrf_token);
+    return enterSession();
+  }
+  $(link ? "sign-in-email" : "api-key").focus();
 }
+
+act(null, start);

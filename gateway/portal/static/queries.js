@@ -115,3 +115,14 @@ export const PAYOUTS = `query Payouts { payouts(first: 50) { __typename
   ... on PayoutPaymentList { items { endToEndId state returnReason settledAt holder iban
     amount { amountMinor currency } } }
   ... on Error { message } } }`;
+
+// A statement for a period: each sale, refund and payout, and what was owed at each end.
+export const STATEMENT = `query Statement($since: DateTime, $until: DateTime) {
+  earnings(since: $since, until: $until) { __typename
+  ... on Earnings {
+    lines { title buyerName uses kind recordedAt basisPoints licenceId
+      price { amountMinor currency } platformFee { amountMinor currency }
+      amount { amountMinor currency } }
+    payouts { reference recordedAt amount { amountMinor currency } }
+    opening { amountMinor currency } closing { amountMinor currency } }
+  ${INVALID} } }`;

@@ -1,0 +1,67 @@
+"""A person's password, their browser sessions, and the links mailed to them.
+
+Nothing here would let a reader of the database in: the password is an argon2 hash, a
+session is stored by the sha256 of its cookie, and a mailed link's secret is derived from
+the gateway's session secret and the link's id, never stored.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.accounts.models import Base
+from services.kit.db import UTCDateTime
+
+
+class PasswordCredential(Base):
+    __tablename__ = "password_credential"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the account's email was verified; sign-in waits for it."""
+
+
+class WebSession(Base):
+    __tablename__ = "web_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LinkPurpose(StrEnum):
+    VERIFY = "verify"
+    RESET = "reset"
+    # Someone signed up with an address that has an account: its owner is told, and the
+    # sign-up is answered as any other, so the form never tells who has an account.
+    ALREADY_REGISTERED = "already_registered"
+
+
+class MailedLink(Base):
+    """A link mailed to an account; its row is also the mail's outbox."""
+
+    __tablename__ = "mailed_link"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mail_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
