@@ -72,7 +72,7 @@ class PayoutsQuery:
                 max(1, min(first, MAX_PAGE_SIZE)),
             )
         except errors.AssentError as error:
-            return failure(error, Forbidden, *REFUSALS)
+            return failure(error, NotFound, Forbidden, *REFUSALS)
         return PayoutPaymentList(items=[PayoutPayment.of(payment) for payment in payments])
 
     @strawberry.field(description="A payout run and its pain.001 files (admins, auditors).")

@@ -197,7 +197,7 @@ PayoutAccountsResult = Annotated[
     PayoutAccountList | Forbidden | Refusals, strawberry.union("PayoutAccountsResult")
 ]
 PayoutPaymentsResult = Annotated[
-    PayoutPaymentList | Forbidden | Refusals, strawberry.union("PayoutPaymentsResult")
+    PayoutPaymentList | NotFound | Forbidden | Refusals, strawberry.union("PayoutPaymentsResult")
 ]
 PayoutRunResult = Annotated[
     PayoutRun | Conflict | NotFound | Forbidden | ValidationFailed | Refusals,
