@@ -53,7 +53,7 @@ async def sign_in_with_keyboard(page: Page, key: str) -> None:
     await expect(page.get_by_label("API key")).to_be_focused()
     await page.keyboard.type(key)
     await page.keyboard.press("Tab")
-    await expect(page.get_by_role("button", name="Sign in")).to_be_focused()
+    await expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_focused()
     await page.keyboard.press("Enter")
 
 
@@ -251,7 +251,7 @@ async def test_every_state_of_a_creators_works_and_a_withdrawal(
     assert created["__typename"] == "WorkCreated"
 
     await page.get_by_label("API key").fill(creator)
-    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Sign in", exact=True).click()
     row = page.locator("#works-table tbody tr", has_text="Sketch of a pier")
     await expect(row).to_contain_text("Waiting for its fileNoNo offerNone")
     chart = page.locator("#earnings-chart")

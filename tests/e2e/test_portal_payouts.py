@@ -93,5 +93,6 @@ async def test_a_creator_adds_a_bank_account_confirms_it_from_the_mail_and_is_pa
     assert [(row[1], row[8]) for row in rows[1:]] == [
         ("sale", "17.00"),
         ("payout", "-17.00"),
+        ("opening balance", "0.00"),
         ("closing balance", "0.00"),
     ]

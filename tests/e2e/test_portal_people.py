@@ -26,8 +26,8 @@ async def _link(smtp: MailServer, email: str, purpose: str) -> str:
 
 
 async def _sign_in(page: Page, email: str, password: str) -> None:
-    await page.get_by_label("Email", exact=True).first.fill(email)
-    await page.get_by_label("Password", exact=True).fill(password)
+    await page.locator("#sign-in-email").fill(email)
+    await page.locator("#sign-in-password").fill(password)
     await page.get_by_role("button", name="Sign in with email").click()
 
 

@@ -492,17 +492,26 @@ on("refresh-payouts", "click", (event) => act(event.currentTarget, loadPayouts))
 // A mailed link: verify the address at once; a reset shows its form.
 const LINK = /^#(verify|reset)\/([\w.-]+)$/;
 
-async function start() {
+// Returns what the address's link was: "verified", "reset" (its form shown), or null.
+async function takeLink() {
   const link = LINK.exec(window.location.hash);
   if (link?.[1] === "verify") {
     const answered = await auth("verify", { token: link[2] });
     history.replaceState(null, "", "#sign-in-section");
     say(answered.message);
-  } else if (link?.[1] === "reset") {
+    return "verified";
+  }
+  if (link?.[1] === "reset") {
     $("reset-form").hidden = false;
     $("reset-password").focus();
-    return;
+    return "reset";
   }
+  return null;
+}
+
+async function start() {
+  const taken = await takeLink();
+  if (taken === "reset") return;
   const kept = session.key();
   if (kept) return signIn(kept);
   const current = await auth("session", null, "GET").catch(() => null);
@@ -510,7 +519,18 @@ async function start() {
     session.keepCsrf(current.csrf_token);
     return enterSession();
   }
-  $(link ? "sign-in-email" : "api-key").focus();
+  $(taken ? "sign-in-email" : "api-key").focus();
 }
+
+// A link opened in a tab already on the portal changes only the address's fragment.
+window.addEventListener("hashchange", () => {
+  if (LINK.test(window.location.hash)) {
+    act(null, async () => {
+      if ((await takeLink()) === "verified") $("sign-in-email").focus();
+    });
+  } else if (state.me && window.location.hash.startsWith("#payout-confirm/")) {
+    act(null, loadPayouts);
+  }
+});
 
 act(null, start);
