@@ -67,6 +67,7 @@ def _needs_platform(command: str, missing: ModuleNotFoundError) -> int:
 def _up(args: argparse.Namespace) -> int:
     try:
         from services.stack import Stack, StackError, check_settings, migrate, stack_environment
+        from services.supervisor import Supervisor
     except ModuleNotFoundError as missing:
         return _needs_platform("up", missing)
     started = time.monotonic()
@@ -96,18 +97,14 @@ def _up(args: argparse.Namespace) -> int:
         stack.start()
         elapsed = time.monotonic() - started
         print(
-            f"Assent is ready in {elapsed:.1f} s: GraphQL at {stack.gateway_url}/graphql "
-            "(Ctrl-C stops every process)",
+            f"Assent is ready in {elapsed:.1f} s: the portal at {stack.gateway_url}/portal/, "
+            f"GraphQL at {stack.gateway_url}/graphql (Ctrl-C stops every process)",
             flush=True,
         )
+        supervisor = Supervisor(stack, say=lambda line: print(line, flush=True))
         while not stopping:
-            for name, process in list(stack.processes.items()):
-                if process.poll() is not None:
-                    print(
-                        f"{name} stopped unexpectedly (exit code {process.returncode})", flush=True
-                    )
-                    return 1
-            time.sleep(0.5)
+            supervisor.tick()
+            time.sleep(0.2)
     except StackError as error:
         if stopping:
             # Ctrl-C reached the children too while they were starting: a clean stop.

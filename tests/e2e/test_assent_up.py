@@ -1,10 +1,14 @@
 """`assent up` as an operator runs it: the embedded default, SQLite and a local store."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.stack import OBJECT_SERVER
@@ -112,3 +116,29 @@ def test_a_malformed_admin_key_is_refused_before_anything_starts(tmp_path: Path,
     assert "exited" not in refused.stdout + refused.stderr
     # The malformed key may be someone's password: it is not echoed.
     assert "my-own-admin-password" not in refused.stdout + refused.stderr
+
+
+def test_a_killed_gateway_comes_back_by_itself_and_a_retry_succeeds(
+    first_run: Running, port: int
+) -> None:
+    admin_key = first_run.wait_for(ADMIN_KEY_LINE.pattern).group(1)
+    first_run.wait_for("Assent is ready")
+    killed = first_run.components()["gateway"]
+
+    os.kill(killed, signal.SIGKILL)
+    killed_at = time.monotonic()
+    first_run.wait_for(r"gateway stopped unexpectedly \(exit code -9\); restarting now")
+    first_run.wait_for("gateway restarted")
+    answered = None
+    while answered is None and time.monotonic() - killed_at < 60:
+        try:
+            answered = graphql(port, ME, admin_key)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    # The issue's target is 5 s: printed for the closing note, not asserted.
+    print(f"the gateway answered again {time.monotonic() - killed_at:.1f} s after SIGKILL")
+
+    assert answered is not None
+    assert answered.json()["data"]["me"]["roles"] == ["ADMIN"]
+    assert first_run.components()["gateway"] != killed
+    assert stop(first_run) == 0
