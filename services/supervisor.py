@@ -19,9 +19,9 @@ class _Watch:
 class Supervisor:
     """Keeps `assent up`'s children running: one that dies is started again at once, and
     after a backoff that doubles with each further death soon after a start (0.5 s, 1 s,
-    2 s... at most 30 s), each restart said on the console. A process that dies within `QUICK_SECONDS`
-    of starting `MAX_QUICK_FAILURES` times in a row is failing at start, not crashing:
-    the stack stops, naming it."""
+    2 s... at most 30 s), each restart said on the console. A process that dies within
+    `QUICK_SECONDS` of starting `MAX_QUICK_FAILURES` times in a row is failing at start,
+    not crashing: the stack stops, naming it."""
 
     QUICK_SECONDS = 10.0
     MAX_QUICK_FAILURES = 5
