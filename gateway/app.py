@@ -33,7 +33,7 @@ from gateway.people.mail import LinkMailer
 from gateway.people.routes import CSRF_HEADER, SESSION_COOKIE, people_router
 from gateway.people.secrets import PeopleSecrets
 from gateway.people.service import People
-from gateway.portal import portal_router
+from gateway.portal import landing_router, portal_router
 from gateway.rate_limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
 from services.contracts.signing import SIGNING_SERVICES
@@ -233,6 +233,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
     )
     app.include_router(card_events_router(CardClient(services.by_name["licensing"])))
     app.include_router(portal_router(storage))
+    app.include_router(landing_router())
     app.include_router(
         people_router(
             people,

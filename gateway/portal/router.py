@@ -118,3 +118,16 @@ def portal_router(storage: StorageSettings | None = None) -> APIRouter:
         )
 
     return router
+
+
+def landing_router() -> APIRouter:
+    """`/`: a page for a person who typed the address, leading to the portal and the API."""
+    page = files("gateway.portal").joinpath("landing.html").read_bytes()
+    headers = security_headers(())
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    async def landing() -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+
+    return router

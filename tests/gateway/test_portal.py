@@ -300,3 +300,15 @@ async def test_the_local_object_server_takes_a_signed_put_from_the_portals_origi
     info = await store.head(key)
     assert info.size == len(content)
     await store.close()
+
+
+async def test_the_root_is_a_page_leading_to_the_portal_and_the_api(
+    portal_http: httpx.AsyncClient,
+) -> None:
+    answered = await portal_http.get("/")
+
+    assert answered.status_code == 200
+    assert answered.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in answered.headers["content-security-policy"]
+    assert 'href="/portal/"' in answered.text
+    assert 'href="/graphql"' in answered.text
