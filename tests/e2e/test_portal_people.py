@@ -1,7 +1,7 @@
 """An illustrator gets into the portal without an API key, in headless Chromium against the
 whole stack: signs up, opens the verification link from the mail (a real SMTP server),
-signs in with the email and password, stays signed in across a reload, and signs out
-everywhere; a lost password is reset from its mail, and the old one no longer works."""
+signs in with the email and password, makes and revokes an API key for a program, stays
+signed in across a reload, and signs out everywhere; a lost password is reset from its mail, and the old one no longer works."""
 
 import asyncio
 import re
@@ -50,6 +50,16 @@ async def test_an_illustrator_signs_up_verifies_and_signs_in_without_a_key(
     await _sign_in(page, email, PASSWORD)
     await expect(page.get_by_role("status")).to_have_text("Signed in as Mira Okonkwo.")
     await expect(page.get_by_text("No works yet")).to_be_visible()
+
+    # A key for a program: shown once, listed by its start, revoked.
+    await page.get_by_label("Name of the program the key is for").fill("Nightly backup")
+    await page.get_by_role("button", name="Make a key").click()
+    await expect(page.locator("#new-key")).to_contain_text("assent_")
+    row = page.locator("#keys-table tbody tr", has_text="Nightly backup")
+    await expect(row).to_contain_text("Never used")
+    await row.get_by_role("button", name="Revoke Nightly backup").click()
+    await expect(page.get_by_role("status")).to_contain_text("is revoked")
+    await expect(row).to_contain_text("Revoked")
 
     # A reload keeps the session: the cookie stays, the page asks for its CSRF token again.
     await page.reload()

@@ -6,6 +6,7 @@ import { showChain } from "./chain.js";
 import { $, cell, say, warn } from "./dom.js";
 import { forgetEarnings, loadEarnings, renderEarnings } from "./earnings.js";
 import { membership } from "./members.js";
+import { createKey, loadKeys, revokeKey } from "./keys.js";
 import { confirmPayoutAccount, loadPayouts, requestPayoutAccount } from "./payouts.js";
 import { showStatement } from "./statement.js";
 import {
@@ -97,7 +98,7 @@ async function enter(found) {
   $("sign-in-section").hidden = true;
   $("portal").hidden = false;
   say(`Signed in as ${found.name}.`);
-  await Promise.all([loadWorks(), loadEarnings(), loadPayouts()]);
+  await Promise.all([loadWorks(), loadEarnings(), loadPayouts(), loadKeys()]);
   if (window.location.hash.startsWith("#payout-confirm/")) {
     $("payouts-heading").scrollIntoView();
   } else {
@@ -127,6 +128,8 @@ function leave() {
   $("portal").hidden = true;
   $("account").hidden = true;
   $("sign-out-everywhere").hidden = true;
+  $("new-key-box").hidden = true;
+  $("new-key").textContent = "";
   $("work-section").hidden = true;
   $("sign-in-section").hidden = false;
   $("api-key").value = "";
@@ -485,6 +488,11 @@ on("refresh-earnings", "click", (event) =>
 on("earnings-period", "change", () => act(null, () => loadEarnings(opened.work?.id)));
 on("earnings-currency", "change", () => act(null, async () => renderEarnings()));
 submit("statement-form", showStatement);
+submit("key-form", createKey);
+on("keys-table", "click", (event) => {
+  const button = event.target.closest("button[data-key-id]");
+  if (button) act(button, () => revokeKey(button.dataset.keyId));
+});
 submit("payout-account-form", requestPayoutAccount);
 submit("payout-confirm-form", confirmPayoutAccount);
 on("refresh-payouts", "click", (event) => act(event.currentTarget, loadPayouts));

@@ -126,3 +126,15 @@ export const STATEMENT = `query Statement($since: DateTime, $until: DateTime) {
     payouts { reference recordedAt amount { amountMinor currency } }
     opening { amountMinor currency } closing { amountMinor currency } }
   ${INVALID} } }`;
+
+// API keys, for programs: made, listed by their prefix, revoked.
+export const API_KEYS = `query ApiKeys { me { __typename ... on Account {
+  apiKeys(first: 50) { __typename
+    ... on ApiKeyPage { items { id name prefix createdAt lastUsedAt revokedAt } }
+    ... on Error { message } } } } }`;
+
+export const CREATE_API_KEY = `mutation CreateApiKey($name: String!) { createApiKey(name: $name) {
+  __typename ... on ApiKeyCreated { apiKey { secret key { id name prefix } } } ${INVALID} } }`;
+
+export const REVOKE_API_KEY = `mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) {
+  __typename ... on ApiKeyRevoked { key { id name prefix revokedAt } } ... on Error { message } } }`;
