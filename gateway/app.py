@@ -210,7 +210,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         )
 
     graphql = _GraphQLRouter(
-        build_schema(settings),
+        build_schema(settings, app.state.metrics),
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql else None,
     )

@@ -1,4 +1,5 @@
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import strawberry
@@ -6,6 +7,7 @@ import structlog
 from graphql import ASTValidationRule, specified_rules
 from graphql import ExecutionResult as CoreExecutionResult
 from graphql.error import GraphQLError
+from graphql.language import FieldNode, OperationDefinitionNode
 from graphql.validation import OverlappingFieldsCanBeMergedRule
 from strawberry.extensions import (
     MaskErrors,
@@ -38,6 +40,7 @@ from gateway.resolvers.provenance import ProvenanceMutation
 from gateway.resolvers.training import TrainingMutation, TrainingQuery
 from gateway.resolvers.webhooks import WebhookMutation, WebhookQuery
 from gateway.types.scalars import SCALARS
+from services.kit.metrics import ProcessMetrics
 
 log = structlog.get_logger()
 
@@ -210,7 +213,34 @@ class GatewaySchema(strawberry.Schema):
             )
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+class OperationMetrics(SchemaExtension):
+    """Counts and times each operation by its type and first root field: bounded by the
+    schema, where a client's operation name is not."""
+
+    def __init__(self, metrics: ProcessMetrics) -> None:
+        self._metrics = metrics
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        label = "unparsed"
+        document = context.graphql_document
+        if document is not None:
+            label = "other"
+            for definition in document.definitions:
+                if isinstance(definition, OperationDefinitionNode):
+                    selections = definition.selection_set.selections
+                    first = selections[0] if selections else None
+                    name = first.name.value if isinstance(first, FieldNode) else "fragment"
+                    label = f"{definition.operation.value} {name}"
+                    break
+        erred = context.result is None or bool(context.result.errors)
+        self._metrics.graphql_operations.labels(label, "error" if erred else "ok").inc()
+        self._metrics.graphql_seconds.labels(label).observe(time.perf_counter() - started)
+
+
+def build_schema(settings: Settings, metrics: ProcessMetrics | None = None) -> strawberry.Schema:
     # Extensions are factories, a fresh one per operation; the parser and validation
     # caches are module-level inside strawberry, so they are shared.
     rules: tuple[type[ASTValidationRule], ...] = ()
@@ -229,6 +259,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions += [DisableIntrospection, HideSuggestions]
+    if metrics is not None:
+        extensions.append(lambda: OperationMetrics(metrics))
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,

@@ -24,6 +24,7 @@ from services.kit.errors import Forbidden, Unauthenticated, error_responses, ins
 from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier, require_role
 from services.kit.limits import BodySizeLimitMiddleware
 from services.kit.logging import RequestContextMiddleware, configure_logging
+from services.kit.metrics import MetricsMiddleware, ProcessMetrics
 from services.kit.outbox import (
     EventHandler,
     EventReceiver,
@@ -88,12 +89,23 @@ def create_service_app(
         gc.collect()
         gc.freeze()
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
+        tasks = [relay_task]
+        stop_metrics = None
+        if metrics is not None:
+            stop_metrics = metrics.serve(settings.metrics_host, settings.metrics_port)
+            sampling = metrics.sample_every(
+                settings.metrics_sample_seconds, engine, lambda: app.state.sessionmaker
+            )
+            tasks.append(asyncio.create_task(sampling, name=f"{name}-metrics"))
         log.info("service.started", service=name)
         try:
             yield
         finally:
-            relay_task.cancel()
-            await asyncio.gather(relay_task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if stop_metrics is not None:
+                stop_metrics()
             await http.aclose()
             await engine.dispose()
 
@@ -107,6 +119,11 @@ def create_service_app(
     app.state.relay = relay
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
+    metrics = ProcessMetrics(name) if settings.metrics_port else None
+    app.state.metrics = metrics
+    if metrics is not None:
+        # Outermost: it times the whole answer, the other middleware included.
+        app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
 
     checks: dict[str, ReadinessCheck] = {

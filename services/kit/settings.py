@@ -54,6 +54,11 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = 1024 * 1024
     outbox_poll_seconds: float = Field(default=0.5, validation_alias=shared("outbox_poll_seconds"))
     outbox_max_backoff_seconds: float = 300.0
+    # Prometheus metrics on a port of their own (services/kit/metrics.py); 0: off. Loopback
+    # unless an operator names another address for the scraper to reach.
+    metrics_port: int = Field(default=0, ge=0, le=65_535)
+    metrics_host: str = "127.0.0.1"
+    metrics_sample_seconds: float = Field(default=10.0, gt=0)
 
     def database(self, component: str) -> tuple[str, str | None]:
         """The URL and schema this component's process uses."""
