@@ -13,6 +13,7 @@ from services.audit.checkpoint.api import router as checkpoint_router
 from services.audit.config import Settings
 from services.audit.log.events import log_receiver
 from services.audit.log.service import log_service
+from services.audit.metrics import audit_sampler
 from services.audit.sequencer import Sequencer, SequencerRuntime
 from services.audit.witnessing.submit import Witnessing
 from services.contracts.events import EventEnvelope, Topic
@@ -97,6 +98,8 @@ def create_app(
     # The configured seed's own key; the sequencer signs with the key valid at each pass.
     app.state.checkpoint_signer = app.state.keyring.signer()
     app.state.sequencer = sequencer
+    if app.state.metrics is not None:
+        app.state.metrics.add_sampler(audit_sampler(app.state.metrics))
     app.state.witnessing = Witnessing(
         witnesses=tuple(settings.witnesses),
         quorum=settings.quorum,

@@ -13,7 +13,7 @@ cannot read them. Off (no middleware, no sampling) while the port is 0.
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -27,6 +27,7 @@ from services.kit.outbox import OutboxDelivery
 
 log = structlog.get_logger()
 
+Sampler = Callable[[AsyncSession], Awaitable[None]]
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -80,6 +81,11 @@ class ProcessMetrics:
         )
         # A receiver whose backlog emptied still answers 0, not nothing.
         self._receivers_seen: set[str] = set()
+        self._samplers: list[Sampler] = []
+
+    def add_sampler(self, sampler: "Sampler") -> None:
+        """A service's own figures, read from its database with the others."""
+        self._samplers.append(sampler)
 
     def serve(self, host: str, port: int) -> Callable[[], None]:
         """Serves `/metrics` on its own port; returns what stops it."""
@@ -117,6 +123,9 @@ class ProcessMetrics:
             age = (now - oldest).total_seconds() if oldest is not None else 0.0
             self.outbox_oldest_seconds.labels(self.service, receiver).set(age)
         self._receivers_seen |= set(found)
+        for sampler in self._samplers:
+            async with sessionmaker() as session:
+                await sampler(session)
 
     async def sample_every(
         self,
