@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.contracts.events import receivers_of
 from services.kit.outbox import OutboxDelivery
 
 log = structlog.get_logger()
@@ -79,8 +80,8 @@ class ProcessMetrics:
             ["service"],
             registry=self.registry,
         )
-        # A receiver whose backlog emptied still answers 0, not nothing.
-        self._receivers_seen: set[str] = set()
+        # Every receiver answers, 0 when nothing waits for it, not nothing.
+        self._receivers_seen: set[str] = set(receivers_of(service))
         self._samplers: list[Sampler] = []
 
     def add_sampler(self, sampler: "Sampler") -> None:
