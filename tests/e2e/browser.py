@@ -94,6 +94,6 @@ async def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
 
 
 async def sign_in(page: Page, key: str) -> None:
-    await page.get_by_label("API key").fill(key)
+    await page.get_by_label("API key", exact=True).fill(key)
     await page.get_by_role("button", name="Sign in", exact=True).click()
     await expect(page.get_by_role("status")).to_contain_text("Signed in as")

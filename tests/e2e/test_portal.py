@@ -50,7 +50,7 @@ def altered_log_signature(note: str) -> str:
 
 
 async def sign_in_with_keyboard(page: Page, key: str) -> None:
-    await expect(page.get_by_label("API key")).to_be_focused()
+    await expect(page.get_by_label("API key", exact=True)).to_be_focused()
     await page.keyboard.type(key)
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_focused()
@@ -105,8 +105,8 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     await expect(page.get_by_role("alert")).to_have_text(
         "That API key was not accepted. Sign in again."
     )
-    await page.get_by_label("API key").fill("")
-    await page.get_by_label("API key").focus()
+    await page.get_by_label("API key", exact=True).fill("")
+    await page.get_by_label("API key", exact=True).focus()
     await sign_in_with_keyboard(page, creator)
     await expect(page.get_by_role("status")).to_have_text("Signed in as Ada Lindqvist.")
     await expect(page.get_by_text("No works yet")).to_be_visible()
@@ -250,7 +250,7 @@ async def test_every_state_of_a_creators_works_and_a_withdrawal(
     created = await create_work(gateway, creator, content, title="Sketch of a pier")
     assert created["__typename"] == "WorkCreated"
 
-    await page.get_by_label("API key").fill(creator)
+    await page.get_by_label("API key", exact=True).fill(creator)
     await page.get_by_role("button", name="Sign in", exact=True).click()
     row = page.locator("#works-table tbody tr", has_text="Sketch of a pier")
     await expect(row).to_contain_text("Waiting for its fileNoNo offerNone")
@@ -284,7 +284,7 @@ async def test_every_state_of_a_creators_works_and_a_withdrawal(
     await screenshot(page, "06-withdrawn")
 
     await page.get_by_role("button", name="Sign out").click()
-    await expect(page.get_by_label("API key")).to_be_focused()
+    await expect(page.get_by_label("API key", exact=True)).to_be_focused()
     assert await page.evaluate("() => sessionStorage.length") == 0
 
 
