@@ -1,13 +1,11 @@
-from pathlib import Path
-
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.mail import MailSettings
+from services.kit.mail import Mailing
 from services.kit.settings import ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, Mailing):
     model_config = SettingsConfigDict(env_prefix="ASSENT_GATEWAY_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/gateway.db"
@@ -49,25 +47,5 @@ class Settings(ServiceSettings):
     # every so many seconds.
     sign_in_burst: int = Field(default=10, ge=1)
     sign_in_every_seconds: float = Field(default=6.0, gt=0)
-    # Their mail: SMTP, or with no host .eml files in `mail_folder`.
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_username: str = ""
-    smtp_password: SecretStr = SecretStr("")
-    smtp_tls: bool = False
-    mail_sender: str = "Assent <no-reply@assent.invalid>"
-    mail_folder: Path = Path("var/mail")
+    # People's mail goes by the Mailing settings (SMTP, or .eml files in `mail_folder`).
     mail_poll_seconds: float = Field(default=1.0, gt=0)
-    # Where the links in those mails lead.
-    portal_url: str = "http://127.0.0.1:8000/portal/"
-
-    def mail(self) -> MailSettings:
-        return MailSettings(
-            smtp_host=self.smtp_host,
-            smtp_port=self.smtp_port,
-            smtp_username=self.smtp_username,
-            smtp_password=self.smtp_password,
-            smtp_tls=self.smtp_tls,
-            sender=self.mail_sender,
-            folder=self.mail_folder,
-        )

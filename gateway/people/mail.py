@@ -13,14 +13,13 @@ from gateway.accounts.models import Account
 from gateway.people.models import LinkPurpose, MailedLink
 from gateway.people.secrets import PeopleSecrets
 from services.kit.db import utcnow
-from services.kit.mail import Mailer, MailNotSent
+from services.kit.mail import Mailer, MailNotSent, retry_delay
 from services.kit.worker import PollingWorker
 
 log = structlog.get_logger()
 
 BATCH = 20
 LEASE = timedelta(minutes=2)
-MAX_BACKOFF = timedelta(hours=1)
 
 
 def mail_text(purpose: str, name: str, url: str) -> tuple[str, str]:
@@ -98,8 +97,7 @@ class LinkMailer:
             await self._mailer.send(self._mailer.message(account.email, subject, body))
         except MailNotSent as exc:
             log.warning("people.mail.failed", link_id=str(link.id), error=str(exc))
-            backoff = min(timedelta(seconds=30 * 2 ** min(link.mail_attempts, 10)), MAX_BACKOFF)
-            values = {"mail_due_at": utcnow() + backoff}
+            values = {"mail_due_at": utcnow() + retry_delay(link.mail_attempts)}
         else:
             log.info("people.mail.sent", link_id=str(link.id), purpose=link.purpose)
             values = {"mailed_at": utcnow(), "mail_due_at": None}

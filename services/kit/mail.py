@@ -9,6 +9,7 @@ holds a request, and a change that did not commit is never mailed.
 
 import asyncio
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -33,6 +34,38 @@ class MailSettings(BaseModel):
     # Where mail goes with no SMTP host.
     folder: Path = Path("var/mail")
     timeout_seconds: float = 15.0
+
+
+class Mailing(BaseModel):
+    """The mail settings of a service that sends mail, under its own prefix
+    (`ASSENT_<COMPONENT>_SMTP_HOST`...): each process holds only its own credentials."""
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_tls: bool = False
+    mail_sender: str = "Assent <no-reply@assent.invalid>"
+    mail_folder: Path = Path("var/mail")
+    # Where the links in its mails lead.
+    portal_url: str = "http://127.0.0.1:8000/portal/"
+
+    def mail(self) -> MailSettings:
+        return MailSettings(
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
+            smtp_username=self.smtp_username,
+            smtp_password=self.smtp_password,
+            smtp_tls=self.smtp_tls,
+            sender=self.mail_sender,
+            folder=self.mail_folder,
+        )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a mail that could not be sent waits before it is tried again: 30 s,
+    doubling with each attempt, at most an hour."""
+    return min(timedelta(seconds=30 * 2 ** min(attempts, 10)), timedelta(hours=1))
 
 
 class MailNotSent(Exception):

@@ -1,14 +1,13 @@
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.mail import MailSettings
+from services.kit.mail import Mailing
 from services.kit.settings import ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, Mailing):
     model_config = SettingsConfigDict(env_prefix="ASSENT_LICENSING_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/licensing.db"
@@ -50,23 +49,3 @@ class Settings(ServiceSettings):
     # An invoice per purchase, or one per lab and month, made when the month is over.
     invoice_period: Literal["purchase", "month"] = "purchase"
     invoice_poll_seconds: float = Field(default=1.0, gt=0)
-    # Payout account confirmations: how they are mailed, and where the link leads.
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_username: str = ""
-    smtp_password: SecretStr = SecretStr("")
-    smtp_tls: bool = False
-    mail_sender: str = "Assent <no-reply@assent.invalid>"
-    mail_folder: Path = Path("var/mail")
-    portal_url: str = "http://127.0.0.1:8000/portal/"
-
-    def mail(self) -> MailSettings:
-        return MailSettings(
-            smtp_host=self.smtp_host,
-            smtp_port=self.smtp_port,
-            smtp_username=self.smtp_username,
-            smtp_password=self.smtp_password,
-            smtp_tls=self.smtp_tls,
-            sender=self.mail_sender,
-            folder=self.mail_folder,
-        )

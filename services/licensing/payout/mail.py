@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit.db import utcnow
-from services.kit.mail import Mailer, MailNotSent
+from services.kit.mail import Mailer, MailNotSent, retry_delay
 from services.kit.worker import PollingWorker
 from services.licensing.payout.accounts import ConfirmationCodes, masked
 from services.licensing.payout.models import PayoutAccount
@@ -23,7 +23,6 @@ log = structlog.get_logger()
 
 BATCH = 20
 LEASE = timedelta(minutes=2)
-MAX_BACKOFF = timedelta(hours=1)
 
 
 def confirmation_text(account: PayoutAccount, code: str, portal_url: str) -> str:
@@ -90,9 +89,10 @@ class ConfirmationMailer:
         try:
             await self._mailer.send(mail)
         except MailNotSent as exc:
-            backoff = min(timedelta(seconds=30 * 2 ** min(account.mail_attempts, 10)), MAX_BACKOFF)
             log.warning("payout.mail.failed", account_id=str(account.id), error=str(exc))
-            values: dict[str, datetime | None] = {"mail_due_at": utcnow() + backoff}
+            values: dict[str, datetime | None] = {
+                "mail_due_at": utcnow() + retry_delay(account.mail_attempts)
+            }
         else:
             log.info("payout.mail.sent", account_id=str(account.id))
             values = {"mailed_at": utcnow(), "mail_due_at": None}
