@@ -1,10 +1,10 @@
 """Events that cross services through the outbox, and who receives each topic."""
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 
 class Topic(StrEnum):
@@ -169,6 +169,19 @@ class EventBatch(BaseModel):
     """Events for one receiver, in the order they were emitted, handled in one transaction."""
 
     events: list[EventEnvelope] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+    # Each event's W3C traceparent (None where untraced), in the events' order: the
+    # trace of the request that wrote it, which the receiver's work joins. Beside the
+    # envelopes, not in them: an envelope is what the audit log records, and a trace id
+    # is no part of the event.
+    trace_parents: list[Annotated[str, Field(max_length=128)] | None] | None = Field(
+        default=None, max_length=MAX_EVENTS_PER_BATCH
+    )
+
+    @model_validator(mode="after")
+    def _one_trace_parent_per_event(self) -> "EventBatch":
+        if self.trace_parents is not None and len(self.trace_parents) != len(self.events):
+            raise ValueError("trace_parents, when given, has one entry per event")
+        return self
 
 
 class EventBatchReceipt(BaseModel):

@@ -11,6 +11,7 @@ from pathlib import Path
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import NoOpTracer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,7 @@ from services.kit.outbox import (
     pending_count,
 )
 from services.kit.settings import ServiceSettings
+from services.kit.tracing import Tracing
 from storage.object_store import ObjectStore
 
 log = structlog.get_logger()
@@ -51,8 +53,11 @@ def create_service_app(
     object_store: ObjectStore | None = None,
     on_startup: StartupHook | None = None,
     version: str = "0.1.0",
+    tracing: Tracing | None = None,
 ) -> FastAPI:
+    """`tracing` defaults to what the `OTEL_*` variables configure (off unless set)."""
     configure_logging(name, settings.log_level)
+    tracing = tracing or Tracing.from_environment(name)
     secret = settings.internal_token_secret.get_secret_value()
     verifier = TokenVerifier(secret, audience=name)
     signer = TokenSigner(secret, issuer=name)
@@ -67,7 +72,10 @@ def create_service_app(
     sessionmaker = create_sessionmaker(engine)
     wakeups = RelayWakeups()
     wakeups.serve(sessionmaker)
-    http = new_transport()
+    if tracing is not None:
+        tracing.instrument_engine(engine)
+    http = new_transport(tracing.client_trace_configs()) if tracing else new_transport()
+    tracer = tracing.tracer if tracing is not None else NoOpTracer()
     relay = OutboxRelay(
         sessionmaker,
         source=name,
@@ -77,6 +85,7 @@ def create_service_app(
         poll_seconds=settings.outbox_poll_seconds,
         max_backoff_seconds=settings.outbox_max_backoff_seconds,
         wakeups=wakeups,
+        tracer=tracer,
     )
 
     @asynccontextmanager
@@ -108,6 +117,8 @@ def create_service_app(
                 stop_metrics()
             await http.aclose()
             await engine.dispose()
+            if tracing is not None:
+                await tracing.shutdown()
 
     app = FastAPI(title=f"Assent {name}", version=version, lifespan=lifespan)
     app.state.settings = settings
@@ -125,6 +136,8 @@ def create_service_app(
         # Outermost: it times the whole answer, the other middleware included.
         app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
+    if tracing is not None:
+        tracing.instrument_app(app)
 
     checks: dict[str, ReadinessCheck] = {
         "database": _database_check(app),
@@ -183,7 +196,7 @@ def create_service_app(
             if isinstance(event_handlers, EventReceiver)
             else EventReceiver.per_event(event_handlers)
         )
-        app.include_router(event_router(receiver))
+        app.include_router(event_router(receiver, tracer=tracer))
     for router in routers:
         app.include_router(router)
     return app

@@ -65,10 +65,12 @@ class Transport(Protocol):
 class AiohttpTransport:
     """One pooled session per process, shared by every service client and the relay.
 
-    The session is made on first use, inside the running event loop, as aiohttp asks."""
+    The session is made on first use, inside the running event loop, as aiohttp asks.
+    `trace_configs` are aiohttp's hooks, which tracing uses to span and propagate calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._trace_configs = list(trace_configs)
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -78,6 +80,7 @@ class AiohttpTransport:
                 # Answers are read whole; nothing here needs cookies.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
+                trace_configs=self._trace_configs or None,
             )
         return self._session
 
@@ -133,8 +136,8 @@ class HttpxTransport:
         await self.client.aclose()
 
 
-def new_transport() -> Transport:
-    return AiohttpTransport()
+def new_transport(trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> Transport:
+    return AiohttpTransport(trace_configs)
 
 
 def _query_value(value: QueryValue) -> str:

@@ -12,6 +12,7 @@ from services.contracts.events import SUBSCRIBERS, Topic
 from services.kit.db import on_commit, utcnow
 from services.kit.outbox._tables import OutboxDelivery
 from services.kit.outbox._wakeups import RelayWakeups
+from services.kit.tracing import current_traceparent
 
 
 def _wake_on_commit(session: AsyncSession, destinations: Collection[str]) -> None:
@@ -25,6 +26,7 @@ def emit(session: AsyncSession, topic: Topic, payload: BaseModel) -> uuid.UUID:
     event_id = uuid.uuid4()
     now = utcnow()
     body = payload.model_dump(mode="json")
+    trace_parent = current_traceparent()
     for destination in SUBSCRIBERS[topic]:
         session.add(
             OutboxDelivery(
@@ -34,6 +36,7 @@ def emit(session: AsyncSession, topic: Topic, payload: BaseModel) -> uuid.UUID:
                 payload=body,
                 occurred_at=now,
                 next_attempt_at=now,
+                trace_parent=trace_parent,
             )
         )
     _wake_on_commit(session, SUBSCRIBERS[topic])
@@ -44,6 +47,7 @@ async def emit_all(session: AsyncSession, events: Sequence[tuple[Topic, BaseMode
     """`emit` for several events at once, in order: one INSERT now instead of an object
     per row for the next flush (so rows `emit` left unflushed are written after these)."""
     now = utcnow()
+    trace_parent = current_traceparent()
     rows = [
         {
             "event_id": event_id,
@@ -53,6 +57,7 @@ async def emit_all(session: AsyncSession, events: Sequence[tuple[Topic, BaseMode
             "occurred_at": now,
             "attempts": 0,
             "next_attempt_at": now,
+            "trace_parent": trace_parent,
         }
         for event_id, topic, body in (
             (uuid.uuid4(), topic, payload.model_dump(mode="json")) for topic, payload in events

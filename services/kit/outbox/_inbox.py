@@ -7,6 +7,7 @@ from typing import cast
 
 import structlog
 from fastapi import APIRouter, Depends
+from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from services.kit.errors import (
 )
 from services.kit.internal_token import CurrentCaller, require_role
 from services.kit.outbox._tables import InboxEvent
+from services.kit.tracing import receiving_spans
 
 log = structlog.get_logger()
 
@@ -79,17 +81,24 @@ async def _record_receipts(
 
 
 async def _receive(
-    session: AsyncSession, receiver: EventReceiver, envelopes: Sequence[EventEnvelope]
+    session: AsyncSession,
+    receiver: EventReceiver,
+    envelopes: Sequence[EventEnvelope],
+    *,
+    tracer: Tracer,
+    trace_parents: Sequence[str | None] | None = None,
 ) -> list[EventReceipt]:
     """Handle the events in order, in the caller's transaction; redelivered ids are
-    acknowledged and skipped. An event this service does not receive refuses them all."""
+    acknowledged and skipped. An event this service does not receive refuses them all.
+    `trace_parents` are the traces the events were written in (one per event)."""
     for envelope in envelopes:
         if envelope.topic not in receiver.topics:
             raise InvalidRequest(f"this service does not receive {envelope.topic}")
     new = await _record_receipts(session, envelopes)
     receipts: list[EventReceipt] = []
     handled: list[EventEnvelope] = []
-    for envelope in envelopes:
+    handled_traces: list[str | None] = []
+    for index, envelope in enumerate(envelopes):
         if envelope.id not in new:
             log.info("event.duplicate", event_id=str(envelope.id), topic=envelope.topic)
             receipts.append(EventReceipt(id=envelope.id, duplicate=True))
@@ -97,10 +106,12 @@ async def _receive(
         # A second copy later in the same batch is a redelivery too.
         new.discard(envelope.id)
         handled.append(envelope)
+        handled_traces.append(trace_parents[index] if trace_parents else None)
         receipts.append(EventReceipt(id=envelope.id, duplicate=False))
     if handled:
         try:
-            await receiver.handle(session, handled)
+            with receiving_spans(tracer, handled_traces):
+                await receiver.handle(session, handled)
         except ValidationError as exc:
             # A payload that does not fit its topic's contract is refused, not a 500: the
             # sender's relay then finds the one event refused and keeps it at its head.
@@ -114,7 +125,9 @@ async def _receive(
     return receipts
 
 
-def event_router(receiver: EventReceiver) -> APIRouter:
+def event_router(receiver: EventReceiver, *, tracer: Tracer) -> APIRouter:
+    """A request's trace continues the relay's (its `traceparent`); the events of a batch
+    written in other traces are also received in those (`EventBatch.trace_parents`)."""
     router = APIRouter(tags=["internal"])
 
     @router.post(
@@ -129,7 +142,7 @@ def event_router(receiver: EventReceiver) -> APIRouter:
     ) -> EventReceipt:
         """Receive one outbox event; a redelivered event id is acknowledged and ignored."""
         require_role(caller, Role.SERVICE)
-        (receipt,) = await _receive(session, receiver, [envelope])
+        (receipt,) = await _receive(session, receiver, [envelope], tracer=tracer)
         return receipt
 
     @router.post(
@@ -145,6 +158,9 @@ def event_router(receiver: EventReceiver) -> APIRouter:
         """Receive outbox events in order, all in one transaction; redelivered event ids
         are acknowledged and ignored."""
         require_role(caller, Role.SERVICE)
-        return EventBatchReceipt(receipts=await _receive(session, receiver, batch.events))
+        receipts = await _receive(
+            session, receiver, batch.events, tracer=tracer, trace_parents=batch.trace_parents
+        )
+        return EventBatchReceipt(receipts=receipts)
 
     return router

@@ -32,7 +32,9 @@ from datetime import datetime, timedelta
 from itertools import takewhile
 from typing import cast
 
+import orjson
 import structlog
+from opentelemetry.trace import NoOpTracer, Tracer
 from sqlalchemy import Table, and_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,6 +45,7 @@ from services.kit.db import utcnow
 from services.kit.internal_token import TokenSigner
 from services.kit.outbox._tables import OutboxDelivery
 from services.kit.outbox._wakeups import RelayWakeups
+from services.kit.tracing import sending_span
 from services.kit.worker import PollingWorker
 
 log = structlog.get_logger()
@@ -65,6 +68,10 @@ def backoff(attempts: int, *, max_seconds: float) -> timedelta:
 # The body of POST /internal/events/batch (`EventBatch`) around envelopes serialised once.
 _BATCH_OPEN = b'{"events":['
 _BATCH_CLOSE = b"]}"
+# Or, where an event was written in a traced request, closed with each event's
+# `traceparent` (`EventBatch.trace_parents`): some 60 bytes an event, which the bound on
+# the events' bytes leaves room for under the receiver's cap.
+_TRACED_BATCH_CLOSE = b'],"trace_parents":'
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class OutboxRelay:
         gather_seconds: float = 0.05,
         lease_seconds: float = 60.0,
         wakeups: RelayWakeups | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """`batch_size` bounds the rows a stream claims at once, and so the events per
         request; `max_batch_bytes` keeps a request well under a receiver's body cap
@@ -117,7 +125,7 @@ class OutboxRelay:
         once it lapses. A running stream listens on `wakeups`, the hub the service's
         sessions wake on commit; rows it does not announce (written by another process, a
         retry come due, a lapsed lease) are found by one probe of every stream's due rows
-        each `poll_seconds`."""
+        each `poll_seconds`. Each request is sent under a span of `tracer`."""
         self._sessionmaker = sessionmaker
         self._source = source
         self._destinations = destinations
@@ -129,6 +137,7 @@ class OutboxRelay:
         self._max_batch_bytes = max_batch_bytes
         self._gather_seconds = gather_seconds
         self._lease = timedelta(seconds=lease_seconds)
+        self._tracer = tracer if tracer is not None else NoOpTracer()
         self._wakeups = wakeups if wakeups is not None else RelayWakeups()
         # Every receiver of what this service publishes, reachable or not (a row for one
         # it cannot reach is kept with the reason).
@@ -368,22 +377,30 @@ class OutboxRelay:
     ) -> _Failure | None:
         """POST one event to the single endpoint, or several to the batch endpoint."""
         head = rows[0]
+        trace_parents = [row.trace_parent for row in rows]
         if len(bodies) == 1:
             path, content = "/internal/events", bodies[0]
         else:
-            path, content = "/internal/events/batch", _BATCH_OPEN + b",".join(bodies) + _BATCH_CLOSE
+            close = _BATCH_CLOSE
+            if any(trace_parents):
+                close = _TRACED_BATCH_CLOSE + orjson.dumps(trace_parents) + b"}"
+            path, content = "/internal/events/batch", _BATCH_OPEN + b",".join(bodies) + close
         token = self._signer.sign(
             subject=f"service:{self._source}",
             roles=frozenset({Role.SERVICE}),
             audience=head.destination,
         )
         try:
-            response = await self._http.send(
-                "POST",
-                base_url.rstrip("/") + path,
-                content=content,
-                headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-            )
+            with sending_span(self._tracer, head.destination, trace_parents):
+                response = await self._http.send(
+                    "POST",
+                    base_url.rstrip("/") + path,
+                    content=content,
+                    headers={
+                        "authorization": f"Bearer {token}",
+                        "content-type": "application/json",
+                    },
+                )
         except TransportFailed as exc:
             return _Failure(str(exc))
         if response.status_code == 200:

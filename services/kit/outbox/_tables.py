@@ -53,6 +53,9 @@ class OutboxDelivery(KitBase):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The W3C traceparent of the request that wrote the event, if it was traced: the
+    # receiver's work joins that trace.
+    trace_parent: Mapped[str | None] = mapped_column(String(128))
 
 
 class InboxEvent(KitBase):

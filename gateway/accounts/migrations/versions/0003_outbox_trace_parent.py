@@ -1,0 +1,26 @@
+"""the outbox keeps the trace each event was written in
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-06 05:50:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox_delivery", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("trace_parent", sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox_delivery", schema=None) as batch_op:
+        batch_op.drop_column("trace_parent")

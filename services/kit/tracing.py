@@ -1,0 +1,231 @@
+"""Traces (OpenTelemetry): the one place a process's SDK is configured, from the standard
+`OTEL_*` variables, and off unless `OTEL_TRACES_EXPORTER` names an exporter.
+
+- `OTEL_TRACES_EXPORTER`: `otlp` (OTLP over HTTP/protobuf, to `OTEL_EXPORTER_OTLP_ENDPOINT`
+  or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, with the exporter's other `OTEL_EXPORTER_OTLP_*`
+  variables), `console`, or several, comma-separated. Unset or `none`: no tracing at all,
+  no instrumentation installed. `OTEL_SDK_DISABLED=true` turns it off whatever is named.
+- `service.name` is the component's own name unless `OTEL_SERVICE_NAME` says otherwise;
+  `OTEL_RESOURCE_ATTRIBUTES` adds to it; `OTEL_BSP_*` tune the batching of spans.
+- Every request served is sampled, and whatever it causes (calls, queries, the outbox
+  events it writes) with it. A query or a call that no request caused (a worker's poll,
+  the relay's claim) starts no trace: it would be a trace per poll, and nobody's.
+
+The SDK's `TracerProvider` is an object of the app, passed to each instrumentation, never
+set globally: two apps in one process (the tests') keep their own. SQLAlchemy is traced
+per engine with the instrumentation's `EngineTracer`, the part `SQLAlchemyInstrumentor`
+attaches to an engine: the instrumentor itself is one per process, ignores a second
+`instrument()`, and also patches `create_engine` and `Engine.connect` for every engine.
+
+The trace context crosses the outbox as a W3C `traceparent` stored with each event and
+sent with it, so the receivers' work joins the trace of the request that wrote it.
+"""
+
+import asyncio
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+import aiohttp
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+TRACEPARENT = "traceparent"
+# Probes answer many times a minute and say nothing about a purchase.
+_UNTRACED_URLS = "/healthz,/readyz"
+_W3C = TraceContextTextMapPropagator()
+# The instrumentations' own metrics are not wanted: Prometheus serves ours.
+_NO_METERS = NoOpMeterProvider()
+
+
+class UnknownSpanExporter(ValueError):
+    """`OTEL_TRACES_EXPORTER` names an exporter this platform does not ship."""
+
+
+class _ServedRoots(Sampler):
+    """Starts a trace for work someone asked for (a request served, an event sent), not
+    for a query or a call made on no one's behalf."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        if kind is SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return "ServedRoots"
+
+
+class Tracing:
+    """One process's tracer provider and what it instruments."""
+
+    def __init__(self, service: str, exporters: Sequence[SpanExporter], *, batch: bool = True):
+        """`batch=False` exports each span as it ends, for a test reading them at once."""
+        resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service})
+        self.provider = TracerProvider(resource=resource, sampler=ParentBased(root=_ServedRoots()))
+        for exporter in exporters:
+            processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+            self.provider.add_span_processor(processor)
+        self.tracer = self.provider.get_tracer("assent")
+
+    @classmethod
+    def from_environment(cls, service: str) -> "Tracing | None":
+        """As the `OTEL_*` variables say; None (off) unless an exporter is named."""
+        if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            return None
+        names = [
+            name.strip().lower()
+            for name in os.environ.get("OTEL_TRACES_EXPORTER", "").split(",")
+            if name.strip() and name.strip().lower() != "none"
+        ]
+        if not names:
+            return None
+        return cls(service, [_exporter(name) for name in names])
+
+    def instrument_app(self, app: FastAPI) -> None:
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self.provider,
+            meter_provider=_NO_METERS,
+            excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", _UNTRACED_URLS),
+            # A span for each ASGI message sent or received would double a request's spans
+            # and tell nothing the request's own span does not.
+            exclude_spans=["receive", "send"],
+        )
+
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+        connections = _NO_METERS.get_meter("assent").create_up_down_counter("unused")
+        EngineTracer(tracer, engine.sync_engine, connections)  # type: ignore[no-untyped-call]
+
+    def client_trace_configs(self) -> list[aiohttp.TraceConfig]:
+        """For the process's aiohttp session: a span per call, and its `traceparent` sent."""
+        return [create_trace_config(tracer_provider=self.provider, meter_provider=_NO_METERS)]
+
+    async def shutdown(self) -> None:
+        """Exports what is still queued (blocking, so off the event loop)."""
+        await asyncio.to_thread(self.provider.shutdown)
+
+
+def _exporter(name: str) -> SpanExporter:
+    if name == "otlp":
+        return OTLPSpanExporter()
+    if name == "console":
+        return ConsoleSpanExporter()
+    raise UnknownSpanExporter(
+        f"OTEL_TRACES_EXPORTER names {name!r}; this platform ships otlp and console"
+    )
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the span in progress, None outside a traced request."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def remote_context(traceparent: str | None) -> Context | None:
+    """The context a stored `traceparent` names, None if it names none."""
+    if not traceparent:
+        return None
+    context = _W3C.extract({TRACEPARENT: traceparent})
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def _span_context(context: Context) -> trace.SpanContext:
+    return trace.get_current_span(context).get_span_context()
+
+
+@contextmanager
+def sending_span(
+    tracer: Tracer, destination: str, trace_parents: Sequence[str | None]
+) -> Iterator[None]:
+    """The span of one request of the outbox's relay: in the trace of the request that
+    wrote its events when they all come from one (the call's `traceparent` then carries
+    the receiver into it), else a trace of its own linked to each of theirs."""
+    distinct = set(trace_parents)
+    parent = remote_context(next(iter(distinct))) if len(distinct) == 1 else None
+    links = []
+    if parent is None:
+        for trace_parent in distinct:
+            if (context := remote_context(trace_parent)) is not None:
+                links.append(Link(_span_context(context)))
+    with tracer.start_as_current_span(
+        f"outbox send {destination}",
+        context=parent if parent is not None else Context(),
+        kind=SpanKind.PRODUCER,
+        links=links,
+        attributes={
+            "messaging.system": "assent.outbox",
+            "messaging.destination.name": destination,
+            "messaging.batch.message_count": len(trace_parents),
+        },
+    ):
+        yield
+
+
+@contextmanager
+def receiving_spans(tracer: Tracer, trace_parents: Sequence[str | None]) -> Iterator[None]:
+    """Around the handling of events that came in one request: a span in each trace they
+    were written in that the request itself is not part of (a batch from several
+    requests), so each of those traces shows its events received. When there is one such
+    trace, the handling's own spans (its queries) go into it too."""
+    current = trace.get_current_span().get_span_context()
+    foreign: dict[str, Context] = {}
+    for trace_parent in trace_parents:
+        if trace_parent is None or trace_parent in foreign:
+            continue
+        context = remote_context(trace_parent)
+        if context is not None and _span_context(context).trace_id != current.trace_id:
+            foreign[trace_parent] = context
+    with ExitStack() as stack:
+        links = [Link(current)] if current.is_valid else None
+        spans = [
+            tracer.start_span(
+                "outbox receive",
+                context=context,
+                kind=SpanKind.CONSUMER,
+                links=links,
+                attributes={"messaging.system": "assent.outbox"},
+            )
+            for context in foreign.values()
+        ]
+        for span in spans:
+            stack.callback(span.end)
+        if len(spans) == 1:
+            stack.enter_context(trace.use_span(spans[0]))
+        yield
