@@ -59,3 +59,10 @@ def shard_key(delivery_id: uuid.UUID, build_id: uuid.UUID, name: str) -> str:
     """A WebDataset shard or the shard index of one delivery, as one shard build wrote it
     (each build its own objects, as for manifests)."""
     return f"deliveries/{delivery_id}/{build_id}/shards/{name}"
+
+
+def preview_key(work_id: uuid.UUID, version_id: uuid.UUID, name: str) -> str:
+    """A picture made from one version's file for buyers to look at (a thumbnail or a
+    waveform), beside the work's versions rather than under one: a version's key is an
+    object, which on the local backend is a file and so cannot also be a folder."""
+    return validate_key(f"works/{work_id}/previews/{version_id}/{name}")

@@ -31,6 +31,7 @@ from services.contracts.catalogue import (
     ConsentKind,
     InvitationStatus,
     MediaType,
+    PreviewKind,
     ReviewStatus,
     Terms,
     UploadMethod,
@@ -249,6 +250,32 @@ class WorkVersion(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What buyers see before licensing, made once the bytes are checked; the picture (a
+    # thumbnail or a waveform) is its own object in the store.
+    preview_kind: Mapped[PreviewKind | None] = mapped_column(_enum(PreviewKind))
+    preview_key: Mapped[str | None] = mapped_column(String(1024))
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    excerpt: Mapped[str | None] = mapped_column(Text)
+    preview_note: Mapped[str | None] = mapped_column(Text)
+
+
+class MetadataVersion(Base):
+    """A work's title, description, tags and kind as one edit left them. Append-only;
+    number 1 is the work as listed, recorded with the first edit."""
+
+    __tablename__ = "work_metadata_version"
+    __table_args__ = (UniqueConstraint("work_id", "number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    work_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("work.id"))
+    number: Mapped[int]
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    media_type: Mapped[MediaType] = mapped_column(_enum(MediaType))
+    changed: Mapped[list[str]] = mapped_column(JSON)
+    edited_by: Mapped[uuid.UUID]
+    edited_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Consent(Base):

@@ -26,6 +26,7 @@ from services.contracts.catalogue._consent import (
     StatementVersion,
     statement_sha256,
 )
+from services.contracts.catalogue._edit import MetadataVersionRead, WorkUpdate
 from services.contracts.catalogue._invitation import (
     MAX_SHARES,
     InvitationEvent,
@@ -59,6 +60,7 @@ from services.contracts.catalogue._ownsite import (
     creator_kit_url,
     work_kit_url,
 )
+from services.contracts.catalogue._preview import PreviewKind, PreviewName, PreviewUrl
 from services.contracts.catalogue._review import (
     DuplicateKind,
     DuplicateMatchRead,
@@ -69,6 +71,7 @@ from services.contracts.catalogue._review import (
 )
 from services.contracts.catalogue._search import SearchSort, WorkPage, WorkSearch
 from services.contracts.catalogue._upload import (
+    MAX_FILE_SIZE,
     FileIn,
     PartIn,
     PartsIn,
@@ -101,6 +104,7 @@ __all__ = [
     "BASIS_POINTS_WHOLE",
     "CURRENCY_MINOR_DIGITS",
     "LEGACY_STATEMENT_ID",
+    "MAX_FILE_SIZE",
     "MAX_PAGE_SIZE",
     "MAX_PRICE_MINOR",
     "MAX_SHARES",
@@ -125,6 +129,7 @@ __all__ = [
     "KitQuery",
     "KitUrl",
     "MediaType",
+    "MetadataVersionRead",
     "OfferIn",
     "OfferPublished",
     "OfferRead",
@@ -134,6 +139,9 @@ __all__ = [
     "PartsIn",
     "PresignedPart",
     "PresignedPut",
+    "PreviewKind",
+    "PreviewName",
+    "PreviewUrl",
     "ReviewDecision",
     "ReviewItem",
     "ReviewPage",
@@ -173,6 +181,7 @@ __all__ = [
     "WorkReviewed",
     "WorkSearch",
     "WorkStatus",
+    "WorkUpdate",
     "WorkVersionPublished",
     "WorkWithdrawn",
     "creator_kit_url",

@@ -2,11 +2,13 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from services.contracts.catalogue._base import Schema, Sha256
+from services.contracts.catalogue._preview import PreviewKind
 from services.contracts.text import NulFreeStr
 
 
@@ -21,9 +23,22 @@ class VersionStatus(StrEnum):
     FAILED = "failed"
 
 
+MAX_FILE_SIZE = 5 * 1024**4
+"""The largest file a work may have: 5 TiB, the most one S3 object holds."""
+
+
+def _within_limit(size: int) -> int:
+    if size > MAX_FILE_SIZE:
+        raise ValueError(
+            f"the file is {size / 1024**4:.1f} TiB; a work's file may be at most 5 TiB "
+            "(the most one object in the store holds)"
+        )
+    return size
+
+
 class FileIn(Schema):
     file_name: NulFreeStr = Field(min_length=1, max_length=255)
-    size: int = Field(gt=0, le=5 * 1024**4)
+    size: Annotated[int, Field(gt=0), AfterValidator(_within_limit)]
     sha256: Sha256
 
 
@@ -37,6 +52,14 @@ class VersionRead(Schema):
     failure_reason: str | None
     created_at: datetime
     completed_at: datetime | None
+    preview_kind: PreviewKind | None = Field(
+        default=None, description="Made when the upload completes; none while pending"
+    )
+    duration_ms: int | None = Field(default=None, description="waveform: the sound's length")
+    excerpt: str | None = Field(default=None, description="excerpt: the text's opening")
+    preview_note: str | None = Field(
+        default=None, description="Why there is no preview, in plain words"
+    )
 
 
 class PresignedPut(Schema):
