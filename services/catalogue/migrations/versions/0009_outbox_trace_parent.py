@@ -1,7 +1,7 @@
 """the outbox keeps the trace each event was written in
 
-Revision ID: 0008
-Revises: 0007_duplicate_matches
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06 05:50:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007_duplicate_matches"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
