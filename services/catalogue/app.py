@@ -8,6 +8,7 @@ from services.catalogue.creator.service import creator_service
 from services.catalogue.invitation.api import router as invitation_router
 from services.catalogue.offer.api import router as offer_router
 from services.catalogue.ownsite.api import router as own_site_router
+from services.catalogue.preview.api import router as preview_router
 from services.catalogue.review.api import router as review_router
 from services.catalogue.search.api import router as search_router
 from services.catalogue.statements.api import router as statements_router
@@ -36,6 +37,7 @@ ROUTERS = (
     invitation_router,
     statements_router,
     own_site_router,
+    preview_router,
 )
 
 

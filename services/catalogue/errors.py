@@ -1,6 +1,6 @@
 """The catalogue's business outcomes, each rendered with its own name by the kit's handler."""
 
-from services.kit.errors import Conflict
+from services.kit.errors import Conflict, InvalidRequest
 
 
 class ConsentRequired(Conflict):
@@ -29,3 +29,8 @@ class SingleUpload(Conflict):
 
 class NotUnderReview(Conflict):
     """Only a flagged work awaits a review decision."""
+
+
+class UnreadableImage(InvalidRequest):
+    """An image work's file is not a picture that can be read: the upload stays as it was,
+    for the creator to send another file."""

@@ -2,7 +2,13 @@
 
 import uuid
 
-from services.catalogue.errors import NoPendingUpload, SingleUpload, UploadClosed, WorkWithdrawn
+from services.catalogue.errors import (
+    NoPendingUpload,
+    SingleUpload,
+    UnreadableImage,
+    UploadClosed,
+    WorkWithdrawn,
+)
 from services.catalogue.routes import CHANGE, Session, catalogue_router
 from services.catalogue.storage import CatalogueStorage
 from services.catalogue.upload.service import upload_service
@@ -50,13 +56,14 @@ async def presign_parts(
 @router.post(
     "/works/{work_id}/upload/complete",
     responses=error_responses(
-        *CHANGE, NoPendingUpload, UploadClosed, WorkWithdrawn, ServiceUnavailable
+        *CHANGE, NoPendingUpload, UploadClosed, WorkWithdrawn, UnreadableImage, ServiceUnavailable
     ),
 )
 async def complete_upload(
     work_id: uuid.UUID, caller: CurrentCaller, session: Session, storage: CatalogueStorage
 ) -> UploadCompleted:
-    """Verify the stored file's size and sha256; a refusal is `completed: false` with why."""
+    """Verify the stored file's size and sha256 (a refusal is `completed: false` with why)
+    and make its preview; an image work's file that is no readable image is refused."""
     return await upload_service.complete_upload(session, caller, work_id, storage=storage)
 
 

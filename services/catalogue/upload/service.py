@@ -14,6 +14,7 @@ from services.catalogue.access import (
 from services.catalogue.errors import NoPendingUpload, SingleUpload, UploadClosed
 from services.catalogue.listing import refresh_listing
 from services.catalogue.models import Work, WorkVersion
+from services.catalogue.preview import Preview, preview_service
 from services.catalogue.storage import Storage
 from services.catalogue.upload.duplicates import fingerprint_of, hold_if_copied
 from services.catalogue.upload.repository import VersionRepository
@@ -169,12 +170,15 @@ class UploadService:
         await session.commit()
         outcome: NotYet | Rejected | None = None
         fingerprint = None
+        preview: Preview | None = None
         try:
             async with storage_calls():
                 await verify(checked, storage.store)
         except (NotYet, Rejected) as found:
             outcome = found
         else:
+            # An image that cannot be read is refused here, with nothing recorded.
+            preview = await preview_service.make(work_id, checked, media_type, storage.store)
             fingerprint = await fingerprint_of(checked, media_type, storage.store)
         version_id = checked.id
         work = await owned_for_change(session, caller, work_id)
@@ -199,6 +203,8 @@ class UploadService:
             )
         version.status = VersionStatus.COMPLETE
         version.completed_at = utcnow()
+        if preview is not None:
+            preview.record(version)
         # Labs holding a licence of the work hear of its new file (their own version is
         # unchanged), and the log records which file future sales deliver.
         emit(

@@ -1,5 +1,5 @@
-"""Works' routes: list one, read them, change its shares, withdraw one, publish its terms'
-signals."""
+"""Works' routes: list one, read them, edit its details, change its shares, withdraw one,
+publish its terms' signals."""
 
 import uuid
 
@@ -8,14 +8,17 @@ from fastapi import status
 from services.catalogue.errors import WorkWithdrawn
 from services.catalogue.routes import CHANGE, READ, Ids, Session, catalogue_router
 from services.catalogue.storage import CatalogueStorage
+from services.catalogue.work.edits import edit_service
 from services.catalogue.work.service import work_service
 from services.catalogue.work.shares import share_service
 from services.contracts.catalogue import (
+    MetadataVersionRead,
     SharesChange,
     TermsSignals,
     WorkCreate,
     WorkCreated,
     WorkRead,
+    WorkUpdate,
 )
 from services.kit.errors import (
     Forbidden,
@@ -51,6 +54,23 @@ async def get_works(ids: Ids, caller: CurrentCaller, session: Session) -> list[W
 async def get_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> WorkRead:
     """One work, if the caller may see it."""
     return await work_service.get(session, caller, work_id)
+
+
+@router.patch("/works/{work_id}", responses=error_responses(*CHANGE, WorkWithdrawn))
+async def update_work(
+    work_id: uuid.UUID, update: WorkUpdate, caller: CurrentCaller, session: Session
+) -> WorkRead:
+    """Change the title, description, tags or kind (owner); each change is a new version
+    of the work's details."""
+    return await edit_service.update(session, caller, work_id, update)
+
+
+@router.get("/works/{work_id}/history", responses=error_responses(*READ))
+async def get_history(
+    work_id: uuid.UUID, caller: CurrentCaller, session: Session
+) -> list[MetadataVersionRead]:
+    """The work's details version by version, oldest first, with who changed what and when."""
+    return await edit_service.history(session, caller, work_id)
 
 
 @router.post("/works/{work_id}/withdraw", responses=error_responses(*CHANGE))

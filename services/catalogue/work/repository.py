@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -13,6 +13,7 @@ from services.catalogue.models import (
     Consent,
     Creator,
     Invitation,
+    MetadataVersion,
     Offer,
     Share,
     TermsRecord,
@@ -192,3 +193,22 @@ class WorkRepository(Repository[Work]):
                     }
                 )
         return [WorkRead.model_validate(found[work_id]) for work_id in ids if work_id in found]
+
+
+class MetadataVersionRepository(Repository[MetadataVersion]):
+    model = MetadataVersion
+
+    async def history(self, work_id: uuid.UUID) -> list[MetadataVersion]:
+        """The work's recorded details, oldest first."""
+        return await self.list(
+            select(MetadataVersion)
+            .where(MetadataVersion.work_id == work_id)
+            .order_by(MetadataVersion.number)
+        )
+
+    async def latest_number(self, work_id: uuid.UUID) -> int:
+        """The newest version's number; 0 before the first edit."""
+        highest = await self.session.scalar(
+            select(func.max(MetadataVersion.number)).where(MetadataVersion.work_id == work_id)
+        )
+        return highest or 0

@@ -1,0 +1,149 @@
+"""Previews, made when an upload completes: the checked file is read from the store
+(outside any transaction), its picture stored beside it, and the outcome recorded on the
+version by the completion's own transaction.
+
+Made in the completion rather than by a worker afterwards: an image's thumbnail or a
+WAV's waveform takes tens of milliseconds, small beside hashing the file, and an image
+that cannot be read must be refused by that very call, before it becomes the current
+file, which a worker could only report after the fact.
+"""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.access import visible_work
+from services.catalogue.errors import UnreadableImage
+from services.catalogue.models import WorkVersion
+from services.catalogue.preview._pictures import UnreadableImage as NotAPicture
+from services.catalogue.preview._pictures import thumbnail, waveform
+from services.catalogue.preview._text import EXCERPT_BYTES, excerpt
+from services.contracts.catalogue import MediaType, PreviewKind, PreviewName, PreviewUrl
+from services.kit.db import utcnow
+from services.kit.errors import FieldError, NotFound, storage_calls
+from services.kit.internal_token import Caller
+from storage.keys import preview_key
+from storage.object_store import MiB, ObjectStore
+
+# Pictures and sounds are read whole to be drawn: larger files get no preview.
+MAX_PREVIEWED_BYTES = 64 * MiB
+PREVIEW_URL_LIFETIME = timedelta(minutes=10)
+NO_PREVIEW = "no preview for this format"
+TOO_LARGE = "no preview: the file is larger than 64 MiB"
+NOT_WAV = "no preview for this format: waveforms are drawn for WAV files only"
+EMPTY_TEXT = "no preview: the text is empty"
+
+
+@dataclass(frozen=True)
+class Preview:
+    kind: PreviewKind
+    key: str | None = None
+    duration_ms: int | None = None
+    excerpt: str | None = None
+    note: str | None = None
+
+    def record(self, version: WorkVersion) -> None:
+        version.preview_kind = self.kind
+        version.preview_key = self.key
+        version.duration_ms = self.duration_ms
+        version.excerpt = self.excerpt
+        version.preview_note = self.note
+
+
+def unreadable(file_name: str) -> UnreadableImage:
+    message = (
+        f"{file_name} could not be read as an image: it looks damaged or cut short. The "
+        "upload was not completed; send the file again, or a new version of it"
+    )
+    return UnreadableImage(message, fields=[FieldError("file", message, "unreadable_image")])
+
+
+class PreviewService:
+    async def make(
+        self, work_id: uuid.UUID, version: WorkVersion, media_type: MediaType, store: ObjectStore
+    ) -> Preview:
+        """The checked file's preview, its picture stored; call it outside a transaction.
+        An image work whose file is a damaged picture raises `UnreadableImage`; one in a
+        format Pillow does not know (a camera's raw file) just gets no preview."""
+        if media_type == MediaType.TEXT:
+            async with storage_calls():
+                opening = b"".join(
+                    [
+                        chunk
+                        async for chunk in store.stream(
+                            version.object_key, end=min(version.size, EXCERPT_BYTES)
+                        )
+                    ]
+                )
+            text = excerpt(opening)
+            if not text:
+                return Preview(PreviewKind.NONE, note=EMPTY_TEXT)
+            return Preview(PreviewKind.EXCERPT, excerpt=text)
+        if media_type not in (MediaType.IMAGE, MediaType.AUDIO):
+            return Preview(PreviewKind.NONE, note=NO_PREVIEW)
+        if version.size > MAX_PREVIEWED_BYTES:
+            return Preview(PreviewKind.NONE, note=TOO_LARGE)
+        async with storage_calls():
+            content = await store.get(version.object_key)
+        if media_type == MediaType.IMAGE:
+            try:
+                # Decoding a picture takes tens of milliseconds: off the event loop.
+                png = await asyncio.to_thread(thumbnail, content)
+            except NotAPicture:
+                raise unreadable(version.file_name) from None
+            if png is None:
+                return Preview(PreviewKind.NONE, note=NO_PREVIEW)
+            key = await self._store(store, work_id, version.id, PreviewName.THUMBNAIL, png)
+            return Preview(PreviewKind.THUMBNAIL, key=key)
+        drawn = await asyncio.to_thread(waveform, content)
+        if drawn is None:
+            return Preview(PreviewKind.NONE, note=NOT_WAV)
+        key = await self._store(store, work_id, version.id, PreviewName.WAVEFORM, drawn.png)
+        return Preview(PreviewKind.WAVEFORM, key=key, duration_ms=drawn.duration_ms)
+
+    async def _store(
+        self,
+        store: ObjectStore,
+        work_id: uuid.UUID,
+        version_id: uuid.UUID,
+        name: PreviewName,
+        png: bytes,
+    ) -> str:
+        key = preview_key(work_id, version_id, name)
+        async with storage_calls():
+            await store.put(key, png, content_type="image/png")
+        return key
+
+    async def url(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        work_id: uuid.UUID,
+        version_id: uuid.UUID,
+        name: PreviewName,
+        *,
+        store: ObjectStore,
+    ) -> PreviewUrl:
+        """A short-lived address of a version's picture, for whoever may see the work."""
+        await visible_work(session, caller, work_id, lock=False)
+        version = await session.get(WorkVersion, version_id)
+        if (
+            version is None
+            or version.work_id != work_id
+            or version.preview_key is None
+            or not version.preview_key.endswith("/" + name)
+        ):
+            raise NotFound("this version has no such preview")
+        key = version.preview_key
+        # Nothing is written: the transaction ends before the store is asked.
+        await session.commit()
+        expires_at = utcnow() + PREVIEW_URL_LIFETIME
+        async with storage_calls():
+            url = await store.presign_get(key, expires_in=PREVIEW_URL_LIFETIME)
+        return PreviewUrl(url=url, expires_at=expires_at)
+
+
+preview_service = PreviewService()

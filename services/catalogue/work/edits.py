@@ -1,0 +1,100 @@
+"""Changes to a work's title, description, tags and kind by its owner. Each change is a
+new version of those details, with who made it and when; the first change also records
+the details as the work was listed, so the history starts where the work did."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.access import (
+    owned_for_change,
+    read_work,
+    require_not_withdrawn,
+    visible_work,
+)
+from services.catalogue.models import MetadataVersion, Work
+from services.catalogue.work.repository import MetadataVersionRepository
+from services.contracts.catalogue import MetadataVersionRead, WorkRead, WorkUpdate
+from services.kit.db import utcnow
+from services.kit.errors import FieldError, InvalidRequest
+from services.kit.internal_token import Caller
+
+# The contract's names of the details, in the order a change lists them.
+DETAILS = ("title", "description", "tags", "media_type")
+
+
+def _details(work: Work) -> dict[str, object]:
+    return {
+        "title": work.title,
+        "description": work.description,
+        "tags": list(work.tags),
+        "media_type": work.media_type,
+    }
+
+
+def _snapshot(
+    work: Work, number: int, changed: list[str], by: uuid.UUID, at: datetime
+) -> MetadataVersion:
+    return MetadataVersion(
+        id=uuid.uuid4(),
+        work_id=work.id,
+        number=number,
+        title=work.title,
+        description=work.description,
+        tags=list(work.tags),
+        media_type=work.media_type,
+        changed=changed,
+        edited_by=by,
+        edited_at=at,
+    )
+
+
+class EditService:
+    async def update(
+        self, session: AsyncSession, caller: Caller, work_id: uuid.UUID, update: WorkUpdate
+    ) -> WorkRead:
+        work = await owned_for_change(session, caller, work_id)
+        require_not_withdrawn(work)
+        assert caller.account_id is not None  # owned_for_change: the owner's account
+        wanted: dict[str, object] = {
+            name: value for name in DETAILS if (value := getattr(update, name)) is not None
+        }
+        if "title" in wanted:
+            wanted["title"] = str(wanted["title"]).strip()
+            if not wanted["title"]:
+                raise InvalidRequest(
+                    "a work needs a title",
+                    fields=[FieldError("title", "a work needs a title", "required")],
+                )
+        if "tags" in wanted:
+            wanted["tags"] = list(dict.fromkeys(update.tags or []))
+        before = _details(work)
+        changed = [name for name, value in wanted.items() if before[name] != value]
+        if not changed:
+            # The same details again: nothing to record.
+            return await read_work(session, work.id)
+        repository = MetadataVersionRepository(session)
+        number = await repository.latest_number(work.id)
+        if number == 0:
+            await repository.create(_snapshot(work, 1, [], work.owner_id, work.created_at))
+            number = 1
+        for name in changed:
+            setattr(work, name, wanted[name])
+        await repository.create(_snapshot(work, number + 1, changed, caller.account_id, utcnow()))
+        await session.flush()
+        return await read_work(session, work.id)
+
+    async def history(
+        self, session: AsyncSession, caller: Caller, work_id: uuid.UUID
+    ) -> list[MetadataVersionRead]:
+        """The work's details version by version, oldest first; the work as listed alone
+        until it is first changed."""
+        work = await visible_work(session, caller, work_id, lock=False)
+        versions = await MetadataVersionRepository(session).history(work.id)
+        if not versions:
+            versions = [_snapshot(work, 1, [], work.owner_id, work.created_at)]
+        return [MetadataVersionRead.model_validate(version) for version in versions]
+
+
+edit_service = EditService()
