@@ -39,6 +39,10 @@ class StorageSettings(BaseSettings):
     # presign (and its server to start) until one is configured.
     signing_secret: SecretStr = SecretStr("")
     s3_endpoint_url: str | None = None
+    # Where browsers and labs reach the store, when the processes reach it at another
+    # address (a compose network's `http://minio:9000`, a Service in a cluster): presigned
+    # URLs name it, and a SigV4 signature covers the host. Unset: the endpoint URL.
+    s3_public_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     # None falls back to boto3's credential chain (environment, instance role, ...).
     s3_access_key_id: str | None = None
@@ -50,6 +54,11 @@ class StorageSettings(BaseSettings):
     part_size: int = Field(default=16 * MiB, ge=MIN_PART_SIZE, le=MAX_PART_SIZE)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=60.0, gt=0)
+
+    @property
+    def s3_presign_endpoint_url(self) -> str | None:
+        """The endpoint presigned URLs name (None: AWS S3's own)."""
+        return self.s3_public_endpoint_url or self.s3_endpoint_url
 
 
 @dataclass(frozen=True)

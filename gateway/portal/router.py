@@ -57,12 +57,13 @@ def upload_origins(storage: StorageSettings) -> tuple[str, ...]:
     """The origins a presigned upload URL of this store can have."""
     if storage.backend == "local":
         return (_origin(storage.public_url),)
-    if storage.s3_endpoint_url is None:
+    endpoint = storage.s3_presign_endpoint_url
+    if endpoint is None:
         return _AWS_S3_ORIGINS
-    origin = _origin(storage.s3_endpoint_url)
+    origin = _origin(endpoint)
     if storage.s3_addressing_style == "path":
         return (origin,)
-    parts = urlsplit(storage.s3_endpoint_url)
+    parts = urlsplit(endpoint)
     return (origin, f"{parts.scheme}://*.{parts.netloc}")
 
 

@@ -33,7 +33,8 @@ _BAD_PARTS = {"EntityTooSmall", "EntityTooLarge", "InvalidPart", "InvalidPartOrd
 _OVERLOADED = {"SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError"}
 
 
-def create_s3_client(settings: StorageSettings) -> "S3Client":
+def create_s3_client(settings: StorageSettings, *, endpoint_url: str | None = None) -> "S3Client":
+    """A client of the store at `endpoint_url`, by default the settings' endpoint."""
     config = Config(
         signature_version="s3v4",
         retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
@@ -49,7 +50,7 @@ def create_s3_client(settings: StorageSettings) -> "S3Client":
     # A session of its own: boto3's default session is not safe to share across threads.
     return boto3.session.Session().client(
         "s3",
-        endpoint_url=settings.s3_endpoint_url,
+        endpoint_url=endpoint_url or settings.s3_endpoint_url,
         region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key_id,
         aws_secret_access_key=secret.get_secret_value() if secret else None,

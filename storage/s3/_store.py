@@ -32,7 +32,14 @@ class S3ObjectStore(ObjectStore):
         self._client = create_s3_client(settings)
         self._objects = S3Objects(self._client, settings)
         self._uploads = S3Uploads(self._client, settings, self._objects)
-        self._presigner = S3Presigner(self._client, settings.bucket)
+        # Presigning is local (no request), so a client of its own for a public address
+        # costs its creation only; the store's own calls keep the internal endpoint.
+        self._presign_client = (
+            create_s3_client(settings, endpoint_url=settings.s3_public_endpoint_url)
+            if settings.s3_public_endpoint_url
+            else self._client
+        )
+        self._presigner = S3Presigner(self._presign_client, settings.bucket)
 
     async def ensure_bucket(self) -> None:
         await asyncio.to_thread(self._objects.ensure_bucket)
@@ -166,3 +173,5 @@ class S3ObjectStore(ObjectStore):
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)
+        if self._presign_client is not self._client:
+            await asyncio.to_thread(self._presign_client.close)

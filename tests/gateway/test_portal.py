@@ -246,6 +246,14 @@ def storage(**settings: object) -> StorageSettings:
         (
             {
                 "backend": "s3",
+                "s3_endpoint_url": "http://minio:9000",
+                "s3_public_endpoint_url": "http://localhost:9000",
+            },
+            ("http://localhost:9000",),
+        ),
+        (
+            {
+                "backend": "s3",
                 "s3_endpoint_url": "https://objects.example.org",
                 "s3_addressing_style": "virtual",
             },

@@ -4,6 +4,7 @@ import hashlib
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -107,3 +108,50 @@ async def test_head_reads_sha256_from_a_full_object_checksum_but_not_a_composite
     assert single.sha256 == DATA_SHA256
     assert multi.sha256 is None
     assert multi.size == MiB
+
+
+async def test_links_name_the_public_endpoint_while_the_store_talks_to_its_own(
+    s3_settings: StorageSettings,
+) -> None:
+    # The same server by another name, as a browser on the host reaches a compose MinIO
+    # at localhost:9000 while the containers reach it as minio:9000.
+    internal = urlsplit(s3_settings.s3_endpoint_url or "")
+    public = f"http://localhost:{internal.port}"
+    store = S3ObjectStore(s3_settings.model_copy(update={"s3_public_endpoint_url": public}))
+    try:
+        await store.ensure_bucket()
+        await store.put("works/1", DATA, content_type="text/plain")
+        url = await store.presign_get("works/1", expires_in=timedelta(minutes=5))
+        upload = await store.presign_put(
+            "works/2",
+            expires_in=timedelta(minutes=5),
+            content_length=len(DATA),
+            sha256=DATA_SHA256,
+            content_type="text/plain",
+        )
+        async with httpx.AsyncClient() as client:
+            downloaded = await client.get(url)
+            uploaded = await client.put(upload.url, content=DATA, headers=upload.headers)
+        stored = await store.get("works/2")
+    finally:
+        await store.close()
+
+    assert urlsplit(url).netloc == urlsplit(upload.url).netloc == f"localhost:{internal.port}"
+    assert downloaded.content == DATA
+    assert uploaded.status_code == 200
+    assert stored == DATA
+
+
+async def test_the_store_never_calls_its_public_endpoint(s3_settings: StorageSettings) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    store = S3ObjectStore(s3_settings.model_copy(update={"s3_public_endpoint_url": nowhere}))
+    try:
+        await store.ensure_bucket()
+        await store.put("works/1", DATA)
+        read = await store.get("works/1")
+        url = await store.presign_get("works/1", expires_in=timedelta(minutes=5))
+    finally:
+        await store.close()
+
+    assert read == DATA
+    assert url.startswith(nowhere + "/")
