@@ -10,7 +10,7 @@ from gateway.accounts.service import Principal
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
-from services.contracts.catalogue import CreatorRead, WorkRead
+from services.contracts.catalogue import CreatorRead, PreviewUrl, WorkRead
 from services.contracts.delivery import DeliveryFilePage, DeliveryRead, ManifestRead
 from services.contracts.licensing import CertificateRead, LicenceRead
 from services.kit.errors import AssentError
@@ -35,6 +35,10 @@ class Loaders:
         async def load_creators(ids: Sequence[uuid.UUID]) -> list[CreatorRead | None]:
             found = {creator.id: creator for creator in await catalogue.creators(principal, ids)}
             return [found.get(creator_id) for creator_id in ids]
+
+        async def load_previews(ids: Sequence[uuid.UUID]) -> list[PreviewUrl | None]:
+            found = {url.version_id: url for url in await catalogue.previews(principal, ids)}
+            return [found.get(version_id) for version_id in ids]
 
         async def load_statement_texts(sha256s: Sequence[str]) -> list[str | None]:
             found = {
@@ -88,6 +92,9 @@ class Loaders:
         )
         self.creators: DataLoader[uuid.UUID, CreatorRead | None] = DataLoader(
             load_creators, max_batch_size=MAX_BATCH
+        )
+        self.previews: DataLoader[uuid.UUID, PreviewUrl | None] = DataLoader(
+            load_previews, max_batch_size=MAX_BATCH
         )
         self.statement_texts: DataLoader[str, str | None] = DataLoader(
             load_statement_texts, max_batch_size=MAX_BATCH

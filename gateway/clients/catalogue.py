@@ -15,11 +15,13 @@ from services.contracts.catalogue import (
     FileIn,
     InvitationRead,
     KitQuery,
+    MetadataVersionRead,
     OfferIn,
     OfferRead,
     OwnSiteKit,
     PartsIn,
     PresignedPart,
+    PreviewUrl,
     ReviewDecision,
     ReviewPage,
     ReviewQuery,
@@ -34,6 +36,7 @@ from services.contracts.catalogue import (
     WorkPage,
     WorkRead,
     WorkSearch,
+    WorkUpdate,
 )
 
 _WORKS = TypeAdapter(list[WorkRead])
@@ -43,6 +46,8 @@ _PAGE = TypeAdapter(WorkPage)
 _INVITATIONS = TypeAdapter(list[InvitationRead])
 _STATEMENTS = TypeAdapter(list[StatementRead])
 _STATEMENT_TEXTS = TypeAdapter(list[StatementTextRead])
+_HISTORY = TypeAdapter(list[MetadataVersionRead])
+_PREVIEWS = TypeAdapter(list[PreviewUrl])
 
 
 class CatalogueClient(ServiceApi):
@@ -96,6 +101,26 @@ class CatalogueClient(ServiceApi):
         return await self._model(
             OfferRead, principal, "PUT", f"/v1/works/{work_id}/offer", body=offer
         )
+
+    async def update_work(
+        self, principal: Principal, work_id: uuid.UUID, update: WorkUpdate
+    ) -> WorkRead:
+        return await self._model(WorkRead, principal, "PATCH", f"/v1/works/{work_id}", body=update)
+
+    async def work_history(
+        self, principal: Principal, work_id: uuid.UUID
+    ) -> list[MetadataVersionRead]:
+        return _HISTORY.validate_json(
+            await self._call(principal, "GET", f"/v1/works/{work_id}/history")
+        )
+
+    async def previews(
+        self, principal: Principal | None, version_ids: Sequence[uuid.UUID]
+    ) -> list[PreviewUrl]:
+        content = await self._call(
+            principal, "GET", "/v1/previews", params=[("id", str(i)) for i in version_ids]
+        )
+        return _PREVIEWS.validate_json(content)
 
     async def withdraw_work(self, principal: Principal, work_id: uuid.UUID) -> WorkRead:
         return await self._model(WorkRead, principal, "POST", f"/v1/works/{work_id}/withdraw")

@@ -351,6 +351,13 @@ CASES: dict[str, Case] = {
           setOffer(workId: $id, input: $input) { __typename } }""",
         _offer,
     ),
+    "updateWork": Case(
+        "updateWork",
+        Owner.CREATOR,
+        """mutation($id: ID!) {
+          updateWork(workId: $id, input: {title: "Harbour at dusk"}) { __typename } }""",
+        _ids(id="work"),
+    ),
     "withdrawWork": Case(
         "withdrawWork",
         Owner.CREATOR,
@@ -620,6 +627,8 @@ REACHABLE_IN_PUBLIC: dict[str, str] = {
     "Bundle": "the caller's new bundle",
     "Work": "listed works are public; unlisted ones are covered by `work` and `works`",
     "WorkVersion": "as `Work`",
+    "Preview": "as `WorkVersion`: what buyers see of a listed work's file",
+    "WorkDetailsVersion": "as `Work`: a listed work's details and who changed them",
     "Consent": "a listed work's opt-in is public: buyers check it",
     "RightsAttestation": "as `Consent`: the rights its creator attested to with it",
     "ConsentStatement": "the platform's published statements",

@@ -139,7 +139,9 @@ class UploadMutation:
         return PartsPresigned(parts=[PresignedPart.of(part) for part in presigned])
 
     @strawberry.mutation(
-        description="Check the uploaded file's size and sha256; a mismatch removes it."
+        description="Check the uploaded file's size and sha256 (a mismatch removes it) and "
+        "make its preview; an image work's damaged picture is ValidationFailed on `file`, "
+        "the upload left open for another file."
     )
     async def complete_upload(
         self, info: Info[Context, None], work_id: strawberry.ID
@@ -150,7 +152,7 @@ class UploadMutation:
                 ctx.require_principal(), parse_work_id(work_id)
             )
         except errors.AssentError as error:
-            return failure(error, NotFound, Conflict, *REFUSALS)
+            return failure(error, ValidationFailed, NotFound, Conflict, *REFUSALS)
         if not result.completed:
             return UploadRejected(work=Work.of(result.work), reason=result.reason or "refused")
         return UploadCompleted(work=Work.of(result.work))

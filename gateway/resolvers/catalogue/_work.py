@@ -5,10 +5,17 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
-from gateway.resolvers.catalogue._inputs import parse_work_id, work_search
+from gateway.resolvers.catalogue._inputs import (
+    on_input_paths,
+    owner_only,
+    parse_work_id,
+    work_search,
+)
 from gateway.types.catalogue import (
     ReviewWorkResult,
     SearchSort,
+    UpdateWorkInput,
+    UpdateWorkResult,
     WithdrawWorkResult,
     Work,
     WorkConnection,
@@ -16,6 +23,7 @@ from gateway.types.catalogue import (
     WorkResult,
     WorkReviewed,
     WorksResult,
+    WorkUpdated,
     WorkWithdrawn,
 )
 from gateway.types.errors import (
@@ -69,6 +77,31 @@ class WorkQuery:
 
 @strawberry.type
 class WorkMutation:
+    @strawberry.mutation(
+        description="Change a work's title, description, tags or kind (its owner); each "
+        "change is a new version of its details, kept in `Work.history`."
+    )
+    async def update_work(
+        self, info: Info[Context, None], work_id: strawberry.ID, input: UpdateWorkInput
+    ) -> UpdateWorkResult:
+        ctx = info.context
+        try:
+            principal = ctx.require_principal()
+            update = contract.WorkUpdate.model_validate(
+                {
+                    "title": input.title,
+                    "description": input.description,
+                    "tags": input.tags,
+                    "media_type": input.media_type,
+                }
+            )
+            work = await ctx.catalogue.update_work(principal, parse_work_id(work_id), update)
+        except (errors.AssentError, pydantic.ValidationError) as error:
+            return failure(
+                on_input_paths(owner_only(error)), ValidationFailed, NotFound, Conflict, *REFUSALS
+            )
+        return WorkUpdated(work=Work.of(work))
+
     @strawberry.mutation(
         description="Take a work out of future sales and bundles at once; licences "
         "already sold stay valid on their terms."

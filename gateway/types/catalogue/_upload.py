@@ -160,7 +160,7 @@ PresignPartsResult = Annotated[
     strawberry.union("PresignPartsResult"),
 ]
 CompleteUploadResult = Annotated[
-    UploadCompleted | UploadRejected | NotFound | Conflict | Refusals,
+    UploadCompleted | UploadRejected | ValidationFailed | NotFound | Conflict | Refusals,
     strawberry.union("CompleteUploadResult"),
 ]
 ReplaceFileResult = Annotated[

@@ -22,8 +22,36 @@ ReviewStatus = contract.ReviewStatus
 VersionStatus = contract.VersionStatus
 SearchSort = contract.SearchSort
 SaleReasonCode = contract.SaleReasonCode
-for _enum in (MediaType, WorkStatus, ReviewStatus, VersionStatus, SearchSort, SaleReasonCode):
+PreviewKind = contract.PreviewKind
+for _enum in (
+    MediaType,
+    WorkStatus,
+    ReviewStatus,
+    VersionStatus,
+    SearchSort,
+    SaleReasonCode,
+    PreviewKind,
+):
     strawberry.enum(_enum)
+
+
+@strawberry.type(description="What a buyer sees of a file before licensing it.")
+class Preview:
+    kind: PreviewKind
+    duration_ms: int | None = strawberry.field(description="WAVEFORM: the sound's length.")
+    excerpt: str | None = strawberry.field(description="EXCERPT: the text's opening.")
+    note: str | None = strawberry.field(description="NONE: why there is no preview.")
+    version_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(
+        description="THUMBNAIL or WAVEFORM: the picture, at a short-lived address of the "
+        "object store (fetch it within minutes; ask again for a fresh one)."
+    )
+    async def image_url(self, info: Info[Context, None]) -> str | None:
+        if self.kind not in (PreviewKind.THUMBNAIL, PreviewKind.WAVEFORM):
+            return None
+        found = await info.context.loaders.previews.load(self.version_id)
+        return found.url if found is not None else None
 
 
 @strawberry.type
@@ -37,6 +65,9 @@ class WorkVersion:
     failure_reason: str | None
     created_at: datetime
     completed_at: datetime | None
+    preview: Preview | None = strawberry.field(
+        description="Made when the upload completes; null while it is pending."
+    )
 
     @classmethod
     def of(cls, version: contract.VersionRead | None) -> "WorkVersion | None":
@@ -52,6 +83,15 @@ class WorkVersion:
             failure_reason=version.failure_reason,
             created_at=version.created_at,
             completed_at=version.completed_at,
+            preview=Preview(
+                kind=version.preview_kind,
+                duration_ms=version.duration_ms,
+                excerpt=version.excerpt,
+                note=version.preview_note,
+                version_id=version.id,
+            )
+            if version.preview_kind is not None
+            else None,
         )
 
 
@@ -87,6 +127,33 @@ class SaleReason:
                 id=strawberry.ID(str(reason.creator_id)), name=reason.creator_name or ""
             )
         return cls(code=reason.code, detail=reason.detail, creator=creator)
+
+
+@strawberry.type
+class WorkDetailsVersion:
+    number: int = strawberry.field(description="1: the work as listed.")
+    title: str
+    description: str
+    tags: list[str]
+    media_type: MediaType
+    changed: list[str] = strawberry.field(
+        description="The fields this version changed: title, description, tags, mediaType."
+    )
+    edited_by: strawberry.ID
+    edited_at: datetime
+
+    @classmethod
+    def of(cls, version: contract.MetadataVersionRead) -> "WorkDetailsVersion":
+        return cls(
+            number=version.number,
+            title=version.title,
+            description=version.description,
+            tags=list(version.tags),
+            media_type=version.media_type,
+            changed=["mediaType" if name == "media_type" else name for name in version.changed],
+            edited_by=strawberry.ID(str(version.edited_by)),
+            edited_at=version.edited_at,
+        )
 
 
 @strawberry.type
@@ -148,6 +215,17 @@ class Work:
         creator = await info.context.loaders.creators.load(self.owner_id)
         return Creator(id=strawberry.ID(str(creator.id)), name=creator.name) if creator else None
 
+    @strawberry.field(
+        description="The work's title, description, tags and kind version by version, "
+        "oldest first: who changed what, and when."
+    )
+    async def history(self, info: Info[Context, None]) -> list[WorkDetailsVersion]:
+        ctx = info.context
+        versions = await ctx.catalogue.work_history(
+            ctx.require_principal(), uuid.UUID(str(self.id))
+        )
+        return [WorkDetailsVersion.of(version) for version in versions]
+
     @strawberry.field(description="The files to publish on the creator's own site.")
     def own_site_kit(self, info: Info[Context, None]) -> OwnSiteKit:
         return OwnSiteKit.of_work(info.context.public_url, uuid.UUID(str(self.id)))
@@ -194,6 +272,19 @@ class WorkReviewed:
     work: Work
 
 
+@strawberry.input(description="The details to change; a field left out stays as it is.")
+class UpdateWorkInput:
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    media_type: MediaType | None = strawberry.field(default=None, description="The kind.")
+
+
+@strawberry.type
+class WorkUpdated:
+    work: Work
+
+
 WorkResult = Annotated[Work | NotFound | Refusals, strawberry.union("WorkResult")]
 WorksResult = Annotated[
     WorkConnection | ValidationFailed | Refusals, strawberry.union("WorksResult")
@@ -204,4 +295,8 @@ WithdrawWorkResult = Annotated[
 ReviewWorkResult = Annotated[
     WorkReviewed | ValidationFailed | NotFound | Forbidden | Conflict | Refusals,
     strawberry.union("ReviewWorkResult"),
+]
+UpdateWorkResult = Annotated[
+    WorkUpdated | ValidationFailed | NotFound | Conflict | Refusals,
+    strawberry.union("UpdateWorkResult"),
 ]

@@ -10,20 +10,23 @@ file, which a worker could only report after the fact.
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.access import visible_work
+from services.catalogue.access import is_visible
 from services.catalogue.errors import UnreadableImage
 from services.catalogue.models import WorkVersion
 from services.catalogue.preview._pictures import UnreadableImage as NotAPicture
 from services.catalogue.preview._pictures import thumbnail, waveform
 from services.catalogue.preview._text import EXCERPT_BYTES, excerpt
-from services.contracts.catalogue import MediaType, PreviewKind, PreviewName, PreviewUrl
+from services.catalogue.upload.repository import VersionRepository
+from services.catalogue.work.repository import WorkRepository
+from services.contracts.catalogue import MediaType, PreviewKind, PreviewUrl
 from services.kit.db import utcnow
-from services.kit.errors import FieldError, NotFound, storage_calls
+from services.kit.errors import FieldError, storage_calls
 from services.kit.internal_token import Caller
 from storage.keys import preview_key
 from storage.object_store import MiB, ObjectStore
@@ -33,6 +36,8 @@ MAX_PREVIEWED_BYTES = 64 * MiB
 PREVIEW_URL_LIFETIME = timedelta(minutes=10)
 NO_PREVIEW = "no preview for this format"
 TOO_LARGE = "no preview: the file is larger than 64 MiB"
+THUMBNAIL = "thumbnail.png"
+WAVEFORM = "waveform.png"
 NOT_WAV = "no preview for this format: waveforms are drawn for WAV files only"
 EMPTY_TEXT = "no preview: the text is empty"
 
@@ -96,12 +101,12 @@ class PreviewService:
                 raise unreadable(version.file_name) from None
             if png is None:
                 return Preview(PreviewKind.NONE, note=NO_PREVIEW)
-            key = await self._store(store, work_id, version.id, PreviewName.THUMBNAIL, png)
+            key = await self._store(store, work_id, version.id, THUMBNAIL, png)
             return Preview(PreviewKind.THUMBNAIL, key=key)
         drawn = await asyncio.to_thread(waveform, content)
         if drawn is None:
             return Preview(PreviewKind.NONE, note=NOT_WAV)
-        key = await self._store(store, work_id, version.id, PreviewName.WAVEFORM, drawn.png)
+        key = await self._store(store, work_id, version.id, WAVEFORM, drawn.png)
         return Preview(PreviewKind.WAVEFORM, key=key, duration_ms=drawn.duration_ms)
 
     async def _store(
@@ -109,7 +114,7 @@ class PreviewService:
         store: ObjectStore,
         work_id: uuid.UUID,
         version_id: uuid.UUID,
-        name: PreviewName,
+        name: str,
         png: bytes,
     ) -> str:
         key = preview_key(work_id, version_id, name)
@@ -117,33 +122,29 @@ class PreviewService:
             await store.put(key, png, content_type="image/png")
         return key
 
-    async def url(
+    async def urls(
         self,
         session: AsyncSession,
         caller: Caller,
-        work_id: uuid.UUID,
-        version_id: uuid.UUID,
-        name: PreviewName,
+        version_ids: Sequence[uuid.UUID],
         *,
         store: ObjectStore,
-    ) -> PreviewUrl:
-        """A short-lived address of a version's picture, for whoever may see the work."""
-        await visible_work(session, caller, work_id, lock=False)
-        version = await session.get(WorkVersion, version_id)
-        if (
-            version is None
-            or version.work_id != work_id
-            or version.preview_key is None
-            or not version.preview_key.endswith("/" + name)
-        ):
-            raise NotFound("this version has no such preview")
-        key = version.preview_key
+    ) -> list[PreviewUrl]:
+        """Short-lived addresses of these versions' pictures, for the versions that have
+        one and whose work the caller may see; the others are left out."""
+        versions = await VersionRepository(session).with_pictures(version_ids)
+        works = await WorkRepository(session).read_many(list({v.work_id for v in versions}))
+        visible = {work.id for work in works if is_visible(work, caller)}
+        keys = [(v.id, v.preview_key) for v in versions if v.work_id in visible and v.preview_key]
         # Nothing is written: the transaction ends before the store is asked.
         await session.commit()
         expires_at = utcnow() + PREVIEW_URL_LIFETIME
+        urls = []
         async with storage_calls():
-            url = await store.presign_get(key, expires_in=PREVIEW_URL_LIFETIME)
-        return PreviewUrl(url=url, expires_at=expires_at)
+            for version_id, key in keys:
+                url = await store.presign_get(key, expires_in=PREVIEW_URL_LIFETIME)
+                urls.append(PreviewUrl(version_id=version_id, url=url, expires_at=expires_at))
+        return urls
 
 
 preview_service = PreviewService()

@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
@@ -56,3 +57,10 @@ class VersionRepository(Repository[WorkVersion]):
             .limit(limit)
         )
         return list((await self.session.scalars(statement)).all())
+
+    async def with_pictures(self, ids: Sequence[uuid.UUID]) -> list[WorkVersion]:
+        """The versions among `ids` that have a preview picture in the store."""
+        statement = select(WorkVersion).where(
+            WorkVersion.id.in_(ids), WorkVersion.preview_key.is_not(None)
+        )
+        return await self.list(statement)

@@ -60,7 +60,7 @@ from services.contracts.catalogue._ownsite import (
     creator_kit_url,
     work_kit_url,
 )
-from services.contracts.catalogue._preview import PreviewKind, PreviewName, PreviewUrl
+from services.contracts.catalogue._preview import PreviewKind, PreviewUrl
 from services.contracts.catalogue._review import (
     DuplicateKind,
     DuplicateMatchRead,
@@ -140,7 +140,6 @@ __all__ = [
     "PresignedPart",
     "PresignedPut",
     "PreviewKind",
-    "PreviewName",
     "PreviewUrl",
     "ReviewDecision",
     "ReviewItem",

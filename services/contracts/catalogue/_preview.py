@@ -3,6 +3,7 @@ the duration, or an excerpt, made once when the upload completes."""
 
 from datetime import datetime
 from enum import StrEnum
+from uuid import UUID
 
 from services.contracts.catalogue._base import Schema
 
@@ -16,15 +17,10 @@ class PreviewKind(StrEnum):
     """No preview is made for this file; `preview_note` says why."""
 
 
-class PreviewName(StrEnum):
-    """The pictures a version can have, by the name they are served under."""
-
-    THUMBNAIL = "thumbnail.png"
-    WAVEFORM = "waveform.png"
-
-
 class PreviewUrl(Schema):
-    """A short-lived address of a preview picture, straight from the object store."""
+    """A short-lived address of a version's preview picture (a thumbnail or a waveform),
+    straight from the object store."""
 
+    version_id: UUID
     url: str
     expires_at: datetime

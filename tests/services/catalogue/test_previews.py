@@ -46,14 +46,13 @@ async def _uploaded(api: Api, actor: Actor, data: bytes, **overrides: object) ->
     return work
 
 
-async def _picture_at(api: Api, actor: Actor, work: dict[str, object], name: str) -> Image.Image:
+async def _picture_of(api: Api, actor: Actor, work: dict[str, object]) -> Image.Image:
     version = work["current_version"]
     assert isinstance(version, dict)
-    found = await api.ok(
-        actor, "GET", f"/v1/works/{work['id']}/versions/{version['id']}/previews/{name}"
-    )
+    found = await api.ok(actor, "GET", "/v1/previews", params={"id": version["id"]})
+    assert [url["version_id"] for url in found] == [version["id"]]
     async with httpx.AsyncClient() as client:
-        response = await client.get(found["url"])
+        response = await client.get(found[0]["url"])
     assert response.status_code == 200
     return Image.open(io.BytesIO(response.content))
 
@@ -70,8 +69,21 @@ async def test_a_picture_gets_a_thumbnail_that_a_buyer_can_fetch(
     found = next(item for item in page["items"] if item["id"] == work["id"])
     assert found["current_version"]["size"] == len(picture)
     assert found["current_version"]["preview_kind"] == "thumbnail"
-    thumb = await _picture_at(api, lab, work, "thumbnail.png")
+    thumb = await _picture_of(api, lab, work)
     assert (thumb.format, thumb.size) == ("PNG", (320, 213))
+
+
+async def test_a_picture_is_not_shown_to_buyers_before_the_work_is_listed(
+    api: Api, ines: Actor, lab: Actor
+) -> None:
+    work = await _uploaded(api, ines, png_picture(), file_name="dusk.png")
+    version = work["current_version"]
+    assert isinstance(version, dict)
+
+    seen = await api.ok(lab, "GET", "/v1/previews", params={"id": version["id"]})
+
+    assert seen == []
+    assert (await _picture_of(api, ines, work)).size == (320, 213)
 
 
 async def test_a_wav_gets_its_duration_and_a_waveform(api: Api, ines: Actor) -> None:
@@ -80,7 +92,7 @@ async def test_a_wav_gets_its_duration_and_a_waveform(api: Api, ines: Actor) -> 
     version = work["current_version"]
     assert isinstance(version, dict)
     assert (version["preview_kind"], version["duration_ms"]) == ("waveform", 1500)
-    waveform = await _picture_at(api, ines, work, "waveform.png")
+    waveform = await _picture_of(api, ines, work)
     assert waveform.size == (640, 120)
 
 
