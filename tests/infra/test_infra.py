@@ -376,8 +376,9 @@ def deployment_problems(name: str, deployment: Manifest, cluster: Cluster) -> li
             f"{name} runs {container.get('command')}, `assent up` runs "
             f"{expected_command(component)}"
         )
-    declared = [p["containerPort"] for p in container.get("ports", [])]
-    if declared != [port]:
+    # Its HTTP port, and its metrics port beside (tests/infra/test_traffic.py checks that).
+    declared = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+    if declared.get("http") != port or set(declared) - {"http", "metrics"}:
         problems.append(f"{name} declares ports {declared}, it listens on {port}")
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         get = container.get(probe, {}).get("httpGet", {})
@@ -518,7 +519,7 @@ def test_k8s_checks_notice_a_broken_copy() -> None:
     assert "catalogue: ASSENT_CATALOGUE_DATABSE_URL is not a setting it reads" in problems
     assert "catalogue: ASSENT_GATEWAY_GRAPHIQL is not a setting it reads" in problems
     assert "catalogue's readinessProbe does not ask /readyz on port 8001" in problems
-    assert "delivery declares ports [9003], it listens on 8003" in problems
+    assert "delivery declares ports {'http': 9003, 'metrics': 9100}, it listens on 8003" in problems
     assert "audit: secret ASSENT_AUDIT_SIGNING_KEY comes from a literal" in problems
     assert "HorizontalPodAutoscaler licensing targets" in problems
     assert "licensing has no HorizontalPodAutoscaler" in problems
