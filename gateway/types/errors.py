@@ -8,6 +8,7 @@ from graphql import GraphQLError
 
 from gateway.clients.errors import graphql_field
 from services.kit import errors
+from services.kit.field_words import plain_message
 
 
 @strawberry.interface
@@ -132,7 +133,12 @@ def _validation_failed(error: pydantic.ValidationError) -> ValidationFailed:
             FieldError(
                 # Named as the GraphQL input names it (`amountMinor`), not as the contract.
                 field=graphql_field(".".join(str(part) for part in detail["loc"])),
-                message=detail["msg"],
+                message=plain_message(
+                    detail["type"],
+                    ".".join(str(part) for part in detail["loc"]),
+                    detail["msg"],
+                    detail.get("ctx"),
+                ),
                 code=detail["type"],
             )
             for detail in error.errors()

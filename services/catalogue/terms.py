@@ -42,6 +42,7 @@ def unknown_territories(terms: Terms) -> FieldError | None:
         return None
     return FieldError(
         "terms.territory",
-        f"not a country (ISO 3166-1 alpha-2) nor WORLD: {', '.join(unknown)}",
+        f"Not a country we know: {', '.join(unknown)}. Choose countries from the list, "
+        "or worldwide.",
         "unknown_territory",
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.field_words import plain_message
 from services.kit.openapi import amend_openapi
 from storage.object_store import StorageUnavailable
 
@@ -123,7 +124,9 @@ async def _handle_validation_error(_request: Request, exc: Exception) -> JSONRes
     fields = [
         {
             "field": ".".join(str(part) for part in err["loc"]),
-            "message": err["msg"],
+            "message": plain_message(
+                err["type"], ".".join(str(part) for part in err["loc"]), err["msg"], err.get("ctx")
+            ),
             "code": err["type"],
         }
         for err in exc.errors()

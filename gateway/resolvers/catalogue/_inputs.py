@@ -9,6 +9,7 @@ import strawberry
 from gateway.types.catalogue import SearchSort, WorkFilter
 from services.contracts import catalogue as contract
 from services.kit import errors
+from services.kit.field_words import plain_message
 
 
 def owner_only(error: Exception) -> Exception:
@@ -77,9 +78,12 @@ def on_input_paths(error: Exception) -> Exception:
     if isinstance(error, pydantic.ValidationError):
         fields = [
             errors.FieldError(
-                ".".join(str(part) for part in detail["loc"]), detail["msg"], detail["type"]
+                path,
+                plain_message(detail["type"], path, detail["msg"], detail.get("ctx")),
+                detail["type"],
             )
             for detail in error.errors()
+            for path in [".".join(str(part) for part in detail["loc"])]
         ]
         error = errors.InvalidRequest("the input is not valid", fields=fields)
     if isinstance(error, errors.InvalidRequest):

@@ -69,7 +69,9 @@ async def test_a_territory_that_is_no_country_is_refused_and_the_offer_unchanged
     assert response.json()["error"] == "InvalidRequest"
     [field] = response.json()["fields"]
     assert (field["field"], field["code"]) == ("terms.territory", "unknown_territory")
-    assert field["message"] == "not a country (ISO 3166-1 alpha-2) nor WORLD: ZZ, XK"
+    assert field["message"] == (
+        "Not a country we know: ZZ, XK. Choose countries from the list, or worldwide."
+    )
     assert (await api.work(ines, str(work.id)))["offer"] == before
 
 
