@@ -16,6 +16,7 @@ LicenceLineStatus = contract.LicenceLineStatus
 TransactionKind = contract.TransactionKind
 LedgerAccountKind = contract.LedgerAccountKind
 Period = contract.Period
+RefundReason = contract.RefundReason
 for _enum in (
     BundleSource,
     ExclusionReason,
@@ -25,6 +26,7 @@ for _enum in (
     TransactionKind,
     LedgerAccountKind,
     Period,
+    RefundReason,
 ):
     strawberry.enum(_enum)
 

@@ -7,8 +7,32 @@ import strawberry
 
 from gateway.types.catalogue import Money, Use
 from gateway.types.errors import Forbidden, Refusals, ValidationFailed
-from gateway.types.licensing._common import TransactionKind, money
+from gateway.types.licensing._common import RefundReason, TransactionKind, money
 from services.contracts import licensing as contract
+
+# What a creator reads beside a refunded line, by its reason.
+REFUND_WORDS = {
+    RefundReason.WITHDRAWN_BEFORE_DELIVERY: "The work was withdrawn before this sale was "
+    "delivered, so the buyer was refunded.",
+    RefundReason.UNDELIVERABLE: "The work's file could not be delivered to the buyer, so "
+    "the buyer was refunded.",
+    RefundReason.REFUNDED_BY_MARKETPLACE: "The marketplace refunded the buyer.",
+}
+
+
+def refund_explanation(reason: RefundReason | None, note: str | None) -> str | None:
+    if reason is None:
+        return None
+    words = REFUND_WORDS[reason]
+    return f"{words[:-1]}: {note}" if note else words
+
+
+@strawberry.type
+class CoCreatorNet:
+    creator_id: strawberry.ID
+    creator_name: str
+    basis_points: int
+    amount: Money = strawberry.field(description="Their part of the net; negative for a refund.")
 
 
 @strawberry.type
@@ -25,6 +49,18 @@ class EarningLine:
     amount: Money = strawberry.field(description="Your share; negative for a refund.")
     kind: TransactionKind
     recorded_at: datetime
+    net: Money = strawberry.field(
+        description="The price less the platform's fee: what the co-creators share."
+    )
+    co_creators: list[CoCreatorNet] = strawberry.field(
+        description="Each co-creator's part of the net, as the sale split it."
+    )
+    refund_reason: RefundReason | None = strawberry.field(
+        description="Why a refund line was refunded; null for a sale."
+    )
+    refund_explanation: str | None = strawberry.field(
+        description="The same in a plain sentence, with the marketplace's note if any."
+    )
 
 
 @strawberry.type
@@ -83,6 +119,18 @@ class Earnings:
                     amount=money(line.amount_minor, line.currency),
                     kind=line.kind,
                     recorded_at=line.recorded_at,
+                    net=money(line.net_minor, line.currency),
+                    co_creators=[
+                        CoCreatorNet(
+                            creator_id=strawberry.ID(str(c.creator_id)),
+                            creator_name=c.creator_name,
+                            basis_points=c.basis_points,
+                            amount=money(c.amount_minor, line.currency),
+                        )
+                        for c in line.co_creators
+                    ],
+                    refund_reason=line.refund_reason,
+                    refund_explanation=refund_explanation(line.refund_reason, line.refund_note),
                 )
                 for line in earnings.lines
             ],

@@ -27,12 +27,14 @@ from services.contracts.licensing._certificate import (
     LicenceCertificate,
 )
 from services.contracts.licensing._earnings import (
+    CoCreatorNet,
     EarningLine,
     EarningsQuery,
     EarningsRead,
     PayoutRead,
     Period,
     PeriodEarnings,
+    RefundReason,
     StatementBalance,
     WorkEarnings,
 )
@@ -137,6 +139,7 @@ __all__ = [
     "CertificateRead",
     "CheckoutIn",
     "CheckoutRead",
+    "CoCreatorNet",
     "Currency",
     "EarningLine",
     "EarningsQuery",
@@ -184,6 +187,7 @@ __all__ = [
     "QuoteStatus",
     "Reference",
     "RefundIn",
+    "RefundReason",
     "RefusalReason",
     "RevokeIn",
     "SaleScopeRecorded",

@@ -24,6 +24,26 @@ class EarningsQuery(Schema):
     until: datetime | None = None
 
 
+class RefundReason(StrEnum):
+    """Why a sold line was refunded, for the creator's statement."""
+
+    WITHDRAWN_BEFORE_DELIVERY = "withdrawn_before_delivery"
+    """The work left sale before this sale's delivery was built."""
+    UNDELIVERABLE = "undeliverable"
+    """Delivery could not include the work (its file gone, say)."""
+    REFUNDED_BY_MARKETPLACE = "refunded_by_marketplace"
+    """An admin refunded the licence, at the buyer's request or otherwise; see the note."""
+
+
+class CoCreatorNet(Schema):
+    """One co-creator's part of a line's price after the platform's fee."""
+
+    creator_id: UUID
+    creator_name: str
+    basis_points: int
+    amount_minor: int = Field(description="negative for a refund")
+
+
 class EarningLine(Schema):
     """One creator's share of one work in one licence (negative once refunded)."""
 
@@ -40,6 +60,14 @@ class EarningLine(Schema):
     currency: str
     kind: TransactionKind
     recorded_at: datetime
+    net_minor: int = Field(
+        default=0, description="the price less the platform's fee: what the co-creators share"
+    )
+    co_creators: list[CoCreatorNet] = Field(
+        default_factory=list, description="each co-creator's part of the net, as split"
+    )
+    refund_reason: RefundReason | None = None
+    refund_note: str | None = Field(default=None, description="the admin's words, if any")
 
 
 class WorkEarnings(Schema):

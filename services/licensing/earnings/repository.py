@@ -52,6 +52,9 @@ class EarningRow:
     currency: str
     kind: TransactionKind
     recorded_at: datetime
+    line_status: str
+    excluded_reason: str | None
+    refund_note: str | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,9 @@ class EarningsRepository(Repository[LedgerAccount]):
                     LedgerAccount.currency,
                     LedgerTransaction.kind,
                     LedgerTransaction.recorded_at,
+                    LicenceLine.status,
+                    LicenceLine.excluded_reason,
+                    Licence.refund_reason,
                 )
             )
             .join(Licence, Licence.id == LedgerTransaction.licence_id)

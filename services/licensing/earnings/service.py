@@ -7,28 +7,36 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.catalogue import (
+    BASIS_POINTS_WHOLE,
     Use,
 )
 from services.contracts.licensing import (
     BalanceRead,
+    CoCreatorNet,
     EarningLine,
     EarningsQuery,
     EarningsRead,
+    ExclusionReason,
     LedgerAccountKind,
+    LicenceLineStatus,
     PayoutRead,
     Period,
     PeriodEarnings,
+    RefundReason,
     StatementBalance,
+    TransactionKind,
     WorkEarnings,
 )
 from services.contracts.roles import Role
 from services.kit.errors import FieldError, Forbidden, InvalidRequest
 from services.kit.internal_token import Caller
 from services.licensing.earnings.repository import (
+    EarningRow,
     EarningsFilter,
     EarningsRepository,
 )
 from services.licensing.ledger.repository import LedgerRepository
+from services.licensing.ledger.royalties import Share, split
 from services.licensing.rules import (
     aware,
     check_currency,
@@ -38,6 +46,37 @@ log = structlog.get_logger()
 
 MAX_EARNING_LINES = 1_000
 """A statement lists the newest lines; its totals always cover every line."""
+
+
+def _co_creators(row: EarningRow) -> list[CoCreatorNet]:
+    """Each co-creator's part of the line's net, split as the sale split it (a refund
+    reverses each part exactly)."""
+    shares = [Share(uuid.UUID(s["creator_id"]), int(s["basis_points"])) for s in row.shares]
+    if sum(share.basis_points for share in shares) != BASIS_POINTS_WHOLE:
+        return []  # a line sold without recorded shares
+    names = {s["creator_id"]: str(s.get("creator_name", "")) for s in row.shares}
+    sign = -1 if row.kind == TransactionKind.REFUND else 1
+    return [
+        CoCreatorNet(
+            creator_id=royalty.creator_id,
+            creator_name=names[str(royalty.creator_id)],
+            basis_points=royalty.basis_points,
+            amount_minor=sign * royalty.amount_minor,
+        )
+        for royalty in split(row.price_minor - row.platform_fee_minor, shares)
+    ]
+
+
+def _refund_reason(row: EarningRow) -> RefundReason | None:
+    """A line left out of its delivery was refunded for delivery's reason; any other
+    refund was an admin's, with their note."""
+    if row.kind != TransactionKind.REFUND:
+        return None
+    if row.line_status == LicenceLineStatus.EXCLUDED:
+        if row.excluded_reason == ExclusionReason.WITHDRAWN:
+            return RefundReason.WITHDRAWN_BEFORE_DELIVERY
+        return RefundReason.UNDELIVERABLE
+    return RefundReason.REFUNDED_BY_MARKETPLACE
 
 
 def _period_start(moment: datetime, period: Period) -> datetime:
@@ -103,6 +142,12 @@ class EarningsService:
                     currency=row.currency,
                     kind=row.kind,
                     recorded_at=row.recorded_at,
+                    net_minor=row.price_minor - row.platform_fee_minor,
+                    co_creators=_co_creators(row),
+                    refund_reason=_refund_reason(row),
+                    refund_note=row.refund_note
+                    if _refund_reason(row) == RefundReason.REFUNDED_BY_MARKETPLACE
+                    else None,
                 )
                 for row in rows
             ],

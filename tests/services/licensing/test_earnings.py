@@ -108,3 +108,36 @@ async def test_earnings_are_private_to_the_creator_admins_and_auditors(
     assert (missing.status_code, missing.json()["fields"][0]["field"]) == (400, "creator_id")
     naive = await api.call(ines, "GET", "/v1/earnings", params={"since": "2026-01-01T00:00:00"})
     assert (naive.status_code, naive.json()["fields"][0]["field"]) == (400, "since")
+
+
+async def test_each_line_shows_the_fee_the_net_and_every_co_creators_part(
+    api: Api, session: AsyncSession, lab: Actor, ines: Actor, omar: Actor, admin: Actor
+) -> None:
+    # 333 less a 15 % fee of 49 leaves 284, split 60/40: 170.4 and 113.6, the unit left
+    # over to the larger remainder (omar's).
+    line = quote_line(333, [(ines.id, 6000), (omar.id, 4000)], title="Tide")
+    await top_up(session, lab.id, 333)
+    licence = await api.bought(lab, str(await make_quote(session, lab.id, [line])))
+    await api.ok(
+        admin,
+        "POST",
+        f"/v1/licences/{licence['id']}/refund",
+        json={"reason": "the buyer asked within the cooling-off period"},
+    )
+
+    statement = await api.ok(ines, "GET", "/v1/earnings")
+
+    by_kind = {line["kind"]: line for line in statement["lines"]}
+    sale, refund = by_kind["sale"], by_kind["refund"]
+    assert (sale["price_minor"], sale["platform_fee_minor"], sale["net_minor"]) == (333, 49, 284)
+    assert [
+        (c["creator_id"], c["basis_points"], c["amount_minor"]) for c in sale["co_creators"]
+    ] == [
+        (ines.subject, 6000, 170),
+        (omar.subject, 4000, 114),
+    ]
+    assert sale["co_creators"][0]["creator_name"] == f"Creator {ines.id}"
+    assert (sale["refund_reason"], sale["refund_note"]) == (None, None)
+    assert [c["amount_minor"] for c in refund["co_creators"]] == [-170, -114]
+    assert refund["refund_reason"] == "refunded_by_marketplace"
+    assert refund["refund_note"] == "the buyer asked within the cooling-off period"

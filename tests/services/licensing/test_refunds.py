@@ -170,6 +170,13 @@ async def test_works_delivery_left_out_are_refunded_exactly_once(
     ).all()
     assert [(t.recorded_by, t.reference is not None) for t in refunds] == [(uuid.UUID(int=0), True)]
     assert (await outbox_topics(session)).count("licence.refunded") == 0
+    statement = await api.ok(admin, "GET", "/v1/earnings", params={"creator_id": str(creators[2])})
+    assert [
+        (line["kind"], line["amount_minor"], line["refund_reason"]) for line in statement["lines"]
+    ] == [
+        ("refund", -94, "withdrawn_before_delivery"),
+        ("sale", 94, None),
+    ]
 
     whole = await api.ok(
         admin, "POST", f"/v1/licences/{licence['id']}/refund", json={"reason": "r"}
