@@ -243,6 +243,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
                 per_second=1 / settings.sign_in_every_seconds, burst=settings.sign_in_burst
             ),
             session_seconds=int(settings.session_days * 86_400),
+            portal_url=settings.portal_url,
         )
     )
     app.add_exception_handler(RateLimited, _rate_limited)

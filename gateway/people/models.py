@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.accounts.models import Base
@@ -65,3 +65,44 @@ class MailedLink(Base):
     mail_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Passkey(Base):
+    """A WebAuthn credential a person registered: its public key, never a secret."""
+
+    __tablename__ = "passkey"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    # WebAuthn allows credential ids of up to 1023 bytes.
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # An unsigned 32-bit counter: past a signed integer's range.
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    # As the browser named them ("internal", "hybrid", "usb"...), comma separated.
+    transports: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChallengePurpose(StrEnum):
+    REGISTER = "register"
+    SIGN_IN = "sign_in"
+
+
+class PasskeyChallenge(Base):
+    """A challenge handed to a browser, taken (deleted) by the first answer to it."""
+
+    __tablename__ = "passkey_challenge"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
+    # A registration's challenge belongs to the session that asked for it.
+    web_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("web_session.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

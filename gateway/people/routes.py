@@ -13,16 +13,24 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.accounts.models import Account
 from gateway.accounts.service import Principal
-from gateway.people.service import People, SignedIn
+from gateway.people.passkey_routes import passkey_router
+from gateway.people.passkeys import Passkeys, RelyingParty
+from gateway.people.service import People
+from gateway.people.web import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SessionRead,
+    in_transaction,
+    session_read,
+    set_session_cookie,
+)
 from gateway.rate_limits import RateLimiter
 from services.contracts.roles import SELF_SERVICE_ROLES, Role
 from services.kit.db import short_session
 from services.kit.errors import InvalidRequest, ServiceUnavailable, Unauthenticated
 
-SESSION_COOKIE = "assent_session"
-CSRF_HEADER = "x-csrf-token"
+__all__ = ["CSRF_HEADER", "SESSION_COOKIE", "people_router"]
 T = TypeVar("T")
 MAILED = "If the address can be used, a mail with a link is on its way: open it to go on."
 
@@ -51,26 +59,8 @@ class ResetIn(TokenIn):
     password: str = Field(max_length=1_000)
 
 
-class SessionRead(BaseModel):
-    account_id: str
-    name: str
-    email: str
-    roles: list[Role]
-    csrf_token: str
-
-
 class Said(BaseModel):
     message: str
-
-
-def _read(account: Account, csrf: str) -> SessionRead:
-    return SessionRead(
-        account_id=str(account.id),
-        name=account.name,
-        email=account.email,
-        roles=sorted(account.role_set),
-        csrf_token=csrf,
-    )
 
 
 def people_router(
@@ -80,6 +70,7 @@ def people_router(
     limiter: RateLimiter,
     *,
     session_seconds: int,
+    portal_url: str,
 ) -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["people"])
 
@@ -95,21 +86,7 @@ def people_router(
             )
 
     async def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with short_session(sessionmaker(), service="gateway") as session:
-            done = await work(session)
-            await session.commit()
-            return done
-
-    def _set_cookie(request: Request, response: Response, signed: SignedIn) -> None:
-        response.set_cookie(
-            SESSION_COOKIE,
-            signed.token,
-            max_age=session_seconds,
-            httponly=True,
-            secure=request.url.scheme == "https",
-            samesite="lax",
-            path="/",
-        )
+        return await in_transaction(sessionmaker(), work)
 
     @router.post("/sign-up", status_code=status.HTTP_202_ACCEPTED)
     async def sign_up(body: SignUpIn, request: Request) -> Said:
@@ -142,8 +119,8 @@ def people_router(
         signed = await _in_transaction(
             lambda session: people.sign_in(session, email=body.email, password=body.password)
         )
-        _set_cookie(request, response, signed)
-        return _read(signed.account, signed.csrf)
+        set_session_cookie(request, response, signed, seconds=session_seconds)
+        return session_read(signed.account, signed.csrf)
 
     @router.get("/session")
     async def current(request: Request) -> SessionRead:
@@ -153,7 +130,7 @@ def people_router(
             raise Unauthenticated("not signed in")
         async with short_session(sessionmaker(), service="gateway") as session:
             account, csrf = await people.current(session, token)
-        return _read(account, csrf)
+        return session_read(account, csrf)
 
     async def _end(request: Request, response: Response, *, everywhere: bool) -> None:
         principal = await authenticate(request)
@@ -185,4 +162,13 @@ def people_router(
         await _in_transaction(lambda session: people.reset(session, body.token, body.password))
         return Said(message="Your new password is set, and you are signed out everywhere.")
 
+    router.include_router(
+        passkey_router(
+            people,
+            Passkeys(people, RelyingParty.of_portal(portal_url)),
+            sessionmaker,
+            limiter,
+            session_seconds=session_seconds,
+        )
+    )
     return router

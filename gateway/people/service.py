@@ -152,18 +152,22 @@ class People:
             )
         if self._hasher.check_needs_rehash(credential.password_hash):
             credential.password_hash = self._hasher.hash(password)
+        return await self.start_session(session, account.id)
+
+    async def start_session(self, session: AsyncSession, account_id: uuid.UUID) -> SignedIn:
+        """A new session for an account that proved who it is (a password or a passkey)."""
         token = secrets.token_urlsafe(32)
         now = utcnow()
         web_session = WebSession(
             id=uuid.uuid4(),
-            account_id=account.id,
+            account_id=account_id,
             token_hash=token_hash(token),
             created_at=now,
             expires_at=now + self._session_length,
         )
         session.add(web_session)
         await session.flush()
-        with_roles = await account_service.get_account(session, account.id)
+        with_roles = await account_service.get_account(session, account_id)
         return SignedIn(token, web_session.id, self.secrets.csrf(web_session.id), with_roles)
 
     def _matches(self, stored: str, password: str) -> bool:
