@@ -1,8 +1,9 @@
 """Serves the portal's files, each with headers that keep a signed-in page to itself.
 
 The pages are plain ES modules read once from the package; nothing is built or fetched at
-run time. The browser uploads files straight to the object store with presigned URLs, so
-the Content-Security-Policy allows connections to this origin and the store's only.
+run time. The browser uploads files straight to the object store with presigned URLs, and
+shows previews from it the same way, so the Content-Security-Policy allows connections
+and images from this origin and the store's only.
 """
 
 import hashlib
@@ -73,7 +74,8 @@ def security_headers(connect_origins: tuple[str, ...]) -> dict[str, str]:
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self'",
+            # Previews (thumbnails, waveforms) load from short-lived URLs of the store.
+            "img-src " + " ".join(("'self'", *connect_origins)),
             "connect-src " + " ".join(("'self'", *connect_origins)),
             # The sign-in form is handled by script; were it ever submitted, the key
             # would land in a URL.

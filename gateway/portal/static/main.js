@@ -30,6 +30,8 @@ import {
   offerValues,
   opened,
   reasonsInWords,
+  replaceWorkFile,
+  saveWorkEdit,
   showWork,
 } from "./work.js";
 
@@ -296,6 +298,14 @@ async function withdrawWork() {
   $("work-heading").focus();
 }
 
+// An edit of the open work (its details, or its file), then the work as it now is.
+async function changeWork(change) {
+  const done = await change();
+  await openWork(opened.work.id, { focus: false });
+  await loadWorks();
+  say(done);
+}
+
 // --- uploading ------------------------------------------------------------------------
 
 function progress(phase, done, total) {
@@ -455,6 +465,8 @@ on("withdraw-no", "click", () => {
   $("withdraw-start").focus();
 });
 on("withdraw-yes", "click", (event) => act(event.currentTarget, withdrawWork));
+submit("edit-form", () => changeWork(saveWorkEdit));
+on("replace-work-file", "click", (event) => act(event.currentTarget, () => changeWork(replaceWorkFile)));
 on("load-chain", "click", (event) => act(event.currentTarget, () => showChain(opened.work)));
 on("accept-invitation", "click", (event) =>
   act(event.currentTarget, () => answerInvitation(ACCEPT_INVITATION, "acceptInvitation")),

@@ -16,9 +16,13 @@ export const MY_WORKS = `query MyWorks($after: String) {
         offer { price { amountMinor currency } terms { uses } } consent { kind uses givenBy } } }
     ${INVALID} } }`;
 
+// What buyers see of a file: a thumbnail or waveform (a short-lived URL), an excerpt, or why not.
+const PREVIEW = "preview { kind imageUrl durationMs excerpt note }";
+
 export const WORK = `query Work($id: ID!) { work(id: $id) { __typename
-  ... on Work { id title description mediaType status listed createdAt withdrawnAt ${MEMBERS}
-    currentVersion { fileName size sha256 status }
+  ... on Work { id title description mediaType tags status listed createdAt withdrawnAt ${MEMBERS}
+    currentVersion { fileName size sha256 status ${PREVIEW} }
+    history { number title changed editedBy editedAt }
     pendingVersion { fileName size sha256 status failureReason }
     consent { kind uses statementId statementVersion givenAt givenBy }
     offer { price { amountMinor currency } publishedAt
@@ -43,7 +47,7 @@ export const PRESIGN_PARTS = `mutation PresignParts($id: ID!, $parts: [PartInput
 
 export const COMPLETE_UPLOAD = `mutation CompleteUpload($id: ID!) { completeUpload(workId: $id) {
   __typename ... on UploadCompleted { work { id status } }
-  ... on UploadRejected { reason work { id status } } ${ERROR} } }`;
+  ... on UploadRejected { reason work { id status } } ${INVALID} } }`;
 
 export const CONSENT_STATEMENTS = `query ConsentStatements {
   consentStatements { id version scope current text } }`;
@@ -72,6 +76,14 @@ export const DECLINE_INVITATION = `mutation DeclineInvitation($id: ID!) {
 export const SET_OFFER = `mutation SetOffer($id: ID!, $input: OfferInput!) {
   setOffer(workId: $id, input: $input) { __typename
     ... on OfferSet { offer { price { amountMinor currency } } } ${INVALID} } }`;
+
+export const UPDATE_WORK = `mutation UpdateWork($id: ID!, $input: UpdateWorkInput!) {
+  updateWork(workId: $id, input: $input) { __typename
+    ... on WorkUpdated { work { id title } } ${INVALID} } }`;
+
+export const REPLACE_WORK_FILE = `mutation ReplaceWorkFile($id: ID!, $file: FileInput!) {
+  replaceWorkFile(workId: $id, file: $file) { __typename
+    ... on VersionStarted { upload { ${TARGET} } } ${INVALID} } }`;
 
 export const WITHDRAW_WORK = `mutation WithdrawWork($id: ID!) { withdrawWork(workId: $id) {
   __typename ... on WorkWithdrawn { work { id status listed } } ${ERROR} } }`;

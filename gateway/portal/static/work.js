@@ -1,12 +1,22 @@
-// One work's page, as the signed-in member may act on it: its owner uploads, consents,
-// offers and withdraws; a co-creator answers their invitation and gives or withdraws their
-// own consent. Both see why it is not for sale, in words, and their share of its sales.
+// One work's page, as the signed-in member may act on it: its owner uploads, edits its
+// details, replaces its file, consents, offers and withdraws; a co-creator answers their
+// invitation and gives or withdraws their own consent. Both see its preview as buyers do,
+// the history of its details, why it is not for sale, in words, and their share of its sales.
 
-import { expect, graphql } from "./api.js";
+import { RequestFailed, expect, graphql } from "./api.js";
 import { $, fact } from "./dom.js";
 import { renderLicences } from "./earnings.js";
 import { membership } from "./members.js";
-import { CONSENT_STATEMENTS, TRAINED_MODELS, WORK } from "./queries.js";
+import {
+  CONSENT_STATEMENTS,
+  REPLACE_WORK_FILE,
+  TRAINED_MODELS,
+  UPDATE_WORK,
+  WORK,
+} from "./queries.js";
+import { sha256OfBlob } from "./sha256.js";
+import { selectedTerritory, setTerritory } from "./territory.js";
+import { completeUpload, sendFile } from "./upload.js";
 import {
   USES,
   WORK_STATES,
@@ -166,13 +176,163 @@ function renderOffer(work, member) {
   update();
 }
 
+const KINDS = { IMAGE: "Image", TEXT: "Text", AUDIO: "Audio", VIDEO: "Video", OTHER: "Other" };
+const DETAIL_NAMES = { title: "title", description: "description", tags: "tags", mediaType: "kind" };
+const EDITED_FIELDS = ["title", "description", "tags", "mediaType"];
+
+function formatDuration(ms) {
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+// The file as buyers see it in search results: its picture, its opening, or why neither.
+function renderPreview(work) {
+  const preview = work.currentVersion?.preview;
+  const image = $("preview-image");
+  const excerpt = $("preview-excerpt");
+  $("work-preview").hidden = !preview;
+  image.hidden = true;
+  excerpt.hidden = true;
+  if (!preview) return;
+  const size = formatBytes(Number(work.currentVersion.size));
+  if (preview.imageUrl) {
+    image.src = preview.imageUrl;
+    image.alt =
+      preview.kind === "WAVEFORM" ? `Waveform of ${work.title}` : `Thumbnail of ${work.title}`;
+    image.hidden = false;
+  }
+  if (preview.excerpt) {
+    excerpt.textContent = preview.excerpt;
+    excerpt.hidden = false;
+  }
+  const parts = [`Preview as buyers see it, with the file's size: ${size}`];
+  if (preview.durationMs !== null) parts.push(`${formatDuration(preview.durationMs)} long`);
+  if (preview.note) parts.push(preview.note);
+  $("preview-caption").textContent = parts.join(". ") + ".";
+}
+
+function editorName(work, accountId) {
+  if (accountId === opened.meId) return "you";
+  if (work.owner?.id === accountId) return work.owner.name;
+  return work.shares.find((share) => share.creator.id === accountId)?.creator.name ?? "a member";
+}
+
+function renderHistory(work) {
+  const list = $("history-list");
+  list.replaceChildren();
+  for (const version of [...work.history].reverse()) {
+    const item = document.createElement("li");
+    const when = formatDate(version.editedAt);
+    const what = version.changed.length
+      ? `${version.changed.map((name) => DETAIL_NAMES[name] ?? name).join(", ")} changed`
+      : "listed";
+    item.textContent = `Version ${version.number}: “${version.title}”, ${what} by ${editorName(work, version.editedBy)}, ${when}`;
+    list.append(item);
+  }
+}
+
+function renderEditor(work, member) {
+  const editable = member.isOwner && work.status !== "WITHDRAWN";
+  $("edit-form").hidden = !editable;
+  $("replace-panel").hidden = !editable || work.status === "PENDING_UPLOAD";
+  $("replace-progress").hidden = true;
+  $("replace-progress-text").textContent = "";
+  placeFieldErrors([]);
+  $("edit-title").value = work.title;
+  $("edit-description").value = work.description;
+  $("edit-tags").value = work.tags.join(", ");
+  $("edit-media").value = work.mediaType;
+}
+
+// Each refusal under its own field, announced; the alert says the rest.
+function placeFieldErrors(fields) {
+  for (const name of EDITED_FIELDS) {
+    const found = fields.find((field) => field.field === name);
+    $(`edit-${name}-error`).textContent = found ? found.message : "";
+    const input = $(name === "mediaType" ? "edit-media" : `edit-${name}`);
+    if (found) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+}
+
+// Sends only what changed; the page then shows the work as saved.
+export async function saveWorkEdit() {
+  const work = opened.work;
+  const wanted = {
+    title: $("edit-title").value.trim(),
+    description: $("edit-description").value.trim(),
+    tags: $("edit-tags")
+      .value.split(",")
+      .map((tag) => tag.trim().toLowerCase())
+      .filter(Boolean),
+    mediaType: $("edit-media").value,
+  };
+  const input = {};
+  if (wanted.title !== work.title) input.title = wanted.title;
+  if (wanted.description !== work.description) input.description = wanted.description;
+  if (wanted.tags.join(",") !== work.tags.join(",")) input.tags = wanted.tags;
+  if (wanted.mediaType !== work.mediaType) input.mediaType = wanted.mediaType;
+  placeFieldErrors([]);
+  if (!wanted.title) {
+    placeFieldErrors([{ field: "title", message: "A work needs a title." }]);
+    $("edit-title").focus();
+    throw new RequestFailed("A work needs a title.");
+  }
+  if (!Object.keys(input).length) throw new RequestFailed("Nothing to save: the details are as they were.");
+  try {
+    expect((await graphql(UPDATE_WORK, { id: work.id, input })).updateWork, "WorkUpdated");
+  } catch (error) {
+    if (error instanceof RequestFailed && error.fields.length) {
+      placeFieldErrors(error.fields);
+      const first = EDITED_FIELDS.find((name) => error.fields.some((f) => f.field === name));
+      if (first) $(first === "mediaType" ? "edit-media" : `edit-${first}`).focus();
+    }
+    throw error;
+  }
+  const changed = Object.keys(input).map((name) => DETAIL_NAMES[name]);
+  return `Saved: the ${changed.join(", ")} of “${wanted.title}”, as a new version of its details.`;
+}
+
+function replaceProgress(phase, done, total) {
+  const percent = total ? Math.floor((done / total) * 100) : 100;
+  $("replace-progress").hidden = false;
+  $("replace-progress").value = percent;
+  $("replace-progress-text").textContent = `${phase}: ${formatBytes(done)} of ${formatBytes(total)} (${percent} %)`;
+}
+
+// A new version of the file, as replaceWorkFile starts it: uploaded, then checked.
+export async function replaceWorkFile() {
+  const work = opened.work;
+  const file = $("replace-file").files[0];
+  if (!file) {
+    $("replace-file").focus();
+    throw new RequestFailed("Choose the new file.");
+  }
+  const sha256 = await sha256OfBlob(file, (done, total) => replaceProgress("Checking the file", done, total));
+  const started = (
+    await graphql(REPLACE_WORK_FILE, {
+      id: work.id,
+      file: { fileName: file.name, size: file.size, sha256 },
+    })
+  ).replaceWorkFile;
+  const target = expect(started, "VersionStarted").upload;
+  await sendFile(target, file, (done, total) => replaceProgress("Uploading", done, total));
+  $("replace-progress-text").textContent = "Checking the stored file…";
+  await completeUpload(work.id);
+  return `“${work.title}” has a new file, ${file.name}: it is the version future sales deliver.`;
+}
+
 export async function showWork(workId, me, invitations, { focus = true } = {}) {
   const work = expect((await graphql(WORK, { id: workId })).work, "Work");
   const member = membership(work, me, invitations);
   Object.assign(opened, { work, member, meId: me.id });
   $("work-heading").textContent = work.title;
+  $("work-description").textContent = work.description;
+  renderPreview(work);
   const facts = $("work-facts");
   facts.replaceChildren();
+  fact(facts, "Kind", KINDS[work.mediaType] ?? work.mediaType);
+  if (work.tags.length) fact(facts, "Tags", work.tags.join(", "));
   fact(facts, "State", WORK_STATES[work.status] ?? work.status);
   fact(facts, "For sale", forSale(work, member));
   if (!member.isOwner && work.owner) fact(facts, "Owner", work.owner.name);
@@ -209,6 +369,8 @@ export async function showWork(workId, me, invitations, { focus = true } = {}) {
   // The owner's controls: finishing the upload, the offer, withdrawing the work, its chain.
   const owner = member.isOwner;
   $("resume-panel").hidden = !owner || work.status !== "PENDING_UPLOAD";
+  renderEditor(work, member);
+  renderHistory(work);
   renderInvitation(work, member);
   await renderConsent(work, member);
   renderOffer(work, member);

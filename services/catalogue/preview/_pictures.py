@@ -3,6 +3,11 @@
 Pillow draws both; the standard library's `wave` reads the PCM samples, which numpy
 reduces to one peak a column. No library reads every audio format without native
 decoders (ffmpeg), so only WAV gets a waveform and other sounds are said to have none.
+
+A damaged picture is told apart from one in a format Pillow does not read (a camera's
+raw file, HEIC, SVG: no fault of the file, just no thumbnail) by its opening bytes: each
+common format Pillow reads announces itself there. Pillow has no public call that names
+the format its bytes claim without also decoding them, so the few signatures are here.
 """
 
 import io
@@ -17,6 +22,21 @@ THUMBNAIL_SIZE = (320, 320)
 WAVEFORM_SIZE = (640, 120)
 WAVEFORM_COLOUR = (46, 94, 170)
 _SAMPLE_TYPES = {1: np.uint8, 2: np.int16, 4: np.int32}
+# The opening bytes of PNG, JPEG, GIF, TIFF (both byte orders) and BMP files.
+_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",
+    b"MM\x00*",
+    b"BM",
+)
+
+
+def _claims_to_be_a_picture(content: bytes) -> bool:
+    webp = content[:4] == b"RIFF" and content[8:12] == b"WEBP"
+    return webp or content.startswith(_SIGNATURES)
 
 
 class UnreadableImage(Exception):
@@ -38,13 +58,22 @@ def thumbnail(content: bytes) -> bytes | None:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(content))
     except UnidentifiedImageError:
+        if _claims_to_be_a_picture(content):
+            raise UnreadableImage from None
         return None
     except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UnreadableImage from None
     try:
-        with warnings.catch_warnings(), opened:
+        with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = ImageOps.exif_transpose(opened)
+            # Checks what decoding alone lets pass, such as a PNG's chunk checksums; the
+            # checked image cannot be drawn, so it is opened again to be.
+            with opened:
+                opened.verify()
+            decoded = Image.open(io.BytesIO(content))
+        with warnings.catch_warnings(), decoded:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = ImageOps.exif_transpose(decoded)
             image.thumbnail(THUMBNAIL_SIZE)
             picture = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
