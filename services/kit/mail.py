@@ -86,11 +86,11 @@ class Mailer:
         mail.set_content(body)
         return mail
 
-    async def send(self, mail: EmailMessage) -> None:
+    async def send(self, mail: EmailMessage) -> Path | None:
+        """Sends the mail; with no SMTP host, writes it instead and answers its file."""
         settings = self._settings
         if not settings.smtp_host:
-            await asyncio.to_thread(self._write, mail)
-            return
+            return await asyncio.to_thread(self._write, mail)
         try:
             await aiosmtplib.send(
                 mail,
@@ -103,10 +103,12 @@ class Mailer:
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise MailNotSent(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+        return None
 
-    def _write(self, mail: EmailMessage) -> None:
+    def _write(self, mail: EmailMessage) -> Path:
         folder = self._settings.folder
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
         path.write_bytes(bytes(mail))
         log.info("mail.written", path=str(path))
+        return path
