@@ -7,9 +7,13 @@
   no instrumentation installed. `OTEL_SDK_DISABLED=true` turns it off whatever is named.
 - `service.name` is the component's own name unless `OTEL_SERVICE_NAME` says otherwise;
   `OTEL_RESOURCE_ATTRIBUTES` adds to it; `OTEL_BSP_*` tune the batching of spans.
-- Every request served is sampled, and whatever it causes (calls, queries, the outbox
-  events it writes) with it. A query or a call that no request caused (a worker's poll,
-  the relay's claim) starts no trace: it would be a trace per poll, and nobody's.
+- `OTEL_TRACES_SAMPLER`: `parentbased_always_on` (the default: every request served is
+  traced), `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG` the share of requests
+  traced (0.05: one in twenty), or `parentbased_always_off`; the names without
+  `parentbased_` mean the same here. Whatever a traced request causes (calls, queries, the
+  outbox events it writes, their receivers' work) is traced with it, as the W3C
+  `traceparent`'s sampled flag says. A query or a call that no request caused (a worker's
+  poll, the relay's claim) starts no trace: it would be a trace per poll, and nobody's.
 
 The SDK's `TracerProvider` is an object of the app, passed to each instrumentation, never
 set globally: two apps in one process (the tests') keep their own. SQLAlchemy is traced
@@ -44,10 +48,12 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
     Decision,
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -66,9 +72,17 @@ class UnknownSpanExporter(ValueError):
     """`OTEL_TRACES_EXPORTER` names an exporter this platform does not ship."""
 
 
+class UnknownSampler(ValueError):
+    """`OTEL_TRACES_SAMPLER` names a sampler this platform does not offer, or its
+    `OTEL_TRACES_SAMPLER_ARG` is no ratio."""
+
+
 class _ServedRoots(Sampler):
-    """Starts a trace for work someone asked for (a request served, an event sent), not
-    for a query or a call made on no one's behalf."""
+    """Starts a trace, as `share` decides, for work someone asked for (a request served,
+    an event sent), never for a query or a call made on no one's behalf."""
+
+    def __init__(self, share: Sampler) -> None:
+        self._share = share
 
     def should_sample(
         self,
@@ -82,19 +96,30 @@ class _ServedRoots(Sampler):
     ) -> SamplingResult:
         if kind is SpanKind.CLIENT:
             return SamplingResult(Decision.DROP)
-        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+        return self._share.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
 
     def get_description(self) -> str:
-        return "ServedRoots"
+        return f"ServedRoots{{{self._share.get_description()}}}"
 
 
 class Tracing:
     """One process's tracer provider and what it instruments."""
 
-    def __init__(self, service: str, exporters: Sequence[SpanExporter], *, batch: bool = True):
-        """`batch=False` exports each span as it ends, for a test reading them at once."""
+    def __init__(
+        self,
+        service: str,
+        exporters: Sequence[SpanExporter],
+        *,
+        share: float = 1.0,
+        batch: bool = True,
+    ) -> None:
+        """`share` of the requests served are traced; `batch=False` exports each span as
+        it ends, for a test reading them at once."""
         resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service})
-        self.provider = TracerProvider(resource=resource, sampler=ParentBased(root=_ServedRoots()))
+        root = _ServedRoots(ALWAYS_ON if share >= 1 else TraceIdRatioBased(share))
+        self.provider = TracerProvider(resource=resource, sampler=ParentBased(root=root))
         for exporter in exporters:
             processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
             self.provider.add_span_processor(processor)
@@ -112,7 +137,7 @@ class Tracing:
         ]
         if not names:
             return None
-        return cls(service, [_exporter(name) for name in names])
+        return cls(service, [_exporter(name) for name in names], share=_share_traced())
 
     def instrument_app(self, app: FastAPI) -> None:
         FastAPIInstrumentor.instrument_app(
@@ -147,6 +172,30 @@ def _exporter(name: str) -> SpanExporter:
     raise UnknownSpanExporter(
         f"OTEL_TRACES_EXPORTER names {name!r}; this platform ships otlp and console"
     )
+
+
+_SAMPLERS = {"always_on": 1.0, "always_off": 0.0, "traceidratio": None}
+
+
+def _share_traced() -> float:
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower().removeprefix("parentbased_")
+    if not name:
+        return 1.0
+    if name not in _SAMPLERS:
+        raise UnknownSampler(
+            f"OTEL_TRACES_SAMPLER names {name!r}; this platform offers "
+            "parentbased_always_on, parentbased_traceidratio and parentbased_always_off"
+        )
+    if (share := _SAMPLERS[name]) is not None:
+        return share
+    argument = os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+    try:
+        share = float(argument)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise UnknownSampler(f"OTEL_TRACES_SAMPLER_ARG is {argument!r}, not a ratio in [0, 1]")
+    return share
 
 
 def current_traceparent() -> str | None:

@@ -25,7 +25,7 @@ from services.kit.db import get_session
 from services.kit.internal_token import TokenSigner
 from services.kit.outbox import InboxEvent, OutboxDelivery, OutboxRelay, emit
 from services.kit.settings import ServiceSettings
-from services.kit.tracing import Tracing, UnknownSpanExporter
+from services.kit.tracing import Tracing, UnknownSampler, UnknownSpanExporter
 from tests.fixtures.storage import free_port
 
 AUDIT_ONLY_TOPIC = next(
@@ -230,3 +230,41 @@ def test_an_unknown_exporter_is_refused_by_name(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(UnknownSpanExporter, match="zipkin"):
         Tracing.from_environment("catalogue")
+
+
+@pytest.mark.parametrize(
+    ("sampler", "argument", "described"),
+    [
+        (None, None, "ServedRoots{AlwaysOnSampler}"),
+        ("parentbased_traceidratio", "0.05", "ServedRoots{TraceIdRatioBased{0.05}}"),
+        ("traceidratio", "0.25", "ServedRoots{TraceIdRatioBased{0.25}}"),
+        ("parentbased_always_off", None, "ServedRoots{TraceIdRatioBased{0.0}}"),
+    ],
+)
+def test_the_share_of_requests_traced_is_the_standard_samplers(
+    monkeypatch: pytest.MonkeyPatch, sampler: str | None, argument: str | None, described: str
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    for name, value in (("OTEL_TRACES_SAMPLER", sampler), ("OTEL_TRACES_SAMPLER_ARG", argument)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    tracing = Tracing.from_environment("licensing")
+    assert tracing is not None
+    assert described in tracing.provider.sampler.get_description()
+
+
+@pytest.mark.parametrize(
+    ("sampler", "argument"),
+    [("jaeger_remote", None), ("traceidratio", "1.5"), ("traceidratio", "x")],
+)
+def test_a_sampler_not_offered_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, sampler: str, argument: str | None
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    if argument is not None:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", argument)
+    with pytest.raises(UnknownSampler, match="OTEL_TRACES_SAMPLER"):
+        Tracing.from_environment("licensing")
