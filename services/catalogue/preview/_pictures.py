@@ -22,7 +22,8 @@ THUMBNAIL_SIZE = (320, 320)
 WAVEFORM_SIZE = (640, 120)
 WAVEFORM_COLOUR = (46, 94, 170)
 _SAMPLE_TYPES = {1: np.uint8, 2: np.int16, 4: np.int32}
-# The opening bytes of PNG, JPEG, GIF, TIFF (both byte orders) and BMP files.
+# The opening bytes of PNG, JPEG, GIF and TIFF (both byte orders) files; not BMP's, whose
+# two letters begin one file of random bytes in 65,536.
 _SIGNATURES = (
     b"\x89PNG\r\n\x1a\n",
     b"\xff\xd8\xff",
@@ -30,7 +31,6 @@ _SIGNATURES = (
     b"GIF89a",
     b"II*\x00",
     b"MM\x00*",
-    b"BM",
 )
 
 
