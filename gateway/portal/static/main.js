@@ -7,6 +7,7 @@ import { $, cell, say, warn } from "./dom.js";
 import { forgetEarnings, loadEarnings, renderEarnings } from "./earnings.js";
 import { membership } from "./members.js";
 import { createKey, loadKeys, revokeKey } from "./keys.js";
+import { loadPasskeys, wirePasskeys } from "./passkeys.js";
 import { confirmPayoutAccount, loadPayouts, requestPayoutAccount } from "./payouts.js";
 import { showStatement } from "./statement.js";
 import {
@@ -100,7 +101,7 @@ async function enter(found) {
   $("sign-in-section").hidden = true;
   $("portal").hidden = false;
   say(`Signed in as ${found.name}.`);
-  await Promise.all([loadWorks(), loadEarnings(), loadPayouts(), loadKeys()]);
+  await Promise.all([loadWorks(), loadEarnings(), loadPayouts(), loadKeys(), loadPasskeys()]);
   if (window.location.hash.startsWith("#payout-confirm/")) {
     $("payouts-heading").scrollIntoView();
   } else {
@@ -418,6 +419,7 @@ submit("sign-in-form", async () => {
 });
 on("sign-out", "click", (event) => act(event.currentTarget, () => signOut()));
 on("sign-out-everywhere", "click", (event) => act(event.currentTarget, () => signOut(true)));
+wirePasskeys(act, enterSession);
 submit("password-form", async () => {
   await signInWithPassword($("sign-in-email").value.trim(), $("sign-in-password").value);
 });
