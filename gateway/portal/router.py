@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from gateway.portal.countries import countries_json
 from storage.object_store import StorageSettings
 
 PORTAL_PATH = "/portal"
@@ -99,6 +100,10 @@ def security_headers(connect_origins: tuple[str, ...]) -> dict[str, str]:
 
 def portal_router(storage: StorageSettings | None = None) -> APIRouter:
     assets = _load_assets()
+    countries = countries_json()
+    assets["countries.json"] = Asset(
+        countries, "application/json", '"' + hashlib.sha256(countries).hexdigest()[:32] + '"'
+    )
     headers = security_headers(upload_origins(storage or StorageSettings()))
     router = APIRouter(prefix=PORTAL_PATH, include_in_schema=False)
 

@@ -26,6 +26,9 @@ CHROMIUM_ARGS = [
 ]
 ARTEFACTS = REPO_ROOT / "test-artifacts" / "portal"
 WAIT_MS = 20_000
+# Deque's accessibility engine, vendored for the tests (tests/e2e/vendor/VENDORED.md).
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SEVERE = ("serious", "critical")
 
 
 @dataclass
@@ -97,3 +100,25 @@ async def sign_in(page: Page, key: str) -> None:
     await page.get_by_label("API key", exact=True).fill(key)
     await page.get_by_role("button", name="Sign in", exact=True).click()
     await expect(page.get_by_role("status")).to_contain_text("Signed in as")
+
+
+async def assert_accessible(page: Page, where: str) -> None:
+    """axe-core finds no serious or critical violation on the page as it stands.
+
+    The script goes in through the debugging protocol (`evaluate`) rather than a script
+    tag: the portal's Content-Security-Policy rightly refuses inline scripts, and the test
+    must not weaken it to look.
+    """
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8"))
+    violations = await page.evaluate(
+        """async () => {
+            const result = await axe.run(document, { resultTypes: ["violations"] });
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+            }));
+        }"""
+    )
+    severe = [v for v in violations if v["impact"] in SEVERE]
+    assert not severe, f"accessibility violations on {where}: {severe}"

@@ -1,11 +1,15 @@
-// Earnings over time as an inline SVG bar chart: one bar per period, empty periods shown.
+// Earnings over time as an inline SVG bar chart: one bar per period, empty periods shown,
+// each labelled with its period and amount. The bars run across, one row per period, so
+// every label fits however many periods there are and however narrow the screen; the
+// figure's text alternative is its title and description, and the same figures are in
+// the table beside it.
 
 import { formatMoney } from "./words.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 640;
-const HEIGHT = 260;
-const MARGIN = { top: 16, right: 12, bottom: 44, left: 72 };
+const WIDTH = 480;
+const ROW = 26;
+const MARGIN = { top: 8, right: 96, bottom: 8, left: 92 };
 const SHOWN = { MONTH: 12, DAY: 14 };
 const MOST = { MONTH: 60, DAY: 92 };
 
@@ -52,28 +56,19 @@ export function periodSeries(byPeriod, period, currency, now = new Date()) {
   return series;
 }
 
-function niceCeiling(value) {
-  if (value <= 0) return 0;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  const step = [1, 2, 2.5, 5, 10].find((m) => m * magnitude >= value);
-  return step * magnitude;
-}
-
 export function drawChart(container, series, period, currency) {
-  const high = niceCeiling(Math.max(0, ...series.map((p) => p.amountMinor)));
-  const low = -niceCeiling(-Math.min(0, ...series.map((p) => p.amountMinor)));
+  const high = Math.max(0, ...series.map((p) => p.amountMinor));
+  const low = Math.min(0, ...series.map((p) => p.amountMinor));
   const span = high - low || 1;
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
-  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
-  // With nothing earned the zero line sits at the bottom.
-  const y = (amount) =>
-    high === low ? MARGIN.top + plotHeight : MARGIN.top + ((high - amount) / span) * plotHeight;
-  const band = plotWidth / series.length;
+  const height = MARGIN.top + series.length * ROW + MARGIN.bottom;
+  const x = (amount) => MARGIN.left + ((amount - low) / span) * plotWidth;
   const total = series.reduce((sum, p) => sum + p.amountMinor, 0);
   const money = (amountMinor) => formatMoney({ amountMinor, currency });
+  const nothing = series.every((point) => point.amountMinor === 0);
 
   const svg = element("svg", {
-    viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+    viewBox: `0 0 ${WIDTH} ${height}`,
     role: "img",
     "aria-labelledby": "earnings-chart-title earnings-chart-desc",
   });
@@ -84,49 +79,39 @@ export function drawChart(container, series, period, currency) {
       { id: "earnings-chart-desc" },
       `${money(total)} in the ${series.length} periods from ` +
         `${periodLabel(series[0].start, period)} to ` +
-        `${periodLabel(series[series.length - 1].start, period)}.`,
+        `${periodLabel(series[series.length - 1].start, period)}` +
+        (nothing
+          ? "."
+          : `: ${series.map((p) => `${periodLabel(p.start, period)} ${money(p.amountMinor)}`).join("; ")}.`),
     ),
   );
-  const ticks = high === low ? 0 : 4;
-  for (let i = 0; i <= ticks; i++) {
-    const amount = ticks ? low + (span * i) / ticks : 0;
-    svg.append(
-      element("line", { class: "grid", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(amount), y2: y(amount) }),
-      element("text", { x: MARGIN.left - 6, y: y(amount) + 4, "text-anchor": "end" }, money(Math.round(amount))),
-    );
-  }
-  const labelEvery = Math.ceil(series.length / 8);
   series.forEach((point, i) => {
-    const x = MARGIN.left + i * band;
-    const top = y(Math.max(0, point.amountMinor));
-    const height = Math.abs(y(point.amountMinor) - y(0));
+    const top = MARGIN.top + i * ROW;
+    const middle = top + ROW / 2 + 5;
+    const from = x(Math.min(0, point.amountMinor));
+    const width = Math.abs(x(point.amountMinor) - x(0));
     const bar = element("rect", {
       class: point.amountMinor < 0 ? "bar negative" : "bar",
-      x: x + band * 0.15,
-      y: top,
-      width: band * 0.7,
-      height: Math.max(height, point.amountMinor === 0 ? 0 : 1),
+      x: from,
+      y: top + 4,
+      width: Math.max(width, point.amountMinor === 0 ? 0 : 1),
+      height: ROW - 8,
       "data-period": point.start.toISOString(),
       "data-amount-minor": point.amountMinor,
     });
     bar.append(element("title", {}, `${periodLabel(point.start, period)}: ${money(point.amountMinor)}`));
-    svg.append(bar);
-    if (i % labelEvery === 0) {
-      svg.append(
-        element(
-          "text",
-          { x: x + band / 2, y: HEIGHT - MARGIN.bottom + 18, "text-anchor": "middle" },
-          periodLabel(point.start, period),
-        ),
-      );
-    }
+    svg.append(
+      element("text", { class: "bar-label", x: MARGIN.left - 8, y: middle, "text-anchor": "end" }, periodLabel(point.start, period)),
+      bar,
+      element("text", { class: "bar-label", x: WIDTH - 4, y: middle, "text-anchor": "end" }, money(point.amountMinor)),
+    );
   });
-  svg.append(element("line", { class: "axis", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(0), y2: y(0) }));
-  if (series.every((point) => point.amountMinor === 0)) {
+  svg.append(element("line", { class: "axis", x1: x(0), x2: x(0), y1: MARGIN.top, y2: height - MARGIN.bottom }));
+  if (nothing) {
     svg.append(
       element(
         "text",
-        { x: MARGIN.left + plotWidth / 2, y: MARGIN.top + plotHeight / 2, "text-anchor": "middle" },
+        { class: "bar-label", x: MARGIN.left + 8, y: MARGIN.top + ROW / 2 + 5 },
         "No sales in these periods yet",
       ),
     );

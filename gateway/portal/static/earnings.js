@@ -1,11 +1,12 @@
 // A creator's earnings: the chart by period, the table by work, and a work's licences.
-// A co-creator sees the same, for their own share.
+// A co-creator sees the same, for their own share. A line shows its price, the
+// platform's fee and each co-creator's net; a refund says why, in the marketplace's words.
 
 import { expect, graphql } from "./api.js";
 import { drawChart, periodLabel, periodSeries } from "./chart.js";
 import { $, cell } from "./dom.js";
 import { EARNINGS } from "./queries.js";
-import { formatDate, formatMoney, useNames } from "./words.js";
+import { formatDate, formatMoney, formatShare, useNames } from "./words.js";
 
 // The last answer, kept so that a work's page lists its licences without asking again.
 let earnings = null;
@@ -65,6 +66,36 @@ export function renderEarnings() {
   );
 }
 
+// "Sale", or "Refund" with the reason beneath it.
+export function refundCell(line) {
+  const td = cell(line.kind === "REFUND" ? "Refund" : line.kind === "SALE" ? "Sale" : line.kind);
+  if (line.refundExplanation) {
+    const why = document.createElement("span");
+    why.className = "refund-reason";
+    why.textContent = line.refundExplanation;
+    td.append(why);
+  }
+  return td;
+}
+
+// The line's net after the fee, and each co-creator's part of it, one per line.
+export function netParts(line) {
+  const td = document.createElement("td");
+  const list = document.createElement("ul");
+  list.className = "money-parts";
+  const parts = line.coCreators.length > 1 ? line.coCreators : [];
+  const total = document.createElement("li");
+  total.textContent = parts.length ? `${formatMoney(line.net)} in all:` : formatMoney(line.net);
+  list.append(total);
+  for (const part of parts) {
+    const item = document.createElement("li");
+    item.textContent = `${part.creatorName} (${formatShare(part.basisPoints)}): ${formatMoney(part.amount)}`;
+    list.append(item);
+  }
+  td.append(list);
+  return td;
+}
+
 export function renderLicences(workId) {
   const lines = (earnings?.lines ?? []).filter((line) => line.workId === workId);
   const body = $("licences-table").tBodies[0];
@@ -77,7 +108,7 @@ export function renderLicences(workId) {
       cell(line.buyerName),
       cell(useNames(line.uses)),
       cell(formatMoney(line.amount)),
-      cell(line.kind === "SALE" ? "Sale" : line.kind === "REFUND" ? "Refund" : line.kind),
+      refundCell(line),
       cell(formatDate(line.recordedAt)),
       licence,
     );

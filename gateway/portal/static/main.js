@@ -3,7 +3,7 @@
 
 import { RequestFailed, SignedOut, auth, expect, graphql, session } from "./api.js";
 import { showChain } from "./chain.js";
-import { $, cell, say, warn } from "./dom.js";
+import { $, cell, clearFieldErrors, refused, say, showFieldErrors, warn } from "./dom.js";
 import { forgetEarnings, loadEarnings, renderEarnings } from "./earnings.js";
 import { membership } from "./members.js";
 import { createKey, loadKeys, revokeKey } from "./keys.js";
@@ -46,18 +46,41 @@ const state = {
 
 // --- messages -------------------------------------------------------------------------
 
+// A refusal naming fields: each message beside its field in the form, and the alert
+// listing them by the fields' names, with what no field of the form took.
+function refuse(form, error) {
+  if (!form || !error.fields.length) {
+    warn(error.message);
+    return;
+  }
+  const { placed, unplaced } = showFieldErrors(form, error.fields);
+  if (!placed.length) {
+    warn(error.message);
+    return;
+  }
+  const heading =
+    placed.length === 1
+      ? "One detail needs a change; it is explained beside its field."
+      : `${placed.length} details need a change; each is explained beside its field.`;
+  warn([heading, ...placed, ...unplaced.map((field) => field.message)].join("\n"));
+}
+
 // Runs a user's action: one at a time per button, errors shown, a refused key signs out.
 async function act(button, action) {
+  const form = button?.form ?? null;
   if (button) button.disabled = true;
   warn("");
+  if (form) clearFieldErrors(form);
   try {
     await action();
   } catch (error) {
     if (error instanceof SignedOut) {
       leave();
       warn(`${error.message} Sign in again.`);
+    } else if (error instanceof RequestFailed) {
+      refuse(form, error);
     } else {
-      warn(error instanceof RequestFailed ? error.message : `Something went wrong: ${error.message}`);
+      warn(`Something went wrong: ${error.message}`);
     }
   } finally {
     if (button) button.disabled = false;
@@ -197,19 +220,16 @@ async function openWork(workId, options) {
 async function giveConsent() {
   const work = opened.work;
   const uses = checkedUses($("consent-uses"));
-  if (!uses.length) throw new RequestFailed("Choose at least one use.");
+  if (!uses.length) throw refused("uses", "Choose at least one use.");
   if (!$("consent-rights").checked) {
-    $("consent-rights").focus();
-    throw new RequestFailed("Only the person who owns or controls the rights may consent.");
+    throw refused("ownsRights", "Only the person who owns or controls the rights may consent.");
   }
   const people = $("consent-people").checked;
   if (people && !$("consent-releases").checked) {
-    $("consent-releases").focus();
-    throw new RequestFailed("A work that depicts identifiable people needs their releases.");
+    throw refused("holdsReleases", "A work that depicts identifiable people needs their releases.");
   }
   if (!$("consent-agree").checked) {
-    $("consent-agree").focus();
-    throw new RequestFailed("Tick the box to agree to the statement first.");
+    throw refused("agree", "Tick the box to agree to the statement first.");
   }
   const optIn = await currentStatement("OPT_IN");
   const input = {
@@ -263,11 +283,11 @@ async function withdrawConsent() {
 async function setOffer() {
   const work = opened.work;
   const values = offerValues();
-  if (values.price === null) {
-    $("offer-price").focus();
-    throw new RequestFailed("Enter a price, e.g. 12.50.");
+  if (values.price === null) throw refused("price", "Enter a price, e.g. 12.50.");
+  if (!values.uses.length) throw refused("uses", "Choose at least one use the licence grants.");
+  if (!values.territory.length) {
+    throw refused("territory", "Choose at least one country, or worldwide.");
   }
-  if (!values.uses.length) throw new RequestFailed("Choose at least one use the licence grants.");
   const input = {
     priceMinor: values.price.amountMinor,
     currency: values.price.currency,
@@ -276,7 +296,7 @@ async function setOffer() {
       commercialUse: values.commercial,
       attributionRequired: values.attribution,
       durationDays: values.days,
-      territory: values.territory.length ? values.territory : ["WORLD"],
+      territory: values.territory,
     },
   };
   const set = (await graphql(SET_OFFER, { id: work.id, input })).setOffer;
@@ -334,14 +354,8 @@ async function sendAndComplete(workId, file, target) {
 async function uploadNew() {
   const file = $("upload-file").files[0];
   const title = $("upload-title").value.trim();
-  if (!file) {
-    $("upload-file").focus();
-    throw new RequestFailed("Choose the file of your work.");
-  }
-  if (!title) {
-    $("upload-title").focus();
-    throw new RequestFailed("Give your work a title.");
-  }
+  if (!file) throw refused("file", "Choose the file of your work.");
+  if (!title) throw refused("title", "Give your work a title.");
   $("resume-upload").hidden = true;
   const sha256 = await sha256OfBlob(file, (done, total) => progress("Checking the file", done, total));
   const input = {
@@ -411,10 +425,7 @@ function submit(id, action) {
 
 submit("sign-in-form", async () => {
   const key = $("api-key").value.trim();
-  if (!key) {
-    $("api-key").focus();
-    throw new RequestFailed("Enter your API key.");
-  }
+  if (!key) throw refused("apiKey", "Enter your API key.");
   await signIn(key);
 });
 on("sign-out", "click", (event) => act(event.currentTarget, () => signOut()));

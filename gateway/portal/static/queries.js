@@ -94,7 +94,8 @@ export const EARNINGS = `query Earnings($period: Period!) { earnings(period: $pe
     byPeriod { periodStart amount { amountMinor currency } }
     byWork { workId title licences amount { amountMinor currency } }
     owed { amountMinor currency }
-    lines { licenceId workId buyerName uses kind recordedAt amount { amountMinor currency } } }
+    lines { licenceId workId buyerName uses kind recordedAt refundExplanation
+      amount { amountMinor currency } } }
   ${INVALID} } }`;
 
 export const CHAIN = `query Chain($id: ID!) { licenceChain(workId: $id) { __typename
@@ -134,6 +135,8 @@ export const STATEMENT = `query Statement($since: DateTime, $until: DateTime) {
   ... on Earnings {
     lines { title buyerName uses kind recordedAt basisPoints licenceId
       price { amountMinor currency } platformFee { amountMinor currency }
+      net { amountMinor currency } refundExplanation
+      coCreators { creatorName basisPoints amount { amountMinor currency } }
       amount { amountMinor currency } }
     payouts { reference recordedAt amount { amountMinor currency } }
     opening { amountMinor currency } closing { amountMinor currency } }

@@ -1,10 +1,11 @@
 // A creator's statement for a period: each sale, refund and payout with the price, the
-// platform's fee and their amount, what they were owed when it opened and closed, and
+// platform's fee, the net each co-creator got and their own amount, a refund's reason, what they were owed when it opened and closed, and
 // the same rows as CSV for a spreadsheet or an accountant (the columns of the lab
 // client's `assent.statements.statement_csv`).
 
 import { expect, graphql } from "./api.js";
 import { $, cell } from "./dom.js";
+import { netParts, refundCell } from "./earnings.js";
 import { STATEMENT } from "./queries.js";
 import { currencyDigits, formatDate, formatMoney, useNames } from "./words.js";
 
@@ -74,10 +75,11 @@ export async function showStatement() {
       if (line) {
         row.append(
           cell(formatDate(at)),
-          cell(line.kind === "REFUND" ? "Refund" : "Sale"),
+          refundCell(line),
           cell(`${line.title}, to ${line.buyerName} (${useNames(line.uses)})`),
           cell(formatMoney(line.price)),
           cell(formatMoney(line.platformFee)),
+          netParts(line),
           cell(formatMoney(line.amount)),
         );
       } else {
@@ -86,6 +88,7 @@ export async function showStatement() {
           cell(formatDate(at)),
           cell(Number(payout.amount.amountMinor) < 0 ? "Payout returned" : "Payout"),
           cell(payout.reference),
+          cell(""),
           cell(""),
           cell(""),
           cell(formatMoney(paid)),

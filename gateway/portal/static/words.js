@@ -1,5 +1,7 @@
 // Plain words for what a creator agrees to, and how amounts and states read.
 
+import { countryName } from "./territory.js";
+
 // The words a creator agrees to are the platform's statements, served by the gateway
 // (consentStatements); these are only the names the portal shows for each use.
 export const USES = [
@@ -70,7 +72,9 @@ export function parseAmount(text, currency) {
 export function offerSummary({ price, uses, commercial, attribution, days, territory }) {
   if (price === null) return "Enter a price to see the offer.";
   if (!uses.length) return "Choose at least one use the licence grants.";
-  const where = territory.includes("WORLD") ? "anywhere in the world" : `in ${territory.join(", ")}`;
+  const where = territory.includes("WORLD")
+    ? "anywhere in the world"
+    : `in ${territory.map(countryName).join(", ")}`;
   return [
     `A buyer pays ${formatMoney(price)} for a licence to use this work for ` +
       `${uses.map((use) => BY_USE.get(use)?.phrase ?? use).join(", ")}, ${where}, ` +

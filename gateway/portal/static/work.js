@@ -149,10 +149,7 @@ export function offerValues() {
     commercial: $("offer-commercial").checked,
     attribution: $("offer-attribution").checked,
     days: Number($("offer-duration").value),
-    territory: $("offer-territory")
-      .value.split(",")
-      .map((code) => code.trim().toUpperCase())
-      .filter(Boolean),
+    territory: selectedTerritory(),
   };
 }
 
@@ -169,8 +166,8 @@ function renderOffer(work, member) {
     $("offer-commercial").checked = offer.terms.commercialUse;
     $("offer-attribution").checked = offer.terms.attributionRequired;
     $("offer-duration").value = offer.terms.durationDays;
-    $("offer-territory").value = offer.terms.territory.join(", ");
   }
+  setTerritory(offer ? offer.terms.territory : ["WORLD"]);
   choices($("offer-uses"), "offer-use", consented, offer ? offer.terms.uses : consented, update);
   $("offer-form").hidden = !member.isOwner || work.status === "WITHDRAWN" || !consented.length;
   update();
