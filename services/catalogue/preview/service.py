@@ -29,7 +29,7 @@ from services.kit.db import utcnow
 from services.kit.errors import FieldError, storage_calls
 from services.kit.internal_token import Caller
 from storage.keys import preview_key
-from storage.object_store import MiB, ObjectStore
+from storage.object_store import MiB, ObjectNotFound, ObjectStore
 
 # Pictures and sounds are read whole to be drawn: larger files get no preview.
 MAX_PREVIEWED_BYTES = 64 * MiB
@@ -69,10 +69,19 @@ def unreadable(file_name: str) -> UnreadableImage:
 class PreviewService:
     async def make(
         self, work_id: uuid.UUID, version: WorkVersion, media_type: MediaType, store: ObjectStore
-    ) -> Preview:
+    ) -> Preview | None:
         """The checked file's preview, its picture stored; call it outside a transaction.
         An image work whose file is a damaged picture raises `UnreadableImage`; one in a
-        format Pillow does not know (a camera's raw file) just gets no preview."""
+        format Pillow does not know (a camera's raw file) just gets no preview. None when
+        the file is gone: replaced meanwhile, which the completion then finds."""
+        try:
+            return await self._made(work_id, version, media_type, store)
+        except ObjectNotFound:
+            return None
+
+    async def _made(
+        self, work_id: uuid.UUID, version: WorkVersion, media_type: MediaType, store: ObjectStore
+    ) -> Preview:
         if media_type == MediaType.TEXT:
             async with storage_calls():
                 opening = b"".join(
