@@ -11,12 +11,17 @@ import unicodedata
 import pycountry
 
 
+def _sort_key(name: str) -> str:
+    """ "Åland Islands" as "aland islands": among the As, not after "Zimbabwe"."""
+    spelled = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in spelled if not unicodedata.combining(ch)).casefold()
+
+
 def countries_json() -> bytes:
     """`[{"code": "AF", "name": "Afghanistan"}, ...]`, sorted by name."""
     found = [
         {"code": country.alpha_2, "name": getattr(country, "common_name", country.name)}
         for country in pycountry.countries
     ]
-    # "Åland Islands" among the As, not after "Zimbabwe".
-    found.sort(key=lambda country: unicodedata.normalize("NFKD", country["name"]).casefold())
+    found.sort(key=lambda country: _sort_key(country["name"]))
     return json.dumps(found, ensure_ascii=False, separators=(",", ":")).encode()

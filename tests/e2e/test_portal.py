@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Page, Route, expect
 
 from assent.client import AssentClient
-from tests.e2e.browser import Traffic, screenshot, sign_in
+from tests.e2e.browser import Traffic, assert_accessible, screenshot, sign_in
 from tests.e2e.marketplace import (
     COMPLETE,
     TRAINING,
@@ -111,6 +111,7 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     await expect(page.get_by_role("status")).to_have_text("Signed in as Ada Lindqvist.")
     await expect(page.get_by_text("No works yet")).to_be_visible()
     await screenshot(page, "01-signed-in")
+    await assert_accessible(page, "01-signed-in")
 
     # The connection drops during part 2; Resume sends only what the store lacks.
     await page.route(lambda url: "partNumber=" in url, interrupt_first_put_of_part(2))
@@ -123,6 +124,7 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     progress = page.get_by_role("progressbar", name="Upload progress")
     assert 0 < int(await progress.get_attribute("value") or 0) < 100
     await screenshot(page, "02-upload-interrupted")
+    await assert_accessible(page, "02-upload-interrupted")
     await page.get_by_role("button", name="Resume the upload").click()
     await expect(page.locator("#upload-progress-text")).to_have_text(
         "Uploaded and checked: 17.0 MiB of 17.0 MiB (100 %)"
@@ -177,6 +179,7 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     )
     await page.locator("#earnings-section").scroll_into_view_if_needed()
     await screenshot(page, "04-earnings")
+    await assert_accessible(page, "04-earnings")
 
     steps = page.locator("#chain-entries li")
 
@@ -203,6 +206,7 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     await expect(page.locator("#chain-checkpoint")).to_contain_text("signed by the log's key")
     await page.locator("#chain").scroll_into_view_if_needed()
     await screenshot(page, "05-chain")
+    await assert_accessible(page, "05-chain")
 
     # The same chain with its checkpoint's signature altered on the way: nothing is proven.
     async def bad_signature(route: Route) -> None:
@@ -282,6 +286,7 @@ async def test_every_state_of_a_creators_works_and_a_withdrawal(
     await expect(row).to_contain_text("WithdrawnNo")
     await expect(page.locator("#work-facts")).to_contain_text("No:You withdrew it.")
     await screenshot(page, "06-withdrawn")
+    await assert_accessible(page, "06-withdrawn")
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("API key", exact=True)).to_be_focused()
@@ -325,6 +330,7 @@ async def test_a_co_creator_sees_only_their_controls_and_accepts_and_consents(
         await expect(page.get_by_role("button", name=owners)).to_be_hidden()
     await expect(page.get_by_role("button", name="Give consent")).to_be_hidden()
     await screenshot(page, "07-co-creator-invited")
+    await assert_accessible(page, "07-co-creator-invited")
 
     await page.get_by_role("button", name="Accept my share").click()
     await expect(page.get_by_role("status")).to_contain_text("You accepted your share")
@@ -351,6 +357,7 @@ async def test_a_co_creator_sees_only_their_controls_and_accepts_and_consents(
     await expect(page.get_by_role("status")).to_contain_text("is withdrawn: it leaves future")
     await expect(facts).to_contain_text("No:Waiting for your consent.")
     await screenshot(page, "08-co-creator-withdrew")
+    await assert_accessible(page, "08-co-creator-withdrew")
 
 
 async def test_the_portals_incremental_sha256_matches_hashlib(

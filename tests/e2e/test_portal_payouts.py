@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser import Traffic, screenshot, sign_in
+from tests.e2e.browser import Traffic, assert_accessible, screenshot, sign_in
 from tests.e2e.marketplace import buy, funded_buyer, listed_work, quote_for, register
 from tests.e2e.payouts import ME, payout_run
 from tests.fixtures.graphql import GraphQLClient
@@ -52,6 +52,7 @@ async def test_a_creator_adds_a_bank_account_confirms_it_from_the_mail_and_is_pa
     link = re.search(r"(http\S+#payout-confirm/\S+)", text_of(mail))
     assert link is not None
     await screenshot(page, "09-payout-account-pending")
+    await assert_accessible(page, "09-payout-account-pending")
 
     # The link in the mail, opened in a new tab as a mail program opens it.
     tab = await page.context.new_page()
@@ -75,6 +76,7 @@ async def test_a_creator_adds_a_bank_account_confirms_it_from_the_mail_and_is_pa
     await expect(transfer).to_contain_text("On its way to your bank")
     await tab.locator("#payouts-section").scroll_into_view_if_needed()
     await screenshot(tab, "10-payout-on-its-way")
+    await assert_accessible(tab, "10-payout-on-its-way")
 
     # The statement: the sale and the payout, nothing owed now, and the same as CSV.
     await tab.get_by_role("button", name="Show the statement").click()

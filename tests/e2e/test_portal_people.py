@@ -10,7 +10,7 @@ import secrets
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser import Traffic, screenshot
+from tests.e2e.browser import Traffic, assert_accessible, screenshot
 from tests.fixtures.smtp import MailServer, text_of
 
 pytestmark = pytest.mark.stack
@@ -44,6 +44,7 @@ async def test_an_illustrator_signs_up_verifies_and_signs_in_without_a_key(
     await page.get_by_role("button", name="Create my account").click()
     await expect(page.get_by_role("status")).to_contain_text("a mail with a link is on its way")
     await screenshot(page, "11-signed-up")
+    await assert_accessible(page, "11-signed-up")
 
     await page.goto(await _link(smtp_server, email, "verify"))
     await expect(page.get_by_role("status")).to_contain_text("Your email address is confirmed")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import graphql
 import httpx
+import pycountry
 import pytest
 from fastapi import FastAPI
 
@@ -320,3 +321,19 @@ async def test_the_root_is_a_page_leading_to_the_portal_and_the_api(
     assert "default-src 'none'" in answered.headers["content-security-policy"]
     assert 'href="/portal/"' in answered.text
     assert 'href="/graphql"' in answered.text
+
+
+async def test_the_territory_picker_lists_every_country_the_catalogue_accepts(
+    portal_http: httpx.AsyncClient,
+) -> None:
+    response = await portal_http.get(f"{PORTAL_PATH}/countries.json")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert_kept_to_itself(response)
+    countries = response.json()
+    assert {c["code"] for c in countries} == {c.alpha_2 for c in pycountry.countries}
+    names = {c["code"]: c["name"] for c in countries}
+    # The names people use, not the standard's formal ones.
+    assert (names["BO"], names["GB"], names["DE"]) == ("Bolivia", "United Kingdom", "Germany")
+    assert [c["name"] for c in countries][:2] == ["Afghanistan", "Åland Islands"]
