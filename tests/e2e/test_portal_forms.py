@@ -115,7 +115,7 @@ async def test_a_refused_field_is_explained_beside_it_in_plain_words(
     assert "^" not in alert
     assert "pattern" not in alert
     await assert_accessible(page, "the upload form with a refused field")
-    await screenshot(page, "20-field-error")
+    await screenshot(page, "30-field-error")
 
     # Corrected, the work is made and the message goes.
     await language.fill("en")
@@ -161,7 +161,7 @@ async def test_an_offer_territory_is_picked_from_the_worlds_countries(
     await expect(page.locator("#offer-countries-chosen")).to_have_text("Chosen: Iceland, Norway.")
     await expect(page.locator("#offer-summary")).to_contain_text("in Iceland, Norway")
     await assert_accessible(page, "the offer form's country picker")
-    await screenshot(page, "21-territory")
+    await screenshot(page, "31-territory")
     await page.get_by_role("button", name="Publish the offer").click()
     await expect(page.get_by_role("status")).to_contain_text("Offer published")
 
@@ -290,7 +290,7 @@ async def test_on_a_phone_no_section_scrolls_sideways_and_sales_explain_themselv
         assert await horizontal_overflow(page) <= PHONE["width"], "the country picker"
         await assert_accessible(page, "every section at 390 px")
         await page.locator("#earnings-section").scroll_into_view_if_needed()
-        await screenshot(page, "22-phone-earnings", full_page=False)
+        await screenshot(page, "32-phone-earnings", full_page=False)
     finally:
         await context.close()
     assert not errors, f"the page raised: {errors}"

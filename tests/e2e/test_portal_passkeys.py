@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, expect
 
-from tests.e2e.browser import WAIT_MS, Traffic, screenshot
+from tests.e2e.browser import WAIT_MS, Traffic, assert_accessible, screenshot
 from tests.fixtures.smtp import MailServer, text_of
 from tests.fixtures.stack import RunningStack
 
@@ -92,6 +92,7 @@ async def test_a_creator_adds_a_passkey_and_signs_in_with_it_alone(
     row = page.locator("#passkeys-table tbody tr", has_text="Studio laptop")
     await expect(row).to_contain_text("Never used")
     await screenshot(page, "20-passkey-added")
+    await assert_accessible(page, "20-passkey-added")
     held = await devtools.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     [credential] = held["credentials"]
     assert credential["isResidentCredential"]

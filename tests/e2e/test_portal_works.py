@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser import Traffic, screenshot, sign_in
+from tests.e2e.browser import Traffic, assert_accessible, screenshot, sign_in
 from tests.e2e.marketplace import (
     COMPLETE,
     TRAINING,
@@ -95,6 +95,7 @@ async def test_a_creator_edits_a_work_and_sees_its_preview_and_a_lab_finds_both(
     )
     await expect(history.last).to_contain_text("Version 1: “Lighthouse, study”, listed")
     await screenshot(page, "works-01-edited")
+    await assert_accessible(page, "works-01-edited")
 
     # An empty name is refused at its field, and nothing is sent.
     await page.get_by_label("Work's name").fill("  ")
@@ -117,6 +118,7 @@ async def test_a_creator_edits_a_work_and_sees_its_preview_and_a_lab_finds_both(
         renamed.get_by_role("img", name="Thumbnail of Lighthouse at night")
     ).to_be_visible()
     await screenshot(page, "works-02-damaged-refused")
+    await assert_accessible(page, "works-02-damaged-refused")
 
     # A lab's search: the new title, the thumbnail at a short-lived URL, the file's size.
     _, lab = await funded_buyer(gateway, running_stack.admin_key, "Harbour Lab", 1_000)

@@ -479,7 +479,7 @@ on("withdraw-no", "click", () => {
 });
 on("withdraw-yes", "click", (event) => act(event.currentTarget, withdrawWork));
 submit("edit-form", () => changeWork(saveWorkEdit));
-on("replace-work-file", "click", (event) => act(event.currentTarget, () => changeWork(replaceWorkFile)));
+submit("replace-form", () => changeWork(replaceWorkFile));
 on("load-chain", "click", (event) => act(event.currentTarget, () => showChain(opened.work)));
 on("accept-invitation", "click", (event) =>
   act(event.currentTarget, () => answerInvitation(ACCEPT_INVITATION, "acceptInvitation")),

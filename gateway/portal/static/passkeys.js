@@ -5,7 +5,7 @@
 // helpers below turn into and out of the ArrayBuffers the browser wants.
 
 import { RequestFailed, auth, session } from "./api.js";
-import { $, cell, say } from "./dom.js";
+import { $, cell, refused, say } from "./dom.js";
 import { formatDate } from "./words.js";
 
 // --- base64url ------------------------------------------------------------------------
@@ -94,10 +94,7 @@ export async function signInWithPasskey() {
 
 export async function addPasskey() {
   const name = $("passkey-name").value.trim();
-  if (!name) {
-    $("passkey-name").focus();
-    throw new RequestFailed("Name the passkey, e.g. after the device that holds it.");
-  }
+  if (!name) throw refused("name", "Name the passkey, e.g. after the device that holds it.");
   const { options } = await auth("passkeys/registration-options");
   checkHost(options.rp.id);
   const credential = await ceremony(() =>

@@ -4,7 +4,7 @@
 // the history of its details, why it is not for sale, in words, and their share of its sales.
 
 import { RequestFailed, expect, graphql } from "./api.js";
-import { $, fact } from "./dom.js";
+import { $, fact, refused } from "./dom.js";
 import { renderLicences } from "./earnings.js";
 import { membership } from "./members.js";
 import {
@@ -175,7 +175,6 @@ function renderOffer(work, member) {
 
 const KINDS = { IMAGE: "Image", TEXT: "Text", AUDIO: "Audio", VIDEO: "Video", OTHER: "Other" };
 const DETAIL_NAMES = { title: "title", description: "description", tags: "tags", mediaType: "kind" };
-const EDITED_FIELDS = ["title", "description", "tags", "mediaType"];
 
 function formatDuration(ms) {
   const seconds = Math.round(ms / 1000);
@@ -231,28 +230,17 @@ function renderHistory(work) {
 function renderEditor(work, member) {
   const editable = member.isOwner && work.status !== "WITHDRAWN";
   $("edit-form").hidden = !editable;
-  $("replace-panel").hidden = !editable || work.status === "PENDING_UPLOAD";
+  $("replace-form").hidden = !editable || work.status === "PENDING_UPLOAD";
   $("replace-progress").hidden = true;
   $("replace-progress-text").textContent = "";
-  placeFieldErrors([]);
   $("edit-title").value = work.title;
   $("edit-description").value = work.description;
   $("edit-tags").value = work.tags.join(", ");
   $("edit-media").value = work.mediaType;
 }
 
-// Each refusal under its own field, announced; the alert says the rest.
-function placeFieldErrors(fields) {
-  for (const name of EDITED_FIELDS) {
-    const found = fields.find((field) => field.field === name);
-    $(`edit-${name}-error`).textContent = found ? found.message : "";
-    const input = $(name === "mediaType" ? "edit-media" : `edit-${name}`);
-    if (found) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-  }
-}
-
-// Sends only what changed; the page then shows the work as saved.
+// Sends only what changed; the page then shows the work as saved. A refusal is placed
+// beside its field by the form's handler (main.js), as every form's is.
 export async function saveWorkEdit() {
   const work = opened.work;
   const wanted = {
@@ -269,23 +257,9 @@ export async function saveWorkEdit() {
   if (wanted.description !== work.description) input.description = wanted.description;
   if (wanted.tags.join(",") !== work.tags.join(",")) input.tags = wanted.tags;
   if (wanted.mediaType !== work.mediaType) input.mediaType = wanted.mediaType;
-  placeFieldErrors([]);
-  if (!wanted.title) {
-    placeFieldErrors([{ field: "title", message: "A work needs a title." }]);
-    $("edit-title").focus();
-    throw new RequestFailed("A work needs a title.");
-  }
+  if (!wanted.title) throw refused("title", "A work needs a title.");
   if (!Object.keys(input).length) throw new RequestFailed("Nothing to save: the details are as they were.");
-  try {
-    expect((await graphql(UPDATE_WORK, { id: work.id, input })).updateWork, "WorkUpdated");
-  } catch (error) {
-    if (error instanceof RequestFailed && error.fields.length) {
-      placeFieldErrors(error.fields);
-      const first = EDITED_FIELDS.find((name) => error.fields.some((f) => f.field === name));
-      if (first) $(first === "mediaType" ? "edit-media" : `edit-${first}`).focus();
-    }
-    throw error;
-  }
+  expect((await graphql(UPDATE_WORK, { id: work.id, input })).updateWork, "WorkUpdated");
   const changed = Object.keys(input).map((name) => DETAIL_NAMES[name]);
   return `Saved: the ${changed.join(", ")} of “${wanted.title}”, as a new version of its details.`;
 }
@@ -301,10 +275,7 @@ function replaceProgress(phase, done, total) {
 export async function replaceWorkFile() {
   const work = opened.work;
   const file = $("replace-file").files[0];
-  if (!file) {
-    $("replace-file").focus();
-    throw new RequestFailed("Choose the new file.");
-  }
+  if (!file) throw refused("file", "Choose the new file.");
   const sha256 = await sha256OfBlob(file, (done, total) => replaceProgress("Checking the file", done, total));
   const started = (
     await graphql(REPLACE_WORK_FILE, {
