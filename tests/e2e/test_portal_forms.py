@@ -280,6 +280,7 @@ async def test_on_a_phone_no_section_scrolls_sideways_and_sales_explain_themselv
             "earnings-section",
             "payouts-section",
             "keys-section",
+            "passkeys-section",
         ):
             await page.locator(f"#{section}").scroll_into_view_if_needed()
             assert await horizontal_overflow(page) <= PHONE["width"], section
