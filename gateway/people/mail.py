@@ -85,6 +85,9 @@ class LinkMailer:
             for link, _ in due:
                 link.mail_due_at = now + LEASE
                 link.mail_attempts += 1
+            # Written before the rows leave the session: an expunged row's changes are
+            # never flushed, and a lease not written would send the mail at every poll.
+            await session.flush()
             session.expunge_all()
         for link, account in due:
             await self._send(link, account)
