@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import cbor2
@@ -23,12 +24,12 @@ from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.service import account_service
 from gateway.app import create_app
-from gateway.people.models import Passkey, PasswordCredential, WebSession
+from gateway.people.models import Passkey, PasskeyChallenge, PasswordCredential, WebSession
 from gateway.people.passkeys import RelyingParty
 from services.contracts.roles import Role
 from services.kit.db import utcnow
@@ -268,6 +269,29 @@ async def test_a_replayed_answer_is_refused_and_changes_nothing(
     assert "challenge" in replayed.json()["detail"]
     assert "assent_session" not in browser.cookies
     assert await _count(passkey_app, WebSession.id) == sessions
+
+
+async def test_an_answer_after_five_minutes_is_refused(
+    passkey_app: FastAPI, browser: httpx.AsyncClient
+) -> None:
+    csrf = await _person(passkey_app, browser)
+    authenticator = Authenticator()
+    await _add(browser, csrf, authenticator)
+    await _sign_out(browser, csrf)
+    options = await _sign_in_options(browser)
+    async with passkey_app.state.sessionmaker() as session:
+        await session.execute(
+            update(PasskeyChallenge).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+
+    late = await browser.post(
+        "/auth/passkeys/sign-in", json={"credential": authenticator.get(options)}
+    )
+
+    assert late.status_code == 400
+    assert "too old" in late.json()["detail"]
+    assert "assent_session" not in browser.cookies
 
 
 @pytest.mark.parametrize(
