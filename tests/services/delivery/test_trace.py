@@ -5,20 +5,54 @@ import os
 import random
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.licensing import LicenceGranted
 from services.contracts.roles import Role
+from services.delivery.app import create_app
 from services.delivery.builder import DeliveryBuilder
-from storage import ObjectStore
+from services.kit.client import HttpxTransport
+from storage import ObjectStore, StorageSettings
 from storage.keys import work_version_key
 from tests.services.catalogue.helpers import Actor, Api, create_work, list_work
+from tests.services.delivery.conftest import catalogue_client, delivery_settings
 from tests.services.delivery.helpers import DeliveryApi, licence_granted, licence_line
 
 WORKS = 200
 LICENCES = 50
+
+
+@pytest.fixture(scope="module")
+async def shared_delivery_app(
+    migrated_postgres: str,
+    shared_catalogue_app: FastAPI,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[FastAPI]:
+    """The delivery app of the other tests, on a local-directory object store instead of
+    S3. Building 50 deliveries of 200 works checks each file with a HEAD and reads each
+    image for its provenance copy: 20,000 calls to the S3 server, about 80 s of the
+    test's 110, that tell nothing about tracing. The builder, its checks and its copies
+    run as they do on S3; the store (which passes the same contract tests) answers from
+    disk."""
+    storage = StorageSettings(
+        backend="local",
+        local_root=tmp_path_factory.mktemp("trace-objects"),
+        signing_secret=SecretStr(secrets.token_urlsafe(32)),
+    )
+    app = create_app(delivery_settings(migrated_postgres), storage)
+    await app.state.object_store.ensure_bucket()
+    await app.state.http.aclose()
+    app.state.http = HttpxTransport(catalogue_client(shared_catalogue_app))
+    yield app
+    await app.state.object_store.close()
+    await app.state.http.aclose()
+    await app.state.engine.dispose()
 
 
 async def catalogue_works(
