@@ -142,6 +142,11 @@ class ObjectStore(abc.ABC):
         return b"".join([chunk async for chunk in self.stream(key)])
 
     @abc.abstractmethod
+    def list_keys(self, *, prefix: str = "") -> AsyncIterator[str]:
+        """Yield the key of every object whose key starts with ``prefix``, in key order,
+        a page at a time (a backup walks a whole bucket this way)."""
+
+    @abc.abstractmethod
     async def delete(self, key: str) -> None:
         """Remove the object; removing a missing object is not an error."""
 

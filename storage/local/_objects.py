@@ -130,6 +130,12 @@ class ObjectFiles:
             file = (self.directories.objects / key).open("rb")
         return OpenedObject(self._info(key, os.fstat(file.fileno())), file)
 
+    def keys(self, prefix: str) -> list[str]:
+        root = self.directories.objects
+        with file_system_errors(prefix):
+            found = [path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()]
+        return sorted(key for key in found if key.startswith(prefix))
+
     def delete(self, key: str) -> None:
         # The object first: once it is gone, a leftover sidecar is never read.
         for path in (self.directories.objects / key, self.directories.meta / key):

@@ -80,6 +80,10 @@ class LocalObjectStore(ObjectStore):
             async for chunk in chunks:
                 yield chunk
 
+    async def list_keys(self, *, prefix: str = "") -> AsyncIterator[str]:
+        for key in await asyncio.to_thread(self._objects.keys, prefix):
+            yield key
+
     async def delete(self, key: str) -> None:
         validate_key(key)
         await asyncio.to_thread(self._objects.delete, key)

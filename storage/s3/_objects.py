@@ -118,6 +118,14 @@ class S3Objects:
         with translated_errors(key):
             return self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
 
+    def list_page(self, prefix: str, token: str | None) -> tuple[list[str], str | None]:
+        """One page of keys (up to 1,000) and the token of the next page, if any."""
+        kwargs: dict[str, Any] = {"ContinuationToken": token} if token else {}
+        with translated_errors():
+            page = self._client.list_objects_v2(Bucket=self._bucket, Prefix=prefix, **kwargs)
+        keys = [item["Key"] for item in page.get("Contents", []) if "Key" in item]
+        return keys, page.get("NextContinuationToken") if page.get("IsTruncated") else None
+
     def delete(self, key: str) -> None:
         with translated_errors(key):
             self._client.delete_object(Bucket=self._bucket, Key=key)

@@ -86,6 +86,15 @@ class S3ObjectStore(ObjectStore):
         validate_key(key)
         return await asyncio.to_thread(self._objects.get, key)
 
+    async def list_keys(self, *, prefix: str = "") -> AsyncIterator[str]:
+        after: str | None = None
+        while True:
+            page, after = await asyncio.to_thread(self._objects.list_page, prefix, after)
+            for key in page:
+                yield key
+            if after is None:
+                return
+
     async def delete(self, key: str) -> None:
         validate_key(key)
         await asyncio.to_thread(self._objects.delete, key)

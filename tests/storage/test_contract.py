@@ -131,6 +131,21 @@ async def test_delete_removes_the_object_and_may_be_repeated(object_store: Objec
         await object_store.get(key)
 
 
+async def test_list_keys_yields_the_objects_under_a_prefix_in_key_order(
+    object_store: ObjectStore,
+) -> None:
+    prefix = f"tests/{uuid.uuid4().hex}/"
+    for key in ("b/two", "a/one", "c"):
+        await object_store.put(prefix + key, key.encode())
+    await object_store.put(f"tests/{uuid.uuid4().hex}/elsewhere", b"not listed")
+    # An upload still in progress is not an object yet.
+    await object_store.create_multipart(prefix + "d/unfinished")
+
+    listed = [key async for key in object_store.list_keys(prefix=prefix)]
+
+    assert listed == [prefix + "a/one", prefix + "b/two", prefix + "c"]
+
+
 async def test_reading_a_missing_object_raises_object_not_found(object_store: ObjectStore) -> None:
     key = new_key("never-written")
 
