@@ -10,7 +10,7 @@ from gateway.accounts.service import Principal
 from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.licensing import LicensingClient
-from services.contracts.catalogue import CreatorRead, PreviewUrl, WorkRead
+from services.contracts.catalogue import CreatorRead, MetadataVersionRead, PreviewUrl, WorkRead
 from services.contracts.delivery import DeliveryFilePage, DeliveryRead, ManifestRead
 from services.contracts.licensing import CertificateRead, LicenceRead
 from services.kit.errors import AssentError
@@ -39,6 +39,12 @@ class Loaders:
         async def load_previews(ids: Sequence[uuid.UUID]) -> list[PreviewUrl | None]:
             found = {url.version_id: url for url in await catalogue.previews(principal, ids)}
             return [found.get(version_id) for version_id in ids]
+
+        async def load_histories(
+            ids: Sequence[uuid.UUID],
+        ) -> list[list[MetadataVersionRead] | None]:
+            found = {h.work_id: h.versions for h in await catalogue.histories(principal, ids)}
+            return [found.get(work_id) for work_id in ids]
 
         async def load_statement_texts(sha256s: Sequence[str]) -> list[str | None]:
             found = {
@@ -95,6 +101,9 @@ class Loaders:
         )
         self.previews: DataLoader[uuid.UUID, PreviewUrl | None] = DataLoader(
             load_previews, max_batch_size=MAX_BATCH
+        )
+        self.histories: DataLoader[uuid.UUID, list[MetadataVersionRead] | None] = DataLoader(
+            load_histories, max_batch_size=MAX_BATCH
         )
         self.statement_texts: DataLoader[str, str | None] = DataLoader(
             load_statement_texts, max_batch_size=MAX_BATCH

@@ -15,7 +15,6 @@ from services.contracts.catalogue import (
     FileIn,
     InvitationRead,
     KitQuery,
-    MetadataVersionRead,
     OfferIn,
     OfferRead,
     OwnSiteKit,
@@ -33,6 +32,7 @@ from services.contracts.catalogue import (
     UploadTarget,
     WorkCreate,
     WorkCreated,
+    WorkHistory,
     WorkPage,
     WorkRead,
     WorkSearch,
@@ -46,7 +46,7 @@ _PAGE = TypeAdapter(WorkPage)
 _INVITATIONS = TypeAdapter(list[InvitationRead])
 _STATEMENTS = TypeAdapter(list[StatementRead])
 _STATEMENT_TEXTS = TypeAdapter(list[StatementTextRead])
-_HISTORY = TypeAdapter(list[MetadataVersionRead])
+_HISTORIES = TypeAdapter(list[WorkHistory])
 _PREVIEWS = TypeAdapter(list[PreviewUrl])
 
 
@@ -107,12 +107,13 @@ class CatalogueClient(ServiceApi):
     ) -> WorkRead:
         return await self._model(WorkRead, principal, "PATCH", f"/v1/works/{work_id}", body=update)
 
-    async def work_history(
-        self, principal: Principal, work_id: uuid.UUID
-    ) -> list[MetadataVersionRead]:
-        return _HISTORY.validate_json(
-            await self._call(principal, "GET", f"/v1/works/{work_id}/history")
+    async def histories(
+        self, principal: Principal | None, work_ids: Sequence[uuid.UUID]
+    ) -> list[WorkHistory]:
+        content = await self._call(
+            principal, "GET", "/v1/works/history", params=[("id", str(i)) for i in work_ids]
         )
+        return _HISTORIES.validate_json(content)
 
     async def previews(
         self, principal: Principal | None, version_ids: Sequence[uuid.UUID]

@@ -220,11 +220,8 @@ class Work:
         "oldest first: who changed what, and when."
     )
     async def history(self, info: Info[Context, None]) -> list[WorkDetailsVersion]:
-        ctx = info.context
-        versions = await ctx.catalogue.work_history(
-            ctx.require_principal(), uuid.UUID(str(self.id))
-        )
-        return [WorkDetailsVersion.of(version) for version in versions]
+        versions = await info.context.loaders.histories.load(uuid.UUID(str(self.id)))
+        return [WorkDetailsVersion.of(version) for version in versions or []]
 
     @strawberry.field(description="The files to publish on the creator's own site.")
     def own_site_kit(self, info: Info[Context, None]) -> OwnSiteKit:

@@ -12,11 +12,11 @@ from services.catalogue.work.edits import edit_service
 from services.catalogue.work.service import work_service
 from services.catalogue.work.shares import share_service
 from services.contracts.catalogue import (
-    MetadataVersionRead,
     SharesChange,
     TermsSignals,
     WorkCreate,
     WorkCreated,
+    WorkHistory,
     WorkRead,
     WorkUpdate,
 )
@@ -50,6 +50,13 @@ async def get_works(ids: Ids, caller: CurrentCaller, session: Session) -> list[W
     return await work_service.get_many(session, caller, ids)
 
 
+@router.get("/works/history", responses=error_responses(Unauthenticated))
+async def get_histories(ids: Ids, caller: CurrentCaller, session: Session) -> list[WorkHistory]:
+    """Batch read of works' details version by version, oldest first, with who changed
+    what and when; works that are missing or hidden are left out."""
+    return await edit_service.histories(session, caller, ids)
+
+
 @router.get("/works/{work_id}", responses=error_responses(*READ))
 async def get_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) -> WorkRead:
     """One work, if the caller may see it."""
@@ -63,14 +70,6 @@ async def update_work(
     """Change the title, description, tags or kind (owner); each change is a new version
     of the work's details."""
     return await edit_service.update(session, caller, work_id, update)
-
-
-@router.get("/works/{work_id}/history", responses=error_responses(*READ))
-async def get_history(
-    work_id: uuid.UUID, caller: CurrentCaller, session: Session
-) -> list[MetadataVersionRead]:
-    """The work's details version by version, oldest first, with who changed what and when."""
-    return await edit_service.history(session, caller, work_id)
 
 
 @router.post("/works/{work_id}/withdraw", responses=error_responses(*CHANGE))

@@ -3,19 +3,15 @@ new version of those details, with who made it and when; the first change also r
 the details as the work was listed, so the history starts where the work did."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.access import (
-    owned_for_change,
-    read_work,
-    require_not_withdrawn,
-    visible_work,
-)
+from services.catalogue.access import is_visible, owned_for_change, read_work, require_not_withdrawn
 from services.catalogue.models import MetadataVersion, Work
-from services.catalogue.work.repository import MetadataVersionRepository
-from services.contracts.catalogue import MetadataVersionRead, WorkRead, WorkUpdate
+from services.catalogue.work.repository import MetadataVersionRepository, WorkRepository
+from services.contracts.catalogue import MetadataVersionRead, WorkHistory, WorkRead, WorkUpdate
 from services.kit.db import utcnow
 from services.kit.errors import FieldError, InvalidRequest
 from services.kit.internal_token import Caller
@@ -34,7 +30,7 @@ def _details(work: Work) -> dict[str, object]:
 
 
 def _snapshot(
-    work: Work, number: int, changed: list[str], by: uuid.UUID, at: datetime
+    work: Work | WorkRead, number: int, changed: list[str], by: uuid.UUID, at: datetime
 ) -> MetadataVersion:
     return MetadataVersion(
         id=uuid.uuid4(),
@@ -85,16 +81,27 @@ class EditService:
         await session.flush()
         return await read_work(session, work.id)
 
-    async def history(
-        self, session: AsyncSession, caller: Caller, work_id: uuid.UUID
-    ) -> list[MetadataVersionRead]:
-        """The work's details version by version, oldest first; the work as listed alone
-        until it is first changed."""
-        work = await visible_work(session, caller, work_id, lock=False)
-        versions = await MetadataVersionRepository(session).history(work.id)
-        if not versions:
-            versions = [_snapshot(work, 1, [], work.owner_id, work.created_at)]
-        return [MetadataVersionRead.model_validate(version) for version in versions]
+    async def histories(
+        self, session: AsyncSession, caller: Caller, work_ids: Sequence[uuid.UUID]
+    ) -> list[WorkHistory]:
+        """Each work's details version by version, oldest first (the work as listed alone
+        until it is first changed), for the works the caller may see, in the order asked."""
+        works = await WorkRepository(session).read_many(list(dict.fromkeys(work_ids)))
+        visible = [work for work in works if is_visible(work, caller)]
+        recorded: dict[uuid.UUID, list[MetadataVersion]] = {}
+        for version in await MetadataVersionRepository(session).of_works([w.id for w in visible]):
+            recorded.setdefault(version.work_id, []).append(version)
+        return [
+            WorkHistory(
+                work_id=work.id,
+                versions=[
+                    MetadataVersionRead.model_validate(version)
+                    for version in recorded.get(work.id)
+                    or [_snapshot(work, 1, [], work.owner_id, work.created_at)]
+                ],
+            )
+            for work in visible
+        ]
 
 
 edit_service = EditService()

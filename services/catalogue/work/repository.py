@@ -198,12 +198,12 @@ class WorkRepository(Repository[Work]):
 class MetadataVersionRepository(Repository[MetadataVersion]):
     model = MetadataVersion
 
-    async def history(self, work_id: uuid.UUID) -> list[MetadataVersion]:
-        """The work's recorded details, oldest first."""
+    async def of_works(self, work_ids: Sequence[uuid.UUID]) -> list[MetadataVersion]:
+        """The recorded details of these works, each work's oldest first."""
         return await self.list(
             select(MetadataVersion)
-            .where(MetadataVersion.work_id == work_id)
-            .order_by(MetadataVersion.number)
+            .where(MetadataVersion.work_id.in_(work_ids))
+            .order_by(MetadataVersion.work_id, MetadataVersion.number)
         )
 
     async def latest_number(self, work_id: uuid.UUID) -> int:

@@ -26,7 +26,7 @@ from services.contracts.catalogue._consent import (
     StatementVersion,
     statement_sha256,
 )
-from services.contracts.catalogue._edit import MetadataVersionRead, WorkUpdate
+from services.contracts.catalogue._edit import MetadataVersionRead, WorkHistory, WorkUpdate
 from services.contracts.catalogue._invitation import (
     MAX_SHARES,
     InvitationEvent,
@@ -175,6 +175,7 @@ __all__ = [
     "VersionStatus",
     "WorkCreate",
     "WorkCreated",
+    "WorkHistory",
     "WorkPage",
     "WorkRead",
     "WorkReviewed",

@@ -36,3 +36,10 @@ class MetadataVersionRead(Schema):
     changed: list[str] = Field(description="The fields this version changed")
     edited_by: UUID
     edited_at: datetime
+
+
+class WorkHistory(Schema):
+    """One work's details, version by version, oldest first."""
+
+    work_id: UUID
+    versions: list[MetadataVersionRead]

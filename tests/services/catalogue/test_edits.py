@@ -22,7 +22,9 @@ async def test_each_edit_is_a_new_version_of_the_details(api: Api, ines: Actor, 
 
     assert renamed["title"] == "Estuary, evening"
     assert (retagged["tags"], retagged["media_type"]) == (["oil", "estuary"], "other")
-    history = await api.ok(ines, "GET", f"/v1/works/{work_id}/history")
+    [found] = await api.ok(lab, "GET", "/v1/works/history", params={"id": work_id})
+    history = found["versions"]
+    assert found["work_id"] == work_id
     assert [(v["number"], v["title"], v["changed"]) for v in history] == [
         (1, "Evening over the estuary", []),
         (2, "Estuary, evening", ["title"]),
@@ -52,5 +54,24 @@ async def test_only_the_owner_edits_and_bad_edits_change_nothing(
     unchanged = await api.ok(ines, "PATCH", f"/v1/works/{work_id}", json={"title": work["title"]})
 
     assert unchanged["title"] == work["title"]
-    history = await api.ok(ines, "GET", f"/v1/works/{work_id}/history")
-    assert [v["number"] for v in history] == [1]
+    [found] = await api.ok(ines, "GET", "/v1/works/history", params={"id": work_id})
+    assert [v["number"] for v in found["versions"]] == [1]
+
+
+async def test_histories_are_read_in_a_batch_and_hidden_works_left_out(
+    api: Api, ines: Actor, lab: Actor
+) -> None:
+    listed = await api.listed_work(ines, PICTURE, file_name="estuary.raw")
+    unlisted = (await api.create_work(ines, PICTURE + b"!", file_name="draft.raw"))["work"]
+    await api.ok(ines, "PATCH", f"/v1/works/{unlisted['id']}", json={"description": "A draft"})
+
+    ids = [unlisted["id"], listed["id"]]
+    seen_by_owner = await api.ok(ines, "GET", "/v1/works/history", params={"id": ids})
+    seen_by_lab = await api.ok(lab, "GET", "/v1/works/history", params={"id": ids})
+
+    assert [(h["work_id"], len(h["versions"])) for h in seen_by_owner] == [
+        (unlisted["id"], 2),
+        (listed["id"], 1),
+    ]
+    assert seen_by_owner[0]["versions"][1]["changed"] == ["description"]
+    assert [h["work_id"] for h in seen_by_lab] == [listed["id"]]
