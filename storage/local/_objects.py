@@ -133,8 +133,8 @@ class ObjectFiles:
     def keys(self, prefix: str) -> list[str]:
         root = self.directories.objects
         with file_system_errors(prefix):
-            found = [path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()]
-        return sorted(key for key in found if key.startswith(prefix))
+            files = [path.relative_to(root).as_posix() for path in root.rglob("*")]
+        return sorted(key for key in files if key.startswith(prefix) and (root / key).is_file())
 
     def delete(self, key: str) -> None:
         # The object first: once it is gone, a leftover sidecar is never read.
