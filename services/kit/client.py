@@ -19,6 +19,7 @@ from services.contracts.roles import Role
 from services.kit.errors import ServiceUnavailable
 from services.kit.internal_token import TokenSigner
 from services.kit.logging import REQUEST_ID_HEADER, current_request_id
+from services.kit.tracing import TRACEPARENT, current_traceparent
 
 REQUEST_SECONDS = 10.0
 CONNECT_SECONDS = 2.0
@@ -186,6 +187,9 @@ class ServiceClient:
             headers["content-type"] = "application/json"
         if request_id := current_request_id():
             headers[REQUEST_ID_HEADER] = request_id
+        # Whether this request is traced or not, the service called is told so.
+        if traceparent := current_traceparent():
+            headers[TRACEPARENT] = traceparent
         try:
             response = await self._http.send(
                 method,

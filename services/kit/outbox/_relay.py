@@ -45,7 +45,7 @@ from services.kit.db import utcnow
 from services.kit.internal_token import TokenSigner
 from services.kit.outbox._tables import OutboxDelivery
 from services.kit.outbox._wakeups import RelayWakeups
-from services.kit.tracing import sending_span
+from services.kit.tracing import TRACEPARENT, sending_span
 from services.kit.worker import PollingWorker
 
 log = structlog.get_logger()
@@ -391,15 +391,12 @@ class OutboxRelay:
             audience=head.destination,
         )
         try:
-            with sending_span(self._tracer, head.destination, trace_parents):
+            with sending_span(self._tracer, head.destination, trace_parents) as sent_in:
+                headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+                if sent_in is not None:
+                    headers[TRACEPARENT] = sent_in
                 response = await self._http.send(
-                    "POST",
-                    base_url.rstrip("/") + path,
-                    content=content,
-                    headers={
-                        "authorization": f"Bearer {token}",
-                        "content-type": "application/json",
-                    },
+                    "POST", base_url.rstrip("/") + path, content=content, headers=headers
                 )
         except TransportFailed as exc:
             return _Failure(str(exc))
