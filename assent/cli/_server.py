@@ -1,4 +1,5 @@
-"""`assent up`, `migrate`, `keygen` and `revision`: the commands that run the platform.
+"""`assent up`, `migrate`, `backup`, `restore`, `keygen` and `revision`: the commands
+that run the platform.
 
 They import the platform when they run, so that a client-only install (`pip install
 assent`, without the `server` extra) still lists them and names the install they need.
@@ -6,6 +7,7 @@ assent`, without the `server` extra) still lists them and names the install they
 
 import argparse
 import importlib.metadata
+import os
 import re
 import signal
 import sys
@@ -129,6 +131,62 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    try:
+        from services.backup import SECRETS_NOTICE, BackupError, backup
+        from services.stack import stack_environment
+    except ModuleNotFoundError as missing:
+        return _needs_platform("backup", missing)
+    env = stack_environment(data_dir=Path(args.data_dir), port=args.port)
+    try:
+        manifest = backup(env, Path(args.directory))
+    except BackupError as error:
+        print(f"assent backup: {error}", file=sys.stderr)
+        return 1
+    for database in manifest.databases:
+        print(
+            f"  {database.component}: {database.engine} at revision {database.revision}, "
+            f"{database.size} bytes"
+        )
+    total = sum(entry.size for entry in manifest.objects)
+    print(f"  the bucket: {len(manifest.objects)} objects, {total} bytes")
+    print(f"backed up into {args.directory} (manifest.json lists every file with its sha256)")
+    print(f"note: {SECRETS_NOTICE}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    try:
+        from services.backup import BackupError, missing_secrets, restore
+        from services.stack import migrate, stack_environment
+    except ModuleNotFoundError as missing:
+        return _needs_platform("restore", missing)
+    data_dir = Path(args.data_dir)
+    absent = missing_secrets(data_dir, os.environ)
+    if absent and not args.new_secrets:
+        print(
+            "assent restore: the signing secrets are not in a backup; give the ones kept "
+            f"from the backed-up platform: its secrets.json in {data_dir}, or set "
+            f"{', '.join(absent)}. --new-secrets goes on with new ones, and then what was "
+            "signed before no longer verifies with the platform's current keys",
+            file=sys.stderr,
+        )
+        return 2
+    env = stack_environment(data_dir=data_dir, port=args.port)
+    try:
+        manifest = restore(env, Path(args.directory), replace=args.replace)
+    except BackupError as error:
+        print(f"assent restore: {error}", file=sys.stderr)
+        return 1
+    migrate(env)
+    print(
+        f"restored {len(manifest.databases)} databases and {len(manifest.objects)} objects "
+        f"from {args.directory}, taken {manifest.created_at.isoformat()}; every schema is "
+        "at its newest revision"
+    )
+    return 0
+
+
 def _keygen(_args: argparse.Namespace) -> int:
     try:
         from gateway.accounts.keys import generate_key
@@ -182,6 +240,30 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     migrate_cmd.add_argument("--data-dir", default="var")
     migrate_cmd.add_argument("--port", type=int, default=8000)
     migrate_cmd.set_defaults(handler=_migrate)
+
+    backup_cmd = commands.add_parser(
+        "backup", help="copy every database and the bucket into a directory (not the secrets)"
+    )
+    backup_cmd.add_argument("directory", help="a new or empty directory")
+    backup_cmd.add_argument("--data-dir", default="var")
+    backup_cmd.add_argument("--port", type=int, default=8000)
+    backup_cmd.set_defaults(handler=_backup)
+
+    restore_cmd = commands.add_parser(
+        "restore", help="restore a backup into empty databases and bucket, then migrate"
+    )
+    restore_cmd.add_argument("directory", help="a directory `assent backup` wrote")
+    restore_cmd.add_argument("--data-dir", default="var")
+    restore_cmd.add_argument("--port", type=int, default=8000)
+    restore_cmd.add_argument(
+        "--replace", action="store_true", help="overwrite databases and a bucket that hold data"
+    )
+    restore_cmd.add_argument(
+        "--new-secrets",
+        action="store_true",
+        help="go on without the backed-up platform's secrets (its signatures stop verifying)",
+    )
+    restore_cmd.set_defaults(handler=_restore)
 
     keygen = commands.add_parser("keygen", help="print a new API key, e.g. for ASSENT_ADMIN_KEY")
     keygen.set_defaults(handler=_keygen)
