@@ -187,6 +187,9 @@ async def test_a_creator_signs_in_and_lists_a_work_with_the_keyboard_alone(
     await keys.type(creator)
     await keys.press("Enter")
     await expect(page.get_by_role("status")).to_have_text("Signed in as Ines Castro.")
+    # Tabbing starts once the page has drawn what it loads on sign-in.
+    await expect(page.get_by_text("No works yet")).to_be_visible()
+    await expect(page.locator("#earnings-chart svg")).to_have_count(1)
 
     # The file field opens the system's file chooser from the keyboard.
     await tab_to(page, page.get_by_label("File", exact=True))
@@ -198,7 +201,10 @@ async def test_a_creator_signs_in_and_lists_a_work_with_the_keyboard_alone(
     await keys.press("Control+a")
     await keys.type("Olive grove")
     await keys.press("Enter")
-    await expect(page.get_by_role("status")).to_contain_text("Next: give your consent.")
+    # Hashed, sent to the store and checked there: slower than a click's answer.
+    await expect(page.get_by_role("status")).to_contain_text(
+        "Next: give your consent.", timeout=3 * WAIT_MS
+    )
     await expect(page.locator("#work-heading")).to_be_focused()
 
     for label in (
