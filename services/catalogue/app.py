@@ -6,6 +6,8 @@ from services.catalogue.consent.api import router as consent_router
 from services.catalogue.creator.api import router as creator_router
 from services.catalogue.creator.service import creator_service
 from services.catalogue.invitation.api import router as invitation_router
+from services.catalogue.notification.api import router as notification_router
+from services.catalogue.notification.events import NOTIFYING
 from services.catalogue.offer.api import router as offer_router
 from services.catalogue.ownsite.api import router as own_site_router
 from services.catalogue.preview.api import router as preview_router
@@ -38,6 +40,7 @@ ROUTERS = (
     statements_router,
     own_site_router,
     preview_router,
+    notification_router,
 )
 
 
@@ -65,6 +68,7 @@ def create_app(
         event_handlers={
             Topic.ACCOUNT_REGISTERED: _account_registered,
             Topic.ACCOUNT_ROLE_GRANTED: _account_role_granted,
+            **NOTIFYING,
         },
         object_store=store,
     )

@@ -50,16 +50,18 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.OFFER_PUBLISHED: ("audit",),
     # Delivery tells the labs holding a licence of the work (webhooks): it is no longer
     # sold, though what they bought stays theirs.
-    Topic.WORK_WITHDRAWN: ("licensing", "delivery", "audit"),
+    # The catalogue notifies the work's creators of a withdrawal, a review's outcome, an
+    # invitation and its answer, and a sale (with each one's share).
+    Topic.WORK_WITHDRAWN: ("licensing", "delivery", "audit", "catalogue"),
     # Delivery tells the labs holding a licence of the work that a new file exists.
     Topic.WORK_VERSION_PUBLISHED: ("delivery", "audit"),
     # An admin's decision on a work held as a possible copy is part of the work's chain.
-    Topic.WORK_REVIEWED: ("audit",),
+    Topic.WORK_REVIEWED: ("audit", "catalogue"),
     # A co-creator's answer is part of the work's chain.
-    Topic.INVITATION_SENT: ("audit",),
-    Topic.INVITATION_ACCEPTED: ("audit",),
-    Topic.INVITATION_DECLINED: ("audit",),
-    Topic.LICENCE_GRANTED: ("delivery", "audit"),
+    Topic.INVITATION_SENT: ("audit", "catalogue"),
+    Topic.INVITATION_ACCEPTED: ("audit", "catalogue"),
+    Topic.INVITATION_DECLINED: ("audit", "catalogue"),
+    Topic.LICENCE_GRANTED: ("delivery", "audit", "catalogue"),
     # Delivery refuses every download of a refunded licence from then on.
     Topic.LICENCE_REFUNDED: ("delivery", "audit"),
     # As a refund, without the money moving back.

@@ -1,7 +1,8 @@
 from typing import Any
 
 # Its tables join the catalogue's metadata when its models are imported.
-import services.catalogue.likeness.models  # noqa: F401
+import services.catalogue.likeness.models
+import services.catalogue.notification.models  # noqa: F401
 from services.catalogue.models import HAND_MADE_SEARCH_OBJECTS, Base
 from services.kit.migrations import run_env
 from services.kit.outbox import KIT_METADATA

@@ -1,0 +1,210 @@
+"""Creators' notifications: each event the catalogue receives tells the people it
+concerns once, however often it is delivered; each person reads, marks and chooses only
+their own."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.access import record_acting_creator
+from services.contracts.catalogue import Terms, Use, WorkReviewed
+from services.contracts.events import EventEnvelope, Topic
+from services.contracts.licensing import LicenceGranted, LicenceLineRead, LicenceLineStatus
+from services.contracts.roles import Role
+from services.kit.outbox import OutboxDelivery
+from tests.fixtures.internal_keys import signer
+from tests.services.catalogue.helpers import Actor, Api, terms_payload
+
+DATA = b"a song for two voices, notated"
+
+
+async def _deliver_twice(api: Api, issuer: str, envelope: dict[str, Any]) -> None:
+    token = signer(issuer).sign(
+        subject=f"service:{issuer}", roles=frozenset({Role.SERVICE}), audience="catalogue"
+    )
+    headers = {"authorization": f"Bearer {token}"}
+    receipts = [
+        (await api.http.post("/internal/events", json=envelope, headers=headers)).json()
+        for _ in range(2)
+    ]
+    assert [receipt["duplicate"] for receipt in receipts] == [False, True], receipts
+
+
+async def _deliver_outbox(api: Api, session: AsyncSession) -> None:
+    """What the catalogue's relay would post to the catalogue itself, each event twice."""
+    rows = await session.scalars(
+        select(OutboxDelivery)
+        .where(OutboxDelivery.destination == "catalogue", OutboxDelivery.delivered_at.is_(None))
+        .order_by(OutboxDelivery.id)
+    )
+    for row in list(rows):
+        envelope = EventEnvelope(
+            id=row.event_id,
+            topic=Topic(row.topic),
+            source="catalogue",
+            occurred_at=row.occurred_at,
+            payload=row.payload,
+        )
+        await _deliver_twice(api, "catalogue", envelope.model_dump(mode="json"))
+        row.delivered_at = datetime.now(UTC)
+    await session.flush()
+
+
+async def _notifications(api: Api, actor: Actor) -> dict[str, Any]:
+    page: dict[str, Any] = await api.ok(actor, "GET", "/v1/notifications")
+    return page
+
+
+@pytest.fixture
+async def shared_work(api: Api, session: AsyncSession, ines: Actor, omar: Actor) -> dict[str, Any]:
+    """Ines's work naming Omar as co-creator for a fifth; Omar accepts."""
+    await record_acting_creator(session, omar.caller)
+    shares = [
+        {"creator_id": ines.subject, "basis_points": 8_000},
+        {"creator_id": omar.subject, "basis_points": 2_000},
+    ]
+    return await api.listed_work(ines, DATA, Use.TRAINING, title="Duet", shares=shares)
+
+
+async def test_an_invitation_and_its_answer_each_notify_once(
+    api: Api, session: AsyncSession, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    await _deliver_outbox(api, session)
+
+    invited = await _notifications(api, omar)
+    assert invited["unread"] == 1
+    (note,) = invited["items"]
+    assert note["kind"] == "invitation"
+    assert note["text"] == "Ines Creator invites you to co-create “Duet” for a 20% share."
+    assert (await _notifications(api, ines))["items"] == []
+
+    await api.ok(omar, "POST", f"/v1/invitations/{note['invitation_id']}/accept")
+    await _deliver_outbox(api, session)
+
+    answered = await _notifications(api, ines)
+    assert [item["text"] for item in answered["items"]] == [
+        "Omar Creator accepted your invitation to co-create “Duet”."
+    ]
+
+
+async def test_a_sale_tells_each_creator_their_share_once(
+    api: Api, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    now = datetime.now(UTC)
+    line = LicenceLineRead(
+        work_id=shared_work["id"],
+        version_id=uuid.uuid4(),
+        title="Duet",
+        media_type="text",
+        file_name="duet.txt",
+        size=len(DATA),
+        sha256="0" * 64,
+        attribution="Ines Creator, Omar Creator",
+        terms_id="t1",
+        terms=Terms.model_validate(terms_payload(Use.TRAINING)),
+        price_minor=2_500,
+        starts_at=now,
+        ends_at=now,
+        status=LicenceLineStatus.ACTIVE,
+        excluded_reason=None,
+    )
+    sale = LicenceGranted(
+        licence_id=uuid.uuid4(),
+        buyer_id=uuid.uuid4(),
+        buyer_name="Northwind Labs",
+        bundle_id=uuid.uuid4(),
+        quote_id=uuid.uuid4(),
+        uses=[Use.TRAINING],
+        currency="EUR",
+        total_minor=2_500,
+        granted_at=now,
+        lines=[line],
+    )
+    envelope = EventEnvelope(
+        id=uuid.uuid4(),
+        topic=Topic.LICENCE_GRANTED,
+        source="licensing",
+        occurred_at=now,
+        payload=sale.model_dump(mode="json"),
+    )
+
+    await _deliver_twice(api, "licensing", envelope.model_dump(mode="json"))
+
+    def sales(page: dict[str, Any]) -> list[tuple[int, str]]:
+        return [(i["amount_minor"], i["text"]) for i in page["items"] if i["kind"] == "sale"]
+
+    assert sales(await _notifications(api, ines)) == [
+        (
+            2_000,
+            "Northwind Labs licensed “Duet”: your share is 20.00 EUR before the platform's fee.",
+        )
+    ]
+    assert sales(await _notifications(api, omar)) == [
+        (500, "Northwind Labs licensed “Duet”: your share is 5.00 EUR before the platform's fee.")
+    ]
+
+
+async def test_a_withdrawal_and_a_review_notify_the_creators_once(
+    api: Api, session: AsyncSession, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    await _deliver_outbox(api, session)
+    await api.ok(ines, "POST", f"/v1/works/{shared_work['id']}/withdraw")
+    await _deliver_outbox(api, session)
+    reviewed = WorkReviewed(
+        work_id=shared_work["id"],
+        reviewed_by=uuid.uuid4(),
+        reviewed_at=datetime.now(UTC),
+        accepted=False,
+        note="It matches a work already listed.",
+    )
+    envelope = EventEnvelope(
+        id=uuid.uuid4(),
+        topic=Topic.WORK_REVIEWED,
+        source="catalogue",
+        occurred_at=reviewed.reviewed_at,
+        payload=reviewed.model_dump(mode="json"),
+    )
+    await _deliver_twice(api, "catalogue", envelope.model_dump(mode="json"))
+
+    withdrawn = "“Duet” is withdrawn: it is sold no more, and what was sold before stays licensed."
+    assert [i["text"] for i in (await _notifications(api, ines))["items"]] == [
+        "“Duet” was refused at review and is withdrawn. The reviewer's note: It matches a "
+        "work already listed.",
+        withdrawn,
+    ]
+    omars = [i["text"] for i in (await _notifications(api, omar))["items"]]
+    assert omars.count(withdrawn) == 1
+
+
+async def test_a_person_marks_only_their_own_notifications_read(
+    api: Api, session: AsyncSession, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    await _deliver_outbox(api, session)
+    (omars,) = (await _notifications(api, omar))["items"]
+
+    await api.ok(ines, "POST", "/v1/notifications/read", json={"ids": [omars["id"]]})
+    assert (await _notifications(api, omar))["unread"] == 1
+
+    marked = await api.ok(omar, "POST", "/v1/notifications/read", json={"ids": []})
+    assert marked["unread"] == 0
+    assert marked["items"][0]["read_at"] is not None
+
+
+async def test_invitations_are_mailed_unless_a_person_chooses_otherwise(
+    api: Api, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    assert await api.ok(omar, "GET", "/v1/notification-settings") == {"mailed": ["invitation"]}
+
+    chosen = await api.ok(
+        omar, "PUT", "/v1/notification-settings", json={"mailed": ["sale", "withdrawal"]}
+    )
+    refused = await api.call(omar, "PUT", "/v1/notification-settings", json={"mailed": ["spam"]})
+
+    assert chosen == {"mailed": ["sale", "withdrawal"]}
+    assert refused.status_code == 422
+    assert await api.ok(omar, "GET", "/v1/notification-settings") == chosen
+    assert await api.ok(ines, "GET", "/v1/notification-settings") == {"mailed": ["invitation"]}
