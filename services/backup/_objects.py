@@ -40,7 +40,6 @@ async def is_empty(store: ObjectStore) -> bool:
 
 
 async def copy_in(store: ObjectStore, backup: Path, entries: list[ObjectEntry]) -> None:
-    await store.ensure_bucket()
     for entry in entries:
         with object_path(backup, entry.key).open("rb") as handle:
             if entry.content_type:

@@ -13,11 +13,13 @@ backup began: a checkpoint kept then is a prefix of the restored log.
 import asyncio
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from pydantic import ValidationError
@@ -35,7 +37,7 @@ from services.backup.errors import BackupError
 from services.kit.db import is_sqlite
 from services.kit.migrations import alembic_config
 from services.stack import DATABASE_COMPONENTS
-from storage import StorageSettings, create_object_store
+from storage import StorageError, StorageSettings, create_object_store
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -79,7 +81,8 @@ def backup(env: Mapping[str, str], target: Path) -> BackupManifest:
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: back up into a new directory")
     (target / "databases").mkdir(parents=True, exist_ok=True)
-    manifest = asyncio.run(_take(env, target))
+    with _failures_explained():
+        manifest = asyncio.run(_take(env, target))
     (target / MANIFEST).write_text(manifest.model_dump_json(indent=2))
     return manifest
 
@@ -193,7 +196,18 @@ def _check_plan(
 
 def restore(env: Mapping[str, str], source: Path, *, replace: bool) -> BackupManifest:
     """Write the backup into the configured databases and bucket; the caller migrates."""
-    return asyncio.run(_put_back(env, source, replace=replace))
+    with _failures_explained():
+        return asyncio.run(_put_back(env, source, replace=replace))
+
+
+@contextmanager
+def _failures_explained() -> Iterator[None]:
+    try:
+        yield
+    except StorageError as error:
+        raise BackupError(f"the object store failed: {error}") from error
+    except (asyncpg.PostgresError, OSError) as error:
+        raise BackupError(f"the database failed: {error}") from error
 
 
 async def _put_back(env: Mapping[str, str], source: Path, *, replace: bool) -> BackupManifest:
@@ -202,6 +216,7 @@ async def _put_back(env: Mapping[str, str], source: Path, *, replace: bool) -> B
     await asyncio.to_thread(check_files, source, manifest)
     store = create_object_store(storage_settings(env))
     try:
+        await store.ensure_bucket()
         if not replace:
             await _refuse_non_empty(plan, await _objects.is_empty(store))
         for entry, placement in plan:
