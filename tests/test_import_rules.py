@@ -90,7 +90,14 @@ PLATFORM = frozenset(
     {"gateway", "storage", "fastapi", "starlette", "uvicorn", "strawberry", "sqlalchemy", "alembic"}
     | {"asyncpg", "aiosqlite", "boto3"}
 )
-PLATFORM_COMMANDS = (["up"], ["migrate"], ["keygen"], ["revision", "audit", "-m", "a change"])
+PLATFORM_COMMANDS = (
+    ["up"],
+    ["migrate"],
+    ["backup", "out"],
+    ["restore", "out"],
+    ["keygen"],
+    ["revision", "audit", "-m", "a change"],
+)
 
 
 def platform_modules(modules: set[str]) -> set[str]:
