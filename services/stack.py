@@ -24,6 +24,7 @@ import httpx
 
 from assent.protocol import generate_seed
 from gateway.accounts.keys import key_from_secret
+from services.kit.internal_token import load_private_key, public_key_text
 from services.kit.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +65,16 @@ ADMIN_KEY = "ASSENT_ADMIN_KEY"
 # Settings that are credentials, by name: a process gets one only when its component
 # lists it. A secret setting added later is withheld from every process until it is.
 SECRET_SETTING = re.compile(r"^ASSENT_\w*(SECRET|SIGNING_KEY|ADMIN_KEY|PASSWORD)")
-# What signs and verifies the tokens of calls between the platform's processes.
-INTERNAL_CALLS = frozenset({"ASSENT_INTERNAL_TOKEN_SECRET"})
+# The public keys of every issuer of internal tokens: not a secret, every process reads it.
+INTERNAL_PUBLIC_KEYS = "ASSENT_INTERNAL_PUBLIC_KEYS"
+
+
+def internal_signing_key(component: str) -> str:
+    """The setting of the key one component signs the tokens of its calls with: each
+    process holds its own and no other, so one taken over cannot speak as another."""
+    return f"ASSENT_{component.upper()}_INTERNAL_SIGNING_KEY"
+
+
 # What writes objects to S3 ...
 STORE_WRITES = frozenset({"ASSENT_STORAGE_S3_SECRET_ACCESS_KEY"})
 # ... and what, besides, signs URLs for browsers and labs to upload and download by.
@@ -77,7 +86,14 @@ GATEWAY = Component(
     0,
     ROOT / "gateway/accounts/migrations",
     # People's sign-in: the secret their links and CSRF tokens derive from; their mail.
-    INTERNAL_CALLS | {ADMIN_KEY, "ASSENT_GATEWAY_SESSION_SECRET", "ASSENT_GATEWAY_SMTP_PASSWORD"},
+    frozenset(
+        {
+            internal_signing_key("gateway"),
+            ADMIN_KEY,
+            "ASSENT_GATEWAY_SESSION_SECRET",
+            "ASSENT_GATEWAY_SMTP_PASSWORD",
+        }
+    ),
 )
 SERVICES = (
     Component(
@@ -86,7 +102,7 @@ SERVICES = (
         1,
         ROOT / "services/catalogue/migrations",
         # Presigns creators' uploads.
-        INTERNAL_CALLS | STORE_WRITES | URL_SIGNING,
+        STORE_WRITES | URL_SIGNING | {internal_signing_key("catalogue")},
     ),
     Component(
         "licensing",
@@ -95,13 +111,15 @@ SERVICES = (
         ROOT / "services/licensing/migrations",
         # Signs certificates; takes card payments (Stripe's key and webhook secret); mails
         # payout account confirmations.
-        INTERNAL_CALLS
-        | {
-            "ASSENT_LICENSING_SIGNING_KEY",
-            "ASSENT_LICENSING_STRIPE_SECRET_KEY",
-            "ASSENT_LICENSING_STRIPE_WEBHOOK_SECRET",
-            "ASSENT_LICENSING_SMTP_PASSWORD",
-        },
+        frozenset(
+            {
+                internal_signing_key("licensing"),
+                "ASSENT_LICENSING_SIGNING_KEY",
+                "ASSENT_LICENSING_STRIPE_SECRET_KEY",
+                "ASSENT_LICENSING_STRIPE_WEBHOOK_SECRET",
+                "ASSENT_LICENSING_SMTP_PASSWORD",
+            }
+        ),
     ),
     Component(
         "delivery",
@@ -109,10 +127,13 @@ SERVICES = (
         3,
         ROOT / "services/delivery/migrations",
         # Presigns buyers' downloads.
-        INTERNAL_CALLS
-        | STORE_WRITES
+        STORE_WRITES
         | URL_SIGNING
-        | {"ASSENT_DELIVERY_SIGNING_KEY", "ASSENT_DELIVERY_WATERMARK_SECRET"},
+        | {
+            internal_signing_key("delivery"),
+            "ASSENT_DELIVERY_SIGNING_KEY",
+            "ASSENT_DELIVERY_WATERMARK_SECRET",
+        },
     ),
     Component(
         "audit",
@@ -120,7 +141,7 @@ SERVICES = (
         4,
         ROOT / "services/audit/migrations",
         # Writes checkpoints to the store, never presigns.
-        INTERNAL_CALLS | STORE_WRITES | {"ASSENT_AUDIT_SIGNING_KEY"},
+        STORE_WRITES | {internal_signing_key("audit"), "ASSENT_AUDIT_SIGNING_KEY"},
     ),
 )
 OBJECT_SERVER = Component(
@@ -140,7 +161,10 @@ class StackError(Exception):
 
 def _new_secrets() -> dict[str, str]:
     return {
-        "internal_token_secret": secrets.token_urlsafe(48),
+        **{
+            f"{component.name}_internal_signing_key": generate_seed()
+            for component in DATABASE_COMPONENTS
+        },
         "storage_signing_secret": secrets.token_urlsafe(48),
         "licensing_signing_key": generate_seed(),
         "delivery_signing_key": generate_seed(),
@@ -183,7 +207,15 @@ def stack_environment(
     # Only the operator reads the data: it holds key hashes, emails and the secrets.
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stored = _load_or_create_secrets(data_dir)
-    env.setdefault("ASSENT_INTERNAL_TOKEN_SECRET", stored["internal_token_secret"])
+    public_keys: dict[str, str] = {}
+    for component in DATABASE_COMPONENTS:
+        setting = internal_signing_key(component.name)
+        key = env.setdefault(setting, stored[f"{component.name}_internal_signing_key"])
+        try:
+            public_keys[component.name] = public_key_text(load_private_key(key, setting=setting))
+        except ValueError as exc:
+            raise StackError(str(exc)) from exc
+    env.setdefault(INTERNAL_PUBLIC_KEYS, json.dumps(public_keys))
     env.setdefault("ASSENT_LICENSING_SIGNING_KEY", stored["licensing_signing_key"])
     env.setdefault("ASSENT_DELIVERY_SIGNING_KEY", stored["delivery_signing_key"])
     env.setdefault("ASSENT_DELIVERY_WATERMARK_SECRET", stored["delivery_watermark_secret"])

@@ -71,6 +71,8 @@ def create_app(
             **NOTIFYING,
         },
         object_store=store,
+        # Licensing reads works for quotes and searches for bundles.
+        readers=frozenset({"licensing"}),
     )
     app.state.catalogue_storage = Storage(store, storage_settings)
     return app

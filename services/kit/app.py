@@ -22,7 +22,15 @@ from services.contracts.roles import Role
 from services.kit.client import new_transport
 from services.kit.db import create_engine, create_sessionmaker, get_session, is_sqlite, utcnow
 from services.kit.errors import Forbidden, Unauthenticated, error_responses, install_error_handlers
-from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier, require_role
+from services.kit.internal_token import (
+    GATEWAY,
+    CurrentCaller,
+    TokenSigner,
+    TokenVerifier,
+    load_private_key,
+    public_keys_for,
+    require_role,
+)
 from services.kit.limits import BodySizeLimitMiddleware
 from services.kit.logging import RequestContextMiddleware, configure_logging
 from services.kit.metrics import MetricsMiddleware, ProcessMetrics
@@ -54,13 +62,27 @@ def create_service_app(
     on_startup: StartupHook | None = None,
     version: str = "0.1.0",
     tracing: Tracing | None = None,
+    readers: frozenset[str] = frozenset(),
 ) -> FastAPI:
-    """`tracing` defaults to what the `OTEL_*` variables configure (off unless set)."""
+    """`tracing` defaults to what the `OTEL_*` variables configure (off unless set).
+    `readers`: the services that may call this one's `ReadingCaller` endpoints; besides
+    them it accepts the gateway and the publishers of the events it receives."""
     configure_logging(name, settings.log_level)
     tracing = tracing or Tracing.from_environment(name)
-    secret = settings.internal_token_secret.get_secret_value()
-    verifier = TokenVerifier(secret, audience=name)
-    signer = TokenSigner(secret, issuer=name)
+    receiver = event_handlers
+    if receiver is not None and not isinstance(receiver, EventReceiver):
+        receiver = EventReceiver.per_event(receiver) if receiver else None
+    issuers = frozenset({GATEWAY}) | readers | (receiver.publishers if receiver else frozenset())
+    verifier = TokenVerifier(
+        public_keys_for(settings.internal_public_keys, issuers), audience=name, readers=readers
+    )
+    signer = TokenSigner(
+        load_private_key(
+            settings.internal_signing_key.get_secret_value(),
+            setting=f"ASSENT_{name.upper()}_INTERNAL_SIGNING_KEY",
+        ),
+        issuer=name,
+    )
     database_url, schema = settings.database(name)
     engine = create_engine(
         database_url,
@@ -190,12 +212,7 @@ def create_service_app(
             checked_at=utcnow(),
         )
 
-    if event_handlers:
-        receiver = (
-            event_handlers
-            if isinstance(event_handlers, EventReceiver)
-            else EventReceiver.per_event(event_handlers)
-        )
+    if receiver:
         app.include_router(event_router(receiver, tracer=tracer))
     for router in routers:
         app.include_router(router)

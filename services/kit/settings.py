@@ -37,8 +37,13 @@ class ServiceSettings(BaseSettings):
     # One PostgreSQL database for every component (`ASSENT_DATABASE_URL`): used when the
     # component's own URL is not set, in a schema named after the component.
     shared_database_url: str | None = Field(default=None, validation_alias=shared("database_url"))
-    internal_token_secret: SecretStr = Field(
-        default=SecretStr(""), validation_alias=shared("internal_token_secret")
+    # This process's own Ed25519 key for the tokens of its calls to services
+    # (`ASSENT_<COMPONENT>_INTERNAL_SIGNING_KEY`: PEM or the base64 of the 32-byte seed),
+    # and every issuer's public key (`ASSENT_INTERNAL_PUBLIC_KEYS`, JSON: issuer -> PEM or
+    # base64), of which a process loads only those of the issuers it accepts.
+    internal_signing_key: SecretStr = SecretStr("")
+    internal_public_keys: dict[str, str] = Field(
+        default_factory=dict, validation_alias=shared("internal_public_keys")
     )
     catalogue_url: str = Field(
         default="http://127.0.0.1:8001", validation_alias=shared("catalogue_url")

@@ -12,9 +12,11 @@ from services.contracts.licensing import MAX_BUNDLE_WORKS
 from services.contracts.roles import Role
 from services.kit.client import ServiceClient, ServiceResponse
 from services.kit.errors import FieldError, InvalidRequest, ServiceUnavailable
-from services.kit.internal_token import Caller
+from services.kit.internal_token import service_subject
 
-SERVICE_SUBJECT = "licensing"
+# Licensing reads the catalogue as itself: no service's token may carry a user.
+SERVICE_SUBJECT = service_subject("licensing")
+SERVICE_ROLES = frozenset({Role.SERVICE})
 T = TypeVar("T")
 _WORKS = TypeAdapter(list[WorkRead])
 _PAGE = TypeAdapter(WorkPage)
@@ -39,16 +41,17 @@ class CatalogueClient:
             "GET",
             "/v1/works",
             subject=SERVICE_SUBJECT,
-            roles=frozenset({Role.SERVICE}),
+            roles=SERVICE_ROLES,
             params=[("id", str(work_id)) for work_id in ids],
         )
         self._require_success(response)
         return self._parse(response, _WORKS)
 
-    async def search(self, caller: Caller, search: WorkSearch) -> list[uuid.UUID]:
-        """Every work the search finds for this buyer, up to a bundle's limit.
+    async def search(self, search: WorkSearch) -> list[uuid.UUID]:
+        """Every listed work the search finds, up to a bundle's limit.
 
-        Searched as the buyer, so the bundle holds exactly what they were shown.
+        A buyer is shown listed works only, so the bundle holds exactly what they were
+        shown; `mine` (a creator's own works in every state) finds nothing here.
         """
         params = _search_params(search)
         found: dict[uuid.UUID, None] = {}
@@ -60,9 +63,8 @@ class CatalogueClient:
             response = await self._client.request(
                 "GET",
                 "/v1/works/search",
-                subject=caller.subject,
-                roles=caller.roles,
-                name=caller.name,
+                subject=SERVICE_SUBJECT,
+                roles=SERVICE_ROLES,
                 params=page_params,
             )
             if response.status_code == 400:

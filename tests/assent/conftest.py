@@ -35,6 +35,7 @@ from tests.assent.stand_in import (
     url_of,
 )
 from tests.fixtures.database import fresh_database
+from tests.fixtures.internal_keys import key_settings
 
 UNREACHABLE = "http://127.0.0.1:9"
 CREATE_KEY = """mutation { createApiKey(name: "sdk test") {
@@ -150,7 +151,7 @@ def lonely_gateway(postgres_server: str) -> Iterator[tuple[str, str]]:
             database_url=database_url,
             database_schema="gateway",
             ASSENT_ADMIN_KEY=admin_key,
-            ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
+            **key_settings("gateway"),
             ASSENT_CATALOGUE_URL=UNREACHABLE,
             ASSENT_LICENSING_URL=UNREACHABLE,
             ASSENT_DELIVERY_URL=UNREACHABLE,

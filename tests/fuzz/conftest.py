@@ -22,12 +22,13 @@ from services.contracts.roles import Role
 from services.kit import app as services_kit_app
 from services.kit.client import HttpxTransport
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
+from tests.fixtures.internal_keys import key_settings
 from tests.fuzz.runner import FUZZ_CASES, GraphQLTarget, Target
 from tests.services.audit import helpers as audit_events
 from tests.services.audit.conftest import audit_storage_settings, shared_audit_app
 from tests.services.audit.helpers import AuditApi
 from tests.services.catalogue.conftest import catalogue_storage_settings, shared_app
-from tests.services.catalogue.helpers import SECRET, Actor, create_work, list_work
+from tests.services.catalogue.helpers import Actor, create_work, list_work
 from tests.services.catalogue.helpers import Api as CatalogueApi
 from tests.services.delivery.conftest import (
     CATALOGUE_URL,
@@ -231,7 +232,7 @@ async def graphql_target(
         {
             "database_url": migrated_postgres,
             "database_schema": "gateway",
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("gateway"),
             **{f"ASSENT_{name.upper()}_URL": f"http://{name}.fuzz" for name in services},
         }
     )

@@ -1,4 +1,3 @@
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +11,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.internal_keys import key_settings
 
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -22,7 +22,7 @@ def unattached_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(
         database_url=database_url,
         database_schema="gateway",
-        ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
+        **key_settings("gateway"),
         ASSENT_CATALOGUE_URL=UNREACHABLE,
         ASSENT_LICENSING_URL=UNREACHABLE,
         ASSENT_DELIVERY_URL=UNREACHABLE,

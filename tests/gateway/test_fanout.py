@@ -28,7 +28,8 @@ from storage import ObjectStore
 from storage.keys import work_version_key
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
 from tests.fixtures.graphql import GraphQLClient
-from tests.services.catalogue.helpers import SECRET, Actor
+from tests.fixtures.internal_keys import key_settings
+from tests.services.catalogue.helpers import Actor
 from tests.services.catalogue.helpers import Api as CatalogueApi
 from tests.services.delivery.conftest import (
     shared_catalogue_app,
@@ -152,7 +153,7 @@ async def gateway(
         {
             "database_url": migrated_postgres,
             "database_schema": "gateway",
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("gateway"),
             **{f"ASSENT_{name.upper()}_URL": url for name, url in urls.items()},
         }
     )

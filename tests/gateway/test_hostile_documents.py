@@ -24,6 +24,7 @@ import pytest
 
 from gateway.config import Settings
 from gateway.schema import build_schema
+from tests.fixtures.internal_keys import key_env
 from tests.gateway.conftest import UNREACHABLE, unattached_settings
 
 STALL_GUARD_CPU_SECONDS = 1.0
@@ -195,7 +196,7 @@ def served_gateway(migrated_postgres: str) -> Iterator[str]:
         **os.environ,
         "ASSENT_GATEWAY_DATABASE_URL": migrated_postgres,
         "ASSENT_GATEWAY_DATABASE_SCHEMA": "gateway",
-        "ASSENT_INTERNAL_TOKEN_SECRET": settings.internal_token_secret.get_secret_value(),
+        **key_env("gateway"),
         "ASSENT_LOG_LEVEL": "WARNING",
         **{f"ASSENT_{name.upper()}_URL": UNREACHABLE for name in settings.service_urls()},
     }

@@ -23,10 +23,11 @@ from services.kit.client import HttpxTransport
 from services.kit.migrations import upgrade
 from tests.fixtures.database import connect_rolled_back, fresh_database, join_test_transaction
 from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.internal_keys import key_settings
 from tests.gateway.test_accounts import CREATE_KEY, ME, REGISTER
 from tests.gateway.test_commit_failure import GATEWAY_MIGRATIONS
 from tests.gateway.test_fanout import StalledServer
-from tests.services.catalogue.helpers import SECRET, Actor
+from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.conftest import catalogue_app, licensing_app
 from tests.services.licensing.helpers import Api as LicensingApi
 from tests.services.licensing.helpers import listed_work
@@ -102,7 +103,7 @@ async def gateway(
         {
             "database_url": database_url,
             "database_schema": "gateway",
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("gateway"),
             "ASSENT_CATALOGUE_URL": DOWN,
             "ASSENT_LICENSING_URL": LICENSING_URL,
             "ASSENT_DELIVERY_URL": delivery_url,

@@ -1,7 +1,6 @@
 """Rate limits per API key and per client address, on a gateway of its own with a small
 bucket (the shared fixtures keep the generous defaults)."""
 
-import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.rate_limits import RateLimited, RateLimiter
 from tests.fixtures.database import join_test_transaction
+from tests.fixtures.internal_keys import key_settings
 
 UNREACHABLE = "http://127.0.0.1:9"
 ME = {"query": "{ me { __typename } }"}
@@ -106,7 +106,7 @@ async def limited(
     settings = Settings(
         database_url=migrated_postgres,
         database_schema="gateway",
-        ASSENT_INTERNAL_TOKEN_SECRET=secrets.token_urlsafe(32),
+        **key_settings("gateway"),
         ASSENT_CATALOGUE_URL=UNREACHABLE,
         ASSENT_LICENSING_URL=UNREACHABLE,
         ASSENT_DELIVERY_URL=UNREACHABLE,

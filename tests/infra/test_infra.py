@@ -25,7 +25,12 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource
 
 from assent.cli import build_parser
-from services.stack import DATABASE_COMPONENTS, Component, components_for
+from services.stack import (
+    DATABASE_COMPONENTS,
+    Component,
+    components_for,
+    internal_signing_key,
+)
 from storage.object_store import StorageSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,6 +144,10 @@ def load_kustomization() -> Manifest:
     return loaded
 
 
+def internal_key_secret(component: str) -> str:
+    return f"assent-{component}-internal-key"
+
+
 def dotenv_keys(path: Path) -> dict[str, str]:
     pairs = (
         line.split("=", 1)
@@ -247,7 +256,9 @@ def test_compose_gives_each_service_its_components_settings() -> None:
     services = load_compose()["services"]
     # The merge keys (<<) resolve: the storage users got both shared blocks.
     assert "ASSENT_STORAGE_BACKEND" in services["delivery"]["environment"]
-    assert "ASSENT_INTERNAL_TOKEN_SECRET" in services["delivery"]["environment"]
+    # Each its own internal token key (another's would be a setting it does not read).
+    assert "ASSENT_DELIVERY_INTERNAL_SIGNING_KEY" in services["delivery"]["environment"]
+    assert "ASSENT_INTERNAL_PUBLIC_KEYS" in services["delivery"]["environment"]
     # The gateway learns where the store is, for the portal's uploads, but no credentials.
     assert services["gateway"]["environment"]["ASSENT_STORAGE_BACKEND"] == "s3"
     assert "ASSENT_STORAGE_S3_SECRET_ACCESS_KEY" not in services["gateway"]["environment"]
@@ -357,9 +368,13 @@ def env_problems(
         if name in secrets and origin != "secret"
     ]
     secret_keys = dotenv_keys(K8S / "secret.env.example")
+    # A component's internal token key comes from its own Secret, which no other reads.
+    own_keys = {(internal_key_secret(c.name), internal_signing_key(c.name)) for c in reads}
     for entry in container.get("env", []):
         reference = entry.get("valueFrom", {}).get("secretKeyRef")
-        if reference and reference["key"] not in secret_keys:
+        if not reference or (reference["name"], reference["key"]) in own_keys:
+            continue
+        if reference["name"] != "assent" or reference["key"] not in secret_keys:
             problems.append(f"{where}: secret key {reference['key']} is not in secret.env.example")
     return problems
 
@@ -477,8 +492,14 @@ def test_kustomization_lists_every_manifest_and_its_secret_source() -> None:
     kustomization = load_kustomization()
     manifests = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert sorted(kustomization["resources"]) == sorted(manifests)
-    (generator,) = kustomization["secretGenerator"]
+    generator, *internal_keys = kustomization["secretGenerator"]
     (source,) = generator["envs"]
+    # One Secret per component's internal token key, from a file that stays out of git.
+    assert {key["name"]: key["files"] for key in internal_keys} == {
+        internal_key_secret(c.name): [f"{internal_signing_key(c.name)}=internal-keys/{c.name}.key"]
+        for c in DATABASE_COMPONENTS
+    }
+    assert "k8s/internal-keys/" in (INFRA / ".gitignore").read_text().split()
     # The real file stays out of git; its example must exist beside it.
     assert (K8S / f"{source}.example").is_file()
     assert f"k8s/{source}" in (INFRA / ".gitignore").read_text().split()
@@ -545,7 +566,7 @@ def test_valid_names_come_from_prefixes_and_aliases() -> None:
     assert secret_env([BY_NAME["delivery"]]) >= {
         "ASSENT_DELIVERY_SIGNING_KEY",
         "ASSENT_DELIVERY_WATERMARK_SECRET",
-        "ASSENT_INTERNAL_TOKEN_SECRET",
+        "ASSENT_DELIVERY_INTERNAL_SIGNING_KEY",
         "ASSENT_STORAGE_S3_SECRET_ACCESS_KEY",
     }
 

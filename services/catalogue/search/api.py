@@ -7,8 +7,14 @@ from fastapi import Query, status
 from services.catalogue.routes import Session, catalogue_router
 from services.catalogue.search.service import search_service
 from services.contracts.catalogue import WorkPage, WorkSearch
-from services.kit.errors import ErrorBody, InvalidRequest, Unauthenticated, error_responses
-from services.kit.internal_token import CurrentCaller
+from services.kit.errors import (
+    ErrorBody,
+    Forbidden,
+    InvalidRequest,
+    Unauthenticated,
+    error_responses,
+)
+from services.kit.internal_token import ReadingCaller
 
 router = catalogue_router()
 
@@ -16,12 +22,12 @@ router = catalogue_router()
 @router.get(
     "/works/search",
     responses={
-        **error_responses(Unauthenticated, InvalidRequest),
+        **error_responses(Unauthenticated, Forbidden, InvalidRequest),
         status.HTTP_422_UNPROCESSABLE_CONTENT: {"model": ErrorBody},
     },
 )
 async def search_works(
-    caller: CurrentCaller, search: Annotated[WorkSearch, Query()], session: Session
+    caller: ReadingCaller, search: Annotated[WorkSearch, Query()], session: Session
 ) -> WorkPage:
     """Search works: buyers see listed works; `mine` gives a creator's own in every state."""
     return await search_service.search(session, caller, search)

@@ -27,7 +27,7 @@ from services.kit.errors import (
     Unauthenticated,
     error_responses,
 )
-from services.kit.internal_token import CurrentCaller
+from services.kit.internal_token import CurrentCaller, ReadingCaller
 
 router = catalogue_router()
 
@@ -44,8 +44,8 @@ async def create_work(
     return await work_service.create(session, caller, work, storage=storage)
 
 
-@router.get("/works", responses=error_responses(Unauthenticated))
-async def get_works(ids: Ids, caller: CurrentCaller, session: Session) -> list[WorkRead]:
+@router.get("/works", responses=error_responses(Unauthenticated, Forbidden))
+async def get_works(ids: Ids, caller: ReadingCaller, session: Session) -> list[WorkRead]:
     """Batch read in the order asked; works that are missing or hidden are left out."""
     return await work_service.get_many(session, caller, ids)
 

@@ -13,6 +13,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.events import (
+    PUBLISHERS,
     EventBatch,
     EventBatchReceipt,
     EventEnvelope,
@@ -28,7 +29,7 @@ from services.kit.errors import (
     Unauthenticated,
     error_responses,
 )
-from services.kit.internal_token import CurrentCaller, require_role
+from services.kit.internal_token import GATEWAY, Caller, PublishingCaller, require_role
 from services.kit.outbox._tables import InboxEvent
 from services.kit.tracing import receiving_spans
 
@@ -54,6 +55,16 @@ class EventReceiver:
                 await handlers[envelope.topic](session, envelope)
 
         return cls(frozenset(handlers), handle)
+
+    @property
+    def publishers(self) -> frozenset[str]:
+        """The issuers whose relays post this receiver's topics."""
+        return frozenset(issuer for topic in self.topics for issuer in publishers(topic))
+
+
+def publishers(topic: Topic) -> tuple[str, ...]:
+    source = PUBLISHERS[topic]
+    return (source,) if isinstance(source, str) else source
 
 
 async def _record_receipts(
@@ -85,15 +96,21 @@ async def _receive(
     receiver: EventReceiver,
     envelopes: Sequence[EventEnvelope],
     *,
+    caller: Caller,
     tracer: Tracer,
     trace_parents: Sequence[str | None] | None = None,
 ) -> list[EventReceipt]:
     """Handle the events in order, in the caller's transaction; redelivered ids are
-    acknowledged and skipped. An event this service does not receive refuses them all.
-    `trace_parents` are the traces the events were written in (one per event)."""
+    acknowledged and skipped. An event this service does not receive, or that the
+    caller does not publish, refuses them all. `trace_parents` are the traces the events
+    were written in (one per event)."""
+    require_role(caller, Role.SERVICE)
     for envelope in envelopes:
         if envelope.topic not in receiver.topics:
             raise InvalidRequest(f"this service does not receive {envelope.topic}")
+        # The gateway, which may already act as any admin, is not narrowed further.
+        if caller.issuer != GATEWAY and caller.issuer not in publishers(envelope.topic):
+            raise Forbidden(f"{caller.issuer} does not publish {envelope.topic}")
     new = await _record_receipts(session, envelopes)
     receipts: list[EventReceipt] = []
     handled: list[EventEnvelope] = []
@@ -137,12 +154,11 @@ def event_router(receiver: EventReceiver, *, tracer: Tracer) -> APIRouter:
     )
     async def receive_event(
         envelope: EventEnvelope,
-        caller: CurrentCaller,
+        caller: PublishingCaller,
         session: AsyncSession = Depends(get_session, scope="function"),
     ) -> EventReceipt:
         """Receive one outbox event; a redelivered event id is acknowledged and ignored."""
-        require_role(caller, Role.SERVICE)
-        (receipt,) = await _receive(session, receiver, [envelope], tracer=tracer)
+        (receipt,) = await _receive(session, receiver, [envelope], caller=caller, tracer=tracer)
         return receipt
 
     @router.post(
@@ -152,14 +168,18 @@ def event_router(receiver: EventReceiver, *, tracer: Tracer) -> APIRouter:
     )
     async def receive_events(
         batch: EventBatch,
-        caller: CurrentCaller,
+        caller: PublishingCaller,
         session: AsyncSession = Depends(get_session, scope="function"),
     ) -> EventBatchReceipt:
         """Receive outbox events in order, all in one transaction; redelivered event ids
         are acknowledged and ignored."""
-        require_role(caller, Role.SERVICE)
         receipts = await _receive(
-            session, receiver, batch.events, tracer=tracer, trace_parents=batch.trace_parents
+            session,
+            receiver,
+            batch.events,
+            caller=caller,
+            tracer=tracer,
+            trace_parents=batch.trace_parents,
         )
         return EventBatchReceipt(receipts=receipts)
 

@@ -39,7 +39,6 @@ from sqlalchemy import Table, and_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.contracts.events import EventEnvelope, Topic, receivers_of
-from services.contracts.roles import Role
 from services.kit.client import Transport, TransportFailed
 from services.kit.db import utcnow
 from services.kit.internal_token import TokenSigner
@@ -385,11 +384,7 @@ class OutboxRelay:
             if any(trace_parents):
                 close = _TRACED_BATCH_CLOSE + orjson.dumps(trace_parents) + b"}"
             path, content = "/internal/events/batch", _BATCH_OPEN + b",".join(bodies) + close
-        token = self._signer.sign(
-            subject=f"service:{self._source}",
-            roles=frozenset({Role.SERVICE}),
-            audience=head.destination,
-        )
+        token = self._signer.sign_as_service(audience=head.destination)
         try:
             with sending_span(self._tracer, head.destination, trace_parents) as sent_in:
                 headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}

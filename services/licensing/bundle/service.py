@@ -43,7 +43,7 @@ class BundleService:
             )
         check_currency(bundle_in.currency)
         if bundle_in.search is not None:
-            work_ids = await catalogue.search(caller, bundle_in.search)
+            work_ids = await catalogue.search(bundle_in.search)
             if not work_ids:
                 raise InvalidRequest(
                     "the search finds no works",

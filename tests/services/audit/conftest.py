@@ -21,9 +21,10 @@ from services.audit.sequencer import Sequencer
 from services.contracts.roles import Role
 from storage import ObjectStore, StorageSettings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
+from tests.fixtures.internal_keys import key_settings
 from tests.fixtures.storage import S3Server, s3_storage_settings, unique_bucket
 from tests.services.audit.helpers import AuditApi
-from tests.services.catalogue.helpers import SECRET, Actor
+from tests.services.catalogue.helpers import Actor
 
 UNREACHABLE = "http://127.0.0.1:9"
 # One checkpoint key for every audit app of the run, as replicas share theirs: an app
@@ -39,7 +40,7 @@ def audit_settings(database_url: str, **overrides: object) -> Settings:
             "database_pool_size": 2,
             "signing_key": SIGNING_KEY,
             "checkpoint_interval_seconds": 0,
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("audit"),
             "ASSENT_CATALOGUE_URL": UNREACHABLE,
             "ASSENT_LICENSING_URL": UNREACHABLE,
             "ASSENT_DELIVERY_URL": UNREACHABLE,

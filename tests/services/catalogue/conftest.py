@@ -17,8 +17,9 @@ from services.catalogue.config import Settings
 from services.contracts.roles import Role
 from storage import ObjectStore, StorageSettings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
+from tests.fixtures.internal_keys import key_settings
 from tests.fixtures.storage import TEST_PART_SIZES, S3Server, s3_storage_settings, unique_bucket
-from tests.services.catalogue.helpers import SECRET, Actor, Api
+from tests.services.catalogue.helpers import Actor, Api
 
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -38,7 +39,7 @@ async def shared_app(
             "database_url": migrated_postgres,
             "database_schema": "catalogue",
             "database_pool_size": 2,
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("catalogue"),
             "ASSENT_LICENSING_URL": UNREACHABLE,
             "ASSENT_DELIVERY_URL": UNREACHABLE,
             "ASSENT_AUDIT_URL": UNREACHABLE,

@@ -32,12 +32,12 @@ from services.contracts.catalogue import (
 )
 from services.contracts.roles import Role
 from services.kit.db import utcnow
-from services.kit.internal_token import Caller, TokenSigner
+from services.kit.internal_token import Caller
 from services.kit.outbox import OutboxDelivery
+from tests.fixtures.internal_keys import signer
 from tests.fixtures.rest import RestApi
 
-SECRET = "catalogue-tests-internal-token-secret-0123456789"
-SIGNER = TokenSigner(SECRET, issuer="gateway")
+SIGNER = signer("gateway")
 OPT_IN = CURRENT[StatementScope.OPT_IN]
 """The statement a creator agrees to now when consenting."""
 ATTESTED = RightsAttestation(owns_rights=True, depicts_identifiable_people=False)

@@ -6,8 +6,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.models import Creator
-from services.kit.internal_token import TokenSigner
-from tests.services.catalogue.helpers import SECRET, Actor, Api, count, work_payload
+from tests.fixtures.internal_keys import signer
+from tests.services.catalogue.helpers import Actor, Api, count, work_payload
 
 
 def _duet(
@@ -41,11 +41,11 @@ async def test_a_creator_the_gateway_confirmed_is_accepted_before_its_registrati
     assert await count(session, Creator) == 2
 
 
-async def test_a_confirmation_from_another_issuer_is_ignored(
+async def test_a_confirmation_from_another_issuer_is_refused(
     api: Api, session: AsyncSession, ines: Actor
 ) -> None:
     partner = uuid.uuid4()
-    token = TokenSigner(SECRET, issuer="licensing").sign(
+    token = signer("licensing").sign(
         subject=ines.subject, roles=ines.roles, audience="catalogue", name=ines.name
     )
     payload = _duet(ines, partner, confirmed=[{"id": str(partner), "name": "Forged"}])
@@ -54,8 +54,9 @@ async def test_a_confirmation_from_another_issuer_is_ignored(
         "/v1/works", json=payload, headers={"authorization": f"Bearer {token}"}
     )
 
-    assert response.status_code == 400, response.text
-    assert [(f["field"], f["code"]) for f in response.json()["fields"]] == [
-        ("shares.1.creator_id", "unknown_creator")
-    ]
+    # Only the gateway calls on a user's behalf: licensing's key cannot create a work.
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"] == (
+        "a token from licensing may act only as licensing, never for a user"
+    )
     assert await count(session, Creator) == 0

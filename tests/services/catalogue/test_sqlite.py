@@ -19,8 +19,8 @@ from services.kit.migrations import upgrade
 from services.stack import SERVICES
 from storage import StorageSettings
 from storage.keys import work_version_key
+from tests.fixtures.internal_keys import key_settings
 from tests.services.catalogue.helpers import (
-    SECRET,
     Actor,
     Api,
     consent_payload,
@@ -38,9 +38,7 @@ async def sqlite_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     assert MIGRATIONS is not None
     url = f"sqlite+aiosqlite:///{tmp_path}/catalogue.db"
     await asyncio.to_thread(upgrade, MIGRATIONS, url, None)
-    settings = Settings.model_validate(
-        {"database_url": url, "ASSENT_INTERNAL_TOKEN_SECRET": SECRET}
-    )
+    settings = Settings.model_validate({"database_url": url, **key_settings("catalogue")})
     storage = StorageSettings(
         backend="local", local_root=tmp_path / "objects", signing_secret=SecretStr("s" * 48)
     )

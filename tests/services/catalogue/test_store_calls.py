@@ -25,7 +25,8 @@ from storage import ObjectInfo, StorageSettings, UploadedPart
 from storage.keys import work_version_key
 from storage.local import LocalObjectStore
 from storage.object_store import DEFAULT_CONTENT_TYPE, MiB
-from tests.services.catalogue.helpers import SECRET, Actor, Api, work_payload
+from tests.fixtures.internal_keys import key_settings
+from tests.services.catalogue.helpers import Actor, Api, work_payload
 
 MIGRATIONS = next(c for c in SERVICES if c.name == "catalogue").migrations
 INES = Actor(str(uuid.uuid4()), frozenset({Role.CREATOR}), "Ines Creator")
@@ -67,9 +68,7 @@ async def held(tmp_path: Path) -> AsyncIterator[tuple[Api, HeldStore]]:
     assert MIGRATIONS is not None
     url = f"sqlite+aiosqlite:///{tmp_path}/catalogue.db"
     await asyncio.to_thread(upgrade, MIGRATIONS, url, None)
-    settings = Settings.model_validate(
-        {"database_url": url, "ASSENT_INTERNAL_TOKEN_SECRET": SECRET}
-    )
+    settings = Settings.model_validate({"database_url": url, **key_settings("catalogue")})
     storage = StorageSettings(
         backend="local",
         local_root=tmp_path / "objects",

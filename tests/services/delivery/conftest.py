@@ -24,8 +24,9 @@ from services.delivery.config import Settings
 from services.kit.client import HttpxTransport
 from storage import ObjectStore, StorageSettings
 from tests.fixtures.database import connect_rolled_back, join_test_transaction
+from tests.fixtures.internal_keys import key_settings
 from tests.fixtures.storage import TEST_PART_SIZES, S3Server, s3_storage_settings, unique_bucket
-from tests.services.catalogue.helpers import SECRET, Actor, Api
+from tests.services.catalogue.helpers import Actor, Api
 from tests.services.delivery.helpers import DeliveryApi
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -43,7 +44,7 @@ def delivery_settings(database_url: str, **overrides: object) -> Settings:
             "database_pool_size": 2,
             "signing_key": SIGNING_KEY,
             "watermark_secret": "watermark-" + uuid.uuid4().hex + uuid.uuid4().hex,
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("delivery"),
             "ASSENT_CATALOGUE_URL": CATALOGUE_URL,
             "ASSENT_LICENSING_URL": UNREACHABLE,
             "ASSENT_AUDIT_URL": UNREACHABLE,
@@ -71,7 +72,7 @@ async def shared_catalogue_app(
             "database_url": migrated_postgres,
             "database_schema": "catalogue",
             "database_pool_size": 2,
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("catalogue"),
             "ASSENT_LICENSING_URL": UNREACHABLE,
             "ASSENT_DELIVERY_URL": UNREACHABLE,
             "ASSENT_AUDIT_URL": UNREACHABLE,

@@ -14,18 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.contracts.events import SUBSCRIBERS, AccountRegistered
 from services.contracts.roles import Role
 from services.kit.app import create_service_app
-from services.kit.internal_token import TokenSigner
 from services.kit.outbox import OutboxDelivery, emit
 from services.kit.settings import ServiceSettings
 from storage import ObjectStore, StorageSettings, create_object_store
+from tests.fixtures.internal_keys import key_settings, signer
 
 # The outbox is exercised with a topic only the audit log receives, so the assertions do
 # not depend on which services subscribe to account events.
 AUDIT_ONLY_TOPIC = next(
     topic for topic, receivers in SUBSCRIBERS.items() if receivers == ("audit",)
 )
-
-SECRET = "kit-tests-internal-token-secret-0123456789"
 
 
 def _settings(database_url: str) -> ServiceSettings:
@@ -34,7 +32,7 @@ def _settings(database_url: str) -> ServiceSettings:
             "database_url": database_url,
             "database_schema": "catalogue",
             "database_pool_size": 2,
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("catalogue"),
         }
     )
 
@@ -58,7 +56,7 @@ async def _serving(
 
 
 def _token(*roles: Role) -> dict[str, str]:
-    token = TokenSigner(SECRET, issuer="gateway").sign(
+    token = signer("gateway").sign(
         subject="account:operator", roles=frozenset(roles), audience="catalogue"
     )
     return {"authorization": f"Bearer {token}"}

@@ -11,16 +11,16 @@ from fastapi.responses import JSONResponse
 from services.contracts.roles import Role
 from services.kit.client import HttpxTransport, ServiceClient, query_pairs
 from services.kit.errors import ServiceUnavailable, install_error_handlers
-from services.kit.internal_token import CurrentCaller, TokenSigner, TokenVerifier
+from services.kit.internal_token import CurrentCaller
 from services.kit.logging import REQUEST_ID_HEADER, RequestContextMiddleware
+from tests.fixtures.internal_keys import signer, verifier
 
-SECRET = "kit-tests-internal-token-secret-0123456789"
 CATALOGUE_URL = "http://catalogue.internal"
 
 
 def _catalogue() -> FastAPI:
     app = FastAPI()
-    app.state.token_verifier = TokenVerifier(SECRET, audience="catalogue")
+    app.state.token_verifier = verifier("catalogue", "gateway")
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
 
@@ -57,7 +57,7 @@ def _client(http: httpx.AsyncClient, name: str = "catalogue") -> ServiceClient:
     return ServiceClient(
         name,
         CATALOGUE_URL + "/",
-        signer=TokenSigner(SECRET, issuer="gateway"),
+        signer=signer("gateway"),
         http=HttpxTransport(http),
     )
 
@@ -126,7 +126,7 @@ async def test_service_that_does_not_answer_is_unavailable(no_request_context: N
         client = ServiceClient(
             "catalogue",
             f"http://127.0.0.1:{port}",
-            signer=TokenSigner(SECRET, issuer="gateway"),
+            signer=signer("gateway"),
             http=HttpxTransport(http),
         )
 

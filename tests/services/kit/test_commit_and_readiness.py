@@ -20,8 +20,8 @@ from services.kit.db import create_engine, create_sessionmaker, get_session
 from services.kit.errors import install_error_handlers
 from services.kit.migrations import upgrade
 from services.kit.settings import ServiceSettings
+from tests.fixtures.internal_keys import key_settings
 
-SECRET = "kit-tests-internal-token-secret-0123456789"
 CATALOGUE_MIGRATIONS = Path(__file__).parents[3] / "services" / "catalogue" / "migrations"
 
 
@@ -136,7 +136,7 @@ async def _service(database_url: str, **settings: Any) -> AsyncIterator[FastAPI]
                 "database_url": database_url,
                 "database_schema": "catalogue",
                 "database_pool_size": 2,
-                "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+                **key_settings("catalogue"),
                 **settings,
             }
         ),

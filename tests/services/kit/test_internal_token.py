@@ -8,6 +8,13 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from fastapi import FastAPI
 
 from services.contracts.roles import Role
@@ -21,15 +28,23 @@ from services.kit.internal_token import (
     CurrentCaller,
     TokenSigner,
     TokenVerifier,
+    load_private_key,
+    public_key_text,
+    public_keys_for,
     require_role,
 )
 
-SECRET = "kit-tests-internal-token-secret-0123456789"
-OTHER_SECRET = "another-deployment-secret-9876543210-abcdef"
+KEY = Ed25519PrivateKey.generate()
+# The gateway's key in another deployment.
+OTHER_KEY = Ed25519PrivateKey.generate()
 
 
-def _signer(secret: str = SECRET) -> TokenSigner:
-    return TokenSigner(secret, issuer="gateway")
+def _signer(key: Ed25519PrivateKey = KEY) -> TokenSigner:
+    return TokenSigner(key, issuer="gateway")
+
+
+def _verifier(audience: str) -> TokenVerifier:
+    return TokenVerifier({"gateway": KEY.public_key()}, audience=audience)
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
@@ -57,7 +72,7 @@ def test_signed_token_verifies_for_its_audience() -> None:
         subject="account:42", roles=frozenset({Role.CREATOR, Role.BUYER}), audience="catalogue"
     )
 
-    caller = TokenVerifier(SECRET, audience="catalogue").verify(token)
+    caller = _verifier("catalogue").verify(token)
 
     assert caller.subject == "account:42"
     assert caller.roles == {Role.CREATOR, Role.BUYER}
@@ -79,18 +94,16 @@ def test_token_lives_one_minute_and_names_one_audience() -> None:
 def test_token_for_another_service_is_refused() -> None:
     token = _signer().sign(subject="account:42", roles=frozenset(), audience="licensing")
 
-    detail = _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+    detail = _refusal(_verifier("catalogue"), token)
 
     assert detail == "the internal token is for another service"
 
 
 def test_expired_token_is_refused() -> None:
     past = datetime.now(UTC) - timedelta(minutes=5)
-    token = jwt.encode(
-        _claims(iat=past, exp=past + timedelta(seconds=60)), SECRET, algorithm="HS256"
-    )
+    token = jwt.encode(_claims(iat=past, exp=past + timedelta(seconds=60)), KEY, algorithm="EdDSA")
 
-    detail = _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+    detail = _refusal(_verifier("catalogue"), token)
 
     assert detail == "the internal token has expired"
 
@@ -99,31 +112,29 @@ def test_token_just_past_expiry_is_accepted_within_the_clock_leeway() -> None:
     now = datetime.now(UTC)
     token = jwt.encode(
         _claims(iat=now - timedelta(seconds=62), exp=now - timedelta(seconds=2)),
-        SECRET,
-        algorithm="HS256",
+        KEY,
+        algorithm="EdDSA",
     )
 
-    assert TokenVerifier(SECRET, audience="catalogue").verify(token).subject == "account:1"
+    assert _verifier("catalogue").verify(token).subject == "account:1"
 
 
 def test_token_expired_beyond_the_leeway_is_refused() -> None:
     now = datetime.now(UTC)
     token = jwt.encode(
         _claims(iat=now - timedelta(seconds=70), exp=now - timedelta(seconds=10)),
-        SECRET,
-        algorithm="HS256",
+        KEY,
+        algorithm="EdDSA",
     )
 
-    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), token) == (
-        "the internal token has expired"
-    )
+    assert _refusal(_verifier("catalogue"), token) == ("the internal token has expired")
 
 
 def test_token_living_longer_than_a_signer_issues_is_refused() -> None:
     now = datetime.now(UTC)
-    token = jwt.encode(_claims(iat=now, exp=now + timedelta(hours=4)), SECRET, algorithm="HS256")
+    token = jwt.encode(_claims(iat=now, exp=now + timedelta(hours=4)), KEY, algorithm="EdDSA")
 
-    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), token) == (
+    assert _refusal(_verifier("catalogue"), token) == (
         "the internal token lives longer than a signer issues them"
     )
 
@@ -132,19 +143,19 @@ def test_token_living_a_minute_plus_the_clock_leeway_is_accepted() -> None:
     now = datetime.now(UTC)
     token = jwt.encode(
         _claims(iat=now - timedelta(seconds=1), exp=now + timedelta(seconds=64)),
-        SECRET,
-        algorithm="HS256",
+        KEY,
+        algorithm="EdDSA",
     )
 
-    assert TokenVerifier(SECRET, audience="catalogue").verify(token).subject == "account:1"
+    assert _verifier("catalogue").verify(token).subject == "account:1"
 
 
-def test_token_signed_with_another_secret_is_refused() -> None:
-    token = _signer(OTHER_SECRET).sign(
+def test_token_signed_with_another_deployments_key_is_refused() -> None:
+    token = _signer(OTHER_KEY).sign(
         subject="account:42", roles=frozenset({Role.ADMIN}), audience="catalogue"
     )
 
-    detail = _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+    detail = _refusal(_verifier("catalogue"), token)
 
     assert detail == "the internal token is not valid"
 
@@ -171,7 +182,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
 
 
 def test_a_verified_token_is_refused_once_expired(clock: Callable[[timedelta], None]) -> None:
-    verifier = TokenVerifier(SECRET, audience="catalogue")
+    verifier = _verifier("catalogue")
     token = _signer().sign(subject="account:42", roles=frozenset(), audience="catalogue")
     assert verifier.verify(token).subject == "account:42"
 
@@ -183,7 +194,7 @@ def test_a_verified_token_is_refused_once_expired(clock: Callable[[timedelta], N
 
 
 def test_a_verified_token_answers_as_its_own_caller_only() -> None:
-    verifier = TokenVerifier(SECRET, audience="catalogue")
+    verifier = _verifier("catalogue")
     signer = _signer()
     admin = signer.sign(subject="account:1", roles=frozenset({Role.ADMIN}), audience="catalogue")
     buyer = signer.sign(subject="account:2", roles=frozenset({Role.BUYER}), audience="catalogue")
@@ -203,7 +214,7 @@ def test_a_verifier_remembers_a_bounded_number_of_tokens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(internal_token, "REMEMBERED_TOKENS", 3)
-    verifier = TokenVerifier(SECRET, audience="catalogue")
+    verifier = _verifier("catalogue")
     tokens = [
         _signer().sign(subject=f"account:{n}", roles=frozenset(), audience="catalogue")
         for n in range(10)
@@ -219,7 +230,7 @@ def test_a_signer_sends_the_same_token_again_only_for_the_same_call_while_fresh(
     clock: Callable[[timedelta], None],
 ) -> None:
     signer = _signer()
-    verifier = TokenVerifier(SECRET, audience="catalogue")
+    verifier = _verifier("catalogue")
     call: dict[str, Any] = {
         "subject": "account:42",
         "roles": frozenset({Role.BUYER}),
@@ -291,7 +302,7 @@ def test_token_with_escalated_roles_is_refused() -> None:
     claims["roles"] = ["admin"]
     tampered = ".".join([header, _b64(json.dumps(claims).encode()), signature])
 
-    detail = _refusal(TokenVerifier(SECRET, audience="audit"), tampered)
+    detail = _refusal(_verifier("audit"), tampered)
 
     assert detail == "the internal token is not valid"
 
@@ -303,56 +314,78 @@ def test_unsigned_token_is_refused() -> None:
     claims["exp"] = int(claims["exp"].timestamp())
     unsigned = f"{header}.{_b64(json.dumps(claims).encode())}."
 
-    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), unsigned) == (
-        "the internal token is not valid"
-    )
+    assert _refusal(_verifier("catalogue"), unsigned) == ("the internal token is not valid")
 
 
 @pytest.mark.parametrize("missing", ["exp", "sub", "iss", "aud", "iat"])
 def test_token_without_a_required_claim_is_refused(missing: str) -> None:
     claims = _claims()
     del claims[missing]
-    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    token = jwt.encode(claims, KEY, algorithm="EdDSA")
 
-    _refusal(TokenVerifier(SECRET, audience="catalogue"), token)
+    _refusal(_verifier("catalogue"), token)
 
 
 def test_token_with_an_unknown_role_is_refused() -> None:
-    token = jwt.encode(_claims(roles=["superuser"]), SECRET, algorithm="HS256")
+    token = jwt.encode(_claims(roles=["superuser"]), KEY, algorithm="EdDSA")
 
-    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), token) == (
-        "the internal token is not valid"
-    )
+    assert _refusal(_verifier("catalogue"), token) == ("the internal token is not valid")
 
 
 def test_garbage_is_refused() -> None:
-    assert _refusal(TokenVerifier(SECRET, audience="catalogue"), "not-a-token") == (
-        "the internal token is not valid"
-    )
+    assert _refusal(_verifier("catalogue"), "not-a-token") == ("the internal token is not valid")
 
 
-@pytest.mark.parametrize("secret", ["", "short", "x" * 31, "é" * 15])
-def test_secret_shorter_than_32_bytes_is_refused(secret: str) -> None:
-    with pytest.raises(ValueError, match="at least 32 bytes"):
-        TokenSigner(secret, issuer="gateway")
-    with pytest.raises(ValueError, match="at least 32 bytes"):
-        TokenVerifier(secret, audience="catalogue")
+def test_a_token_made_with_another_algorithm_is_refused() -> None:
+    # HS256 keyed with the public key, which anyone may read: the classic confusion.
+    public = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    token = jwt.encode(_claims(), public, algorithm="HS256")
+
+    assert _refusal(_verifier("catalogue"), token) == "the internal token is not valid"
 
 
-def test_secret_of_32_bytes_is_accepted() -> None:
-    # 16 two-byte characters: the limit is on bytes, not characters.
-    secret = "é" * 16
+def test_a_private_key_is_read_from_base64_or_pem() -> None:
+    raw = base64.b64encode(KEY.private_bytes_raw()).decode()
+    pem = KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
 
-    token = TokenSigner(secret, issuer="gateway").sign(
-        subject="s", roles=frozenset(), audience="audit"
-    )
+    for text in (raw, pem):
+        token = TokenSigner(load_private_key(text, setting="S"), issuer="gateway").sign(
+            subject="s", roles=frozenset(), audience="audit"
+        )
+        assert _verifier("audit").verify(token).subject == "s"
 
-    assert TokenVerifier(secret, audience="audit").verify(token).subject == "s"
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "ASSENT_X_INTERNAL_SIGNING_KEY is not set"),
+        ("   ", "ASSENT_X_INTERNAL_SIGNING_KEY is not set"),
+        ("not base64!", "is not an Ed25519 private key"),
+        (base64.b64encode(b"x" * 31).decode(), "is not an Ed25519 private key"),
+        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "not an Ed25519"),
+    ],
+)
+def test_a_private_key_that_is_missing_or_malformed_is_refused_by_name(
+    text: str, reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        load_private_key(text, setting="ASSENT_X_INTERNAL_SIGNING_KEY")
+
+
+def test_a_process_does_not_start_without_the_key_of_an_issuer_it_accepts() -> None:
+    published = {"gateway": public_key_text(KEY), "licensing": "bad"}
+
+    with pytest.raises(ValueError, match="no key for delivery, whose calls"):
+        public_keys_for(published, frozenset({"gateway", "delivery"}))
+    with pytest.raises(ValueError, match="public key of licensing is not an Ed25519 key"):
+        public_keys_for(published, frozenset({"gateway", "licensing"}))
+    # Only the keys of the issuers it accepts are loaded.
+    assert set(public_keys_for(published, frozenset({"gateway"}))) == {"gateway"}
 
 
 def _guarded_app() -> FastAPI:
     app = FastAPI()
-    app.state.token_verifier = TokenVerifier(SECRET, audience="catalogue")
+    app.state.token_verifier = _verifier("catalogue")
     install_error_handlers(app)
 
     @app.get("/whoami")

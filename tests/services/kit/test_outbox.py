@@ -11,13 +11,20 @@ from datetime import timedelta
 import httpx
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from services.contracts.events import SUBSCRIBERS, AccountRegistered, EventEnvelope, Topic
+from services.contracts.events import (
+    PUBLISHERS,
+    SUBSCRIBERS,
+    AccountRegistered,
+    EventEnvelope,
+    Topic,
+)
 from services.contracts.roles import Role
 from services.kit.app import create_service_app
 from services.kit.client import HttpxTransport
@@ -34,16 +41,19 @@ from services.kit.outbox import (
     pending_count,
 )
 from services.kit.settings import ServiceSettings
+from tests.fixtures.internal_keys import key_settings, signer
 
 # The outbox is exercised with a topic only the audit log receives, so the assertions do
 # not depend on which services subscribe to account events.
 AUDIT_ONLY_TOPIC = next(
-    topic for topic, receivers in SUBSCRIBERS.items() if receivers == ("audit",)
+    topic
+    for topic, receivers in SUBSCRIBERS.items()
+    if receivers == ("audit",) and PUBLISHERS[topic] == "catalogue"
 )
 OTHER_TOPIC = next(topic for topic in Topic if topic != AUDIT_ONLY_TOPIC)
 
-SECRET = "kit-tests-internal-token-secret-0123456789"
-OTHER_SECRET = "another-deployment-secret-9876543210-abcdef"
+# The catalogue's key of another deployment: its tokens name the issuer but fail the key.
+FOREIGN = TokenSigner(Ed25519PrivateKey.generate(), issuer="catalogue")
 AUDIT_URL = "http://audit.internal"
 
 
@@ -81,7 +91,7 @@ class Receiver(httpx.AsyncBaseTransport):
                 "database_url": database_url,
                 "database_schema": "audit",
                 "database_pool_size": 2,
-                "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+                **key_settings("audit"),
             }
         )
         self.app = create_service_app(
@@ -154,7 +164,7 @@ def _relay(
     http: httpx.AsyncClient,
     *,
     audit_url: str = AUDIT_URL,
-    secret: str = SECRET,
+    signed_by: TokenSigner | None = None,
     batch_size: int = 100,
     max_batch_bytes: int = 512 * 1024,
 ) -> OutboxRelay:
@@ -162,7 +172,7 @@ def _relay(
         sessionmaker,
         source="catalogue",
         destinations={"audit": audit_url},
-        signer=TokenSigner(secret, issuer="catalogue"),
+        signer=signed_by or signer("catalogue"),
         http=HttpxTransport(http),
         batch_size=batch_size,
         max_batch_bytes=max_batch_bytes,
@@ -333,8 +343,10 @@ def _envelope(event_id: uuid.UUID, topic: Topic = AUDIT_ONLY_TOPIC) -> EventEnve
     )
 
 
-def _service_token(secret: str = SECRET, roles: frozenset[Role] | None = None) -> str:
-    return TokenSigner(secret, issuer="catalogue").sign(
+def _service_token(
+    signed_by: TokenSigner | None = None, roles: frozenset[Role] | None = None
+) -> str:
+    return (signed_by or signer("catalogue")).sign(
         subject="service:catalogue",
         roles=frozenset({Role.SERVICE}) if roles is None else roles,
         audience="audit",
@@ -402,7 +414,7 @@ async def test_receiver_accepts_events_only_from_services(
         return await receiver_http.post(path, content=content, headers=_headers(token))
 
     anonymous = await post(None)
-    forged = await post(_service_token(OTHER_SECRET))
+    forged = await post(_service_token(FOREIGN))
     buyer = await post(_service_token(roles=frozenset({Role.BUYER})))
 
     assert anonymous.status_code == 401
@@ -540,7 +552,7 @@ async def test_receiver_refusing_the_token_leaves_the_reason_for_the_operator(
 ) -> None:
     event_id = await _emit_committed(catalogue_db, event_ids)
 
-    await _relay(catalogue_db, receiver_http, secret=OTHER_SECRET).relay_once()
+    await _relay(catalogue_db, receiver_http, signed_by=FOREIGN).relay_once()
 
     row = await _delivery(catalogue_db, event_id)
     assert row.delivered_at is None
@@ -561,7 +573,7 @@ async def test_destination_without_an_address_is_retried_with_the_reason(
         catalogue_db,
         source="catalogue",
         destinations={},
-        signer=TokenSigner(SECRET, issuer="catalogue"),
+        signer=signer("catalogue"),
         http=HttpxTransport(receiver_http),
     )
 
@@ -862,7 +874,7 @@ async def test_running_relay_delivers_as_soon_as_the_event_commits(
         catalogue_db,
         source="catalogue",
         destinations={"audit": AUDIT_URL},
-        signer=TokenSigner(SECRET, issuer="catalogue"),
+        signer=signer("catalogue"),
         http=HttpxTransport(receiver_http),
         poll_seconds=60,
         wakeups=wakeups,
@@ -892,7 +904,7 @@ async def test_running_relay_survives_a_database_outage(receiver_http: httpx.Asy
         create_sessionmaker(engine),
         source="catalogue",
         destinations={"audit": AUDIT_URL},
-        signer=TokenSigner(SECRET, issuer="catalogue"),
+        signer=signer("catalogue"),
         http=HttpxTransport(receiver_http),
         poll_seconds=0.05,
     )
@@ -974,7 +986,7 @@ async def test_a_request_timing_out_keeps_the_ones_acknowledged_before_it(
             catalogue_db,
             source="catalogue",
             destinations={"audit": AUDIT_URL},
-            signer=TokenSigner(SECRET, issuer="catalogue"),
+            signer=signer("catalogue"),
             http=HttpxTransport(http),
             max_batch_bytes=1_200,
             lease_seconds=0.5,

@@ -21,11 +21,10 @@ from services.contracts.events import SUBSCRIBERS, EventEnvelope, Topic
 from services.kit.app import create_service_app
 from services.kit.client import HttpxTransport
 from services.kit.db import create_engine, on_commit, utcnow
-from services.kit.internal_token import TokenSigner
 from services.kit.outbox import InboxEvent, OutboxDelivery, OutboxRelay, emit
 from services.kit.settings import ServiceSettings
+from tests.fixtures.internal_keys import key_settings, signer
 
-SECRET = "kit-tests-internal-token-secret-0123456789"
 # A topic two services receive: the audit log and licensing.
 TOPIC = Topic.CONSENT_WITHDRAWN
 assert set(SUBSCRIBERS[TOPIC]) == {"licensing", "audit"}
@@ -46,7 +45,7 @@ class StallableReceiver:
                 "database_url": database_url,
                 "database_schema": name,
                 "database_pool_size": 2,
-                "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+                **key_settings(name),
             }
         )
         self.app = create_service_app(name, settings, event_handlers={TOPIC: self._handle})
@@ -158,7 +157,7 @@ def _relay(
         sessionmaker,
         source="catalogue",
         destinations=options.pop("destinations"),
-        signer=TokenSigner(SECRET, issuer="catalogue"),
+        signer=signer("catalogue"),
         http=HttpxTransport(http),
         **options,
     )

@@ -18,20 +18,22 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.contracts.events import SUBSCRIBERS, AccountRegistered, EventEnvelope
+from services.contracts.events import PUBLISHERS, SUBSCRIBERS, AccountRegistered, EventEnvelope
 from services.kit.app import create_service_app
 from services.kit.client import AiohttpTransport
 from services.kit.db import get_session
-from services.kit.internal_token import TokenSigner
 from services.kit.outbox import InboxEvent, OutboxDelivery, OutboxRelay, emit
 from services.kit.settings import ServiceSettings
 from services.kit.tracing import Tracing, UnknownSampler, UnknownSpanExporter
+from tests.fixtures.internal_keys import key_settings, signer
 from tests.fixtures.storage import free_port
 
+# One the catalogue, whose relay the test runs, publishes.
 AUDIT_ONLY_TOPIC = next(
-    topic for topic, receivers in SUBSCRIBERS.items() if receivers == ("audit",)
+    topic
+    for topic, receivers in SUBSCRIBERS.items()
+    if receivers == ("audit",) and PUBLISHERS[topic] == "catalogue"
 )
-SECRET = "kit-tests-internal-token-secret-0123456789"
 
 
 def _settings(database_url: str, schema: str) -> ServiceSettings:
@@ -40,7 +42,7 @@ def _settings(database_url: str, schema: str) -> ServiceSettings:
             "database_url": database_url,
             "database_schema": schema,
             "database_pool_size": 2,
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings(schema),
         }
     )
 
@@ -138,7 +140,7 @@ async def traced(migrated_postgres: str) -> AsyncIterator[Traced]:
         sender.state.sessionmaker,
         source="catalogue",
         destinations={"audit": f"http://127.0.0.1:{port}"},
-        signer=TokenSigner(SECRET, issuer="catalogue"),
+        signer=signer("catalogue"),
         http=http,
         tracer=sending.tracer,
         gather_seconds=0,

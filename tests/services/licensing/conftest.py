@@ -25,7 +25,8 @@ from services.licensing.app import create_app
 from services.stack import SERVICES
 from storage import StorageSettings
 from tests.fixtures.database import connect_rolled_back, fresh_database, join_test_transaction
-from tests.services.catalogue.helpers import SECRET, Actor
+from tests.fixtures.internal_keys import key_settings
+from tests.services.catalogue.helpers import Actor
 from tests.services.licensing.helpers import CATALOGUE_URL, Api, licensing_settings
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -40,7 +41,7 @@ async def catalogue_app(
             "database_url": migrated_postgres,
             "database_schema": "catalogue",
             "database_pool_size": 2,
-            "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+            **key_settings("licensing"),
             "ASSENT_LICENSING_URL": UNREACHABLE,
             "ASSENT_DELIVERY_URL": UNREACHABLE,
             "ASSENT_AUDIT_URL": UNREACHABLE,

@@ -20,19 +20,20 @@ from services.contracts.licensing import (
 )
 from services.contracts.roles import Role
 from services.kit.db import utcnow
-from services.kit.internal_token import Caller, TokenSigner
+from services.kit.internal_token import Caller
 from services.licensing.config import Settings
 from services.licensing.ledger.accounts import account_service
 from services.licensing.ledger.known_accounts import KnownAccounts
 from services.licensing.ledger.royalties import platform_fee
 from services.licensing.models import Bundle, Quote
 from services.licensing.wiring import LicensingServices
+from tests.fixtures.internal_keys import key_settings, signer
 from tests.fixtures.rest import RestApi
-from tests.services.catalogue.helpers import SECRET, Actor, create_work, list_work
+from tests.services.catalogue.helpers import Actor, create_work, list_work
 
 CATALOGUE_URL = "http://catalogue.internal"
 SIGNING_KEY = generate_seed()
-SIGNER = TokenSigner(SECRET, issuer="gateway")
+SIGNER = signer("gateway")
 ADMIN = Caller(subject=str(uuid.uuid4()), roles=frozenset({Role.ADMIN}), issuer="gateway")
 FEE_BPS = 1_500
 
@@ -47,7 +48,7 @@ def licensing_settings(database_url: str, schema: str | None, **overrides: Any) 
         "database_schema": schema,
         "database_pool_size": 2,
         "signing_key": SIGNING_KEY,
-        "ASSENT_INTERNAL_TOKEN_SECRET": SECRET,
+        **key_settings("licensing"),
         "ASSENT_CATALOGUE_URL": CATALOGUE_URL,
         "ASSENT_DELIVERY_URL": "http://127.0.0.1:9",
         "ASSENT_AUDIT_URL": "http://127.0.0.1:9",
@@ -65,9 +66,7 @@ def headers(actor: Actor) -> dict[str, str]:
 
 def service_headers(source: str = "delivery") -> dict[str, str]:
     """What the outbox relay of `source` signs when it delivers an event."""
-    token = TokenSigner(SECRET, issuer=source).sign(
-        subject=f"service:{source}", roles=frozenset({Role.SERVICE}), audience="licensing"
-    )
+    token = signer(source).sign_as_service(audience="licensing")
     return {"authorization": f"Bearer {token}"}
 
 
