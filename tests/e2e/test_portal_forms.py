@@ -89,6 +89,17 @@ async def test_a_refused_field_is_explained_beside_it_in_plain_words(
     await page.get_by_role("button", name="Sign in", exact=True).click()
     await assert_beside(page, page.get_by_label("API key", exact=True), "Enter your API key.")
     await assert_accessible(page, "the sign-in page with a refused field")
+
+    # Signing up with too short a password: the marketplace's words, beside the password.
+    await page.get_by_text("New here? Create an account").click()
+    await page.get_by_label("Your name, as buyers will see it").fill("Farah Idris")
+    await page.locator("#sign-up-email").fill("farah@example.org")
+    password = page.locator("#sign-up-password")
+    await password.fill("short")
+    await page.get_by_role("button", name="Create my account").click()
+    await expect(password).to_have_attribute("aria-invalid", "true")
+    await expect(password).to_be_focused()
+    await expect(page.locator("#sign-up-password-error")).to_contain_text("characters")
     await sign_in(page, creator)
 
     # No file chosen: said beside the file field, which takes focus.

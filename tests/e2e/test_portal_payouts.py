@@ -42,6 +42,8 @@ async def test_a_creator_adds_a_bank_account_confirms_it_from_the_mail_and_is_pa
     await page.get_by_label("BIC (the bank's code, 8 or 11 characters)").fill("BYLADEM1001")
     await page.get_by_role("button", name="Send me a confirmation code").click()
     await expect(page.locator("#alert")).to_contain_text("not a valid IBAN")
+    await expect(page.locator("#payout-iban-error")).to_contain_text("not a valid IBAN")
+    await expect(page.get_by_label("IBAN")).to_be_focused()
     await expect(page.locator("#payout-confirm-form")).to_be_hidden()
 
     await page.get_by_label("IBAN").fill("DE02 1203 0000 0000 2020 51")
