@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
@@ -297,3 +298,46 @@ async def check_restored(new: RunningStack, sold: Sold, tmp_path: Path) -> None:
     offline = cli("verify", str(document), "--keys", keys, "--checkpoint", str(sold.kept_before))
     verified = await run_cli(offline)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+async def test_an_embedded_data_directory_is_restored_only_with_its_secrets(
+    tmp_path: Path,
+) -> None:
+    """The embedded default: SQLite files and the local object directory under the data
+    directory, backed up and restored with the same commands."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSENT_")}
+    old, new, backup = tmp_path / "var", tmp_path / "restored", tmp_path / "backup"
+    migrated = await run_cli(cli("migrate", "--data-dir", str(old)), env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    # A creator's file, larger than the chunks a backup streams in.
+    content = os.urandom(3 * 1024 * 1024 + 17)
+    work = old / "objects" / "assent" / "works" / str(uuid.uuid4()) / "versions" / "1"
+    work.parent.mkdir(parents=True)
+    work.write_bytes(content)
+
+    taken = await run_cli(cli("backup", str(backup), "--data-dir", str(old)), env=env)
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert {d["engine"] for d in manifest["databases"]} == {"sqlite"}
+    [entry] = manifest["objects"]
+    assert entry["sha256"] == hashlib.sha256(content).hexdigest()
+
+    # Without the data directory's secrets.json, the restore refuses and writes nothing.
+    restore = cli("restore", str(backup), "--data-dir", str(new))
+    refused = await run_cli(restore, env=env)
+    assert refused.returncode == 2
+    assert "ASSENT_AUDIT_SIGNING_KEY" in refused.stderr
+    assert not new.exists()
+
+    new.mkdir()
+    shutil.copy(old / "secrets.json", new / "secrets.json")
+    restored = await run_cli(restore, env=env)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert (new / work.relative_to(old)).read_bytes() == content
+    for database in manifest["databases"]:
+        with contextlib.closing(sqlite3.connect(new / f"{database['component']}.db")) as db:
+            [revision] = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        assert revision == database["revision"]
+    again = await run_cli(restore, env=env)
+    assert again.returncode == 1
+    assert "not empty" in again.stderr
