@@ -18,6 +18,7 @@ from gateway.clients.catalogue import CatalogueClient
 from gateway.clients.delivery import DeliveryClient
 from gateway.clients.invoices import InvoicesClient
 from gateway.clients.licensing import LicensingClient
+from gateway.clients.notifications import NotificationsClient
 from gateway.clients.payouts import PayoutsClient
 from gateway.clients.services import ServiceClients
 from gateway.clients.training import TrainingClient
@@ -56,6 +57,7 @@ class Context(BaseContext):
         self.services = services
         self._public_url = public_url
         self.catalogue = CatalogueClient(services.by_name["catalogue"])
+        self.notifications = NotificationsClient(services.by_name["catalogue"])
         self.licensing = LicensingClient(services.by_name["licensing"])
         self.training = TrainingClient(services.by_name["licensing"])
         self.cards = CardClient(services.by_name["licensing"])

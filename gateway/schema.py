@@ -35,6 +35,7 @@ from gateway.resolvers.catalogue import CatalogueMutation, CatalogueQuery
 from gateway.resolvers.delivery import DeliveryMutation, DeliveryQuery
 from gateway.resolvers.invoices import InvoicesMutation, InvoicesQuery
 from gateway.resolvers.licensing import LicensingMutation, LicensingQuery
+from gateway.resolvers.notifications import NotificationsMutation, NotificationsQuery
 from gateway.resolvers.payouts import PayoutsMutation, PayoutsQuery
 from gateway.resolvers.provenance import ProvenanceMutation
 from gateway.resolvers.training import TrainingMutation, TrainingQuery
@@ -69,6 +70,7 @@ class Query(
     PayoutsQuery,
     InvoicesQuery,
     WebhookQuery,
+    NotificationsQuery,
 ):
     pass
 
@@ -85,6 +87,7 @@ class Mutation(
     CardMutation,
     PayoutsMutation,
     InvoicesMutation,
+    NotificationsMutation,
 ):
     pass
 

@@ -50,6 +50,7 @@ from tests.e2e.marketplace import (
     register,
     upload_single,
 )
+from tests.e2e.notifications import notified
 from tests.e2e.payouts import confirmed_payout_account, payout_run
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.smtp import MailServer
@@ -394,6 +395,33 @@ CASES: dict[str, Case] = {
         "mutation($id: ID!) { declineInvitation(id: $id) { __typename } }",
         _ids(id="invitation"),
         destructive=True,
+    ),
+    # Everyone signed in has notifications: a stranger is answered with their own.
+    "notifications": Case(
+        "notifications",
+        Owner.CREATOR,
+        "{ notifications { __typename ... on NotificationList { items { id } } } }",
+        hides="notification",
+    ),
+    "markNotificationsRead": Case(
+        "markNotificationsRead",
+        Owner.CREATOR,
+        """mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) { __typename
+          ... on NotificationList { items { id } } } }""",
+        lambda scenario: {"ids": [scenario.ids["notification"]]},
+        hides="notification",
+    ),
+    "notificationSettings": Case(
+        "notificationSettings",
+        Owner.CREATOR,
+        "{ notificationSettings { __typename } }",
+        hides="notification",
+    ),
+    "setNotificationSettings": Case(
+        "setNotificationSettings",
+        Owner.CREATOR,
+        "mutation { setNotificationSettings(mailed: [SALE]) { __typename } }",
+        hides="notification",
     ),
     "reviewQueue": Case(
         "reviewQueue",
@@ -813,6 +841,7 @@ async def scenario(running_stack: RunningStack, smtp_server: MailServer) -> Asyn
         assert duet["__typename"] == "WorkCreated", duet
         invited = await gateway.execute(INVITATIONS, key=creator)
         [invitation] = invited["invitations"]["items"]
+        [notification] = await notified(gateway, creator, "INVITATION")
 
         buyer_id, buyer = await funded_buyer(gateway, admin, buyer_name, 100_000)
         bought = await quote_for(gateway, buyer, [work])
@@ -848,6 +877,7 @@ async def scenario(running_stack: RunningStack, smtp_server: MailServer) -> Asyn
                 "flagged": flagged,
                 "original": original,
                 "invitation": invitation["id"],
+                "notification": notification["id"],
                 "duet": duet["work"]["id"],
                 "pending": pending["work"]["id"],
                 "bundle": bundle,

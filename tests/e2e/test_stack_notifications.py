@@ -1,0 +1,95 @@
+"""Notifications, every component in its own process: a co-creator is notified of their
+invitation, accepts it and consents; the owner is told of the answer; a sale tells each
+creator their share, once; each person marks only their own read."""
+
+import asyncio
+import os
+
+import pytest
+
+from tests.e2e.marketplace import (
+    COMPLETE,
+    CONSENT,
+    TRAINING,
+    buy,
+    consent_input,
+    create_work,
+    delivered,
+    funded_buyer,
+    list_for_sale,
+    quote_for,
+    register,
+    upload_single,
+)
+from tests.e2e.notifications import MARK_READ, NOTIFICATIONS, notified
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.stack import RunningStack
+
+pytestmark = pytest.mark.stack
+
+ACCEPT = """mutation($id: ID!) { acceptInvitation(id: $id) { __typename
+  ... on InvitationAnswerRecorded { invitation { status } } } }"""
+SETTINGS = """{ notificationSettings { __typename ... on NotificationSettings { mailed } } }"""
+SET_SETTINGS = """mutation($mailed: [NotificationKind!]!) {
+  setNotificationSettings(mailed: $mailed) { __typename ... on NotificationSettings { mailed } } }"""
+PRICE = 10_000
+
+
+async def test_co_creators_hear_of_the_invitation_its_answer_and_the_sale(
+    gateway: GraphQLClient, running_stack: RunningStack
+) -> None:
+    owner_id, owner = await register(gateway, "CREATOR", "Lena Brandt")
+    partner_id, partner = await register(gateway, "CREATOR", "Kofi Mensah")
+    shares = [
+        {"creatorId": owner_id, "basisPoints": 6_000},
+        {"creatorId": partner_id, "basisPoints": 4_000},
+    ]
+    content = os.urandom(20_000)
+    created = await create_work(gateway, owner, content, title="Harbour at dawn", shares=shares)
+    work_id = created["work"]["id"]
+    await upload_single(created, content)
+    await gateway.execute(COMPLETE, {"id": work_id}, key=owner)
+    await list_for_sale(gateway, owner, work_id, price=PRICE, uses=TRAINING)
+
+    [invitation] = await notified(gateway, partner, "INVITATION")
+    assert invitation["text"] == (
+        "Lena Brandt invites you to co-create “Harbour at dawn” for a 40% share."
+    )
+    accepted = await gateway.execute(ACCEPT, {"id": invitation["invitationId"]}, key=partner)
+    assert accepted["acceptInvitation"]["invitation"]["status"] == "ACCEPTED", accepted
+    consented = await gateway.execute(
+        CONSENT, {"id": work_id, "input": consent_input(TRAINING)}, key=partner
+    )
+    assert consented["giveConsent"]["consent"]["kind"] == "GIVEN", consented
+    [answer] = await notified(gateway, owner, "INVITATION_ANSWER")
+    assert answer["text"] == "Kofi Mensah accepted your invitation to co-create “Harbour at dawn”."
+
+    _, lab = await funded_buyer(gateway, running_stack.admin_key, "Estuary Labs", 100_000)
+    quote = await quote_for(gateway, lab, [work_id])
+    await delivered(gateway, lab, (await buy(gateway, lab, quote["id"]))["id"])
+
+    [owner_sale] = await notified(gateway, owner, "SALE")
+    [partner_sale] = await notified(gateway, partner, "SALE")
+    assert (owner_sale["amountMinor"], partner_sale["amountMinor"]) == (6_000, 4_000)
+    assert partner_sale["text"] == (
+        "Estuary Labs licensed “Harbour at dawn”: your share is 40.00 EUR before the "
+        "platform's fee."
+    )
+    # Delivered at least once, shown once: nothing more arrives.
+    await asyncio.sleep(2)
+    assert len(await notified(gateway, partner, "SALE", within=0)) == 1
+
+    # The owner cannot mark the partner's notifications read; the partner can.
+    unread = (await gateway.execute(NOTIFICATIONS, key=partner))["notifications"]["unread"]
+    assert unread == 2
+    await gateway.execute(MARK_READ, {"ids": [partner_sale["id"]]}, key=owner)
+    assert (await gateway.execute(NOTIFICATIONS, key=partner))["notifications"]["unread"] == 2
+    marked = await gateway.execute(MARK_READ, {"ids": [partner_sale["id"]]}, key=partner)
+    assert marked["markNotificationsRead"]["unread"] == 1
+
+    assert (await gateway.execute(SETTINGS, key=partner))["notificationSettings"] == {
+        "__typename": "NotificationSettings",
+        "mailed": ["INVITATION"],
+    }
+    chosen = await gateway.execute(SET_SETTINGS, {"mailed": ["WITHDRAWAL", "SALE"]}, key=partner)
+    assert chosen["setNotificationSettings"]["mailed"] == ["SALE", "WITHDRAWAL"]
