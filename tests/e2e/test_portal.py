@@ -175,7 +175,9 @@ async def test_a_creator_lists_a_work_in_the_portal_and_sees_a_lab_buy_it(
     licences = page.locator("#licences-table tbody tr")
     await expect(licences).to_have_count(1)
     await expect(licences).to_contain_text(
-        re.compile(f"Northwind LabTraining new AI models{CREATOR_SHARE}Sale")
+        re.compile(
+            f"Northwind LabTraining new AI models€12.50€1.87{CREATOR_SHARE}{CREATOR_SHARE}Sale"
+        )
     )
     await page.locator("#earnings-section").scroll_into_view_if_needed()
     await screenshot(page, "04-earnings")

@@ -107,6 +107,9 @@ export function renderLicences(workId) {
     row.append(
       cell(line.buyerName),
       cell(useNames(line.uses)),
+      cell(formatMoney(line.price)),
+      cell(formatMoney(line.platformFee)),
+      netParts(line),
       cell(formatMoney(line.amount)),
       refundCell(line),
       cell(formatDate(line.recordedAt)),

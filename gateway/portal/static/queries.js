@@ -95,6 +95,9 @@ export const EARNINGS = `query Earnings($period: Period!) { earnings(period: $pe
     byWork { workId title licences amount { amountMinor currency } }
     owed { amountMinor currency }
     lines { licenceId workId buyerName uses kind recordedAt refundExplanation
+      price { amountMinor currency } platformFee { amountMinor currency }
+      net { amountMinor currency }
+      coCreators { creatorName basisPoints amount { amountMinor currency } }
       amount { amountMinor currency } } }
   ${INVALID} } }`;
 
