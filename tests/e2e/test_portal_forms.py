@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
 
 from tests.e2e.browser import WAIT_MS, Traffic, assert_accessible, screenshot, sign_in
 from tests.e2e.marketplace import (
@@ -35,7 +35,7 @@ OFFER_TERRITORY = """query($id: ID!) { work(id: $id) { ... on Work {
   offer { terms { territory } } } } }"""
 REFUND = """mutation($id: ID!, $reason: String!) { refundLicence(licenceId: $id, reason: $reason) {
   __typename } }"""
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 async def consented_work(gateway: GraphQLClient, creator: str, title: str) -> str:
