@@ -20,18 +20,19 @@ MANIFEST = "manifest.json"
 # What a backup never holds, in the words the console and the manifest both use.
 SECRETS_NOTICE = (
     "the signing secrets are NOT in this backup (delivery signing key, watermark secret, "
-    "audit log key, licensing signing key, session secret, internal token secret): keep "
-    "them apart, the data directory's secrets.json on the embedded default, the "
-    "Kubernetes Secrets (or your environment's ASSENT_* secret settings) in production; "
-    "a restore needs the same ones for its signatures, checkpoints and links to verify"
+    "audit log key, licensing signing key, session secret, the components' internal "
+    "signing keys): keep them apart, the data directory's secrets.json on the embedded "
+    "default, the Kubernetes Secrets (or your environment's ASSENT_* secret settings) in "
+    "production; a restore needs the same ones for its signatures, checkpoints and "
+    "watermarks to verify"
 )
 
 
-# The secrets `assent up` generates into the data directory's secrets.json, which a
-# restore must have again: without them the restored signatures, checkpoints, watermarks
-# and sessions no longer verify against what the platform signs from then on.
+# The secrets `assent up` generates into the data directory's secrets.json that what is
+# stored depends on: without the same ones, the restored signatures, checkpoints,
+# watermarks and sessions no longer verify against what the platform signs from then on.
+# The internal signing keys are not among them: a token between processes lives seconds.
 KEPT_SECRETS = (
-    "ASSENT_INTERNAL_TOKEN_SECRET",
     "ASSENT_LICENSING_SIGNING_KEY",
     "ASSENT_DELIVERY_SIGNING_KEY",
     "ASSENT_DELIVERY_WATERMARK_SECRET",
