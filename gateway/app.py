@@ -28,6 +28,7 @@ from gateway.config import Settings
 from gateway.context import Context, commit_or_roll_back
 from gateway.downloads import downloads_router
 from gateway.graphiql import graphiql_page, graphiql_router
+from gateway.notification_mail import NotificationMailer
 from gateway.ownsite import own_site_router
 from gateway.people.mail import LinkMailer
 from gateway.people.routes import CSRF_HEADER, SESSION_COOKIE, people_router
@@ -132,6 +133,14 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         poll_seconds=settings.mail_poll_seconds,
     )
     app.state.link_mailer = link_mailer
+    notification_mailer = NotificationMailer(
+        lambda: app.state.sessionmaker,
+        services.by_name["catalogue"],
+        Mailer(settings.mail()),
+        portal_url=settings.portal_url,
+        poll_seconds=settings.mail_poll_seconds,
+    )
+    app.state.notification_mailer = notification_mailer
 
     async def authenticate(request: Request) -> Principal | None:
         """The caller, once the request is counted against its key or its address: by an
@@ -253,12 +262,18 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Inside the kit's lifespan, so the mailer stops before the database goes.
         async with service_lifespan(app):
-            mailing = asyncio.create_task(link_mailer.worker.run(), name="gateway-people-mail")
+            mailing = [
+                asyncio.create_task(link_mailer.worker.run(), name="gateway-people-mail"),
+                asyncio.create_task(
+                    notification_mailer.worker.run(), name="gateway-notification-mail"
+                ),
+            ]
             try:
                 yield
             finally:
-                mailing.cancel()
-                await asyncio.gather(mailing, return_exceptions=True)
+                for task in mailing:
+                    task.cancel()
+                await asyncio.gather(*mailing, return_exceptions=True)
 
     app.router.lifespan_context = lifespan
     return app

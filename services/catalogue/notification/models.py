@@ -3,13 +3,14 @@
 They live in the catalogue, not the gateway: the catalogue knows whom an event concerns
 (a work's owner and co-creators, each one's share of a sale) and already receives the
 events through its inbox, while the gateway runs no receiver. The gateway reads them over
-HTTP as it reads everything else of the catalogue, so no service reads another's tables.
+HTTP as it reads everything else of the catalogue, and mails those due (it alone knows
+people's addresses) through internal calls, so no service reads another's tables.
 """
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.catalogue.models import Base
@@ -41,6 +42,11 @@ class Notification(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The row is also the mail's outbox: due when its person has the kind mailed, leased
+    # while the gateway (which knows the address) sends it.
+    mail_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class NotificationSetting(Base):

@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 
 from services.catalogue.models import Creator, Share, Work
 from services.catalogue.notification.models import Notification, NotificationSetting
-from services.contracts.catalogue import NotificationKind
+from services.contracts.catalogue import MAILED_BY_DEFAULT, NotificationKind
 from services.kit.repository import Repository
 
 
@@ -39,6 +39,24 @@ class NotificationRepository(Repository[Notification]):
         if ids:
             statement = statement.where(Notification.id.in_(ids))
         await self.session.execute(statement.values(read_at=at))
+
+    async def mails(self, creator_id: uuid.UUID, kind: NotificationKind) -> bool:
+        chosen = await self.session.scalar(
+            select(NotificationSetting.mailed).where(
+                NotificationSetting.creator_id == creator_id, NotificationSetting.kind == kind
+            )
+        )
+        return kind in MAILED_BY_DEFAULT if chosen is None else chosen
+
+    async def due_for_mail(self, now: datetime, first: int) -> Sequence[Notification]:
+        """Locked, skipping those another sender holds: each is leased to one sender."""
+        return await self.list(
+            select(Notification)
+            .where(Notification.mail_due_at <= now)
+            .order_by(Notification.mail_due_at)
+            .limit(first)
+            .with_for_update(skip_locked=True)
+        )
 
     async def settings(self, creator_id: uuid.UUID) -> dict[NotificationKind, bool]:
         rows = await self.session.scalars(

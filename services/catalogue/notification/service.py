@@ -40,7 +40,7 @@ def _money(amount_minor: int, currency: str) -> str:
 
 
 class NotificationService:
-    def _add(
+    async def _add(
         self,
         session: AsyncSession,
         creator_id: uuid.UUID,
@@ -52,6 +52,8 @@ class NotificationService:
         amount_minor: int | None = None,
         currency: str | None = None,
     ) -> None:
+        now = utcnow()
+        mailed = await NotificationRepository(session).mails(creator_id, kind)
         session.add(
             Notification(
                 id=uuid.uuid4(),
@@ -62,7 +64,9 @@ class NotificationService:
                 invitation_id=invitation_id,
                 amount_minor=amount_minor,
                 currency=currency,
-                created_at=utcnow(),
+                created_at=now,
+                mail_due_at=now if mailed else None,
+                mail_attempts=0,
             )
         )
 
@@ -83,7 +87,7 @@ class NotificationService:
                 earned[creator_id] += line.price_minor * basis_points // BASIS_POINTS_WHOLE
                 titles[creator_id].append(f"“{title}”")
         for creator_id, amount in earned.items():
-            self._add(
+            await self._add(
                 session,
                 creator_id,
                 NotificationKind.SALE,
@@ -99,7 +103,7 @@ class NotificationService:
         title = f"“{members[0]}”" if members else "a work"
         if event.status == InvitationStatus.PENDING:
             inviter = await repository.name_of(event.invited_by)
-            self._add(
+            await self._add(
                 session,
                 event.creator_id,
                 NotificationKind.INVITATION,
@@ -110,7 +114,7 @@ class NotificationService:
             )
             return
         invitee = await repository.name_of(event.creator_id)
-        self._add(
+        await self._add(
             session,
             event.invited_by,
             NotificationKind.INVITATION_ANSWER,
@@ -130,7 +134,7 @@ class NotificationService:
             else "was refused at review and is withdrawn"
         )
         note = f" The reviewer's note: {event.note}" if event.note else ""
-        self._add(
+        await self._add(
             session,
             owner_id,
             NotificationKind.REVIEW,
@@ -144,7 +148,7 @@ class NotificationService:
             return
         title, owner_id, shares = members
         for creator_id in {owner_id, *shares}:
-            self._add(
+            await self._add(
                 session,
                 creator_id,
                 NotificationKind.WITHDRAWAL,

@@ -57,3 +57,18 @@ class NotificationSettings(Schema):
         description="the kinds also mailed; the rest are shown in the portal only",
         max_length=len(NotificationKind),
     )
+
+
+class NotificationMail(Schema):
+    """A notification due to be mailed: leased to the gateway, which knows the address."""
+
+    id: UUID
+    creator_id: UUID
+    kind: NotificationKind
+    text: str
+    invitation_id: UUID | None
+    attempts: int
+
+
+class NotificationMailed(Schema):
+    sent: bool = Field(description="false: not sent, to be tried again later")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.access import record_acting_creator
+from services.catalogue.notification.models import Notification
 from services.contracts.catalogue import Terms, Use, WorkReviewed
 from services.contracts.events import EventEnvelope, Topic
 from services.contracts.licensing import LicenceGranted, LicenceLineRead, LicenceLineStatus
@@ -208,3 +209,29 @@ async def test_invitations_are_mailed_unless_a_person_chooses_otherwise(
     assert refused.status_code == 422
     assert await api.ok(omar, "GET", "/v1/notification-settings") == chosen
     assert await api.ok(ines, "GET", "/v1/notification-settings") == {"mailed": ["invitation"]}
+
+
+GATEWAY = Actor("service:gateway", frozenset({Role.SERVICE}), None)
+
+
+async def test_only_the_kinds_a_person_chose_are_leased_for_mail_once_each(
+    api: Api, session: AsyncSession, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    await api.ok(ines, "PUT", "/v1/notification-settings", json={"mailed": ["withdrawal"]})
+    await _deliver_outbox(api, session)  # Omar's invitation: mailed by default
+    await api.ok(ines, "POST", f"/v1/works/{shared_work['id']}/withdraw")
+    await _deliver_outbox(api, session)  # a withdrawal: mailed to Ines, who chose it, only
+
+    refused = await api.call(ines, "POST", "/v1/notifications/mail/lease")
+    leased = await api.ok(GATEWAY, "POST", "/v1/notifications/mail/lease")
+    again = await api.ok(GATEWAY, "POST", "/v1/notifications/mail/lease")
+
+    assert refused.status_code == 403
+    assert sorted((mail["creator_id"], mail["kind"]) for mail in leased) == sorted(
+        [(omar.subject, "invitation"), (ines.subject, "withdrawal")]
+    )
+    assert again == []  # leased: another sender does not take them meanwhile
+    for mail in leased:
+        await api.ok(GATEWAY, "POST", f"/v1/notifications/{mail['id']}/mailed", json={"sent": True})
+    mailed = await session.scalars(select(Notification).where(Notification.mailed_at.is_not(None)))
+    assert {row.id for row in mailed} == {uuid.UUID(mail["id"]) for mail in leased}

@@ -37,6 +37,9 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("created_at", services.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("read_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("mail_due_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("mail_attempts", sa.Integer(), nullable=False),
+        sa.Column("mailed_at", services.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["creator_id"], ["creator.id"], name=op.f("fk_notification_creator_id_creator")
         ),
@@ -47,6 +50,7 @@ def upgrade() -> None:
         "notification",
         ["creator_id", "created_at", "id"],
     )
+    op.create_index(op.f("ix_notification_mail_due_at"), "notification", ["mail_due_at"])
     op.create_table(
         "notification_setting",
         sa.Column("creator_id", sa.Uuid(), nullable=False),
@@ -61,5 +65,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notification_setting")
+    op.drop_index(op.f("ix_notification_mail_due_at"), table_name="notification")
     op.drop_index("ix_notification_creator_id_created_at", table_name="notification")
     op.drop_table("notification")
