@@ -45,11 +45,10 @@ from services.audit.log.repository import NewEntry
 from services.audit.log.service import log_service
 from services.contracts.audit import CHECKPOINT_PAYLOAD_TYPE, CheckpointProof
 from services.contracts.events import Topic
-from services.contracts.roles import Role
 from services.contracts.signing import CHECKPOINT_KEY_PURPOSE, PublicKeyRead
 from services.kit.db import create_engine, create_sessionmaker
-from services.kit.internal_token import TokenSigner
-from services.stack import SERVICES, Stack, migrate, stack_environment
+from services.kit.internal_token import TokenSigner, load_private_key
+from services.stack import SERVICES, Stack, internal_signing_key, migrate, stack_environment
 
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -332,12 +331,12 @@ async def through_service(
     stack: Stack, dsn: str, database_url: str, args: argparse.Namespace
 ) -> None:
     url = stack.url(AUDIT)
-    signer = TokenSigner(stack.env["ASSENT_INTERNAL_TOKEN_SECRET"], issuer="bench")
+    # The gateway's key: it posts events of any topic, as the bench does.
+    key = stack.env[internal_signing_key("gateway")]
+    signer = TokenSigner(load_private_key(key, setting="gateway"), issuer="gateway")
 
     def token() -> str:
-        return signer.sign(
-            subject="service:bench", roles=frozenset({Role.SERVICE}), audience="audit"
-        )
+        return signer.sign_as_service(audience="audit")
 
     async with httpx.AsyncClient(timeout=60.0) as http:
         print("appends through the audit service's intake (its own process):")

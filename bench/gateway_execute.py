@@ -117,6 +117,7 @@ def search_page() -> bytes:
 
 async def measure_side(document: str, pages: int, rounds: int) -> None:
     """Runs in the side's own process: answers one line of µs per page for each round."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     import gateway
@@ -149,7 +150,7 @@ async def measure_side(document: str, pages: int, rounds: int) -> None:
     schema = build_schema(Settings(introspection=False))
     services = ServiceClients(
         {name: "http://127.0.0.1:9" for name in ("catalogue", "licensing", "delivery", "audit")},
-        signer=TokenSigner("s" * 32, issuer="gateway"),
+        signer=TokenSigner(Ed25519PrivateKey.generate(), issuer="gateway"),
         http=AiohttpTransport(),
     )
     principals = PrincipalCache(ttl_seconds=5)

@@ -46,10 +46,10 @@ from services.contracts.events import SUBSCRIBERS, EventEnvelope, Topic
 from services.kit.app import create_service_app
 from services.kit.client import HttpxTransport
 from services.kit.db import create_engine, create_sessionmaker
-from services.kit.internal_token import TokenSigner
+from services.kit.internal_token import TokenSigner, load_private_key
 from services.kit.outbox import OutboxRelay, emit, pending_count
 from services.kit.settings import ServiceSettings
-from services.stack import migrate, stack_environment
+from services.stack import internal_signing_key, migrate, stack_environment
 
 ADMIN_DSN = os.environ.get(
     "ASSENT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -70,7 +70,8 @@ def kit_receiver() -> FastAPI:
         {
             "database_url": os.environ["ASSENT_AUDIT_DATABASE_URL"],
             "database_schema": os.environ["ASSENT_AUDIT_DATABASE_SCHEMA"],
-            "ASSENT_INTERNAL_TOKEN_SECRET": os.environ["ASSENT_INTERNAL_TOKEN_SECRET"],
+            # The public keys come from the environment too (ASSENT_INTERNAL_PUBLIC_KEYS).
+            "internal_signing_key": os.environ[internal_signing_key("audit")],
         }
     )
     return create_service_app(
@@ -194,7 +195,10 @@ async def _measure(
                 sessionmaker,
                 source="catalogue",
                 destinations={"audit": url},
-                signer=TokenSigner(env["ASSENT_INTERNAL_TOKEN_SECRET"], issuer="catalogue"),
+                signer=TokenSigner(
+                    load_private_key(env[internal_signing_key("catalogue")], setting="catalogue"),
+                    issuer="catalogue",
+                ),
                 http=HttpxTransport(client),
                 batch_size=batch_size,
                 # Nothing fits in no bytes: every event goes alone, as before batching.

@@ -1,7 +1,6 @@
 """Accounts and the platform's plumbing, with every component in its own process."""
 
 import asyncio
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,10 +10,12 @@ import httpx
 import jwt
 import pytest
 from alembic.script import ScriptDirectory
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.contracts.events import SUBSCRIBERS, Topic
+from services.kit.internal_token import load_private_key
 from services.kit.migrations import alembic_config
-from services.stack import SERVICES
+from services.stack import SERVICES, internal_signing_key
 from tests.fixtures.graphql import GraphQLClient
 from tests.fixtures.stack import RunningStack
 
@@ -108,7 +109,7 @@ async def test_registration_reaches_the_audit_log_once(
     assert delivered == len(SUBSCRIBERS[Topic.ACCOUNT_REGISTERED])
 
 
-def _token(secret: str, *, audience: str, expires_in: timedelta) -> str:
+def _token(key: Ed25519PrivateKey, *, audience: str, expires_in: timedelta) -> str:
     now = datetime.now(UTC)
     claims = {
         "iss": "gateway",
@@ -118,21 +119,22 @@ def _token(secret: str, *, audience: str, expires_in: timedelta) -> str:
         "iat": now,
         "exp": now + expires_in,
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, key, algorithm="EdDSA")
 
 
 async def test_services_refuse_missing_forged_expired_and_misdirected_tokens(
     running_stack: RunningStack,
 ) -> None:
-    secret = running_stack.stack.env["ASSENT_INTERNAL_TOKEN_SECRET"]
+    setting = internal_signing_key("gateway")
+    key = load_private_key(running_stack.stack.env[setting], setting=setting)
     catalogue = running_stack.stack.url(SERVICES[0])
     attempts = {
         "missing": None,
         "forged": _token(
-            secrets.token_urlsafe(48), audience="catalogue", expires_in=timedelta(minutes=1)
+            Ed25519PrivateKey.generate(), audience="catalogue", expires_in=timedelta(minutes=1)
         ),
-        "expired": _token(secret, audience="catalogue", expires_in=timedelta(minutes=-1)),
-        "misdirected": _token(secret, audience="licensing", expires_in=timedelta(minutes=1)),
+        "expired": _token(key, audience="catalogue", expires_in=timedelta(minutes=-1)),
+        "misdirected": _token(key, audience="licensing", expires_in=timedelta(minutes=1)),
     }
 
     async with httpx.AsyncClient() as client:
@@ -141,7 +143,7 @@ async def test_services_refuse_missing_forged_expired_and_misdirected_tokens(
             headers = {"authorization": f"Bearer {token}"} if token else {}
             response = await client.get(catalogue + "/v1/status", headers=headers)
             answers[name] = (response.status_code, response.json()["error"])
-        valid = _token(secret, audience="catalogue", expires_in=timedelta(minutes=1))
+        valid = _token(key, audience="catalogue", expires_in=timedelta(minutes=1))
         accepted = await client.get(
             catalogue + "/v1/status", headers={"authorization": f"Bearer {valid}"}
         )
@@ -174,7 +176,8 @@ async def test_the_request_id_travels_and_no_key_reaches_the_logs(
     logs = running_stack.logs()
     assert key not in logs
     assert running_stack.admin_key not in logs
-    assert running_stack.stack.env["ASSENT_INTERNAL_TOKEN_SECRET"] not in logs
+    for name in ("gateway", "catalogue", "licensing", "delivery", "audit"):
+        assert running_stack.stack.env[internal_signing_key(name)] not in logs
 
 
 async def test_sibling_fields_read_the_database_side_by_side(gateway: GraphQLClient) -> None:

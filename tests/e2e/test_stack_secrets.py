@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from services.stack import INTERNAL_PUBLIC_KEYS, internal_signing_key
 from tests.e2e.embedded import EmbeddedStack
 from tests.e2e.marketplace import (
     COMPLETE,
@@ -108,7 +109,7 @@ async def test_no_secret_reaches_any_log(
     }
     assert {
         "ASSENT_ADMIN_KEY",
-        "ASSENT_INTERNAL_TOKEN_SECRET",
+        *(internal_signing_key(name) for name in COMPONENTS),
         "ASSENT_LICENSING_SIGNING_KEY",
         "ASSENT_DELIVERY_SIGNING_KEY",
         "ASSENT_DELIVERY_WATERMARK_SECRET",
@@ -127,11 +128,13 @@ async def test_no_secret_reaches_any_log(
     assert BEARER_TOKEN.findall(logs) == []
 
 
+COMPONENTS = ("gateway", "catalogue", "licensing", "delivery", "audit")
 # Who may hold what, as an operator would audit it: the gateway the admin key, each
-# service its own signing key, whatever stores objects the S3 credential.
+# process its own internal token key and no other's, each service its own signing key,
+# whatever stores objects the S3 credential.
 HOLDERS = {
     "ASSENT_ADMIN_KEY": {"gateway"},
-    "ASSENT_INTERNAL_TOKEN_SECRET": {"gateway", "catalogue", "licensing", "delivery", "audit"},
+    **{internal_signing_key(name): {name} for name in COMPONENTS},
     "ASSENT_LICENSING_SIGNING_KEY": {"licensing"},
     "ASSENT_DELIVERY_SIGNING_KEY": {"delivery"},
     "ASSENT_DELIVERY_WATERMARK_SECRET": {"delivery"},
@@ -171,6 +174,9 @@ def test_each_process_holds_only_its_own_secrets(running_stack: RunningStack) ->
     }
     assert by_value == {setting: HOLDERS[setting] for setting in by_value}
     assert "ASSENT_ADMIN_KEY" in by_value
+    assert {internal_signing_key(name) for name in COMPONENTS} <= set(by_value)
+    # Every process can check every issuer: the public keys are no secret.
+    assert all(INTERNAL_PUBLIC_KEYS in names for names in settings.values())
     # A database URL may carry a password: each process sees its own database only.
     for name, names in settings.items():
         databases = {setting for setting in names if setting.endswith("DATABASE_URL")}
@@ -195,11 +201,11 @@ def test_on_the_embedded_default_the_object_server_holds_only_its_url_secret(
     # The admin key the gateway generated lives in its database, not in any environment.
     assert not any(embedded_stack.admin_key in environ for environ in environments.values())
     assert secrets["licensing"] == {
-        "ASSENT_INTERNAL_TOKEN_SECRET",
+        "ASSENT_LICENSING_INTERNAL_SIGNING_KEY",
         "ASSENT_LICENSING_SIGNING_KEY",
     }
     assert secrets["delivery"] == {
-        "ASSENT_INTERNAL_TOKEN_SECRET",
+        "ASSENT_DELIVERY_INTERNAL_SIGNING_KEY",
         "ASSENT_DELIVERY_SIGNING_KEY",
         "ASSENT_DELIVERY_WATERMARK_SECRET",
         "ASSENT_STORAGE_SIGNING_SECRET",
