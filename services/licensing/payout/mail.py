@@ -75,6 +75,9 @@ class ConfirmationMailer:
             for account in due:
                 account.mail_due_at = leased_until
                 account.mail_attempts += 1
+            # The lease is written before the rows leave the session: otherwise it is
+            # never saved, and the row is sent again at every poll.
+            await session.flush()
             session.expunge_all()
         for account in due:
             await self._send(account)
