@@ -6,6 +6,7 @@ the CLI imports it only when a platform command runs, and in a client-only insta
 import is what fails (alembic and SQLAlchemy are missing).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -211,10 +212,9 @@ def stack_environment(
     for component in DATABASE_COMPONENTS:
         setting = internal_signing_key(component.name)
         key = env.setdefault(setting, stored[f"{component.name}_internal_signing_key"])
-        try:
+        # A key that is no key is named by check_settings.
+        with contextlib.suppress(ValueError):
             public_keys[component.name] = public_key_text(load_private_key(key, setting=setting))
-        except ValueError as exc:
-            raise StackError(str(exc)) from exc
     env.setdefault(INTERNAL_PUBLIC_KEYS, json.dumps(public_keys))
     env.setdefault("ASSENT_LICENSING_SIGNING_KEY", stored["licensing_signing_key"])
     env.setdefault("ASSENT_DELIVERY_SIGNING_KEY", stored["delivery_signing_key"])
@@ -278,6 +278,12 @@ def check_settings(env: Mapping[str, str]) -> None:
                 f"{ADMIN_KEY} is not an Assent API key ({error}); "
                 "make one with `assent keygen`, or unset it to have one generated"
             ) from None
+    for component in DATABASE_COMPONENTS:
+        setting = internal_signing_key(component.name)
+        try:
+            load_private_key(env.get(setting, ""), setting=setting)
+        except ValueError as error:
+            raise StackError(f"{error}; unset it to have one generated") from None
 
 
 def components_for(env: Mapping[str, str]) -> list[Component]:
