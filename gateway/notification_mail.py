@@ -4,7 +4,8 @@ a batch from the catalogue, looks each person's address up here, sends, and repo
 outcome back; a mail not sent is tried again later, backing off, as the catalogue decides.
 
 An invitation's mail is the invitation itself, mailed unless its person opted out; its link
-leads to the portal's invitations, where the signed-in invitee accepts or declines.
+leads to the portal's works, where the signed-in invitee opens the work and accepts or
+declines.
 """
 
 import uuid
@@ -45,11 +46,12 @@ def mail_text(notice: NotificationMail, name: str, portal_url: str) -> tuple[str
     """The subject and body of one notification's mail."""
     if notice.kind == NotificationKind.INVITATION:
         action = (
-            f"To accept or decline, sign in and open\n\n  {portal_url}#invitations\n\n"
-            "Your consent to the work's uses comes after you accept."
+            f"To accept or decline, sign in at\n\n  {portal_url}#works-section\n\n"
+            "and open the work under My works. Your consent to its uses comes after you "
+            "accept."
         )
     else:
-        action = f"Your notifications are at\n\n  {portal_url}#notifications"
+        action = f"Your notifications are at\n\n  {portal_url}#notifications-section"
     footer = "You choose which notifications are mailed to you on that page."
     return SUBJECTS[notice.kind], f"Hello {name},\n\n{notice.text}\n\n{action}\n\n{footer}\n"
 

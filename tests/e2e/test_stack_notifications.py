@@ -70,7 +70,7 @@ async def test_co_creators_hear_of_the_invitation_its_answer_and_the_sale(
     # Invitations are mailed unless one opts out: the mail is the invitation itself.
     invited = smtp_server.wait_for(partner_email, "invites you to co-create", timeout=60)
     assert invited["Subject"] == "You are invited to co-create a work on Assent"
-    assert "#invitations" in text_of(invited)
+    assert "/portal/#works-section" in text_of(invited)
     accepted = await gateway.execute(ACCEPT, {"id": invitation["invitationId"]}, key=partner)
     assert accepted["acceptInvitation"]["invitation"]["status"] == "ACCEPTED", accepted
     consented = await gateway.execute(

@@ -127,6 +127,10 @@ class Case:
     answered: frozenset[Role] = frozenset()
 
 
+# Every signed-in caller, each answered about themselves.
+SIGNED_IN = frozenset({Role.OTHER_BUYER, Role.OTHER_CREATOR, Role.COUNTERPARTY})
+
+
 def _ids(**names: str) -> Variables:
     return lambda scenario: {variable: scenario.ids[name] for variable, name in names.items()}
 
@@ -396,7 +400,8 @@ CASES: dict[str, Case] = {
         _ids(id="invitation"),
         destructive=True,
     ),
-    # Everyone signed in has notifications: a stranger is answered with their own.
+    # Everyone signed in has notifications and mail choices: a stranger is answered with
+    # their own.
     "notifications": Case(
         "notifications",
         Owner.CREATOR,
@@ -415,13 +420,13 @@ CASES: dict[str, Case] = {
         "notificationSettings",
         Owner.CREATOR,
         "{ notificationSettings { __typename } }",
-        hides="notification",
+        answered=SIGNED_IN,
     ),
     "setNotificationSettings": Case(
         "setNotificationSettings",
         Owner.CREATOR,
         "mutation { setNotificationSettings(mailed: [SALE]) { __typename } }",
-        hides="notification",
+        answered=SIGNED_IN,
     ),
     "reviewQueue": Case(
         "reviewQueue",

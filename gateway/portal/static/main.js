@@ -6,6 +6,7 @@ import { showChain } from "./chain.js";
 import { $, cell, clearFieldErrors, refused, say, showFieldErrors, warn } from "./dom.js";
 import { forgetEarnings, loadEarnings, renderEarnings } from "./earnings.js";
 import { membership } from "./members.js";
+import { loadNotifications, markNotificationsRead, saveNotificationMail } from "./notifications.js";
 import { createKey, loadKeys, revokeKey } from "./keys.js";
 import { loadPasskeys, wirePasskeys } from "./passkeys.js";
 import { confirmPayoutAccount, loadPayouts, requestPayoutAccount } from "./payouts.js";
@@ -124,7 +125,14 @@ async function enter(found) {
   $("sign-in-section").hidden = true;
   $("portal").hidden = false;
   say(`Signed in as ${found.name}.`);
-  await Promise.all([loadWorks(), loadEarnings(), loadPayouts(), loadKeys(), loadPasskeys()]);
+  await Promise.all([
+    loadWorks(),
+    loadEarnings(),
+    loadPayouts(),
+    loadKeys(),
+    loadPasskeys(),
+    loadNotifications(),
+  ]);
   if (window.location.hash.startsWith("#payout-confirm/")) {
     $("payouts-heading").scrollIntoView();
   } else {
@@ -521,6 +529,9 @@ on("keys-table", "click", (event) => {
 submit("payout-account-form", requestPayoutAccount);
 submit("payout-confirm-form", confirmPayoutAccount);
 on("refresh-payouts", "click", (event) => act(event.currentTarget, loadPayouts));
+on("refresh-notifications", "click", (event) => act(event.currentTarget, loadNotifications));
+on("mark-notifications-read", "click", (event) => act(event.currentTarget, markNotificationsRead));
+submit("notification-mail-form", saveNotificationMail);
 
 // A mailed link: verify the address at once; a reset shows its form.
 const LINK = /^#(verify|reset)\/([\w.-]+)$/;
