@@ -25,10 +25,6 @@ function render(list) {
   const unread = list.unread;
   $("notifications-bell").textContent =
     unread === 0 ? "Notifications" : `Notifications (${unread} unread)`;
-  $("notifications-bell").setAttribute(
-    "aria-label",
-    unread === 0 ? "Notifications, none unread" : `Notifications, ${unread} unread`,
-  );
   $("mark-notifications-read").hidden = unread === 0;
   $("notifications-empty").hidden = list.items.length > 0;
   $("notifications-list").replaceChildren(
