@@ -11,8 +11,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
-    NoEncryption,
-    PrivateFormat,
     PublicFormat,
 )
 from fastapi import FastAPI
@@ -28,9 +26,6 @@ from services.kit.internal_token import (
     CurrentCaller,
     TokenSigner,
     TokenVerifier,
-    load_private_key,
-    public_key_text,
-    public_keys_for,
     require_role,
 )
 
@@ -342,45 +337,6 @@ def test_a_token_made_with_another_algorithm_is_refused() -> None:
     token = jwt.encode(_claims(), public, algorithm="HS256")
 
     assert _refusal(_verifier("catalogue"), token) == "the internal token is not valid"
-
-
-def test_a_private_key_is_read_from_base64_or_pem() -> None:
-    raw = base64.b64encode(KEY.private_bytes_raw()).decode()
-    pem = KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
-
-    for text in (raw, pem):
-        token = TokenSigner(load_private_key(text, setting="S"), issuer="gateway").sign(
-            subject="s", roles=frozenset(), audience="audit"
-        )
-        assert _verifier("audit").verify(token).subject == "s"
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("", "ASSENT_X_INTERNAL_SIGNING_KEY is not set"),
-        ("   ", "ASSENT_X_INTERNAL_SIGNING_KEY is not set"),
-        ("not base64!", "is not an Ed25519 private key"),
-        (base64.b64encode(b"x" * 31).decode(), "is not an Ed25519 private key"),
-        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "not an Ed25519"),
-    ],
-)
-def test_a_private_key_that_is_missing_or_malformed_is_refused_by_name(
-    text: str, reason: str
-) -> None:
-    with pytest.raises(ValueError, match=reason):
-        load_private_key(text, setting="ASSENT_X_INTERNAL_SIGNING_KEY")
-
-
-def test_a_process_does_not_start_without_the_key_of_an_issuer_it_accepts() -> None:
-    published = {"gateway": public_key_text(KEY), "licensing": "bad"}
-
-    with pytest.raises(ValueError, match="no key for delivery, whose calls"):
-        public_keys_for(published, frozenset({"gateway", "delivery"}))
-    with pytest.raises(ValueError, match="public key of licensing is not an Ed25519 key"):
-        public_keys_for(published, frozenset({"gateway", "licensing"}))
-    # Only the keys of the issuers it accepts are loaded.
-    assert set(public_keys_for(published, frozenset({"gateway"}))) == {"gateway"}
 
 
 def _guarded_app() -> FastAPI:
