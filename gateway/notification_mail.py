@@ -35,6 +35,7 @@ ROLES = frozenset({Role.SERVICE})
 
 SUBJECTS = {
     NotificationKind.SALE: "A sale of your work on Assent",
+    NotificationKind.PAYOUT: "A transfer of your earnings from Assent",
     NotificationKind.REVIEW: "Your work's review on Assent",
     NotificationKind.INVITATION: "You are invited to co-create a work on Assent",
     NotificationKind.INVITATION_ANSWER: "An answer to your invitation on Assent",

@@ -22,7 +22,8 @@ class Notification:
         description="An invitation to answer (acceptInvitation / declineInvitation)."
     )
     amount_minor: int | None = strawberry.field(
-        description="A sale: your share of it, in minor units, before the platform's fee."
+        description="A sale: your net share of it (after the platform's fee); a payout: "
+        "the transfer's amount. In minor units."
     )
     currency: str | None
     created_at: datetime

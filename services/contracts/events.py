@@ -50,8 +50,8 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.OFFER_PUBLISHED: ("audit",),
     # Delivery tells the labs holding a licence of the work (webhooks): it is no longer
     # sold, though what they bought stays theirs.
-    # The catalogue notifies the work's creators of a withdrawal, a review's outcome, an
-    # invitation and its answer, and a sale (with each one's share).
+    # The catalogue notifies the work's creators of a withdrawal, a review's outcome, and
+    # an invitation and its answer.
     Topic.WORK_WITHDRAWN: ("licensing", "delivery", "audit", "catalogue"),
     # Delivery tells the labs holding a licence of the work that a new file exists.
     Topic.WORK_VERSION_PUBLISHED: ("delivery", "audit"),
@@ -61,12 +61,14 @@ SUBSCRIBERS: dict[Topic, tuple[str, ...]] = {
     Topic.INVITATION_SENT: ("audit", "catalogue"),
     Topic.INVITATION_ACCEPTED: ("audit", "catalogue"),
     Topic.INVITATION_DECLINED: ("audit", "catalogue"),
-    Topic.LICENCE_GRANTED: ("delivery", "audit", "catalogue"),
+    Topic.LICENCE_GRANTED: ("delivery", "audit"),
     # Delivery refuses every download of a refunded licence from then on.
     Topic.LICENCE_REFUNDED: ("delivery", "audit"),
     # As a refund, without the money moving back.
     Topic.LICENCE_REVOKED: ("delivery", "audit"),
-    Topic.LEDGER_RECORDED: ("audit",),
+    # The catalogue tells each creator their net share of a sale, and of a payout's
+    # transfer sent, settled or returned, from the ledger's postings.
+    Topic.LEDGER_RECORDED: ("audit", "catalogue"),
     # Licensing refunds the lines a delivery had to leave out.
     Topic.DELIVERY_ISSUED: ("licensing", "audit"),
     Topic.FILE_DOWNLOADED: ("audit",),

@@ -89,12 +89,12 @@ async def test_co_creators_hear_of_the_invitation_its_answer_and_the_sale(
 
     [owner_sale] = await notified(gateway, owner, "SALE")
     [partner_sale] = await notified(gateway, partner, "SALE")
-    assert (owner_sale["amountMinor"], partner_sale["amountMinor"]) == (6_000, 4_000)
+    # 10,000 less the platform's 15 %, split 60:40.
+    assert (owner_sale["amountMinor"], partner_sale["amountMinor"]) == (5_100, 3_400)
     assert partner_sale["text"] == (
-        "Estuary Labs licensed “Harbour at dawn”: your share is 40.00 EUR before the "
-        "platform's fee."
+        "“Harbour at dawn” licensed: your share is 34.00 EUR after the platform's fee."
     )
-    smtp_server.wait_for(partner_email, "Estuary Labs licensed", timeout=60)
+    smtp_server.wait_for(partner_email, "“Harbour at dawn” licensed", timeout=60)
     # Delivered at least once, shown once: nothing more arrives, and no sale is mailed to
     # the owner, who did not ask for it.
     await asyncio.sleep(2)

@@ -15,6 +15,7 @@ const SET_SETTINGS = `mutation($mailed: [NotificationKind!]!) {
 
 const KIND_NAMES = {
   SALE: "A sale",
+  PAYOUT: "A transfer to your bank",
   REVIEW: "A review's outcome",
   INVITATION: "An invitation to co-create",
   INVITATION_ANSWER: "An answer to your invitation",

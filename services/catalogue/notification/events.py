@@ -5,12 +5,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalogue.notification.service import notification_service
 from services.contracts.catalogue import InvitationEvent, WorkReviewed, WorkWithdrawn
 from services.contracts.events import EventEnvelope, Topic
-from services.contracts.licensing import LicenceGranted
+from services.contracts.licensing import LedgerRecorded
 from services.kit.outbox import EventHandler
 
 
-async def _sale(session: AsyncSession, envelope: EventEnvelope) -> None:
-    await notification_service.on_sale(session, LicenceGranted.model_validate(envelope.payload))
+async def _ledger(session: AsyncSession, envelope: EventEnvelope) -> None:
+    recorded = LedgerRecorded.model_validate(envelope.payload)
+    await notification_service.on_ledger(session, recorded.transaction)
 
 
 async def _invitation(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -30,7 +31,7 @@ async def _withdrawal(session: AsyncSession, envelope: EventEnvelope) -> None:
 
 
 NOTIFYING: dict[Topic, EventHandler] = {
-    Topic.LICENCE_GRANTED: _sale,
+    Topic.LEDGER_RECORDED: _ledger,
     Topic.INVITATION_SENT: _invitation,
     Topic.INVITATION_ACCEPTED: _invitation,
     Topic.INVITATION_DECLINED: _invitation,

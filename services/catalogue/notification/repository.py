@@ -95,6 +95,10 @@ class NotificationRepository(Repository[Notification]):
         )
         return found.title, found.owner_id, {row.creator_id: row.basis_points for row in shares}
 
+    async def title_of(self, work_id: uuid.UUID) -> str | None:
+        title: str | None = await self.session.scalar(select(Work.title).where(Work.id == work_id))
+        return title
+
     async def name_of(self, creator_id: uuid.UUID) -> str:
         name = await self.session.scalar(select(Creator.name).where(Creator.id == creator_id))
         return name or "A creator"

@@ -13,7 +13,6 @@ from services.catalogue.access import require_account
 from services.catalogue.notification.models import Notification
 from services.catalogue.notification.repository import NotificationRepository
 from services.contracts.catalogue import (
-    BASIS_POINTS_WHOLE,
     MAILED_BY_DEFAULT,
     InvitationEvent,
     InvitationStatus,
@@ -25,7 +24,7 @@ from services.contracts.catalogue import (
     WorkReviewed,
     WorkWithdrawn,
 )
-from services.contracts.licensing import LicenceGranted, LicenceLineStatus
+from services.contracts.licensing import LedgerAccountKind, TransactionKind, TransactionRead
 from services.kit.db import utcnow
 from services.kit.errors import Forbidden
 from services.kit.internal_token import Caller
@@ -37,6 +36,32 @@ def _percent(basis_points: int) -> str:
 
 def _money(amount_minor: int, currency: str) -> str:
     return f"{amount_minor / 100:.2f} {currency}"
+
+
+PAYOUT_WORDS = {
+    TransactionKind.PAYOUT_SENT: "A transfer of {money} is on its way to your bank.",
+    TransactionKind.PAYOUT_SETTLED: "Your bank received the transfer of {money}.",
+    TransactionKind.PAYOUT_RETURNED: (
+        "Your bank returned the transfer of {money}: it is yours again, paid with the next "
+        "run to the account you confirm."
+    ),
+    TransactionKind.PAYOUT: "{money} was paid to you outside Assent.",
+}
+
+
+def _by_owner(
+    recorded: TransactionRead, account_kind: LedgerAccountKind
+) -> dict[uuid.UUID, tuple[int, list[uuid.UUID]]]:
+    """Each owner's amount moved on their accounts of this kind, and the works it was for."""
+    amounts: dict[uuid.UUID, int] = defaultdict(int)
+    works: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for posting in recorded.postings:
+        if posting.account_kind != account_kind or posting.owner_id is None:
+            continue
+        amounts[posting.owner_id] += abs(posting.amount_minor)
+        if posting.work_id is not None and posting.work_id not in works[posting.owner_id]:
+            works[posting.owner_id].append(posting.work_id)
+    return {owner: (amount, works[owner]) for owner, amount in amounts.items() if amount}
 
 
 class NotificationService:
@@ -70,31 +95,37 @@ class NotificationService:
             )
         )
 
-    async def on_sale(self, session: AsyncSession, sale: LicenceGranted) -> None:
-        """One notification per rights-holder per licence: their share of its lines'
-        prices (before the platform's fee), by each work's co-creator shares."""
+    async def on_ledger(self, session: AsyncSession, recorded: TransactionRead) -> None:
+        """A sale: each creator's net share (after the platform's fee), as the ledger
+        credited it. A payout's transfer sent, settled or returned: its amount, to the
+        creator it pays. One notification per creator per transaction."""
+        if recorded.kind == TransactionKind.SALE:
+            moved = _by_owner(recorded, LedgerAccountKind.CREATOR_PAYABLE)
+        elif recorded.kind in PAYOUT_WORDS:
+            moved = _by_owner(recorded, LedgerAccountKind.IN_PAYMENT)
+        else:
+            return
         repository = NotificationRepository(session)
-        earned: dict[uuid.UUID, int] = defaultdict(int)
-        titles: dict[uuid.UUID, list[str]] = defaultdict(list)
-        for line in sale.lines:
-            if line.status != LicenceLineStatus.ACTIVE:
+        for creator_id, (amount, work_ids) in moved.items():
+            if not await repository.is_creator(creator_id):
                 continue
-            members = await repository.work_members(line.work_id)
-            if members is None:
-                continue
-            title, owner_id, shares = members
-            for creator_id, basis_points in (shares or {owner_id: BASIS_POINTS_WHOLE}).items():
-                earned[creator_id] += line.price_minor * basis_points // BASIS_POINTS_WHOLE
-                titles[creator_id].append(f"“{title}”")
-        for creator_id, amount in earned.items():
+            money = _money(amount, recorded.currency)
+            if recorded.kind == TransactionKind.SALE:
+                titles = [await repository.title_of(work_id) for work_id in work_ids]
+                named = ", ".join(f"“{title}”" for title in titles if title) or "Your work"
+                kind = NotificationKind.SALE
+                text = f"{named} licensed: your share is {money} after the platform's fee."
+            else:
+                kind = NotificationKind.PAYOUT
+                text = PAYOUT_WORDS[recorded.kind].format(money=money)
             await self._add(
                 session,
                 creator_id,
-                NotificationKind.SALE,
-                f"{sale.buyer_name} licensed {', '.join(titles[creator_id])}: your share is "
-                f"{_money(amount, sale.currency)} before the platform's fee.",
+                kind,
+                text,
+                work_id=work_ids[0] if len(work_ids) == 1 else None,
                 amount_minor=amount,
-                currency=sale.currency,
+                currency=recorded.currency,
             )
 
     async def on_invitation(self, session: AsyncSession, event: InvitationEvent) -> None:

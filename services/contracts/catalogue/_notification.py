@@ -14,6 +14,7 @@ MAX_NOTIFICATIONS_PAGE = 50
 
 class NotificationKind(StrEnum):
     SALE = "sale"
+    PAYOUT = "payout"
     REVIEW = "review"
     INVITATION = "invitation"
     INVITATION_ANSWER = "invitation_answer"
@@ -31,7 +32,9 @@ class NotificationRead(Schema):
     text: str = Field(description="the notification in a sentence, as the portal shows it")
     work_id: UUID | None
     invitation_id: UUID | None
-    amount_minor: int | None = Field(description="a sale: the creator's share of it")
+    amount_minor: int | None = Field(
+        description="a sale: the creator's net share of it; a payout: the transfer's amount"
+    )
     currency: str | None
     created_at: datetime
     read_at: datetime | None

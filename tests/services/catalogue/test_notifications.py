@@ -12,13 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.access import record_acting_creator
 from services.catalogue.notification.models import Notification
-from services.contracts.catalogue import Terms, Use, WorkReviewed
+from services.contracts.catalogue import Use, WorkReviewed
 from services.contracts.events import EventEnvelope, Topic
-from services.contracts.licensing import LicenceGranted, LicenceLineRead, LicenceLineStatus
+from services.contracts.licensing import (
+    LedgerAccountKind,
+    LedgerRecorded,
+    PostingRead,
+    TransactionKind,
+    TransactionRead,
+)
 from services.contracts.roles import Role
 from services.kit.outbox import OutboxDelivery
 from tests.fixtures.internal_keys import signer
-from tests.services.catalogue.helpers import Actor, Api, terms_payload
+from tests.services.catalogue.helpers import Actor, Api
 
 DATA = b"a song for two voices, notated"
 
@@ -92,61 +98,83 @@ async def test_an_invitation_and_its_answer_each_notify_once(
     ]
 
 
-async def test_a_sale_tells_each_creator_their_share_once(
-    api: Api, ines: Actor, omar: Actor, shared_work: dict[str, Any]
-) -> None:
+def _recorded(kind: TransactionKind, *postings: PostingRead) -> dict[str, Any]:
     now = datetime.now(UTC)
-    line = LicenceLineRead(
-        work_id=shared_work["id"],
-        version_id=uuid.uuid4(),
-        title="Duet",
-        media_type="text",
-        file_name="duet.txt",
-        size=len(DATA),
-        sha256="0" * 64,
-        attribution="Ines Creator, Omar Creator",
-        terms_id="t1",
-        terms=Terms.model_validate(terms_payload(Use.TRAINING)),
-        price_minor=2_500,
-        starts_at=now,
-        ends_at=now,
-        status=LicenceLineStatus.ACTIVE,
-        excluded_reason=None,
-    )
-    sale = LicenceGranted(
-        licence_id=uuid.uuid4(),
-        buyer_id=uuid.uuid4(),
-        buyer_name="Northwind Labs",
-        bundle_id=uuid.uuid4(),
-        quote_id=uuid.uuid4(),
-        uses=[Use.TRAINING],
+    transaction = TransactionRead(
+        id=uuid.uuid4(),
+        kind=kind,
         currency="EUR",
-        total_minor=2_500,
-        granted_at=now,
-        lines=[line],
+        licence_id=None,
+        reference=None,
+        recorded_by=uuid.uuid4(),
+        recorded_at=now,
+        postings=list(postings),
     )
     envelope = EventEnvelope(
         id=uuid.uuid4(),
-        topic=Topic.LICENCE_GRANTED,
+        topic=Topic.LEDGER_RECORDED,
         source="licensing",
         occurred_at=now,
-        payload=sale.model_dump(mode="json"),
+        payload=LedgerRecorded(transaction=transaction).model_dump(mode="json"),
+    )
+    return envelope.model_dump(mode="json")
+
+
+def _posting(
+    kind: LedgerAccountKind, owner: uuid.UUID | None, amount: int, work: Any
+) -> PostingRead:
+    return PostingRead(account_kind=kind, owner_id=owner, amount_minor=amount, work_id=work)
+
+
+async def test_a_sale_tells_each_creator_their_net_share_once(
+    api: Api, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    work = shared_work["id"]
+    sale = _recorded(
+        TransactionKind.SALE,
+        _posting(LedgerAccountKind.BUYER_BALANCE, uuid.uuid4(), -2_500, None),
+        _posting(LedgerAccountKind.PLATFORM_REVENUE, None, 375, work),
+        _posting(LedgerAccountKind.CREATOR_PAYABLE, ines.id, 1_700, work),
+        _posting(LedgerAccountKind.CREATOR_PAYABLE, omar.id, 425, work),
     )
 
-    await _deliver_twice(api, "licensing", envelope.model_dump(mode="json"))
+    await _deliver_twice(api, "licensing", sale)
 
     def sales(page: dict[str, Any]) -> list[tuple[int, str]]:
         return [(i["amount_minor"], i["text"]) for i in page["items"] if i["kind"] == "sale"]
 
     assert sales(await _notifications(api, ines)) == [
-        (
-            2_000,
-            "Northwind Labs licensed “Duet”: your share is 20.00 EUR before the platform's fee.",
-        )
+        (1_700, "“Duet” licensed: your share is 17.00 EUR after the platform's fee.")
     ]
     assert sales(await _notifications(api, omar)) == [
-        (500, "Northwind Labs licensed “Duet”: your share is 5.00 EUR before the platform's fee.")
+        (425, "“Duet” licensed: your share is 4.25 EUR after the platform's fee.")
     ]
+
+
+async def test_a_payout_sent_then_returned_tells_its_creator_each_once(
+    api: Api, ines: Actor, omar: Actor, shared_work: dict[str, Any]
+) -> None:
+    sent = _recorded(
+        TransactionKind.PAYOUT_SENT,
+        _posting(LedgerAccountKind.CREATOR_PAYABLE, omar.id, -425, None),
+        _posting(LedgerAccountKind.IN_PAYMENT, omar.id, 425, None),
+    )
+    returned = _recorded(
+        TransactionKind.PAYOUT_RETURNED,
+        _posting(LedgerAccountKind.IN_PAYMENT, omar.id, -425, None),
+        _posting(LedgerAccountKind.CREATOR_PAYABLE, omar.id, 425, None),
+    )
+
+    await _deliver_twice(api, "licensing", sent)
+    await _deliver_twice(api, "licensing", returned)
+
+    payouts = [i for i in (await _notifications(api, omar))["items"] if i["kind"] == "payout"]
+    assert [i["text"] for i in payouts] == [
+        "Your bank returned the transfer of 4.25 EUR: it is yours again, paid with the next "
+        "run to the account you confirm.",
+        "A transfer of 4.25 EUR is on its way to your bank.",
+    ]
+    assert (await _notifications(api, ines))["items"] == []
 
 
 async def test_a_withdrawal_and_a_review_notify_the_creators_once(

@@ -17,7 +17,7 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-KINDS = ("sale", "review", "invitation", "invitation_answer", "withdrawal")
+KINDS = ("sale", "payout", "review", "invitation", "invitation_answer", "withdrawal")
 
 
 def _kind() -> sa.Enum:
