@@ -12,6 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 import structlog
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 log = structlog.get_logger()
 
@@ -64,7 +65,10 @@ class PollingWorker:
                 # Cleared before the pass, so work arriving during it still wakes us.
                 self._woken.clear()
                 try:
-                    handled = await self._work()
+                    # No request asked for a pass: its queries and calls are not traced
+                    # (the outbox relay sends each event's trace itself).
+                    with suppress_instrumentation():
+                        handled = await self._work()
                     failures = 0
                 except Exception:
                     log.exception("worker.pass_failed", worker=self.name)
