@@ -3,7 +3,8 @@
 A work is listed only while it has a complete current version, is clear of review, its
 owner's newest consent is in force, its current offer asks for no use beyond that
 consent, it is not withdrawn, and every co-creator has accepted their share and holds a
-consent in force covering the offered uses. The listing and its reasons are recomputed
+consent in force covering the offered uses (one invited by email who has no account
+yet has done neither). The listing and its reasons are recomputed
 on every change and stored on the work row, so the search never joins the consent,
 offer or invitation history.
 """
@@ -40,6 +41,8 @@ def uses_consented_together(work: Work) -> list[Use]:
     """The uses every member's consent allows at once: the most the work may be sold for.
     A co-creator who has not accepted their share (yet, or again after a change) allows
     none, as does a member whose consent is not in force."""
+    if work.address_invitations:
+        return []
     consents = newest_consents(work)
     together = _consented(consents.get(work.owner_id))
     for invitation in work.invitations:
@@ -99,6 +102,14 @@ def sale_reasons(work: Work) -> list[SaleReason]:
         reason = _co_creator_reason(invitation, consents.get(invitation.creator_id), offered)
         if reason is not None:
             reasons.append(reason)
+    # Someone invited by email has no account, so no answer and no consent, yet.
+    reasons.extend(
+        SaleReason(
+            code=SaleReasonCode.AWAITING_CO_CREATOR,
+            detail="a co-creator invited by email has not signed up and accepted yet",
+        )
+        for _ in work.address_invitations
+    )
     return reasons
 
 

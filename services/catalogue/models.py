@@ -181,6 +181,10 @@ class Work(Base):
     invitations: Mapped[list["Invitation"]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="Invitation.created_at"
     )
+    # Co-creators invited by email who have no account yet: each keeps the work off sale.
+    address_invitations: Mapped[list["AddressInvitation"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="AddressInvitation.created_at"
+    )
     # Every member's consent records, oldest first: each member's newest is theirs in force.
     consent_history: Mapped[list["Consent"]] = relationship(
         foreign_keys="Consent.work_id", lazy="raise", order_by="Consent.sequence", viewonly=True
@@ -226,6 +230,26 @@ class Invitation(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     creator: Mapped[Creator] = relationship(lazy="raise")
+
+
+class AddressInvitation(Base):
+    """A co-creator invited by email who has no account yet, and their share (taken from
+    the owner's until they claim it).
+
+    The catalogue never learns the address: the gateway, which alone knows people's
+    addresses, sends a keyed hash of the normalised address (`address_key`), and claims the
+    invitation with the same key once an account has verified that address. Then it
+    becomes an ordinary `Invitation` of that account, waiting for their answer."""
+
+    __tablename__ = "address_invitation"
+    __table_args__ = (UniqueConstraint("work_id", "address_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    work_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("work.id"))
+    address_key: Mapped[str] = mapped_column(String(64), index=True)
+    invited_by: Mapped[uuid.UUID]
+    basis_points: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WorkVersion(Base):

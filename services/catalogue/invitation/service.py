@@ -24,7 +24,7 @@ ANSWER_TOPICS = {
 }
 
 
-def _announce(session: AsyncSession, topic: Topic, invitation: Invitation) -> None:
+def announce(session: AsyncSession, topic: Topic, invitation: Invitation) -> None:
     emit(
         session,
         topic,
@@ -40,7 +40,7 @@ def _announce(session: AsyncSession, topic: Topic, invitation: Invitation) -> No
     )
 
 
-def _read(invitation: Invitation, work_title: str) -> InvitationRead:
+def invitation_read(invitation: Invitation, work_title: str) -> InvitationRead:
     return InvitationRead(
         id=invitation.id,
         work_id=invitation.work_id,
@@ -65,7 +65,7 @@ class InvitationService:
         ]
         await session.flush()
         for invitation in sent:
-            _announce(session, Topic.INVITATION_SENT, invitation)
+            announce(session, Topic.INVITATION_SENT, invitation)
 
     async def ask_again(self, session: AsyncSession, work: Work) -> None:
         """After the work's shares changed: a co-creator newly named is invited, one whose
@@ -78,6 +78,9 @@ class InvitationService:
             if share.creator_id != work.owner_id
         }
         held = {invitation.creator_id: invitation for invitation in work.invitations}
+        # The new shares sum to 10000 without anyone invited by email: their invitations
+        # (and the shares they held out of the owner's) are withdrawn.
+        work.address_invitations.clear()
         work.invitations[:] = [held[creator_id] for creator_id in named if creator_id in held]
         asked = []
         for creator_id, basis_points in named.items():
@@ -89,12 +92,12 @@ class InvitationService:
                 asked.append(invitation)
         await session.flush()
         for invitation in asked:
-            _announce(session, Topic.INVITATION_SENT, invitation)
+            announce(session, Topic.INVITATION_SENT, invitation)
 
     async def mine(self, session: AsyncSession, caller: Caller) -> list[InvitationRead]:
         """The caller's invitations, newest first: all a co-creator may act on."""
         found = await InvitationRepository(session).of_creator(require_account(caller))
-        return [_read(invitation, title) for invitation, title in found]
+        return [invitation_read(invitation, title) for invitation, title in found]
 
     async def answer(
         self,
@@ -117,8 +120,8 @@ class InvitationService:
         assert work is not None
         refresh_listing(work)
         await session.flush()
-        _announce(session, ANSWER_TOPICS[invitation.status], invitation)
-        return _read(invitation, work.title)
+        announce(session, ANSWER_TOPICS[invitation.status], invitation)
+        return invitation_read(invitation, work.title)
 
 
 invitation_service = InvitationService()

@@ -34,8 +34,8 @@ from services.kit.db import utcnow
 from services.kit.repository import Repository
 
 # One work as the ORM loads it (for changes): its current version, pending version,
-# newest consent and offer joined, then the shares, invitations (with their creators) and
-# every member's consents.
+# newest consent and offer joined, then the shares, invitations (with their creators), the
+# invitations by email still unclaimed, and every member's consents.
 READ_OPTIONS: tuple[LoaderOption, ...] = (
     joinedload(Work.current_version),
     joinedload(Work.pending_version),
@@ -43,6 +43,7 @@ READ_OPTIONS: tuple[LoaderOption, ...] = (
     joinedload(Work.offer).joinedload(Offer.terms_record),
     selectinload(Work.shares).joinedload(Share.creator),
     selectinload(Work.invitations).joinedload(Invitation.creator),
+    selectinload(Work.address_invitations),
     selectinload(Work.consent_history),
 )
 

@@ -29,6 +29,8 @@ from services.contracts.catalogue._consent import (
 from services.contracts.catalogue._edit import MetadataVersionRead, WorkHistory, WorkUpdate
 from services.contracts.catalogue._invitation import (
     MAX_SHARES,
+    AddressClaim,
+    AddressInvite,
     InvitationEvent,
     InvitationRead,
     InvitationStatus,
@@ -128,6 +130,8 @@ __all__ = [
     "SHA256_HEX",
     "TERRITORY_CODE",
     "WORLD",
+    "AddressClaim",
+    "AddressInvite",
     "ConsentIn",
     "ConsentKind",
     "ConsentRead",

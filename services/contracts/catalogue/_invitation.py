@@ -34,6 +34,26 @@ class SharesChange(Schema):
     )
 
 
+ADDRESS_KEY = r"^[0-9a-f]{64}$"
+
+
+class AddressInvite(Schema):
+    """A co-creator named by email: the gateway's keyed hash of the normalised address
+    (the catalogue never sees the address), and the share, taken from the owner's."""
+
+    address_key: str = Field(pattern=ADDRESS_KEY)
+    basis_points: int = Field(ge=1, le=BASIS_POINTS_WHOLE)
+
+
+class AddressClaim(Schema):
+    """The account that verified an address claims the invitations made to it (sent by
+    the gateway alone, acting as itself)."""
+
+    address_key: str = Field(pattern=ADDRESS_KEY)
+    account_id: UUID
+    name: str = Field(min_length=1, max_length=200)
+
+
 class ShareRead(Schema):
     creator_id: UUID
     creator_name: str
