@@ -1,0 +1,340 @@
+"""The whole path of a creator's account, in headless Chromium against the whole stack,
+each step photographed at 390 px and 1280 px and checked with axe-core: an illustrator
+signs up, confirms the address from the mail a real SMTP server received, signs in and
+lists an image with the keyboard alone; a co-creator opens the invitation's mail link,
+accepts and consents; a lab buys through the SDK; both creators see the sale with their
+net share and a notification; an admin runs a payout; the statement PDF's totals match
+the ledger; a password reset works and ends the session signed in before it.
+
+Where the portal has no control for a step, the step takes the closest real path:
+- naming the co-creator: the portal's upload form has no shares, so the owner calls
+  `changeShares` with an API key they made in the portal;
+- the co-creator signs in with an API key (their account is registered through the API);
+- the statement PDF: the portal downloads CSV only, so the owner writes the PDF with the
+  SDK (`client.statements.fetch` and `write_statement_pdf`);
+- the payout accounts are confirmed from their mailed codes through the API, and the
+  payout run is started by the admin through the API, as tests/e2e/payouts.py does.
+"""
+
+import asyncio
+import io
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
+from pypdf import PdfReader
+
+from assent.client import AssentClient
+from assent.statements import Statement, write_statement_pdf
+from tests.e2e.browser import ARTEFACTS, WAIT_MS, assert_accessible, sign_in
+from tests.e2e.marketplace import BALANCES, funded_buyer, register
+from tests.e2e.notifications import notified
+from tests.e2e.payouts import ME, confirmed_payout_account, payout_run, payouts_of
+from tests.e2e.test_portal_forms import open_work, tab_to
+from tests.fixtures.faults import eventually
+from tests.fixtures.graphql import GraphQLClient
+from tests.fixtures.smtp import MailServer, text_of
+from tests.fixtures.stack import RunningStack
+
+pytestmark = pytest.mark.stack
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PASSWORD = "seven long words of mine"
+NEW_PASSWORD = "another seven long words"
+# The background workers (mail, outboxes) run beside other work: generous waits.
+MAIL_SECONDS = 120.0
+
+MY_ID = "{ me { ... on Account { id } } }"
+CHANGE_SHARES = """mutation($id: ID!, $shares: [ShareInput!]!) {
+  changeShares(workId: $id, shares: $shares) { __typename
+    ... on ValidationFailed { fields { field code } } ... on Error { message } } }"""
+MY_WORKS = """{ works(filter: {mine: true}, first: 50) { ... on WorkConnection {
+  items { id title } } } }"""
+LISTED = """query($id: ID!) { work(id: $id) { ... on Work { listed } } }"""
+
+
+async def snap(page: Page, name: str) -> None:
+    """The page as it stands, at a phone's width and a desktop's, checked with axe-core."""
+    for size in (PHONE, DESKTOP):
+        await page.set_viewport_size(size)
+        await page.screenshot(path=ARTEFACTS / f"walk-{name}-{size['width']}.png", full_page=True)
+    await assert_accessible(page, name)
+
+
+@dataclass
+class People:
+    """Each person's own browser on the stack's portal; a script error on any page fails
+    the test."""
+
+    browser: Browser
+    base_url: str
+    contexts: list[BrowserContext] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    async def page(self) -> Page:
+        context = await self.browser.new_context(base_url=self.base_url, viewport=DESKTOP)
+        context.set_default_timeout(WAIT_MS)
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        await page.goto("/portal/")
+        return page
+
+
+@pytest.fixture
+async def people(browser: Browser, running_stack: RunningStack) -> AsyncIterator[People]:
+    found = People(browser, running_stack.stack.gateway_url)
+    yield found
+    for context in found.contexts:
+        await context.close()
+    assert not found.errors, f"a page raised: {found.errors}"
+
+
+async def mailed_link(smtp: MailServer, email: str, fragment: str) -> str:
+    mail = await asyncio.to_thread(smtp.wait_for, email, fragment, MAIL_SECONDS)
+    found = re.search(rf"(http\S+{re.escape(fragment)}\S*)", text_of(mail))
+    assert found is not None, text_of(mail)
+    return found.group(1)
+
+
+async def keyboard_sign_in(page: Page, email: str, password: str) -> None:
+    keys = page.keyboard
+    await tab_to(page, page.locator("#sign-in-email"))
+    await keys.type(email)
+    await tab_to(page, page.locator("#sign-in-password"))
+    await keys.type(password)
+    await keys.press("Enter")
+
+
+async def keyboard_listing(page: Page, picture: Path, title: str, price: str) -> None:
+    """Upload, consent and offer with the keyboard alone, as test_portal_forms does."""
+    keys = page.keyboard
+    await tab_to(page, page.get_by_label("File", exact=True))
+    async with page.expect_file_chooser() as choosing:
+        await keys.press("Space")
+    await (await choosing.value).set_files(picture)
+    await tab_to(page, page.get_by_label("Title"))
+    await keys.press("Control+a")
+    await keys.type(title)
+    await keys.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text(
+        "Next: give your consent.", timeout=3 * WAIT_MS
+    )
+    for label in (
+        page.locator("#consent-uses").get_by_label("Training new AI models"),
+        page.get_by_label("I own or control the rights in this work"),
+        page.get_by_label("I have read this statement and I agree to it"),
+    ):
+        await tab_to(page, label)
+        await keys.press("Space")
+        await expect(label).to_be_checked()
+    await tab_to(page, page.get_by_role("button", name="Give consent"))
+    await keys.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text("Next: set an offer.")
+    await expect(page.get_by_label("Price")).to_be_focused()
+    await keys.type(price)
+    await keys.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text("It is for sale now.")
+
+
+async def payable(gateway: GraphQLClient, key: str) -> Decimal:
+    """What the ledger says the creator is owed now, in euros: their payable account."""
+    found = (await gateway.execute(BALANCES, {}, key=key))["balances"]["balances"]
+    [owed] = [
+        Decimal(b["balance"]["amountMinor"]).scaleb(-2)
+        for b in found
+        if b["accountKind"] == "CREATOR_PAYABLE" and b["balance"]["currency"] == "EUR"
+    ]
+    return owed
+
+
+async def shared(
+    gateway: GraphQLClient, owner: str, work_id: str, shares: list[dict[str, Any]]
+) -> None:
+    """The work's shares changed, once the catalogue has heard of every creator named."""
+
+    async def changed() -> bool | None:
+        answer = await gateway.execute(CHANGE_SHARES, {"id": work_id, "shares": shares}, key=owner)
+        result = answer["changeShares"]
+        if result["__typename"] == "SharesChanged":
+            return True
+        codes = {field["code"] for field in result.get("fields", [])}
+        assert codes == {"unknown_creator"}, answer
+        return None
+
+    await eventually(changed, what="the co-creator known to the catalogue")
+
+
+def pdf_text(statement: Statement, path: Path) -> str:
+    written = write_statement_pdf(statement, path)
+    pages = PdfReader(io.BytesIO(written.path.read_bytes())).pages
+    # The words as read, whatever lines the table's cells wrapped them onto.
+    return " ".join(" ".join(page.extract_text() for page in pages).split())
+
+
+async def test_a_creator_walks_from_sign_up_to_a_paid_statement_and_a_password_reset(
+    people: People,
+    running_stack: RunningStack,
+    gateway: GraphQLClient,
+    smtp_server: MailServer,
+    tmp_path: Path,
+) -> None:
+    url = running_stack.stack.gateway_url
+    admin = running_stack.admin_key
+    email = f"mira-{secrets.token_hex(4)}@illustration.example"
+    title = f"Tideline {secrets.token_hex(2)}"
+    # The co-creator's account, early: it reaches the catalogue through the outbox.
+    partner_id, partner = await register(gateway, "CREATOR", "Jonas Berg")
+    partner_email = (await gateway.execute(ME, key=partner))["me"]["email"]
+    page = await people.page()
+
+    # 1. Sign up.
+    await page.get_by_text("New here? Create an account").click()
+    await page.get_by_label("Your name, as buyers will see it").fill("Mira Okonkwo")
+    await page.locator("#sign-up-email").fill(email)
+    await page.locator("#sign-up-password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create my account").click()
+    await expect(page.get_by_role("status")).to_contain_text("a mail with a link is on its way")
+    await snap(page, "01-signed-up")
+
+    # 2. The verification mail's link.
+    await page.goto(await mailed_link(smtp_server, email, "#verify/"))
+    await expect(page.get_by_role("status")).to_contain_text("Your email address is confirmed")
+    await snap(page, "02-verified")
+
+    # 3. Signed in with the keyboard alone.
+    await keyboard_sign_in(page, email, PASSWORD)
+    await expect(page.get_by_role("status")).to_have_text("Signed in as Mira Okonkwo.")
+    await expect(page.get_by_text("No works yet")).to_be_visible()
+    await expect(page.locator("#earnings-chart svg")).to_have_count(1)
+    await snap(page, "03-signed-in")
+
+    # 4. Listed with the keyboard alone, then shared with a co-creator.
+    picture = tmp_path / "tideline.raw"
+    picture.write_bytes(os.urandom(30_000))
+    await keyboard_listing(page, picture, title, "10.00")
+    await expect(page.locator("#works-table tbody tr", has_text=title)).to_contain_text("€10.00")
+    await snap(page, "04-listed")
+    await page.get_by_label("Name of the program the key is for").fill("Studio scripts")
+    await page.get_by_role("button", name="Make a key").click()
+    await expect(page.locator("#new-key")).to_contain_text("assent_")
+    owner_key = re.search(r"assent_\S+", await page.locator("#new-key").inner_text())
+    assert owner_key is not None
+    owner = owner_key.group(0)
+    owner_id = (await gateway.execute(MY_ID, key=owner))["me"]["id"]
+    mine = (await gateway.execute(MY_WORKS, key=owner))["works"]["items"]
+    [work_id] = [work["id"] for work in mine if work["title"] == title]
+    shares = [
+        {"creatorId": owner_id, "basisPoints": 7_000},
+        {"creatorId": partner_id, "basisPoints": 3_000},
+    ]
+    await shared(gateway, owner, work_id, shares)
+
+    partner_page = await people.page()
+    await partner_page.goto(await mailed_link(smtp_server, partner_email, "#works-section"))
+    await sign_in(partner_page, partner)
+    await open_work(partner_page, title)
+    await expect(partner_page.locator("#invitation-text")).to_contain_text(
+        re.compile(r"with a 30\s?% share")
+    )
+    await snap(partner_page, "05-invited")
+    await partner_page.get_by_role("button", name="Accept my share").click()
+    await partner_page.locator("#consent-uses").get_by_label("Training new AI models").check()
+    await partner_page.get_by_label("I own or control the rights in this work").check()
+    await partner_page.get_by_label("I have read this statement and I agree to it").check()
+    await partner_page.get_by_role("button", name="Give consent").click()
+    await expect(partner_page.get_by_role("status")).to_contain_text("consent")
+    await snap(partner_page, "06-co-creator-consented")
+
+    async def listed() -> bool | None:
+        work = (await gateway.execute(LISTED, {"id": work_id}, key=owner))["work"]
+        return True if work["listed"] else None
+
+    await eventually(listed, what="the shared work back on sale")
+
+    # 5. A lab buys through the SDK.
+    _, lab = await funded_buyer(gateway, admin, "Tide Lab", 10_000)
+
+    def bought() -> str:
+        with AssentClient(url, lab) as client:
+            return str(client.buy([work_id], uses=["training"], name="tides").id)
+
+    await asyncio.to_thread(bought)
+
+    # 6. Both creators see the sale, their net shares and a notification.
+    for key in (owner, partner):
+        assert await notified(gateway, key, "SALE", within=MAIL_SECONDS), "no sale notification"
+    for who, viewer, amount in (("owner", page, "€5.95"), ("co-creator", partner_page, "€2.55")):
+        await viewer.reload()  # a session, or the key kept with the tab: signed in at once
+        await expect(viewer.get_by_role("status")).to_contain_text("Signed in as")
+        await expect(viewer.locator("#notifications-list")).to_contain_text(f"“{title}” licensed")
+        await expect(viewer.locator("#notifications-bell")).to_contain_text("unread")
+        await viewer.get_by_role("button", name="Show the statement").click()
+        sale = viewer.locator("#statement-table tbody tr", has_text=title)
+        await expect(sale.locator("td[data-label='Price']")).to_have_text("€10.00")
+        await expect(sale.locator("td[data-label='Platform fee']")).to_have_text("€1.50")
+        net = sale.locator("td[data-label='Net, per co-creator']")
+        await expect(net).to_contain_text("€8.50 in all:")
+        await expect(net).to_contain_text(re.compile(r"Mira Okonkwo \(70\s?%\): €5\.95"))
+        await expect(net).to_contain_text(re.compile(r"Jonas Berg \(30\s?%\): €2\.55"))
+        await expect(sale.locator("td[data-label='Your amount']")).to_have_text(amount)
+        await viewer.locator("#earnings-section").scroll_into_view_if_needed()
+        await snap(viewer, f"07-sale-{who}")
+
+    # 7. An admin runs a payout to the creators' confirmed accounts.
+    await confirmed_payout_account(
+        gateway, smtp_server, owner, "Mira Okonkwo", "DE02120300000000202051", "BYLADEM1001"
+    )
+    await confirmed_payout_account(
+        gateway, smtp_server, partner, "Jonas Berg", "NL91ABNA0417164300", "ABNANL2A"
+    )
+    await payout_run(gateway, admin)
+    [payment] = await payouts_of(gateway, admin, owner_id)
+    assert payment["amount"]["amountMinor"] == 595
+    await page.get_by_role("button", name="Refresh payouts").click()
+    transfer = page.locator("#payouts-table tbody tr")
+    await expect(transfer).to_contain_text("€5.95")
+    await expect(transfer).to_contain_text("On its way to your bank")
+    await page.locator("#payouts-section").scroll_into_view_if_needed()
+    await snap(page, "08-payout")
+
+    # 8. The statement as PDF: its totals are the ledger's.
+    def statement() -> Statement:
+        with AssentClient(url, owner) as client:
+            return client.statements.fetch()
+
+    fetched = await asyncio.to_thread(statement)
+    text = await asyncio.to_thread(pdf_text, fetched, tmp_path / "statement.pdf")
+    shares_total = sum((line.amount.amount for line in fetched.lines), Decimal(0))
+    paid_total = sum((payout.amount.amount for payout in fetched.payouts), Decimal(0))
+    assert (shares_total, paid_total) == (Decimal("5.95"), Decimal("5.95"))
+    owed = await payable(gateway, owner)
+    assert [money.amount for money in fetched.closing] == [owed]
+    assert title in text
+    assert "5.95 EUR" in text
+    assert f"Closing, EUR {owed:.2f}" in text
+
+    # 9. A password reset, from another device: the new password works, the old session ends.
+    other = await people.page()
+    await other.get_by_text("Forgot your password?").click()
+    await other.locator("#forgot-email").fill(email)
+    await other.get_by_role("button", name="Mail me a link").click()
+    await expect(other.get_by_role("status")).to_contain_text("a mail with a link is on its way")
+    await other.goto(await mailed_link(smtp_server, email, "#reset/"))
+    await other.get_by_label("New password").fill(NEW_PASSWORD)
+    await other.get_by_role("button", name="Set my new password").click()
+    await expect(other.get_by_role("status")).to_contain_text("Your new password is set")
+    await snap(other, "09-password-reset")
+    await keyboard_sign_in(other, email, NEW_PASSWORD)
+    await expect(other.get_by_role("status")).to_have_text("Signed in as Mira Okonkwo.")
+    await page.reload()
+    await expect(page.locator("#sign-in-section")).to_be_visible()
+    await snap(page, "10-old-session-ended")
