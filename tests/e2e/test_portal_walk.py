@@ -28,10 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    FileChooser,
+    Page,
+    ViewportSize,
+    expect,
+)
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from pypdf import PdfReader
 
 from assent.client import AssentClient
+from assent.models import Purchase
 from assent.statements import Statement, write_statement_pdf
 from tests.e2e.browser import ARTEFACTS, WAIT_MS, assert_accessible, sign_in
 from tests.e2e.marketplace import BALANCES, funded_buyer, register
@@ -114,13 +123,29 @@ async def keyboard_sign_in(page: Page, email: str, password: str) -> None:
     await keys.press("Enter")
 
 
+async def keyboard_file_chooser(page: Page, attempts: int = 3) -> FileChooser:
+    """The system's file chooser, opened from the file field with Space. On a loaded
+    machine the page may still be drawing what sign-in loads when the key goes down, and
+    Chromium then opens no chooser: the keyboard user presses Space again."""
+    field = page.get_by_label("File", exact=True)
+    for _ in range(attempts - 1):
+        await tab_to(page, field)
+        try:
+            async with page.expect_file_chooser(timeout=WAIT_MS / 2) as choosing:
+                await page.keyboard.press("Space")
+            return await choosing.value
+        except PlaywrightTimeoutError:
+            continue
+    await tab_to(page, field)
+    async with page.expect_file_chooser() as choosing:
+        await page.keyboard.press("Space")
+    return await choosing.value
+
+
 async def keyboard_listing(page: Page, picture: Path, title: str, price: str) -> None:
     """Upload, consent and offer with the keyboard alone, as test_portal_forms does."""
     keys = page.keyboard
-    await tab_to(page, page.get_by_label("File", exact=True))
-    async with page.expect_file_chooser() as choosing:
-        await keys.press("Space")
-    await (await choosing.value).set_files(picture)
+    await (await keyboard_file_chooser(page)).set_files(picture)
     await tab_to(page, page.get_by_label("Title"))
     await keys.press("Control+a")
     await keys.type(title)
@@ -247,11 +272,16 @@ async def test_a_creator_walks_from_sign_up_to_a_paid_statement_and_a_password_r
     )
     await snap(partner_page, "05-invited")
     await partner_page.get_by_role("button", name="Accept my share").click()
+    await expect(partner_page.get_by_role("status")).to_contain_text(
+        f'You accepted your share of "{title}". Next: give your consent.'
+    )
     await partner_page.locator("#consent-uses").get_by_label("Training new AI models").check()
     await partner_page.get_by_label("I own or control the rights in this work").check()
     await partner_page.get_by_label("I have read this statement and I agree to it").check()
     await partner_page.get_by_role("button", name="Give consent").click()
-    await expect(partner_page.get_by_role("status")).to_contain_text("consent")
+    await expect(partner_page.get_by_role("status")).to_contain_text(
+        f'Consent recorded for "{title}"'
+    )
     await snap(partner_page, "06-co-creator-consented")
 
     async def listed() -> bool | None:
@@ -263,11 +293,12 @@ async def test_a_creator_walks_from_sign_up_to_a_paid_statement_and_a_password_r
     # 5. A lab buys through the SDK.
     _, lab = await funded_buyer(gateway, admin, "Tide Lab", 10_000)
 
-    def bought() -> str:
+    def bought() -> Purchase:
         with AssentClient(url, lab) as client:
-            return str(client.buy([work_id], uses=["training"], name="tides").id)
+            return client.buy([work_id], uses=["training"], name="tides")
 
-    await asyncio.to_thread(bought)
+    purchase = await asyncio.to_thread(bought)
+    assert purchase.total.amount_minor == 1_000
 
     # 6. Both creators see the sale, their net shares and a notification.
     for key in (owner, partner):
