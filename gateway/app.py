@@ -30,6 +30,7 @@ from gateway.downloads import downloads_router
 from gateway.graphiql import graphiql_page, graphiql_router
 from gateway.notification_mail import NotificationMailer
 from gateway.ownsite import own_site_router
+from gateway.people.invitations import AddressInvitationMailer, CoCreatorInvitations
 from gateway.people.mail import LinkMailer
 from gateway.people.routes import CSRF_HEADER, SESSION_COOKIE, people_router
 from gateway.people.secrets import PeopleSecrets
@@ -141,6 +142,13 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         poll_seconds=settings.mail_poll_seconds,
     )
     app.state.notification_mailer = notification_mailer
+    co_creators = app.state.co_creator_invitations = CoCreatorInvitations(settings.session_secret)
+    invitation_mailer = AddressInvitationMailer(
+        lambda: app.state.sessionmaker,
+        Mailer(settings.mail()),
+        portal_url=settings.portal_url,
+        poll_seconds=settings.mail_poll_seconds,
+    )
 
     async def authenticate(request: Request) -> Principal | None:
         """The caller, once the request is counted against its key or its address: by an
@@ -253,6 +261,9 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             ),
             session_seconds=int(settings.session_days * 86_400),
             portal_url=settings.portal_url,
+            on_verified=lambda account_id: co_creators.claim(
+                app.state.sessionmaker, CatalogueClient(services.by_name["catalogue"]), account_id
+            ),
         )
     )
     app.add_exception_handler(RateLimited, _rate_limited)
@@ -267,6 +278,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
                 asyncio.create_task(
                     notification_mailer.worker.run(), name="gateway-notification-mail"
                 ),
+                asyncio.create_task(invitation_mailer.worker.run(), name="gateway-invitation-mail"),
             ]
             try:
                 yield

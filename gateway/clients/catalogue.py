@@ -4,10 +4,14 @@ import uuid
 from collections.abc import Sequence
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from gateway.accounts.service import Principal
 from gateway.clients.base import ServiceApi, query_params
+from gateway.clients.errors import raise_for_error
 from services.contracts.catalogue import (
+    AddressClaim,
+    AddressInvite,
     ConsentIn,
     ConsentRead,
     ConsentWithdrawIn,
@@ -38,6 +42,7 @@ from services.contracts.catalogue import (
     WorkSearch,
     WorkUpdate,
 )
+from services.contracts.roles import Role
 
 _WORKS = TypeAdapter(list[WorkRead])
 _CREATORS = TypeAdapter(list[CreatorRead])
@@ -144,6 +149,25 @@ class CatalogueClient(ServiceApi):
         return await self._model(
             WorkRead, principal, "PUT", f"/v1/works/{work_id}/shares", body=change
         )
+
+    async def invite_by_address(
+        self, principal: Principal, work_id: uuid.UUID, invite: AddressInvite
+    ) -> WorkRead:
+        return await self._model(
+            WorkRead, principal, "POST", f"/v1/works/{work_id}/address-invitations", body=invite
+        )
+
+    async def claim_address_invitations(self, claim: AddressClaim) -> list[InvitationRead]:
+        """Called by the gateway as itself, for an account that verified the address."""
+        response = await self._client.request(
+            "POST",
+            "/v1/address-invitations/claim",
+            subject="service:gateway",
+            roles=frozenset({Role.SERVICE}),
+            content=to_json(claim),
+        )
+        raise_for_error(self._client.name, response)
+        return _INVITATIONS.validate_json(response.content)
 
     async def invitations(self, principal: Principal) -> list[InvitationRead]:
         return _INVITATIONS.validate_json(await self._call(principal, "GET", "/v1/invitations"))

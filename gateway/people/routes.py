@@ -6,6 +6,7 @@ Every answer that could tell whether an address has an account is the same eithe
 Sign-up, sign-in and reset requests are rate limited per address and per email.
 """
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -71,7 +72,10 @@ def people_router(
     *,
     session_seconds: int,
     portal_url: str,
+    on_verified: Callable[[uuid.UUID], Awaitable[None]],
 ) -> APIRouter:
+    """`on_verified`: run once an account has proved its address (verified, or signed in
+    with it), outside the transaction: it claims the invitations made to the address."""
     router = APIRouter(prefix="/auth", tags=["people"])
 
     def _limit(request: Request, email: str) -> None:
@@ -109,7 +113,8 @@ def people_router(
     @router.post("/verify")
     async def verify(body: TokenIn) -> Said:
         _available()
-        await _in_transaction(lambda session: people.verify(session, body.token))
+        account_id = await _in_transaction(lambda session: people.verify(session, body.token))
+        await on_verified(account_id)
         return Said(message="Your email address is confirmed: sign in.")
 
     @router.post("/sign-in")
@@ -120,6 +125,7 @@ def people_router(
             lambda session: people.sign_in(session, email=body.email, password=body.password)
         )
         set_session_cookie(request, response, signed, seconds=session_seconds)
+        await on_verified(signed.account.id)
         return session_read(signed.account, signed.csrf)
 
     @router.get("/session")

@@ -130,12 +130,14 @@ class People:
         link.used_at = utcnow()
         return link
 
-    async def verify(self, session: AsyncSession, token: str) -> None:
+    async def verify(self, session: AsyncSession, token: str) -> uuid.UUID:
+        """The account whose address the link verifies."""
         link = await self._redeem(session, token, LinkPurpose.VERIFY)
         credential = await session.get(PasswordCredential, link.account_id)
         if credential is not None and credential.verified_at is None:
             credential.verified_at = utcnow()
         await session.flush()
+        return link.account_id
 
     async def sign_in(self, session: AsyncSession, *, email: str, password: str) -> SignedIn:
         account = await AccountRepository(session).get_by_email(email.strip().lower())

@@ -380,6 +380,14 @@ CASES: dict[str, Case] = {
             "shares": [{"creatorId": scenario.ids["creator"], "basisPoints": 10_000}],
         },
     ),
+    "inviteCoCreator": Case(
+        "inviteCoCreator",
+        Owner.CREATOR,
+        """mutation($id: ID!) {
+          inviteCoCreator(workId: $id, email: "ren@example.org", basisPoints: 1) {
+            __typename } }""",
+        _ids(id="pending"),
+    ),
     "invitations": Case(
         "invitations",
         Owner.CREATOR,

@@ -7,15 +7,18 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import Context
+from gateway.people.invitations import CoCreatorInvitations
 from gateway.resolvers.catalogue._inputs import on_input_paths, owner_only, parse_work_id
 from gateway.types.catalogue import (
     AnswerInvitationResult,
     ChangeSharesResult,
+    CoCreatorInvited,
     Invitation,
     InvitationAnswered,
     InvitationAnswerRecorded,
     InvitationList,
     InvitationsResult,
+    InviteCoCreatorResult,
     ShareInput,
     SharesChanged,
     Work,
@@ -105,3 +108,32 @@ class CoCreatorMutation:
                 on_input_paths(owner_only(error)), ValidationFailed, NotFound, Conflict, *REFUSALS
             )
         return SharesChanged(work=Work.of(work))
+
+    @strawberry.mutation(
+        description="Invite a co-creator by email to a share of your work, taken out of "
+        "yours. An address with an account gets the invitation at once; any other is mailed "
+        "a link to sign up, and gets it once its account verifies the address. Either way "
+        "the work is off sale until they accept and consent, and the answer is the same."
+    )
+    async def invite_co_creator(
+        self, info: Info[Context, None], work_id: strawberry.ID, email: str, basis_points: int
+    ) -> InviteCoCreatorResult:
+        ctx = info.context
+        assert ctx.request is not None, "an operation always comes with its request"
+        invitations: CoCreatorInvitations = ctx.request.app.state.co_creator_invitations
+        try:
+            principal = ctx.require_principal()
+            async with ctx.atomic() as session:
+                message = await invitations.invite(
+                    session,
+                    ctx.catalogue,
+                    principal,
+                    parse_work_id(work_id),
+                    email=email,
+                    basis_points=basis_points,
+                )
+        except (errors.AssentError, pydantic.ValidationError) as error:
+            return failure(
+                on_input_paths(owner_only(error)), ValidationFailed, NotFound, Conflict, *REFUSALS
+            )
+        return CoCreatorInvited(message=message)

@@ -3,12 +3,14 @@
 from gateway.types.catalogue._co_creators import (
     AnswerInvitationResult,
     ChangeSharesResult,
+    CoCreatorInvited,
     Invitation,
     InvitationAnswered,
     InvitationAnswerRecorded,
     InvitationList,
     InvitationsResult,
     InvitationStatus,
+    InviteCoCreatorResult,
     SharesChanged,
 )
 from gateway.types.catalogue._review import (
@@ -74,6 +76,7 @@ from gateway.types.catalogue._work import (
 __all__ = [
     "AnswerInvitationResult",
     "ChangeSharesResult",
+    "CoCreatorInvited",
     "CompleteUploadResult",
     "Consent",
     "ConsentInput",
@@ -92,6 +95,7 @@ __all__ = [
     "InvitationList",
     "InvitationStatus",
     "InvitationsResult",
+    "InviteCoCreatorResult",
     "MediaType",
     "Money",
     "Offer",

@@ -76,6 +76,14 @@ class SharesChanged:
     work: Work
 
 
+@strawberry.type(
+    description="The invitation is on its way: the same words whether or not the address "
+    "has an account."
+)
+class CoCreatorInvited:
+    message: str
+
+
 InvitationsResult = Annotated[InvitationList | Refusals, strawberry.union("InvitationsResult")]
 AnswerInvitationResult = Annotated[
     InvitationAnswerRecorded | NotFound | InvitationAnswered | Refusals,
@@ -84,4 +92,8 @@ AnswerInvitationResult = Annotated[
 ChangeSharesResult = Annotated[
     SharesChanged | ValidationFailed | NotFound | Conflict | Refusals,
     strawberry.union("ChangeSharesResult"),
+]
+InviteCoCreatorResult = Annotated[
+    CoCreatorInvited | ValidationFailed | NotFound | Conflict | Refusals,
+    strawberry.union("InviteCoCreatorResult"),
 ]
