@@ -29,6 +29,7 @@ import { WORK_STATES, formatBytes, formatMoney, formatShare, offerSummary, useNa
 import {
   checkedUses,
   currentStatement,
+  inviteCoCreator,
   offerValues,
   opened,
   reasonsInWords,
@@ -488,6 +489,7 @@ on("withdraw-no", "click", () => {
 on("withdraw-yes", "click", (event) => act(event.currentTarget, withdrawWork));
 submit("edit-form", () => changeWork(saveWorkEdit));
 submit("replace-form", () => changeWork(replaceWorkFile));
+submit("invite-form", () => changeWork(inviteCoCreator));
 on("load-chain", "click", (event) => act(event.currentTarget, () => showChain(opened.work)));
 on("accept-invitation", "click", (event) =>
   act(event.currentTarget, () => answerInvitation(ACCEPT_INVITATION, "acceptInvitation")),

@@ -85,6 +85,10 @@ export const REPLACE_WORK_FILE = `mutation ReplaceWorkFile($id: ID!, $file: File
   replaceWorkFile(workId: $id, file: $file) { __typename
     ... on VersionStarted { upload { ${TARGET} } } ${INVALID} } }`;
 
+export const INVITE_CO_CREATOR = `mutation InviteCoCreator($id: ID!, $email: String!, $points: Int!) {
+  inviteCoCreator(workId: $id, email: $email, basisPoints: $points) {
+    __typename ... on CoCreatorInvited { message } ${INVALID} } }`;
+
 export const WITHDRAW_WORK = `mutation WithdrawWork($id: ID!) { withdrawWork(workId: $id) {
   __typename ... on WorkWithdrawn { work { id status listed } } ${ERROR} } }`;
 

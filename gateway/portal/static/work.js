@@ -9,6 +9,7 @@ import { renderLicences } from "./earnings.js";
 import { membership } from "./members.js";
 import {
   CONSENT_STATEMENTS,
+  INVITE_CO_CREATOR,
   REPLACE_WORK_FILE,
   TRAINED_MODELS,
   UPDATE_WORK,
@@ -290,6 +291,15 @@ export async function replaceWorkFile() {
   return `“${work.title}” has a new file, ${file.name}: it is the version future sales deliver.`;
 }
 
+// A co-creator named by email: the answer is the same whether or not they have an account.
+export async function inviteCoCreator() {
+  const points = Math.round(Number($("invite-share").value) * 100);
+  const variables = { id: opened.work.id, email: $("invite-email").value, points };
+  const invited = expect((await graphql(INVITE_CO_CREATOR, variables)).inviteCoCreator, "CoCreatorInvited");
+  $("invite-form").reset();
+  return `${invited.message[0].toUpperCase()}${invited.message.slice(1)}.`;
+}
+
 export async function showWork(workId, me, invitations, { focus = true } = {}) {
   const work = expect((await graphql(WORK, { id: workId })).work, "Work");
   const member = membership(work, me, invitations);
@@ -343,6 +353,7 @@ export async function showWork(workId, me, invitations, { focus = true } = {}) {
   await renderConsent(work, member);
   renderOffer(work, member);
   await renderConsentWithdrawal(work, member);
+  $("invite-form").hidden = !owner || work.status === "WITHDRAWN";
   $("withdraw-panel").hidden = !owner || work.status === "WITHDRAWN";
   $("withdraw-confirm").hidden = true;
   $("withdraw-start").hidden = false;
