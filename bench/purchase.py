@@ -227,7 +227,7 @@ class Collector:
 
     def spans(self) -> tuple[int, int]:
         """Spans received, and in how many traces."""
-        count, traces = 0, set()
+        count, traces = 0, set[bytes]()
         for body in list(self.bodies):
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
