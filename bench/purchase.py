@@ -27,6 +27,7 @@ target is at most 1.05.
 
 Usage: python bench/purchase.py [--purchases 3000] [--concurrency 16] [--buyers 16]
        python bench/purchase.py --observed [--rounds 4] [--share 1.0]
+                                [--observe both|metrics|traces|neither]
 """
 
 import argparse
@@ -250,21 +251,24 @@ def collecting() -> Iterator[Collector]:
         collector.server.server_close()
 
 
-def side_settings(collector: Collector | None, share: float = 1.0) -> dict[str, str]:
-    """A side's environment: metrics and traces on when it has a collector, else off
-    whatever this shell's environment says."""
+def side_settings(
+    collector: Collector, *, metrics: bool, traces: bool, share: float = 1.0
+) -> dict[str, str]:
+    """A side's environment: metrics and traces each on only when asked, whatever this
+    shell's environment says."""
     settings = {
         f"ASSENT_{name.upper()}_DATABASE_POOL_SIZE": str(size)
         for name, size in SIDE_BY_SIDE_POOLS.items()
     }
-    if collector is None:
-        return {**settings, "OTEL_TRACES_EXPORTER": "none"}
-    settings["OTEL_TRACES_EXPORTER"] = "otlp"
-    settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint
-    settings["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
-    settings["OTEL_TRACES_SAMPLER_ARG"] = str(share)
-    for name in COMPONENTS:
-        settings[f"ASSENT_{name.upper()}_METRICS_PORT"] = str(free_port())
+    settings["OTEL_TRACES_EXPORTER"] = "none"
+    if traces:
+        settings["OTEL_TRACES_EXPORTER"] = "otlp"
+        settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint
+        settings["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        settings["OTEL_TRACES_SAMPLER_ARG"] = str(share)
+    if metrics:
+        for name in COMPONENTS:
+            settings[f"ASSENT_{name.upper()}_METRICS_PORT"] = str(free_port())
     return settings
 
 
@@ -295,7 +299,11 @@ async def compare(
             )
             quotes[name] = await prepare(market, gateways[name], args)
             await wait_drained(market.dsn, within=120)
-        ports = [observed.stack.env[f"ASSENT_{name.upper()}_METRICS_PORT"] for name in COMPONENTS]
+        ports = [
+            observed.stack.env[f"ASSENT_{name.upper()}_METRICS_PORT"]
+            for name in COMPONENTS
+            if f"ASSENT_{name.upper()}_METRICS_PORT" in observed.stack.env
+        ]
         scraped: list[int] = []
         scraping = asyncio.create_task(scrape_every(5.0, ports, scraped))
         totals = {name: Purchases() for name in sides}
@@ -322,8 +330,8 @@ async def compare(
             print(f"{name} ledger sound: {check['ledgerCheck']['sound']}")
     spans, traces = collector.spans()
     print(
-        f"observed side ({args.share:.0%} of requests traced): {spans} spans in {traces} "
-        "traces exported to the collector, "
+        f"observed side ({args.observe}; {args.share:.0%} of requests traced): "
+        f"{spans} spans in {traces} traces exported to the collector, "
         f"{len(scraped)} metrics scrapes (load average {load_average()})"
     )
     for name, total in totals.items():
@@ -356,15 +364,32 @@ def main() -> None:
     parser.add_argument(
         "--share", type=float, default=1.0, help="with --observed: the share of purchases traced"
     )
+    parser.add_argument(
+        "--observe",
+        choices=["both", "metrics", "traces", "neither"],
+        default="both",
+        help="with --observed: what the observed side turns on",
+    )
     args = parser.parse_args()
     if args.observed:
         with (
             collecting() as collector,
             scratch_database("assent_bench") as plain_dsn,
             scratch_database("assent_bench") as observed_dsn,
-            running_market(plain_dsn, port=args.port, settings=side_settings(None)) as plain,
             running_market(
-                observed_dsn, port=args.port + 100, settings=side_settings(collector, args.share)
+                plain_dsn,
+                port=args.port,
+                settings=side_settings(collector, metrics=False, traces=False),
+            ) as plain,
+            running_market(
+                observed_dsn,
+                port=args.port + 100,
+                settings=side_settings(
+                    collector,
+                    metrics=args.observe in ("both", "metrics"),
+                    traces=args.observe in ("both", "traces"),
+                    share=args.share,
+                ),
             ) as observed,
         ):
             asyncio.run(compare(plain, observed, collector, args))
