@@ -51,7 +51,7 @@ class CatalogueClient:
         """Every listed work the search finds, up to a bundle's limit.
 
         A buyer is shown listed works only, so the bundle holds exactly what they were
-        shown; `mine` (a creator's own works in every state) finds nothing here.
+        shown (a search with `mine` is refused before it gets here).
         """
         params = _search_params(search)
         found: dict[uuid.UUID, None] = {}

@@ -43,6 +43,14 @@ class BundleService:
             )
         check_currency(bundle_in.currency)
         if bundle_in.search is not None:
+            if bundle_in.search.mine:
+                # A bundle holds what a buyer is shown: listed works. A creator's own works
+                # in every state are not for sale as such, so the search is refused in
+                # words rather than finding nothing.
+                raise InvalidRequest(
+                    "a bundle is chosen from listed works; `mine` searches your own works",
+                    fields=[FieldError("search.mine", "cannot make a bundle", "not_for_bundles")],
+                )
             work_ids = await catalogue.search(bundle_in.search)
             if not work_ids:
                 raise InvalidRequest(

@@ -96,3 +96,23 @@ async def test_a_buyer_lists_their_own_bundles_newest_first_a_page_at_a_time(
     assert [b["id"] for b in first["items"] + second["items"]] == made[::-1]
     assert second["next_cursor"] is None
     assert (await api.call(lab, "GET", "/v1/bundles", params={"after": "junk"})).status_code == 400
+
+
+async def test_a_search_for_ones_own_works_is_refused_in_words_and_saves_nothing(
+    api: Api, lab: Actor
+) -> None:
+    refused = await api.call(
+        lab,
+        "POST",
+        "/v1/bundles",
+        json={"name": "Mine", "uses": ["training"], "search": {"mine": True}},
+    )
+    listed = await api.ok(lab, "GET", "/v1/bundles")
+
+    assert refused.status_code == 400
+    assert refused.json()["fields"][0] == {
+        "field": "search.mine",
+        "message": "cannot make a bundle",
+        "code": "not_for_bundles",
+    }
+    assert [bundle["name"] for bundle in listed["items"]] == []
