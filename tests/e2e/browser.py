@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, Request, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, Request, async_playwright, expect
 
 from tests.fixtures.stack import RunningStack
 from tests.fixtures.storage import REPO_ROOT
@@ -122,3 +122,38 @@ async def assert_accessible(page: Page, where: str) -> None:
     )
     severe = [v for v in violations if v["impact"] in SEVERE]
     assert not severe, f"accessibility violations on {where}: {severe}"
+
+
+async def open_work(page: Page, title: str) -> None:
+    await page.locator("#works-table").get_by_role("button", name=title).click()
+    await expect(page.locator("#work-heading")).to_have_text(title)
+
+
+async def tab_to(page: Page, target: Locator, most: int = 120) -> None:
+    """Tab forward, as a keyboard user does, until `target` has focus."""
+    for _ in range(most):
+        if await target.evaluate("element => element === document.activeElement"):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"{target} never took focus by Tab")
+
+
+async def keyboard_consent_and_offer(page: Page, price: str) -> None:
+    """On a work's page just uploaded: consent to training and offer it at `price`, with
+    the keyboard alone."""
+    keys = page.keyboard
+    for label in (
+        page.locator("#consent-uses").get_by_label("Training new AI models"),
+        page.get_by_label("I own or control the rights in this work"),
+        page.get_by_label("I have read this statement and I agree to it"),
+    ):
+        await tab_to(page, label)
+        await keys.press("Space")
+        await expect(label).to_be_checked()
+    await tab_to(page, page.get_by_role("button", name="Give consent"))
+    await keys.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text("Next: set an offer.")
+    await expect(page.get_by_label("Price")).to_be_focused()
+    await keys.type(price)
+    await keys.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text("It is for sale now.")

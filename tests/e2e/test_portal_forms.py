@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
 
-from tests.e2e.browser import WAIT_MS, Traffic, assert_accessible, screenshot, sign_in
+from tests.e2e.browser import (
+    WAIT_MS,
+    Traffic,
+    assert_accessible,
+    keyboard_consent_and_offer,
+    open_work,
+    screenshot,
+    sign_in,
+    tab_to,
+)
 from tests.e2e.marketplace import (
     COMPLETE,
     buy,
@@ -50,20 +59,6 @@ async def consented_work(gateway: GraphQLClient, creator: str, title: str) -> st
     )
     assert recorded["giveConsent"]["__typename"] == "ConsentRecorded", recorded
     return work_id
-
-
-async def open_work(page: Page, title: str) -> None:
-    await page.locator("#works-table").get_by_role("button", name=title).click()
-    await expect(page.locator("#work-heading")).to_have_text(title)
-
-
-async def tab_to(page: Page, target: Locator, most: int = 120) -> None:
-    """Tab forward, as a keyboard user does, until `target` has focus."""
-    for _ in range(most):
-        if await target.evaluate("element => element === document.activeElement"):
-            return
-        await page.keyboard.press("Tab")
-    raise AssertionError(f"{target} never took focus by Tab")
 
 
 async def assert_beside(page: Page, field: Locator, message: str) -> None:
@@ -218,21 +213,7 @@ async def test_a_creator_signs_in_and_lists_a_work_with_the_keyboard_alone(
     )
     await expect(page.locator("#work-heading")).to_be_focused()
 
-    for label in (
-        page.locator("#consent-uses").get_by_label("Training new AI models"),
-        page.get_by_label("I own or control the rights in this work"),
-        page.get_by_label("I have read this statement and I agree to it"),
-    ):
-        await tab_to(page, label)
-        await keys.press("Space")
-        await expect(label).to_be_checked()
-    await tab_to(page, page.get_by_role("button", name="Give consent"))
-    await keys.press("Enter")
-    await expect(page.get_by_role("status")).to_contain_text("Next: set an offer.")
-    await expect(page.get_by_label("Price")).to_be_focused()
-    await keys.type("7.50")
-    await keys.press("Enter")
-    await expect(page.get_by_role("status")).to_contain_text("It is for sale now.")
+    await keyboard_consent_and_offer(page, "7.50")
     row = page.locator("#works-table tbody tr", has_text="Olive grove")
     await expect(row).to_contain_text("€7.50")
 

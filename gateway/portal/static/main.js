@@ -565,6 +565,12 @@ async function start() {
     session.keepCsrf(current.csrf_token);
     return enterSession();
   }
+  // An invitation's mail links here: the person invited has no account yet.
+  if (window.location.hash === "#sign-up-details") {
+    $("sign-up-details").open = true;
+    $("sign-up-name").focus();
+    return;
+  }
   $(taken ? "sign-in-email" : "api-key").focus();
 }
 
