@@ -79,7 +79,10 @@ def passkey_router(
     limiter: RateLimiter,
     *,
     session_seconds: int,
+    on_signed_in: Callable[[uuid.UUID], Awaitable[None]],
 ) -> APIRouter:
+    """`on_signed_in` runs after each passkey sign-in, as after a password's: a passkey
+    belongs to an account that proved its address, so invitations to it become its own."""
     router = APIRouter(prefix=PREFIX)
     cookie_path = f"/auth{PREFIX}"
 
@@ -185,6 +188,7 @@ def passkey_router(
             )
         )
         set_session_cookie(request, response, signed, seconds=session_seconds)
+        await on_signed_in(signed.account.id)
         return session_read(signed.account, signed.csrf)
 
     return router

@@ -175,6 +175,7 @@ def people_router(
             sessionmaker,
             limiter,
             session_seconds=session_seconds,
+            on_signed_in=on_verified,
         )
     )
     return router

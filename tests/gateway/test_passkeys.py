@@ -357,3 +357,24 @@ def test_the_relying_party_is_the_portals_host_and_localhost_stands_for_loopback
     portal_url: str, party: RelyingParty | None
 ) -> None:
     assert RelyingParty.of_portal(portal_url) == party
+
+
+async def test_a_passkey_sign_in_takes_up_waiting_invitations_as_a_password_does(
+    passkey_app: FastAPI, browser: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The catalogue is not attached here, so each claim is seen failing, in the log, and
+    never in the way: a claim the catalogue could not take at verification waits for the
+    next sign-in, whichever way the person signs in."""
+    csrf = await _person(passkey_app, browser)
+    authenticator = Authenticator()
+    added = await _add(browser, csrf, authenticator)
+    await _sign_out(browser, csrf)
+
+    caplog.clear()
+    signed = await _sign_in(browser, authenticator)
+    logged = [record.msg for record in caplog.records if isinstance(record.msg, dict)]
+
+    assert added.status_code == 201, added.text
+    assert signed.status_code == 200, signed.text
+    claims = [entry for entry in logged if entry["event"] == "co_creator.claim.failed"]
+    assert [entry["account_id"] for entry in claims] == [signed.json()["account_id"]]
