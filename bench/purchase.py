@@ -37,6 +37,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import aiohttp
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from scratch_market import (
     LEDGER_CHECK,
     USES,
@@ -72,6 +74,12 @@ QUOTE = """mutation($id: ID!) { quoteBundle(bundleId: $id) { __typename
 PURCHASE = """mutation($quote: ID!, $key: String!) {
   purchase(quoteId: $quote, idempotencyKey: $key) { __typename } }"""
 COMPONENTS = ("gateway", "catalogue", "licensing", "delivery", "audit")
+# Licensing's span for a purchase: a trace holding one is a purchase's.
+PURCHASE_SPAN = "POST /v1/purchases"
+SERVICE = "service.name"
+SQL_VERBS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "BEGIN", "COMMIT", "WITH"})
+# The SDK's default `OTEL_BSP_SCHEDULE_DELAY`: how long a finished span may wait in its batch.
+SPAN_EXPORT_SECONDS = 5
 # Both stacks of `--observed` stay up side by side within PostgreSQL's 100 connections,
 # which other work on the machine shares: smaller pools than the default 16 each, alike on
 # both sides.
@@ -229,14 +237,56 @@ class Collector:
     def spans(self) -> tuple[int, int]:
         """Spans received, and in how many traces."""
         count, traces = 0, set[bytes]()
+        for _, span in self._each_span():
+            count += 1
+            traces.add(span.trace_id)
+        return count, len(traces)
+
+    def per_purchase(self) -> tuple[int, Counter[tuple[str, str]]]:
+        """The traces of purchases (licensing's `POST /v1/purchases` in them), and their
+        spans by process and name: where a traced purchase's spans are made."""
+        spans = list(self._each_span())
+        purchases = {span.trace_id for _, span in spans if span.name == PURCHASE_SPAN}
+        named = Counter(
+            (service, _kind_of(span.name)) for service, span in spans if span.trace_id in purchases
+        )
+        return len(purchases), named
+
+    def _each_span(self) -> Iterator[tuple[str, Span]]:
         for body in list(self.bodies):
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
             for resource in request.resource_spans:
+                attributes = resource.resource.attributes
+                service = next((a.value.string_value for a in attributes if a.key == SERVICE), "?")
                 for scope in resource.scope_spans:
-                    count += len(scope.spans)
-                    traces.update(span.trace_id for span in scope.spans)
-        return count, len(traces)
+                    for span in scope.spans:
+                        yield service, span
+
+
+def _kind_of(name: str) -> str:
+    """A database span by its statement's verb (`SELECT assent`: `SELECT`), others whole."""
+    verb = name.split(" ", 1)[0]
+    return verb if verb in SQL_VERBS else name
+
+
+def print_spans(collector: Collector) -> None:
+    purchases, named = collector.per_purchase()
+    if not purchases:
+        return
+    per_service = Counter[str]()
+    for (service, _), count in named.items():
+        per_service[service] += count
+    print(
+        f"spans per traced purchase ({purchases} traced): "
+        f"{sum(per_service.values()) / purchases:.1f}; by process:"
+    )
+    for service, count in per_service.most_common():
+        names = sorted(
+            ((n, c) for (s, n), c in named.items() if s == service), key=lambda item: -item[1]
+        )
+        parts = ", ".join(f"{name} {c / purchases:.1f}" for name, c in names)
+        print(f"  {service} {count / purchases:.1f}: {parts}")
 
 
 @contextlib.contextmanager
@@ -328,12 +378,15 @@ async def compare(
         for name in sides:
             check = await gateways[name].run(LEDGER_CHECK, {}, sides[name].admin_key)
             print(f"{name} ledger sound: {check['ledgerCheck']['sound']}")
+    # The last round's spans are still in each process's batch: one more export interval.
+    await asyncio.sleep(SPAN_EXPORT_SECONDS + 1)
     spans, traces = collector.spans()
     print(
         f"observed side ({args.observe}; {args.share:.0%} of requests traced): "
         f"{spans} spans in {traces} traces exported to the collector, "
         f"{len(scraped)} metrics scrapes (load average {load_average()})"
     )
+    print_spans(collector)
     for name, total in totals.items():
         p50 = percentile(total.latencies, 0.5)
         print(
