@@ -142,6 +142,28 @@ class Offer(Model):
     published_at: datetime
 
 
+class Preview(Model):
+    """What a buyer sees of a file before licensing it: `kind` is THUMBNAIL or WAVEFORM
+    (a picture at `image_url`, a short-lived address: fetch it within minutes), EXCERPT
+    (the text's opening) or NONE (`note` says why)."""
+
+    kind: str
+    duration_ms: int | None = None
+    excerpt: str | None = None
+    note: str | None = None
+    image_url: str | None = None
+
+
+class WorkFile(Model):
+    """The work's current file: its name, size in bytes, sha256, and its preview (None
+    while the upload is pending)."""
+
+    file_name: str
+    size: int
+    sha256: str
+    preview: Preview | None = None
+
+
 class Work(Model):
     id: str
     title: str
@@ -156,6 +178,7 @@ class Work(Model):
     owner: Creator | None = None
     shares: list[Share] = []
     offer: Offer | None = None
+    current_version: WorkFile | None = None
 
 
 class Bundle(Model):

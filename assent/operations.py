@@ -5,7 +5,8 @@ _TERMS = "uses commercialUse attributionRequired territory durationDays exclusiv
 _MONEY = "amountMinor currency"
 _WORK = f"""id title description mediaType tags language status listed createdAt withdrawnAt
   owner {{ id name }} shares {{ creator {{ id name }} basisPoints }}
-  offer {{ id price {{ {_MONEY} }} termsId terms {{ {_TERMS} }} publishedAt }}"""
+  offer {{ id price {{ {_MONEY} }} termsId terms {{ {_TERMS} }} publishedAt }}
+  currentVersion {{ fileName size sha256 preview {{ kind durationMs excerpt note imageUrl }} }}"""
 _BUNDLE = "id name uses currency workIds createdAt"
 _QUOTE = f"""id bundleId currency uses subtotal {{ {_MONEY} }} platformFee {{ {_MONEY} }}
   total {{ {_MONEY} }} platformFeeBps status createdAt expiresAt

@@ -1,9 +1,10 @@
 """A creator's work page in the portal, in headless Chromium against the whole stack: the
 preview buyers see (a thumbnail from the object store) with the file's size, an edit of
 the title kept in the details' history, a damaged picture refused as a new file with the
-work unchanged; and a lab's search through the API showing the new title, the preview and
-the file's size. Screenshots are kept under test-artifacts/portal/."""
+work unchanged; and a lab's search through the API and the SDK showing the new title, the
+preview and the file's size. Screenshots are kept under test-artifacts/portal/."""
 
+import asyncio
 import hashlib
 import io
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from PIL import Image
 from playwright.async_api import Page, expect
 
+from assent.client import AssentClient
+from assent.models import Work
 from tests.e2e.browser import Traffic, assert_accessible, screenshot, sign_in
 from tests.e2e.marketplace import (
     COMPLETE,
@@ -121,7 +124,8 @@ async def test_a_creator_edits_a_work_and_sees_its_preview_and_a_lab_finds_both(
     await screenshot(page, "works-02-damaged-refused")
     await assert_accessible(page, "works-02-damaged-refused")
 
-    # A lab's search: the new title, the thumbnail at a short-lived URL, the file's size.
+    # A lab's search, through the API and through the SDK: the new title, the thumbnail at
+    # a short-lived URL, the file's size.
     _, lab = await funded_buyer(gateway, running_stack.admin_key, "Harbour Lab", 1_000)
     found = await gateway.execute(SEARCH, {"query": "lighthouse night"}, key=lab)
     items = [item for item in found["works"]["items"] if item["id"] == work_id]
@@ -129,7 +133,21 @@ async def test_a_creator_edits_a_work_and_sees_its_preview_and_a_lab_finds_both(
     version = items[0]["currentVersion"]
     assert int(version["size"]) == len(content)
     assert version["preview"]["kind"] == "THUMBNAIL"
+
+    def searched() -> list[Work]:
+        with AssentClient(running_stack.stack.gateway_url, lab) as client:
+            return [work for work in client.search("lighthouse night") if work.id == work_id]
+
+    [seen] = await asyncio.to_thread(searched)
+    assert seen.current_version is not None
+    assert (seen.title, seen.current_version.size) == ("Lighthouse at night", len(content))
+    assert seen.current_version.file_name == "lighthouse.png"
+    preview = seen.current_version.preview
+    assert preview is not None
+    assert (preview.kind, preview.image_url is not None) == ("THUMBNAIL", True)
     async with httpx.AsyncClient() as http:
         fetched = await http.get(version["preview"]["imageUrl"])
-    assert fetched.status_code == 200
+        fetched_by_sdk = await http.get(str(preview.image_url))
+    assert (fetched.status_code, fetched_by_sdk.status_code) == (200, 200)
     assert Image.open(io.BytesIO(fetched.content)).size == (320, 213)
+    assert fetched_by_sdk.content == fetched.content
