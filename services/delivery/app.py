@@ -23,6 +23,7 @@ from services.delivery.webhook.api import router as webhook_router
 from services.delivery.webhook.sender import SenderSettings, WebhookSender
 from services.kit.app import create_service_app
 from services.kit.keyring import Keyring, emit_rotation, keys_router
+from services.kit.tracing import Tracing
 from storage import create_object_store
 from storage.object_store import StorageSettings
 
@@ -56,9 +57,15 @@ async def record_configured_key(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, storage_settings: StorageSettings | None = None
+    settings: Settings | None = None,
+    storage_settings: StorageSettings | None = None,
+    *,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
+    """`tracing` defaults to what the `OTEL_*` variables configure (off unless set)."""
     settings = settings or Settings()
+    # Made here, not left to the kit, so the builder traces with the app's own provider.
+    tracing = tracing or Tracing.from_environment("delivery")
     keys = DeliveryKeys(
         keyring=Keyring(
             settings.signing_key,
@@ -73,6 +80,7 @@ def create_app(
         poll_seconds=settings.build_poll_seconds,
         max_backoff_seconds=settings.build_max_backoff_seconds,
         lease_seconds=settings.build_lease_seconds,
+        tracer=tracing.tracer if tracing is not None else None,
     )
     shard_builder = ShardBuilder(
         lambda: build_runtime(app.state),
@@ -99,6 +107,7 @@ def create_app(
             keys.watermark, on_granted=builder.wake, on_messages=lambda: sender.wake()
         ),
         object_store=create_object_store(storage_settings or StorageSettings()),
+        tracing=tracing,
     )
     # Bound to the app's database here; each build binds them again to what the state
     # holds then (a test swaps in its own).

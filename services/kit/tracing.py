@@ -33,7 +33,9 @@ attaches to an engine: the instrumentor itself is one per process, ignores a sec
 `instrument()`, and also patches `create_engine` and `Engine.connect` for every engine.
 
 The trace context crosses the outbox as a W3C `traceparent` stored with each event and
-sent with it, so the receivers' work joins the trace of the request that wrote it.
+sent with it, so the receivers' work joins the trace of the request that wrote it. A
+background job does the same: its row keeps the `traceparent` of the request that queued
+it, and the worker does the job under `queued_work_span`, in that trace if it is traced.
 """
 
 import asyncio
@@ -46,7 +48,7 @@ import aiohttp
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -360,3 +362,24 @@ def receiving_spans(tracer: Tracer, trace_parents: Sequence[str | None]) -> Iter
         if len(spans) == 1:
             stack.enter_context(trace.use_span(spans[0]))
         yield
+
+
+@contextmanager
+def queued_work_span(
+    tracer: Tracer, name: str, trace_parent: str | None, *, attributes: Attributes = None
+) -> Iterator[None]:
+    """Around work a request queued for a background worker, whose job kept the request's
+    `current_traceparent()`: if that request was traced, a span in its trace, under which
+    the work's queries, calls and outbox events are traced with it; otherwise nothing, and
+    the work stays as untraced as the worker's pass it runs in."""
+    context = remote_context(trace_parent)
+    if context is None or not _span_context(context).trace_flags.sampled:
+        yield
+        return
+    # A context of its own, not the pass's: that one suppresses the instrumentations.
+    token = attach(trace.set_span_in_context(trace.get_current_span(context), Context()))
+    try:
+        with tracer.start_as_current_span(name, kind=SpanKind.INTERNAL, attributes=attributes):
+            yield
+    finally:
+        detach(token)

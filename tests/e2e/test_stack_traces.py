@@ -2,7 +2,8 @@
 its audit entries, across the outbox, with the database's queries in it: every component
 in its own process, exporting OTLP over HTTP (as set by the standard `OTEL_*` variables)
 to a small collector this test runs on loopback, which decodes what it receives with the
-OTLP protobuf messages, as a real collector would."""
+OTLP protobuf messages, as a real collector would. The delivery's build, done later by a
+background worker, is in that trace too, and the event it writes carries it on."""
 
 import contextlib
 import threading
@@ -30,6 +31,9 @@ pytestmark = pytest.mark.stack
 class ReceivedSpan:
     service: str
     trace_id: str
+    span_id: str
+    parent_span_id: str
+    """Empty for a trace's root."""
     name: str
     attributes: frozenset[str]
 
@@ -75,6 +79,8 @@ class Collector:
                         ReceivedSpan(
                             service=resource["service.name"],
                             trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
                             name=span.name,
                             attributes=frozenset(a.key for a in span.attributes),
                         )
@@ -85,6 +91,19 @@ class Collector:
     def received(self) -> list[ReceivedSpan]:
         with self._lock:
             return list(self.spans)
+
+
+def ancestry(span: ReceivedSpan, spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+    """`span`, its parent, and so on up to the trace's root, as far as they were received."""
+    by_id = {received.span_id: received for received in spans}
+    chain = [span]
+    while (parent := by_id.get(chain[-1].parent_span_id)) is not None:
+        chain.append(parent)
+    return chain
+
+
+def descendants(of: ReceivedSpan, spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+    return [span for span in spans if of in ancestry(span, spans)[1:]]
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +168,15 @@ async def test_one_purchase_is_one_trace_through_every_service_and_the_outbox(
         (trace_id,) = traces
         spans = [span for span in collector.received() if span.trace_id == trace_id]
         services = {span.service for span in spans}
-        return spans if {"gateway", "licensing", "delivery", "audit"} <= services else None
+        if not {"gateway", "licensing", "delivery", "audit"} <= services:
+            return None
+        # The build's span ends before its event is relayed: wait for the audit log's receipt.
+        builds = [span for span in spans if span.name == "delivery build manifest"]
+        if not any(
+            span.service == "audit" for build in builds for span in descendants(build, spans)
+        ):
+            return None
+        return spans
 
     spans = await eventually(whole_trace, what="the purchase's trace in every service")
 
@@ -163,3 +190,15 @@ async def test_one_purchase_is_one_trace_through_every_service_and_the_outbox(
     assert received_events >= {"delivery", "audit"}
     queried = {span.service for span in spans if span.is_query}
     assert queried >= {"licensing", "delivery", "audit"}
+    # The manifest's build, which delivery's worker does after receiving the sale, is in
+    # the purchase's trace, beneath its root (the gateway's request) ...
+    (build,) = [span for span in spans if span.name == "delivery build manifest"]
+    assert build.service == "delivery"
+    assert "assent.delivery.id" in build.attributes
+    (root,) = [span for span in spans if not span.parent_span_id]
+    assert (root.service, root.name) == ("gateway", "POST /graphql")
+    assert ancestry(build, spans)[-1] == root
+    # ... with its queries timed in it, and its `delivery.issued` event received in it.
+    beneath = descendants(build, spans)
+    assert any(span.service == "delivery" and span.is_query for span in beneath)
+    assert {span.service for span in beneath} >= {"delivery", "licensing", "audit"}

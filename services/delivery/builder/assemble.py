@@ -83,6 +83,8 @@ class Leased:
     buyer_id: uuid.UUID
     buyer_name: str
     uses: tuple[str, ...] = ()
+    trace_parent: str | None = None
+    """The trace of the request that queued the build (see `Delivery.trace_parent`)."""
 
 
 @dataclass(frozen=True)

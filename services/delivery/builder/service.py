@@ -54,6 +54,7 @@ class BuildService:
                     buyer_id=licence.buyer_id,
                     buyer_name=licence.buyer_name,
                     uses=tuple(licence.uses),
+                    trace_parent=delivery.trace_parent,
                 )
             )
         await session.flush()

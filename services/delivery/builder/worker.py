@@ -9,18 +9,22 @@ grants received by another replica that has since died).
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import structlog
+from opentelemetry import trace
+from opentelemetry.context import Context, attach, detach, get_current
+from opentelemetry.trace import NoOpTracer, StatusCode, Tracer
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.delivery.builder.assemble import BuildTools, Built, Leased, LeaseLost, assemble
 from services.delivery.builder.service import build_service
+from services.kit.tracing import queued_work_span
 from services.kit.worker import PollingWorker
 from storage.object_store import ObjectStore, StorageError
 
@@ -52,6 +56,7 @@ class DeliveryBuilder:
         lease_seconds: float,
         batch_size: int = 50,
         gather_seconds: float = 0.05,
+        tracer: Tracer | None = None,
     ) -> None:
         """A pass builds a batch of up to `batch_size` deliveries; a full batch means a
         backlog, and the next pass starts at once. After a pass that built several but
@@ -59,8 +64,10 @@ class DeliveryBuilder:
         holds many, and its transactions and its relayed events serve them all
         (bench/purchase.py). A build renews its lease as it goes; one that stalls for
         `lease_seconds` may be taken over by another builder. A build that failed is
-        retried with backoff, at most `max_backoff_seconds` later."""
+        retried with backoff, at most `max_backoff_seconds` later. A build queued by a
+        traced request is traced by `tracer` in that request's trace."""
         self._runtime = runtime
+        self._tracer = tracer if tracer is not None else NoOpTracer()
         self._max_backoff_seconds = max_backoff_seconds
         self._lease_for = timedelta(seconds=lease_seconds)
         self._batch_size = batch_size
@@ -128,47 +135,65 @@ class DeliveryBuilder:
     async def _build(
         self, batch: "_Batch", tools: BuildTools, held: Leased, first: Sequence[Row[Any]]
     ) -> None:
-        try:
-            # A build that waited for its turn may find its lease taken over meanwhile.
-            if not await batch.keep_lease(held):
-                raise LeaseLost(f"the lease on delivery {held.delivery_id} was taken over")
-            built = await assemble(
-                held, first, lines=batch.lines, keep_lease=batch.keep_lease, tools=tools
-            )
-        except LeaseLost:
-            log.warning("delivery.build.lease_lost", delivery_id=str(held.delivery_id))
-            return
-        except Exception as exc:
-            await self._postpone(batch, held, exc)
-            return
-        for unissued in await batch.issue(built, self._issue):
-            await _discard_manifest(tools.store, unissued)
+        with queued_work_span(
+            self._tracer,
+            "delivery build manifest",
+            held.trace_parent,
+            attributes={
+                "assent.delivery.id": str(held.delivery_id),
+                "assent.licence.id": str(held.licence_id),
+            },
+        ):
+            try:
+                # A build that waited for its turn may find its lease taken over meanwhile.
+                if not await batch.keep_lease(held):
+                    raise LeaseLost(f"the lease on delivery {held.delivery_id} was taken over")
+                built = await assemble(
+                    held, first, lines=batch.lines, keep_lease=batch.keep_lease, tools=tools
+                )
+            except LeaseLost:
+                log.warning("delivery.build.lease_lost", delivery_id=str(held.delivery_id))
+                return
+            except Exception as exc:
+                await self._postpone(batch, held, exc)
+                return
+            for unissued in await batch.issue(built, self._issue):
+                await _discard_manifest(tools.store, unissued)
 
     async def _issue(self, batch: "_Batch", built: Sequence[Built]) -> list[Built]:
         """In one transaction; when that fails, each in its own, so that whatever failed
         it postpones only its own delivery. The builds that were not issued."""
         try:
             async with batch.transaction() as session:
-                issued = [await build_service.issue(session, ready) for ready in built]
+                issued = []
+                for ready in built:
+                    with batch.traced_as(ready):
+                        issued.append(await build_service.issue(session, ready))
             return [ready for ready, event in zip(built, issued, strict=True) if event is None]
         except Exception as exc:
             if len(built) == 1:
-                await self._postpone(batch, built[0].leased, exc)
+                with batch.traced_as(built[0]):
+                    await self._postpone(batch, built[0].leased, exc)
                 return list(built)
             log.warning("delivery.build.batch_failed", deliveries=len(built), exc_info=True)
         unissued = []
         for ready in built:
-            try:
-                async with batch.transaction() as session:
-                    if await build_service.issue(session, ready) is None:
-                        unissued.append(ready)
-            except Exception as exc:
-                await self._postpone(batch, ready.leased, exc)
-                unissued.append(ready)
+            with batch.traced_as(ready):
+                try:
+                    async with batch.transaction() as session:
+                        if await build_service.issue(session, ready) is None:
+                            unissued.append(ready)
+                except Exception as exc:
+                    await self._postpone(batch, ready.leased, exc)
+                    unissued.append(ready)
         return unissued
 
     async def _postpone(self, batch: "_Batch", leased: Leased, exc: Exception) -> None:
         log.exception("delivery.build.failed", delivery_id=str(leased.delivery_id))
+        # The build's span, if it is traced, shows it failed (and is retried).
+        span = trace.get_current_span()
+        span.record_exception(exc)
+        span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
         async with batch.transaction() as session:
             await build_service.postpone(
                 session,
@@ -195,6 +220,7 @@ class _Batch:
         self._renewed_at: dict[uuid.UUID, float] = {}
         self._ready: list[Built] = []
         self._issuing = asyncio.Lock()
+        self._traces: dict[uuid.UUID, Context] = {}
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -225,12 +251,24 @@ class _Batch:
         """Issue `built` at once, with whatever else finished while the last issue
         committed (builds finished together share a transaction); the builds of that
         transaction that were not issued."""
+        self._traces[built.leased.lease_id] = get_current()
         self._ready.append(built)
         async with self._issuing:
             if not self._ready:
                 return []  # issued with the builds before it, by the one that went first
             ready, self._ready = self._ready, []
             return await issue_many(self, ready)
+
+    @contextmanager
+    def traced_as(self, built: Built) -> Iterator[None]:
+        """Inside: the trace context `built` was built in (its build's span, or none), so
+        what its issue writes (queries, the `delivery.issued` event) joins its own build's
+        trace, or none, whichever build's task issues it."""
+        token = attach(self._traces[built.leased.lease_id])
+        try:
+            yield
+        finally:
+            detach(token)
 
 
 async def _discard_manifest(store: ObjectStore, unissued: Built) -> None:

@@ -48,8 +48,15 @@ class DeliveryRepository(Repository[Delivery]):
     async def by_licence_ids(self, licence_ids: Sequence[uuid.UUID]) -> list[Delivery]:
         return await self.list(select(Delivery).where(Delivery.licence_id.in_(licence_ids)))
 
-    async def add_to_build(self, grants: Sequence[LicenceGranted], *, created_at: datetime) -> None:
-        """A delivery of each licence, due to be built at once."""
+    async def add_to_build(
+        self,
+        grants: Sequence[LicenceGranted],
+        *,
+        created_at: datetime,
+        trace_parent: str | None,
+    ) -> None:
+        """A delivery of each licence, due to be built at once, in the trace named by
+        `trace_parent` (see `Delivery.trace_parent`)."""
         await self.session.execute(
             insert(table_of(Delivery)),
             [
@@ -63,6 +70,7 @@ class DeliveryRepository(Repository[Delivery]):
                     "excluded": [],
                     "attempts": 0,
                     "next_attempt_at": created_at,
+                    "trace_parent": trace_parent,
                 }
                 for granted in grants
             ],

@@ -24,6 +24,7 @@ from services.delivery.grant.repository import Entitlement, KeyedLine, LicenceRe
 from services.delivery.manifest import Watermark
 from services.delivery.webhook.service import webhook_service
 from services.kit.db import utcnow
+from services.kit.tracing import current_traceparent
 
 log = structlog.get_logger()
 
@@ -65,7 +66,9 @@ class GrantService:
         now = utcnow()
         await licences.add(entitlements, received_at=now)
         await DeliveryRepository(session).add_to_build(
-            [entitlement.granted for entitlement in entitlements], created_at=now
+            [entitlement.granted for entitlement in entitlements],
+            created_at=now,
+            trace_parent=current_traceparent(),
         )
 
     async def record_refund(self, session: AsyncSession, refunded: LicenceRefunded) -> None:
