@@ -60,7 +60,14 @@ async def checked_shares(
     named = sorted({share.creator_id for share in shares})
     known = {creator.id for creator in await CreatorRepository(session).get_many(named)}
     problems.extend(
-        FieldError(f"shares.{index}.creator_id", "no such creator", "unknown_creator")
+        FieldError(
+            f"shares.{index}.creator_id",
+            # Accounts reach the catalogue through the gateway's outbox: one made a moment
+            # ago may not be here yet, and the same request then succeeds.
+            "no such creator; an account made in the last few seconds may not be known "
+            "yet, so try again in a moment",
+            "unknown_creator",
+        )
         for index, share in enumerate(shares)
         if share.creator_id not in known
     )

@@ -100,6 +100,8 @@ async def test_naming_the_owner_twice_or_anyone_twice_or_no_one_is_refused_and_l
         [("shares.2.creator_id", "duplicate")],
         [("shares.1.creator_id", "unknown_creator")],
     ]
+    # An account made a moment ago may not have reached the catalogue: the words say so.
+    assert "try again in a moment" in refused[2].json()["fields"][0]["message"]
     assert await count(session, Work) == 0
     assert await count(session, Invitation) == 0
     assert await outbox_topics(session) == []
