@@ -13,6 +13,10 @@ is refused, so writing a PDF never touches the network.
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from weasyprint.document import Document
 
 PDF_EXTRA = "assent[pdf]"
 
@@ -27,8 +31,8 @@ class WrittenPdf:
     pages: int
 
 
-def write_pdf(html: str, path: Path) -> WrittenPdf:
-    """Lay the report's HTML out on A4 and write it to `path` (atomically)."""
+def _laid_out(html: str) -> "Document":
+    """The HTML laid out on A4, ready to write."""
     try:
         from weasyprint import HTML
         from weasyprint.urls import URLFetcher
@@ -39,8 +43,20 @@ def write_pdf(html: str, path: Path) -> WrittenPdf:
             f"(pip install '{PDF_EXTRA}'): {exc}"
         ) from exc
     # No protocol allowed: a URL in the page (there should be none) is never fetched.
-    document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=())).render()
+    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=())).render()
+
+
+def write_pdf(html: str, path: Path) -> WrittenPdf:
+    """Lay the report's HTML out on A4 and write it to `path` (atomically)."""
+    document = _laid_out(html)
     partial = path.with_name(path.name + ".part")
     document.write_pdf(partial)
     partial.replace(path)
     return WrittenPdf(path, len(document.pages))
+
+
+def pdf_bytes(html: str) -> bytes:
+    """The same PDF as `write_pdf`, in memory: for a server answering a download."""
+    # With no target, WeasyPrint returns the document's bytes.
+    written: bytes = _laid_out(html).write_pdf()
+    return written

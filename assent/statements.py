@@ -13,15 +13,17 @@ accountant) and as a printable PDF.
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from assent.models import Money
-from assent.pdf import WrittenPdf, write_pdf
+from assent.pdf import WrittenPdf, pdf_bytes, write_pdf
 from assent.wire import GraphQLWire
 
 EARNINGS = """query Statement($since: DateTime, $until: DateTime, $currency: String) {
@@ -84,13 +86,28 @@ class Statements:
         currency: str | None = None,
     ) -> Statement:
         """The statement of `[since, until)` (from the first sale, to now, when unset)."""
-        variables = {
-            "since": since.isoformat() if since else None,
-            "until": until.isoformat() if until else None,
-            "currency": currency,
-        }
+        variables = statement_variables(since=since, until=until, currency=currency)
         node = self._wire.ask(EARNINGS, variables, "earnings", "Earnings", retry=True)
-        return Statement.model_validate({**node, "since": since, "until": until})
+        return statement_of(node, since=since, until=until)
+
+
+# The gateway runs the same query with these two, so the portal's PDF is the SDK's.
+def statement_variables(
+    *, since: datetime | None, until: datetime | None, currency: str | None = None
+) -> dict[str, str | None]:
+    """`EARNINGS`' variables for the period `[since, until)`."""
+    return {
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "currency": currency,
+    }
+
+
+def statement_of(
+    node: Mapping[str, Any], *, since: datetime | None, until: datetime | None
+) -> Statement:
+    """The statement from `EARNINGS`' `Earnings` answer, with the period it was asked for."""
+    return Statement.model_validate({**node, "since": since, "until": until})
 
 
 def statement_csv(statement: Statement) -> str:
@@ -142,3 +159,8 @@ def statement_html(statement: Statement) -> str:
 
 def write_statement_pdf(statement: Statement, path: Path) -> WrittenPdf:
     return write_pdf(statement_html(statement), path)
+
+
+def statement_pdf(statement: Statement) -> bytes:
+    """The PDF `write_statement_pdf` writes, as bytes: what the portal's download answers."""
+    return pdf_bytes(statement_html(statement))

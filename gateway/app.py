@@ -36,6 +36,7 @@ from gateway.people.routes import CSRF_HEADER, SESSION_COOKIE, people_router
 from gateway.people.secrets import PeopleSecrets
 from gateway.people.service import People
 from gateway.portal import landing_router, portal_router
+from gateway.portal.statement import statement_router
 from gateway.rate_limits import RateLimited, RateLimiter
 from gateway.schema import build_schema
 from services.contracts.signing import SIGNING_SERVICES
@@ -226,8 +227,9 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             public_url=lambda: public_url(request),
         )
 
+    schema = build_schema(settings, app.state.metrics)
     graphql = _GraphQLRouter(
-        build_schema(settings, app.state.metrics),
+        schema,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql else None,
     )
@@ -249,6 +251,8 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
         )
     )
     app.include_router(card_events_router(CardClient(services.by_name["licensing"])))
+    # Before the portal's files, whose catch-all path would take statement.pdf for one.
+    app.include_router(statement_router(schema, get_context))
     app.include_router(portal_router(storage))
     app.include_router(landing_router())
     app.include_router(

@@ -1,6 +1,7 @@
 // The portal's only way to the marketplace: GraphQL, with the API key in a header, or
 // with the session cookie set by signing in with an email and password, and that
-// session's CSRF token in a header; and, for signing in, /auth.
+// session's CSRF token in a header; for signing in, /auth; and, with the same
+// credentials, files the gateway makes (a statement's PDF).
 //
 // A key lives in sessionStorage: this tab only, gone when the tab closes, and never in a
 // URL, a cookie or a query string. A session's cookie is HttpOnly: this page never sees
@@ -90,6 +91,40 @@ export async function graphql(query, variables = {}, key = session.key()) {
   if (body.errors?.length) throw new RequestFailed(body.errors.map((e) => e.message).join("\n"));
   if (!response.ok || !body.data) throw new RequestFailed(`The marketplace answered ${response.status}.`);
   return body.data;
+}
+
+// A file the gateway makes for the caller (a statement's PDF, under the portal's own
+// path), asked for with the same credentials as GraphQL: its bytes and the name the
+// gateway gives it. A refusal arrives as `{"error", "detail"}` and is thrown in words.
+export async function download(path, params = {}, key = session.key()) {
+  if (!key && !csrfToken) throw new SignedOut("sign in first");
+  const url = new URL(path, document.baseURI);
+  for (const [name, value] of Object.entries(params)) {
+    if (value) url.searchParams.set(name, value);
+  }
+  const headers = {};
+  if (key) headers.authorization = `Bearer ${key}`;
+  else headers["x-csrf-token"] = csrfToken;
+  let response;
+  try {
+    response = await fetch(url, { headers, credentials: key ? "omit" : "same-origin", cache: "no-store" });
+  } catch {
+    throw new RequestFailed("The marketplace did not answer; check your connection and try again.");
+  }
+  if (response.ok) {
+    const disposition = response.headers.get("content-disposition") || "";
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? url.pathname.split("/").pop();
+    return { blob: await response.blob(), name };
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (response.status === 401) {
+    throw new SignedOut(answer.detail || (key ? "That API key was not accepted." : "Your session has ended."));
+  }
+  if (response.status === 429) {
+    const wait = response.headers.get("retry-after") || "a few";
+    throw new RequestFailed(`Too many requests; try again in ${wait} seconds.`);
+  }
+  throw new RequestFailed(answer.detail || `The marketplace answered ${response.status}.`, answer.fields || []);
 }
 
 // A union result that must be `expected`; any other member becomes a readable error.

@@ -10,7 +10,7 @@ import { loadNotifications, markNotificationsRead, saveNotificationMail } from "
 import { createKey, loadKeys, revokeKey } from "./keys.js";
 import { loadPasskeys, wirePasskeys } from "./passkeys.js";
 import { confirmPayoutAccount, loadPayouts, requestPayoutAccount } from "./payouts.js";
-import { showStatement } from "./statement.js";
+import { downloadStatementPdf, showStatement } from "./statement.js";
 import {
   ACCEPT_INVITATION,
   CREATE_WORK,
@@ -523,6 +523,7 @@ on("refresh-earnings", "click", (event) =>
 on("earnings-period", "change", () => act(null, () => loadEarnings(opened.work?.id)));
 on("earnings-currency", "change", () => act(null, async () => renderEarnings()));
 submit("statement-form", showStatement);
+on("statement-pdf", "click", (event) => act(event.currentTarget, downloadStatementPdf));
 submit("key-form", createKey);
 on("keys-table", "click", (event) => {
   const button = event.target.closest("button[data-key-id]");

@@ -1,9 +1,10 @@
 // A creator's statement for a period: each sale, refund and payout with the price, the
 // platform's fee, the net each co-creator got and their own amount, a refund's reason, what they were owed when it opened and closed, and
 // the same rows as CSV for a spreadsheet or an accountant (the columns of the lab
-// client's `assent.statements.statement_csv`).
+// client's `assent.statements.statement_csv`), and as a PDF the gateway lays out with
+// the lab client's own code, so it says what the SDK's PDF says.
 
-import { expect, graphql } from "./api.js";
+import { download, expect, graphql } from "./api.js";
 import { $, cell } from "./dom.js";
 import { netParts, refundCell } from "./earnings.js";
 import { STATEMENT } from "./queries.js";
@@ -14,11 +15,22 @@ const CSV_HEADER = [
   "your amount", "currency", "licence or reference",
 ];
 
-let download = null;
+let csvUrl = null;
+// The period on show, which the PDF is of: the same as the table and the CSV beside it.
+let shown = { since: "", until: "" };
 
 // A day's start in the creator's time zone, as the API's DateTime wants it.
 function startOf(value) {
   return value ? new Date(`${value}T00:00:00`).toISOString() : null;
+}
+
+// The same moment with the creator's own offset kept, so the PDF names the days they chose.
+function localStartOf(value) {
+  if (!value) return null;
+  const minutes = -new Date(`${value}T00:00:00`).getTimezoneOffset();
+  const sign = minutes < 0 ? "-" : "+";
+  const hours = String(Math.floor(Math.abs(minutes) / 60)).padStart(2, "0");
+  return `${value}T00:00:00${sign}${hours}:${String(Math.abs(minutes) % 60).padStart(2, "0")}`;
 }
 
 function units({ amountMinor, currency }) {
@@ -97,9 +109,25 @@ export async function showStatement() {
       return row;
     }),
   );
-  if (download) URL.revokeObjectURL(download);
-  download = URL.createObjectURL(new Blob([csvOf(statement)], { type: "text/csv" }));
-  $("statement-csv").href = download;
+  if (csvUrl) URL.revokeObjectURL(csvUrl);
+  csvUrl = URL.createObjectURL(new Blob([csvOf(statement)], { type: "text/csv" }));
+  $("statement-csv").href = csvUrl;
   $("statement-csv").download = `statement-${since || "start"}-${until || "now"}.csv`;
+  shown = { since, until };
   $("statement").hidden = false;
+}
+
+// The PDF of the period on show, saved as the browser saves any download.
+export async function downloadStatementPdf() {
+  const { blob, name } = await download("statement.pdf", {
+    since: localStartOf(shown.since),
+    until: localStartOf(shown.until),
+  });
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  // Once the click has handed the file to the browser's download.
+  setTimeout(() => URL.revokeObjectURL(url), 0);
 }
