@@ -170,13 +170,14 @@ async def test_one_purchase_is_one_trace_through_every_service_and_the_outbox(
         services = {span.service for span in spans}
         if not {"gateway", "licensing", "delivery", "audit"} <= services:
             return None
-        # The build's span ends before its event is relayed: wait for the audit log's receipt.
-        builds = [span for span in spans if span.name == "delivery build manifest"]
-        if not any(
-            span.service == "audit" for build in builds for span in descendants(build, spans)
-        ):
-            return None
-        return spans
+        # Each process exports on its own schedule, and the build's event is relayed after
+        # its span ends: wait for the spans between the build and the root, and for the
+        # event's receipt.
+        for build in (span for span in spans if span.name == "delivery build manifest"):
+            beneath = {span.service for span in descendants(build, spans)}
+            if not ancestry(build, spans)[-1].parent_span_id and beneath >= {"licensing", "audit"}:
+                return spans
+        return None
 
     spans = await eventually(whole_trace, what="the purchase's trace in every service")
 
