@@ -2,6 +2,8 @@
 on the stack's portal that fails its test on any script error, and the creator's steps
 every test takes."""
 
+import asyncio
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, Request, async_playwright, expect
+from pypdf import PdfReader
 
 from tests.fixtures.stack import RunningStack
 from tests.fixtures.storage import REPO_ROOT
@@ -157,3 +160,35 @@ async def keyboard_consent_and_offer(page: Page, price: str) -> None:
     await keys.type(price)
     await keys.press("Enter")
     await expect(page.get_by_role("status")).to_contain_text("It is for sale now.")
+
+
+@dataclass(frozen=True)
+class StatementPdf:
+    """A statement PDF as the browser saved it."""
+
+    filename: str
+    body: bytes
+    text: str
+    """Every page's words, one space apart (a table cell wraps its lines)."""
+
+
+def pdf_words(body: bytes) -> str:
+    pages = PdfReader(io.BytesIO(body)).pages
+    return " ".join(" ".join(page.extract_text().split()) for page in pages)
+
+
+async def download_statement_pdf(page: Page, *, since: str = "", until: str = "") -> StatementPdf:
+    """Shows the statement of `[since, until)` (days as `YYYY-MM-DD`; empty for "from the
+    first sale" and "until now") on the earnings page, then presses *Download PDF*: the
+    file the browser saved, and its words."""
+    await page.locator("#statement-since").fill(since)
+    await page.locator("#statement-until").fill(until)
+    await page.get_by_role("button", name="Show the statement").click()
+    button = page.get_by_role("button", name="Download PDF")
+    await expect(button).to_be_visible()
+    async with page.expect_download() as downloading:
+        await button.click()
+    download = await downloading.value
+    body = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    text = await asyncio.to_thread(pdf_words, body)
+    return StatementPdf(download.suggested_filename, body, text)

@@ -8,18 +8,22 @@ totals the ledger holds.
 with a creator signed in on the earnings page."""
 
 import asyncio
-import io
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
-from pypdf import PdfReader
 
-from tests.e2e.browser import Traffic, assert_accessible, screenshot, sign_in
+from tests.e2e.browser import (
+    Traffic,
+    assert_accessible,
+    download_statement_pdf,
+    pdf_words,
+    screenshot,
+    sign_in,
+)
 from tests.e2e.marketplace import buy, funded_buyer, listed_work, quote_for, register
 from tests.e2e.payouts import ME
 from tests.fixtures.graphql import GraphQLClient
@@ -31,38 +35,6 @@ pytestmark = pytest.mark.stack
 PASSWORD = "a statement to print and keep"
 CLOSING = """query($since: DateTime) { earnings(since: $since) { __typename
   ... on Earnings { closing { amountMinor currency } } } }"""
-
-
-@dataclass(frozen=True)
-class StatementPdf:
-    """A statement PDF as the browser saved it."""
-
-    filename: str
-    body: bytes
-    text: str
-    """Every page's words, one space apart (a table cell wraps its lines)."""
-
-
-def pdf_words(body: bytes) -> str:
-    pages = PdfReader(io.BytesIO(body)).pages
-    return " ".join(" ".join(page.extract_text().split()) for page in pages)
-
-
-async def download_statement_pdf(page: Page, *, since: str = "", until: str = "") -> StatementPdf:
-    """Shows the statement of `[since, until)` (days as `YYYY-MM-DD`; empty for "from the
-    first sale" and "until now") on the earnings page, then presses *Download PDF*: the
-    file the browser saved, and its words."""
-    await page.locator("#statement-since").fill(since)
-    await page.locator("#statement-until").fill(until)
-    await page.get_by_role("button", name="Show the statement").click()
-    button = page.get_by_role("button", name="Download PDF")
-    await expect(button).to_be_visible()
-    async with page.expect_download() as downloading:
-        await button.click()
-    download = await downloading.value
-    body = await asyncio.to_thread(Path(await download.path()).read_bytes)
-    text = await asyncio.to_thread(pdf_words, body)
-    return StatementPdf(download.suggested_filename, body, text)
 
 
 async def _reset_link(smtp: MailServer, email: str) -> str:

@@ -566,13 +566,16 @@ async function start() {
     session.keepCsrf(current.csrf_token);
     return enterSession();
   }
-  // An invitation's mail links here: the person invited has no account yet.
-  if (window.location.hash === "#sign-up-details") {
-    $("sign-up-details").open = true;
-    $("sign-up-name").focus();
-    return;
-  }
+  if (openSignUp()) return;
   $(taken ? "sign-in-email" : "api-key").focus();
+}
+
+// An invitation's mail links to the sign-up form: the person invited has no account yet.
+function openSignUp() {
+  if (state.me || window.location.hash !== "#sign-up-details") return false;
+  $("sign-up-details").open = true;
+  $("sign-up-name").focus();
+  return true;
 }
 
 // A link opened in a tab already on the portal changes only the address's fragment.
@@ -583,6 +586,8 @@ window.addEventListener("hashchange", () => {
     });
   } else if (state.me && window.location.hash.startsWith("#payout-confirm/")) {
     act(null, loadPayouts);
+  } else {
+    openSignUp();
   }
 });
 
