@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None, storage: StorageSettings | None
             # Printed, never logged: this is the one time the key is shown.
             print(f"\nAdmin API key (shown once, keep it safe): {generated}\n", flush=True)
 
-    app = create_service_app("gateway", settings, on_startup=bootstrap_admin)
+    app = create_service_app("gateway", settings, on_startup=bootstrap_admin, public=True)
     services = ServiceClients(
         settings.service_urls(), signer=app.state.token_signer, http=app.state.http
     )

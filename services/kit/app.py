@@ -63,8 +63,10 @@ def create_service_app(
     version: str = "0.1.0",
     tracing: Tracing | None = None,
     readers: frozenset[str] = frozenset(),
+    public: bool = False,
 ) -> FastAPI:
-    """`tracing` defaults to what the `OTEL_*` variables configure (off unless set).
+    """`tracing` defaults to what the `OTEL_*` variables configure (off unless set);
+    a `public` app (the gateway) ignores its callers' trace headers.
     `readers`: the services that may call this one's `ReadingCaller` endpoints; besides
     them it accepts the gateway and the publishers of the events it receives."""
     configure_logging(name, settings.log_level)
@@ -159,7 +161,7 @@ def create_service_app(
         app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     if tracing is not None:
-        tracing.instrument_app(app)
+        tracing.instrument_app(app, public=public)
 
     checks: dict[str, ReadinessCheck] = {
         "database": _database_check(app),

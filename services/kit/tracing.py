@@ -16,7 +16,8 @@
   poll, the relay's claim) starts no trace: it would be a trace per poll, and nobody's.
 
 Whether a request is traced is decided once, where it comes in (`TracedRequests`): by the
-sampled flag of the `traceparent` it carries, else by `OTEL_TRACES_SAMPLER`. A traced
+sampled flag of the `traceparent` it carries, else by `OTEL_TRACES_SAMPLER`. The gateway,
+which anyone may call, ignores a caller's `traceparent`: it alone decides, by the sampler. A traced
 request runs through the ASGI instrumentation's `OpenTelemetryMiddleware`; any other runs
 without it, under the instrumentations' public `suppress_instrumentation`, so its queries
 and calls cost nothing either. (`FastAPIInstrumentor` puts the same middleware on every
@@ -81,6 +82,7 @@ TRACEPARENT = "traceparent"
 # Probes answer many times a minute and say nothing about a purchase.
 _UNTRACED_URLS = "/healthz,/readyz"
 _W3C = TraceContextTextMapPropagator()
+_CALLER_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 # The instrumentations' own metrics are not wanted: Prometheus serves ours.
 _NO_METERS = NoOpMeterProvider()
 
@@ -159,9 +161,11 @@ class Tracing:
             return None
         return cls(service, [_exporter(name) for name in names], share=_share_traced())
 
-    def instrument_app(self, app: FastAPI) -> None:
-        """Added last, so outermost: it decides before anything else runs."""
-        app.add_middleware(TracedRequests, tracing=self)
+    def instrument_app(self, app: FastAPI, *, public: bool = False) -> None:
+        """Added last, so outermost: it decides before anything else runs. A `public`
+        app (the gateway, which anyone may call) decides itself which requests are traced:
+        a caller's `traceparent` would let anyone have every request traced at our cost."""
+        app.add_middleware(TracedRequests, tracing=self, public=public)
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
         tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
@@ -180,9 +184,10 @@ class Tracing:
 class TracedRequests:
     """Runs a request traced, through `OpenTelemetryMiddleware`, or wholly untraced."""
 
-    def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
+    def __init__(self, app: ASGIApp, tracing: Tracing, *, public: bool = False) -> None:
         self.app = app
         self.share = tracing.share
+        self.public = public
         self.traced = OpenTelemetryMiddleware(
             app,
             excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", _UNTRACED_URLS),
@@ -198,6 +203,11 @@ class TracedRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.public:
+            # The trace starts here, whatever the caller sent (the instrumentation would
+            # otherwise take up its `traceparent` as the parent).
+            headers = [(k, v) for k, v in scope["headers"] if k not in _CALLER_TRACE_HEADERS]
+            scope = {**scope, "headers": headers}
         context = remote_context(_header(scope, b"traceparent"))
         if context is None:
             traced = self.share >= 1 or random.random() < self.share

@@ -294,3 +294,45 @@ def test_a_sampler_not_offered_is_refused_by_name(
         monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", argument)
     with pytest.raises(UnknownSampler, match="OTEL_TRACES_SAMPLER"):
         Tracing.from_environment("licensing")
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+async def test_a_public_app_decides_itself_what_is_traced_whatever_the_caller_sends(
+    migrated_postgres: str, share: float
+) -> None:
+    """A caller asking to be traced (a sampled `traceparent`) is not followed at the
+    gateway: with nothing sampled nothing is traced, and a sampled request starts its own
+    trace rather than joining the caller's."""
+    spans = InMemorySpanExporter()
+    router = APIRouter()
+
+    @router.get("/test/public")
+    async def public() -> dict[str, str]:
+        return {}
+
+    app = create_service_app(
+        "gateway",
+        _settings(migrated_postgres, "gateway"),
+        routers=[router],
+        tracing=Tracing("gateway", [spans], share=share, batch=False),
+        public=True,
+    )
+    callers = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as http:
+            answered = await http.get("/test/public", headers={"traceparent": callers})
+    finally:
+        await app.state.http.aclose()
+        await app.state.engine.dispose()
+
+    assert answered.status_code == 200
+    served = [span for span in spans.get_finished_spans() if span.kind.name == "SERVER"]
+    if share == 0.0:
+        assert served == []
+    else:
+        [span] = served
+        assert span.context is not None
+        assert f"{span.context.trace_id:032x}" != callers.split("-")[1]
+        assert span.parent is None
