@@ -1,6 +1,7 @@
 """Previews, made when an upload completes: the checked file is read from the store
 (outside any transaction), its picture stored beside it, and the outcome recorded on the
-version by the completion's own transaction.
+version by the completion's own transaction. A change of the work's kind makes the
+current file's preview again, the same way, for the new kind.
 
 Made in the completion rather than by a worker afterwards: an image's thumbnail or a
 WAV's waveform takes tens of milliseconds, small beside hashing the file, and an image
@@ -66,6 +67,15 @@ def unreadable(file_name: str) -> UnreadableImage:
     return UnreadableImage(message, fields=[FieldError("file", message, "unreadable_image")])
 
 
+def not_an_image(file_name: str) -> UnreadableImage:
+    message = (
+        f"{file_name} could not be read as an image: it looks damaged or cut short, so the "
+        "work cannot be made an image. Nothing was changed; send a new version of the file "
+        "first, or keep the work's kind"
+    )
+    return UnreadableImage(message, fields=[FieldError("media_type", message, "unreadable_image")])
+
+
 class PreviewService:
     async def make(
         self, work_id: uuid.UUID, version: WorkVersion, media_type: MediaType, store: ObjectStore
@@ -78,10 +88,29 @@ class PreviewService:
             return await self._made(work_id, version, media_type, store)
         except ObjectNotFound:
             return None
+        except NotAPicture:
+            raise unreadable(version.file_name) from None
+
+    async def for_kind(
+        self, work_id: uuid.UUID, version: WorkVersion, media_type: MediaType, store: ObjectStore
+    ) -> Preview:
+        """A complete version's preview made again for the work's new kind, its picture
+        stored under the same keys as on completion; call it outside a transaction (a
+        complete version's file is never deleted, so it is there to read). The outcome
+        is the one an upload under that kind would have had, a damaged picture included:
+        it refuses the change of kind (`UnreadableImage` on `media_type`) rather than
+        being listed as an image with a "no preview" note, because the kind is the
+        creator's claim about the file, and a claim the file contradicts is bad input,
+        to be turned down with nothing changed, as the upload would be."""
+        try:
+            return await self._made(work_id, version, media_type, store)
+        except NotAPicture:
+            raise not_an_image(version.file_name) from None
 
     async def _made(
         self, work_id: uuid.UUID, version: WorkVersion, media_type: MediaType, store: ObjectStore
     ) -> Preview:
+        # A damaged picture raises `NotAPicture`, which each caller words for its request.
         if media_type == MediaType.TEXT:
             async with storage_calls():
                 opening = b"".join(
@@ -103,11 +132,8 @@ class PreviewService:
         async with storage_calls():
             content = await store.get(version.object_key)
         if media_type == MediaType.IMAGE:
-            try:
-                # Decoding a picture takes tens of milliseconds: off the event loop.
-                png = await asyncio.to_thread(thumbnail, content)
-            except NotAPicture:
-                raise unreadable(version.file_name) from None
+            # Decoding a picture takes tens of milliseconds: off the event loop.
+            png = await asyncio.to_thread(thumbnail, content)
             if png is None:
                 return Preview(PreviewKind.NONE, note=NO_PREVIEW)
             key = await self._store(store, work_id, version.id, THUMBNAIL, png)

@@ -5,10 +5,11 @@ import uuid
 
 from fastapi import status
 
-from services.catalogue.errors import WorkWithdrawn
+from services.catalogue.errors import UnreadableImage, WorkWithdrawn
 from services.catalogue.routes import CHANGE, READ, Ids, Session, catalogue_router
 from services.catalogue.storage import CatalogueStorage
 from services.catalogue.work.edits import edit_service
+from services.catalogue.work.errors import FileReplaced
 from services.catalogue.work.service import work_service
 from services.catalogue.work.shares import share_service
 from services.contracts.catalogue import (
@@ -63,13 +64,22 @@ async def get_work(work_id: uuid.UUID, caller: CurrentCaller, session: Session) 
     return await work_service.get(session, caller, work_id)
 
 
-@router.patch("/works/{work_id}", responses=error_responses(*CHANGE, WorkWithdrawn))
+@router.patch(
+    "/works/{work_id}",
+    responses=error_responses(
+        *CHANGE, WorkWithdrawn, UnreadableImage, FileReplaced, ServiceUnavailable
+    ),
+)
 async def update_work(
-    work_id: uuid.UUID, update: WorkUpdate, caller: CurrentCaller, session: Session
+    work_id: uuid.UUID,
+    update: WorkUpdate,
+    caller: CurrentCaller,
+    session: Session,
+    storage: CatalogueStorage,
 ) -> WorkRead:
     """Change the title, description, tags or kind (owner); each change is a new version
-    of the work's details."""
-    return await edit_service.update(session, caller, work_id, update)
+    of the work's details, and a new kind remakes the current file's preview for it."""
+    return await edit_service.update(session, caller, work_id, update, storage=storage)
 
 
 @router.post("/works/{work_id}/withdraw", responses=error_responses(*CHANGE))
