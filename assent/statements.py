@@ -1,7 +1,8 @@
 """A creator's statement for a period, from the API's `earnings`: each sale and refund of
-their works with its price, the platform's fee and their share, the payouts, and what
-they were owed when the period opened and closed; as CSV (for a spreadsheet or an
-accountant) and as a printable PDF.
+their works with its price, the platform's fee, the net all the work's creators share and
+their own share, a refund's reason in the marketplace's words, the payouts, and what they
+were owed when the period opened and closed; as CSV (for a spreadsheet or an accountant)
+and as a printable PDF.
 
     from assent.client import AssentClient
     from assent.statements import statement_csv
@@ -31,7 +32,7 @@ EARNINGS = """query Statement($since: DateTime, $until: DateTime, $currency: Str
     ... on Earnings { creatorId
       lines { licenceId workId title buyerName uses basisPoints kind recordedAt
         price { amountMinor currency } platformFee { amountMinor currency }
-        amount { amountMinor currency } }
+        net { amountMinor currency } amount { amountMinor currency } refundExplanation }
       payouts { transactionId reference recordedAt amount { amountMinor currency } }
       opening { amountMinor currency } closing { amountMinor currency } }
     ... on Error { message } ... on ValidationFailed { fields { field message code } } } }"""
@@ -52,7 +53,12 @@ class StatementLine(_Model):
     recorded_at: AwareDatetime
     price: Money
     platform_fee: Money
+    net: Money
+    """The price less the platform's fee: what all the work's creators share."""
     amount: Money
+    refund_explanation: str | None
+    """A refund's reason, in the words the portal shows (the API makes them); None for a
+    sale."""
 
 
 class StatementPayout(_Model):
@@ -116,8 +122,8 @@ def statement_csv(statement: Statement) -> str:
     out = io.StringIO()
     rows = csv.writer(out)
     rows.writerow(
-        ["date", "kind", "work", "buyer", "uses", "price", "platform fee", "share %",
-         "your amount", "currency", "licence or reference"]
+        ["date", "kind", "work", "buyer", "uses", "price", "platform fee", "net after fee",
+         "share %", "your amount", "currency", "licence or reference", "refund reason"]
     )  # fmt: skip
     events = sorted(
         [(line.recorded_at, line) for line in statement.lines]
@@ -129,18 +135,20 @@ def statement_csv(statement: Statement) -> str:
             rows.writerow(
                 [moment.isoformat(), event.kind.lower(), event.title, event.buyer_name,
                  " ".join(event.uses).lower(), event.price.amount, event.platform_fee.amount,
-                 f"{event.basis_points / 100:g}", event.amount.amount, event.amount.currency,
-                 event.licence_id]
+                 event.net.amount, f"{event.basis_points / 100:g}", event.amount.amount,
+                 event.amount.currency, event.licence_id, event.refund_explanation or ""]
             )  # fmt: skip
         else:
             rows.writerow(
-                [moment.isoformat(), "payout", "", "", "", "", "", "", -event.amount.amount,
-                 event.amount.currency, event.reference]
+                [moment.isoformat(), "payout", "", "", "", "", "", "", "", -event.amount.amount,
+                 event.amount.currency, event.reference, ""]
             )  # fmt: skip
     balances = (("opening balance", statement.opening), ("closing balance", statement.closing))
     for label, owed in balances:
         for balance in owed:
-            rows.writerow(["", label, "", "", "", "", "", "", balance.amount, balance.currency, ""])
+            rows.writerow(
+                ["", label, "", "", "", "", "", "", "", balance.amount, balance.currency, "", ""]
+            )  # fmt: skip
     return out.getvalue()
 
 

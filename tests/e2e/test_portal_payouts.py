@@ -94,7 +94,8 @@ async def test_a_creator_adds_a_bank_account_confirms_it_from_the_mail_and_is_pa
     await tab.close()
 
     assert rows[0][:3] == ["date", "kind", "work"]
-    assert [(row[1], row[8]) for row in rows[1:]] == [
+    amount = rows[0].index("your amount")
+    assert [(row[1], row[amount]) for row in rows[1:]] == [
         ("sale", "17.00"),
         ("payout", "-17.00"),
         ("opening balance", "0.00"),

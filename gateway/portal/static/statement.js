@@ -1,8 +1,9 @@
 // A creator's statement for a period: each sale, refund and payout with the price, the
-// platform's fee, the net each co-creator got and their own amount, a refund's reason, what they were owed when it opened and closed, and
-// the same rows as CSV for a spreadsheet or an accountant (the columns of the lab
-// client's `assent.statements.statement_csv`), and as a PDF the gateway lays out with
-// the lab client's own code, so it says what the SDK's PDF says.
+// platform's fee, the net each co-creator got and their own amount, a refund's reason,
+// what they were owed when it opened and closed, and the same rows as CSV for a
+// spreadsheet or an accountant (the columns of the lab client's
+// `assent.statements.statement_csv`), and as a PDF the gateway lays out with the lab
+// client's own code, so it says what the SDK's PDF says.
 
 import { download, expect, graphql } from "./api.js";
 import { $, cell } from "./dom.js";
@@ -11,8 +12,8 @@ import { STATEMENT } from "./queries.js";
 import { currencyDigits, formatDate, formatMoney, useNames } from "./words.js";
 
 const CSV_HEADER = [
-  "date", "kind", "work", "buyer", "uses", "price", "platform fee", "share %",
-  "your amount", "currency", "licence or reference",
+  "date", "kind", "work", "buyer", "uses", "price", "platform fee", "net after fee", "share %",
+  "your amount", "currency", "licence or reference", "refund reason",
 ];
 
 let csvUrl = null;
@@ -55,17 +56,19 @@ function csvOf(statement) {
     if (line) {
       rows.push([
         at, line.kind.toLowerCase(), line.title, line.buyerName, line.uses.join(" ").toLowerCase(),
-        units(line.price), units(line.platformFee), `${line.basisPoints / 100}`,
-        units(line.amount), line.amount.currency, line.licenceId,
+        units(line.price), units(line.platformFee), units(line.net), `${line.basisPoints / 100}`,
+        units(line.amount), line.amount.currency, line.licenceId, line.refundExplanation ?? "",
       ]);
     } else {
       const paid = { ...payout.amount, amountMinor: -Number(payout.amount.amountMinor) };
-      rows.push([at, "payout", "", "", "", "", "", "", units(paid), paid.currency, payout.reference]);
+      rows.push([
+        at, "payout", "", "", "", "", "", "", "", units(paid), paid.currency, payout.reference, "",
+      ]);
     }
   }
   for (const [label, owed] of [["opening balance", statement.opening], ["closing balance", statement.closing]]) {
     for (const money of owed) {
-      rows.push(["", label, "", "", "", "", "", "", units(money), money.currency, ""]);
+      rows.push(["", label, "", "", "", "", "", "", "", units(money), money.currency, "", ""]);
     }
   }
   return rows.map((row) => row.map(csvField).join(",")).join("\r\n") + "\r\n";
