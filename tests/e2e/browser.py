@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
 ]
 ARTEFACTS = REPO_ROOT / "test-artifacts" / "portal"
 WAIT_MS = 20_000
+# Assertions wait as long as actions do: on two loaded cores the stack behind a page may
+# take longer to answer than Playwright's default 5 s.
+expect.set_options(timeout=WAIT_MS)
 # Deque's accessibility engine, vendored for the tests (tests/e2e/vendor/VENDORED.md).
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SEVERE = ("serious", "critical")
