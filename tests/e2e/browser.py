@@ -10,7 +10,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, Request, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    FileChooser,
+    Locator,
+    Page,
+    Request,
+    async_playwright,
+    expect,
+)
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from pypdf import PdfReader
 
 from tests.fixtures.stack import RunningStack
@@ -187,6 +196,10 @@ async def download_statement_pdf(page: Page, *, since: str = "", until: str = ""
     await page.locator("#statement-since").fill(since)
     await page.locator("#statement-until").fill(until)
     await page.get_by_role("button", name="Show the statement").click()
+    # The button downloads the period on show: wait until it is this one.
+    balances = page.locator("#statement-balances")
+    await expect(balances).to_contain_text(f"on {since}:" if since else "before your first sale")
+    await expect(balances).to_contain_text(f"On {until}:" if until else "Now:")
     button = page.get_by_role("button", name="Download PDF")
     await expect(button).to_be_visible()
     async with page.expect_download() as downloading:
@@ -195,3 +208,22 @@ async def download_statement_pdf(page: Page, *, since: str = "", until: str = ""
     body = await asyncio.to_thread(Path(await download.path()).read_bytes)
     text = await asyncio.to_thread(pdf_words, body)
     return StatementPdf(download.suggested_filename, body, text)
+
+
+async def keyboard_file_chooser(page: Page, attempts: int = 3) -> FileChooser:
+    """The system's file chooser, opened from the file field with Space. On a loaded
+    machine the page may still be drawing what sign-in loads when the key goes down, and
+    Chromium then opens no chooser: the keyboard user presses Space again."""
+    field = page.get_by_label("File", exact=True)
+    for _ in range(attempts - 1):
+        await tab_to(page, field)
+        try:
+            async with page.expect_file_chooser(timeout=WAIT_MS / 2) as choosing:
+                await page.keyboard.press("Space")
+            return await choosing.value
+        except PlaywrightTimeoutError:
+            continue
+    await tab_to(page, field)
+    async with page.expect_file_chooser() as choosing:
+        await page.keyboard.press("Space")
+    return await choosing.value

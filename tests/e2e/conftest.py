@@ -11,8 +11,8 @@ from services.stack import OBJECT_SERVER
 from tests.e2e.embedded import ADMIN_KEY_LINE, EmbeddedStack, start, stop
 from tests.fixtures.database import fresh_database
 from tests.fixtures.smtp import MailServer
-from tests.fixtures.stack import RunningStack, free_port_block, launch_stack, payout_settings
-from tests.fixtures.storage import S3Server
+from tests.fixtures.stack import RunningStack, launch_stack, payout_settings
+from tests.fixtures.storage import S3Server, free_port_block
 
 # Retries back off to at most 2 s here (300 s in production), so a restarted receiver
 # is caught up with within seconds rather than minutes.

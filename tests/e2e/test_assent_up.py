@@ -13,7 +13,7 @@ import pytest
 
 from services.stack import OBJECT_SERVER
 from tests.e2e.embedded import ADMIN_KEY_LINE, Running, graphql, start, stop
-from tests.fixtures.stack import free_port_block
+from tests.fixtures.storage import free_port_block
 
 pytestmark = pytest.mark.stack
 

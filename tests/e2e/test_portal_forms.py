@@ -17,6 +17,7 @@ from tests.e2e.browser import (
     Traffic,
     assert_accessible,
     keyboard_consent_and_offer,
+    keyboard_file_chooser,
     open_work,
     screenshot,
     sign_in,
@@ -198,10 +199,7 @@ async def test_a_creator_signs_in_and_lists_a_work_with_the_keyboard_alone(
     await expect(page.locator("#earnings-chart svg")).to_have_count(1)
 
     # The file field opens the system's file chooser from the keyboard.
-    await tab_to(page, page.get_by_label("File", exact=True))
-    async with page.expect_file_chooser() as choosing:
-        await keys.press("Space")
-    await (await choosing.value).set_files(picture)
+    await (await keyboard_file_chooser(page)).set_files(picture)
     await expect(page.get_by_label("Title")).to_have_value("olive-grove")
     await tab_to(page, page.get_by_label("Title"))
     await keys.press("Control+a")

@@ -24,12 +24,10 @@ import pytest
 from playwright.async_api import (
     Browser,
     BrowserContext,
-    FileChooser,
     Page,
     ViewportSize,
     expect,
 )
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from assent.client import AssentClient
 from assent.models import Purchase
@@ -39,6 +37,7 @@ from tests.e2e.browser import (
     assert_accessible,
     download_statement_pdf,
     keyboard_consent_and_offer,
+    keyboard_file_chooser,
     open_work,
     tab_to,
 )
@@ -116,25 +115,6 @@ async def keyboard_sign_in(page: Page, email: str, password: str) -> None:
     await tab_to(page, page.locator("#sign-in-password"))
     await keys.type(password)
     await keys.press("Enter")
-
-
-async def keyboard_file_chooser(page: Page, attempts: int = 3) -> FileChooser:
-    """The system's file chooser, opened from the file field with Space. On a loaded
-    machine the page may still be drawing what sign-in loads when the key goes down, and
-    Chromium then opens no chooser: the keyboard user presses Space again."""
-    field = page.get_by_label("File", exact=True)
-    for _ in range(attempts - 1):
-        await tab_to(page, field)
-        try:
-            async with page.expect_file_chooser(timeout=WAIT_MS / 2) as choosing:
-                await page.keyboard.press("Space")
-            return await choosing.value
-        except PlaywrightTimeoutError:
-            continue
-    await tab_to(page, field)
-    async with page.expect_file_chooser() as choosing:
-        await page.keyboard.press("Space")
-    return await choosing.value
 
 
 async def keyboard_listing(page: Page, picture: Path, title: str, price: str) -> None:
@@ -241,6 +221,10 @@ async def test_a_creator_walks_from_sign_up_to_a_paid_statement_and_a_password_r
     await partner_page.locator("#sign-in-password").press("Enter")
     await expect(partner_page.get_by_role("status")).to_have_text("Signed in as Jonas Berg.")
     await open_work(partner_page, title)
+    # A camera's raw file: no picture, and the caption says so in a sentence of its own.
+    await expect(partner_page.locator("#preview-caption")).to_contain_text(
+        re.compile(r"KiB\. No preview for this format\.$")
+    )
     await expect(partner_page.locator("#invitation-text")).to_contain_text(
         re.compile(r"with a 30\s?% share")
     )

@@ -205,7 +205,9 @@ function renderPreview(work) {
   const parts = [`Preview as buyers see it, with the file's size: ${size}`];
   if (preview.durationMs !== null) parts.push(`${formatDuration(preview.durationMs)} long`);
   if (preview.note) parts.push(preview.note);
-  $("preview-caption").textContent = parts.join(". ") + ".";
+  // Each part a sentence of its own: the notes come from the API in lower case.
+  const sentences = parts.map((part) => part.charAt(0).toUpperCase() + part.slice(1));
+  $("preview-caption").textContent = sentences.join(". ") + ".";
 }
 
 function editorName(work, accountId) {
