@@ -128,9 +128,9 @@ class Delivery(Base):
     # The builder's lease: only the build that holds it may issue the delivery.
     lease_id: Mapped[uuid.UUID | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    # The W3C traceparent of the request that queued the build (the grant received): a
-    # build queued by a traced request is traced in that request's trace. Grants relayed
-    # together from several traces share the receiving request's, which links to each.
+    # The W3C traceparent of the purchase whose grant queued the build, as licensing's
+    # relay sent it with the event: a traced purchase's build is traced in its trace, and
+    # an untraced one's is not, whichever grants it was relayed with.
     trace_parent: Mapped[str | None] = mapped_column(String(128))
 
     licence: Mapped[Licence] = relationship(lazy="raise")

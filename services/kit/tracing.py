@@ -42,8 +42,10 @@ it, and the worker does the job under `queued_work_span`, in that trace if it is
 import asyncio
 import os
 import random
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 
 import aiohttp
 from fastapi import FastAPI
@@ -83,6 +85,9 @@ TRACEPARENT = "traceparent"
 _UNTRACED_URLS = "/healthz,/readyz"
 _W3C = TraceContextTextMapPropagator()
 _CALLER_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
+_EVENT_TRACES: ContextVar[Mapping[uuid.UUID, str | None] | None] = ContextVar(
+    "assent_event_traces", default=None
+)
 # The instrumentations' own metrics are not wanted: Prometheus serves ours.
 _NO_METERS = NoOpMeterProvider()
 
@@ -284,6 +289,28 @@ def _share_traced() -> float:
     if not 0.0 <= share <= 1.0:
         raise UnknownSampler(f"OTEL_TRACES_SAMPLER_ARG is {argument!r}, not a ratio in [0, 1]")
     return share
+
+
+@contextmanager
+def events_written_in(trace_parents: Mapping[uuid.UUID, str | None]) -> Iterator[None]:
+    """Around the handling of received events: the `traceparent` each was written in, by
+    event id, for `event_traceparent`."""
+    token = _EVENT_TRACES.set(trace_parents)
+    try:
+        yield
+    finally:
+        _EVENT_TRACES.reset(token)
+
+
+def event_traceparent(event_id: uuid.UUID) -> str | None:
+    """The `traceparent` of the request that wrote a received event, for work the event
+    queues: that request's trace, not the one of the request that brought a batch of
+    events from many (which is traced when any of them is, and would have all their work
+    traced with it). An event sent on its own came in that request's own trace."""
+    trace_parents = _EVENT_TRACES.get()
+    if trace_parents is not None and event_id in trace_parents:
+        return trace_parents[event_id]
+    return current_traceparent()
 
 
 def current_traceparent() -> str | None:

@@ -53,10 +53,10 @@ class DeliveryRepository(Repository[Delivery]):
         grants: Sequence[LicenceGranted],
         *,
         created_at: datetime,
-        trace_parent: str | None,
+        trace_parents: Sequence[str | None],
     ) -> None:
-        """A delivery of each licence, due to be built at once, in the trace named by
-        `trace_parent` (see `Delivery.trace_parent`)."""
+        """A delivery of each licence, due to be built at once, each in the trace named
+        by its `trace_parents` entry (see `Delivery.trace_parent`)."""
         await self.session.execute(
             insert(table_of(Delivery)),
             [
@@ -72,7 +72,7 @@ class DeliveryRepository(Repository[Delivery]):
                     "next_attempt_at": created_at,
                     "trace_parent": trace_parent,
                 }
-                for granted in grants
+                for granted, trace_parent in zip(grants, trace_parents, strict=True)
             ],
         )
 

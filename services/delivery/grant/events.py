@@ -15,6 +15,7 @@ from services.delivery.manifest import Watermark
 from services.delivery.webhook.service import webhook_service
 from services.kit.db import on_commit
 from services.kit.outbox import EventReceiver
+from services.kit.tracing import event_traceparent
 
 
 def grant_receiver(
@@ -28,8 +29,13 @@ def grant_receiver(
     async def receive(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
         for topic, run in itertools.groupby(envelopes, key=lambda envelope: envelope.topic):
             if topic == Topic.LICENCE_GRANTED:
-                grants = [LicenceGranted.model_validate(envelope.payload) for envelope in run]
-                await grant_service.record(session, grants, watermark=watermark)
+                granted = list(run)
+                grants = [LicenceGranted.model_validate(envelope.payload) for envelope in granted]
+                # Each build in its own purchase's trace, if that purchase was traced.
+                trace_parents = [event_traceparent(envelope.id) for envelope in granted]
+                await grant_service.record(
+                    session, grants, watermark=watermark, trace_parents=trace_parents
+                )
                 on_commit(session, on_granted)
             else:
                 for envelope in run:

@@ -38,18 +38,28 @@ def ended_message(status: LicenceStatus) -> str:
 
 class GrantService:
     async def record(
-        self, session: AsyncSession, grants: Sequence[LicenceGranted], *, watermark: Watermark
+        self,
+        session: AsyncSession,
+        grants: Sequence[LicenceGranted],
+        *,
+        watermark: Watermark,
+        trace_parents: Sequence[str | None] | None = None,
     ) -> None:
         """Store each grant's entitlement and a delivery to build (the builder does the
-        rest). A licence already known, from another event, is left as it is."""
+        rest), to be built in the trace of `trace_parents` (one per grant; by default the
+        request's). A licence already known, from another event, is left as it is."""
         licences = LicenceRepository(session)
         known = await licences.existing_ids([granted.licence_id for granted in grants])
+        if trace_parents is None:
+            trace_parents = [current_traceparent()] * len(grants)
         entitlements = []
-        for granted in grants:
+        builds_traced_in = []
+        for granted, trace_parent in zip(grants, trace_parents, strict=True):
             if granted.licence_id in known:
                 log.info("delivery.grant.duplicate", licence_id=str(granted.licence_id))
                 continue
             known.add(granted.licence_id)
+            builds_traced_in.append(trace_parent)
             licence_text = str(granted.licence_id)
             entitlements.append(
                 Entitlement(
@@ -68,7 +78,7 @@ class GrantService:
         await DeliveryRepository(session).add_to_build(
             [entitlement.granted for entitlement in entitlements],
             created_at=now,
-            trace_parent=current_traceparent(),
+            trace_parents=builds_traced_in,
         )
 
     async def record_refund(self, session: AsyncSession, refunded: LicenceRefunded) -> None:

@@ -31,7 +31,7 @@ from services.kit.errors import (
 )
 from services.kit.internal_token import GATEWAY, Caller, PublishingCaller, require_role
 from services.kit.outbox._tables import InboxEvent
-from services.kit.tracing import receiving_spans
+from services.kit.tracing import events_written_in, receiving_spans
 
 log = structlog.get_logger()
 
@@ -127,7 +127,12 @@ async def _receive(
         receipts.append(EventReceipt(id=envelope.id, duplicate=False))
     if handled:
         try:
-            with receiving_spans(tracer, handled_traces):
+            written_in = {
+                envelope.id: trace_parent
+                for envelope, trace_parent in zip(handled, handled_traces, strict=True)
+                if trace_parents
+            }
+            with receiving_spans(tracer, handled_traces), events_written_in(written_in):
                 await receiver.handle(session, handled)
         except ValidationError as exc:
             # A payload that does not fit its topic's contract is refused, not a 500: the

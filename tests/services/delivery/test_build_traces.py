@@ -216,3 +216,51 @@ async def test_a_build_queued_by_an_untraced_request_leaves_no_span_at_all(
         else:
             # Licensing and the audit log are told not to trace their receipt either.
             assert sent_in is None or sent_in.endswith("-00")
+
+
+async def test_grants_relayed_together_are_each_built_in_their_own_purchases_trace(
+    traced: TracedDelivery, catalogue: Api, ines: Actor, lab: Actor, session: AsyncSession
+) -> None:
+    """Licensing's relay sends grants of many purchases in one request, traced (and linked
+    to each) when any of them is. Each build follows its own purchase: one in twenty
+    traced must not have every build of its batch traced with it."""
+    grants = [
+        licence_granted(
+            lab,
+            [licence_line(await catalogue.listed_work(ines, os.urandom(3_000 + i), Use.TRAINING))],
+        )
+        for i in range(4)
+    ]
+    purchase_trace, purchase_parent = traceparent(sampled=True)
+    _, relay_parent = traceparent(sampled=True)
+    parents = [traceparent(sampled=False)[1] for _ in grants]
+    parents[1] = purchase_parent
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=traced.app), base_url="http://delivery.internal"
+    ) as http:
+        answered = await http.post(
+            "/internal/events/batch",
+            json={
+                "events": [envelope_of(Topic.LICENCE_GRANTED, granted) for granted in grants],
+                "trace_parents": parents,
+            },
+            headers={**headers(LICENSING), "traceparent": relay_parent},
+        )
+    assert answered.status_code == 200, answered.text
+
+    await traced.build_as_the_worker_does()
+
+    (build,) = traced.named(BUILD_SPAN)
+    assert build.context is not None
+    assert build.context.trace_id == purchase_trace
+    assert build.attributes is not None
+    assert build.attributes["assent.licence.id"] == str(grants[1].licence_id)
+    for granted, parent in zip(grants, parents, strict=True):
+        (sent_in,) = await issued_trace_parents(
+            session, await delivery_id_of(session, granted.licence_id)
+        )
+        if parent is purchase_parent:
+            assert sent_in is not None
+            assert int(sent_in.split("-")[1], 16) == purchase_trace
+        else:
+            assert sent_in is None or sent_in.endswith("-00")
