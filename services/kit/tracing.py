@@ -341,7 +341,11 @@ def sending_span(
     """The span of one request of the outbox's relay: in the trace of the request that
     wrote its events when they all come from one (the call's `traceparent` then carries
     the receiver into it), else, if any of theirs is traced, a trace of its own linked to
-    each. Yields the `traceparent` the request carries."""
+    each. Yields the `traceparent` the request carries: for a batch of several requests'
+    events, one the receiver does not trace (it marks each traced request's events
+    received in that request's trace, `receiving_spans`, and traces nothing else): were it
+    traced, one traced purchase in twenty would have the work of every batch it joins,
+    and all that work sends on, traced with it."""
     distinct = set(trace_parents)
     parent = remote_context(next(iter(distinct))) if len(distinct) == 1 else None
     links = []
@@ -364,8 +368,27 @@ def sending_span(
             "messaging.destination.name": destination,
             "messaging.batch.message_count": len(trace_parents),
         },
-    ):
-        yield current_traceparent()
+    ) as span:
+        if parent is not None:
+            yield current_traceparent()
+            return
+        # The call itself (its client span, the header it sends) under the batch's own
+        # span, unsampled.
+        with trace.use_span(_unsampled(span), end_on_exit=False):
+            yield current_traceparent()
+
+
+def _unsampled(span: trace.Span) -> trace.Span:
+    """The span's ids, its sampled flag cleared: what runs under it is not traced."""
+    ids = span.get_span_context()
+    return NonRecordingSpan(
+        SpanContext(
+            trace_id=ids.trace_id,
+            span_id=ids.span_id,
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+        )
+    )
 
 
 @contextmanager
@@ -373,7 +396,7 @@ def receiving_spans(tracer: Tracer, trace_parents: Sequence[str | None]) -> Iter
     """Around the handling of events that came in one request: a span in each trace they
     were written in that the request itself is not part of (a batch from several
     requests), so each of those traces shows its events received. When there is one such
-    trace, the handling's own spans (its queries) go into it too."""
+    trace, the handling runs in it (its queries too, where the request is traced)."""
     current = trace.get_current_span().get_span_context()
     foreign: dict[str, Context] = {}
     for trace_parent in trace_parents:

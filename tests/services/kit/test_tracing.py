@@ -191,6 +191,12 @@ async def test_events_of_two_requests_sent_together_are_received_in_both_traces(
     for trace_id in (first, second):
         received = [span for span in traced.of_trace(trace_id) if span.name == "outbox receive"]
         assert [_service(span) for span in received] == ["audit"]
+    # The batch's request itself, and the receiver's queries, are traced in no one's
+    # trace: else each traced request would have the work of every batch it joins.
+    assert sent.context is not None
+    assert [_service(span) for span in traced.of_trace(sent.context.trace_id)] == ["catalogue"]
+    audit_work = [s for s in traced.spans.get_finished_spans() if _service(s) == "audit"]
+    assert [span.name for span in audit_work] == ["outbox receive", "outbox receive"]
 
 
 async def test_a_request_its_caller_does_not_trace_leaves_nothing_traced_behind(
