@@ -127,11 +127,11 @@ async def _receive(
         receipts.append(EventReceipt(id=envelope.id, duplicate=False))
     if handled:
         try:
-            written_in = {
-                envelope.id: trace_parent
-                for envelope, trace_parent in zip(handled, handled_traces, strict=True)
+            written_in = (
+                dict(zip((envelope.id for envelope in handled), handled_traces, strict=True))
                 if trace_parents
-            }
+                else {}
+            )
             with receiving_spans(tracer, handled_traces), events_written_in(written_in):
                 await receiver.handle(session, handled)
         except ValidationError as exc:

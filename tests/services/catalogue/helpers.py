@@ -291,3 +291,13 @@ async def outbox_topics(session: AsyncSession) -> list[str]:
     statement = select(OutboxDelivery.event_id, OutboxDelivery.topic).order_by(OutboxDelivery.id)
     events = dict((await session.execute(statement)).tuples().all())
     return list(events.values())
+
+
+async def uploaded_work(api: Api, actor: Actor, data: bytes, **overrides: object) -> dict[str, Any]:
+    """A work created with `data` as its file, uploaded and completed: the work read."""
+    created = await api.create_work(actor, data, **overrides)
+    await put_single(created["upload"], data)
+    completed = await api.complete(actor, created["work"]["id"])
+    assert completed["completed"], completed
+    work: dict[str, Any] = completed["work"]
+    return work

@@ -13,17 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.models import MetadataVersion, WorkVersion
 from storage import ObjectStore
-from tests.services.catalogue.helpers import Actor, Api, count, put_single
+from tests.services.catalogue.helpers import Actor, Api, count, put_single, uploaded_work
 from tests.services.catalogue.test_previews import png_picture, wav_sound
-
-
-async def _uploaded(api: Api, actor: Actor, data: bytes, **overrides: object) -> dict[str, Any]:
-    created = await api.create_work(actor, data, **overrides)
-    await put_single(created["upload"], data)
-    completed = await api.complete(actor, created["work"]["id"])
-    assert completed["completed"], completed
-    work: dict[str, Any] = completed["work"]
-    return work
 
 
 async def _picture_of(api: Api, actor: Actor, version_id: str) -> Image.Image:
@@ -50,7 +41,7 @@ async def _preview_row(session: AsyncSession, version_id: str) -> tuple[Any, ...
 async def test_a_text_relabelled_as_audio_gets_a_waveform_and_loses_its_excerpt(
     api: Api, ines: Actor
 ) -> None:
-    work = await _uploaded(api, ines, wav_sound(1.5), media_type="text", file_name="gull.wav")
+    work = await uploaded_work(api, ines, wav_sound(1.5), media_type="text", file_name="gull.wav")
     version = work["current_version"]
     assert version["preview_kind"] == "excerpt"
 
@@ -68,7 +59,7 @@ async def test_a_text_relabelled_as_audio_gets_a_waveform_and_loses_its_excerpt(
 async def test_a_picture_listed_as_other_gets_a_thumbnail_once_it_is_an_image(
     api: Api, ines: Actor
 ) -> None:
-    work = await _uploaded(api, ines, png_picture(), media_type="other", file_name="dusk.png")
+    work = await uploaded_work(api, ines, png_picture(), media_type="other", file_name="dusk.png")
     assert work["current_version"]["preview_note"] == "no preview for this format"
 
     edited = await api.ok(ines, "PATCH", f"/v1/works/{work['id']}", json={"media_type": "image"})
@@ -84,7 +75,7 @@ async def test_a_damaged_picture_cannot_be_made_an_image_and_nothing_changes(
 ) -> None:
     picture = png_picture()
     damaged = picture[:100] + bytes(len(picture) - 100)
-    work = await _uploaded(api, ines, damaged, media_type="other", file_name="dusk.png")
+    work = await uploaded_work(api, ines, damaged, media_type="other", file_name="dusk.png")
     work_id = work["id"]
     version_id = work["current_version"]["id"]
     preview_before = await _preview_row(session, version_id)
@@ -119,7 +110,7 @@ async def test_a_damaged_picture_cannot_be_made_an_image_and_nothing_changes(
 async def test_a_text_made_an_image_says_there_is_no_preview_as_its_upload_would(
     api: Api, ines: Actor
 ) -> None:
-    work = await _uploaded(
+    work = await uploaded_work(
         api, ines, b"The tide turns at dusk.", media_type="text", file_name="tide.txt"
     )
 
@@ -133,7 +124,7 @@ async def test_a_text_made_an_image_says_there_is_no_preview_as_its_upload_would
 async def test_an_edit_that_keeps_the_kind_leaves_the_preview_and_never_reads_the_file(
     api: Api, ines: Actor, session: AsyncSession, object_store: ObjectStore
 ) -> None:
-    work = await _uploaded(api, ines, png_picture(), file_name="dusk.png")
+    work = await uploaded_work(api, ines, png_picture(), file_name="dusk.png")
     version = work["current_version"]
     preview_before = await _preview_row(session, version["id"])
     # With the file gone from the store, an edit that read it would fail.

@@ -11,7 +11,14 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.models import WorkVersion
-from tests.services.catalogue.helpers import Actor, Api, count, put_single, work_payload
+from tests.services.catalogue.helpers import (
+    Actor,
+    Api,
+    count,
+    put_single,
+    uploaded_work,
+    work_payload,
+)
 
 
 def png_picture(width: int = 900, height: int = 600) -> bytes:
@@ -35,15 +42,6 @@ def wav_sound(seconds: float = 1.5, rate: int = 8000) -> bytes:
         sound.setframerate(rate)
         sound.writeframes(frames)
     return out.getvalue()
-
-
-async def _uploaded(api: Api, actor: Actor, data: bytes, **overrides: object) -> dict[str, object]:
-    created = await api.create_work(actor, data, **overrides)
-    await put_single(created["upload"], data)
-    completed = await api.complete(actor, created["work"]["id"])
-    assert completed["completed"], completed
-    work: dict[str, object] = completed["work"]
-    return work
 
 
 async def _picture_of(api: Api, actor: Actor, work: dict[str, object]) -> Image.Image:
@@ -76,7 +74,7 @@ async def test_a_picture_gets_a_thumbnail_that_a_buyer_can_fetch(
 async def test_a_picture_is_not_shown_to_buyers_before_the_work_is_listed(
     api: Api, ines: Actor, lab: Actor
 ) -> None:
-    work = await _uploaded(api, ines, png_picture(), file_name="dusk.png")
+    work = await uploaded_work(api, ines, png_picture(), file_name="dusk.png")
     version = work["current_version"]
     assert isinstance(version, dict)
 
@@ -87,7 +85,7 @@ async def test_a_picture_is_not_shown_to_buyers_before_the_work_is_listed(
 
 
 async def test_a_wav_gets_its_duration_and_a_waveform(api: Api, ines: Actor) -> None:
-    work = await _uploaded(api, ines, wav_sound(1.5), media_type="audio", file_name="gull.wav")
+    work = await uploaded_work(api, ines, wav_sound(1.5), media_type="audio", file_name="gull.wav")
 
     version = work["current_version"]
     assert isinstance(version, dict)
@@ -97,7 +95,7 @@ async def test_a_wav_gets_its_duration_and_a_waveform(api: Api, ines: Actor) -> 
 
 
 async def test_other_sounds_say_there_is_no_preview_for_their_format(api: Api, ines: Actor) -> None:
-    work = await _uploaded(
+    work = await uploaded_work(
         api, ines, b"ID3\x04\x00" + bytes(500), media_type="audio", file_name="gull.mp3"
     )
 
@@ -110,7 +108,7 @@ async def test_other_sounds_say_there_is_no_preview_for_their_format(api: Api, i
 
 async def test_a_text_gets_its_opening_as_an_excerpt(api: Api, ines: Actor) -> None:
     poem = ("Salt on the\x00 wind, a gull's   long cry —\n\n" + "the tide turns. " * 100).encode()
-    work = await _uploaded(api, ines, poem, media_type="text", file_name="tide.txt")
+    work = await uploaded_work(api, ines, poem, media_type="text", file_name="tide.txt")
 
     version = work["current_version"]
     assert isinstance(version, dict)
